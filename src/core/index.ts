@@ -1,0 +1,1 @@
+export { redactSecrets, silentLogger, type Logger } from './logger.ts';

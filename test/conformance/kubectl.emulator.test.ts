@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { kubectlVersion, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+
+const version = kubectlVersion();
+const usable = version !== undefined && (version[0] > 1 || version[1] >= 30);
+
+describe('kubectl against the emulator', () => {
+  let emulator: Awaited<ReturnType<typeof withEmulator>>;
+  let env: NodeJS.ProcessEnv;
+
+  const kubectl = async (args: string[], options: { input?: string; context?: string } = {}) => {
+    const child = spawn(
+      'kubectl',
+      [...(options.context ? ['--context', options.context] : []), ...args],
+      { env },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.end(options.input ?? '');
+    const code = await new Promise<number>((resolve) =>
+      child.once('close', (c) => resolve(c ?? -1)),
+    );
+    return { code, stdout, stderr };
+  };
+
+  before(async () => {
+    emulator = await withEmulator();
+    env = { ...process.env, KUBECONFIG: emulator.kubeconfigPath, HOME: emulator.stateDirectory };
+  });
+
+  after(async () => {
+    await emulator.verifyNoLeaks();
+  });
+
+  test('version reports the server', async (t) => {
+    if (!requireTool(t, usable, 'kubectl >= 1.30')) {
+      return;
+    }
+    const result = await kubectl(['version', '-o', 'json']);
+    assert.equal(result.code, 0, result.stderr);
+    const info = JSON.parse(result.stdout) as { serverVersion: { gitVersion: string } };
+    assert.match(info.serverVersion.gitVersion, /^v1\.32\./);
+  });
+
+  test('get ns lists default and kube-system', async (t) => {
+    if (!requireTool(t, usable, 'kubectl >= 1.30')) {
+      return;
+    }
+    const result = await kubectl(['get', 'ns', '-o', 'name']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stdout.trim().split('\n').sort(), [
+      'namespace/default',
+      'namespace/kube-system',
+    ]);
+  });
+
+  test('apply, wait Ready, exec, logs, status, events, graceful and forced delete', async (t) => {
+    if (!requireTool(t, usable, 'kubectl >= 1.30')) {
+      return;
+    }
+    const manifest = join(emulator.stateDirectory, 'pod.yaml');
+    await writeFile(
+      manifest,
+      [
+        'apiVersion: v1',
+        'kind: Pod',
+        'metadata: {name: conformance, labels: {app: conformance}}',
+        'spec:',
+        '  terminationGracePeriodSeconds: 20',
+        '  containers:',
+        '  - name: main',
+        '    image: python:3-slim',
+        '    command: ["/bin/sh", "-c", "echo booted; trap \'echo got TERM; exit 0\' TERM; while true; do sleep 0.2; done"]',
+      ].join('\n'),
+    );
+    const applied = await kubectl(['apply', '-f', manifest]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /pod\/conformance created/);
+
+    const waited = await kubectl([
+      'wait',
+      '--for=condition=Ready',
+      'pod/conformance',
+      '--timeout=30s',
+    ]);
+    assert.equal(waited.code, 0, waited.stderr);
+
+    const exec = await kubectl(['exec', 'conformance', '--', 'python', '-c', 'print(6*7)']);
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.stdout, '42\n');
+
+    const piped = await kubectl(
+      [
+        'exec',
+        '-i',
+        'conformance',
+        '--',
+        'python',
+        '-c',
+        'import sys; print(sys.stdin.read().upper(), end="")',
+      ],
+      { input: 'piped stdin\n' },
+    );
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, 'PIPED STDIN\n');
+
+    const failing = await kubectl([
+      'exec',
+      'conformance',
+      '--',
+      'sh',
+      '-c',
+      'echo to stderr >&2; exit 3',
+    ]);
+    assert.equal(failing.code, 3);
+    assert.match(failing.stderr, /to stderr/);
+    assert.match(failing.stderr, /command terminated with exit code 3/);
+
+    const missing = await kubectl(['exec', 'conformance', '--', 'no-such-binary']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /executable file not found in \$PATH/);
+
+    const logs = await kubectl(['logs', 'conformance']);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout, 'booted\n');
+
+    const json = await kubectl(['get', 'pod', 'conformance', '-o', 'json']);
+    const pod = JSON.parse(json.stdout) as {
+      status: {
+        phase: string;
+        conditions: { type: string; status: string }[];
+        containerStatuses: { name: string; ready: boolean; state: { running?: unknown } }[];
+        podIP: string;
+      };
+      spec: { nodeName: string };
+    };
+    assert.equal(pod.status.phase, 'Running');
+    assert.ok(pod.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+    assert.equal(pod.status.containerStatuses[0]?.ready, true);
+    assert.ok(pod.status.containerStatuses[0]?.state.running);
+    assert.ok(pod.spec.nodeName);
+
+    const events = await kubectl([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=conformance',
+      '-o',
+      'json',
+    ]);
+    const reasons = (JSON.parse(events.stdout) as { items: { reason: string }[] }).items.map(
+      (e) => e.reason,
+    );
+    for (const reason of ['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']) {
+      assert.ok(reasons.includes(reason), `event ${reason} in ${reasons.join(',')}`);
+    }
+
+    const started = Date.now();
+    const deleted = await kubectl(['delete', 'pod', 'conformance', '--timeout=30s']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.ok(
+      Date.now() - started < 15_000,
+      'a TERM-aware container goes well before its 20 s grace period',
+    );
+    const gone = await kubectl(['get', 'pod', 'conformance']);
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /pods "conformance" not found/);
+
+    const stubborn = join(emulator.stateDirectory, 'stubborn.yaml');
+    await writeFile(
+      stubborn,
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n  containers:\n  - {name: main, image: busybox, command: [sh, -c, "while true; do sleep 1; done"]}\n',
+    );
+    assert.equal((await kubectl(['create', '-f', stubborn])).code, 0);
+    assert.equal(
+      (await kubectl(['wait', '--for=condition=Ready', 'pod/stubborn', '--timeout=30s'])).code,
+      0,
+    );
+    const forcedAt = Date.now();
+    const forced = await kubectl(['delete', 'pod', 'stubborn', '--grace-period=0', '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stderr, /Immediate deletion does not wait for confirmation/);
+    assert.ok(Date.now() - forcedAt < 5_000);
+  });
+
+  test('auth can-i answers from the same rules for both users', async (t) => {
+    if (!requireTool(t, usable, 'kubectl >= 1.30')) {
+      return;
+    }
+    const admin = await kubectl(['auth', 'can-i', 'create', 'pods', '--subresource=exec']);
+    assert.equal(admin.stdout.trim(), 'yes');
+    const restrictedExec = await kubectl(
+      ['auth', 'can-i', 'create', 'pods', '--subresource=exec'],
+      { context: 'pod-runner-emulator-restricted' },
+    );
+    assert.equal(restrictedExec.stdout.trim(), 'no');
+    assert.equal(restrictedExec.code, 1);
+    const restrictedSecrets = await kubectl(['auth', 'can-i', 'list', 'secrets'], {
+      context: 'pod-runner-emulator-restricted',
+    });
+    assert.equal(restrictedSecrets.stdout.trim(), 'no');
+    const restrictedPods = await kubectl(['auth', 'can-i', 'create', 'pods'], {
+      context: 'pod-runner-emulator-restricted',
+    });
+    assert.equal(restrictedPods.stdout.trim(), 'yes');
+    const denied = await kubectl(['get', 'secrets'], { context: 'pod-runner-emulator-restricted' });
+    assert.notEqual(denied.code, 0);
+    assert.match(
+      denied.stderr,
+      /secrets is forbidden: User "pod-runner-restricted" cannot list resource "secrets" in API group "" in the namespace "default"/,
+    );
+  });
+});

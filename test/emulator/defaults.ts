@@ -1,0 +1,128 @@
+import type { KubeObject } from './objectStore.ts';
+
+type Json = Record<string, unknown>;
+
+/** Fills the fields kube-apiserver defaults on create, so clients read back what a cluster returns. */
+export function applyDefaults(object: KubeObject, serviceIps: () => string): void {
+  switch (object.kind) {
+    case 'Pod':
+      defaultPod(object);
+      break;
+    case 'Service':
+      defaultService(object, serviceIps);
+      break;
+    case 'Secret':
+      object.type ??= 'Opaque';
+      break;
+    case 'Namespace':
+      object.spec = { finalizers: ['kubernetes'] };
+      object.status = { phase: 'Active' };
+      object.metadata.labels = {
+        ...object.metadata.labels,
+        'kubernetes.io/metadata.name': object.metadata.name ?? '',
+      };
+      break;
+    default:
+      break;
+  }
+}
+
+function defaultPod(pod: KubeObject): void {
+  const spec = pod.spec as Json;
+  spec.restartPolicy ??= 'Always';
+  spec.terminationGracePeriodSeconds ??= 30;
+  spec.dnsPolicy ??= 'ClusterFirst';
+  spec.schedulerName ??= 'default-scheduler';
+  spec.serviceAccountName ??= 'default';
+  spec.serviceAccount ??= spec.serviceAccountName;
+  spec.securityContext ??= {};
+  spec.enableServiceLinks ??= true;
+  spec.preemptionPolicy ??= 'PreemptLowerPriority';
+  spec.priority ??= 0;
+  spec.tolerations ??= [
+    {
+      key: 'node.kubernetes.io/not-ready',
+      operator: 'Exists',
+      effect: 'NoExecute',
+      tolerationSeconds: 300,
+    },
+    {
+      key: 'node.kubernetes.io/unreachable',
+      operator: 'Exists',
+      effect: 'NoExecute',
+      tolerationSeconds: 300,
+    },
+  ];
+  for (const container of [
+    ...((spec.initContainers as Json[] | undefined) ?? []),
+    ...(spec.containers as Json[]),
+  ]) {
+    const image = String(container.image);
+    container.imagePullPolicy ??= imageTag(image) === 'latest' ? 'Always' : 'IfNotPresent';
+    container.terminationMessagePath ??= '/dev/termination-log';
+    container.terminationMessagePolicy ??= 'File';
+    container.resources ??= {};
+    for (const port of (container.ports as Json[] | undefined) ?? []) {
+      port.protocol ??= 'TCP';
+    }
+  }
+  for (const volume of (spec.volumes as Json[] | undefined) ?? []) {
+    if (volume.secret && typeof volume.secret === 'object') {
+      (volume.secret as Json).defaultMode ??= 420;
+    }
+    if (volume.configMap && typeof volume.configMap === 'object') {
+      (volume.configMap as Json).defaultMode ??= 420;
+    }
+  }
+  pod.status = { phase: 'Pending', qosClass: qosClass(spec.containers as Json[]) };
+}
+
+export function imageTag(image: string): string {
+  const withoutDigest = image.split('@')[0]!;
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.lastIndexOf(':');
+  return colon > lastSlash ? withoutDigest.slice(colon + 1) : 'latest';
+}
+
+function qosClass(containers: Json[]): string {
+  let anyResources = false;
+  let guaranteed = true;
+  for (const container of containers) {
+    const resources = (container.resources ?? {}) as { limits?: Json; requests?: Json };
+    const limits = resources.limits ?? {};
+    const requests = resources.requests ?? {};
+    if (Object.keys(limits).length > 0 || Object.keys(requests).length > 0) {
+      anyResources = true;
+    }
+    for (const name of ['cpu', 'memory']) {
+      if (
+        limits[name] === undefined ||
+        (requests[name] !== undefined && requests[name] !== limits[name])
+      ) {
+        guaranteed = false;
+      }
+    }
+  }
+  if (!anyResources) {
+    return 'BestEffort';
+  }
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+function defaultService(service: KubeObject, serviceIps: () => string): void {
+  const spec = service.spec as Json;
+  spec.type ??= 'ClusterIP';
+  spec.sessionAffinity ??= 'None';
+  spec.internalTrafficPolicy ??= 'Cluster';
+  spec.ipFamilies ??= ['IPv4'];
+  spec.ipFamilyPolicy ??= 'SingleStack';
+  if (spec.clusterIP !== 'None') {
+    spec.clusterIP ??= serviceIps();
+    spec.clusterIPs ??= [spec.clusterIP];
+  }
+  for (const port of (spec.ports as Json[] | undefined) ?? []) {
+    port.protocol ??= 'TCP';
+    port.targetPort ??= port.port;
+  }
+  service.status = { loadBalancer: {} };
+}

@@ -1,0 +1,90 @@
+/**
+ * What each image reference means in the emulator's sandbox: there is no registry, so an image is
+ * a recipe over the host's read-only system directories (extra commands in /usr/local/bin, an
+ * environment, a default entrypoint and command).
+ */
+export interface ImageDefinition {
+  /** Commands placed in the image's /usr/local/bin: name → absolute path on the host. */
+  commands: Record<string, string>;
+  env: Record<string, string>;
+  entrypoint: string[];
+  cmd: string[];
+  /** Simulated pull time in milliseconds. */
+  pullDelayMs?: number;
+}
+
+export interface ImageCatalogOptions {
+  /** Extra or replacing definitions, by image name without tag (`python`, `quay.io/x/y`). */
+  images?: Record<string, Partial<ImageDefinition>>;
+  /** References (exact, or name without tag) that fail to pull with ErrImagePull. */
+  unpullable?: string[];
+  /** Pull time for every image unless the definition sets its own. */
+  defaultPullDelayMs?: number;
+}
+
+export type ImageResolution = { ok: true; image: ImageDefinition } | { ok: false; reason: string };
+
+const basePath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const hostPython = '/usr/bin/python3';
+
+const builtIn: Record<string, Partial<ImageDefinition>> = {
+  python: {
+    commands: { python: hostPython, python3: hostPython },
+    env: { LANG: 'C.UTF-8' },
+    cmd: ['python3'],
+  },
+  busybox: { cmd: ['sh'] },
+  debian: { cmd: ['bash'] },
+  ubuntu: { cmd: ['bash'] },
+};
+
+/** The repository part of a reference, without registry defaults, tag or digest. */
+export function imageName(reference: string): string {
+  let name = reference.split('@')[0]!;
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  if (colon > lastSlash) {
+    name = name.slice(0, colon);
+  }
+  return name.replace(/^(docker\.io\/)?(library\/)?/, '');
+}
+
+export function registryHost(reference: string): string | undefined {
+  const first = reference.split('/')[0]!;
+  return reference.includes('/') &&
+    (first.includes('.') || first.includes(':') || first === 'localhost')
+    ? first
+    : undefined;
+}
+
+export class ImageCatalog {
+  private readonly definitions: Record<string, Partial<ImageDefinition>>;
+
+  constructor(private readonly options: ImageCatalogOptions = {}) {
+    this.definitions = { ...builtIn, ...options.images };
+  }
+
+  resolve(reference: string): ImageResolution {
+    const name = imageName(reference);
+    const host = registryHost(reference);
+    const unpullable = this.options.unpullable ?? [];
+    if (host === 'invalid.example' || unpullable.includes(reference) || unpullable.includes(name)) {
+      const repository = host ? reference.split(':')[0] : `docker.io/library/${name}`;
+      return {
+        ok: false,
+        reason: `rpc error: code = NotFound desc = failed to pull and unpack image "${reference}": failed to resolve reference "${reference}": ${repository}: not found`,
+      };
+    }
+    const definition = this.definitions[name] ?? {};
+    return {
+      ok: true,
+      image: {
+        commands: definition.commands ?? {},
+        env: { PATH: basePath, ...definition.env },
+        entrypoint: definition.entrypoint ?? [],
+        cmd: definition.cmd ?? ['sh'],
+        pullDelayMs: definition.pullDelayMs ?? this.options.defaultPullDelayMs ?? 0,
+      },
+    };
+  }
+}

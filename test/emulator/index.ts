@@ -1,0 +1,217 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dump as dumpYaml } from 'js-yaml';
+import { ApiServer } from './apiServer.ts';
+import { Authorizer } from './authorization.ts';
+import { createServingCertificates } from './certificates.ts';
+import { EventRecorder } from './eventRecorder.ts';
+import { RequestFailures, type FailureRule } from './faults.ts';
+import { ImageCatalog, type ImageCatalogOptions } from './imageCatalog.ts';
+import { Kubelet } from './kubelet.ts';
+import { ObjectStore } from './objectStore.ts';
+import { ResourceApi } from './resourceApi.ts';
+import { resourceTypeOfKind } from './resources.ts';
+import { assertSandboxSupport } from './sandbox.ts';
+
+export const emulatorContext = 'pod-runner-emulator';
+export const restrictedContext = 'pod-runner-emulator-restricted';
+export const nodeName = 'pod-runner-emulator-node';
+
+export interface EmulatorOptions {
+  /** Port for the API server on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /** Where to write the kubeconfig; default: a file in the emulator's temporary directory. */
+  kubeconfigPath?: string;
+  images?: ImageCatalogOptions;
+  /** First back-off for crash loops and image pulls (the kubelet's is 10 s). */
+  backoffBaseMs?: number;
+}
+
+/** Faults a test can inject into the running emulator. */
+export interface FaultInjection {
+  /** The next `count` requests matching verb/resource fail with `status`. */
+  failRequests(rule: FailureRule): void;
+  clearRequestFailures(): void;
+  /** Cuts (TCP reset) every open exec, port-forward, log and watch stream of a pod; returns how many. */
+  dropConnections(namespace: string, pod: string): number;
+  /** Kills the pod's containers: the pod goes Failed (restartPolicy Never) with this reason. */
+  killPod(namespace: string, pod: string, reason?: 'OOMKilled' | 'Error'): void;
+  /** Every pod created from now on waits this long before its sandbox starts. */
+  delayPodStart(ms: number): void;
+  /** Stops the API server (cutting all connections) and serves again after `downMs`, keeping all state. */
+  restartApiServer(downMs?: number): Promise<void>;
+}
+
+export interface KubeconfigDocument {
+  apiVersion: 'v1';
+  kind: 'Config';
+  'current-context': string;
+  clusters: { name: string; cluster: { server: string; 'certificate-authority-data': string } }[];
+  users: { name: string; user: { token: string } }[];
+  contexts: { name: string; context: { cluster: string; user: string; namespace: string } }[];
+  preferences: Record<string, never>;
+}
+
+export interface RunningEmulator {
+  url: string;
+  /** The emulator's temporary directory (node state, pod volumes); removed by stop(). */
+  stateDirectory: string;
+  kubeconfigPath: string;
+  kubeconfig: KubeconfigDocument;
+  faults: FaultInjection;
+  /** Counts of what is alive, for leak checks. */
+  activePods(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts the Kubernetes API emulator: an HTTPS apiserver on 127.0.0.1 and a kubelet running sandboxed pods. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  assertSandboxSupport();
+  const workDir = await mkdtemp(join(tmpdir(), 'pod-runner-emulator-'));
+  const store = new ObjectStore();
+  const authorizer = new Authorizer();
+  const failures = new RequestFailures();
+  let startDelayMs = 0;
+  store.create(resourceTypeOfKind('Namespace'), namespaceObject('default'));
+  store.create(resourceTypeOfKind('Namespace'), namespaceObject('kube-system'));
+  store.create(resourceTypeOfKind('Node'), nodeObject());
+  const kubelet = new Kubelet({
+    store,
+    events: new EventRecorder(store),
+    images: new ImageCatalog(options.images),
+    stateDir: join(workDir, 'node'),
+    helpersDir: join(__dirname, 'helpers'),
+    nodeName,
+    hostIP: '172.18.0.2',
+    backoffBaseMs: options.backoffBaseMs ?? 10_000,
+    startDelayMs: () => startDelayMs,
+  });
+  const certificates = await createServingCertificates();
+  await kubelet.start();
+  const server = new ApiServer({
+    store,
+    resources: new ResourceApi(store, authorizer),
+    kubelet,
+    authorizer,
+    failures,
+    certificates,
+  });
+  await server.listen(options.port ?? 0);
+  const kubeconfig = kubeconfigDocument(server.url, certificates.caPem, authorizer);
+  const kubeconfigPath = options.kubeconfigPath ?? join(workDir, 'kubeconfig');
+  await writeFile(kubeconfigPath, dumpYaml(kubeconfig), { mode: 0o600 });
+  let stopped = false;
+  return {
+    url: server.url,
+    stateDirectory: workDir,
+    kubeconfigPath,
+    kubeconfig,
+    activePods: () => kubelet.activePods,
+    faults: {
+      failRequests: (rule) => failures.add(rule),
+      clearRequestFailures: () => failures.clear(),
+      dropConnections: (namespace, pod) => server.dropStreams(namespace, pod),
+      killPod: (namespace, pod, reason = 'OOMKilled') => kubelet.killPod(namespace, pod, reason),
+      delayPodStart: (ms) => {
+        startDelayMs = ms;
+      },
+      restartApiServer: async (downMs = 200) => {
+        const port = Number(new URL(server.url).port);
+        await server.close();
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        await server.listen(port);
+      },
+    },
+    async stop() {
+      if (stopped) {
+        return;
+      }
+      stopped = true;
+      await server.close();
+      await kubelet.stop();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function namespaceObject(name: string) {
+  return {
+    metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: 'Active' },
+  };
+}
+
+function nodeObject() {
+  return {
+    metadata: {
+      name: nodeName,
+      labels: {
+        'kubernetes.io/hostname': nodeName,
+        'kubernetes.io/os': 'linux',
+        'node-role.kubernetes.io/control-plane': '',
+      },
+    },
+    spec: {},
+    status: {
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'kubelet is posting ready status',
+        },
+      ],
+      addresses: [
+        { type: 'InternalIP', address: '172.18.0.2' },
+        { type: 'Hostname', address: nodeName },
+      ],
+      nodeInfo: {
+        kubeletVersion: 'v1.32.4',
+        containerRuntimeVersion: 'pod-runner-emulator://1',
+        operatingSystem: 'linux',
+        architecture: 'amd64',
+      },
+    },
+  };
+}
+
+function kubeconfigDocument(
+  url: string,
+  caPem: string,
+  authorizer: Authorizer,
+): KubeconfigDocument {
+  const ca = Buffer.from(caPem).toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': emulatorContext,
+    clusters: [
+      { name: emulatorContext, cluster: { server: url, 'certificate-authority-data': ca } },
+    ],
+    users: [
+      { name: `${emulatorContext}-admin`, user: { token: authorizer.admin.token } },
+      { name: `${emulatorContext}-restricted`, user: { token: authorizer.restricted.token } },
+    ],
+    contexts: [
+      {
+        name: emulatorContext,
+        context: {
+          cluster: emulatorContext,
+          user: `${emulatorContext}-admin`,
+          namespace: 'default',
+        },
+      },
+      {
+        name: restrictedContext,
+        context: {
+          cluster: emulatorContext,
+          user: `${emulatorContext}-restricted`,
+          namespace: 'default',
+        },
+      },
+    ],
+    preferences: {},
+  };
+}

@@ -1,0 +1,8 @@
+/** Reads an untyped JSON value as text: strings and numbers as they are, anything else as `fallback`. */
+export function text(value: unknown, fallback = ''): string {
+  return typeof value === 'string'
+    ? value
+    : typeof value === 'number' || typeof value === 'boolean'
+      ? String(value)
+      : fallback;
+}

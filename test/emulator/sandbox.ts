@@ -1,0 +1,444 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * Linux-namespace sandboxes for pods: a "pause" process owns each pod's network, UTS and IPC
+ * namespaces, and every container gets its own mount and PID namespaces with a tmpfs root made
+ * of the host's read-only system directories. Needs root (unshare/nsenter).
+ */
+
+const readyMarker = '\n--pod-runner-container-ready--\n';
+const hostPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const toolEnv = { PATH: hostPath, LANG: 'C.UTF-8' };
+export const sandboxMarkerVariable = 'POD_RUNNER_EMULATOR_SANDBOX';
+
+/** The environment of the emulator's own helper processes, marked so leak checks can find them. */
+function helperEnv(sandboxDirectory: string): NodeJS.ProcessEnv {
+  return { ...toolEnv, [sandboxMarkerVariable]: sandboxDirectory };
+}
+
+export function quote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Throws a clear error when this machine cannot make the namespaces pods need. */
+export function assertSandboxSupport(): void {
+  const missing = ['unshare', 'nsenter', 'setpriv', 'ip', 'mount', 'chroot'].filter(
+    (tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { env: toolEnv }).status !== 0,
+  );
+  if (missing.length > 0) {
+    throw new Error(
+      `the emulator needs these commands to run pods: ${missing.join(', ')} (Debian: util-linux, iproute2, mount, coreutils)`,
+    );
+  }
+  const probe = spawnSync(
+    'unshare',
+    ['--mount', '--pid', '--net', '--uts', '--ipc', '--fork', 'true'],
+    { env: toolEnv },
+  );
+  if (probe.status !== 0) {
+    throw new Error(
+      `the emulator cannot create Linux namespaces for pods (unshare failed: ${probe.stderr.toString().trim() || `exit ${String(probe.status)}`}); it must run as root on Linux with unprivileged namespace creation allowed`,
+    );
+  }
+}
+
+export interface PodSandbox {
+  readonly pausePid: number;
+  readonly directory: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the pod's pause process: new network (loopback up), UTS (hostname) and IPC namespaces. */
+export async function createPodSandbox(directory: string, hostname: string): Promise<PodSandbox> {
+  await mkdir(directory, { recursive: true });
+  const child = spawn(
+    'setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      'unshare',
+      '--net',
+      '--uts',
+      '--ipc',
+      '--',
+      '/bin/sh',
+      '-c',
+      'hostname "$1" && ip link set lo up && exec sleep infinity',
+      'pause',
+      hostname,
+    ],
+    { env: helperEnv(directory), stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const pid = child.pid;
+  if (pid === undefined) {
+    throw new Error('could not start the pod sandbox process');
+  }
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // The sandbox is ready once `sleep` has replaced the shell (the namespaces are set up by then).
+  for (let i = 0; i < 400; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the pod sandbox exited during setup: ${stderr.trim()}`);
+    }
+    if (processName(pid) === 'sleep') {
+      break;
+    }
+    await delay(5);
+  }
+  return {
+    pausePid: pid,
+    directory,
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface VolumeBind {
+  hostPath: string;
+  mountPath: string;
+  readOnly: boolean;
+}
+
+export interface ContainerLaunch {
+  sandbox: PodSandbox;
+  /** Unique per container run, a directory name under the sandbox directory. */
+  runId: string;
+  argv: string[];
+  env: Record<string, string>;
+  workingDir: string;
+  /** The image's commands for /usr/local/bin: name → host path. */
+  commands: Record<string, string>;
+  volumes: VolumeBind[];
+  etcHosts: string;
+}
+
+export interface ContainerProcess {
+  /** Host pid of the container's PID 1. */
+  readonly pid: number;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves when PID 1 exits; `startError` when the runtime could not start the command. */
+  readonly exit: Promise<{ exitCode: number; signal?: string; startError?: string }>;
+  /** Set when the runtime could not start the command (missing executable, bad mount). */
+  readonly startError: string | undefined;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts a container as PID 1 of new mount and PID namespaces inside the pod's sandbox. */
+export async function startContainer(launch: ContainerLaunch): Promise<ContainerProcess> {
+  const runDir = join(launch.sandbox.directory, launch.runId);
+  const root = join(runDir, 'rootfs');
+  const binDir = join(runDir, 'bin');
+  await mkdir(root, { recursive: true });
+  await mkdir(binDir, { recursive: true });
+  for (const [name, target] of Object.entries(launch.commands)) {
+    await symlink(target, join(binDir, name));
+  }
+  const hostsFile = join(runDir, 'hosts');
+  await writeFile(hostsFile, launch.etcHosts);
+  const script = join(runDir, 'setup.sh');
+  await writeFile(script, containerSetupScript(launch, root, binDir, hostsFile));
+  const ns = `/proc/${launch.sandbox.pausePid}/ns`;
+  const child = spawn(
+    'setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      'nsenter',
+      `--net=${ns}/net`,
+      `--uts=${ns}/uts`,
+      `--ipc=${ns}/ipc`,
+      '--',
+      'unshare',
+      '--mount',
+      '--pid',
+      '--fork',
+      '--kill-child=SIGKILL',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      script,
+    ],
+    // fd 2 is unshare's own diagnostics; the container's stderr is fd 4 until the final exec.
+    { env: helperEnv(launch.sandbox.directory), stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] },
+  );
+  let diagnostics = '';
+  child.stderr!.on('data', (chunk: Buffer) => (diagnostics += chunk.toString()));
+  // The setup script reports on fd 3: its errors, then a ready marker just before it hands over to
+  // the command. (unshare keeps its own copy of fd 3 open, so end-of-file comes only at exit.)
+  const setupReport = child.stdio[3] as Readable;
+  let report = '';
+  let startError = '';
+  const setupDone = new Promise<void>((resolve) => {
+    setupReport.on('data', (chunk: Buffer) => {
+      report += chunk.toString();
+      if (report.endsWith(readyMarker)) {
+        resolve();
+      }
+    });
+    setupReport.once('close', () => {
+      if (!report.endsWith(readyMarker)) {
+        startError = report.trim() || 'container setup failed';
+      }
+      resolve();
+    });
+  });
+  const setupClosed = new Promise<void>((resolve) => setupReport.once('close', resolve));
+  const exit = new Promise<{ exitCode: number; signal?: string; startError?: string }>(
+    (resolve) => {
+      child.once('exit', (code, signal) => {
+        void setupClosed.then(() => {
+          void rm(runDir, { recursive: true, force: true });
+          // unshare re-raises the child's terminating signal, except SIGKILL, which it cannot
+          // re-raise: it reports "sigprocmask unblock failed" and exits 1 instead.
+          const killed = code === 1 && diagnostics.includes('sigprocmask unblock failed');
+          const finalSignal = killed ? 'SIGKILL' : (signal ?? undefined);
+          const exitCode = finalSignal ? 128 + signalNumber(finalSignal) : (code ?? 0);
+          resolve({
+            exitCode,
+            ...(finalSignal ? { signal: finalSignal } : {}),
+            ...(startError ? { startError } : {}),
+          });
+        });
+      });
+    },
+  );
+  await setupDone;
+  const pid = startError ? undefined : await childPidOf(child);
+  return {
+    pid: pid ?? -1,
+    startError: startError || undefined,
+    stdout: child.stdout!,
+    stderr: child.stdio[4] as Readable,
+    exit,
+    kill(signal) {
+      if (pid !== undefined) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // Already gone.
+        }
+      }
+    },
+  };
+}
+
+function containerSetupScript(
+  launch: ContainerLaunch,
+  root: string,
+  binDir: string,
+  hostsFile: string,
+): string {
+  const r = quote(root);
+  const lines = [
+    'set -e',
+    'exec 2>&3',
+    'fail() { printf "%s" "$1" >&3; exit 128; }',
+    `mount -t tmpfs -o mode=0755 rootfs ${r}`,
+    `cd ${r}`,
+  ];
+  for (const dir of ['usr', 'etc', 'opt']) {
+    lines.push(
+      `if [ -d /${dir} ]; then mkdir ${dir} && mount --rbind /${dir} ${dir} && mount -o remount,bind,ro ${dir}; fi`,
+    );
+  }
+  for (const dir of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
+    lines.push(
+      `if [ -L /${dir} ]; then ln -s "$(readlink /${dir})" ${dir}; elif [ -d /${dir} ]; then mkdir ${dir} && mount --rbind /${dir} ${dir} && mount -o remount,bind,ro ${dir}; fi`,
+    );
+  }
+  lines.push(
+    `mount --bind ${quote(binDir)} usr/local/bin`,
+    `mount --bind ${quote(hostsFile)} etc/hosts`,
+    'mkdir proc dev sys tmp root home run var var/tmp',
+    'mount -t proc proc proc',
+    'mount -t tmpfs -o mode=0755 dev dev',
+    'for node in null zero full random urandom tty; do touch dev/$node && mount --bind /dev/$node dev/$node; done',
+    'mkdir dev/pts dev/shm && mount -t tmpfs -o mode=1777 shm dev/shm',
+    '{ mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts dev/pts && ln -s pts/ptmx dev/ptmx; } 2>/dev/null || true',
+    'ln -s /proc/self/fd dev/fd && ln -s /proc/self/fd/0 dev/stdin && ln -s /proc/self/fd/1 dev/stdout && ln -s /proc/self/fd/2 dev/stderr',
+    'mount -t tmpfs -o mode=1777 tmp tmp && chmod 1777 var/tmp',
+  );
+  for (const volume of launch.volumes) {
+    const target = quote(`.${volume.mountPath}`);
+    lines.push(
+      `mkdir -p ${target} 2>/dev/null || fail ${quote(`failed to create mount point ${volume.mountPath}`)}`,
+      `mount --bind ${quote(volume.hostPath)} ${target}`,
+    );
+    if (volume.readOnly) {
+      lines.push(`mount -o remount,bind,ro ${target}`);
+    }
+  }
+  const workingDir = launch.workingDir || '/';
+  lines.push(`mkdir -p ${quote(`.${workingDir}`)}`);
+  const command = launch.argv[0] ?? '';
+  const notFound = `exec: "${command}": executable file not found in $PATH`;
+  lines.push(
+    `chroot ${r} /usr/bin/env -i PATH=${quote(launch.env.PATH ?? hostPath)} /bin/sh -c 'command -v "$1" >/dev/null 2>&1' sh ${quote(command)} || fail ${quote(notFound)}`,
+    'cd /',
+    `printf '%s' ${quote(readyMarker)} >&3`,
+    'exec 2>&4 3>&- 4>&-',
+    `exec chroot ${r} /usr/bin/env -i -C ${quote(workingDir)} -- ${Object.entries(launch.env)
+      .map(([k, v]) => quote(`${k}=${v}`))
+      .join(' ')} ${launch.argv.map(quote).join(' ')}`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+export interface ExecOptions {
+  sandbox: PodSandbox;
+  containerPid: number;
+  argv: string[];
+  env: Record<string, string>;
+  tty: boolean;
+  ptyHelper: string;
+}
+
+export interface ExecProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves once the process exited and its output was read to the end. */
+  readonly done: Promise<{ exitCode: number; notFound: boolean }>;
+  resize(columns: number, rows: number): void;
+}
+
+/** Runs a command inside a running container's namespaces and root, like CRI's ExecSync/Exec. */
+export function execInContainer(options: ExecOptions): ExecProcess {
+  const launcher = [
+    '--pdeathsig',
+    'KILL',
+    'nsenter',
+    '--target',
+    String(options.containerPid),
+    '--mount',
+    '--uts',
+    '--ipc',
+    '--net',
+    '--pid',
+    '--root',
+    '--wd',
+    '--',
+    '/usr/bin/env',
+    '-i',
+    '--',
+    ...Object.entries(options.env).map(([k, v]) => `${k}=${v}`),
+    '/bin/sh',
+    '-c',
+    'command -v "$1" >/dev/null 2>&1 || { printf x >&3; exit 127; }; exec 3>&-; exec "$@"',
+    'sh',
+    ...options.argv,
+  ];
+  const child: ChildProcess = options.tty
+    ? spawn('/usr/bin/python3', [options.ptyHelper, 'setpriv', ...launcher], {
+        env: helperEnv(options.sandbox.directory),
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      })
+    : spawn('setpriv', launcher, {
+        env: helperEnv(options.sandbox.directory),
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      });
+  const notFoundPipe = child.stdio[3] as Readable;
+  let notFound = false;
+  notFoundPipe.on('data', () => (notFound = true));
+  const closed = new Promise<number>((resolve) =>
+    child.once('close', (code, signal) => resolve(code ?? 128 + signalNumber(signal))),
+  );
+  child.stdin!.on('error', () => undefined);
+  return {
+    stdin: child.stdin!,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    done: closed.then((exitCode) => ({ exitCode, notFound })),
+    resize(columns, rows) {
+      const control = child.stdio[4] as Writable | undefined;
+      control?.write(`${columns} ${rows}\n`);
+    },
+  };
+}
+
+/** Opens a TCP connection to 127.0.0.1:port inside the pod's network namespace. */
+export function connectInSandbox(
+  sandbox: PodSandbox,
+  port: number,
+  bridgeHelper: string,
+  checkOnly = false,
+): ChildProcess {
+  return spawn(
+    'setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      'nsenter',
+      `--net=/proc/${sandbox.pausePid}/ns/net`,
+      '--',
+      '/usr/bin/python3',
+      bridgeHelper,
+      String(port),
+      ...(checkOnly ? ['--check'] : []),
+    ],
+    { env: helperEnv(sandbox.directory), stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+}
+
+function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host pid of the process `unshare --fork` started (the container's PID 1). */
+async function childPidOf(child: ChildProcess): Promise<number | undefined> {
+  const pid = child.pid;
+  if (pid === undefined) {
+    return undefined;
+  }
+  for (let i = 0; i < 400; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return undefined;
+    }
+    if (processName(pid) === 'unshare') {
+      try {
+        const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+        if (children) {
+          return Number(children.split(/\s+/)[0]);
+        }
+      } catch {
+        // The process is changing; try again.
+      }
+    }
+    await delay(2);
+  }
+  return undefined;
+}
+
+const signalNumbers: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+function signalNumber(signal: string | null): number {
+  return signal ? (signalNumbers[signal] ?? 0) : 0;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { sandboxMarkerVariable } from '../emulator/sandbox.ts';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../emulator/index.ts';
+
+export const execFileAsync = promisify(execFile);
+
+/** True where a missing tool must fail the run instead of skipping (CI sets CI=true). */
+export const strict = process.env.CI === 'true' || process.env.POD_RUNNER_REQUIRE_ALL_TIERS === '1';
+
+/**
+ * Skips a test whose tool is missing, loudly; in CI (strict) a missing tool fails the test, so no
+ * tier passes by not running.
+ */
+export function requireTool(
+  t: { skip(message: string): void },
+  available: boolean,
+  what: string,
+): boolean {
+  if (available) {
+    return true;
+  }
+  const message = `SKIPPED: ${what} is not available on this machine`;
+  process.stderr.write(`\n*** ${message} ***\n\n`);
+  if (strict) {
+    assert.fail(`${message} (CI requires it)`);
+  }
+  t.skip(message);
+  return false;
+}
+
+/**
+ * Host processes started for an emulator's sandboxes (pause, container, exec and bridge
+ * processes are marked in their environment) and all their descendants.
+ */
+export function sandboxProcesses(workDir: string): string[] {
+  const parents = new Map<number, number>();
+  const marked = new Set<number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    const pid = Number(entry);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (environ.includes(`${sandboxMarkerVariable}=${workDir}`)) {
+        marked.add(pid);
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const belongs = (pid: number): boolean => {
+    for (
+      let current: number | undefined = pid, depth = 0;
+      current && depth < 64;
+      current = parents.get(current), depth++
+    ) {
+      if (marked.has(current)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return [...parents.keys()].filter(belongs).map((pid) => {
+    try {
+      return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()}`;
+    } catch {
+      return `${pid}`;
+    }
+  });
+}
+
+/** Host mounts under an emulator's state directory (there must be none: sandboxes mount privately). */
+export function emulatorMounts(workDir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(workDir));
+}
+
+/** Starts an emulator for one test file and checks, at the end, that it left nothing behind. */
+export async function withEmulator(
+  options: EmulatorOptions = {},
+): Promise<RunningEmulator & { verifyNoLeaks(): Promise<void> }> {
+  const emulator = await startEmulator(options);
+  const workDir = emulator.stateDirectory;
+  return Object.assign(emulator, {
+    async verifyNoLeaks() {
+      await emulator.stop();
+      for (let i = 0; i < 50 && sandboxProcesses(workDir).length > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual(
+        sandboxProcesses(workDir),
+        [],
+        'no sandbox process may outlive the emulator',
+      );
+      assert.deepEqual(emulatorMounts(workDir), [], 'no mount may be left on the host');
+      assert.equal(existsSync(workDir), false, 'the emulator removes its temporary directory');
+    },
+  });
+}
+
+/** kubectl's version as [major, minor], or undefined when there is none. */
+export function kubectlVersion(): [number, number] | undefined {
+  const result = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    return undefined;
+  }
+  try {
+    const info = JSON.parse(result.stdout) as {
+      clientVersion?: { major?: string; minor?: string };
+    };
+    return [
+      Number(info.clientVersion?.major),
+      Number.parseInt(info.clientVersion?.minor ?? '', 10),
+    ];
+  } catch {
+    return undefined;
+  }
+}
+
+export function pythonKubernetesAvailable(): boolean {
+  return (
+    spawnSync('/usr/bin/python3', ['-c', 'import kubernetes'], { encoding: 'utf8' }).status === 0
+  );
+}
+
+/** Polls `check` until it returns a value (not undefined) or the time runs out. */
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) {
+        return value;
+      }
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
