@@ -189,13 +189,31 @@ export class ObjectStore {
     return () => this.listeners.delete(listener);
   }
 
+  private readonly pending: StoredEvent[] = [];
+  private dispatching = false;
+
+  /**
+   * Records an event and delivers it to every listener. A listener that writes to the store (the
+   * kubelet does) queues its event behind the current one, so every listener sees one order.
+   */
   private record(event: StoredEvent): void {
     this.history.push(event);
     if (this.history.length > historyLimit) {
       this.history.shift();
     }
-    for (const listener of [...this.listeners]) {
-      listener(event);
+    this.pending.push(event);
+    if (this.dispatching) {
+      return;
+    }
+    this.dispatching = true;
+    try {
+      for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+        for (const listener of [...this.listeners]) {
+          listener(next);
+        }
+      }
+    } finally {
+      this.dispatching = false;
     }
   }
 }

@@ -155,3 +155,65 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  text: string;
+}
+
+/** A raw HTTPS request to the emulator as the given kubeconfig user (admin unless a token is given). */
+export async function apiRequest(
+  emulator: RunningEmulator,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; contentType?: string } = {},
+): Promise<ApiResponse> {
+  const { request } = await import('node:https');
+  const ca = Buffer.from(
+    emulator.kubeconfig.clusters[0]!.cluster['certificate-authority-data'],
+    'base64',
+  );
+  const token = options.token ?? emulator.kubeconfig.users[0]!.user.token;
+  const payload =
+    options.body === undefined
+      ? undefined
+      : typeof options.body === 'string'
+        ? options.body
+        : JSON.stringify(options.body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      new URL(path, emulator.url),
+      {
+        method,
+        ca,
+        headers: {
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+          ...(payload !== undefined
+            ? { 'Content-Type': options.contentType ?? 'application/json' }
+            : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // Not JSON (logs, plain text).
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export const restrictedToken = (emulator: RunningEmulator) =>
+  emulator.kubeconfig.users[1]!.user.token;
