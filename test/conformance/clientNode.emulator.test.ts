@@ -221,7 +221,7 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
     const replayed: string[] = [];
     const resumed = await new Watch(config).watch(
       '/api/v1/namespaces/default/pods',
-      { resourceVersion: String(seen[0]!.rv), fieldSelector: 'metadata.name=watched' },
+      { resourceVersion: String(seen[0].rv), fieldSelector: 'metadata.name=watched' },
       (type: string) => replayed.push(type),
       () => undefined,
     );
