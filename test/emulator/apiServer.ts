@@ -379,6 +379,7 @@ export class ApiServer {
           : {}),
     });
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
     let budget = limitBytes !== null ? Number(limitBytes) : Infinity;
     const write = (line: { time: Date; text: string }) => {
       if (budget <= 0) {

@@ -156,7 +156,6 @@ export class Kubelet {
       argv,
       env: slot.env,
       tty,
-      ptyHelper: join(this.options.helpersDir, 'ptyExec.py'),
     });
     return { process, slot };
   }

@@ -29,7 +29,6 @@ export async function runProbe(probe: Json, target: ProbeTarget): Promise<ProbeO
       argv,
       env: target.env,
       tty: false,
-      ptyHelper: '',
     });
     process.stdin.end();
     let output = '';

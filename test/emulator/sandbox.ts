@@ -300,7 +300,13 @@ export interface ExecOptions {
   argv: string[];
   env: Record<string, string>;
   tty: boolean;
-  ptyHelper: string;
+}
+
+let ptyHelper: string | undefined;
+
+function ptyHelperSource(): string {
+  ptyHelper ??= readFileSync(join(__dirname, 'helpers', 'ptyExec.py'), 'utf8');
+  return ptyHelper;
 }
 
 export interface ExecProcess {
@@ -314,6 +320,15 @@ export interface ExecProcess {
 
 /** Runs a command inside a running container's namespaces and root, like CRI's ExecSync/Exec. */
 export function execInContainer(options: ExecOptions): ExecProcess {
+  const command = [
+    '/bin/sh',
+    '-c',
+    'command -v "$1" >/dev/null 2>&1 || { printf x >&3; exit 127; }; exec 3>&-; exec "$@"',
+    'sh',
+    ...options.argv,
+  ];
+  // A TTY comes from the container's own devpts, as runc allocates it: the helper runs inside.
+  const wrapped = options.tty ? ['/usr/bin/python3', '-c', ptyHelperSource(), ...command] : command;
   const launcher = [
     '--pdeathsig',
     'KILL',
@@ -332,21 +347,12 @@ export function execInContainer(options: ExecOptions): ExecProcess {
     '-i',
     '--',
     ...Object.entries(options.env).map(([k, v]) => `${k}=${v}`),
-    '/bin/sh',
-    '-c',
-    'command -v "$1" >/dev/null 2>&1 || { printf x >&3; exit 127; }; exec 3>&-; exec "$@"',
-    'sh',
-    ...options.argv,
+    ...wrapped,
   ];
-  const child: ChildProcess = options.tty
-    ? spawn('/usr/bin/python3', [options.ptyHelper, 'setpriv', ...launcher], {
-        env: helperEnv(options.sandbox.directory),
-        stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
-      })
-    : spawn('setpriv', launcher, {
-        env: helperEnv(options.sandbox.directory),
-        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      });
+  const child: ChildProcess = spawn('setpriv', launcher, {
+    env: helperEnv(options.sandbox.directory),
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe', ...(options.tty ? (['pipe'] as const) : [])],
+  });
   const notFoundPipe = child.stdio[3] as Readable;
   let notFound = false;
   notFoundPipe.on('data', () => (notFound = true));

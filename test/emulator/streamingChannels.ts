@@ -144,8 +144,11 @@ export function serveExec(
       }
     } else if (channel === resizeChannel && version >= 3) {
       try {
-        const size = JSON.parse(payload.toString()) as { Width?: number; Height?: number };
-        process.resize(size.Width ?? 80, size.Height ?? 24);
+        // Go's JSON decoding matches field names case-insensitively; clients send either case.
+        const size = JSON.parse(payload.toString()) as Record<string, unknown>;
+        const field = (name: string) =>
+          Number(Object.entries(size).find(([key]) => key.toLowerCase() === name)?.[1]);
+        process.resize(field('width') || 80, field('height') || 24);
       } catch {
         // A malformed resize message is ignored, as by the kubelet.
       }

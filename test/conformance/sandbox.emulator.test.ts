@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { Exec, Log } from '@kubernetes/client-node';
+import { eventually, withEmulator } from '../support/emulatorFixture.ts';
+import { PodClient, textSink } from '../support/podHelpers.ts';
+
+describe('emulator pods are sandboxed processes', () => {
+  let emulator: Awaited<ReturnType<typeof withEmulator>>;
+  let pods: PodClient;
+
+  before(async () => {
+    emulator = await withEmulator();
+    pods = new PodClient(emulator);
+    const keepAlive = 'trap "exit 0" TERM; while true; do sleep 0.2; done';
+    const workspace = {
+      containers: [
+        {
+          name: 'main',
+          image: 'python:3-slim',
+          command: ['sh', '-c', keepAlive],
+          workingDir: '/workspace',
+        },
+      ],
+    };
+    await Promise.all([
+      pods.run('left', keepAlive, { spec: workspace }),
+      pods.run('right', keepAlive, { spec: workspace }),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all([pods.delete('left'), pods.delete('right')]);
+    await Promise.all([pods.waitGone('left'), pods.waitGone('right')]);
+    await emulator.verifyNoLeaks();
+  });
+
+  test("a file written in one pod's /workspace and /tmp is invisible to another", async () => {
+    const written = await pods.exec('left', [
+      'sh',
+      '-c',
+      'pwd; echo secret > /workspace/data.txt; echo tmp > /tmp/t; cat data.txt',
+    ]);
+    assert.equal(written.stdout, '/workspace\nsecret\n');
+    const other = await pods.exec('right', ['sh', '-c', 'ls -A /workspace; ls -A /tmp; echo end']);
+    assert.equal(other.stdout, 'end\n');
+  });
+
+  test('each pod has its own hostname, PID namespace (command is PID 1) and read-only system directories', async () => {
+    const result = await pods.exec('left', [
+      'sh',
+      '-c',
+      'hostname; cat /proc/1/cmdline | tr "\\0" " "; echo; touch /usr/x 2>&1 || true',
+    ]);
+    const [hostname, pid1, touch] = result.stdout.split('\n');
+    assert.equal(hostname, 'left');
+    assert.match(pid1!, /^sh -c trap "exit 0" TERM/);
+    assert.match(touch!, /Read-only file system/);
+  });
+
+  test('two pods listen on the same port in their own network namespaces', async () => {
+    const serve = (name: string) =>
+      pods.exec(name, [
+        'sh',
+        '-c',
+        `cd /tmp && echo ${name} > who && (python -m http.server 8888 --bind 127.0.0.1 >/dev/null 2>&1 &) ; sleep 0.1; echo started`,
+      ]);
+    assert.equal((await serve('left')).stdout, 'started\n');
+    assert.equal((await serve('right')).stdout, 'started\n');
+    const fetchWho = (name: string) =>
+      eventually(
+        async () => {
+          const r = await pods.exec(name, [
+            'python',
+            '-c',
+            'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8888/who").read().decode(), end="")',
+          ]);
+          return r.status.status === 'Success' ? r.stdout : undefined;
+        },
+        10_000,
+        `http server in ${name}`,
+      );
+    assert.equal(await fetchWho('left'), 'left\n');
+    assert.equal(await fetchWho('right'), 'right\n');
+  });
+
+  test('a process started by exec survives the exec WebSocket closing', async () => {
+    const stdout = textSink();
+    const socket = await new Exec(pods.config).exec(
+      'default',
+      'left',
+      'main',
+      ['sh', '-c', 'echo started; sleep 1; echo finished > /workspace/survivor'],
+      stdout,
+      null,
+      null,
+      false,
+    );
+    await eventually(
+      () => (stdout.text() === 'started\n' ? true : undefined),
+      5_000,
+      'exec output',
+    );
+    socket.close();
+    const marker = await eventually(
+      async () => {
+        const r = await pods.exec('left', ['cat', '/workspace/survivor']);
+        return r.status.status === 'Success' ? r.stdout : undefined;
+      },
+      10_000,
+      'the detached process to finish',
+    );
+    assert.equal(marker, 'finished\n');
+  });
+
+  test('exec with a TTY allocates a terminal and applies resizes', async () => {
+    const stdin = new PassThrough();
+    const stdout = Object.assign(textSink(), { columns: 123, rows: 45 });
+    const status = new Promise((resolve, reject) => {
+      new Exec(pods.config)
+        .exec(
+          'default',
+          'left',
+          'main',
+          ['sh', '-c', 'sleep 0.5; stty size; tty'],
+          stdout,
+          null,
+          stdin,
+          true,
+          resolve,
+        )
+        .catch(reject);
+    });
+    await status;
+    const lines = stdout.text().split(/\r?\n/);
+    assert.equal(lines[0], '45 123');
+    assert.match(lines[1]!, /^\/dev\/pts\/\d+$/);
+  });
+
+  test('deletion sends SIGTERM to PID 1, and a TERM-ignoring keep-alive waits out the grace period', async () => {
+    await pods.run('polite', 'trap "echo got TERM; exit 0" TERM; while true; do sleep 0.1; done', {
+      grace: 30,
+    });
+    const log = textSink();
+    const follow = await new Log(pods.config).log('default', 'polite', 'main', log, {
+      follow: true,
+    });
+    const politeStart = Date.now();
+    await pods.delete('polite');
+    await pods.waitGone('polite');
+    follow.abort();
+    assert.equal(log.text(), 'got TERM\n');
+    assert.ok(Date.now() - politeStart < 10_000);
+
+    await pods.run('stubborn', 'while true; do sleep 0.1; done', { grace: 2 });
+    const stubbornStart = Date.now();
+    await pods.delete('stubborn');
+    const marked = await pods.read('stubborn');
+    assert.ok(
+      marked.metadata?.deletionTimestamp,
+      'the pod stays, marked for deletion, during its grace period',
+    );
+    assert.equal(marked.metadata?.deletionGracePeriodSeconds, 2);
+    await pods.waitGone('stubborn');
+    const took = Date.now() - stubbornStart;
+    assert.ok(
+      took >= 1900 && took < 6000,
+      `deletion took ${took} ms; PID 1 without a TERM handler ignores TERM until SIGKILL`,
+    );
+  });
+
+  test('env, envFrom and secretKeyRef are resolved; a missing secret is CreateContainerConfigError until it exists', async () => {
+    await pods.core.createNamespacedConfigMap({
+      namespace: 'default',
+      body: { metadata: { name: 'settings' }, data: { MODE: 'fast', LEVEL: '3' } },
+    });
+    await pods.create({
+      metadata: { name: 'configured' },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox',
+            command: [
+              'sh',
+              '-c',
+              'echo "$GREETING $CFG_MODE $CFG_LEVEL $TOKEN $POD"; trap "exit 0" TERM; while true; do sleep 0.2; done',
+            ],
+            env: [
+              { name: 'GREETING', value: 'hi' },
+              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'later', key: 'token' } } },
+              { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            ],
+            envFrom: [{ configMapRef: { name: 'settings' }, prefix: 'CFG_' }],
+          },
+        ],
+      },
+    });
+    const blocked = await pods.waitFor(
+      'configured',
+      (p) =>
+        p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError',
+      'config error',
+    );
+    assert.equal(
+      blocked.status?.containerStatuses?.[0]?.state?.waiting?.message,
+      'secret "later" not found',
+    );
+    assert.equal(blocked.status?.phase, 'Pending');
+    await pods.core.createNamespacedSecret({
+      namespace: 'default',
+      body: { metadata: { name: 'later' }, stringData: { token: 's3cr3t' } },
+    });
+    await pods.waitReady('configured');
+    const log = textSink();
+    await new Log(pods.config).log('default', 'configured', 'main', log, {});
+    await eventually(() => (log.text() ? true : undefined), 5_000, 'log');
+    assert.equal(log.text(), 'hi fast 3 s3cr3t configured\n');
+    await pods.delete('configured');
+    await pods.waitGone('configured');
+  });
+});
