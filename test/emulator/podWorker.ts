@@ -300,6 +300,7 @@ export class PodWorker {
     const reference = String(slot.spec.image);
     const policy = text(slot.spec.imagePullPolicy, 'IfNotPresent');
     for (let failures = 0; ; failures++) {
+      this.lifetime.signal.throwIfAborted();
       const resolution = this.context.images.resolve(reference);
       if (resolution.ok && policy !== 'Always' && this.context.pulledImages.has(reference)) {
         this.event(
@@ -502,6 +503,7 @@ export class PodWorker {
     slot?: ContainerSlot,
   ): Promise<T> {
     for (;;) {
+      this.lifetime.signal.throwIfAborted();
       try {
         return await attempt();
       } catch (error) {
