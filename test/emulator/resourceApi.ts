@@ -457,6 +457,8 @@ export class ResourceApi {
         `the API version in the data (${String(object.apiVersion)}) does not match the expected API version (${apiVersionOf(type)})`,
       );
     }
+    object.apiVersion = apiVersionOf(type);
+    object.kind = type.kind;
     if (object.metadata === undefined || object.metadata === null) {
       object.metadata = {};
     }

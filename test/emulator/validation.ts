@@ -161,7 +161,36 @@ function validatePodSpec(spec: unknown, errors: FieldError[]): void {
       });
     }
   }
-  const containers = spec.containers;
+  validateContainers(spec.containers, volumeNames, errors);
+  const restartPolicy = spec.restartPolicy;
+  if (
+    restartPolicy !== undefined &&
+    !['Always', 'OnFailure', 'Never'].includes(restartPolicy as string)
+  ) {
+    errors.push({
+      field: 'spec.restartPolicy',
+      type: 'FieldValueNotSupported',
+      detail: `Unsupported value: ${quote(restartPolicy)}: supported values: "Always", "OnFailure", "Never"`,
+    });
+  }
+  const deadline = spec.activeDeadlineSeconds;
+  if (
+    deadline !== undefined &&
+    (typeof deadline !== 'number' || !Number.isInteger(deadline) || deadline < 1)
+  ) {
+    errors.push({
+      field: 'spec.activeDeadlineSeconds',
+      type: 'FieldValueInvalid',
+      detail: `Invalid value: ${quote(deadline)}: must be between 1 and 2147483647, inclusive`,
+    });
+  }
+}
+
+function validateContainers(
+  containers: unknown,
+  volumeNames: Set<string>,
+  errors: FieldError[],
+): void {
   if (containers === undefined || (Array.isArray(containers) && containers.length === 0)) {
     errors.push({ field: 'spec.containers', type: 'FieldValueRequired', detail: 'Required value' });
     return;
@@ -259,28 +288,6 @@ function validatePodSpec(spec: unknown, errors: FieldError[]): void {
       });
     }
   });
-  const restartPolicy = spec.restartPolicy;
-  if (
-    restartPolicy !== undefined &&
-    !['Always', 'OnFailure', 'Never'].includes(restartPolicy as string)
-  ) {
-    errors.push({
-      field: 'spec.restartPolicy',
-      type: 'FieldValueNotSupported',
-      detail: `Unsupported value: ${quote(restartPolicy)}: supported values: "Always", "OnFailure", "Never"`,
-    });
-  }
-  const deadline = spec.activeDeadlineSeconds;
-  if (
-    deadline !== undefined &&
-    (typeof deadline !== 'number' || !Number.isInteger(deadline) || deadline < 1)
-  ) {
-    errors.push({
-      field: 'spec.activeDeadlineSeconds',
-      type: 'FieldValueInvalid',
-      detail: `Invalid value: ${quote(deadline)}: must be between 1 and 2147483647, inclusive`,
-    });
-  }
 }
 
 function validateServiceSpec(spec: unknown, errors: FieldError[]): void {
