@@ -195,7 +195,9 @@ export async function startContainer(launch: ContainerLaunch): Promise<Container
   const setupClosed = new Promise<void>((resolve) => setupReport.once('close', resolve));
   const exit = new Promise<{ exitCode: number; signal?: string; startError?: string }>(
     (resolve) => {
-      child.once('exit', (code, signal) => {
+      // 'close' waits for the output pipes too, so the log is complete when the exit is reported;
+      // when PID 1 dies the kernel kills the rest of its PID namespace, which closes them.
+      child.once('close', (code, signal) => {
         void setupClosed.then(() => {
           void rm(runDir, { recursive: true, force: true });
           // unshare re-raises the child's terminating signal, except SIGKILL, which it cannot

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { load } from 'js-yaml';
+import type { KubeconfigDocument, RunningEmulator } from '../emulator/index.ts';
+import { apiRequest, eventually, sandboxProcesses } from '../support/emulatorFixture.ts';
+
+const cli = join(__dirname, '..', 'emulator', 'cli.ts');
+
+test('the CLI serves within 2 s, writes a kubeconfig with both contexts, and on SIGTERM stops its pods and exits 0', async () => {
+  const scratch = await mkdtemp(join(tmpdir(), 'pod-runner-cli-test-'));
+  const kubeconfigPath = join(scratch, 'config');
+  try {
+    const started = Date.now();
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', cli, '--kubeconfig', kubeconfigPath],
+      {
+        env: { ...process.env, TMPDIR: scratch },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
+    const url = await eventually(
+      () => /ready at (https:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1],
+      10_000,
+      `ready line (stderr: ${stderr})`,
+    );
+    const startup = Date.now() - started;
+    assert.ok(startup < 2_000, `started in ${startup} ms`);
+
+    const kubeconfig = load(await readFile(kubeconfigPath, 'utf8')) as KubeconfigDocument;
+    assert.equal(kubeconfig['current-context'], 'pod-runner-emulator');
+    assert.deepEqual(
+      kubeconfig.contexts.map((c) => c.name),
+      ['pod-runner-emulator', 'pod-runner-emulator-restricted'],
+    );
+    assert.equal(kubeconfig.clusters[0]?.cluster.server, url);
+
+    const emulator = { url, kubeconfig } as RunningEmulator;
+    const created = await apiRequest(emulator, 'POST', '/api/v1/namespaces/default/pods', {
+      body: {
+        metadata: { name: 'cli-pod' },
+        spec: {
+          containers: [
+            {
+              name: 'main',
+              image: 'busybox',
+              command: ['sh', '-c', 'while true; do sleep 1; done'],
+            },
+          ],
+        },
+      },
+    });
+    assert.equal(created.status, 201);
+    await eventually(
+      async () => {
+        const pod = (await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods/cli-pod'))
+          .body as { status?: { phase?: string } };
+        return pod.status?.phase === 'Running' ? true : undefined;
+      },
+      10_000,
+      'cli-pod Running',
+    );
+    assert.ok(sandboxProcesses(scratch).length > 0, 'the pod runs as processes');
+
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.deepEqual(
+      sandboxProcesses(scratch),
+      [],
+      'SIGTERM stops every pod process (even one that ignores TERM)',
+    );
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+});
+
+test('the CLI rejects a bad --port with a message naming it', async () => {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', cli, '--kubeconfig', '/dev/null', '--port', 'eighty'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 1);
+  assert.match(stderr, /--port must be a port number from 0 to 65535, got "eighty"/);
+});
