@@ -371,6 +371,58 @@ describe('emulator API semantics and errors', () => {
     assert.ok(document.components.schemas['io.k8s.api.core.v1.Pod']);
   });
 
+  test('pods/status reads the pod and updates only its status', async () => {
+    const status = await apiRequest(emulator, 'GET', `${podsPath}/alpha/status`);
+    assert.equal((status.body as { metadata: { name: string } }).metadata.name, 'alpha');
+    const patched = await apiRequest(emulator, 'PATCH', `${podsPath}/alpha/status`, {
+      body: {
+        metadata: { labels: { ignored: 'yes' } },
+        status: { nominatedNodeName: 'elsewhere' },
+      },
+      contentType: 'application/merge-patch+json',
+    });
+    const body = patched.body as {
+      metadata: { labels: Record<string, string> };
+      status: { nominatedNodeName: string; phase: string };
+    };
+    assert.equal(body.status.nominatedNodeName, 'elsewhere');
+    assert.equal(body.status.phase, 'Running');
+    assert.equal(
+      body.metadata.labels.ignored,
+      undefined,
+      'the status subresource leaves metadata alone',
+    );
+  });
+
+  test('exec speaks the older channel protocols too: v4 Status and v1 plain-text errors', async () => {
+    const ca = Buffer.from(
+      emulator.kubeconfig.clusters[0]!.cluster['certificate-authority-data'],
+      'base64',
+    );
+    const execOver = (protocol: string) =>
+      new Promise<{ protocol: string; frames: Buffer[] }>((resolve, reject) => {
+        const url = `${emulator.url.replace('https', 'wss')}${podsPath}/target/exec?command=sh&command=-c&command=echo%20hi%3B%20exit%205&stdout=true&stderr=true`;
+        const socket = new WebSocket(url, [protocol], {
+          ca,
+          headers: { Authorization: `Bearer ${emulator.kubeconfig.users[0]!.user.token}` },
+        });
+        const frames: Buffer[] = [];
+        socket.on('message', (data: Buffer) => frames.push(data));
+        socket.on('close', () => resolve({ protocol: socket.protocol, frames }));
+        socket.on('error', reject);
+      });
+    const v4 = await execOver('v4.channel.k8s.io');
+    assert.equal(v4.protocol, 'v4.channel.k8s.io');
+    assert.deepEqual(v4.frames[0], Buffer.from('\x01hi\n'));
+    const status = JSON.parse(v4.frames.at(-1)!.subarray(1).toString()) as Status;
+    assert.equal(v4.frames.at(-1)![0], 3);
+    assert.deepEqual(status.details?.causes, [{ reason: 'ExitCode', message: '5' }]);
+    const v1 = await execOver('channel.k8s.io');
+    assert.equal(v1.protocol, 'channel.k8s.io');
+    assert.deepEqual(v1.frames[0], Buffer.from('\x01hi\n'));
+    assert.match(v1.frames.at(-1)!.subarray(1).toString(), /exit status 5/);
+  });
+
   test('cleanup of this file: graceful deletes of everything left', async () => {
     for (const name of ['target', 'alpha', 'beta']) {
       await pods.delete(name);

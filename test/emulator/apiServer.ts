@@ -35,6 +35,8 @@ export interface ApiServerOptions {
   authorizer: Authorizer;
   failures: RequestFailures;
   certificates: ServingCertificates;
+  /** The exec/port-forward subprotocols served, newest first (to emulate older kubelets). */
+  streamProtocols: readonly string[];
 }
 
 /** A connection that a fault can cut: exec, port-forward and watch streams, by pod. */
@@ -57,7 +59,7 @@ export class ApiServer {
     noServer: true,
     perMessageDeflate: false,
     maxPayload: 64 * 1024 * 1024,
-    handleProtocols: (offered) => selectStreamProtocol(offered),
+    handleProtocols: (offered) => selectStreamProtocol(offered, this.options.streamProtocols),
   });
   private port = 0;
 
@@ -433,7 +435,10 @@ export class ApiServer {
       const name = request.name ?? '';
       const query = url.searchParams;
       const offered = parseProtocols(req.headers['sec-websocket-protocol']);
-      if (offered.size > 0 && selectStreamProtocol(offered) === false) {
+      if (
+        offered.size > 0 &&
+        selectStreamProtocol(offered, this.options.streamProtocols) === false
+      ) {
         throw badRequest(
           `unable to upgrade: none of the offered subprotocols (${[...offered].join(', ')}) is supported`,
         );

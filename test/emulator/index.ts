@@ -13,6 +13,7 @@ import { ObjectStore } from './objectStore.ts';
 import { ResourceApi } from './resourceApi.ts';
 import { resourceTypeOfKind } from './resources.ts';
 import { assertSandboxSupport } from './sandbox.ts';
+import { streamProtocols } from './streamingChannels.ts';
 
 export const emulatorContext = 'pod-runner-emulator';
 export const restrictedContext = 'pod-runner-emulator-restricted';
@@ -26,6 +27,11 @@ export interface EmulatorOptions {
   images?: ImageCatalogOptions;
   /** First back-off for crash loops and image pulls (the kubelet's is 10 s). */
   backoffBaseMs?: number;
+  /**
+   * Exec/port-forward subprotocols to serve, e.g. `['v4.channel.k8s.io']` for a cluster older than
+   * 1.30 that cannot half-close stdin. Default: v5 down to v1.
+   */
+  streamProtocols?: string[];
 }
 
 /** Faults a test can inject into the running emulator. */
@@ -96,6 +102,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     authorizer,
     failures,
     certificates,
+    streamProtocols: options.streamProtocols ?? streamProtocols,
   });
   await server.listen(options.port ?? 0);
   const kubeconfig = kubeconfigDocument(server.url, certificates.caPem, authorizer);

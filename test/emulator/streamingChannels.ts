@@ -21,12 +21,15 @@ const resizeChannel = 4;
 const closeChannel = 255;
 
 /** Picks the first protocol the client offers that the server speaks, as apimachinery's wsstream does. */
-export function selectStreamProtocol(offered: Set<string>): string | false {
+export function selectStreamProtocol(
+  offered: Set<string>,
+  supported: readonly string[] = streamProtocols,
+): string | false {
   if (offered.size === 0) {
     return false;
   }
   for (const protocol of offered) {
-    if (streamProtocols.includes(protocol)) {
+    if (supported.includes(protocol)) {
       return protocol;
     }
   }
