@@ -1,1 +1,42 @@
 export { redactSecrets, silentLogger, type Logger } from './logger.ts';
+export {
+  ConnectionLostError,
+  ExecutorStateError,
+  FunctionsSetupError,
+  KubeconfigError,
+  KubernetesApiError,
+  OptionError,
+  PermissionDeniedError,
+  PodRunnerError,
+  PodStartError,
+  SpecError,
+} from './errors.ts';
+export { loadSpec, type JsonObject, type LoadedSpec, type SpecInput } from './specLoader.ts';
+export { loadClusterTarget, type ClusterTarget, type ClusterTargetOptions } from './kubeconfig.ts';
+export { supportedLanguages, type CodeBlock, type CommandLineCodeResult } from './codeBlocks.ts';
+export type { OutputChunk, OutputStream } from './outputCollector.ts';
+export {
+  formatFunctionsForPrompt,
+  withRequirements,
+  type Alias,
+  type FunctionWithRequirements,
+  type GlobalImport,
+  type ImportFromModule,
+} from './functions.ts';
+export {
+  executorContainerName,
+  instanceLabel,
+  managedByLabel,
+  managedByValue,
+} from './executorPod.ts';
+export {
+  ExecStartError,
+  PodExecClient,
+  type PodExecRequest,
+  type PodExecResult,
+} from './podExec.ts';
+export {
+  PodCommandLineCodeExecutor,
+  type ExecuteOptions,
+  type PodCommandLineCodeExecutorOptions,
+} from './podCommandLineCodeExecutor.ts';

@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+
+export interface CodeBlock {
+  language: string;
+  code: string;
+}
+
+export interface CommandLineCodeResult {
+  exitCode: number;
+  output: string;
+  /** The pod path of the first block's file. */
+  codeFile?: string;
+}
+
+export interface LanguageRuntime {
+  /** The canonical language name. */
+  name: 'python' | 'sh' | 'bash' | 'pwsh';
+  extension: 'py' | 'sh' | 'ps1';
+  /** Interpreters to try in the pod, first found wins. */
+  interpreters: string[];
+}
+
+const runtimes: Record<string, LanguageRuntime> = {
+  python: { name: 'python', extension: 'py', interpreters: ['python', 'python3'] },
+  bash: { name: 'bash', extension: 'sh', interpreters: ['bash'] },
+  sh: { name: 'sh', extension: 'sh', interpreters: ['sh'] },
+  pwsh: { name: 'pwsh', extension: 'ps1', interpreters: ['pwsh', 'powershell'] },
+};
+
+const aliases: Record<string, string> = {
+  python: 'python',
+  py: 'python',
+  python3: 'python',
+  bash: 'bash',
+  sh: 'sh',
+  shell: 'sh',
+  pwsh: 'pwsh',
+  powershell: 'pwsh',
+  ps1: 'pwsh',
+};
+
+export const supportedLanguages = Object.keys(aliases);
+
+/** The runtime of a block's language (case-insensitive), or undefined when it is not supported. */
+export function runtimeFor(language: string): LanguageRuntime | undefined {
+  const name = aliases[language.trim().toLowerCase()];
+  return name ? runtimes[name] : undefined;
+}
+
+/** Adds `-qqq` to `pip install` lines as the seed does (python: `!pip`/`! pip`; shells: `pip`). */
+export function silencePip(code: string, runtime: LanguageRuntime): string {
+  const pattern = runtime.name === 'python' ? /^! ?pip install/ : /^pip install/;
+  return code
+    .split('\n')
+    .map((line) => (pattern.test(line) && !line.includes('-qqq') ? `${line} -qqq` : line))
+    .join('\n');
+}
+
+/** The `# filename: x` of the first line, if any. */
+export function declaredFilename(code: string): string | undefined {
+  const first = code.split('\n', 1)[0] ?? '';
+  const match = /^#\s*filename:(.*)$/.exec(first.trim());
+  const name = match?.[1]?.trim();
+  return name ? name : undefined;
+}
+
+/** `tmp_code_<sha256>.<ext>`, as the seed names files. */
+export function generatedFilename(code: string, runtime: LanguageRuntime): string {
+  return `tmp_code_${createHash('sha256').update(code).digest('hex')}.${runtime.extension}`;
+}

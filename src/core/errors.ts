@@ -1,0 +1,76 @@
+/** Typed errors of the core library; each message says what failed and what was expected. */
+
+export class PodRunnerError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input in an option or a spec: names its source (file, line/column) and the field. */
+export class SpecError extends PodRunnerError {
+  constructor(
+    message: string,
+    readonly source: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An option with an invalid value. */
+export class OptionError extends PodRunnerError {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`${option}: ${message}`);
+  }
+}
+
+/** The kubeconfig cannot be loaded or lacks what was asked for. */
+export class KubeconfigError extends PodRunnerError {}
+
+/** A pod did not become ready: the cause, its Events and its last log lines. */
+export class PodStartError extends PodRunnerError {
+  constructor(
+    message: string,
+    readonly pod: string,
+    readonly reason: string,
+    readonly events: string[] = [],
+    readonly logTail = '',
+  ) {
+    super(message);
+  }
+}
+
+/** The Kubernetes API refused a request. */
+export class KubernetesApiError extends PodRunnerError {
+  constructor(
+    message: string,
+    readonly statusCode: number,
+    readonly reason?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A 403: names the verb and resource the user lacks. */
+export class PermissionDeniedError extends KubernetesApiError {}
+
+/** An exec connection ended before the command reported its exit status. */
+export class ConnectionLostError extends PodRunnerError {
+  constructor(
+    readonly pod: string,
+    detail: string,
+  ) {
+    super(`connection lost before the command finished in pod ${pod}: ${detail}`);
+  }
+}
+
+/** A call made in the wrong lifecycle state (not started, stopped). */
+export class ExecutorStateError extends PodRunnerError {}
+
+/** Function definitions that cannot be written, installed or imported in the pod. */
+export class FunctionsSetupError extends PodRunnerError {}

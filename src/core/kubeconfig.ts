@@ -1,0 +1,86 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeconfigError } from './errors.ts';
+
+export interface ClusterTarget {
+  kubeConfig: KubeConfig;
+  context: string;
+  namespace: string;
+}
+
+export interface ClusterTargetOptions {
+  /** A kubeconfig path or object; default: KUBECONFIG (paths merged), ~/.kube/config, in-cluster. */
+  kubeconfig?: string | KubeConfig;
+  /** A context of that kubeconfig; default: its current context. Chosen in memory only. */
+  context?: string;
+  /** Default: the context's namespace, else the in-cluster namespace, else "default". */
+  namespace?: string;
+}
+
+const inClusterNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * Loads the kubeconfig and selects the context and namespace. The user's kubeconfig file is read,
+ * never written: the context is switched on the in-memory copy.
+ */
+export function loadClusterTarget(options: ClusterTargetOptions = {}): ClusterTarget {
+  let kubeConfig: KubeConfig;
+  if (options.kubeconfig instanceof KubeConfig) {
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromString(options.kubeconfig.exportConfig());
+  } else {
+    kubeConfig = new KubeConfig();
+    try {
+      if (options.kubeconfig) {
+        if (!existsSync(options.kubeconfig)) {
+          throw new KubeconfigError(`kubeconfig file not found: ${options.kubeconfig}`);
+        }
+        kubeConfig.loadFromFile(options.kubeconfig);
+      } else {
+        kubeConfig.loadFromDefault();
+      }
+    } catch (error) {
+      if (error instanceof KubeconfigError) {
+        throw error;
+      }
+      const where =
+        options.kubeconfig ??
+        (process.env.KUBECONFIG ? `KUBECONFIG (${process.env.KUBECONFIG})` : '~/.kube/config');
+      throw new KubeconfigError(
+        `cannot load kubeconfig from ${where}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+  const contexts = kubeConfig.getContexts().map((c) => c.name);
+  const context = options.context ?? kubeConfig.getCurrentContext();
+  if (options.context !== undefined) {
+    if (!contexts.includes(options.context)) {
+      throw new KubeconfigError(
+        `context "${options.context}" is not in the kubeconfig (available: ${contexts.join(', ') || 'none'})`,
+      );
+    }
+    kubeConfig.setCurrentContext(options.context);
+  }
+  if (!kubeConfig.getCurrentCluster()) {
+    throw new KubeconfigError(
+      context
+        ? `context "${context}" names no cluster the kubeconfig defines`
+        : 'the kubeconfig has no current context; choose one with the context option',
+    );
+  }
+  const namespace =
+    options.namespace ??
+    kubeConfig.getContextObject(context)?.namespace ??
+    inClusterNamespace() ??
+    'default';
+  return { kubeConfig, context, namespace };
+}
+
+function inClusterNamespace(): string | undefined {
+  try {
+    return readFileSync(inClusterNamespaceFile, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

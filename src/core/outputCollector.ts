@@ -1,0 +1,89 @@
+import { StringDecoder } from 'node:string_decoder';
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface OutputChunk {
+  stream: OutputStream;
+  text: string;
+}
+
+/**
+ * Collects a command's output in arrival order: an incremental UTF-8 decoder per stream (a
+ * character split across frames stays whole, invalid bytes become U+FFFD), and, beyond
+ * `maxBytes`, only the head and the tail with a marker saying how much was left out.
+ */
+export class OutputCollector {
+  private readonly decoders = {
+    stdout: new StringDecoder('utf8'),
+    stderr: new StringDecoder('utf8'),
+  };
+  private head = '';
+  private headBytes = 0;
+  private tail: string[] = [];
+  private tailBytes = 0;
+  private droppedBytes = 0;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onChunk?: (chunk: OutputChunk) => void,
+  ) {}
+
+  push(stream: OutputStream, bytes: Buffer): void {
+    this.append(stream, this.decoders[stream].write(bytes));
+  }
+
+  /** Appends text that is not program output (e.g. the timeout notice). */
+  note(text: string): void {
+    this.store(text);
+  }
+
+  /** Flushes partial characters and returns the collected text. */
+  finish(): string {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      this.append(stream, this.decoders[stream].end());
+    }
+    if (this.droppedBytes === 0) {
+      return this.head + this.tail.join('');
+    }
+    return `${this.head}\n... [${this.droppedBytes} bytes of output truncated] ...\n${this.tail.join('')}`;
+  }
+
+  private append(stream: OutputStream, text: string): void {
+    if (text) {
+      this.onChunk?.({ stream, text });
+      this.store(text);
+    }
+  }
+
+  private store(text: string): void {
+    const headLimit = Math.floor(this.maxBytes / 2);
+    const bytes = Buffer.byteLength(text);
+    if (this.droppedBytes === 0 && this.tail.length === 0 && this.headBytes + bytes <= headLimit) {
+      this.head += text;
+      this.headBytes += bytes;
+      return;
+    }
+    this.tail.push(text);
+    this.tailBytes += bytes;
+    const tailLimit = this.maxBytes - headLimit;
+    while (this.tailBytes > tailLimit && this.tail.length > 0) {
+      const first = this.tail[0]!;
+      const excess = this.tailBytes - tailLimit;
+      const firstBytes = Buffer.byteLength(first);
+      if (firstBytes <= excess) {
+        this.tail.shift();
+        this.tailBytes -= firstBytes;
+        this.droppedBytes += firstBytes;
+      } else {
+        const kept = Buffer.from(first)
+          .subarray(excess)
+          .toString('utf8')
+          .replace(/^\uFFFD+/, '');
+        const keptBytes = Buffer.byteLength(kept);
+        this.tail[0] = kept;
+        this.tailBytes -= firstBytes - keptBytes;
+        this.droppedBytes += firstBytes - keptBytes;
+      }
+    }
+  }
+}

@@ -1,0 +1,490 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import {
+  declaredFilename,
+  generatedFilename,
+  runtimeFor,
+  silencePip,
+  type CodeBlock,
+  type CommandLineCodeResult,
+} from './codeBlocks.ts';
+import { ExecutorStateError, FunctionsSetupError, OptionError } from './errors.ts';
+import {
+  buildExecutorPod,
+  executorContainerName,
+  managedByLabel,
+  managedByValue,
+  validateWorkspacePath,
+  type ExecutorPodManifest,
+} from './executorPod.ts';
+import {
+  buildFunctionsModule,
+  requiredPackages,
+  type FunctionWithRequirements,
+} from './functions.ts';
+import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import { OutputCollector, type OutputChunk } from './outputCollector.ts';
+import { PodExecClient, type WebSocketFactory } from './podExec.ts';
+import { PodLauncher } from './podLauncher.ts';
+import { exitCodes, killBlockScript, runBlockScript, scriptMarker } from './podScripts.ts';
+import type { JsonObject, SpecInput } from './specLoader.ts';
+
+export interface PodCommandLineCodeExecutorOptions {
+  /** A kubeconfig path or KubeConfig; default: KUBECONFIG (paths merged), ~/.kube/config, in-cluster. */
+  kubeconfig?: string | KubeConfig;
+  /** Default: the kubeconfig's current context; chosen in memory, the file is never written. */
+  context?: string;
+  /** Default: the context's namespace, else the in-cluster namespace, else "default". */
+  namespace?: string;
+  /** Default "python:3-slim". */
+  image?: string;
+  /** Default "autogen-code-exec-<uuid>". */
+  podName?: string;
+  /** Default "autogen-executor". */
+  containerName?: string;
+  /** The container's command; default: a keep-alive that exits promptly on SIGTERM. */
+  command?: string[];
+  args?: string[];
+  /** Seconds per code block; default 60. */
+  timeout?: number;
+  /** Seconds to wait for the pod to be ready; default 300. */
+  startupTimeout?: number;
+  /** Where code files go in the pod (a POSIX path); default "/workspace". */
+  workspacePath?: string;
+  /** A volume mounted at workspacePath: object, YAML/JSON string or file path. */
+  volume?: SpecInput;
+  /** The pod: object, YAML/JSON string or file path (a multi-document file: its Pod). */
+  podSpec?: SpecInput;
+  /** Delete the pod when the executor is disposed; when false a same-named pod of ours is reused. Default true. */
+  autoRemove?: boolean;
+  functions?: FunctionWithRequirements[];
+  /** Module name for `functions`; default "functions". */
+  functionsModule?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  resources?: JsonObject;
+  /** Kubernetes ends the pod after this many seconds (a backstop for orphaned pods). */
+  activeDeadlineSeconds?: number;
+  /** Output kept per call; beyond it the head and tail are kept. Default 10 MiB. */
+  maxOutputBytes?: number;
+  logger?: Logger;
+  /** Exec subprotocols to offer, newest first (default v5 then v4). */
+  execProtocols?: string[];
+  webSocketFactory?: WebSocketFactory;
+}
+
+export interface ExecuteOptions {
+  signal?: AbortSignal;
+  /** Output as it arrives, stdout and stderr in arrival order. */
+  onOutput?: (chunk: OutputChunk) => void;
+}
+
+const cancelledText = 'Code execution was cancelled.';
+const timeoutText = '\n Timeout';
+/** Extra time the client waits past the pod-side timeout before it kills the block itself. */
+const wallClockSlackMs = 15_000;
+
+interface Session {
+  target: ClusterTarget;
+  core: CoreV1Api;
+  exec: PodExecClient;
+  launcher: PodLauncher;
+}
+
+/**
+ * Runs code blocks in a long-lived pod through pods/exec: each block's code goes in on stdin,
+ * runs under a timeout in its own process group, and streams its output back.
+ */
+export class PodCommandLineCodeExecutor implements AsyncDisposable {
+  readonly timeout: number;
+  readonly startupTimeout: number;
+  readonly workspacePath: string;
+  readonly functionsModule: string;
+  private readonly manifest: ExecutorPodManifest;
+  private readonly autoRemove: boolean;
+  private readonly maxOutputBytes: number;
+  private readonly logger: Logger;
+  private readonly functions: FunctionWithRequirements[];
+  private session: Session | undefined;
+  private starting: Promise<void> | undefined;
+  private functionsReady: Promise<void> | undefined;
+  private ownsPod = false;
+
+  constructor(private readonly options: PodCommandLineCodeExecutorOptions = {}) {
+    this.timeout = positiveNumber('timeout', options.timeout ?? 60);
+    this.startupTimeout = positiveNumber('startupTimeout', options.startupTimeout ?? 300);
+    this.maxOutputBytes = positiveNumber(
+      'maxOutputBytes',
+      options.maxOutputBytes ?? 10 * 1024 * 1024,
+    );
+    this.workspacePath = options.workspacePath ?? '/workspace';
+    validateWorkspacePath(this.workspacePath);
+    this.functionsModule = options.functionsModule ?? 'functions';
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.functionsModule)) {
+      throw new OptionError(
+        'functionsModule',
+        `must be a valid Python identifier, got "${this.functionsModule}"`,
+      );
+    }
+    this.autoRemove = options.autoRemove ?? true;
+    this.logger = options.logger ?? silentLogger;
+    this.functions = options.functions ?? [];
+    this.manifest = buildExecutorPod({
+      namespace: options.namespace ?? '',
+      ...(options.podName !== undefined ? { podName: options.podName } : {}),
+      image: options.image ?? 'python:3-slim',
+      containerName: options.containerName ?? executorContainerName,
+      ...(options.command ? { command: options.command } : {}),
+      ...(options.args ? { args: options.args } : {}),
+      workspacePath: this.workspacePath,
+      ...(options.volume !== undefined ? { volume: options.volume } : {}),
+      ...(options.podSpec !== undefined ? { podSpec: options.podSpec } : {}),
+      ...(options.labels ? { labels: options.labels } : {}),
+      ...(options.annotations ? { annotations: options.annotations } : {}),
+      ...(options.resources ? { resources: options.resources } : {}),
+      ...(options.activeDeadlineSeconds
+        ? { activeDeadlineSeconds: options.activeDeadlineSeconds }
+        : {}),
+      executorId: randomUUID(),
+    });
+  }
+
+  get podName(): string {
+    return this.manifest.name;
+  }
+
+  get containerName(): string {
+    return this.options.containerName ?? executorContainerName;
+  }
+
+  /** The namespace the pod lives in (known once started, or when given). */
+  get namespace(): string {
+    return this.session?.target.namespace ?? (this.options.namespace || this.manifest.namespace);
+  }
+
+  get isRunning(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** The pod manifest the executor creates. */
+  get podManifest(): V1Pod {
+    return structuredClone(this.manifest.pod);
+  }
+
+  /** Creates the pod (or reuses ours when autoRemove is false) and waits until it is ready. */
+  start(signal?: AbortSignal): Promise<void> {
+    if (this.session) {
+      return Promise.resolve();
+    }
+    this.starting ??= this.doStart(signal).finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async doStart(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const target = loadClusterTarget({
+      ...(this.options.kubeconfig !== undefined ? { kubeconfig: this.options.kubeconfig } : {}),
+      ...(this.options.context !== undefined ? { context: this.options.context } : {}),
+      ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
+    });
+    const namespace =
+      this.options.namespace ||
+      String((this.manifest.pod.metadata as JsonObject).namespace || '') ||
+      target.namespace;
+    (this.manifest.pod.metadata as JsonObject).namespace = namespace;
+    target.namespace = namespace;
+    const core = target.kubeConfig.makeApiClient(CoreV1Api);
+    const launcher = new PodLauncher({
+      kubeConfig: target.kubeConfig,
+      core,
+      namespace,
+      logger: this.logger,
+    });
+    const exec = new PodExecClient(target.kubeConfig, {
+      ...(this.options.execProtocols ? { protocols: this.options.execProtocols } : {}),
+      ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
+    });
+    const name = this.manifest.name;
+    const existing = await launcher.find(name);
+    let created = false;
+    if (existing) {
+      if (this.autoRemove || existing.metadata?.labels?.[managedByLabel] !== managedByValue) {
+        throw new ExecutorStateError(
+          existing.metadata?.labels?.[managedByLabel] === managedByValue
+            ? `pod ${namespace}/${name} already exists; it can be reused only with autoRemove: false`
+            : `pod ${namespace}/${name} already exists and was not created by Pod Runner; choose another podName`,
+        );
+      }
+      this.logger.info(`reusing pod ${namespace}/${name}`);
+    } else {
+      this.logger.info(
+        `creating pod ${namespace}/${name} (${this.options.image ?? 'python:3-slim'})`,
+      );
+      await launcher.create(this.manifest.pod);
+      created = true;
+    }
+    try {
+      await launcher.waitUntilReady(name, this.startupTimeout * 1000, signal);
+    } catch (error) {
+      if (created) {
+        this.logger.info(`deleting pod ${namespace}/${name} after a failed start`);
+        await launcher
+          .deleteAndWait(name)
+          .catch((cleanupError: unknown) =>
+            this.logger.error(`could not delete pod ${name}: ${String(cleanupError)}`),
+          );
+      }
+      throw error;
+    }
+    this.ownsPod = true;
+    this.session = { target, core, exec, launcher };
+    this.functionsReady = undefined;
+    this.logger.info(`pod ${namespace}/${name} is ready`);
+  }
+
+  /** Runs the blocks in order and stops at the first non-zero exit. */
+  async executeCodeBlocks(
+    blocks: CodeBlock[],
+    options: ExecuteOptions = {},
+  ): Promise<CommandLineCodeResult> {
+    if (blocks.length === 0) {
+      throw new OptionError('blocks', 'no code blocks to execute');
+    }
+    const session = this.session;
+    if (!session) {
+      throw new ExecutorStateError('the executor is not running: call start() first');
+    }
+    if (options.signal?.aborted) {
+      return { exitCode: 1, output: cancelledText };
+    }
+    if (this.functions.length > 0) {
+      this.functionsReady ??= this.setUpFunctions(session).catch((error: unknown) => {
+        this.functionsReady = undefined;
+        throw error;
+      });
+      await this.functionsReady;
+    }
+    let output = '';
+    let exitCode = 0;
+    let codeFile: string | undefined;
+    for (const block of blocks) {
+      const result = await this.runBlock(session, block, options);
+      output += result.output;
+      exitCode = result.exitCode;
+      codeFile ??= result.codeFile;
+      if (exitCode !== 0) {
+        break;
+      }
+    }
+    return { exitCode, output, ...(codeFile ? { codeFile } : {}) };
+  }
+
+  private async runBlock(
+    session: Session,
+    block: CodeBlock,
+    options: ExecuteOptions,
+  ): Promise<CommandLineCodeResult> {
+    const runtime = runtimeFor(block.language);
+    if (!runtime) {
+      return { exitCode: 1, output: `Unsupported language: ${block.language}` };
+    }
+    const code = silencePip(block.code, runtime);
+    const filename = declaredFilename(code) ?? generatedFilename(code, runtime);
+    const codeFile = posix.isAbsolute(filename)
+      ? posix.normalize(filename)
+      : posix.join(this.workspacePath, filename);
+    const pidFile = `/tmp/pod-runner-${randomBytes(8).toString('hex')}.pid`;
+    const collector = new OutputCollector(this.maxOutputBytes, options.onOutput);
+    let scriptMessage: string | undefined;
+    const started = Date.now();
+    const wallClock = new AbortController();
+    const timer = setTimeout(
+      () => wallClock.abort(new Error('wall-clock timeout')),
+      this.timeout * 1000 + wallClockSlackMs,
+    );
+    const stop = options.signal
+      ? AbortSignal.any([options.signal, wallClock.signal])
+      : wallClock.signal;
+    const body = Buffer.from(code);
+    try {
+      const { exitCode } = await session.exec.run({
+        namespace: session.target.namespace,
+        pod: this.podName,
+        container: this.containerName,
+        command: [
+          'sh',
+          '-c',
+          runBlockScript,
+          'pod-runner',
+          String(body.length),
+          this.workspacePath,
+          filename,
+          String(this.timeout),
+          pidFile,
+          ...runtime.interpreters,
+        ],
+        stdin: body,
+        signal: stop,
+        onStdout: (chunk) => collector.push('stdout', chunk),
+        onStderr: (chunk) => {
+          const text = chunk.toString('utf8');
+          if (scriptMessage === undefined && text.startsWith(scriptMarker)) {
+            scriptMessage = text.slice(scriptMarker.length).trim();
+          } else {
+            collector.push('stderr', chunk);
+          }
+        },
+      });
+      if (scriptMessage !== undefined && Object.values(exitCodes).includes(exitCode as never)) {
+        if (exitCode === exitCodes.outsideWorkspace) {
+          return { exitCode: 1, output: 'Filename is not in the workspace' };
+        }
+        return {
+          exitCode: exitCode === exitCodes.missingInterpreter ? 127 : 1,
+          output: `${collector.finish()}${scriptMessage}`,
+        };
+      }
+      const timedOut =
+        exitCode === 124 || (exitCode === 137 && Date.now() - started >= this.timeout * 1000);
+      if (timedOut) {
+        collector.note(timeoutText);
+      }
+      return { exitCode: timedOut ? 124 : exitCode, output: collector.finish(), codeFile };
+    } catch (error) {
+      if (!stop.aborted) {
+        throw error;
+      }
+      await this.killBlock(session, pidFile);
+      if (wallClock.signal.aborted && !(options.signal?.aborted ?? false)) {
+        collector.note(timeoutText);
+        return { exitCode: 124, output: collector.finish(), codeFile };
+      }
+      return { exitCode: 1, output: `${collector.finish()}${cancelledText}`, codeFile };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Kills a block's whole process tree through a second exec. */
+  private async killBlock(session: Session, pidFile: string): Promise<void> {
+    try {
+      await session.exec.run({
+        namespace: session.target.namespace,
+        pod: this.podName,
+        container: this.containerName,
+        command: ['sh', '-c', killBlockScript, 'pod-runner-kill', pidFile],
+      });
+    } catch (error) {
+      this.logger.warn(
+        `could not kill a cancelled block in pod ${this.podName}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Writes the functions module, installs its packages and imports it once to validate it. */
+  private async setUpFunctions(session: Session): Promise<void> {
+    const run = async (command: string[], stdin?: Buffer) => {
+      const collector = new OutputCollector(this.maxOutputBytes);
+      const { exitCode } = await session.exec.run({
+        namespace: session.target.namespace,
+        pod: this.podName,
+        container: this.containerName,
+        command,
+        ...(stdin ? { stdin } : {}),
+        onStdout: (chunk) => collector.push('stdout', chunk),
+        onStderr: (chunk) => collector.push('stderr', chunk),
+      });
+      return { exitCode, output: collector.finish() };
+    };
+    const module = Buffer.from(buildFunctionsModule(this.functions));
+    const file = `${this.functionsModule}.py`;
+    const written = await run(
+      [
+        'sh',
+        '-c',
+        runBlockScript,
+        'pod-runner',
+        String(module.length),
+        this.workspacePath,
+        file,
+        String(this.timeout),
+        '/dev/null',
+      ],
+      module,
+    );
+    if (written.exitCode !== 0) {
+      throw new FunctionsSetupError(
+        `writing the functions module ${file} failed (exit ${written.exitCode}): ${written.output.replace(scriptMarker, '')}`,
+      );
+    }
+    const packages = requiredPackages(this.functions);
+    if (packages.length > 0) {
+      const installed = await run([
+        'timeout',
+        String(Math.max(this.timeout, 300)),
+        'python',
+        '-m',
+        'pip',
+        'install',
+        '-qqq',
+        ...packages,
+      ]);
+      if (installed.exitCode !== 0) {
+        throw new FunctionsSetupError(
+          `pip install ${packages.join(' ')} failed (exit ${installed.exitCode}):\n${installed.output}`,
+        );
+      }
+    }
+    const imported = await run([
+      'timeout',
+      String(this.timeout),
+      'python',
+      '-c',
+      'import importlib, sys; sys.path.insert(0, sys.argv[1]); importlib.import_module(sys.argv[2])',
+      this.workspacePath,
+      this.functionsModule,
+    ]);
+    if (imported.exitCode !== 0) {
+      throw new FunctionsSetupError(
+        `the functions module ${file} failed to import:\n${imported.output}`,
+      );
+    }
+  }
+
+  /** Deletes the pod and creates it again: all state in the pod is lost. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Deletes the pod (when this executor owns it) and waits until it is gone; start() may follow. */
+  async stop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    const session = this.session;
+    this.session = undefined;
+    this.functionsReady = undefined;
+    if (session && this.ownsPod) {
+      this.logger.info(`deleting pod ${session.target.namespace}/${this.podName}`);
+      await session.launcher.deleteAndWait(this.podName);
+    }
+    this.ownsPod = false;
+  }
+
+  /** `await using`: deletes the pod when autoRemove is true, otherwise leaves it for reuse. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.autoRemove) {
+      await this.stop();
+    } else {
+      this.session = undefined;
+    }
+  }
+}
+
+function positiveNumber(option: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
+    throw new OptionError(option, `must be a number of at least 1, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,198 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import WebSocket from 'ws';
+import { ConnectionLostError, KubernetesApiError, PodRunnerError } from './errors.ts';
+import { apiErrorFromStatus, type StatusBody } from './kubernetesErrors.ts';
+
+/** Exec subprotocols, newest first: v5 can half-close stdin, v4 cannot. */
+export const execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+
+const stdinChannel = 0;
+const stdoutChannel = 1;
+const stderrChannel = 2;
+const statusChannel = 3;
+const closeChannel = 255;
+const stdinChunkBytes = 1024 * 1024;
+
+export interface PodExecRequest {
+  namespace: string;
+  pod: string;
+  container: string;
+  command: string[];
+  /** Bytes for the process's stdin; on v5 stdin is closed after them. */
+  stdin?: Buffer;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Aborting closes the connection (the remote process keeps running: kill it separately). */
+  signal?: AbortSignal;
+}
+
+export interface PodExecResult {
+  exitCode: number;
+  /** The subprotocol the server chose. */
+  protocol: string;
+}
+
+/** The command could not be started in the container (e.g. the executable does not exist). */
+export class ExecStartError extends PodRunnerError {}
+
+export type WebSocketFactory = (
+  url: string,
+  protocols: string[],
+  options: WebSocket.ClientOptions,
+) => WebSocket;
+
+const defaultWebSocketFactory: WebSocketFactory = (url, protocols, options) =>
+  new WebSocket(url, protocols, options);
+
+/**
+ * pods/exec over WebSocket (the kubelet's channel protocol), with the exit code read from the
+ * status channel by its `ExitCode` cause. A socket that closes without a status is an error,
+ * never exit code 0.
+ */
+export class PodExecClient {
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly options: { protocols?: string[]; webSocketFactory?: WebSocketFactory } = {},
+  ) {}
+
+  async run(request: PodExecRequest): Promise<PodExecResult> {
+    request.signal?.throwIfAborted();
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) {
+      throw new PodRunnerError('the kubeconfig has no current cluster');
+    }
+    const query = new URLSearchParams();
+    for (const part of request.command) {
+      query.append('command', part);
+    }
+    query.set('container', request.container);
+    query.set('stdin', request.stdin ? 'true' : 'false');
+    query.set('stdout', 'true');
+    query.set('stderr', 'true');
+    query.set('tty', 'false');
+    const base = cluster.server.replace(/^http/, 'ws').replace(/\/$/, '');
+    const url = `${base}/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec?${query.toString()}`;
+    const socketOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
+    await this.kubeConfig.applyToHTTPSOptions(socketOptions);
+    request.signal?.throwIfAborted();
+    const factory = this.options.webSocketFactory ?? defaultWebSocketFactory;
+    const socket = factory(url, this.options.protocols ?? execProtocols, socketOptions);
+    return new Promise<PodExecResult>((resolve, reject) => {
+      let status: StatusBody | undefined;
+      let settled = false;
+      const finish = (outcome: () => void) => {
+        if (!settled) {
+          settled = true;
+          request.signal?.removeEventListener('abort', onAbort);
+          outcome();
+        }
+      };
+      const onAbort = () => {
+        socket.terminate();
+        finish(() => reject(request.signal?.reason as Error));
+      };
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      socket.on('unexpected-response', (_req, response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => {
+          socket.terminate();
+          finish(() =>
+            reject(
+              apiErrorFromStatus(response.statusCode ?? 0, body, `exec in pod ${request.pod}`),
+            ),
+          );
+        });
+      });
+      socket.on('open', () => {
+        if (request.stdin) {
+          sendStdin(socket, request.stdin);
+        }
+      });
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        if (!isBinary || data.length === 0) {
+          return;
+        }
+        const payload = data.subarray(1);
+        switch (data[0]) {
+          case stdoutChannel:
+            request.onStdout?.(payload);
+            break;
+          case stderrChannel:
+            request.onStderr?.(payload);
+            break;
+          case statusChannel:
+            status = parseStatus(payload);
+            break;
+          default:
+            break;
+        }
+      });
+      socket.on('error', (error) => {
+        finish(() => reject(new ConnectionLostError(request.pod, error.message)));
+      });
+      socket.on('close', (code: number) => {
+        finish(() => {
+          if (!status) {
+            reject(
+              new ConnectionLostError(
+                request.pod,
+                `the exec stream closed (code ${code}) without an exit status`,
+              ),
+            );
+            return;
+          }
+          try {
+            resolve({ exitCode: exitCodeOf(status, request.pod), protocol: socket.protocol });
+          } catch (error) {
+            reject(error);
+          }
+        });
+      });
+    });
+  }
+}
+
+/** Sends stdin in frames; on v5 the close frame then ends it (v4 cannot half-close). */
+function sendStdin(socket: WebSocket, data: Buffer): void {
+  for (let offset = 0; offset < data.length; offset += stdinChunkBytes) {
+    const chunk = data.subarray(offset, offset + stdinChunkBytes);
+    const frame = Buffer.allocUnsafe(chunk.length + 1);
+    frame[0] = stdinChannel;
+    chunk.copy(frame, 1);
+    socket.send(frame);
+  }
+  if (socket.protocol === 'v5.channel.k8s.io') {
+    socket.send(Buffer.from([closeChannel, stdinChannel]));
+  }
+}
+
+function parseStatus(payload: Buffer): StatusBody {
+  const text = payload.toString('utf8');
+  try {
+    return JSON.parse(text) as StatusBody;
+  } catch {
+    // v1-v3 servers send plain text on the error channel.
+    return { status: 'Failure', message: text };
+  }
+}
+
+/** The exit code from a kubelet Status: 0 for Success, the `ExitCode` cause for NonZeroExitCode. */
+export function exitCodeOf(status: StatusBody, pod: string): number {
+  if (status.status === 'Success') {
+    return 0;
+  }
+  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+  const code = Number(cause?.message);
+  if (status.reason === 'NonZeroExitCode' && Number.isInteger(code)) {
+    return code;
+  }
+  if (status.reason === 'InternalError' || !status.reason) {
+    throw new ExecStartError(`exec in pod ${pod} failed: ${status.message ?? 'unknown error'}`);
+  }
+  throw new KubernetesApiError(
+    `exec in pod ${pod} failed: ${status.message ?? status.reason}`,
+    status.code ?? 500,
+    status.reason,
+  );
+}

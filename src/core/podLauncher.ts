@@ -1,0 +1,298 @@
+import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { PodStartError } from './errors.ts';
+import { isNotFound, translateApiError } from './kubernetesErrors.ts';
+import type { Logger } from './logger.ts';
+
+const fatalWaitingReasons = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'CrashLoopBackOff',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+]);
+
+export interface PodLauncherOptions {
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  namespace: string;
+  logger: Logger;
+}
+
+/** Why a pod cannot become ready, if its status already says so. */
+export function fatalPodCondition(pod: V1Pod): { reason: string; message: string } | undefined {
+  const status = pod.status;
+  if (status?.phase === 'Failed' || status?.phase === 'Succeeded') {
+    const terminated = status.containerStatuses?.find((c) => c.state?.terminated)?.state
+      ?.terminated;
+    const detail = terminated
+      ? `container exited with code ${terminated.exitCode} (${terminated.reason ?? 'no reason'})${terminated.message ? `: ${terminated.message}` : ''}`
+      : (status.message ?? '');
+    return {
+      reason: status.reason ?? status.phase,
+      message: `the pod is ${status.phase}${detail ? `: ${detail}` : ''}`,
+    };
+  }
+  const unschedulable = status?.conditions?.find(
+    (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+  );
+  if (unschedulable) {
+    return {
+      reason: 'Unschedulable',
+      message: `the pod cannot be scheduled: ${unschedulable.message ?? ''}`,
+    };
+  }
+  for (const container of [
+    ...(status?.initContainerStatuses ?? []),
+    ...(status?.containerStatuses ?? []),
+  ]) {
+    const waiting = container.state?.waiting;
+    if (waiting?.reason && fatalWaitingReasons.has(waiting.reason)) {
+      return {
+        reason: waiting.reason,
+        message: `container ${container.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+export function isPodReady(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false)
+  );
+}
+
+/**
+ * Creates pods and waits for them with a watch (not polling), failing fast with the cause, the
+ * pod's Events and its last log lines; deletes pods and waits until they are gone.
+ */
+export class PodLauncher {
+  constructor(private readonly options: PodLauncherOptions) {}
+
+  async create(pod: V1Pod): Promise<V1Pod> {
+    try {
+      return await this.options.core.createNamespacedPod({
+        namespace: this.options.namespace,
+        body: pod,
+      });
+    } catch (error) {
+      throw translateApiError(error, `create pod ${pod.metadata?.name ?? ''}`);
+    }
+  }
+
+  async find(name: string): Promise<V1Pod | undefined> {
+    try {
+      return await this.options.core.readNamespacedPod({ namespace: this.options.namespace, name });
+    } catch (error) {
+      if (isNotFound(error)) {
+        return undefined;
+      }
+      throw translateApiError(error, `read pod ${name}`);
+    }
+  }
+
+  /** Resolves with the pod once it is Ready; rejects with PodStartError on a fatal state or timeout. */
+  async waitUntilReady(name: string, timeoutMs: number, signal?: AbortSignal): Promise<V1Pod> {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const stop = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    let last: V1Pod | undefined;
+    try {
+      for (;;) {
+        stop.throwIfAborted();
+        last = await this.find(name);
+        if (!last) {
+          throw new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted');
+        }
+        const outcome = await this.evaluate(last);
+        if (outcome) {
+          return outcome;
+        }
+        last = await this.watchUntilDecided(name, last.metadata?.resourceVersion ?? '0', stop);
+        if (last && (await this.evaluate(last))) {
+          return last;
+        }
+      }
+    } catch (error) {
+      if (deadline.aborted && !(signal?.aborted ?? false) && !(error instanceof PodStartError)) {
+        const phase = last?.status?.phase ?? 'unknown';
+        throw await this.startError(
+          name,
+          'Timeout',
+          `pod ${name} was not ready after ${Math.round(timeoutMs / 1000)} s (phase ${phase})`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Ready → the pod; fatal → throws; otherwise undefined (keep waiting). */
+  private async evaluate(pod: V1Pod): Promise<V1Pod | undefined> {
+    if (isPodReady(pod)) {
+      return pod;
+    }
+    const fatal = fatalPodCondition(pod);
+    if (fatal) {
+      throw await this.startError(
+        pod.metadata?.name ?? '',
+        fatal.reason,
+        `pod ${pod.metadata?.name ?? ''} failed to start: ${fatal.message}`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Watches one pod from a resourceVersion until it is ready, fatal or gone; undefined if the watch ended. */
+  private watchUntilDecided(
+    name: string,
+    resourceVersion: string,
+    stop: AbortSignal,
+  ): Promise<V1Pod | undefined> {
+    return new Promise<V1Pod | undefined>((resolve, reject) => {
+      let controller: AbortController | undefined;
+      let settled = false;
+      const settle = (action: () => void) => {
+        if (!settled) {
+          settled = true;
+          stop.removeEventListener('abort', onStop);
+          controller?.abort();
+          action();
+        }
+      };
+      const onStop = () => settle(() => reject(stop.reason as Error));
+      stop.addEventListener('abort', onStop, { once: true });
+      new Watch(this.options.kubeConfig)
+        .watch(
+          `/api/v1/namespaces/${this.options.namespace}/pods`,
+          { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: false },
+          (type: string, pod: V1Pod) => {
+            if (type === 'DELETED') {
+              settle(() =>
+                reject(
+                  new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted'),
+                ),
+              );
+            } else if (isPodReady(pod) || fatalPodCondition(pod)) {
+              settle(() => resolve(pod));
+            }
+          },
+          () => settle(() => resolve(undefined)),
+        )
+        .then(
+          (started) => {
+            controller = started;
+            if (settled) {
+              started.abort();
+            }
+          },
+          (error: unknown) => settle(() => reject(translateApiError(error, `watch pod ${name}`))),
+        );
+    });
+  }
+
+  private async startError(name: string, reason: string, message: string): Promise<PodStartError> {
+    const events = await this.events(name);
+    const logTail = await this.logTail(name);
+    const details = [
+      message,
+      ...(events.length ? ['Events:', ...events.map((e) => `  ${e}`)] : []),
+      ...(logTail
+        ? [
+            'Last log lines:',
+            ...logTail
+              .trimEnd()
+              .split('\n')
+              .map((l) => `  ${l}`),
+          ]
+        : []),
+    ].join('\n');
+    return new PodStartError(details, name, reason, events, logTail);
+  }
+
+  private async events(name: string): Promise<string[]> {
+    try {
+      const list = await this.options.core.listNamespacedEvent({
+        namespace: this.options.namespace,
+        fieldSelector: `involvedObject.name=${name}`,
+      });
+      return list.items.map((e) => `${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`.trim());
+    } catch {
+      return [];
+    }
+  }
+
+  private async logTail(name: string): Promise<string> {
+    try {
+      return await this.options.core.readNamespacedPodLog({
+        namespace: this.options.namespace,
+        name,
+        tailLines: 10,
+      });
+    } catch {
+      return '';
+    }
+  }
+
+  /** Deletes the pod (a missing pod is fine) and waits until the API no longer has it. */
+  async deleteAndWait(name: string, timeoutMs = 60_000): Promise<void> {
+    try {
+      await this.options.core.deleteNamespacedPod({ namespace: this.options.namespace, name });
+    } catch (error) {
+      if (isNotFound(error)) {
+        return;
+      }
+      throw translateApiError(error, `delete pod ${name}`);
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const pod = await this.find(name);
+      if (!pod) {
+        return;
+      }
+      await this.watchGone(
+        name,
+        pod.metadata?.resourceVersion ?? '0',
+        Math.max(0, deadline - Date.now()),
+      );
+    }
+    this.options.logger.warn(
+      `pod ${name} was still terminating after ${Math.round(timeoutMs / 1000)} s`,
+    );
+  }
+
+  private watchGone(name: string, resourceVersion: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let controller: AbortController | undefined;
+      const timer = setTimeout(done, timeoutMs);
+      let finished = false;
+      function done() {
+        if (!finished) {
+          finished = true;
+          clearTimeout(timer);
+          controller?.abort();
+          resolve();
+        }
+      }
+      new Watch(this.options.kubeConfig)
+        .watch(
+          `/api/v1/namespaces/${this.options.namespace}/pods`,
+          { fieldSelector: `metadata.name=${name}`, resourceVersion },
+          (type: string) => {
+            if (type === 'DELETED') {
+              done();
+            }
+          },
+          done,
+        )
+        .then((started) => {
+          controller = started;
+          if (finished) {
+            started.abort();
+          }
+        }, done);
+    });
+  }
+}
