@@ -189,9 +189,10 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       ...(this.options.context !== undefined ? { context: this.options.context } : {}),
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
     });
+    const specNamespace = (this.manifest.pod.metadata as JsonObject).namespace;
     const namespace =
       this.options.namespace ||
-      String((this.manifest.pod.metadata as JsonObject).namespace || '') ||
+      (typeof specNamespace === 'string' && specNamespace) ||
       target.namespace;
     (this.manifest.pod.metadata as JsonObject).namespace = namespace;
     target.namespace = namespace;

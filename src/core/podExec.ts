@@ -145,7 +145,7 @@ export class PodExecClient {
           try {
             resolve({ exitCode: exitCodeOf(status, request.pod), protocol: socket.protocol });
           } catch (error) {
-            reject(error);
+            reject(error instanceof Error ? error : new Error(String(error)));
           }
         });
       });
