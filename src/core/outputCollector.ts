@@ -57,14 +57,17 @@ export class OutputCollector {
 
   private store(text: string): void {
     const headLimit = Math.floor(this.maxBytes / 2);
-    const bytes = Buffer.byteLength(text);
-    if (this.droppedBytes === 0 && this.tail.length === 0 && this.headBytes + bytes <= headLimit) {
-      this.head += text;
-      this.headBytes += bytes;
-      return;
+    if (this.tail.length === 0 && this.headBytes < headLimit) {
+      const fits = prefixWithin(text, headLimit - this.headBytes);
+      this.head += fits;
+      this.headBytes += Buffer.byteLength(fits);
+      text = text.slice(fits.length);
+      if (!text) {
+        return;
+      }
     }
     this.tail.push(text);
-    this.tailBytes += bytes;
+    this.tailBytes += Buffer.byteLength(text);
     const tailLimit = this.maxBytes - headLimit;
     while (this.tailBytes > tailLimit && this.tail.length > 0) {
       const first = this.tail[0]!;
@@ -86,4 +89,19 @@ export class OutputCollector {
       }
     }
   }
+}
+
+/** The longest prefix of `text` whose UTF-8 encoding fits in `bytes`, never splitting a character. */
+function prefixWithin(text: string, bytes: number): string {
+  if (Buffer.byteLength(text) <= bytes) {
+    return text;
+  }
+  let end = Math.min(text.length, bytes);
+  while (end > 0 && Buffer.byteLength(text.slice(0, end)) > bytes) {
+    end--;
+  }
+  if (end > 0 && /[\uD800-\uDBFF]/.test(text[end - 1]!)) {
+    end--;
+  }
+  return text.slice(0, end);
 }

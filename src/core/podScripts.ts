@@ -43,7 +43,7 @@ cd -- "$ws" || fail ${exitCodes.setupFailed} "cannot enter $ws"
 PYTHONUNBUFFERED=1 timeout -k 2 "$limit" "$interp" "$real" </dev/null &
 child=$!
 printf '%s' "$child" > "$pidfile"
-wait "$child"
+wait "$child" 2>/dev/null
 rc=$?
 rm -f -- "$pidfile"
 exit "$rc"

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { KubeconfigError, loadClusterTarget } from '../../src/core/index.ts';
+
+const kubeconfig = `apiVersion: v1
+kind: Config
+current-context: one
+clusters:
+- name: c
+  cluster: {server: https://127.0.0.1:6443}
+users:
+- name: u
+  user: {token: abcdefgh12345678}
+contexts:
+- name: one
+  context: {cluster: c, user: u}
+- name: two
+  context: {cluster: c, user: u, namespace: team}
+`;
+
+test('a context is chosen in memory: the kubeconfig file is never written', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'pod-runner-kc-')), 'config');
+  writeFileSync(path, kubeconfig);
+  const target = loadClusterTarget({ kubeconfig: path, context: 'two' });
+  assert.equal(target.context, 'two');
+  assert.equal(target.namespace, 'team');
+  assert.equal(target.kubeConfig.getCurrentContext(), 'two');
+  assert.equal(readFileSync(path, 'utf8'), kubeconfig);
+  const current = loadClusterTarget({ kubeconfig: path });
+  assert.equal(current.context, 'one');
+  assert.equal(current.namespace, 'default');
+  assert.equal(loadClusterTarget({ kubeconfig: path, namespace: 'x' }).namespace, 'x');
+});
+
+test('a missing file or context is a KubeconfigError that says what exists', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'pod-runner-kc-')), 'config');
+  writeFileSync(path, kubeconfig);
+  assert.throws(
+    () => loadClusterTarget({ kubeconfig: path, context: 'three' }),
+    (error: KubeconfigError) => {
+      assert.ok(error instanceof KubeconfigError);
+      assert.equal(error.message, 'context "three" is not in the kubeconfig (available: one, two)');
+      return true;
+    },
+  );
+  assert.throws(
+    () => loadClusterTarget({ kubeconfig: '/nowhere/config' }),
+    /kubeconfig file not found: \/nowhere\/config/,
+  );
+});
