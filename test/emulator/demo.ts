@@ -1,70 +1,50 @@
-import { CoreV1Api, Exec, KubeConfig } from '@kubernetes/client-node';
-import { Writable } from 'node:stream';
+import { PodCommandLineCodeExecutor, type Logger } from '../../src/core/index.ts';
 import { startEmulator } from './index.ts';
 
 /**
- * `npm start`: starts the emulator, runs a code block in a pod through pods/exec and prints what
- * it printed, then deletes the pod and stops. No cluster or configuration needed.
+ * `npm run demo` (and `npm start`): starts the emulator, runs a Python and a bash block through
+ * PodCommandLineCodeExecutor with their output streamed as it arrives, prints the results and
+ * cleans up. No cluster or configuration needed.
  */
+const logger: Logger = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: (message) => process.stdout.write(`[pod-runner] ${message}\n`),
+  warn: (message) => process.stdout.write(`[pod-runner] warning: ${message}\n`),
+  error: (message) => process.stderr.write(`[pod-runner] error: ${String(message)}\n`),
+};
+
 async function main(): Promise<void> {
   const emulator = await startEmulator();
+  process.stdout.write(`Kubernetes API emulator serving at ${emulator.url}\n`);
   try {
-    process.stdout.write(`emulator serving at ${emulator.url}\n`);
-    const config = new KubeConfig();
-    config.loadFromFile(emulator.kubeconfigPath);
-    const core = config.makeApiClient(CoreV1Api);
-    const name = `demo-${Date.now().toString(36)}`;
-    await core.createNamespacedPod({
-      namespace: 'default',
-      body: {
-        metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'pod-runner' } },
-        spec: {
-          restartPolicy: 'Never',
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: 'autogen-executor',
-              image: 'python:3-slim',
-              command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'],
-              workingDir: '/workspace',
-            },
-          ],
-        },
-      },
+    await using executor = new PodCommandLineCodeExecutor({
+      kubeconfig: emulator.kubeconfigPath,
+      timeout: 30,
+      logger,
     });
-    for (;;) {
-      const pod = await core.readNamespacedPod({ namespace: 'default', name });
-      if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    await executor.start();
+    const blocks = [
+      {
+        language: 'python',
+        code: "import platform, time\nfor i in range(3):\n    print(f'tick {i} from Python {platform.python_version()}')\n    time.sleep(0.3)",
+      },
+      {
+        language: 'bash',
+        code: 'echo "hello from $(hostname) in $(pwd)"; ls -1 /workspace | wc -l | xargs echo files in workspace:',
+      },
+    ];
+    for (const block of blocks) {
+      process.stdout.write(`\n--- ${block.language} block, output as it arrives:\n`);
+      const result = await executor.executeCodeBlocks([block], {
+        onOutput: (chunk) =>
+          (chunk.stream === 'stdout' ? process.stdout : process.stderr).write(chunk.text),
+      });
+      process.stdout.write(
+        `--- exit code ${result.exitCode}, code file ${result.codeFile ?? '(none)'}\n`,
+      );
     }
-    process.stdout.write(`pod ${name} is Ready; running print('Hello, World!') in it\n`);
-    const output = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        process.stdout.write(`  | ${chunk.toString()}`);
-        callback();
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      void new Exec(config)
-        .exec(
-          'default',
-          name,
-          'autogen-executor',
-          ['python', '-c', "print('Hello, World!')"],
-          output,
-          process.stderr,
-          null,
-          false,
-          (status) => {
-            process.stdout.write(`exit status: ${status.status ?? 'unknown'}\n`);
-            resolve();
-          },
-        )
-        .catch(reject);
-    });
-    await core.deleteNamespacedPod({ namespace: 'default', name });
+    process.stdout.write('\n');
   } finally {
     await emulator.stop();
   }
