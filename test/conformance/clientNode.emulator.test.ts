@@ -13,17 +13,7 @@ import {
   type V1Status,
 } from '@kubernetes/client-node';
 import { eventually, withEmulator } from '../support/emulatorFixture.ts';
-
-function collector(): Writable & { text: () => string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk);
-      callback();
-    },
-  });
-  return Object.assign(stream, { text: () => Buffer.concat(chunks).toString() });
-}
+import { textSink } from '../support/podHelpers.ts';
 
 describe('@kubernetes/client-node 1.4 against the emulator', () => {
   let emulator: Awaited<ReturnType<typeof withEmulator>>;
@@ -55,8 +45,8 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
 
   const run = (pod: string, command: string[], stdin: PassThrough | null = null) =>
     new Promise<{ stdout: string; stderr: string; status: V1Status }>((resolve, reject) => {
-      const stdout = collector();
-      const stderr = collector();
+      const stdout = textSink();
+      const stderr = textSink();
       new Exec(config)
         .exec('default', pod, 'main', command, stdout, stderr, stdin, false, (status) =>
           resolve({ stdout: stdout.text(), stderr: stderr.text(), status }),
@@ -242,19 +232,19 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
   });
 
   test('Log reads, tails and follows a container log', async () => {
-    const all = collector();
+    const all = textSink();
     await new Log(config).log('default', 'client-node', 'main', all, {});
     await eventually(
       () => (all.text() === 'first line\nsecond line\n' ? true : undefined),
       5_000,
       'full log',
     );
-    const tail = collector();
+    const tail = textSink();
     await new Log(config).log('default', 'client-node', 'main', tail, { tailLines: 1 });
     await eventually(() => (tail.text() === 'second line\n' ? true : undefined), 5_000, 'tail');
 
     await startPod('ticker', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done');
-    const followed = collector();
+    const followed = textSink();
     const request = await new Log(config).log('default', 'ticker', 'main', followed, {
       follow: true,
     });
