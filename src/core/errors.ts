@@ -74,3 +74,6 @@ export class ExecutorStateError extends PodRunnerError {}
 
 /** Function definitions that cannot be written, installed or imported in the pod. */
 export class FunctionsSetupError extends PodRunnerError {}
+
+/** The Jupyter server or kernel cannot be reached. */
+export class KernelConnectionError extends PodRunnerError {}

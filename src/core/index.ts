@@ -40,3 +40,19 @@ export {
   type ExecuteOptions,
   type PodCommandLineCodeExecutorOptions,
 } from './podCommandLineCodeExecutor.ts';
+export {
+  jupyterApiUrl,
+  jupyterBaseUrl,
+  jupyterWebSocketUrl,
+  type PodJupyterConnectionInfo,
+} from './jupyterConnection.ts';
+export type { KernelOutputEvent, MimeBundle } from './jupyterMessages.ts';
+export { JupyterAuthError, KernelDiedError } from './jupyterKernelClient.ts';
+export { KernelConnectionError } from './errors.ts';
+export {
+  PodJupyterCodeExecutor,
+  type JupyterCodeResult,
+  type JupyterConnectionProvider,
+  type JupyterExecuteOptions,
+  type PodJupyterCodeExecutorOptions,
+} from './podJupyterCodeExecutor.ts';

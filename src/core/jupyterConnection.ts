@@ -1,0 +1,62 @@
+import { OptionError } from './errors.ts';
+
+/** Where a Jupyter server (or kernel gateway) answers, as the executor reaches it. */
+export interface PodJupyterConnectionInfo {
+  /** Host name or address, or a URL (`https://host/base/path`). */
+  host: string;
+  port?: number;
+  /** Empty or undefined: no authentication. */
+  token?: string;
+  /** Path under which the server's API lives (`/base/path`). */
+  basePath?: string;
+  /** https/wss instead of http/ws. Default: from the host URL, else false. */
+  secure?: boolean;
+}
+
+/**
+ * The server's base URL, without a trailing slash. A host URL keeps its path and gets the port
+ * in the authority (`https://h/p` + 443 → `https://h:443/p`), fixing the seed's `https://h/p:443`.
+ */
+export function jupyterBaseUrl(info: PodJupyterConnectionInfo): URL {
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(info.host);
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? info.host : `${info.secure ? 'https' : 'http'}://${info.host}`);
+  } catch {
+    throw new OptionError('host', `"${info.host}" is not a host name or URL`);
+  }
+  if (info.secure !== undefined) {
+    url.protocol = info.secure ? 'https:' : 'http:';
+  }
+  if (info.port !== undefined) {
+    if (!Number.isInteger(info.port) || info.port < 1 || info.port > 65535) {
+      throw new OptionError(
+        'port',
+        `must be a port number from 1 to 65535, got ${String(info.port)}`,
+      );
+    }
+    url.port = String(info.port);
+  }
+  const path = [url.pathname, info.basePath ?? '']
+    .map((p) => p.replace(/^\/+|\/+$/g, ''))
+    .filter(Boolean)
+    .join('/');
+  url.pathname = path ? `/${path}` : '';
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
+/** `http(s)://host:port/base` + path. */
+export function jupyterApiUrl(info: PodJupyterConnectionInfo, path: string): string {
+  return `${jupyterBaseUrl(info).toString().replace(/\/$/, '')}${path}`;
+}
+
+/** `ws(s)://host:port/base` + path. */
+export function jupyterWebSocketUrl(info: PodJupyterConnectionInfo, path: string): string {
+  return jupyterApiUrl(info, path).replace(/^http/, 'ws');
+}
+
+export function authorizationHeaders(info: PodJupyterConnectionInfo): Record<string, string> {
+  return info.token ? { Authorization: `token ${info.token}` } : {};
+}

@@ -1,0 +1,348 @@
+import WebSocket from 'ws';
+import { KernelConnectionError, PodRunnerError } from './errors.ts';
+import {
+  authorizationHeaders,
+  jupyterApiUrl,
+  jupyterWebSocketUrl,
+  type PodJupyterConnectionInfo,
+} from './jupyterConnection.ts';
+import {
+  executeRequest,
+  inputReply,
+  outputEvent,
+  parseMessage,
+  type JupyterMessage,
+  type KernelOutputEvent,
+} from './jupyterMessages.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import { randomUUID } from 'node:crypto';
+
+export interface KernelSpecs {
+  default: string;
+  kernelspecs: Record<string, unknown>;
+}
+
+export interface ExecutionReply {
+  status: 'ok' | 'error' | 'aborted';
+  executionCount: number | null;
+}
+
+export interface ExecuteRequestOptions {
+  onEvent?: (event: KernelOutputEvent) => void;
+  /** Answers input(); without it the kernel is told stdin is unavailable and input() fails at once. */
+  onInput?: (prompt: string, password: boolean) => Promise<string>;
+}
+
+export type JupyterWebSocketFactory = (url: string, options: WebSocket.ClientOptions) => WebSocket;
+
+/** The server refused the credentials. */
+export class JupyterAuthError extends PodRunnerError {}
+
+/** The kernel process died during the execution. */
+export class KernelDiedError extends PodRunnerError {}
+
+/** REST calls of the Jupyter kernel API (Jupyter Server and the kernel gateway share them). */
+export class JupyterRestClient {
+  constructor(
+    readonly info: PodJupyterConnectionInfo,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {}
+
+  private async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    const url = jupyterApiUrl(this.info, path);
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, {
+        method,
+        headers: {
+          ...authorizationHeaders(this.info),
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      if (signal?.aborted) {
+        throw error;
+      }
+      throw new KernelConnectionError(
+        `cannot reach the Jupyter server at ${jupyterApiUrl(this.info, '')}: ${describeFetchError(error)}`,
+        { cause: error },
+      );
+    }
+    const text = await response.text();
+    if (response.status === 401 || response.status === 403) {
+      throw new JupyterAuthError(
+        `the Jupyter server refused the request ${method} ${path} (HTTP ${response.status}): check the token`,
+      );
+    }
+    if (!response.ok) {
+      throw new KernelConnectionError(
+        `${method} ${path} failed with HTTP ${response.status}: ${text.slice(0, 300)}`,
+      );
+    }
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  }
+
+  async kernelSpecs(signal?: AbortSignal): Promise<KernelSpecs> {
+    return (await this.request('GET', '/api/kernelspecs', undefined, signal)) as KernelSpecs;
+  }
+
+  async startKernel(name: string): Promise<string> {
+    const kernel = (await this.request('POST', '/api/kernels', { name })) as { id: string };
+    return kernel.id;
+  }
+
+  async kernelAlive(id: string): Promise<boolean> {
+    try {
+      await this.request('GET', `/api/kernels/${id}`);
+      return true;
+    } catch (error) {
+      if (error instanceof KernelConnectionError && /HTTP 404/.test(error.message)) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  async deleteKernel(id: string): Promise<void> {
+    try {
+      await this.request('DELETE', `/api/kernels/${id}`);
+    } catch (error) {
+      if (!(error instanceof KernelConnectionError && /HTTP 404/.test(error.message))) {
+        throw error;
+      }
+    }
+  }
+
+  async interruptKernel(id: string): Promise<void> {
+    await this.request('POST', `/api/kernels/${id}/interrupt`);
+  }
+
+  async restartKernel(id: string): Promise<void> {
+    await this.request('POST', `/api/kernels/${id}/restart`);
+  }
+}
+
+interface PendingExecution {
+  msgId: string;
+  replied: ExecutionReply | undefined;
+  idle: boolean;
+  options: ExecuteRequestOptions;
+  resolve: (reply: ExecutionReply) => void;
+  reject: (error: Error) => void;
+}
+
+const reconnectAttempts = 5;
+
+/**
+ * One kernel's channels over the server's WebSocket, in legacy JSON text frames (no binary
+ * subprotocol is offered). A dropped socket is reopened with the same session, so the server
+ * replays what it buffered; the kernel is not restarted.
+ */
+export class KernelChannel {
+  readonly session = randomUUID();
+  private socket: WebSocket | undefined;
+  private opening: Promise<WebSocket> | undefined;
+  private readonly pending = new Map<string, PendingExecution>();
+  private closed = false;
+
+  constructor(
+    private readonly info: PodJupyterConnectionInfo,
+    readonly kernelId: string,
+    private readonly options: { webSocketFactory?: JupyterWebSocketFactory; logger?: Logger } = {},
+  ) {}
+
+  private get logger(): Logger {
+    return this.options.logger ?? silentLogger;
+  }
+
+  /** Runs code; resolves when both execute_reply and status idle for it have arrived. */
+  async execute(code: string, options: ExecuteRequestOptions = {}): Promise<ExecutionReply> {
+    const socket = await this.open();
+    const message = executeRequest(this.session, code, options.onInput !== undefined);
+    return new Promise<ExecutionReply>((resolve, reject) => {
+      this.pending.set(message.header.msg_id, {
+        msgId: message.header.msg_id,
+        replied: undefined,
+        idle: false,
+        options,
+        resolve,
+        reject,
+      });
+      socket.send(JSON.stringify(message));
+    });
+  }
+
+  /** Abandons every pending execution with `error` (kernel restart or death). */
+  failPending(error: Error): void {
+    for (const execution of this.pending.values()) {
+      execution.reject(error);
+    }
+    this.pending.clear();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.failPending(new KernelConnectionError('the kernel connection was closed'));
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  private open(): Promise<WebSocket> {
+    if (this.closed) {
+      return Promise.reject(new KernelConnectionError('the kernel connection was closed'));
+    }
+    if (this.socket?.readyState === WebSocket.OPEN) {
+      return Promise.resolve(this.socket);
+    }
+    this.opening ??= this.connectWithRetries().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async connectWithRetries(): Promise<WebSocket> {
+    let lastError: Error | undefined;
+    for (let attempt = 0; attempt < reconnectAttempts; attempt++) {
+      if (attempt > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+      try {
+        const socket = await this.connectOnce();
+        this.socket = socket;
+        return socket;
+      } catch (error) {
+        lastError = error as Error;
+        if (error instanceof JupyterAuthError || this.closed) {
+          break;
+        }
+      }
+    }
+    throw lastError ?? new KernelConnectionError('cannot connect to the kernel');
+  }
+
+  private connectOnce(): Promise<WebSocket> {
+    const url = `${jupyterWebSocketUrl(this.info, `/api/kernels/${this.kernelId}/channels`)}?session_id=${this.session}`;
+    const factory = this.options.webSocketFactory ?? ((u, o) => new WebSocket(u, o));
+    const socket = factory(url, {
+      headers: authorizationHeaders(this.info),
+      perMessageDeflate: false,
+    });
+    return new Promise<WebSocket>((resolve, reject) => {
+      socket.once('unexpected-response', (_request, response) => {
+        socket.terminate();
+        const status = response.statusCode ?? 0;
+        reject(
+          status === 401 || status === 403
+            ? new JupyterAuthError(
+                `the Jupyter server refused the kernel connection (HTTP ${status}): check the token`,
+              )
+            : new KernelConnectionError(`the kernel connection was refused with HTTP ${status}`),
+        );
+      });
+      socket.once('error', (error) =>
+        reject(new KernelConnectionError(`cannot connect to the kernel: ${error.message}`)),
+      );
+      socket.once('open', () => {
+        socket.on('message', (data: Buffer, isBinary: boolean) => {
+          if (!isBinary) {
+            this.dispatch(data.toString('utf8'));
+          }
+        });
+        socket.on('close', () => this.onClose(socket));
+        resolve(socket);
+      });
+    });
+  }
+
+  private onClose(socket: WebSocket): void {
+    if (this.socket !== socket || this.closed) {
+      return;
+    }
+    this.socket = undefined;
+    if (this.pending.size > 0) {
+      this.logger.warn(
+        `kernel ${this.kernelId}: connection dropped during execution; reconnecting`,
+      );
+      this.open().catch((error: unknown) => this.failPending(error as Error));
+    }
+  }
+
+  private dispatch(text: string): void {
+    const message = parseMessage(text);
+    if (!message) {
+      return;
+    }
+    const parentId = message.parent_header?.msg_id;
+    const execution = parentId ? this.pending.get(parentId) : undefined;
+    if (message.header.msg_type === 'status') {
+      const state = (message.content as { execution_state?: string }).execution_state;
+      if (state === 'restarting' || state === 'dead') {
+        this.failPending(
+          new KernelDiedError(`the kernel died (status: ${state}); restart() starts a fresh one`),
+        );
+        return;
+      }
+      if (execution && state === 'idle') {
+        execution.idle = true;
+        this.complete(execution);
+      }
+      return;
+    }
+    if (!execution) {
+      return;
+    }
+    if (message.channel === 'shell' && message.header.msg_type === 'execute_reply') {
+      const content = message.content as { status?: string; execution_count?: number };
+      execution.replied = {
+        status:
+          content.status === 'error' ? 'error' : content.status === 'aborted' ? 'aborted' : 'ok',
+        executionCount:
+          typeof content.execution_count === 'number' ? content.execution_count : null,
+      };
+      this.complete(execution);
+      return;
+    }
+    const event = outputEvent(message);
+    if (!event) {
+      return;
+    }
+    if (event.type === 'input_request') {
+      void this.answerInput(message, event, execution);
+      return;
+    }
+    execution.options.onEvent?.(event);
+  }
+
+  private async answerInput(
+    message: JupyterMessage,
+    event: Extract<KernelOutputEvent, { type: 'input_request' }>,
+    execution: PendingExecution,
+  ): Promise<void> {
+    execution.options.onEvent?.(event);
+    let value = '';
+    try {
+      value = (await execution.options.onInput?.(event.prompt, event.password)) ?? '';
+    } catch (error) {
+      this.logger.warn(`input handler failed: ${(error as Error).message}`);
+    }
+    const socket = await this.open();
+    socket.send(JSON.stringify(inputReply(this.session, message, value)));
+  }
+
+  private complete(execution: PendingExecution): void {
+    if (execution.replied && execution.idle) {
+      this.pending.delete(execution.msgId);
+      execution.resolve(execution.replied);
+    }
+  }
+}
+
+function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}

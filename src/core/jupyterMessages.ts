@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+
+/** Jupyter messaging protocol 5.3 over the server's WebSocket (JSON text frames). */
+
+export type Channel = 'shell' | 'iopub' | 'stdin' | 'control';
+
+export interface MessageHeader {
+  msg_id: string;
+  msg_type: string;
+  session: string;
+  username: string;
+  date: string;
+  version: string;
+}
+
+export interface JupyterMessage<Content = Record<string, unknown>> {
+  channel: Channel;
+  header: MessageHeader;
+  parent_header: Partial<MessageHeader>;
+  metadata: Record<string, unknown>;
+  content: Content;
+  buffers?: unknown[];
+}
+
+export type MimeBundle = Record<string, unknown>;
+
+/** What a cell produced, one typed event per message, for notebooks and callers. */
+export type KernelOutputEvent =
+  | { type: 'stream'; name: 'stdout' | 'stderr'; text: string }
+  | {
+      type: 'display_data';
+      data: MimeBundle;
+      metadata: Record<string, unknown>;
+      displayId?: string;
+    }
+  | {
+      type: 'update_display_data';
+      data: MimeBundle;
+      metadata: Record<string, unknown>;
+      displayId: string;
+    }
+  | {
+      type: 'execute_result';
+      data: MimeBundle;
+      metadata: Record<string, unknown>;
+      executionCount: number | null;
+    }
+  | { type: 'clear_output'; wait: boolean }
+  | { type: 'error'; ename: string; evalue: string; traceback: string[] }
+  | { type: 'execute_input'; executionCount: number | null }
+  | { type: 'input_request'; prompt: string; password: boolean };
+
+export function createMessage<Content>(
+  channel: Channel,
+  msgType: string,
+  session: string,
+  content: Content,
+): JupyterMessage<Content> {
+  return {
+    channel,
+    header: {
+      msg_id: randomUUID(),
+      msg_type: msgType,
+      session,
+      username: 'pod-runner',
+      date: new Date().toISOString(),
+      version: '5.3',
+    },
+    parent_header: {},
+    metadata: {},
+    content,
+    buffers: [],
+  };
+}
+
+export function executeRequest(session: string, code: string, allowStdin: boolean) {
+  return createMessage('shell', 'execute_request', session, {
+    code,
+    silent: false,
+    store_history: true,
+    user_expressions: {},
+    allow_stdin: allowStdin,
+    stop_on_error: true,
+  });
+}
+
+export function inputReply(session: string, parent: JupyterMessage, value: string) {
+  const message = createMessage('stdin', 'input_reply', session, { value });
+  message.parent_header = parent.header;
+  return message;
+}
+
+export function kernelInfoRequest(session: string) {
+  return createMessage('shell', 'kernel_info_request', session, {});
+}
+
+/** Parses a text frame; undefined for frames that are not Jupyter messages. */
+export function parseMessage(text: string): JupyterMessage | undefined {
+  try {
+    const message = JSON.parse(text) as JupyterMessage;
+    return message &&
+      typeof message === 'object' &&
+      message.header &&
+      typeof message.header.msg_type === 'string'
+      ? message
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The output event an iopub or stdin message carries, if any. */
+export function outputEvent(message: JupyterMessage): KernelOutputEvent | undefined {
+  const content = message.content;
+  const transient = (content.transient ?? {}) as { display_id?: string };
+  switch (message.header.msg_type) {
+    case 'stream':
+      return {
+        type: 'stream',
+        name: content.name === 'stderr' ? 'stderr' : 'stdout',
+        text: asText(content.text),
+      };
+    case 'display_data':
+      return {
+        type: 'display_data',
+        data: (content.data ?? {}) as MimeBundle,
+        metadata: (content.metadata ?? {}) as Record<string, unknown>,
+        ...(transient.display_id ? { displayId: transient.display_id } : {}),
+      };
+    case 'update_display_data':
+      return {
+        type: 'update_display_data',
+        data: (content.data ?? {}) as MimeBundle,
+        metadata: (content.metadata ?? {}) as Record<string, unknown>,
+        displayId: transient.display_id ?? '',
+      };
+    case 'execute_result':
+      return {
+        type: 'execute_result',
+        data: (content.data ?? {}) as MimeBundle,
+        metadata: (content.metadata ?? {}) as Record<string, unknown>,
+        executionCount:
+          typeof content.execution_count === 'number' ? content.execution_count : null,
+      };
+    case 'clear_output':
+      return { type: 'clear_output', wait: content.wait === true };
+    case 'error':
+      return {
+        type: 'error',
+        ename: asText(content.ename),
+        evalue: asText(content.evalue),
+        traceback: (content.traceback ?? []) as string[],
+      };
+    case 'execute_input':
+      return {
+        type: 'execute_input',
+        executionCount:
+          typeof content.execution_count === 'number' ? content.execution_count : null,
+      };
+    case 'input_request':
+      return {
+        type: 'input_request',
+        prompt: asText(content.prompt),
+        password: content.password === true,
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** Removes ANSI escape sequences (IPython colours tracebacks). */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+}
+
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : Array.isArray(value) ? value.join('') : '';
+}

@@ -1,0 +1,316 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CodeBlock } from './codeBlocks.ts';
+import { ExecutorStateError, KernelConnectionError, OptionError } from './errors.ts';
+import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
+import {
+  JupyterAuthError,
+  JupyterRestClient,
+  KernelChannel,
+  KernelDiedError,
+  type JupyterWebSocketFactory,
+} from './jupyterKernelClient.ts';
+import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
+import { silentLogger, type Logger } from './logger.ts';
+
+/** Something that yields a reachable server: a PodJupyterServer (through its port-forward). */
+export interface JupyterConnectionProvider {
+  connect(): Promise<PodJupyterConnectionInfo>;
+}
+
+export interface PodJupyterCodeExecutorOptions {
+  /** Default "python3". */
+  kernelName?: string;
+  /** Wall-clock seconds per block; on expiry the kernel is interrupted. Default 60. */
+  timeout?: number;
+  /** Where images and HTML outputs are saved; default a fresh temporary directory removed by stop(). */
+  outputDir?: string;
+  /** Answers input(); without it input() fails at once instead of hanging. */
+  onInput?: (prompt: string, password: boolean) => Promise<string>;
+  logger?: Logger;
+  fetch?: typeof fetch;
+  webSocketFactory?: JupyterWebSocketFactory;
+}
+
+export interface JupyterCodeResult {
+  exitCode: number;
+  output: string;
+  outputFiles: string[];
+}
+
+export interface JupyterExecuteOptions {
+  signal?: AbortSignal;
+  /** Every output message as a typed event (full mime bundles, raw tracebacks). */
+  onOutput?: (event: KernelOutputEvent) => void;
+}
+
+const fileTypes: Record<string, { extension: string; base64: boolean }> = {
+  'image/png': { extension: 'png', base64: true },
+  'image/jpeg': { extension: 'jpeg', base64: true },
+  'image/svg+xml': { extension: 'svg', base64: false },
+  'text/html': { extension: 'html', base64: false },
+};
+
+/** A stateful Python kernel on a Jupyter server (or kernel gateway), fed code blocks over its WebSocket. */
+export class PodJupyterCodeExecutor implements AsyncDisposable {
+  readonly kernelName: string;
+  readonly timeout: number;
+  private readonly logger: Logger;
+  private rest: JupyterRestClient | undefined;
+  private channel: KernelChannel | undefined;
+  private outputDir: string | undefined;
+  private ownsOutputDir = false;
+
+  constructor(
+    private readonly server: PodJupyterConnectionInfo | JupyterConnectionProvider,
+    private readonly options: PodJupyterCodeExecutorOptions = {},
+  ) {
+    this.kernelName = options.kernelName ?? 'python3';
+    this.timeout = options.timeout ?? 60;
+    if (!Number.isFinite(this.timeout) || this.timeout < 1) {
+      throw new OptionError(
+        'timeout',
+        `must be a number of at least 1, got ${String(options.timeout)}`,
+      );
+    }
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  get kernelId(): string | undefined {
+    return this.channel?.kernelId;
+  }
+
+  get outputDirectory(): string | undefined {
+    return this.outputDir;
+  }
+
+  /** Waits for the server's kernelspecs, checks the kernel exists, and starts a kernel. */
+  async start(): Promise<void> {
+    if (this.channel) {
+      return;
+    }
+    const info = 'connect' in this.server ? await this.server.connect() : this.server;
+    const rest = new JupyterRestClient(info, this.options.fetch);
+    const specs = await this.waitForServer(rest);
+    if (!(this.kernelName in specs.kernelspecs)) {
+      throw new OptionError(
+        'kernelName',
+        `kernel "${this.kernelName}" is not installed on the server (available: ${Object.keys(specs.kernelspecs).join(', ')})`,
+      );
+    }
+    if (this.options.outputDir) {
+      await mkdir(this.options.outputDir, { recursive: true });
+      this.outputDir = this.options.outputDir;
+    } else {
+      this.outputDir ??= await mkdtemp(join(tmpdir(), 'pod-runner-outputs-'));
+      this.ownsOutputDir = true;
+    }
+    const kernelId = await rest.startKernel(this.kernelName);
+    this.rest = rest;
+    this.channel = new KernelChannel(info, kernelId, {
+      logger: this.logger,
+      ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
+    });
+    this.logger.info(`started kernel ${kernelId} (${this.kernelName})`);
+  }
+
+  private async waitForServer(rest: JupyterRestClient) {
+    const deadline = Date.now() + this.timeout * 1000;
+    for (;;) {
+      try {
+        return await rest.kernelSpecs(AbortSignal.timeout(Math.max(1000, deadline - Date.now())));
+      } catch (error) {
+        if (error instanceof JupyterAuthError || Date.now() >= deadline) {
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  /** Runs the blocks in the kernel, in order, stopping at the first error. */
+  async executeCodeBlocks(
+    blocks: CodeBlock[],
+    options: JupyterExecuteOptions = {},
+  ): Promise<JupyterCodeResult> {
+    if (blocks.length === 0) {
+      throw new OptionError('blocks', 'no code blocks to execute');
+    }
+    const outputs: string[] = [];
+    const outputFiles: string[] = [];
+    for (const block of blocks) {
+      const result = await this.runBlock(block.code, options);
+      outputFiles.push(...result.outputFiles);
+      if (result.exitCode !== 0) {
+        return {
+          exitCode: result.exitCode,
+          output: [...outputs, result.output].filter(Boolean).join('\n'),
+          outputFiles,
+        };
+      }
+      outputs.push(result.output);
+    }
+    return { exitCode: 0, output: outputs.filter(Boolean).join('\n'), outputFiles };
+  }
+
+  private async runBlock(code: string, options: JupyterExecuteOptions): Promise<JupyterCodeResult> {
+    const channel = this.channel;
+    if (!channel || !this.outputDir) {
+      throw new ExecutorStateError('the Jupyter executor is not running: call start() first');
+    }
+    if (options.signal?.aborted) {
+      return { exitCode: 1, output: 'Code execution was cancelled.', outputFiles: [] };
+    }
+    let text = '';
+    const files: string[] = [];
+    const saves: Promise<void>[] = [];
+    let error: Extract<KernelOutputEvent, { type: 'error' }> | undefined;
+    const onEvent = (event: KernelOutputEvent) => {
+      options.onOutput?.(event);
+      if (event.type === 'stream') {
+        text += event.text;
+      } else if (event.type === 'execute_result' || event.type === 'display_data') {
+        for (const [mime, value] of Object.entries(event.data)) {
+          text += this.renderMime(mime, value, files, saves);
+        }
+      } else if (event.type === 'error') {
+        error = event;
+      }
+    };
+    const execution = channel.execute(code, {
+      onEvent,
+      ...(this.options.onInput ? { onInput: this.options.onInput } : {}),
+    });
+    let stopReason: 'timeout' | 'cancelled' | undefined;
+    const timer = setTimeout(
+      () => void this.interruptFor('timeout', (reason) => (stopReason ??= reason)),
+      this.timeout * 1000,
+    );
+    const onAbort = () => void this.interruptFor('cancelled', (reason) => (stopReason ??= reason));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await execution;
+    } catch (failure) {
+      if (failure instanceof KernelDiedError) {
+        return { exitCode: 1, output: `${text}ERROR: ${failure.message}`, outputFiles: files };
+      }
+      throw failure;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      await Promise.all(saves);
+    }
+    if (stopReason === 'timeout') {
+      return { exitCode: 124, output: `${text}\n Timeout`, outputFiles: files };
+    }
+    if (stopReason === 'cancelled') {
+      return { exitCode: 1, output: `${text}Code execution was cancelled.`, outputFiles: files };
+    }
+    if (error) {
+      const traceback = stripAnsi(error.traceback.join('\n'));
+      return {
+        exitCode: 1,
+        output: `${text}ERROR: ${error.ename}: ${error.evalue}\n${traceback}`,
+        outputFiles: files,
+      };
+    }
+    return { exitCode: 0, output: text, outputFiles: files };
+  }
+
+  private renderMime(
+    mime: string,
+    value: unknown,
+    files: string[],
+    saves: Promise<void>[],
+  ): string {
+    if (mime === 'text/plain') {
+      return `${String(value)}\n`;
+    }
+    const type = fileTypes[mime];
+    if (!type) {
+      return `${JSON.stringify(value)}\n`;
+    }
+    const path = join(this.outputDir!, `${randomUUID().replace(/-/g, '')}.${type.extension}`);
+    files.push(path);
+    const content = Array.isArray(value) ? value.join('') : String(value);
+    saves.push(
+      writeFile(
+        path,
+        type.base64 ? Buffer.from(content, 'base64') : content,
+        type.base64 ? undefined : 'utf8',
+      ),
+    );
+    return `${path}\n`;
+  }
+
+  private async interruptFor(
+    reason: 'timeout' | 'cancelled',
+    mark: (reason: 'timeout' | 'cancelled') => void,
+  ): Promise<void> {
+    mark(reason);
+    try {
+      await this.interrupt();
+    } catch (error) {
+      this.logger.warn(`could not interrupt the kernel: ${(error as Error).message}`);
+    }
+  }
+
+  /** Interrupts the running cell (KeyboardInterrupt in Python); the kernel stays usable. */
+  async interrupt(): Promise<void> {
+    const { rest, channel } = this.requireRunning();
+    await rest.interruptKernel(channel.kernelId);
+  }
+
+  /** Restarts the kernel: its state is lost, the executor keeps working. */
+  async restart(): Promise<void> {
+    const { rest, channel } = this.requireRunning();
+    channel.failPending(new KernelDiedError('the kernel was restarted'));
+    // After a kernel died the server may still be restarting it on its own; try again then.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await rest.restartKernel(channel.kernelId);
+        return;
+      } catch (error) {
+        if (attempt >= 10 || !(error instanceof KernelConnectionError)) {
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /** Shuts the kernel down and removes the default output directory; start() may follow. */
+  async stop(): Promise<void> {
+    const rest = this.rest;
+    const channel = this.channel;
+    this.rest = undefined;
+    this.channel = undefined;
+    channel?.close();
+    if (rest && channel) {
+      await rest.deleteKernel(channel.kernelId).catch((error: unknown) => {
+        if (!(error instanceof KernelConnectionError)) {
+          throw error;
+        }
+        this.logger.warn(`could not shut down kernel ${channel.kernelId}: ${error.message}`);
+      });
+    }
+    if (this.ownsOutputDir && this.outputDir) {
+      await rm(this.outputDir, { recursive: true, force: true });
+      this.outputDir = undefined;
+      this.ownsOutputDir = false;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  private requireRunning(): { rest: JupyterRestClient; channel: KernelChannel } {
+    if (!this.rest || !this.channel) {
+      throw new ExecutorStateError('the Jupyter executor is not running: call start() first');
+    }
+    return { rest: this.rest, channel: this.channel };
+  }
+}
