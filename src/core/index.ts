@@ -56,3 +56,11 @@ export {
   type JupyterExecuteOptions,
   type PodJupyterCodeExecutorOptions,
 } from './podJupyterCodeExecutor.ts';
+export {
+  PodJupyterServer,
+  defaultJupyterCommand,
+  defaultJupyterImage,
+  jupyterServerLabel,
+  type PodJupyterServerOptions,
+} from './podJupyterServer.ts';
+export { PortForwarder, PortForwardError, type PortForwarderOptions } from './portForwarder.ts';

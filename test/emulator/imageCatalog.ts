@@ -1,11 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 /**
  * What each image reference means in the emulator's sandbox: there is no registry, so an image is
  * a recipe over the host's read-only system directories (extra commands in /usr/local/bin, an
  * environment, a default entrypoint and command).
  */
 export interface ImageDefinition {
-  /** Commands placed in the image's /usr/local/bin: name → absolute path on the host. */
-  commands: Record<string, string>;
+  /**
+   * Commands placed in the image's /usr/local/bin: name → an absolute path on the host (visible in
+   * the container: /usr, /etc, /opt are shared read-only) or `{ script }`, an executable file.
+   */
+  commands: Record<string, string | { script: string }>;
   env: Record<string, string>;
   entrypoint: string[];
   cmd: string[];
@@ -27,7 +32,36 @@ export type ImageResolution = { ok: true; image: ImageDefinition } | { ok: false
 const basePath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const hostPython = '/usr/bin/python3';
 
+const succeed = { script: '#!/bin/sh\nexit 0\n' };
+
+/**
+ * The seed's default gateway image: its command (`mamba install ... && fix-permissions ...;
+ * python -m jupyter kernelgateway ...`) runs unchanged, with Jupyter Server standing in for the
+ * gateway (see helpers/kernelGateway.py).
+ */
+const dockerStacksFoundation: Partial<ImageDefinition> = {
+  commands: {
+    mamba: succeed,
+    conda: succeed,
+    'fix-permissions': succeed,
+    python: {
+      script: `#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = jupyter ] && [ "$3" = kernelgateway ]; then shift 3; exec ${hostPython} /usr/local/bin/kernel-gateway.py "$@"; fi\nexec ${hostPython} "$@"\n`,
+    },
+    python3: hostPython,
+    jupyter: {
+      script: `#!/bin/sh\nif [ "$1" = kernelgateway ]; then shift; exec ${hostPython} /usr/local/bin/kernel-gateway.py "$@"; fi\nexec ${hostPython} -m jupyter "$@"\n`,
+    },
+    'kernel-gateway.py': {
+      script: readFileSync(join(__dirname, 'helpers', 'kernelGateway.py'), 'utf8'),
+    },
+  },
+  env: { LANG: 'C.UTF-8', CONDA_DIR: '/opt/conda', NB_USER: 'jovyan', MPLBACKEND: 'Agg' },
+  cmd: ['start-notebook.py'],
+};
+
 const builtIn: Record<string, Partial<ImageDefinition>> = {
+  'quay.io/jupyter/docker-stacks-foundation': dockerStacksFoundation,
+  'jupyter/docker-stacks-foundation': dockerStacksFoundation,
   python: {
     commands: { python: hostPython, python3: hostPython },
     env: { LANG: 'C.UTF-8' },

@@ -114,8 +114,8 @@ export interface ContainerLaunch {
   argv: string[];
   env: Record<string, string>;
   workingDir: string;
-  /** The image's commands for /usr/local/bin: name → host path. */
-  commands: Record<string, string>;
+  /** The image's commands for /usr/local/bin: name → host path, or a script to write. */
+  commands: Record<string, string | { script: string }>;
   volumes: VolumeBind[];
   etcHosts: string;
 }
@@ -140,7 +140,11 @@ export async function startContainer(launch: ContainerLaunch): Promise<Container
   await mkdir(root, { recursive: true });
   await mkdir(binDir, { recursive: true });
   for (const [name, target] of Object.entries(launch.commands)) {
-    await symlink(target, join(binDir, name));
+    if (typeof target === 'string') {
+      await symlink(target, join(binDir, name));
+    } else {
+      await writeFile(join(binDir, name), target.script, { mode: 0o755 });
+    }
   }
   const hostsFile = join(runDir, 'hosts');
   await writeFile(hostsFile, launch.etcHosts);

@@ -1,0 +1,172 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import WebSocket from 'ws';
+import { PodRunnerError } from './errors.ts';
+import { apiErrorFromStatus } from './kubernetesErrors.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import type { WebSocketFactory } from './podExec.ts';
+
+export interface PortForwarderOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  pod: string;
+  remotePort: number;
+  logger?: Logger;
+  webSocketFactory?: WebSocketFactory;
+}
+
+/** The port-forward could not reach the pod (gone, not running, nothing listening). */
+export class PortForwardError extends PodRunnerError {}
+
+const portForwardProtocol = 'v4.channel.k8s.io';
+
+/**
+ * A local listener on 127.0.0.1 (one stable port for its lifetime) whose every connection is
+ * carried to the pod's port over its own pods/portforward WebSocket. A dropped WebSocket closes
+ * only that connection; the next connection opens a new one. When the pod is gone, connections
+ * are closed at once and `lastError` says why, so callers fail fast instead of hanging.
+ */
+export class PortForwarder {
+  private server: Server | undefined;
+  private readonly connections = new Set<Socket>();
+  private readonly sockets = new Set<WebSocket>();
+  lastError: Error | undefined;
+
+  constructor(private readonly options: PortForwarderOptions) {}
+
+  get logger(): Logger {
+    return this.options.logger ?? silentLogger;
+  }
+
+  /** Starts listening; resolves with the local port. */
+  async start(): Promise<number> {
+    if (this.server) {
+      return (this.server.address() as AddressInfo).port;
+    }
+    const server = createServer((socket) => this.forward(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    const { port } = server.address() as AddressInfo;
+    this.logger.info(
+      `forwarding 127.0.0.1:${port} to ${this.options.namespace}/${this.options.pod}:${this.options.remotePort}`,
+    );
+    return port;
+  }
+
+  get localPort(): number | undefined {
+    return this.server ? (this.server.address() as AddressInfo).port : undefined;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) {
+      socket.terminate();
+    }
+    for (const connection of this.connections) {
+      connection.destroy();
+    }
+    if (server) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  private forward(connection: Socket): void {
+    this.connections.add(connection);
+    connection.once('close', () => this.connections.delete(connection));
+    connection.on('error', () => undefined);
+    connection.pause();
+    void this.open().then(
+      (socket) => this.pipe(connection, socket),
+      (error: Error) => {
+        this.lastError = error;
+        this.logger.warn(`port-forward to ${this.options.pod}: ${error.message}`);
+        connection.destroy();
+      },
+    );
+  }
+
+  private async open(): Promise<WebSocket> {
+    const cluster = this.options.kubeConfig.getCurrentCluster();
+    if (!cluster) {
+      throw new PortForwardError('the kubeconfig has no current cluster');
+    }
+    const base = cluster.server.replace(/^http/, 'ws').replace(/\/$/, '');
+    const url = `${base}/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/pods/${encodeURIComponent(this.options.pod)}/portforward?ports=${this.options.remotePort}`;
+    const socketOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
+    await this.options.kubeConfig.applyToHTTPSOptions(socketOptions);
+    const socket = (this.options.webSocketFactory ?? ((u, p, o) => new WebSocket(u, p, o)))(
+      url,
+      [portForwardProtocol],
+      socketOptions,
+    );
+    return new Promise<WebSocket>((resolve, reject) => {
+      socket.once('unexpected-response', (_request, response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => {
+          socket.terminate();
+          reject(
+            apiErrorFromStatus(
+              response.statusCode ?? 0,
+              body,
+              `port-forward to pod ${this.options.pod}`,
+            ),
+          );
+        });
+      });
+      socket.once('error', (error) =>
+        reject(
+          new PortForwardError(`port-forward to pod ${this.options.pod} failed: ${error.message}`),
+        ),
+      );
+      socket.once('open', () => resolve(socket));
+    });
+  }
+
+  private pipe(connection: Socket, socket: WebSocket): void {
+    this.sockets.add(socket);
+    const seenPrefix = [false, false];
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary || data.length === 0) {
+        return;
+      }
+      const channel = data[0]!;
+      let payload = data.subarray(1);
+      if (channel < 2 && !seenPrefix[channel]) {
+        // The first two bytes on each channel carry the port number.
+        seenPrefix[channel] = true;
+        payload = payload.subarray(2);
+      }
+      if (payload.length === 0) {
+        return;
+      }
+      if (channel === 0) {
+        if (!connection.write(payload)) {
+          socket.pause();
+          connection.once('drain', () => socket.resume());
+        }
+      } else if (channel === 1) {
+        this.lastError = new PortForwardError(
+          `port-forward to pod ${this.options.pod}: ${payload.toString()}`,
+        );
+        this.logger.warn(this.lastError.message);
+        connection.destroy();
+      }
+    });
+    connection.on('data', (chunk: Buffer) => {
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.send(Buffer.concat([Buffer.from([0]), chunk]));
+      }
+    });
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      connection.end();
+    });
+    connection.once('close', () => socket.close());
+    connection.resume();
+  }
+}

@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import {
+  JupyterAuthError,
+  PodJupyterCodeExecutor,
+  PodJupyterServer,
+  PodStartError,
+} from '../../src/core/index.ts';
+import { apiRequest, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { jupyterServerAvailable } from '../support/jupyterServer.ts';
+
+const available = jupyterServerAvailable();
+type Emulator = Awaited<ReturnType<typeof withEmulator>>;
+
+async function names(emulator: Emulator, resource: string): Promise<string[]> {
+  const list = (
+    await apiRequest(
+      emulator,
+      'GET',
+      `/api/v1/namespaces/default/${resource}?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner`,
+    )
+  ).body as { items: { metadata: { name: string } }[] };
+  return list.items.map((item) => item.metadata.name);
+}
+
+describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', () => {
+  let emulator: Emulator;
+  let server: PodJupyterServer;
+  let executor: PodJupyterCodeExecutor;
+
+  before(async () => {
+    emulator = await withEmulator({ backoffBaseMs: 200 });
+    if (!available) {
+      return;
+    }
+    server = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath, startupTimeout: 60 });
+    await server.start();
+    executor = new PodJupyterCodeExecutor(server, { timeout: 20 });
+    await executor.start();
+  });
+
+  after(async () => {
+    await executor?.stop();
+    await server?.stop();
+    for (const resource of ['pods', 'secrets', 'services']) {
+      assert.deepEqual(await names(emulator, resource), [], `no ${resource} of ours remain`);
+    }
+    await emulator.verifyNoLeaks();
+  });
+
+  test('creates a Secret, Pod and Service that match (the pod references the Secret actually created)', async (t) => {
+    if (
+      !requireTool(
+        t,
+        available,
+        "Debian's python3-jupyter-server (the gateway's stand-in in the pod)",
+      )
+    ) {
+      return;
+    }
+    assert.deepEqual(await names(emulator, 'secrets'), [`${server.podName}-secret`]);
+    assert.deepEqual(await names(emulator, 'services'), [server.podName]);
+    const pod = (
+      await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${server.podName}`)
+    ).body as {
+      spec: {
+        containers: {
+          name: string;
+          env: { name: string; value: string }[];
+          envFrom: { secretRef: { name: string } }[];
+          ports: { name: string; containerPort: number }[];
+        }[];
+      };
+    };
+    const container = pod.spec.containers[0]!;
+    assert.equal(container.name, 'autogen-executor');
+    assert.deepEqual(container.envFrom, [{ secretRef: { name: `${server.podName}-secret` } }]);
+    assert.deepEqual(
+      container.env.map((e) => `${e.name}=${e.value}`),
+      ['KG_PORT=8888', 'KG_IP=0.0.0.0', 'KG_LIST_KERNELS=True'],
+    );
+    assert.deepEqual(container.ports, [{ name: 'jupyter', containerPort: 8888, protocol: 'TCP' }]);
+    const info = server.connectionInfo;
+    assert.equal(info.host, `${server.podName}.default.svc.cluster.local`);
+    assert.match(info.token ?? '', /^[0-9a-f]{64}$/);
+  });
+
+  test('connect() forwards one stable port on 127.0.0.1; the gateway answers 401 to a bad token and lists kernels', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const first = await server.connect();
+    const second = await server.connect();
+    assert.equal(first.host, '127.0.0.1');
+    assert.equal(first.port, second.port);
+    const bad = await fetch(`http://127.0.0.1:${first.port}/api/kernels`, {
+      headers: { Authorization: 'token wrong' },
+    });
+    assert.equal(bad.status, 401);
+    const listed = await fetch(`http://127.0.0.1:${first.port}/api/kernels`, {
+      headers: { Authorization: `token ${first.token ?? ''}` },
+    });
+    assert.equal(listed.status, 200);
+    assert.ok(
+      ((await listed.json()) as { id: string }[]).some((kernel) => kernel.id === executor.kernelId),
+    );
+    const wrong = new PodJupyterCodeExecutor({ ...first, token: 'wrong' }, { timeout: 5 });
+    await assert.rejects(
+      wrong.start(),
+      (error: JupyterAuthError) =>
+        error instanceof JupyterAuthError && /HTTP 401/.test(error.message),
+    );
+  });
+
+  test('the kernel runs in the pod: state persists, a matplotlib PNG is saved, errors are reported', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    await executor.executeCodeBlocks([
+      { language: 'python', code: 'import socket\nwhere = socket.gethostname()' },
+    ]);
+    assert.equal(
+      (await executor.executeCodeBlocks([{ language: 'python', code: 'print(where)' }])).output,
+      `${server.podName}\n`,
+    );
+    const plot = await executor.executeCodeBlocks([
+      {
+        language: 'python',
+        code: 'import matplotlib.pyplot as plt\n%matplotlib inline\nplt.plot([3, 1, 2])\nplt.show()',
+      },
+    ]);
+    assert.equal(plot.exitCode, 0, plot.output);
+    assert.equal(readFileSync(plot.outputFiles[0]!).subarray(1, 4).toString(), 'PNG');
+    const failed = await executor.executeCodeBlocks([
+      { language: 'python', code: 'undefined_name' },
+    ]);
+    assert.equal(failed.exitCode, 1);
+    assert.match(failed.output, /^ERROR: NameError: name 'undefined_name' is not defined/);
+  });
+
+  test('a port-forward dropped mid-cell (fault injection) is recovered without losing the cell', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    await executor.executeCodeBlocks([{ language: 'python', code: 'total = 1' }]);
+    const running = executor.executeCodeBlocks([
+      { language: 'python', code: 'import time\ntime.sleep(1.5)\ntotal += 1\nprint(total)' },
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(emulator.faults.dropConnections('default', server.podName) >= 1);
+    const result = await running;
+    assert.equal(result.output, '2\n');
+  });
+
+  test('a timeout interrupts the kernel in the pod; the next block works', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const quick = new PodJupyterCodeExecutor(server, { timeout: 2 });
+    await quick.start();
+    try {
+      const result = await quick.executeCodeBlocks([
+        { language: 'python', code: 'import time\ntime.sleep(30)' },
+      ]);
+      assert.equal(result.exitCode, 124);
+      assert.equal(
+        (await quick.executeCodeBlocks([{ language: 'python', code: 'print("alive")' }])).output,
+        'alive\n',
+      );
+    } finally {
+      await quick.stop();
+    }
+  });
+
+  test('a custom secretSpec under another name is the one the pod uses; an unpullable image cleans everything up', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const custom = new PodJupyterServer({
+      kubeconfig: emulator.kubeconfigPath,
+      podName: 'custom-gateway',
+      secretSpec:
+        'apiVersion: v1\nkind: Secret\nmetadata:\n  name: my-own-token\nstringData:\n  KG_AUTH_TOKEN: fixed-token-value\n',
+      startupTimeout: 60,
+    });
+    await custom.start();
+    try {
+      const info = await custom.connect();
+      assert.equal(info.token, 'fixed-token-value');
+      const kernel = new PodJupyterCodeExecutor(custom, { timeout: 20 });
+      await kernel.start();
+      assert.equal(
+        (await kernel.executeCodeBlocks([{ language: 'python', code: 'print(6*7)' }])).output,
+        '42\n',
+      );
+      await kernel.stop();
+    } finally {
+      await custom.stop();
+    }
+    const broken = new PodJupyterServer({
+      kubeconfig: emulator.kubeconfigPath,
+      podName: 'broken-gateway',
+      image: 'invalid.example/gateway:1',
+    });
+    await assert.rejects(broken.start(), PodStartError);
+    for (const resource of ['pods', 'secrets', 'services']) {
+      assert.ok(
+        !(await names(emulator, resource)).some((name) => name.startsWith('broken-gateway')),
+        `${resource} cleaned up`,
+      );
+    }
+  });
+
+  test('the gateway pod deleted under a running cell gives a clear error, not a hang', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const doomed = new PodJupyterServer({
+      kubeconfig: emulator.kubeconfigPath,
+      podName: 'doomed-gateway',
+      startupTimeout: 60,
+    });
+    await doomed.start();
+    const kernel = new PodJupyterCodeExecutor(doomed, { timeout: 30 });
+    await kernel.start();
+    try {
+      const running = kernel.executeCodeBlocks([
+        { language: 'python', code: 'import time\ntime.sleep(20)' },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await apiRequest(
+        emulator,
+        'DELETE',
+        '/api/v1/namespaces/default/pods/doomed-gateway?gracePeriodSeconds=0',
+      );
+      const started = Date.now();
+      await assert.rejects(running, /kernel|connect|refused|reset|closed/i);
+      assert.ok(Date.now() - started < 15_000, 'fails well before the cell would have finished');
+    } finally {
+      await kernel.stop().catch(() => undefined);
+      await doomed.stop();
+    }
+  });
+});
