@@ -16,8 +16,9 @@ export interface PodJupyterConnectionInfo {
 /**
  * The server's base URL, without a trailing slash. A host URL keeps its path and gets the port
  * in the authority (`https://h/p` + 443 → `https://h:443/p`), fixing the seed's `https://h/p:443`.
+ * The port is written even when it is the scheme's default.
  */
-export function jupyterBaseUrl(info: PodJupyterConnectionInfo): URL {
+export function jupyterBaseUrl(info: PodJupyterConnectionInfo): string {
   const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(info.host);
   let url: URL;
   try {
@@ -25,9 +26,8 @@ export function jupyterBaseUrl(info: PodJupyterConnectionInfo): URL {
   } catch {
     throw new OptionError('host', `"${info.host}" is not a host name or URL`);
   }
-  if (info.secure !== undefined) {
-    url.protocol = info.secure ? 'https:' : 'http:';
-  }
+  const protocol = info.secure === undefined ? url.protocol : info.secure ? 'https:' : 'http:';
+  let port = url.port;
   if (info.port !== undefined) {
     if (!Number.isInteger(info.port) || info.port < 1 || info.port > 65535) {
       throw new OptionError(
@@ -35,21 +35,18 @@ export function jupyterBaseUrl(info: PodJupyterConnectionInfo): URL {
         `must be a port number from 1 to 65535, got ${String(info.port)}`,
       );
     }
-    url.port = String(info.port);
+    port = String(info.port);
   }
   const path = [url.pathname, info.basePath ?? '']
     .map((p) => p.replace(/^\/+|\/+$/g, ''))
     .filter(Boolean)
     .join('/');
-  url.pathname = path ? `/${path}` : '';
-  url.search = '';
-  url.hash = '';
-  return url;
+  return `${protocol}//${url.hostname}${port ? `:${port}` : ''}${path ? `/${path}` : ''}`;
 }
 
 /** `http(s)://host:port/base` + path. */
 export function jupyterApiUrl(info: PodJupyterConnectionInfo, path: string): string {
-  return `${jupyterBaseUrl(info).toString().replace(/\/$/, '')}${path}`;
+  return `${jupyterBaseUrl(info)}${path}`;
 }
 
 /** `ws(s)://host:port/base` + path. */

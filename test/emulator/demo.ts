@@ -1,4 +1,9 @@
-import { PodCommandLineCodeExecutor, type Logger } from '../../src/core/index.ts';
+import {
+  PodCommandLineCodeExecutor,
+  PodJupyterCodeExecutor,
+  PodJupyterServer,
+  type Logger,
+} from '../../src/core/index.ts';
 import { startEmulator } from './index.ts';
 
 /**
@@ -44,9 +49,37 @@ async function main(): Promise<void> {
         `--- exit code ${result.exitCode}, code file ${result.codeFile ?? '(none)'}\n`,
       );
     }
+    await runNotebookSequence(emulator.kubeconfigPath);
     process.stdout.write('\n');
   } finally {
     await emulator.stop();
+  }
+}
+
+/** A stateful notebook-style sequence on a kernel in a gateway pod, reached by port-forward. */
+async function runNotebookSequence(kubeconfig: string): Promise<void> {
+  process.stdout.write('\n=== Jupyter kernel gateway pod\n');
+  await using server = new PodJupyterServer({ kubeconfig, logger });
+  await server.start();
+  await using kernel = new PodJupyterCodeExecutor(server, {
+    timeout: 60,
+    logger,
+    outputDir: '.pod-runner/outputs',
+  });
+  await kernel.start();
+  const cells = [
+    'import math\ndef area(r):\n    return math.pi * r ** 2',
+    'radii = [1, 2, 3]\n[round(area(r), 2) for r in radii]',
+    'import matplotlib.pyplot as plt\n%matplotlib inline\nplt.plot(radii, [area(r) for r in radii], marker="o")\nplt.title("area by radius")\nplt.show()',
+  ];
+  for (const [index, code] of cells.entries()) {
+    const result = await kernel.executeCodeBlocks([{ language: 'python', code }]);
+    process.stdout.write(
+      `--- cell ${index + 1} (exit ${result.exitCode}):\n${result.output || '(no output)\n'}`,
+    );
+    for (const file of result.outputFiles) {
+      process.stdout.write(`    saved ${file}\n`);
+    }
   }
 }
 
