@@ -212,6 +212,59 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     }
   });
 
+  test('pod, service and secret specs from one multi-document file, with a camelCase volume', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'pod-runner-specs-')), 'gateway.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1\nkind: Secret\nmetadata: {name: file-token}\nstringData: {KG_AUTH_TOKEN: from-the-file}',
+        'apiVersion: v1\nkind: Service\nmetadata: {name: file-gateway-svc, labels: {team: a}}\nspec: {type: ClusterIP}',
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: file-gateway, labels: {team: a}}\nspec:\n  containers:\n  - name: autogen-executor\n    image: quay.io/jupyter/docker-stacks-foundation:2025-01-01\n    command: ["/bin/bash", "-c", "exec python -m jupyter kernelgateway"]',
+      ].join('\n---\n'),
+    );
+    const fromFile = new PodJupyterServer({
+      kubeconfig: emulator.kubeconfigPath,
+      podName: 'file-gateway',
+      podSpec: file,
+      serviceSpec: file,
+      secretSpec: file,
+      volume: { name: 'work', emptyDir: { sizeLimit: '1Gi' } },
+      startupTimeout: 60,
+    });
+    await fromFile.start();
+    try {
+      assert.equal(fromFile.connectionInfo.host, 'file-gateway-svc.default.svc.cluster.local');
+      assert.equal(fromFile.connectionInfo.token, 'from-the-file');
+      const kernel = new PodJupyterCodeExecutor(fromFile, { timeout: 20 });
+      await kernel.start();
+      const result = await kernel.executeCodeBlocks([
+        { language: 'python', code: 'import os\nprint(os.path.ismount("/workspace"))' },
+      ]);
+      assert.equal(
+        result.output,
+        'True\n',
+        "the volume is mounted at the workspace in the user's container",
+      );
+      await kernel.stop();
+      await kernel.start();
+      assert.equal(
+        (await kernel.executeCodeBlocks([{ language: 'python', code: 'print("restarted")' }]))
+          .output,
+        'restarted\n',
+        'stop() then start() works',
+      );
+      await kernel.stop();
+    } finally {
+      await fromFile.stop();
+    }
+  });
+
   test('the gateway pod deleted under a running cell gives a clear error, not a hang', async (t) => {
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
