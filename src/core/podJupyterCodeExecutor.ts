@@ -62,6 +62,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
   private channel: KernelChannel | undefined;
   private outputDir: string | undefined;
   private ownsOutputDir = false;
+  private kernelDied = false;
 
   constructor(
     private readonly server: PodJupyterConnectionInfo | JupyterConnectionProvider,
@@ -194,6 +195,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       await execution;
     } catch (failure) {
       if (failure instanceof KernelDiedError) {
+        this.kernelDied = true;
         return { exitCode: 1, output: `${text}ERROR: ${failure.message}`, outputFiles: files };
       }
       throw failure;
@@ -263,22 +265,32 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     await rest.interruptKernel(channel.kernelId);
   }
 
-  /** Restarts the kernel: its state is lost, the executor keeps working. */
+  /**
+   * Restarts the kernel: its state is lost, the executor keeps working. After the kernel died, a
+   * new kernel replaces it (the server's own restarter may still be restarting the dead one).
+   */
   async restart(): Promise<void> {
     const { rest, channel } = this.requireRunning();
     channel.failPending(new KernelDiedError('the kernel was restarted'));
-    // After a kernel died the server may still be restarting it on its own; try again then.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await rest.restartKernel(channel.kernelId);
-        return;
-      } catch (error) {
-        if (attempt >= 10 || !(error instanceof KernelConnectionError)) {
-          throw error;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
+    if (this.kernelDied) {
+      channel.close();
+      await rest
+        .deleteKernel(channel.kernelId)
+        .catch((error: unknown) =>
+          this.logger.warn(`could not delete the dead kernel: ${(error as Error).message}`),
+        );
+      const kernelId = await rest.startKernel(this.kernelName);
+      this.channel = new KernelChannel(rest.info, kernelId, {
+        logger: this.logger,
+        ...(this.options.webSocketFactory
+          ? { webSocketFactory: this.options.webSocketFactory }
+          : {}),
+      });
+      this.kernelDied = false;
+      this.logger.info(`replaced the dead kernel with ${kernelId}`);
+      return;
     }
+    await rest.restartKernel(channel.kernelId);
   }
 
   /** Shuts the kernel down and removes the default output directory; start() may follow. */

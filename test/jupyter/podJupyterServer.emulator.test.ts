@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   JupyterAuthError,
@@ -216,9 +218,6 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
     }
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
     const file = join(mkdtempSync(join(tmpdir(), 'pod-runner-specs-')), 'gateway.yaml');
     writeFileSync(
       file,
