@@ -64,3 +64,10 @@ export {
   type PodJupyterServerOptions,
 } from './podJupyterServer.ts';
 export { PortForwarder, PortForwardError, type PortForwarderOptions } from './portForwarder.ts';
+export {
+  parseSettings,
+  reconnectSettings,
+  resourceRequirements,
+  settingKeys,
+  type PodRunnerSettings,
+} from './settings.ts';

@@ -1,27 +1,33 @@
 import * as vscode from 'vscode';
-import type { Logger } from '../core/index.ts';
+import { registerCommands } from './commands.ts';
+import { Ctx, type PodRunnerApi } from './ctx.ts';
+import { runInPod } from './runInPod.ts';
+import { createStatusBar } from './statusBar.ts';
 
-/** Adapts the extension's LogOutputChannel to the core Logger interface. */
-function channelLogger(channel: vscode.LogOutputChannel): Logger {
+let current: Ctx | undefined;
+
+/** Builds the window's context, registers everything through it, and returns the public API. */
+export function activate(context: vscode.ExtensionContext): PodRunnerApi {
+  const ctx = new Ctx(context);
+  current = ctx;
+  context.subscriptions.push(ctx);
+  registerCommands(ctx);
+  createStatusBar(ctx);
+  ctx.logger.info('Pod Runner activated');
   return {
-    trace: (message) => channel.trace(message),
-    debug: (message) => channel.debug(message),
-    info: (message) => channel.info(message),
-    warn: (message) => channel.warn(message),
-    error: (message) => channel.error(message),
+    runCode: (language, code, options) =>
+      runInPod(ctx, language, code, 'API call', options?.signal),
+    onDidWriteOutput: ctx.output.onDidWrite,
+    executorPodName: () => ctx.executor.podName,
+    stopPods: () => ctx.executor.stop(true),
   };
 }
 
-export function activate(context: vscode.ExtensionContext): void {
-  const channel = vscode.window.createOutputChannel('Pod Runner', { log: true });
-  context.subscriptions.push(channel);
-  const logger = channelLogger(channel);
-  context.subscriptions.push(
-    vscode.commands.registerCommand('podRunner.showLogs', () => channel.show()),
-  );
-  logger.info('Pod Runner activated');
-}
-
-export function deactivate(): void {
-  // Disposables registered on the context are released by VS Code.
+/** Deletes this window's pods (unless autoRemove is off) before the extension host goes away. */
+export async function deactivate(): Promise<void> {
+  const ctx = current;
+  current = undefined;
+  if (ctx && ctx.settings.cleanupPolicy === 'deleteOnClose') {
+    await ctx.executor.stop();
+  }
 }

@@ -1,0 +1,180 @@
+import { OptionError } from './errors.ts';
+
+/** The extension's settings, validated; the single typed model every part of the extension reads. */
+export interface PodRunnerSettings {
+  kubeconfig: string | undefined;
+  context: string | undefined;
+  namespace: string | undefined;
+  image: string;
+  podSpec: string | Record<string, unknown> | undefined;
+  volume: string | Record<string, unknown> | undefined;
+  workspacePath: string;
+  timeout: number;
+  startupTimeout: number;
+  autoRemove: boolean;
+  resources: { cpu?: string; memory?: string; gpu?: number };
+  labels: Record<string, string>;
+  jupyterImage: string;
+  jupyterCommand: string[] | undefined;
+  jupyterPort: number;
+  kernelName: string;
+  cleanupPolicy: 'deleteOnClose' | 'keep';
+}
+
+/** Settings that change which cluster or pod is used: changing them means reconnecting. */
+export const reconnectSettings = [
+  'kubeconfig',
+  'context',
+  'namespace',
+  'image',
+  'podSpec',
+  'volume',
+  'workspacePath',
+  'resources',
+  'labels',
+  'jupyterImage',
+  'jupyterCommand',
+  'jupyterPort',
+] as const;
+
+export const settingKeys = [
+  'kubeconfig',
+  'context',
+  'namespace',
+  'image',
+  'podSpec',
+  'volume',
+  'workspacePath',
+  'timeout',
+  'startupTimeout',
+  'autoRemove',
+  'resources',
+  'labels',
+  'jupyterImage',
+  'jupyterCommand',
+  'jupyterPort',
+  'kernelName',
+  'cleanupPolicy',
+] as const satisfies readonly (keyof PodRunnerSettings)[];
+
+type Raw = Record<string, unknown>;
+
+const optionalText = (raw: Raw, key: string): string | undefined => {
+  const value = raw[key];
+  if (value === undefined || value === null || value === '') {
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    throw new OptionError(`podRunner.${key}`, `expected a string, got ${typeof value}`);
+  }
+  return value.trim() || undefined;
+};
+
+const text = (raw: Raw, key: string, fallback: string) => optionalText(raw, key) ?? fallback;
+
+const integer = (raw: Raw, key: string, fallback: number, min: number, max: number): number => {
+  const value = raw[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new OptionError(
+      `podRunner.${key}`,
+      `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+};
+
+const specOrPath = (raw: Raw, key: string): string | Record<string, unknown> | undefined => {
+  const value = raw[key];
+  if (
+    value === undefined ||
+    value === null ||
+    value === '' ||
+    (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0)
+  ) {
+    return undefined;
+  }
+  if (typeof value === 'string' || (typeof value === 'object' && !Array.isArray(value))) {
+    return value as string | Record<string, unknown>;
+  }
+  throw new OptionError(`podRunner.${key}`, 'expected an object or a file path');
+};
+
+/** Validates raw settings (as VS Code returns them) into the typed model, naming any bad key. */
+export function parseSettings(raw: Raw): PodRunnerSettings {
+  const resources = (raw.resources ?? {}) as Raw;
+  if (typeof resources !== 'object' || Array.isArray(resources)) {
+    throw new OptionError('podRunner.resources', 'expected an object with cpu, memory and gpu');
+  }
+  const labels = (raw.labels ?? {}) as Raw;
+  if (
+    typeof labels !== 'object' ||
+    Array.isArray(labels) ||
+    Object.values(labels).some((v) => typeof v !== 'string')
+  ) {
+    throw new OptionError('podRunner.labels', 'expected an object of string values');
+  }
+  const command = raw.jupyterCommand;
+  if (
+    command !== undefined &&
+    command !== null &&
+    (!Array.isArray(command) || command.some((part) => typeof part !== 'string'))
+  ) {
+    throw new OptionError('podRunner.jupyterCommand', 'expected a list of strings');
+  }
+  const cleanupPolicy = raw.cleanupPolicy ?? 'deleteOnClose';
+  if (cleanupPolicy !== 'deleteOnClose' && cleanupPolicy !== 'keep') {
+    throw new OptionError(
+      'podRunner.cleanupPolicy',
+      `expected "deleteOnClose" or "keep", got ${JSON.stringify(cleanupPolicy)}`,
+    );
+  }
+  const workspacePath = text(raw, 'workspacePath', '/workspace');
+  if (!workspacePath.startsWith('/')) {
+    throw new OptionError(
+      'podRunner.workspacePath',
+      `expected an absolute path in the pod, got "${workspacePath}"`,
+    );
+  }
+  return {
+    kubeconfig: optionalText(raw, 'kubeconfig'),
+    context: optionalText(raw, 'context'),
+    namespace: optionalText(raw, 'namespace'),
+    image: text(raw, 'image', 'python:3-slim'),
+    podSpec: specOrPath(raw, 'podSpec'),
+    volume: specOrPath(raw, 'volume'),
+    workspacePath,
+    timeout: integer(raw, 'timeout', 60, 1, 86_400),
+    startupTimeout: integer(raw, 'startupTimeout', 300, 1, 3_600),
+    autoRemove: raw.autoRemove === undefined ? true : raw.autoRemove === true,
+    resources: {
+      ...(typeof resources.cpu === 'string' && resources.cpu ? { cpu: resources.cpu } : {}),
+      ...(typeof resources.memory === 'string' && resources.memory
+        ? { memory: resources.memory }
+        : {}),
+      ...(typeof resources.gpu === 'number' && resources.gpu > 0 ? { gpu: resources.gpu } : {}),
+    },
+    labels: labels as Record<string, string>,
+    jupyterImage: text(raw, 'jupyterImage', 'quay.io/jupyter/docker-stacks-foundation'),
+    jupyterCommand: (command as string[] | null | undefined) ?? undefined,
+    jupyterPort: integer(raw, 'jupyterPort', 8888, 1, 65_535),
+    kernelName: text(raw, 'kernelName', 'python3'),
+    cleanupPolicy,
+  };
+}
+
+/** The container `resources` block for the settings' limits, or undefined when none is set. */
+export function resourceRequirements(
+  resources: PodRunnerSettings['resources'],
+): Record<string, unknown> | undefined {
+  const limits: Record<string, string | number> = {};
+  if (resources.cpu) {
+    limits.cpu = resources.cpu;
+  }
+  if (resources.memory) {
+    limits.memory = resources.memory;
+  }
+  if (resources.gpu) {
+    limits['nvidia.com/gpu'] = resources.gpu;
+  }
+  return Object.keys(limits).length ? { limits } : undefined;
+}

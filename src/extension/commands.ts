@@ -1,0 +1,93 @@
+import * as vscode from 'vscode';
+import { selectContext, selectNamespace } from './clusterPickers.ts';
+import type { Ctx } from './ctx.ts';
+import { codeFromEditor, runInPod } from './runInPod.ts';
+
+type Command = (...args: unknown[]) => unknown;
+
+/** Every contributed command, as a factory of its handler over the window's context. */
+export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
+  runSelection: (ctx) => () => runFromEditor(ctx, false),
+  runFile: (ctx) => () => runFromEditor(ctx, true),
+  selectContext: (ctx) => () => guarded(ctx, 'cannot list contexts', () => selectContext(ctx)),
+  selectNamespace: (ctx) => () =>
+    guarded(ctx, 'cannot list namespaces', () => selectNamespace(ctx)),
+  showLogs: (ctx) => () => ctx.logChannel.show(),
+  showOutput: (ctx) => () => ctx.output.show(),
+  openSettings: () => () =>
+    vscode.commands.executeCommand('workbench.action.openSettings', 'podRunner'),
+  managePods: (ctx) => () => managePods(ctx),
+  startExecutorPod: (ctx) => () =>
+    guarded(ctx, 'cannot start the executor pod', () => ctx.executor.ensureStarted()),
+  stopExecutorPod: (ctx) => () =>
+    guarded(ctx, 'cannot stop the executor pod', () => ctx.executor.stop(true)),
+  restartExecutorPod: (ctx) => () =>
+    guarded(ctx, 'cannot restart the executor pod', () => ctx.executor.restart()),
+  startKernelPod: (ctx) => () => notYet(ctx, 'Kernel pods are started by the notebook controller.'),
+  stopKernelPod: (ctx) => () => notYet(ctx, 'Kernel pods are stopped with their notebooks.'),
+  restartKernel: (ctx) => () => notYet(ctx, 'Restart the kernel from the notebook toolbar.'),
+  showPodLogs: (ctx) => () => notYet(ctx, 'Pod logs are shown in the Pod Runner log on failures.'),
+  openShell: (ctx) => () => notYet(ctx, 'Opening a shell in the pod is not available yet.'),
+  reapOrphans: (ctx) => () => notYet(ctx, 'Deleting orphaned pods is not available yet.'),
+};
+
+export function registerCommands(ctx: Ctx): void {
+  for (const [name, factory] of Object.entries(commandFactories)) {
+    ctx.push(vscode.commands.registerCommand(`podRunner.${name}`, factory(ctx)));
+  }
+}
+
+async function guarded<T>(
+  ctx: Ctx,
+  message: string,
+  action: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await action();
+  } catch (error) {
+    // Not awaited: a command must not wait for the user to dismiss its error.
+    void ctx.showError(message, error);
+    return undefined;
+  }
+}
+
+async function runFromEditor(ctx: Ctx, wholeFile: boolean): Promise<void> {
+  if (!vscode.workspace.isTrusted) {
+    await vscode.window.showWarningMessage('Pod Runner runs code only in trusted workspaces.');
+    return;
+  }
+  const editor = vscode.window.activeTextEditor;
+  const code = editor && codeFromEditor(editor, wholeFile);
+  if (!code) {
+    await vscode.window.showWarningMessage(
+      'Pod Runner runs Python and shell files: open one first.',
+    );
+    return;
+  }
+  await guarded(ctx, `running ${code.source} failed`, () =>
+    runInPod(ctx, code.language, code.code, code.source),
+  );
+}
+
+async function managePods(ctx: Ctx): Promise<void> {
+  const items: (vscode.QuickPickItem & { command: string })[] = [
+    { label: '$(play) Start executor pod', command: 'podRunner.startExecutorPod' },
+    { label: '$(debug-restart) Restart executor pod', command: 'podRunner.restartExecutorPod' },
+    { label: '$(debug-stop) Stop executor pod', command: 'podRunner.stopExecutorPod' },
+    { label: '$(server-environment) Select context', command: 'podRunner.selectContext' },
+    { label: '$(symbol-namespace) Select namespace', command: 'podRunner.selectNamespace' },
+    { label: '$(output) Show logs', command: 'podRunner.showLogs' },
+    { label: '$(gear) Open settings', command: 'podRunner.openSettings' },
+  ];
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `Pod Runner · executor pod: ${ctx.executor.state}`,
+  });
+  if (picked) {
+    await vscode.commands.executeCommand(picked.command);
+  }
+}
+
+async function notYet(ctx: Ctx, message: string): Promise<void> {
+  ctx.logger.info(message);
+  await vscode.window.showInformationMessage(`Pod Runner: ${message}`);
+}

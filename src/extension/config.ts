@@ -1,0 +1,31 @@
+import * as vscode from 'vscode';
+import {
+  parseSettings,
+  reconnectSettings,
+  settingKeys,
+  type PodRunnerSettings,
+} from '../core/index.ts';
+
+export const configurationSection = 'podRunner';
+
+/** Reads and validates every setting in one place. */
+export function readSettings(): PodRunnerSettings {
+  const configuration = vscode.workspace.getConfiguration(configurationSection);
+  const raw: Record<string, unknown> = {};
+  for (const key of settingKeys) {
+    // Configuration values are read-only proxies: copy them into plain data.
+    const value: unknown = configuration.get(key);
+    raw[key] =
+      value === undefined || value === null
+        ? undefined
+        : (JSON.parse(JSON.stringify(value)) as unknown);
+  }
+  return parseSettings(raw);
+}
+
+/** Whether a configuration change touches a setting that needs new pods. */
+export function needsReconnect(event: vscode.ConfigurationChangeEvent): boolean {
+  return reconnectSettings.some((key) =>
+    event.affectsConfiguration(`${configurationSection}.${key}`),
+  );
+}

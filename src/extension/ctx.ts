@@ -1,0 +1,89 @@
+import * as vscode from 'vscode';
+import type { CommandLineCodeResult, Logger, PodRunnerSettings } from '../core/index.ts';
+import { needsReconnect, readSettings } from './config.ts';
+import { ExecutorSession } from './executorSession.ts';
+import { channelLogger } from './logging.ts';
+import { RunOutput } from './runOutput.ts';
+
+/** What the extension holds for the window's lifetime, passed explicitly to every part. */
+export class Ctx implements vscode.Disposable {
+  readonly logChannel = vscode.window.createOutputChannel('Pod Runner', { log: true });
+  readonly logger: Logger = channelLogger(this.logChannel);
+  readonly output = new RunOutput();
+  readonly executor: ExecutorSession;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.executor = new ExecutorSession(() => this.settings, this.logger);
+    this.disposables.push(this.logChannel, this.output, this.executor);
+    vscode.workspace.onDidChangeConfiguration(
+      (event) => void this.onConfigurationChanged(event),
+      null,
+      this.disposables,
+    );
+  }
+
+  /** The validated settings, read fresh (VS Code caches the configuration itself). */
+  get settings(): PodRunnerSettings {
+    return readSettings();
+  }
+
+  push(...disposables: vscode.Disposable[]): void {
+    this.disposables.push(...disposables);
+  }
+
+  /** Shows one actionable error: the message, with Open Logs and the fix the error points at. */
+  async showError(message: string, error: unknown): Promise<void> {
+    this.logger.error(error instanceof Error ? error : new Error(String(error)));
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const actions = ['Open Logs', 'Select Context', 'Open Settings'];
+    const choice = await vscode.window.showErrorMessage(
+      `Pod Runner: ${message}: ${detail}`,
+      ...actions,
+    );
+    if (choice === 'Open Logs') {
+      this.logChannel.show();
+    } else if (choice === 'Select Context') {
+      await vscode.commands.executeCommand('podRunner.selectContext');
+    } else if (choice === 'Open Settings') {
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'podRunner');
+    }
+  }
+
+  private async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
+    if (!needsReconnect(event) || this.executor.state === 'none') {
+      return;
+    }
+    if (this.executor.isBusy) {
+      const answer = await vscode.window.showWarningMessage(
+        'Pod Runner settings changed while code is running. Reconnect now (the running code is stopped)?',
+        'Reconnect',
+        'Later',
+      );
+      if (answer !== 'Reconnect') {
+        return;
+      }
+    }
+    this.logger.info('settings changed: the executor pod is replaced on the next run');
+    await this.executor.stop(true);
+  }
+
+  dispose(): void {
+    for (const disposable of this.disposables.reverse()) {
+      disposable.dispose();
+    }
+  }
+}
+
+/** What `activate` returns: other extensions (and the tests) run code in the pod through it. */
+export interface PodRunnerApi {
+  runCode(
+    language: string,
+    code: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<CommandLineCodeResult>;
+  /** Text written to the "Pod Runner: Output" channel, as it is written. */
+  onDidWriteOutput: vscode.Event<string>;
+  executorPodName(): string | undefined;
+  stopPods(): Promise<void>;
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  OptionError,
+  parseSettings,
+  resourceRequirements,
+  settingKeys,
+} from '../../src/core/index.ts';
+
+const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+  contributes: { configuration: { properties: Record<string, { default?: unknown }> } };
+};
+
+test('the settings the code reads are exactly the settings package.json declares', () => {
+  const declared = Object.keys(manifest.contributes.configuration.properties).sort();
+  assert.deepEqual(declared, settingKeys.map((key) => `podRunner.${key}`).sort());
+});
+
+test("the declared defaults parse to the model's defaults", () => {
+  const raw: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(manifest.contributes.configuration.properties)) {
+    raw[key.replace('podRunner.', '')] = schema.default;
+  }
+  const settings = parseSettings(raw);
+  assert.equal(settings.image, 'python:3-slim');
+  assert.equal(settings.timeout, 60);
+  assert.equal(settings.kubeconfig, undefined);
+  assert.equal(settings.podSpec, undefined);
+  assert.deepEqual(settings, parseSettings({}));
+});
+
+test('bad settings name the key and what was expected', () => {
+  assert.throws(
+    () => parseSettings({ timeout: 0 }),
+    (error: OptionError) =>
+      error instanceof OptionError &&
+      /podRunner\.timeout: expected a whole number from 1 to 86400, got 0/.test(error.message),
+  );
+  assert.throws(
+    () => parseSettings({ workspacePath: 'rel' }),
+    /podRunner\.workspacePath: expected an absolute path in the pod/,
+  );
+  assert.throws(() => parseSettings({ cleanupPolicy: 'sometimes' }), /podRunner\.cleanupPolicy/);
+  assert.throws(() => parseSettings({ labels: { a: 1 } }), /podRunner\.labels/);
+  assert.throws(
+    () => parseSettings({ jupyterCommand: 'python' }),
+    /podRunner\.jupyterCommand: expected a list of strings/,
+  );
+});
+
+test('resource settings become container limits (GPU as nvidia.com/gpu)', () => {
+  assert.equal(resourceRequirements({}), undefined);
+  assert.deepEqual(resourceRequirements({ cpu: '500m', memory: '1Gi', gpu: 1 }), {
+    limits: { cpu: '500m', memory: '1Gi', 'nvidia.com/gpu': 1 },
+  });
+});

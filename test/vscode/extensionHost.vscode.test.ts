@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { apiRequest, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { ensureCodeServer, repoRoot, startCodeServer } from './codeServer.ts';
+import { chromiumPath, runTestsInHost } from './hostRunner.ts';
+
+const run = promisify(execFile);
+const hostAvailable = existsSync(chromiumPath) && existsSync('/usr/bin/rg');
+
+interface HostResult {
+  name: string;
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+describe('the extension in a real VS Code extension host (code-server)', () => {
+  let results: HostResult[] = [];
+  let exitCode: number | undefined;
+  let setupError: Error | undefined;
+  let emulator: Awaited<ReturnType<typeof withEmulator>> | undefined;
+
+  before(async () => {
+    if (!hostAvailable) {
+      return;
+    }
+    emulator = await withEmulator();
+    const scratch = await mkdtemp(join(tmpdir(), 'pod-runner-host-'));
+    try {
+      await ensureCodeServer((line) => process.stderr.write(`${line}\n`));
+      await run('node', ['esbuild.mjs'], { cwd: repoRoot });
+      const testsBundle = join(repoRoot, 'out', 'test', 'index.js');
+      await run(
+        'npx',
+        [
+          'esbuild',
+          'test/vscode/suite/index.ts',
+          '--bundle',
+          '--platform=node',
+          '--format=cjs',
+          '--target=node20',
+          '--external:vscode',
+          `--outfile=${testsBundle}`,
+        ],
+        { cwd: repoRoot },
+      );
+      const workspace = join(scratch, 'workspace');
+      await mkdir(join(workspace, '.vscode'), { recursive: true });
+      await writeFile(
+        join(workspace, '.vscode', 'settings.json'),
+        JSON.stringify(
+          { 'podRunner.kubeconfig': emulator.kubeconfigPath, 'podRunner.timeout': 30 },
+          null,
+          2,
+        ),
+      );
+      const unreachable = join(scratch, 'unreachable.kubeconfig');
+      await writeFile(
+        unreachable,
+        'apiVersion: v1\nkind: Config\ncurrent-context: nowhere\nclusters:\n- name: nowhere\n  cluster: {server: "https://127.0.0.1:9"}\nusers:\n- name: u\n  user: {token: t0k3n-nowhere}\ncontexts:\n- name: nowhere\n  context: {cluster: nowhere, user: u}\n',
+      );
+      const resultsFile = join(scratch, 'results.jsonl');
+      const server = await startCodeServer({
+        workspace,
+        env: {
+          POD_RUNNER_TEST_RESULTS: resultsFile,
+          POD_RUNNER_UNREACHABLE_KUBECONFIG: unreachable,
+        },
+      });
+      try {
+        exitCode = await runTestsInHost(server, {
+          workspace,
+          extensionPath: repoRoot,
+          testsPath: testsBundle,
+          timeoutMs: 600_000,
+        });
+      } finally {
+        await server.stop();
+      }
+      results = existsSync(resultsFile)
+        ? readFileSync(resultsFile, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as HostResult)
+        : [];
+    } catch (error) {
+      setupError = error as Error;
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  after(async () => {
+    if (emulator) {
+      const pods = (
+        await apiRequest(
+          emulator,
+          'GET',
+          '/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner',
+        )
+      ).body as { items: unknown[] };
+      assert.equal(pods.items.length, 0, 'no pod remains after the extension host run');
+      await emulator.verifyNoLeaks();
+    }
+  });
+
+  test('the extension host ran every test and they passed', (t) => {
+    if (!requireTool(t, hostAvailable, 'Debian chromium and ripgrep (for code-server)')) {
+      return;
+    }
+    assert.equal(setupError, undefined, setupError?.stack);
+    for (const result of results) {
+      process.stdout.write(
+        `  ${result.ok ? 'ok' : 'FAILED'} (host) ${result.name} (${result.ms} ms)\n${result.error ? `${result.error}\n` : ''}`,
+      );
+    }
+    assert.ok(
+      results.length >= 6,
+      `the host reported ${results.length} results (exit code ${String(exitCode)})`,
+    );
+    assert.deepEqual(
+      results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.error ?? ''}`),
+      [],
+    );
+    assert.equal(exitCode, 0);
+  });
+});

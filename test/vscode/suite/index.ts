@@ -1,0 +1,174 @@
+import { appendFileSync, readFileSync } from 'node:fs';
+import * as vscode from 'vscode';
+import type { PodRunnerApi } from '../../../src/extension/ctx.ts';
+
+/**
+ * Tests that run inside the real extension host. Each result is appended as a JSON line to the
+ * file named by POD_RUNNER_TEST_RESULTS, which the node:test side turns into test results.
+ */
+type HostTest = { name: string; run: (api: PodRunnerApi) => Promise<void> };
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) {
+    throw new Error(message);
+  }
+}
+
+async function withTimeout<T>(promise: Thenable<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<T>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms)),
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const tests: HostTest[] = [
+  {
+    name: 'every contributed command is registered',
+    run: async () => {
+      const extension = vscode.extensions.getExtension('pod-runner.pod-runner')!;
+      const contributed = (
+        extension.packageJSON as { contributes: { commands: { command: string }[] } }
+      ).contributes.commands.map((c) => c.command);
+      const registered = new Set(await vscode.commands.getCommands(true));
+      const missing = contributed.filter((command) => !registered.has(command));
+      check(missing.length === 0, `not registered: ${missing.join(', ')}`);
+    },
+  },
+  {
+    name: 'Run Selection streams the output into the Pod Runner: Output channel',
+    run: async (api) => {
+      const document = await vscode.workspace.openTextDocument({
+        language: 'python',
+        content: "import sys\nprint('from the pod', sys.version_info[0])\nprint('not selected')\n",
+      });
+      const editor = await vscode.window.showTextDocument(document);
+      editor.selection = new vscode.Selection(0, 0, 1, 100);
+      let written = '';
+      const subscription = api.onDidWriteOutput((text) => (written += text));
+      try {
+        await withTimeout(
+          vscode.commands.executeCommand('podRunner.runSelection'),
+          120_000,
+          'Run Selection',
+        );
+      } finally {
+        subscription.dispose();
+      }
+      check(written.includes('from the pod 3\n'), `output channel got: ${JSON.stringify(written)}`);
+      check(!written.includes('not selected'), 'only the selection ran');
+      check(
+        /▶ .* · python · pod default\/autogen-code-exec-/.test(written),
+        `header missing: ${written}`,
+      );
+      check(/■ exit code 0 · [\d.]+ s/.test(written), `footer missing: ${written}`);
+    },
+  },
+  {
+    name: 'the API runs code in the same pod and reports exit codes',
+    run: async (api) => {
+      const first = api.executorPodName();
+      const result = await api.runCode('bash', 'echo "$(hostname)"; exit 3');
+      check(result.exitCode === 3, `exit code ${result.exitCode}`);
+      check(result.output === `${first}\n`, `the run reuses the pod: ${result.output} vs ${first}`);
+    },
+  },
+  {
+    name: 'Select Context stores the choice in settings and leaves the kubeconfig byte-identical',
+    run: async () => {
+      const kubeconfig = vscode.workspace.getConfiguration('podRunner').get<string>('kubeconfig')!;
+      const before = readFileSync(kubeconfig);
+      const picking = vscode.commands.executeCommand('podRunner.selectContext');
+      await new Promise((done) => setTimeout(done, 1500));
+      await vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await withTimeout(picking, 10_000, 'Select Context');
+      const chosen = vscode.workspace.getConfiguration('podRunner').get<string>('context');
+      check(chosen === 'pod-runner-emulator-restricted', `context setting is ${String(chosen)}`);
+      check(readFileSync(kubeconfig).equals(before), 'the kubeconfig file changed');
+      await vscode.workspace
+        .getConfiguration('podRunner')
+        .update('context', undefined, vscode.ConfigurationTarget.Workspace);
+    },
+  },
+  {
+    name: 'an unreachable cluster is an error, not a hang',
+    run: async (api) => {
+      const configuration = vscode.workspace.getConfiguration('podRunner');
+      const original = configuration.get<string>('kubeconfig');
+      await api.stopPods();
+      await configuration.update(
+        'kubeconfig',
+        process.env.POD_RUNNER_UNREACHABLE_KUBECONFIG,
+        vscode.ConfigurationTarget.Workspace,
+      );
+      try {
+        const started = Date.now();
+        let failure: Error | undefined;
+        try {
+          await withTimeout(
+            api.runCode('python', 'print(1)'),
+            60_000,
+            'a run against an unreachable cluster',
+          );
+        } catch (error) {
+          failure = error as Error;
+        }
+        check(
+          failure && !/took more than/.test(failure.message),
+          `expected a connection error, got ${String(failure?.message)}`,
+        );
+        check(Date.now() - started < 60_000, 'failed in time');
+      } finally {
+        await configuration.update('kubeconfig', original, vscode.ConfigurationTarget.Workspace);
+      }
+    },
+  },
+  {
+    name: 'stopping deletes the executor pod',
+    run: async (api) => {
+      await api.runCode('python', 'print(1)');
+      check(api.executorPodName() !== undefined, 'a pod was started');
+      await api.stopPods();
+      check(api.executorPodName() === undefined, 'the pod is gone from the session');
+    },
+  },
+];
+
+export async function run(): Promise<void> {
+  const results = process.env.POD_RUNNER_TEST_RESULTS;
+  if (!results) {
+    throw new Error('POD_RUNNER_TEST_RESULTS is not set');
+  }
+  const extension = vscode.extensions.getExtension<PodRunnerApi>('pod-runner.pod-runner');
+  check(extension, 'the extension is not installed in this host');
+  const api = await extension.activate();
+  let failed = 0;
+  for (const test of tests) {
+    const started = Date.now();
+    try {
+      await test.run(api);
+      appendFileSync(
+        results,
+        `${JSON.stringify({ name: test.name, ok: true, ms: Date.now() - started })}\n`,
+      );
+    } catch (error) {
+      failed++;
+      appendFileSync(
+        results,
+        `${JSON.stringify({ name: test.name, ok: false, ms: Date.now() - started, error: (error as Error).stack ?? String(error) })}\n`,
+      );
+    }
+  }
+  await api.stopPods().catch(() => undefined);
+  if (failed > 0) {
+    throw new Error(`${failed} extension host test(s) failed`);
+  }
+}
