@@ -142,7 +142,13 @@ export class PodWorker {
     try {
       this.schedule();
       await this.sleep(this.context.startDelayMs());
-      this.sandbox = await createPodSandbox(join(this.podDir, 'sandbox'), this.name);
+      const sandbox = await createPodSandbox(join(this.podDir, 'sandbox'), this.name);
+      if (this.lifetime.signal.aborted) {
+        // Deleted while the sandbox was being made: termination found nothing to stop.
+        await sandbox.stop();
+        return;
+      }
+      this.sandbox = sandbox;
       this.startTime = timestamp();
       this.armDeadline();
       this.publish();
@@ -364,7 +370,8 @@ export class PodWorker {
     const argv = containerArgv(slot.spec, image, slot.env);
     slot.containerID = `containerd://${randomBytes(32).toString('hex')}`;
     slot.previousLog = slot.log;
-    slot.log = new ContainerLog();
+    const log = new ContainerLog();
+    slot.log = log;
     const process = await startContainer({
       sandbox,
       runId: `${slot.name}-${slot.restartCount}`,
@@ -377,11 +384,16 @@ export class PodWorker {
       commands: image.commands,
       volumes: volumeBinds(slot.spec, this.volumePaths),
       etcHosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.podIP}\t${this.name}\n`,
+      onOutput: (chunk) => log.write(chunk),
     });
+    if (this.lifetime.signal.aborted && !process.startError) {
+      // Deleted while the container was starting: termination did not see this process.
+      process.kill('SIGKILL');
+      await process.exit;
+      log.end();
+      return 137;
+    }
     slot.process = process;
-    const log = slot.log;
-    process.stdout.on('data', (chunk: Buffer) => log.write(chunk));
-    process.stderr.on('data', (chunk: Buffer) => log.write(chunk));
     const startedAt = timestamp();
     this.event('Normal', 'Created', `Created container: ${slot.name}`, slot);
     const probeLoop = new AbortController();

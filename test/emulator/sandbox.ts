@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 
 /**
  * Linux-namespace sandboxes for pods: a "pause" process owns each pod's network, UTS and IPC
@@ -118,13 +119,16 @@ export interface ContainerLaunch {
   commands: Record<string, string | { script: string }>;
   volumes: VolumeBind[];
   etcHosts: string;
+  /**
+   * Receives the container's output from the moment it starts (Node discards the output of a
+   * child that exits before anyone reads its pipes).
+   */
+  onOutput: (chunk: Buffer) => void;
 }
 
 export interface ContainerProcess {
   /** Host pid of the container's PID 1. */
   readonly pid: number;
-  readonly stdout: Readable;
-  readonly stderr: Readable;
   /** Resolves when PID 1 exits; `startError` when the runtime could not start the command. */
   readonly exit: Promise<{ exitCode: number; signal?: string; startError?: string }>;
   /** Set when the runtime could not start the command (missing executable, bad mount). */
@@ -177,6 +181,8 @@ export async function startContainer(launch: ContainerLaunch): Promise<Container
   );
   let diagnostics = '';
   child.stderr!.on('data', (chunk: Buffer) => (diagnostics += chunk.toString()));
+  child.stdout!.on('data', launch.onOutput);
+  (child.stdio[4] as Readable).on('data', launch.onOutput);
   // The setup script reports on fd 3: its errors, then a ready marker just before it hands over to
   // the command. (unshare keeps its own copy of fd 3 open, so end-of-file comes only at exit.)
   const setupReport = child.stdio[3] as Readable;
@@ -223,8 +229,6 @@ export async function startContainer(launch: ContainerLaunch): Promise<Container
   return {
     pid: pid ?? -1,
     startError: startError || undefined,
-    stdout: child.stdout!,
-    stderr: child.stdio[4] as Readable,
     exit,
     kill(signal) {
       if (pid !== undefined) {
@@ -366,11 +370,20 @@ export function execInContainer(options: ExecOptions): ExecProcess {
     child.once('close', (code, signal) => resolve(code ?? 128 + signalNumber(signal))),
   );
   child.stdin!.on('error', () => undefined);
+  // Piped at once: Node discards the output of a child that exits before its pipes are read, and
+  // the WebSocket that consumes this output is attached only after the upgrade completes.
+  const stdout = child.stdout!.pipe(new PassThrough());
+  const stderr = child.stderr!.pipe(new PassThrough());
   return {
     stdin: child.stdin!,
-    stdout: child.stdout!,
-    stderr: child.stderr!,
-    done: closed.then((exitCode) => ({ exitCode, notFound })),
+    stdout,
+    stderr,
+    // Done once the process exited and its output has been read to the end.
+    done: Promise.all([
+      closed,
+      finished(stdout).catch(() => undefined),
+      finished(stderr).catch(() => undefined),
+    ]).then(([exitCode]) => ({ exitCode, notFound })),
     resize(columns, rows) {
       const control = child.stdio[4] as Writable | undefined;
       control?.write(`${columns} ${rows}\n`);
