@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { registerCommands } from './commands.ts';
 import { Ctx, type PodRunnerApi } from './ctx.ts';
 import { runInPod } from './runInPod.ts';
+import { createStatelessController } from './statelessController.ts';
 import { createStatusBar } from './statusBar.ts';
 
 let current: Ctx | undefined;
@@ -13,6 +14,7 @@ export function activate(context: vscode.ExtensionContext): PodRunnerApi {
   context.subscriptions.push(ctx);
   registerCommands(ctx);
   createStatusBar(ctx);
+  createStatelessController(ctx);
   ctx.logger.info('Pod Runner activated');
   return {
     runCode: (language, code, options) =>
