@@ -155,7 +155,8 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     },
     labels: labels as Record<string, string>,
     jupyterImage: text(raw, 'jupyterImage', 'quay.io/jupyter/docker-stacks-foundation'),
-    jupyterCommand: (command as string[] | null | undefined) ?? undefined,
+    jupyterCommand:
+      Array.isArray(command) && command.length > 0 ? (command as string[]) : undefined,
     jupyterPort: integer(raw, 'jupyterPort', 8888, 1, 65_535),
     kernelName: text(raw, 'kernelName', 'python3'),
     cleanupPolicy,

@@ -24,8 +24,15 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
   restartExecutorPod: (ctx) => () =>
     guarded(ctx, 'cannot restart the executor pod', () => ctx.executor.restart()),
   startKernelPod: (ctx) => () => notYet(ctx, 'Kernel pods are started by the notebook controller.'),
-  stopKernelPod: (ctx) => () => notYet(ctx, 'Kernel pods are stopped with their notebooks.'),
-  restartKernel: (ctx) => () => notYet(ctx, 'Restart the kernel from the notebook toolbar.'),
+  restartKernel: (ctx) => () =>
+    guarded(ctx, 'cannot restart the kernel', async () => {
+      const notebook = vscode.window.activeNotebookEditor?.notebook;
+      if (notebook) {
+        await ctx.kernels?.restartKernel(notebook);
+      }
+    }),
+  stopKernelPod: (ctx) => () =>
+    guarded(ctx, 'cannot stop the kernel pod', async () => ctx.kernels?.stop()),
   showPodLogs: (ctx) => () => notYet(ctx, 'Pod logs are shown in the Pod Runner log on failures.'),
   openShell: (ctx) => () => notYet(ctx, 'Opening a shell in the pod is not available yet.'),
   reapOrphans: (ctx) => () => notYet(ctx, 'Deleting orphaned pods is not available yet.'),

@@ -11,6 +11,10 @@ export class Ctx implements vscode.Disposable {
   readonly logger: Logger = channelLogger(this.logChannel);
   readonly output = new RunOutput();
   readonly executor: ExecutorSession;
+  /** The gateway-pod notebook controller, once created. */
+  kernels:
+    | { stop(): Promise<void>; restartKernel(notebook: vscode.NotebookDocument): Promise<void> }
+    | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(readonly extension: vscode.ExtensionContext) {

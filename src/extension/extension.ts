@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { registerCommands } from './commands.ts';
 import { Ctx, type PodRunnerApi } from './ctx.ts';
 import { runInPod } from './runInPod.ts';
+import { KernelController } from './kernelController.ts';
 import { createStatelessController } from './statelessController.ts';
 import { createStatusBar } from './statusBar.ts';
 
@@ -15,13 +16,19 @@ export function activate(context: vscode.ExtensionContext): PodRunnerApi {
   registerCommands(ctx);
   createStatusBar(ctx);
   createStatelessController(ctx);
+  const kernels = new KernelController(ctx);
+  ctx.kernels = kernels;
+  ctx.push(kernels);
   ctx.logger.info('Pod Runner activated');
   return {
     runCode: (language, code, options) =>
       runInPod(ctx, language, code, 'API call', options?.signal),
     onDidWriteOutput: ctx.output.onDidWrite,
     executorPodName: () => ctx.executor.podName,
-    stopPods: () => ctx.executor.stop(true),
+    stopPods: async () => {
+      await ctx.executor.stop(true);
+      await kernels.stop();
+    },
   };
 }
 
@@ -30,6 +37,6 @@ export async function deactivate(): Promise<void> {
   const ctx = current;
   current = undefined;
   if (ctx && ctx.settings.cleanupPolicy === 'deleteOnClose') {
-    await ctx.executor.stop();
+    await Promise.all([ctx.executor.stop(), ctx.kernels?.stop()]);
   }
 }

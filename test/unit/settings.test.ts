@@ -29,6 +29,11 @@ test("the declared defaults parse to the model's defaults", () => {
   assert.equal(settings.kubeconfig, undefined);
   assert.equal(settings.podSpec, undefined);
   assert.deepEqual(settings, parseSettings({}));
+  assert.equal(
+    parseSettings({ jupyterCommand: [] }).jupyterCommand,
+    undefined,
+    'VS Code gives [] for an unset list',
+  );
 });
 
 test('bad settings name the key and what was expected', () => {

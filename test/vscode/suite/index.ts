@@ -180,6 +180,108 @@ const tests: HostTest[] = [
     },
   },
   {
+    name: 'the gateway kernel controller keeps state, shows images and errors in cells, and interrupts',
+    run: async () => {
+      const cells = [
+        'x = 21',
+        'print(x * 2)',
+        'import matplotlib.pyplot as plt\n%matplotlib inline\nplt.plot([1, 3, 2])\nplt.show()',
+        '1 / 0',
+      ].map((code) => new vscode.NotebookCellData(vscode.NotebookCellKind.Code, code, 'python'));
+      const notebook = await vscode.workspace.openNotebookDocument(
+        'jupyter-notebook',
+        new vscode.NotebookData(cells),
+      );
+      await vscode.window.showNotebookDocument(notebook);
+      await vscode.commands.executeCommand('notebook.selectKernel', {
+        id: 'pod-runner-kernel',
+        extension: 'pod-runner.pod-runner',
+      });
+      await vscode.commands.executeCommand('notebook.execute');
+      const deadline = Date.now() + 180_000;
+      while (notebook.cellAt(3).executionSummary?.success === undefined && Date.now() < deadline) {
+        await new Promise((done) => setTimeout(done, 250));
+      }
+      const items = (index: number) => notebook.cellAt(index).outputs.flatMap((o) => o.items);
+      const stdout = new TextDecoder().decode(
+        items(1).find((i) => i.mime === 'application/vnd.code.notebook.stdout')?.data,
+      );
+      const describeCell = (index: number) =>
+        items(index)
+          .map((i) => `${i.mime}: ${new TextDecoder().decode(i.data).slice(0, 3000)}`)
+          .join(' | ');
+      check(
+        stdout === '42\n',
+        `state across cells: ${JSON.stringify(stdout)}; cell 1: ${describeCell(0)}; cell 2: ${describeCell(1)}`,
+      );
+      const png = items(2).find((i) => i.mime === 'image/png');
+      check(
+        png && png.data[1] === 0x50 && png.data[2] === 0x4e && png.data[3] === 0x47,
+        `image/png bytes in the plot cell: ${items(2)
+          .map((i) => i.mime)
+          .join(',')}`,
+      );
+      const error = items(3).find((i) => i.mime === 'application/vnd.code.notebook.error');
+      check(
+        error && new TextDecoder().decode(error.data).includes('ZeroDivisionError'),
+        'the error is an error output in the cell',
+      );
+      check(
+        notebook.cellAt(3).executionSummary?.success === false,
+        'the failing cell is marked failed',
+      );
+      check(
+        (notebook.cellAt(1).executionSummary?.executionOrder ?? 0) > 0,
+        'execution order from the kernel',
+      );
+
+      const sleeper = await vscode.workspace.openNotebookDocument(
+        'jupyter-notebook',
+        new vscode.NotebookData([
+          new vscode.NotebookCellData(
+            vscode.NotebookCellKind.Code,
+            'import time\ntime.sleep(60)',
+            'python',
+          ),
+        ]),
+      );
+      await vscode.window.showNotebookDocument(sleeper);
+      await vscode.commands.executeCommand('notebook.selectKernel', {
+        id: 'pod-runner-kernel',
+        extension: 'pod-runner.pod-runner',
+      });
+      void vscode.commands.executeCommand('notebook.execute');
+      const started = Date.now();
+      while (
+        !sleeper.cellAt(0).outputs.length &&
+        Date.now() - started < 60_000 &&
+        !sleeper.cellAt(0).executionSummary?.timing
+      ) {
+        await new Promise((done) => setTimeout(done, 250));
+        if (Date.now() - started > 4_000) {
+          break;
+        }
+      }
+      await vscode.commands.executeCommand('notebook.cancelExecution');
+      while (
+        sleeper.cellAt(0).executionSummary?.success === undefined &&
+        Date.now() - started < 60_000
+      ) {
+        await new Promise((done) => setTimeout(done, 250));
+      }
+      const interrupted = sleeper
+        .cellAt(0)
+        .outputs.flatMap((o) => o.items)
+        .map((i) => new TextDecoder().decode(i.data))
+        .join('');
+      check(
+        interrupted.includes('KeyboardInterrupt'),
+        `interrupt reached the kernel: ${interrupted.slice(0, 200)}`,
+      );
+      check(Date.now() - started < 50_000, 'the interrupted cell ended long before 60 s');
+    },
+  },
+  {
     name: 'stopping deletes the executor pod',
     run: async (api) => {
       await api.runCode('python', 'print(1)');
