@@ -71,3 +71,4 @@ export {
   settingKeys,
   type PodRunnerSettings,
 } from './settings.ts';
+export { listManagedPods, reapOrphanedPods, type ManagedPod } from './orphans.ts';

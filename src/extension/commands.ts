@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { listManagedPods, reapOrphanedPods } from '../core/index.ts';
 import { selectContext, selectNamespace } from './clusterPickers.ts';
 import type { Ctx } from './ctx.ts';
 import { codeFromEditor, runInPod } from './runInPod.ts';
@@ -35,7 +36,7 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
     guarded(ctx, 'cannot stop the kernel pod', async () => ctx.kernels?.stop()),
   showPodLogs: (ctx) => () => notYet(ctx, 'Pod logs are shown in the Pod Runner log on failures.'),
   openShell: (ctx) => () => notYet(ctx, 'Opening a shell in the pod is not available yet.'),
-  reapOrphans: (ctx) => () => notYet(ctx, 'Deleting orphaned pods is not available yet.'),
+  reapOrphans: (ctx) => () => guarded(ctx, 'cannot delete orphaned pods', () => reapOrphans(ctx)),
 };
 
 export function registerCommands(ctx: Ctx): void {
@@ -91,6 +92,38 @@ async function managePods(ctx: Ctx): Promise<void> {
   });
   if (picked) {
     await vscode.commands.executeCommand(picked.command);
+  }
+}
+
+/** Offers Pod Runner's pods that this window does not use (left by crashed windows) for deletion. */
+async function reapOrphans(ctx: Ctx): Promise<void> {
+  const settings = ctx.settings;
+  const target = {
+    ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
+    ...(settings.context ? { context: settings.context } : {}),
+    ...(settings.namespace ? { namespace: settings.namespace } : {}),
+  };
+  const mine = [ctx.executor.podName].filter((name): name is string => name !== undefined);
+  const orphans = (await listManagedPods(target)).filter((pod) => !mine.includes(pod.name));
+  if (orphans.length === 0) {
+    await vscode.window.showInformationMessage('Pod Runner: no orphaned pods.');
+    return;
+  }
+  const picked = await vscode.window.showQuickPick(
+    orphans.map((pod) => ({
+      label: pod.name,
+      description: `${pod.phase}${pod.createdAt ? ` · created ${pod.createdAt}` : ''}`,
+      picked: true,
+    })),
+    { title: 'Pod Runner: delete orphaned pods', canPickMany: true },
+  );
+  if (picked?.length) {
+    const deleted = await reapOrphanedPods({
+      ...target,
+      keep: mine,
+      only: picked.map((item) => item.label),
+    });
+    ctx.logger.info(`deleted orphaned pods: ${deleted.join(', ')}`);
   }
 }
 

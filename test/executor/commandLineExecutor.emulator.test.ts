@@ -421,6 +421,36 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     );
   });
 
+  test('pods of a crashed client are found by label and removed by the reap function', async () => {
+    const { listManagedPods, reapOrphanedPods } = await import('../../src/core/index.ts');
+    const { spawn } = await import('node:child_process');
+    const script = `const { PodCommandLineCodeExecutor } = require(${JSON.stringify(require.resolve('../../src/core/index.ts'))}); new PodCommandLineCodeExecutor({ kubeconfig: process.argv[1], podName: 'crashed-client', activeDeadlineSeconds: 600 }).start().then(() => { process.stdout.write('started'); setInterval(() => {}, 1000); });`;
+    const client = spawn(
+      process.execPath,
+      ['--import', 'tsx', '-e', script, emulator.kubeconfigPath],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => client.stdout.on('data', () => resolve()));
+    client.kill('SIGKILL');
+    const orphan = (await listManagedPods({ kubeconfig: emulator.kubeconfigPath })).find(
+      (pod) => pod.name === 'crashed-client',
+    );
+    assert.ok(orphan, 'the crashed client left its pod behind');
+    const podSpec = (
+      await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods/crashed-client')
+    ).body as { spec: { activeDeadlineSeconds: number } };
+    assert.equal(podSpec.spec.activeDeadlineSeconds, 600);
+    const deleted = await reapOrphanedPods({
+      kubeconfig: emulator.kubeconfigPath,
+      keep: [executor.podName],
+    });
+    assert.deepEqual(deleted, ['crashed-client']);
+    assert.ok(
+      (await ourPods(emulator)).includes(executor.podName),
+      'the live executor pod is kept',
+    );
+  });
+
   test('autoRemove false leaves the pod for the next executor of the same name, which reuses it', async () => {
     const first = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
