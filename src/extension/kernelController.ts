@@ -5,6 +5,7 @@ import {
   type KernelOutputEvent,
   type MimeBundle,
 } from '../core/index.ts';
+import { runCellExecution } from './cellExecution.ts';
 import type { Ctx } from './ctx.ts';
 import { renderStreamText } from './streamText.ts';
 
@@ -148,39 +149,20 @@ export class KernelController implements vscode.Disposable {
     cell: vscode.NotebookCell,
     notebook: vscode.NotebookDocument,
   ): Promise<void> {
-    execution.start(Date.now());
-    let ended = false;
-    const end = (success: boolean) => {
-      if (!ended) {
-        ended = true;
-        execution.end(success, Date.now());
-      }
-    };
     const interrupt = execution.token.onCancellationRequested(() => void this.interrupt(notebook));
     try {
-      await execution.clearOutput();
-      const kernel = await this.kernelFor(notebook);
-      const renderer = new CellOutputRenderer(execution);
-      const result = await kernel.executeCodeBlocks(
-        [{ language: 'python', code: cell.document.getText() }],
-        { onOutput: (event) => renderer.handle(event) },
-      );
-      await renderer.flushed();
-      end(result.exitCode === 0);
-    } catch (error) {
-      await execution
-        .appendOutput(
-          new vscode.NotebookCellOutput([
-            vscode.NotebookCellOutputItem.error(
-              error instanceof Error ? error : new Error(String(error)),
-            ),
-          ]),
-        )
-        .then(undefined, () => undefined);
-      end(false);
+      await runCellExecution(execution, async () => {
+        const kernel = await this.kernelFor(notebook);
+        const renderer = new CellOutputRenderer(execution);
+        const result = await kernel.executeCodeBlocks(
+          [{ language: 'python', code: cell.document.getText() }],
+          { onOutput: (event) => renderer.handle(event) },
+        );
+        await renderer.flushed();
+        return result.exitCode === 0;
+      });
     } finally {
       interrupt.dispose();
-      end(false);
     }
   }
 

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { runCellExecution } from './cellExecution.ts';
 import type { Ctx } from './ctx.ts';
 
 const languages: Record<string, string> = { python: 'python', shellscript: 'bash' };
@@ -47,65 +48,45 @@ export function createStatelessController(ctx: Ctx): vscode.NotebookController {
     running.add(abort);
     const cancel = execution.token.onCancellationRequested(() => abort.abort());
     execution.executionOrder = order;
-    execution.start(Date.now());
-    let ended = false;
-    const end = (success: boolean) => {
-      if (!ended) {
-        ended = true;
-        execution.end(success, Date.now());
-      }
-    };
     try {
-      await execution.clearOutput();
-      const language = languages[cell.document.languageId];
-      if (!language) {
-        await execution.replaceOutput(
-          new vscode.NotebookCellOutput([
-            vscode.NotebookCellOutputItem.stderr(
-              `Pod Runner runs Python and shell cells, not ${cell.document.languageId}.`,
-            ),
-          ]),
-        );
-        end(false);
-        return;
-      }
-      const output = new vscode.NotebookCellOutput([]);
-      await execution.replaceOutput(output);
-      let pending = Promise.resolve();
-      const result = await ctx.executor.run([{ language, code: cell.document.getText() }], {
-        signal: abort.signal,
-        onOutput: (chunk) => {
-          const item =
-            chunk.stream === 'stdout'
-              ? vscode.NotebookCellOutputItem.stdout(chunk.text)
-              : vscode.NotebookCellOutputItem.stderr(chunk.text);
-          pending = pending.then(() => execution.appendOutputItems(item, output));
-        },
+      await runCellExecution(execution, async () => {
+        const language = languages[cell.document.languageId];
+        if (!language) {
+          await execution.replaceOutput(
+            new vscode.NotebookCellOutput([
+              vscode.NotebookCellOutputItem.stderr(
+                `Pod Runner runs Python and shell cells, not ${cell.document.languageId}.`,
+              ),
+            ]),
+          );
+          return false;
+        }
+        const output = new vscode.NotebookCellOutput([]);
+        await execution.replaceOutput(output);
+        let pending = Promise.resolve();
+        const result = await ctx.executor.run([{ language, code: cell.document.getText() }], {
+          signal: abort.signal,
+          onOutput: (chunk) => {
+            const item =
+              chunk.stream === 'stdout'
+                ? vscode.NotebookCellOutputItem.stdout(chunk.text)
+                : vscode.NotebookCellOutputItem.stderr(chunk.text);
+            pending = pending.then(() => execution.appendOutputItems(item, output));
+          },
+        });
+        await pending;
+        if (result.exitCode !== 0) {
+          await execution.appendOutput(
+            new vscode.NotebookCellOutput([
+              vscode.NotebookCellOutputItem.stderr(`\nexit code ${result.exitCode}\n`),
+            ]),
+          );
+        }
+        return result.exitCode === 0;
       });
-      await pending;
-      if (result.exitCode !== 0) {
-        await execution.appendOutput(
-          new vscode.NotebookCellOutput([
-            vscode.NotebookCellOutputItem.stderr(`\nexit code ${result.exitCode}\n`),
-          ]),
-        );
-      }
-      end(result.exitCode === 0);
-    } catch (error) {
-      await execution
-        .appendOutput(
-          new vscode.NotebookCellOutput([
-            vscode.NotebookCellOutputItem.error(
-              error instanceof Error ? error : new Error(String(error)),
-            ),
-          ]),
-        )
-        .then(undefined, () => undefined);
-      end(false);
     } finally {
       cancel.dispose();
       running.delete(abort);
-      end(false);
     }
   }
 

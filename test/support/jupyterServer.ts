@@ -1,25 +1,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PodJupyterConnectionInfo } from '../../src/core/jupyterConnection.ts';
 import { eventually } from './emulatorFixture.ts';
+import { freePort } from '../vscode/codeServer.ts';
 
 export function jupyterServerAvailable(): boolean {
   return (
     spawnSync('/usr/bin/python3', ['-c', 'import jupyter_server, ipykernel'], { encoding: 'utf8' })
       .status === 0
   );
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface RunningJupyterServer {
