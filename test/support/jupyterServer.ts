@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PodJupyterConnectionInfo } from '../../src/core/jupyterConnection.ts';
 import { eventually } from './emulatorFixture.ts';
+import { stopServerProcess } from './processes.ts';
 import { freePort } from '../vscode/codeServer.ts';
 
 export function jupyterServerAvailable(): boolean {
@@ -67,12 +68,6 @@ export async function startJupyterServer(): Promise<RunningJupyterServer> {
   return {
     info,
     process: child,
-    async stop() {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-      await rm(home, { recursive: true, force: true });
-    },
+    stop: () => stopServerProcess(child, exited, home),
   };
 }

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stopServerProcess } from '../support/processes.ts';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -143,12 +144,6 @@ export async function startCodeServer(options: {
     port,
     home,
     process: child,
-    async stop() {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-      await rm(home, { recursive: true, force: true });
-    },
+    stop: () => stopServerProcess(child, exited, home),
   };
 }
