@@ -36,6 +36,13 @@ export {
   type PodExecResult,
 } from './podExec.ts';
 export {
+  PodTerminal,
+  type PodTerminalExit,
+  type PodTerminalRequest,
+  type TerminalOptions,
+} from './podTerminal.ts';
+export type { PodStartProgress, StartOptions } from './podLauncher.ts';
+export {
   PodCommandLineCodeExecutor,
   type ExecuteOptions,
   type PodCommandLineCodeExecutorOptions,

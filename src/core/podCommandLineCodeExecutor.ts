@@ -27,7 +27,8 @@ import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { OutputCollector, type OutputChunk } from './outputCollector.ts';
 import { PodExecClient, type WebSocketFactory } from './podExec.ts';
-import { PodLauncher } from './podLauncher.ts';
+import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
+import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import { exitCodes, killBlockScript, runBlockScript, scriptMarker } from './podScripts.ts';
 import type { JsonObject, SpecInput } from './specLoader.ts';
 
@@ -174,15 +175,15 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   }
 
   /** Creates the pod (or reuses ours when autoRemove is false) and waits until it is ready. */
-  start(signal?: AbortSignal): Promise<void> {
+  start(options: StartOptions = {}): Promise<void> {
     if (this.session) {
       return Promise.resolve();
     }
-    this.starting ??= this.doStart(signal).finally(() => (this.starting = undefined));
+    this.starting ??= this.doStart(options).finally(() => (this.starting = undefined));
     return this.starting;
   }
 
-  private async doStart(signal?: AbortSignal): Promise<void> {
+  private async doStart({ signal, onProgress }: StartOptions): Promise<void> {
     signal?.throwIfAborted();
     const target = loadClusterTarget({
       ...(this.options.kubeconfig !== undefined ? { kubeconfig: this.options.kubeconfig } : {}),
@@ -227,7 +228,10 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       created = true;
     }
     try {
-      await launcher.waitUntilReady(name, this.startupTimeout * 1000, signal);
+      await launcher.waitUntilReady(name, this.startupTimeout * 1000, {
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress } : {}),
+      });
     } catch (error) {
       if (created) {
         this.logger.info(`deleting pod ${namespace}/${name} after a failed start`);
@@ -253,10 +257,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     if (blocks.length === 0) {
       throw new OptionError('blocks', 'no code blocks to execute');
     }
-    const session = this.session;
-    if (!session) {
-      throw new ExecutorStateError('the executor is not running: call start() first');
-    }
+    const session = this.requireSession();
     if (options.signal?.aborted) {
       return { exitCode: 1, output: cancelledText };
     }
@@ -455,6 +456,33 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   }
 
   /** Deletes the pod and creates it again: all state in the pod is lost. */
+  /**
+   * An interactive shell (tty) in the executor container; `/bin/sh` unless a command is given.
+   * The caller closes it; the executor's own blocks are unaffected.
+   */
+  async openTerminal(options: TerminalOptions = {}): Promise<PodTerminal> {
+    const session = this.requireSession();
+    return session.exec.openTerminal({
+      ...options,
+      namespace: session.target.namespace,
+      pod: this.podName,
+      container: this.containerName,
+      command: options.command ?? ['/bin/sh'],
+    });
+  }
+
+  /** The executor container's log (its last `tailLines` lines when given). */
+  async readLogs(tailLines?: number): Promise<string> {
+    return this.requireSession().launcher.readLogs(this.podName, tailLines);
+  }
+
+  private requireSession(): Session {
+    if (!this.session) {
+      throw new ExecutorStateError('the executor is not running: call start() first');
+    }
+    return this.session;
+  }
+
   async restart(): Promise<void> {
     await this.stop();
     await this.start();

@@ -1,16 +1,23 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { ConnectionLostError, KubernetesApiError, PodRunnerError } from './errors.ts';
+import { ConnectionLostError, PodRunnerError } from './errors.ts';
+import {
+  closeChannel,
+  exitCodeOf,
+  parseStatus,
+  statusChannel,
+  stderrChannel,
+  stdinChannel,
+  stdoutChannel,
+} from './execChannels.ts';
 import { apiErrorFromStatus, type StatusBody } from './kubernetesErrors.ts';
+import { PodTerminal, type PodTerminalRequest } from './podTerminal.ts';
 
 /** Exec subprotocols, newest first: v5 can half-close stdin, v4 cannot. */
+export { ExecStartError, exitCodeOf } from './execChannels.ts';
+
 export const execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
-const stdinChannel = 0;
-const stdoutChannel = 1;
-const stderrChannel = 2;
-const statusChannel = 3;
-const closeChannel = 255;
 const stdinChunkBytes = 1024 * 1024;
 
 export interface PodExecRequest {
@@ -31,9 +38,6 @@ export interface PodExecResult {
   /** The subprotocol the server chose. */
   protocol: string;
 }
-
-/** The command could not be started in the container (e.g. the executable does not exist). */
-export class ExecStartError extends PodRunnerError {}
 
 export type WebSocketFactory = (
   url: string,
@@ -56,27 +60,7 @@ export class PodExecClient {
   ) {}
 
   async run(request: PodExecRequest): Promise<PodExecResult> {
-    request.signal?.throwIfAborted();
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) {
-      throw new PodRunnerError('the kubeconfig has no current cluster');
-    }
-    const query = new URLSearchParams();
-    for (const part of request.command) {
-      query.append('command', part);
-    }
-    query.set('container', request.container);
-    query.set('stdin', request.stdin ? 'true' : 'false');
-    query.set('stdout', 'true');
-    query.set('stderr', 'true');
-    query.set('tty', 'false');
-    const base = cluster.server.replace(/^http/, 'ws').replace(/\/$/, '');
-    const url = `${base}/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec?${query.toString()}`;
-    const socketOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
-    await this.kubeConfig.applyToHTTPSOptions(socketOptions);
-    request.signal?.throwIfAborted();
-    const factory = this.options.webSocketFactory ?? defaultWebSocketFactory;
-    const socket = factory(url, this.options.protocols ?? execProtocols, socketOptions);
+    const socket = await this.open(request, { stdin: request.stdin !== undefined, tty: false });
     return new Promise<PodExecResult>((resolve, reject) => {
       let status: StatusBody | undefined;
       let settled = false;
@@ -151,6 +135,49 @@ export class PodExecClient {
       });
     });
   }
+
+  /**
+   * An interactive process with a terminal (tty): stdin stays open, stdout and stderr arrive
+   * merged, and the terminal size follows `resize`.
+   */
+  async openTerminal(
+    request: PodTerminalRequest & { columns?: number; rows?: number },
+  ): Promise<PodTerminal> {
+    const socket = await this.open(request, { stdin: true, tty: true });
+    const terminal = new PodTerminal(socket, request.pod);
+    await terminal.opened;
+    if (request.columns && request.rows) {
+      terminal.resize(request.columns, request.rows);
+    }
+    return terminal;
+  }
+
+  private async open(
+    request: Pick<PodExecRequest, 'namespace' | 'pod' | 'container' | 'command' | 'signal'>,
+    streams: { stdin: boolean; tty: boolean },
+  ): Promise<WebSocket> {
+    request.signal?.throwIfAborted();
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) {
+      throw new PodRunnerError('the kubeconfig has no current cluster');
+    }
+    const query = new URLSearchParams();
+    for (const part of request.command) {
+      query.append('command', part);
+    }
+    query.set('container', request.container);
+    query.set('stdin', String(streams.stdin));
+    query.set('stdout', 'true');
+    query.set('stderr', String(!streams.tty));
+    query.set('tty', String(streams.tty));
+    const base = cluster.server.replace(/^http/, 'ws').replace(/\/$/, '');
+    const url = `${base}/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec?${query.toString()}`;
+    const socketOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
+    await this.kubeConfig.applyToHTTPSOptions(socketOptions);
+    request.signal?.throwIfAborted();
+    const factory = this.options.webSocketFactory ?? defaultWebSocketFactory;
+    return factory(url, this.options.protocols ?? execProtocols, socketOptions);
+  }
 }
 
 /** Sends stdin in frames; on v5 the close frame then ends it (v4 cannot half-close). */
@@ -165,34 +192,4 @@ function sendStdin(socket: WebSocket, data: Buffer): void {
   if (socket.protocol === 'v5.channel.k8s.io') {
     socket.send(Buffer.from([closeChannel, stdinChannel]));
   }
-}
-
-function parseStatus(payload: Buffer): StatusBody {
-  const text = payload.toString('utf8');
-  try {
-    return JSON.parse(text) as StatusBody;
-  } catch {
-    // v1-v3 servers send plain text on the error channel.
-    return { status: 'Failure', message: text };
-  }
-}
-
-/** The exit code from a kubelet Status: 0 for Success, the `ExitCode` cause for NonZeroExitCode. */
-export function exitCodeOf(status: StatusBody, pod: string): number {
-  if (status.status === 'Success') {
-    return 0;
-  }
-  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
-  const code = Number(cause?.message);
-  if (status.reason === 'NonZeroExitCode' && Number.isInteger(code)) {
-    return code;
-  }
-  if (status.reason === 'InternalError' || !status.reason) {
-    throw new ExecStartError(`exec in pod ${pod} failed: ${status.message ?? 'unknown error'}`);
-  }
-  throw new KubernetesApiError(
-    `exec in pod ${pod} failed: ${status.message ?? status.reason}`,
-    status.code ?? 500,
-    status.reason,
-  );
 }

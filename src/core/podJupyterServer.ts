@@ -12,7 +12,9 @@ import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import { loadClusterTarget } from './kubeconfig.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { PodLauncher } from './podLauncher.ts';
+import { PodLauncher, type StartOptions } from './podLauncher.ts';
+import { PodExecClient } from './podExec.ts';
+import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder } from './portForwarder.ts';
 import type { WebSocketFactory } from './podExec.ts';
 import { loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
@@ -69,7 +71,7 @@ export class PodJupyterServer implements AsyncDisposable {
   private token: string;
   private readonly logger: Logger;
   private readonly autoRemove: boolean;
-  private namespace: string | undefined;
+  private resolvedNamespace: string | undefined;
   private launcher: PodLauncher | undefined;
   private core: CoreV1Api | undefined;
   private kubeConfig: KubeConfig | undefined;
@@ -99,19 +101,24 @@ export class PodJupyterServer implements AsyncDisposable {
     this.autoRemove = options.autoRemove ?? true;
   }
 
+  /** The namespace the gateway runs in, once started. */
+  get namespace(): string | undefined {
+    return this.resolvedNamespace;
+  }
+
   /** The in-cluster address (Service FQDN), as the seed gives it. */
   get connectionInfo(): PodJupyterConnectionInfo {
     const service = this.manifests
       ? String((this.manifests.service.metadata as JsonObject).name)
       : this.podName;
     return {
-      host: `${service}.${this.namespace ?? 'default'}.svc.cluster.local`,
+      host: `${service}.${this.resolvedNamespace ?? 'default'}.svc.cluster.local`,
       port: this.port,
       ...(this.token ? { token: this.token } : {}),
     };
   }
 
-  async start(signal?: AbortSignal): Promise<void> {
+  async start(options: StartOptions = {}): Promise<void> {
     if (this.launcher) {
       return;
     }
@@ -120,7 +127,7 @@ export class PodJupyterServer implements AsyncDisposable {
       ...(this.options.context !== undefined ? { context: this.options.context } : {}),
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
     });
-    this.namespace = target.namespace;
+    this.resolvedNamespace = target.namespace;
     this.kubeConfig = target.kubeConfig;
     const core = target.kubeConfig.makeApiClient(CoreV1Api);
     const launcher = new PodLauncher({
@@ -152,7 +159,7 @@ export class PodJupyterServer implements AsyncDisposable {
       await launcher.waitUntilReady(
         String((manifests.pod.metadata as JsonObject).name),
         (this.options.startupTimeout ?? 300) * 1000,
-        signal,
+        options,
       );
     } catch (error) {
       await this.removeCreated(core, launcher);
@@ -165,14 +172,37 @@ export class PodJupyterServer implements AsyncDisposable {
     );
   }
 
+  /** An interactive shell (tty) in the gateway container; `/bin/sh` unless a command is given. */
+  async openTerminal(options: TerminalOptions = {}): Promise<PodTerminal> {
+    if (!this.launcher || !this.kubeConfig || !this.manifests || !this.resolvedNamespace) {
+      throw new OptionError('server', 'the Jupyter server is not running: call start() first');
+    }
+    const containers = (this.manifests.pod.spec as JsonObject).containers as JsonObject[];
+    return new PodExecClient(this.kubeConfig).openTerminal({
+      ...options,
+      namespace: this.resolvedNamespace,
+      pod: this.podName,
+      container: String(containers[0]?.name),
+      command: options.command ?? ['/bin/sh'],
+    });
+  }
+
+  /** The gateway container's log (its last `tailLines` lines when given). */
+  async readLogs(tailLines?: number): Promise<string> {
+    if (!this.launcher) {
+      throw new OptionError('server', 'the Jupyter server is not running: call start() first');
+    }
+    return this.launcher.readLogs(this.podName, tailLines);
+  }
+
   /** Port-forwards to the gateway (once; the same local port afterwards) and returns where to reach it. */
   async connect(): Promise<PodJupyterConnectionInfo> {
-    if (!this.launcher || !this.kubeConfig || !this.manifests || !this.namespace) {
+    if (!this.launcher || !this.kubeConfig || !this.manifests || !this.resolvedNamespace) {
       throw new OptionError('server', 'the Jupyter server is not running: call start() first');
     }
     this.forwarder ??= new PortForwarder({
       kubeConfig: this.kubeConfig,
-      namespace: this.namespace,
+      namespace: this.resolvedNamespace,
       pod: String((this.manifests.pod.metadata as JsonObject).name),
       remotePort: this.port,
       logger: this.logger,
@@ -218,7 +248,7 @@ export class PodJupyterServer implements AsyncDisposable {
   }
 
   private async removeCreated(core: CoreV1Api, launcher: PodLauncher): Promise<void> {
-    const namespace = this.namespace ?? 'default';
+    const namespace = this.resolvedNamespace ?? 'default';
     const { pod, secret, service } = this.created;
     this.created = {};
     const ignoreMissing = (action: string) => (error: unknown) => {

@@ -1,4 +1,10 @@
-import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import {
+  Watch,
+  type CoreV1Api,
+  type CoreV1Event,
+  type KubeConfig,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { PodStartError } from './errors.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import type { Logger } from './logger.ts';
@@ -13,6 +19,17 @@ const fatalWaitingReasons = new Set([
   'CreateContainerError',
   'RunContainerError',
 ]);
+
+/** A step of a pod's start, for progress reporting: its phase, or one of its Events. */
+export interface PodStartProgress {
+  phase: string;
+  message: string;
+}
+
+export interface StartOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: PodStartProgress) => void;
+}
 
 export interface PodLauncherOptions {
   kubeConfig: KubeConfig;
@@ -59,6 +76,17 @@ export function fatalPodCondition(pod: V1Pod): { reason: string; message: string
   return undefined;
 }
 
+/** "Pending", "Pending (ContainerCreating)", "Running (not ready)", ... */
+function describePhase(pod: V1Pod): string {
+  const phase = pod.status?.phase ?? 'Pending';
+  const waiting = pod.status?.containerStatuses?.find((c) => c.state?.waiting?.reason)?.state
+    ?.waiting?.reason;
+  if (waiting) {
+    return `${phase} (${waiting})`;
+  }
+  return phase === 'Running' && !isPodReady(pod) ? 'Running (not ready)' : phase;
+}
+
 export function isPodReady(pod: V1Pod): boolean {
   return (
     pod.status?.phase === 'Running' &&
@@ -96,10 +124,26 @@ export class PodLauncher {
   }
 
   /** Resolves with the pod once it is Ready; rejects with PodStartError on a fatal state or timeout. */
-  async waitUntilReady(name: string, timeoutMs: number, signal?: AbortSignal): Promise<V1Pod> {
+  async waitUntilReady(
+    name: string,
+    timeoutMs: number,
+    options: StartOptions = {},
+  ): Promise<V1Pod> {
+    const { signal, onProgress } = options;
     const deadline = AbortSignal.timeout(timeoutMs);
-    const stop = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const finished = new AbortController();
+    const stop = AbortSignal.any([deadline, finished.signal, ...(signal ? [signal] : [])]);
     let last: V1Pod | undefined;
+    let phase = 'Pending';
+    const report = onProgress
+      ? (pod: V1Pod) => {
+          phase = describePhase(pod);
+          onProgress({ phase, message: phase });
+        }
+      : undefined;
+    if (onProgress) {
+      this.watchEvents(name, stop, (message) => onProgress({ phase, message }));
+    }
     try {
       for (;;) {
         stop.throwIfAborted();
@@ -107,11 +151,17 @@ export class PodLauncher {
         if (!last) {
           throw new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted');
         }
+        report?.(last);
         const outcome = await this.evaluate(last);
         if (outcome) {
           return outcome;
         }
-        last = await this.watchUntilDecided(name, last.metadata?.resourceVersion ?? '0', stop);
+        last = await this.watchUntilDecided(
+          name,
+          last.metadata?.resourceVersion ?? '0',
+          stop,
+          report,
+        );
         if (last && (await this.evaluate(last))) {
           return last;
         }
@@ -126,7 +176,39 @@ export class PodLauncher {
         );
       }
       throw error;
+    } finally {
+      finished.abort();
     }
+  }
+
+  /** Reports the pod's Events as they are recorded (best effort: progress only, never an error). */
+  private watchEvents(name: string, stop: AbortSignal, onEvent: (message: string) => void): void {
+    const seen = new Set<string>();
+    new Watch(this.options.kubeConfig)
+      .watch(
+        `/api/v1/namespaces/${this.options.namespace}/events`,
+        { fieldSelector: `involvedObject.name=${name}` },
+        (type: string, event: CoreV1Event) => {
+          const key = event.metadata?.uid ?? '';
+          if (type === 'DELETED' || seen.has(key)) {
+            return;
+          }
+          seen.add(key);
+          onEvent(`${event.reason ?? 'Event'}: ${event.message ?? ''}`.trim());
+        },
+        () => undefined,
+      )
+      .then(
+        (controller) => {
+          if (stop.aborted) {
+            controller.abort();
+          } else {
+            stop.addEventListener('abort', () => controller.abort(), { once: true });
+          }
+        },
+        (error: unknown) =>
+          this.options.logger.debug(`cannot watch the events of pod ${name}: ${String(error)}`),
+      );
   }
 
   /** Ready → the pod; fatal → throws; otherwise undefined (keep waiting). */
@@ -150,6 +232,7 @@ export class PodLauncher {
     name: string,
     resourceVersion: string,
     stop: AbortSignal,
+    onUpdate?: (pod: V1Pod) => void,
   ): Promise<V1Pod | undefined> {
     return new Promise<V1Pod | undefined>((resolve, reject) => {
       let controller: AbortController | undefined;
@@ -177,6 +260,8 @@ export class PodLauncher {
               );
             } else if (isPodReady(pod) || fatalPodCondition(pod)) {
               settle(() => resolve(pod));
+            } else {
+              onUpdate?.(pod);
             }
           },
           () => settle(() => resolve(undefined)),
@@ -226,13 +311,21 @@ export class PodLauncher {
 
   private async logTail(name: string): Promise<string> {
     try {
+      return await this.readLogs(name, 10);
+    } catch {
+      return '';
+    }
+  }
+
+  async readLogs(name: string, tailLines?: number): Promise<string> {
+    try {
       return await this.options.core.readNamespacedPodLog({
         namespace: this.options.namespace,
         name,
-        tailLines: 10,
+        ...(tailLines !== undefined ? { tailLines } : {}),
       });
-    } catch {
-      return '';
+    } catch (error) {
+      throw translateApiError(error, `read the log of pod ${name}`);
     }
   }
 

@@ -2,7 +2,11 @@ import * as vscode from 'vscode';
 import { listManagedPods, reapOrphanedPods } from '../core/index.ts';
 import { selectContext, selectNamespace } from './clusterPickers.ts';
 import type { Ctx } from './ctx.ts';
+import { showPodLogs } from './podLogs.ts';
+import { openPodShell } from './podShell.ts';
+import { pickPod } from './podTargets.ts';
 import { codeFromEditor, runInPod } from './runInPod.ts';
+import { podRunnerStatus } from './statusBar.ts';
 
 type Command = (...args: unknown[]) => unknown;
 
@@ -24,7 +28,10 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
     guarded(ctx, 'cannot stop the executor pod', () => ctx.executor.stop(true)),
   restartExecutorPod: (ctx) => () =>
     guarded(ctx, 'cannot restart the executor pod', () => ctx.executor.restart()),
-  startKernelPod: (ctx) => () => notYet(ctx, 'Kernel pods are started by the notebook controller.'),
+  startKernelPod: (ctx) => () =>
+    guarded(ctx, 'cannot start the kernel pod', async () => {
+      await ctx.kernels?.ensureServer();
+    }),
   restartKernel: (ctx) => () =>
     guarded(ctx, 'cannot restart the kernel', async () => {
       const notebook = vscode.window.activeNotebookEditor?.notebook;
@@ -34,8 +41,16 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
     }),
   stopKernelPod: (ctx) => () =>
     guarded(ctx, 'cannot stop the kernel pod', async () => ctx.kernels?.stop()),
-  showPodLogs: (ctx) => () => notYet(ctx, 'Pod logs are shown in the Pod Runner log on failures.'),
-  openShell: (ctx) => () => notYet(ctx, 'Opening a shell in the pod is not available yet.'),
+  showPodLogs: (ctx) => () =>
+    guarded(ctx, 'cannot show the pod log', async () => {
+      const target = await pickPod(ctx, 'Pod Runner: show the log of', false);
+      return target && showPodLogs(ctx, ctx.podLogs, target);
+    }),
+  openShell: (ctx) => () =>
+    guarded(ctx, 'cannot open a shell in the pod', async () => {
+      const target = await pickPod(ctx, 'Pod Runner: open a shell in', true);
+      return target && openPodShell(ctx, target);
+    }),
   reapOrphans: (ctx) => () => guarded(ctx, 'cannot delete orphaned pods', () => reapOrphans(ctx)),
 };
 
@@ -78,17 +93,29 @@ async function runFromEditor(ctx: Ctx, wholeFile: boolean): Promise<void> {
 }
 
 async function managePods(ctx: Ctx): Promise<void> {
-  const items: (vscode.QuickPickItem & { command: string })[] = [
-    { label: '$(play) Start executor pod', command: 'podRunner.startExecutorPod' },
-    { label: '$(debug-restart) Restart executor pod', command: 'podRunner.restartExecutorPod' },
-    { label: '$(debug-stop) Stop executor pod', command: 'podRunner.stopExecutorPod' },
-    { label: '$(server-environment) Select context', command: 'podRunner.selectContext' },
-    { label: '$(symbol-namespace) Select namespace', command: 'podRunner.selectNamespace' },
-    { label: '$(output) Show logs', command: 'podRunner.showLogs' },
-    { label: '$(gear) Open settings', command: 'podRunner.openSettings' },
+  const executorUp = ctx.executor.running !== undefined;
+  const kernelUp = ctx.kernels?.runningServer !== undefined;
+  const entries: [boolean, string, string][] = [
+    [!executorUp, '$(play) Start executor pod', 'startExecutorPod'],
+    [executorUp, '$(debug-restart) Restart executor pod', 'restartExecutorPod'],
+    [executorUp, '$(debug-stop) Stop executor pod', 'stopExecutorPod'],
+    [!kernelUp, '$(notebook-kernel-select) Start kernel pod', 'startKernelPod'],
+    [kernelUp, '$(refresh) Restart kernel', 'restartKernel'],
+    [kernelUp, '$(debug-stop) Stop kernel pod', 'stopKernelPod'],
+    [executorUp || kernelUp, '$(list-flat) Show pod logs', 'showPodLogs'],
+    [true, '$(terminal) Open a shell in the pod', 'openShell'],
+    [true, '$(trash) Delete orphaned pods', 'reapOrphans'],
+    [true, '$(server-environment) Select context', 'selectContext'],
+    [true, '$(symbol-namespace) Select namespace', 'selectNamespace'],
+    [true, '$(output) Show Pod Runner log', 'showLogs'],
+    [true, '$(gear) Open settings', 'openSettings'],
   ];
+  const items = entries
+    .filter(([shown]) => shown)
+    .map(([, label, command]) => ({ label, command: `podRunner.${command}` }));
+  const status = podRunnerStatus(ctx);
   const picked = await vscode.window.showQuickPick(items, {
-    title: `Pod Runner · executor pod: ${ctx.executor.state}`,
+    title: `Pod Runner · executor pod: ${status.executor} · kernel pod: ${status.kernel}`,
   });
   if (picked) {
     await vscode.commands.executeCommand(picked.command);
@@ -125,9 +152,4 @@ async function reapOrphans(ctx: Ctx): Promise<void> {
     });
     ctx.logger.info(`deleted orphaned pods: ${deleted.join(', ')}`);
   }
-}
-
-async function notYet(ctx: Ctx, message: string): Promise<void> {
-  ctx.logger.info(message);
-  await vscode.window.showInformationMessage(`Pod Runner: ${message}`);
 }

@@ -2,7 +2,10 @@ import * as vscode from 'vscode';
 import type { CommandLineCodeResult, Logger, PodRunnerSettings } from '../core/index.ts';
 import { needsReconnect, readSettings } from './config.ts';
 import { ExecutorSession } from './executorSession.ts';
+import type { KernelController } from './kernelController.ts';
+import type { PodRunnerStatus } from './statusBar.ts';
 import { channelLogger } from './logging.ts';
+import { PodLogsProvider, podLogsScheme } from './podLogs.ts';
 import { RunOutput } from './runOutput.ts';
 
 /** What the extension holds for the window's lifetime, passed explicitly to every part. */
@@ -11,15 +14,20 @@ export class Ctx implements vscode.Disposable {
   readonly logger: Logger = channelLogger(this.logChannel);
   readonly output = new RunOutput();
   readonly executor: ExecutorSession;
+  readonly podLogs: PodLogsProvider = new PodLogsProvider(this);
   /** The gateway-pod notebook controller, once created. */
-  kernels:
-    | { stop(): Promise<void>; restartKernel(notebook: vscode.NotebookDocument): Promise<void> }
-    | undefined;
+  kernels: KernelController | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.executor = new ExecutorSession(() => this.settings, this.logger);
-    this.disposables.push(this.logChannel, this.output, this.executor);
+    this.disposables.push(
+      this.logChannel,
+      this.output,
+      this.executor,
+      this.podLogs,
+      vscode.workspace.registerTextDocumentContentProvider(podLogsScheme, this.podLogs),
+    );
     vscode.workspace.onDidChangeConfiguration(
       (event) => void this.onConfigurationChanged(event),
       null,
@@ -55,7 +63,7 @@ export class Ctx implements vscode.Disposable {
   }
 
   private async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
-    if (!needsReconnect(event) || this.executor.state === 'none') {
+    if (!needsReconnect(event) || this.executor.status.state === 'none') {
       return;
     }
     if (this.executor.isBusy) {
@@ -89,5 +97,8 @@ export interface PodRunnerApi {
   /** Text written to the "Pod Runner: Output" channel, as it is written. */
   onDidWriteOutput: vscode.Event<string>;
   executorPodName(): string | undefined;
+  kernelPodName(): string | undefined;
+  /** The pods' states and the status-bar text. */
+  status(): PodRunnerStatus;
   stopPods(): Promise<void>;
 }

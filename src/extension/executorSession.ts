@@ -8,23 +8,25 @@ import {
   type OutputChunk,
   type PodRunnerSettings,
 } from '../core/index.ts';
-
-export type PodState = 'none' | 'starting' | 'ready' | 'busy' | 'error';
+import { PodStateHolder } from './podState.ts';
+import { withPodStartProgress } from './podStartProgress.ts';
 
 /** The window's executor pod: started lazily with progress, reused by every run, deleted on dispose. */
 export class ExecutorSession implements vscode.Disposable {
   private executor: PodCommandLineCodeExecutor | undefined;
   private starting: Promise<PodCommandLineCodeExecutor> | undefined;
-  private running = 0;
-  private readonly stateEmitter = new vscode.EventEmitter<PodState>();
-  readonly onDidChangeState = this.stateEmitter.event;
-  state: PodState = 'none';
-  lastError: Error | undefined;
+  private runningBlocks = 0;
+  readonly status = new PodStateHolder();
 
   constructor(
     private readonly settings: () => PodRunnerSettings,
     private readonly logger: Logger,
   ) {}
+
+  /** The running executor, if its pod is up. */
+  get running(): PodCommandLineCodeExecutor | undefined {
+    return this.executor?.isRunning ? this.executor : undefined;
+  }
 
   get podName(): string | undefined {
     return this.executor?.podName;
@@ -32,11 +34,6 @@ export class ExecutorSession implements vscode.Disposable {
 
   get namespace(): string | undefined {
     return this.executor?.namespace;
-  }
-
-  private setState(state: PodState): void {
-    this.state = state;
-    this.stateEmitter.fire(state);
   }
 
   /** The running executor, starting its pod (with a progress notification) when needed. */
@@ -66,32 +63,17 @@ export class ExecutorSession implements vscode.Disposable {
       ...(resources ? { resources } : {}),
       logger: this.logger,
     });
-    this.setState('starting');
+    this.status.set('starting');
     try {
-      await vscode.window.withProgress(
-        {
-          location: vscode.ProgressLocation.Notification,
-          title: `Pod Runner: starting pod ${executor.podName}`,
-          cancellable: true,
-        },
-        async (_progress, token) => {
-          const controller = new AbortController();
-          const listener = token.onCancellationRequested(() => controller.abort());
-          try {
-            await executor.start(controller.signal);
-          } finally {
-            listener.dispose();
-          }
-        },
+      await withPodStartProgress(`Pod Runner: starting pod ${executor.podName}`, (options) =>
+        executor.start(options),
       );
     } catch (error) {
-      this.lastError = error as Error;
-      this.setState('error');
+      this.status.set('error', error as Error);
       throw error;
     }
     this.executor = executor;
-    this.lastError = undefined;
-    this.setState('ready');
+    this.status.set('ready');
     return executor;
   }
 
@@ -100,27 +82,27 @@ export class ExecutorSession implements vscode.Disposable {
     options: { signal?: AbortSignal; onOutput?: (chunk: OutputChunk) => void },
   ): Promise<CommandLineCodeResult> {
     const executor = await this.ensureStarted();
-    this.running++;
-    this.setState('busy');
+    this.runningBlocks++;
+    this.status.set('busy');
     try {
       return await executor.executeCodeBlocks(blocks, options);
     } finally {
-      this.running--;
-      if (this.running === 0 && this.executor === executor) {
-        this.setState('ready');
+      this.runningBlocks--;
+      if (this.runningBlocks === 0 && this.executor === executor) {
+        this.status.set('ready');
       }
     }
   }
 
   get isBusy(): boolean {
-    return this.running > 0;
+    return this.runningBlocks > 0;
   }
 
   async restart(): Promise<void> {
     const executor = await this.ensureStarted();
-    this.setState('starting');
+    this.status.set('starting');
     await executor.restart();
-    this.setState('ready');
+    this.status.set('ready');
   }
 
   /** Deletes the pod when this window owns it and autoRemove is on. */
@@ -134,11 +116,11 @@ export class ExecutorSession implements vscode.Disposable {
         await executor[Symbol.asyncDispose]();
       }
     }
-    this.setState('none');
+    this.status.set('none');
   }
 
   dispose(): void {
     void this.stop();
-    this.stateEmitter.dispose();
+    this.status.dispose();
   }
 }

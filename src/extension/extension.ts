@@ -4,7 +4,7 @@ import { Ctx, type PodRunnerApi } from './ctx.ts';
 import { runInPod } from './runInPod.ts';
 import { KernelController } from './kernelController.ts';
 import { createStatelessController } from './statelessController.ts';
-import { createStatusBar } from './statusBar.ts';
+import { createStatusBar, podRunnerStatus } from './statusBar.ts';
 
 let current: Ctx | undefined;
 
@@ -13,18 +13,20 @@ export function activate(context: vscode.ExtensionContext): PodRunnerApi {
   const ctx = new Ctx(context);
   current = ctx;
   context.subscriptions.push(ctx);
-  registerCommands(ctx);
-  createStatusBar(ctx);
-  createStatelessController(ctx);
   const kernels = new KernelController(ctx);
   ctx.kernels = kernels;
   ctx.push(kernels);
+  registerCommands(ctx);
+  createStatusBar(ctx);
+  createStatelessController(ctx);
   ctx.logger.info('Pod Runner activated');
   return {
     runCode: (language, code, options) =>
       runInPod(ctx, language, code, 'API call', options?.signal),
     onDidWriteOutput: ctx.output.onDidWrite,
     executorPodName: () => ctx.executor.podName,
+    kernelPodName: () => kernels.podName,
+    status: () => podRunnerStatus(ctx),
     stopPods: async () => {
       await ctx.executor.stop(true);
       await kernels.stop();

@@ -7,6 +7,8 @@ import {
 } from '../core/index.ts';
 import { runCellExecution } from './cellExecution.ts';
 import type { Ctx } from './ctx.ts';
+import { PodStateHolder } from './podState.ts';
+import { withPodStartProgress } from './podStartProgress.ts';
 import { renderStreamText } from './streamText.ts';
 
 /** Mime types in Jupyter's preference order; VS Code shows the richest it can render. */
@@ -53,6 +55,8 @@ export class KernelController implements vscode.Disposable {
   private serverStarting: Promise<PodJupyterServer> | undefined;
   private readonly kernels = new Map<string, Promise<PodJupyterCodeExecutor>>();
   private readonly queues = new Map<string, Promise<void>>();
+  private runningCells = 0;
+  readonly status = new PodStateHolder();
 
   constructor(private readonly ctx: Ctx) {
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
@@ -91,11 +95,23 @@ export class KernelController implements vscode.Disposable {
     await kernel?.restart();
   }
 
-  private ensureServer(): Promise<PodJupyterServer> {
+  /** The gateway pod's name, once it runs. */
+  get podName(): string | undefined {
+    return this.server?.podName;
+  }
+
+  /** The running gateway server (for logs and shells), if any. */
+  get runningServer(): PodJupyterServer | undefined {
+    return this.server;
+  }
+
+  /** Starts the gateway pod (with progress) unless it runs already. */
+  ensureServer(): Promise<PodJupyterServer> {
     if (this.server) {
       return Promise.resolve(this.server);
     }
     this.serverStarting ??= (async () => {
+      this.status.set('starting');
       const settings = this.ctx.settings;
       const server = new PodJupyterServer({
         ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
@@ -108,14 +124,16 @@ export class KernelController implements vscode.Disposable {
         autoRemove: settings.autoRemove,
         logger: this.ctx.logger,
       });
-      await vscode.window.withProgress(
-        {
-          location: vscode.ProgressLocation.Notification,
-          title: `Pod Runner: starting kernel pod ${server.podName}`,
-        },
-        () => server.start(),
-      );
+      try {
+        await withPodStartProgress(`Pod Runner: starting kernel pod ${server.podName}`, (options) =>
+          server.start(options),
+        );
+      } catch (error) {
+        this.status.set('error', error as Error);
+        throw error;
+      }
       this.server = server;
+      this.status.set('ready');
       return server;
     })().finally(() => (this.serverStarting = undefined));
     return this.serverStarting;
@@ -150,9 +168,11 @@ export class KernelController implements vscode.Disposable {
     notebook: vscode.NotebookDocument,
   ): Promise<void> {
     const interrupt = execution.token.onCancellationRequested(() => void this.interrupt(notebook));
+    this.runningCells++;
     try {
       await runCellExecution(execution, async () => {
         const kernel = await this.kernelFor(notebook);
+        this.status.set('busy');
         const renderer = new CellOutputRenderer(execution);
         const result = await kernel.executeCodeBlocks(
           [{ language: 'python', code: cell.document.getText() }],
@@ -163,6 +183,10 @@ export class KernelController implements vscode.Disposable {
       });
     } finally {
       interrupt.dispose();
+      this.runningCells--;
+      if (this.runningCells === 0 && this.server) {
+        this.status.set('ready');
+      }
     }
   }
 
@@ -181,10 +205,11 @@ export class KernelController implements vscode.Disposable {
     const server = this.server ?? (await this.serverStarting?.catch(() => undefined));
     this.server = undefined;
     await server?.stop();
+    this.status.set('none');
   }
 
   dispose(): void {
-    void this.stop();
+    void this.stop().finally(() => this.status.dispose());
     this.controller.dispose();
   }
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx.ts';
-import type { PodState } from './executorSession.ts';
+import type { PodState, PodStateHolder } from './podState.ts';
 
 const icons: Record<PodState, string> = {
   none: '$(cloud)',
@@ -10,7 +10,30 @@ const icons: Record<PodState, string> = {
   error: '$(error)',
 };
 
-/** One status-bar item: context/namespace and the executor pod's state; a click opens pod management. */
+/** The state the icon shows when the two pods differ: the one that needs attention first. */
+const precedence: PodState[] = ['error', 'starting', 'busy', 'ready', 'none'];
+
+export interface PodRunnerStatus {
+  executor: PodState;
+  kernel: PodState;
+  /** The status-bar text, icons included. */
+  text: string;
+}
+
+export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
+  const executor = ctx.executor.status.state;
+  const kernel = ctx.kernels?.status.state ?? 'none';
+  const shown = precedence.find((state) => state === executor || state === kernel) ?? 'none';
+  const text = `${icons[shown]} Pod Runner: ${executor}${kernel === 'none' ? '' : ` · kernel ${kernel}`}`;
+  return { executor, kernel, text };
+}
+
+function podLine(label: string, name: string | undefined, holder: PodStateHolder): string {
+  const error = holder.lastError ? ` — ${holder.lastError.message.split('\n')[0]}` : '';
+  return `${label}: ${name ?? '—'} (${holder.state})${error}`;
+}
+
+/** One status-bar item: context/namespace and the pods' states; a click opens pod management. */
 export function createStatusBar(ctx: Ctx): vscode.StatusBarItem {
   const item = vscode.window.createStatusBarItem(
     'podRunner.status',
@@ -20,7 +43,6 @@ export function createStatusBar(ctx: Ctx): vscode.StatusBarItem {
   item.name = 'Pod Runner';
   item.command = 'podRunner.managePods';
   const update = () => {
-    const state = ctx.executor.state;
     let target = '';
     try {
       const settings = ctx.settings;
@@ -28,22 +50,34 @@ export function createStatusBar(ctx: Ctx): vscode.StatusBarItem {
     } catch {
       target = 'settings invalid';
     }
-    item.text = `${icons[state]} Pod Runner: ${state}`;
-    item.tooltip = new vscode.MarkdownString(
-      `**Pod Runner** · ${target}\n\nExecutor pod: ${ctx.executor.podName ?? '—'} (${state})${ctx.executor.lastError ? `\n\nLast error: ${ctx.executor.lastError.message.split('\n')[0]}` : ''}\n\n[Select Context](command:podRunner.selectContext) · [Show Logs](command:podRunner.showLogs)`,
-    );
-    item.tooltip.isTrusted = { enabledCommands: ['podRunner.selectContext', 'podRunner.showLogs'] };
+    const status = podRunnerStatus(ctx);
+    item.text = status.text;
+    const lines = [
+      `**Pod Runner** · ${target}`,
+      podLine('Executor pod', ctx.executor.podName, ctx.executor.status),
+      ...(ctx.kernels ? [podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status)] : []),
+      '[Manage Pods](command:podRunner.managePods) · [Select Context](command:podRunner.selectContext) · [Show Logs](command:podRunner.showLogs)',
+    ];
+    item.tooltip = new vscode.MarkdownString(lines.join('\n\n'));
+    item.tooltip.isTrusted = {
+      enabledCommands: ['podRunner.managePods', 'podRunner.selectContext', 'podRunner.showLogs'],
+    };
     item.backgroundColor =
-      state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+      status.executor === 'error' || status.kernel === 'error'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : undefined;
   };
   update();
   ctx.push(
     item,
-    ctx.executor.onDidChangeState(update),
+    ctx.executor.status.onDidChange(update),
     vscode.workspace.onDidChangeConfiguration(
       (e) => e.affectsConfiguration('podRunner') && update(),
     ),
   );
+  if (ctx.kernels) {
+    ctx.push(ctx.kernels.status.onDidChange(update));
+  }
   item.show();
   return item;
 }

@@ -132,7 +132,7 @@ export function pythonKubernetesAvailable(): boolean {
 
 /** Polls `check` until it returns a value (not undefined) or the time runs out. */
 export async function eventually<T>(
-  check: () => T | undefined | Promise<T | undefined>,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 15_000,
   what = 'condition',
 ): Promise<T> {
@@ -141,7 +141,8 @@ export async function eventually<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined) {
+      // `false` means "not yet" too, so a plain boolean check cannot pass by accident.
+      if (value !== undefined && value !== false) {
         return value;
       }
     } catch (error) {
