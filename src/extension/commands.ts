@@ -4,7 +4,7 @@ import { selectContext, selectNamespace } from './clusterPickers.ts';
 import type { Ctx } from './ctx.ts';
 import { showPodLogs } from './podLogs.ts';
 import { openPodShell } from './podShell.ts';
-import { pickPod } from './podTargets.ts';
+import { pickPod, type PodKind } from './podTargets.ts';
 import { codeFromEditor, runInPod } from './runInPod.ts';
 import { podRunnerStatus } from './statusBar.ts';
 
@@ -41,14 +41,14 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
     }),
   stopKernelPod: (ctx) => () =>
     guarded(ctx, 'cannot stop the kernel pod', async () => ctx.kernels?.stop()),
-  showPodLogs: (ctx) => () =>
+  showPodLogs: (ctx) => (kind) =>
     guarded(ctx, 'cannot show the pod log', async () => {
-      const target = await pickPod(ctx, 'Pod Runner: show the log of', false);
+      const target = await pickPod(ctx, 'Pod Runner: show the log of', false, podKind(kind));
       return target && showPodLogs(ctx, ctx.podLogs, target);
     }),
-  openShell: (ctx) => () =>
+  openShell: (ctx) => (kind) =>
     guarded(ctx, 'cannot open a shell in the pod', async () => {
-      const target = await pickPod(ctx, 'Pod Runner: open a shell in', true);
+      const target = await pickPod(ctx, 'Pod Runner: open a shell in', true, podKind(kind));
       return target && openPodShell(ctx, target);
     }),
   reapOrphans: (ctx) => () => guarded(ctx, 'cannot delete orphaned pods', () => reapOrphans(ctx)),
@@ -58,6 +58,11 @@ export function registerCommands(ctx: Ctx): void {
   for (const [name, factory] of Object.entries(commandFactories)) {
     ctx.push(vscode.commands.registerCommand(`podRunner.${name}`, factory(ctx)));
   }
+}
+
+/** The optional argument of the shell and log commands: which pod, instead of asking. */
+function podKind(argument: unknown): PodKind | undefined {
+  return argument === 'executor' || argument === 'kernel' ? argument : undefined;
 }
 
 async function guarded<T>(

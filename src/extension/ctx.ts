@@ -63,21 +63,23 @@ export class Ctx implements vscode.Disposable {
   }
 
   private async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
-    if (!needsReconnect(event) || this.executor.status.state === 'none') {
+    const kernelState = this.kernels?.status.state ?? 'none';
+    if (!needsReconnect(event) || (this.executor.status.state === 'none' && kernelState === 'none')) {
       return;
     }
-    if (this.executor.isBusy) {
+    if (this.executor.isBusy || kernelState === 'busy') {
       const answer = await vscode.window.showWarningMessage(
         'Pod Runner settings changed while code is running. Reconnect now (the running code is stopped)?',
         'Reconnect',
         'Later',
       );
       if (answer !== 'Reconnect') {
+        this.logger.info('settings changed: reconnect postponed; the pods keep the old settings');
         return;
       }
     }
-    this.logger.info('settings changed: the executor pod is replaced on the next run');
-    await this.executor.stop(true);
+    this.logger.info('settings changed: the pods are replaced on the next run');
+    await Promise.all([this.executor.stop(true), this.kernels?.stop()]);
   }
 
   dispose(): void {

@@ -21,6 +21,8 @@ class PodShellPseudoterminal implements vscode.Pseudoterminal {
   readonly onDidWrite = this.writeEmitter.event;
   readonly onDidClose = this.closeEmitter.event;
   private terminal: PodTerminal | undefined;
+  /** Keystrokes (or pasted text) that arrive before the exec connection is up. */
+  private pendingInput: string[] = [];
   private closed = false;
 
   constructor(
@@ -44,6 +46,9 @@ class PodShellPseudoterminal implements vscode.Pseudoterminal {
             return;
           }
           this.terminal = terminal;
+          for (const data of this.pendingInput.splice(0)) {
+            terminal.write(data);
+          }
           const decoder = new StringDecoder('utf8');
           terminal.onData((chunk) => this.writeEmitter.fire(decoder.write(chunk)));
           terminal.onExit((exit) => {
@@ -67,7 +72,11 @@ class PodShellPseudoterminal implements vscode.Pseudoterminal {
   }
 
   handleInput(data: string): void {
-    this.terminal?.write(data);
+    if (this.terminal) {
+      this.terminal.write(data);
+    } else {
+      this.pendingInput.push(data);
+    }
   }
 
   setDimensions(dimensions: vscode.TerminalDimensions): void {

@@ -3,8 +3,10 @@ import type { PodTerminal, TerminalOptions } from '../core/index.ts';
 import type { Ctx } from './ctx.ts';
 
 /** A pod of this window that a shell or a log view can target. */
+export type PodKind = 'executor' | 'kernel';
+
 export interface PodTarget {
-  kind: 'executor' | 'kernel';
+  kind: PodKind;
   podName: string;
   namespace: string;
   openTerminal(options: TerminalOptions): Promise<PodTerminal>;
@@ -37,18 +39,20 @@ export function runningPods(ctx: Ctx): PodTarget[] {
 }
 
 /**
- * The pod to act on: the only running one, or the user's pick when both run. With none running,
- * the executor pod is started when `startExecutor` is set.
+ * The pod to act on: the one of `kind` when given, else the only running one, or the user's pick
+ * when both run. With none running, the executor pod is started when `startExecutor` is set.
  */
 export async function pickPod(
   ctx: Ctx,
   title: string,
   startExecutor: boolean,
+  kind?: PodKind,
 ): Promise<PodTarget | undefined> {
-  let targets = runningPods(ctx);
-  if (targets.length === 0 && startExecutor) {
+  const matching = () => runningPods(ctx).filter((target) => !kind || target.kind === kind);
+  let targets = matching();
+  if (targets.length === 0 && startExecutor && kind !== 'kernel') {
     await ctx.executor.ensureStarted();
-    targets = runningPods(ctx);
+    targets = matching();
   }
   if (targets.length <= 1) {
     if (targets.length === 0) {

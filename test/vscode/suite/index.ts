@@ -29,6 +29,60 @@ async function withTimeout<T>(promise: Thenable<T>, ms: number, what: string): P
   }
 }
 
+async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+const decode = (data: Uint8Array) => new TextDecoder().decode(data);
+
+function cellText(notebook: vscode.NotebookDocument, index: number): string {
+  return notebook
+    .cellAt(index)
+    .outputs.flatMap((o) => o.items)
+    .map((item) => decode(item.data))
+    .join('');
+}
+
+async function openKernelNotebook(sources: string[]): Promise<vscode.NotebookDocument> {
+  const notebook = await vscode.workspace.openNotebookDocument(
+    'jupyter-notebook',
+    new vscode.NotebookData(
+      sources.map(
+        (code) => new vscode.NotebookCellData(vscode.NotebookCellKind.Code, code, 'python'),
+      ),
+    ),
+  );
+  await vscode.window.showNotebookDocument(notebook);
+  await vscode.commands.executeCommand('notebook.selectKernel', {
+    id: 'pod-runner-kernel',
+    extension: 'pod-runner.pod-runner',
+  });
+  return notebook;
+}
+
+/** Runs one cell and waits until its execution has ended. */
+async function runCell(notebook: vscode.NotebookDocument, index: number): Promise<void> {
+  const before = notebook.cellAt(index).executionSummary?.timing?.endTime;
+  await vscode.commands.executeCommand('notebook.cell.execute', {
+    ranges: [{ start: index, end: index + 1 }],
+    document: notebook.uri,
+  });
+  await waitFor(
+    () => {
+      const summary = notebook.cellAt(index).executionSummary;
+      return summary?.success !== undefined && summary.timing?.endTime !== before;
+    },
+    120_000,
+    `cell ${index} to finish`,
+  );
+}
+
 const tests: HostTest[] = [
   {
     name: 'every contributed command is registered',
@@ -81,6 +135,75 @@ const tests: HostTest[] = [
     },
   },
   {
+    name: 'the status bar follows the executor pod: ready, busy, ready, none',
+    run: async (api) => {
+      check(api.status().executor === 'ready', `state ${api.status().executor}`);
+      check(api.status().text.includes('Pod Runner: ready'), `text ${api.status().text}`);
+      const running = api.runCode('bash', 'sleep 2; echo done');
+      await waitFor(() => api.status().executor === 'busy', 20_000, 'the busy state');
+      check(api.status().text.includes('Pod Runner: busy'), `text ${api.status().text}`);
+      const result = await running;
+      check(result.output === 'done\n', `output ${result.output}`);
+      check(api.status().executor === 'ready', `state after the run ${api.status().executor}`);
+      await api.stopPods();
+      check(api.status().text.includes('Pod Runner: none'), `text ${api.status().text}`);
+    },
+  },
+  {
+    name: 'Open Shell runs an interactive tty shell in the executor pod',
+    run: async (api) => {
+      await api.runCode('bash', 'true');
+      const opened = new Promise<vscode.Terminal>((resolve) => {
+        const listener = vscode.window.onDidOpenTerminal((terminal) => {
+          listener.dispose();
+          resolve(terminal);
+        });
+      });
+      await vscode.commands.executeCommand('podRunner.openShell', 'executor');
+      const terminal = await withTimeout(opened, 10_000, 'opening the terminal');
+      check(terminal.name === `Pod: ${api.executorPodName()}`, `terminal ${terminal.name}`);
+      const closed = new Promise<void>((resolve) => {
+        const listener = vscode.window.onDidCloseTerminal((t) => {
+          if (t === terminal) {
+            listener.dispose();
+            resolve();
+          }
+        });
+      });
+      terminal.sendText('echo "$((6*7)) $(tty)" > /workspace/shell-proof; exit 5');
+      await withTimeout(closed, 30_000, 'the shell to exit');
+      check(terminal.exitStatus?.code === 5, `exit status ${terminal.exitStatus?.code}`);
+      const proof = await api.runCode('bash', 'cat /workspace/shell-proof');
+      check(/^42 \/dev\/pts\/\d+\n$/.test(proof.output), `the shell wrote ${proof.output}`);
+    },
+  },
+  {
+    name: 'changing a connection setting while code runs asks, then replaces the pod',
+    run: async (api) => {
+      await api.runCode('bash', 'true');
+      const first = api.executorPodName();
+      const running = api.runCode('bash', 'sleep 30; echo finished').then(
+        (result) => result.output,
+        (error: Error) => error.message,
+      );
+      await waitFor(() => api.status().executor === 'busy', 20_000, 'the busy state');
+      const configuration = vscode.workspace.getConfiguration('podRunner');
+      await configuration.update('labels', { team: 'tests' }, vscode.ConfigurationTarget.Workspace);
+      try {
+        await new Promise((done) => setTimeout(done, 1500));
+        check(api.status().executor === 'busy', 'nothing is stopped before the answer');
+        await vscode.commands.executeCommand('notification.acceptPrimaryAction');
+        const outcome = await withTimeout(running, 30_000, 'the interrupted run');
+        check(!outcome.includes('finished'), `the running code was stopped: ${outcome}`);
+        await waitFor(() => api.status().executor === 'none', 30_000, 'the pod to be removed');
+        const next = await api.runCode('bash', 'hostname');
+        check(next.output.trim() !== first, 'a new pod runs the next block');
+      } finally {
+        await configuration.update('labels', undefined, vscode.ConfigurationTarget.Workspace);
+      }
+    },
+  },
+  {
     name: 'Select Context stores the choice in settings and leaves the kubeconfig byte-identical',
     run: async () => {
       const kubeconfig = vscode.workspace.getConfiguration('podRunner').get<string>('kubeconfig')!;
@@ -126,6 +249,7 @@ const tests: HostTest[] = [
           `expected a connection error, got ${String(failure?.message)}`,
         );
         check(Date.now() - started < 60_000, 'failed in time');
+        check(api.status().executor === 'error', `state ${api.status().executor}`);
       } finally {
         await configuration.update('kubeconfig', original, vscode.ConfigurationTarget.Workspace);
       }
@@ -279,6 +403,42 @@ const tests: HostTest[] = [
         `interrupt reached the kernel: ${interrupted.slice(0, 200)}`,
       );
       check(Date.now() - started < 50_000, 'the interrupted cell ended long before 60 s');
+    },
+  },
+  {
+    name: 'input() asks with an input box; Restart Kernel clears the state; Show Pod Logs',
+    run: async (api) => {
+      const notebook = await openKernelNotebook([
+        'value = input("Your name? ")\nprint("got", repr(value))',
+        'x = 5',
+        'print("x" in globals())',
+      ]);
+      const asking = runCell(notebook, 0);
+      await waitFor(() => cellText(notebook, 0).includes('Your name? '), 120_000, 'the prompt');
+      await new Promise((done) => setTimeout(done, 500));
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await asking;
+      check(cellText(notebook, 0).includes("got ''"), `cell 1: ${cellText(notebook, 0)}`);
+      check(api.status().kernel === 'ready', `kernel state ${api.status().kernel}`);
+      check(api.status().text.includes('kernel ready'), `text ${api.status().text}`);
+
+      await runCell(notebook, 1);
+      await vscode.commands.executeCommand('podRunner.restartKernel');
+      await runCell(notebook, 2);
+      check(cellText(notebook, 2) === 'False\n', `after the restart: ${cellText(notebook, 2)}`);
+      check(
+        notebook.cellAt(2).executionSummary?.executionOrder === 1,
+        `execution count restarts: ${notebook.cellAt(2).executionSummary?.executionOrder}`,
+      );
+
+      await vscode.commands.executeCommand('podRunner.showPodLogs', 'kernel');
+      const document = vscode.window.activeTextEditor?.document;
+      check(document?.uri.scheme === 'pod-runner-logs', `active: ${document?.uri.toString()}`);
+      check(
+        document.uri.path.endsWith(`/${api.kernelPodName()}.log`),
+        `log of ${document.uri.path}`,
+      );
+      check(/Jupyter Server/.test(document.getText()), `log: ${document.getText().slice(0, 300)}`);
     },
   },
   {
