@@ -64,7 +64,10 @@ export class Ctx implements vscode.Disposable {
 
   private async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
     const kernelState = this.kernels?.status.state ?? 'none';
-    if (!needsReconnect(event) || (this.executor.status.state === 'none' && kernelState === 'none')) {
+    if (
+      !needsReconnect(event) ||
+      (this.executor.status.state === 'none' && kernelState === 'none')
+    ) {
       return;
     }
     if (this.executor.isBusy || kernelState === 'busy') {

@@ -24,7 +24,11 @@ export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
   const executor = ctx.executor.status.state;
   const kernel = ctx.kernels?.status.state ?? 'none';
   const shown = precedence.find((state) => state === executor || state === kernel) ?? 'none';
-  const text = `${icons[shown]} Pod Runner: ${executor}${kernel === 'none' ? '' : ` · kernel ${kernel}`}`;
+  const parts = [
+    ...(executor === 'none' ? [] : [`executor ${executor}`]),
+    ...(kernel === 'none' ? [] : [`kernel ${kernel}`]),
+  ];
+  const text = `${icons[shown]} Pod Runner: ${parts.length ? parts.join(' · ') : 'no pods'}`;
   return { executor, kernel, text };
 }
 

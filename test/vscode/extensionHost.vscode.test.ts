@@ -122,7 +122,7 @@ describe('the extension in a real VS Code extension host (code-server)', () => {
       );
     }
     assert.ok(
-      results.length >= 6,
+      results.length >= 12,
       `the host reported ${results.length} results (exit code ${String(exitCode)})`,
     );
     assert.deepEqual(

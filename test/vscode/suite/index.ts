@@ -138,15 +138,15 @@ const tests: HostTest[] = [
     name: 'the status bar follows the executor pod: ready, busy, ready, none',
     run: async (api) => {
       check(api.status().executor === 'ready', `state ${api.status().executor}`);
-      check(api.status().text.includes('Pod Runner: ready'), `text ${api.status().text}`);
+      check(api.status().text.includes('Pod Runner: executor ready'), `text ${api.status().text}`);
       const running = api.runCode('bash', 'sleep 2; echo done');
       await waitFor(() => api.status().executor === 'busy', 20_000, 'the busy state');
-      check(api.status().text.includes('Pod Runner: busy'), `text ${api.status().text}`);
+      check(api.status().text.includes('Pod Runner: executor busy'), `text ${api.status().text}`);
       const result = await running;
       check(result.output === 'done\n', `output ${result.output}`);
       check(api.status().executor === 'ready', `state after the run ${api.status().executor}`);
       await api.stopPods();
-      check(api.status().text.includes('Pod Runner: none'), `text ${api.status().text}`);
+      check(api.status().text.includes('Pod Runner: no pods'), `text ${api.status().text}`);
     },
   },
   {

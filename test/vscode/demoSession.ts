@@ -1,0 +1,74 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startEmulator, type RunningEmulator } from '../emulator/index.ts';
+import { codeServerBin, ensureCodeServer, repoRoot, startCodeServer } from './codeServer.ts';
+
+const run = promisify(execFile);
+
+export interface DemoSession {
+  /** The workbench URL with the sample workspace open (127.0.0.1 only). */
+  url: string;
+  workspace: string;
+  emulator: RunningEmulator;
+  stop(): Promise<void>;
+}
+
+/**
+ * What `npm start` runs: the packaged VSIX installed into code-server (a real VS Code in the
+ * browser), the emulator, and the sample workspace pointed at it. `stop` ends all of it.
+ */
+export async function startDemoSession(say: (line: string) => void): Promise<DemoSession> {
+  say('packaging the extension…');
+  await run('npm', ['run', 'package', '--silent'], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
+  await ensureCodeServer(say);
+  const scratch = await mkdtemp(join(tmpdir(), 'pod-runner-start-'));
+  const emulator = await startEmulator();
+  try {
+    say(`Kubernetes API emulator at ${emulator.url}`);
+    const workspace = join(scratch, 'sample');
+    await cp(join(repoRoot, 'test', 'vscode', 'sample'), workspace, { recursive: true });
+    await mkdir(join(workspace, '.vscode'), { recursive: true });
+    await writeFile(
+      join(workspace, '.vscode', 'settings.json'),
+      JSON.stringify(
+        {
+          'podRunner.kubeconfig': emulator.kubeconfigPath,
+          'podRunner.context': 'pod-runner-emulator',
+          'workbench.startupEditor': 'none',
+        },
+        null,
+        2,
+      ),
+    );
+    const extensionsDir = join(scratch, 'extensions');
+    await run(
+      codeServerBin,
+      ['--extensions-dir', extensionsDir, '--install-extension', join(repoRoot, 'pod-runner.vsix')],
+      {
+        env: {
+          ...process.env,
+          HOME: scratch,
+          XDG_CONFIG_HOME: join(scratch, 'config'),
+          XDG_DATA_HOME: join(scratch, 'data'),
+        },
+      },
+    );
+    const server = await startCodeServer({ workspace, extensionsDir });
+    return {
+      url: `${server.url}/?folder=${encodeURIComponent(workspace)}`,
+      workspace,
+      emulator,
+      stop: async () => {
+        await Promise.all([server.stop(), emulator.stop()]);
+        await rm(scratch, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await emulator.stop();
+    await rm(scratch, { recursive: true, force: true });
+    throw error;
+  }
+}
