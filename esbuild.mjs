@@ -4,8 +4,7 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
 /** @type {import('esbuild').BuildOptions} */
-const options = {
-  entryPoints: { extension: 'src/extension/extension.ts' },
+const common = {
   outdir: 'dist',
   bundle: true,
   format: 'cjs',
@@ -17,9 +16,35 @@ const options = {
   logLevel: 'info',
 };
 
+/**
+ * The extension's own code stays small and is all that activation loads; the core library
+ * (@kubernetes/client-node, ws, js-yaml) is a second file the extension loads on first use.
+ */
+const coreAsSeparateFile = {
+  name: 'core-as-separate-file',
+  setup(build) {
+    build.onResolve({ filter: /\/core\/index\.ts$/ }, () => ({
+      path: './core.js',
+      external: true,
+    }));
+  },
+};
+
+const builds = [
+  {
+    ...common,
+    entryPoints: { extension: 'src/extension/extension.ts' },
+    plugins: [coreAsSeparateFile],
+    // `import()` of the core becomes a plain require of dist/core.js.
+    supported: { 'dynamic-import': false },
+  },
+  { ...common, entryPoints: { core: 'src/core/index.ts' } },
+];
+
 if (watch) {
-  const context = await esbuild.context(options);
-  await context.watch();
+  for (const options of builds) {
+    await (await esbuild.context(options)).watch();
+  }
 } else {
-  await esbuild.build(options);
+  await Promise.all(builds.map((options) => esbuild.build(options)));
 }

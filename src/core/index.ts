@@ -12,7 +12,12 @@ export {
   SpecError,
 } from './errors.ts';
 export { loadSpec, type JsonObject, type LoadedSpec, type SpecInput } from './specLoader.ts';
-export { loadClusterTarget, type ClusterTarget, type ClusterTargetOptions } from './kubeconfig.ts';
+export {
+  listNamespaceNames,
+  loadClusterTarget,
+  type ClusterTarget,
+  type ClusterTargetOptions,
+} from './kubeconfig.ts';
 export { supportedLanguages, type CodeBlock, type CommandLineCodeResult } from './codeBlocks.ts';
 export type { OutputChunk, OutputStream } from './outputCollector.ts';
 export {

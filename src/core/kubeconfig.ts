@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubeconfigError } from './errors.ts';
 
 export interface ClusterTarget {
@@ -83,4 +83,10 @@ function inClusterNamespace(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The names of the cluster's namespaces (needs `list` on namespaces). */
+export async function listNamespaceNames(target: ClusterTarget): Promise<string[]> {
+  const list = await target.kubeConfig.makeApiClient(CoreV1Api).listNamespace();
+  return list.items.map((namespace) => namespace.metadata?.name ?? '').filter(Boolean);
 }

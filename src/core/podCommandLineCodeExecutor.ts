@@ -165,6 +165,11 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     return this.session?.target.namespace ?? (this.options.namespace || this.manifest.namespace);
   }
 
+  /** The kubeconfig context the running pod was created through. */
+  get context(): string | undefined {
+    return this.session?.target.context;
+  }
+
   get isRunning(): boolean {
     return this.session !== undefined;
   }

@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
-import { CoreV1Api } from '@kubernetes/client-node';
-import { loadClusterTarget } from '../core/index.ts';
+import { loadCore } from './lazyCore.ts';
 import { configurationSection } from './config.ts';
 import type { Ctx } from './ctx.ts';
 
@@ -13,6 +12,7 @@ function settingsTarget(): vscode.ConfigurationTarget {
 /** Quick pick of the kubeconfig's contexts; the choice goes into settings, never into the kubeconfig. */
 export async function selectContext(ctx: Ctx): Promise<string | undefined> {
   const settings = ctx.settings;
+  const { loadClusterTarget } = await loadCore();
   const target = loadClusterTarget(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {});
   const current = settings.context ?? target.context;
   const items = target.kubeConfig.getContexts().map((context) => ({
@@ -35,14 +35,14 @@ export async function selectContext(ctx: Ctx): Promise<string | undefined> {
 /** Quick pick of namespaces from the cluster (or typed in when listing them is not allowed). */
 export async function selectNamespace(ctx: Ctx): Promise<string | undefined> {
   const settings = ctx.settings;
+  const { listNamespaceNames, loadClusterTarget } = await loadCore();
   const target = loadClusterTarget({
     ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
     ...(settings.context ? { context: settings.context } : {}),
   });
   let names: string[] = [];
   try {
-    const list = await target.kubeConfig.makeApiClient(CoreV1Api).listNamespace();
-    names = list.items.map((namespace) => namespace.metadata?.name ?? '').filter(Boolean);
+    names = await listNamespaceNames(target);
   } catch (error) {
     ctx.logger.warn(`cannot list namespaces (${(error as Error).message}); asking for a name`);
   }

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import { listManagedPods, reapOrphanedPods } from '../core/index.ts';
 import { selectContext, selectNamespace } from './clusterPickers.ts';
 import type { Ctx } from './ctx.ts';
+import { loadCore } from './lazyCore.ts';
 import { showPodLogs } from './podLogs.ts';
 import { openPodShell } from './podShell.ts';
 import { pickPod, type PodKind } from './podTargets.ts';
@@ -135,6 +135,7 @@ async function reapOrphans(ctx: Ctx): Promise<void> {
     ...(settings.context ? { context: settings.context } : {}),
     ...(settings.namespace ? { namespace: settings.namespace } : {}),
   };
+  const { listManagedPods, reapOrphanedPods } = await loadCore();
   const mine = [ctx.executor.podName].filter((name): name is string => name !== undefined);
   const orphans = (await listManagedPods(target)).filter((pod) => !mine.includes(pod.name));
   if (orphans.length === 0) {

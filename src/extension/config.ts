@@ -4,7 +4,7 @@ import {
   reconnectSettings,
   settingKeys,
   type PodRunnerSettings,
-} from '../core/index.ts';
+} from '../core/settings.ts';
 
 export const configurationSection = 'podRunner';
 

@@ -1,13 +1,14 @@
 import * as vscode from 'vscode';
-import {
+import { resourceRequirements } from '../core/settings.ts';
+import type {
   PodCommandLineCodeExecutor,
-  resourceRequirements,
-  type CodeBlock,
-  type CommandLineCodeResult,
-  type Logger,
-  type OutputChunk,
-  type PodRunnerSettings,
+  CodeBlock,
+  CommandLineCodeResult,
+  Logger,
+  OutputChunk,
+  PodRunnerSettings,
 } from '../core/index.ts';
+import { loadCore } from './lazyCore.ts';
 import { PodStateHolder } from './podState.ts';
 import { withPodStartProgress } from './podStartProgress.ts';
 
@@ -48,6 +49,7 @@ export class ExecutorSession implements vscode.Disposable {
   private async start(): Promise<PodCommandLineCodeExecutor> {
     const settings = this.settings();
     const resources = resourceRequirements(settings.resources);
+    const { PodCommandLineCodeExecutor } = await loadCore();
     const executor = new PodCommandLineCodeExecutor({
       ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
       ...(settings.context ? { context: settings.context } : {}),

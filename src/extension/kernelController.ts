@@ -1,12 +1,13 @@
 import * as vscode from 'vscode';
-import {
+import type {
+  KernelOutputEvent,
+  MimeBundle,
   PodJupyterCodeExecutor,
   PodJupyterServer,
-  type KernelOutputEvent,
-  type MimeBundle,
 } from '../core/index.ts';
 import { runCellExecution } from './cellExecution.ts';
 import type { Ctx } from './ctx.ts';
+import { loadCore } from './lazyCore.ts';
 import { PodStateHolder } from './podState.ts';
 import { withPodStartProgress } from './podStartProgress.ts';
 import { renderStreamText } from './streamText.ts';
@@ -113,6 +114,7 @@ export class KernelController implements vscode.Disposable {
     this.serverStarting ??= (async () => {
       this.status.set('starting');
       const settings = this.ctx.settings;
+      const { PodJupyterServer } = await loadCore();
       const server = new PodJupyterServer({
         ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
         ...(settings.context ? { context: settings.context } : {}),
@@ -146,6 +148,7 @@ export class KernelController implements vscode.Disposable {
       kernel = (async () => {
         const server = await this.ensureServer();
         const settings = this.ctx.settings;
+        const { PodJupyterCodeExecutor } = await loadCore();
         const executor = new PodJupyterCodeExecutor(server, {
           kernelName: settings.kernelName,
           timeout: settings.timeout,

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { redactSecrets, type Logger } from '../core/index.ts';
+import { redactSecrets, type Logger } from '../core/logger.ts';
 
 /** The core Logger backed by the "Pod Runner" LogOutputChannel, with tokens redacted. */
 export function channelLogger(

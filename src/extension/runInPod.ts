@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { loadClusterTarget, type CommandLineCodeResult } from '../core/index.ts';
+import type { CommandLineCodeResult } from '../core/index.ts';
 import { signalFromToken } from './cancellation.ts';
 import type { Ctx } from './ctx.ts';
 
@@ -14,8 +14,7 @@ export async function runInPod(
   signal?: AbortSignal,
 ): Promise<CommandLineCodeResult> {
   const executor = await ctx.executor.ensureStarted();
-  const settings = ctx.settings;
-  const context = settings.context ?? safeContext(settings.kubeconfig);
+  const context = executor.context ?? '(unknown)';
   ctx.output.show();
   ctx.output.header(
     { context, namespace: executor.namespace, pod: executor.podName },
@@ -50,14 +49,6 @@ export async function runInPod(
   } catch (error) {
     ctx.output.footer(error as Error, startedAt);
     throw error;
-  }
-}
-
-function safeContext(kubeconfig: string | undefined): string {
-  try {
-    return loadClusterTarget(kubeconfig ? { kubeconfig } : {}).context;
-  } catch {
-    return '(unknown)';
   }
 }
 

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,9 +20,60 @@ export const codeServerBin = join(cacheDir, 'node_modules', '.bin', 'code-server
 export async function ensureCodeServer(
   log: (line: string) => void = () => undefined,
 ): Promise<string> {
-  if (existsSync(codeServerBin)) {
+  if (existsSync(installedMarker)) {
     return codeServerBin;
   }
+  // Test files run in parallel processes: one installs, the others wait for it.
+  return withInstallLock(async () => {
+    if (existsSync(installedMarker)) {
+      return codeServerBin;
+    }
+    await installCodeServer(log);
+    await writeFile(installedMarker, `${codeServerVersion}\n`);
+    return codeServerBin;
+  });
+}
+
+const installedMarker = join(cacheDir, `installed-${codeServerVersion}`);
+const installLock = join(repoRoot, '.cache', 'code-server.install-lock');
+
+/** A lock directory (mkdir is atomic) holding its owner's pid; a dead owner's lock is taken over. */
+async function withInstallLock<T>(action: () => Promise<T>): Promise<T> {
+  await mkdir(join(repoRoot, '.cache'), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(installLock);
+      await writeFile(join(installLock, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw error;
+      }
+      const owner = Number(await readFile(join(installLock, 'pid'), 'utf8').catch(() => ''));
+      if (owner && !processAlive(owner)) {
+        await rm(installLock, { recursive: true, force: true });
+        continue;
+      }
+      await new Promise((done) => setTimeout(done, 500));
+    }
+  }
+  try {
+    return await action();
+  } finally {
+    await rm(installLock, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function installCodeServer(log: (line: string) => void): Promise<void> {
   if (!existsSync('/usr/bin/rg')) {
     throw new Error(
       "code-server needs Debian's ripgrep (apt-get install ripgrep) to install offline",
@@ -61,7 +112,6 @@ export async function ensureCodeServer(
       maxBuffer: 64 * 1024 * 1024,
     },
   );
-  return codeServerBin;
 }
 
 export async function freePort(): Promise<number> {

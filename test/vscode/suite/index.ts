@@ -415,8 +415,13 @@ const tests: HostTest[] = [
       ]);
       const asking = runCell(notebook, 0);
       await waitFor(() => cellText(notebook, 0).includes('Your name? '), 120_000, 'the prompt');
-      await new Promise((done) => setTimeout(done, 500));
-      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      // The input box opens a moment after the prompt reaches the cell: accept once it is there.
+      let answered = false;
+      void asking.then(() => (answered = true));
+      for (let attempt = 0; attempt < 40 && !answered; attempt++) {
+        await new Promise((done) => setTimeout(done, 500));
+        await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      }
       await asking;
       check(cellText(notebook, 0).includes("got ''"), `cell 1: ${cellText(notebook, 0)}`);
       check(api.status().kernel === 'ready', `kernel state ${api.status().kernel}`);

@@ -1,0 +1,254 @@
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-node';
+import { PodCommandLineCodeExecutor } from '../src/core/index.ts';
+import type { BenchRow } from './report.ts';
+import { median, ms, timeRepeated, withPeakRss, type Repetitions } from './stats.ts';
+
+const run = promisify(execFile);
+
+export interface ExecBenchOptions {
+  kubeconfig: string;
+  quick: boolean;
+  raw: Record<string, unknown>;
+}
+
+const isReady = (pod: V1Pod) =>
+  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/**
+ * P4: the latency from the pod's Ready watch event to `start()` resolving, for our watch-based
+ * wait and for the seed's 0.1 s status poll, measured on the same pod start.
+ */
+async function readiness(options: ExecBenchOptions, starts: number) {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(options.kubeconfig);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const ours: number[] = [];
+  const polled: number[] = [];
+  const createToReady: number[] = [];
+  for (let index = 0; index < starts; index++) {
+    const executor = new PodCommandLineCodeExecutor({ kubeconfig: options.kubeconfig });
+    let readyEventAt = Number.NaN;
+    const watch = await new Watch(kubeConfig).watch(
+      '/api/v1/namespaces/default/pods',
+      { fieldSelector: `metadata.name=${executor.podName}` },
+      (_type: string, pod: V1Pod) => {
+        if (Number.isNaN(readyEventAt) && isReady(pod)) {
+          readyEventAt = performance.now();
+        }
+      },
+      () => undefined,
+    );
+    let pollSawRunningAt = Number.NaN;
+    const polling = (async () => {
+      for (let i = 0; i < 600 && Number.isNaN(pollSawRunningAt); i++) {
+        await new Promise((done) => setTimeout(done, 100));
+        const pod = await core
+          .readNamespacedPodStatus({ namespace: 'default', name: executor.podName })
+          .catch(() => undefined);
+        if (pod?.status?.phase === 'Running') {
+          pollSawRunningAt = performance.now();
+        }
+      }
+    })();
+    const started = performance.now();
+    await executor.start();
+    const startedAt = performance.now();
+    await polling;
+    watch.abort();
+    createToReady.push(startedAt - started);
+    ours.push(startedAt - readyEventAt);
+    polled.push(pollSawRunningAt - readyEventAt);
+    await executor.stop();
+  }
+  return { ours, polled, createToReady };
+}
+
+async function kubectlExec(
+  options: ExecBenchOptions,
+  executor: PodCommandLineCodeExecutor,
+  command: string[],
+  stdout: 'pipe' | 'ignore',
+): Promise<string> {
+  const args = [
+    '--kubeconfig',
+    options.kubeconfig,
+    'exec',
+    executor.podName,
+    '-c',
+    executor.containerName,
+    '--',
+    ...command,
+  ];
+  if (stdout === 'pipe') {
+    return (await run('kubectl', args)).stdout;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('kubectl', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`kubectl exec exited ${code}`)),
+    );
+  });
+  return '';
+}
+
+export async function execBench(options: ExecBenchOptions): Promise<BenchRow[]> {
+  const reps: Repetitions = options.quick ? { warmup: 1, reps: 5 } : { warmup: 3, reps: 30 };
+  const rows: BenchRow[] = [];
+  const executor = new PodCommandLineCodeExecutor({ kubeconfig: options.kubeconfig, timeout: 120 });
+  await executor.start();
+  try {
+    // P1: a trivial block end to end, against kubectl exec and the seed's two-exec pattern.
+    const ours = await timeRepeated(reps, async () => {
+      const result = await executor.executeCodeBlocks([{ language: 'python', code: 'print(1)' }]);
+      if (result.output !== '1\n') {
+        throw new Error(`P1 output: ${result.output}`);
+      }
+    });
+    const kubectl = await timeRepeated(reps, async () => {
+      const out = await kubectlExec(options, executor, ['python', '-c', 'print(1)'], 'pipe');
+      if (out !== '1\n') {
+        throw new Error(`kubectl output: ${out}`);
+      }
+    });
+    const python = JSON.parse(
+      (
+        await run('/usr/bin/python3', [
+          join(__dirname, 'peers', 'kubernetes_exec.py'),
+          options.kubeconfig,
+          executor.namespace,
+          executor.podName,
+          executor.containerName,
+          String(reps.reps),
+          String(reps.warmup),
+        ])
+      ).stdout,
+    ) as number[];
+    options.raw.P1 = { ours, kubectl, python };
+    const [o, k, p] = [median(ours), median(kubectl), median(python)];
+    rows.push({
+      id: 'P1',
+      what: '`print(1)` block on a running pod, end to end',
+      ours: ms(o),
+      peer: `python3-kubernetes, seed's 2 execs: ${ms(p)}`,
+      ratio: o / p,
+      target: '≤ 0.5×',
+      met: o / p <= 0.5,
+    });
+    rows.push({
+      id: 'P1',
+      what: '〃',
+      ours: ms(o),
+      peer: `kubectl exec (v5): ${ms(k)}`,
+      ratio: o / k,
+      target: '≤ 1.0×',
+      met: o / k <= 1,
+    });
+
+    // P3: 100 MB of stdout through exec.
+    const bytes = options.quick ? 10_000_000 : 100_000_000;
+    const producer = `yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c ${bytes}`;
+    let received = 0;
+    const measured = await withPeakRss(async () => {
+      const started = performance.now();
+      const result = await executor.executeCodeBlocks([{ language: 'sh', code: producer }], {
+        onOutput: (chunk) => (received += Buffer.byteLength(chunk.text)),
+      });
+      if (result.exitCode !== 0) {
+        throw new Error(`P3 exit code ${result.exitCode}`);
+      }
+      return performance.now() - started;
+    });
+    if (received !== bytes) {
+      throw new Error(`P3 received ${received} of ${bytes} bytes`);
+    }
+    const kubectlStarted = performance.now();
+    await kubectlExec(options, executor, ['sh', '-c', producer], 'ignore');
+    const kubectlMs = performance.now() - kubectlStarted;
+    const mb = bytes / 1e6;
+    const oursRate = mb / (measured.result / 1000);
+    const kubectlRate = mb / (kubectlMs / 1000);
+    const growthMb = (measured.peakBytes - measured.baselineBytes) / 2 ** 20;
+    options.raw.P3 = {
+      bytes,
+      oursMs: measured.result,
+      kubectlMs,
+      rssBaseline: measured.baselineBytes,
+      rssPeak: measured.peakBytes,
+    };
+    rows.push({
+      id: 'P3',
+      what: `${mb} MB of stdout through exec (throughput)`,
+      ours: `${oursRate.toFixed(0)} MB/s`,
+      peer: `kubectl exec > /dev/null: ${kubectlRate.toFixed(0)} MB/s`,
+      ratio: oursRate / kubectlRate,
+      target: '≥ 0.8× (rate)',
+      met: oursRate / kubectlRate >= 0.8,
+    });
+    rows.push({
+      id: 'P3',
+      what: '〃 (our RSS growth)',
+      ours: `${growthMb.toFixed(1)} MB`,
+      peer: '—',
+      target: '< 100 MB',
+      met: growthMb < 100,
+    });
+
+    // P6: 16 blocks at once on the one pod, against one block alone.
+    const block = (n: number) => ({
+      language: 'python',
+      code: `import time\ntime.sleep(0.5)\nprint(${n} * 2)`,
+    });
+    const alone = await timeRepeated({ warmup: 1, reps: options.quick ? 2 : 5 }, async () => {
+      await executor.executeCodeBlocks([block(1)]);
+    });
+    const parallel = await timeRepeated({ warmup: 0, reps: options.quick ? 1 : 5 }, async () => {
+      const results = await Promise.all(
+        Array.from({ length: 16 }, (_, n) => executor.executeCodeBlocks([block(n)])),
+      );
+      results.forEach((result, n) => {
+        if (result.output !== `${n * 2}\n`) {
+          throw new Error(`P6 block ${n} gave ${result.output}`);
+        }
+      });
+    });
+    options.raw.P6 = { alone, parallel };
+    const ratio6 = median(parallel) / median(alone);
+    rows.push({
+      id: 'P6',
+      what: '16 parallel blocks (sleep 0.5 s each) on one pod, all correct',
+      ours: ms(median(parallel)),
+      peer: `one block alone: ${ms(median(alone))}`,
+      ratio: ratio6,
+      target: '≤ 2×',
+      met: ratio6 <= 2,
+    });
+  } finally {
+    await executor.stop();
+  }
+
+  // P4: readiness latency after the Ready event, and pod create → ready.
+  const ready = await readiness(options, options.quick ? 2 : 10);
+  options.raw.P4 = ready;
+  const oursReady = median(ready.ours);
+  rows.push({
+    id: 'P4',
+    what: 'pod Ready event → executor ready',
+    ours: ms(oursReady),
+    peer: `seed's 0.1 s status poll: ${ms(median(ready.polled))}`,
+    ratio: oursReady / median(ready.polled),
+    target: '≤ 20 ms',
+    met: oursReady <= 20,
+  });
+  rows.push({
+    id: '—',
+    what: 'pod create → executor ready (emulator)',
+    ours: ms(median(ready.createToReady)),
+    peer: '—',
+    target: '—',
+  });
+  return rows;
+}

@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KernelManager, ServerConnection } from '@jupyterlab/services';
+import WebSocket from 'ws';
+import { PodJupyterCodeExecutor, PodJupyterServer } from '../src/core/index.ts';
+import { startJupyterServer } from '../test/support/jupyterServer.ts';
+import type { BenchRow } from './report.ts';
+import { median, ms, timeRepeated, type Repetitions } from './stats.ts';
+
+const run = promisify(execFile);
+
+async function jupyterlabServices(baseUrl: string, token: string, reps: Repetitions) {
+  const serverSettings = ServerConnection.makeSettings({
+    baseUrl,
+    wsUrl: baseUrl.replace(/^http/, 'ws'),
+    token,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    fetch: globalThis.fetch,
+    appendToken: true,
+  });
+  const manager = new KernelManager({ serverSettings });
+  await manager.ready;
+  const kernel = await manager.startNew({ name: 'python3' });
+  try {
+    return await timeRepeated(reps, async () => {
+      let result: unknown;
+      const future = kernel.requestExecute({ code: '1+1' });
+      future.onIOPub = (message) => {
+        if (message.header.msg_type === 'execute_result') {
+          result = (message.content as { data: Record<string, unknown> }).data['text/plain'];
+        }
+      };
+      await future.done;
+      if (result !== '2') {
+        throw new Error(`@jupyterlab/services got ${String(result)}`);
+      }
+    });
+  } finally {
+    await kernel.shutdown();
+    manager.dispose();
+  }
+}
+
+/** P2 on the real Jupyter Server, and the gateway pod → first cell on the emulator. */
+export async function kernelBench(options: {
+  kubeconfig: string;
+  quick: boolean;
+  raw: Record<string, unknown>;
+}): Promise<BenchRow[]> {
+  const reps: Repetitions = options.quick ? { warmup: 2, reps: 10 } : { warmup: 10, reps: 100 };
+  const server = await startJupyterServer();
+  const rows: BenchRow[] = [];
+  try {
+    const baseUrl = `http://${server.info.host}:${server.info.port}`;
+    const token = server.info.token ?? '';
+    const executor = new PodJupyterCodeExecutor(server.info, { timeout: 60 });
+    await executor.start();
+    let ours: number[];
+    try {
+      ours = await timeRepeated(reps, async () => {
+        const result = await executor.executeCodeBlocks([{ language: 'python', code: '1+1' }]);
+        if (result.output.trim() !== '2') {
+          throw new Error(`P2 output: ${result.output}`);
+        }
+      });
+    } finally {
+      await executor.stop();
+    }
+    const services = await jupyterlabServices(baseUrl, token, reps);
+    const client = JSON.parse(
+      (
+        await run('/usr/bin/python3', [
+          join(__dirname, 'peers', 'jupyter_client_ws.py'),
+          baseUrl,
+          token,
+          String(reps.reps),
+          String(reps.warmup),
+        ])
+      ).stdout,
+    ) as number[];
+    options.raw.P2 = { ours, jupyterlabServices: services, jupyterClient: client };
+    const [o, s, c] = [median(ours), median(services), median(client)];
+    const faster = Math.min(s, c);
+    rows.push({
+      id: 'P2',
+      what: 'notebook cell `1+1` round trip on one kernel (Jupyter Server)',
+      ours: ms(o),
+      peer: `@jupyterlab/services: ${ms(s)}; jupyter_client (Python): ${ms(c)}`,
+      ratio: o / faster,
+      target: '≤ 1.0× the faster peer',
+      met: o / faster <= 1,
+    });
+  } finally {
+    await server.stop();
+  }
+
+  const firstCell: number[] = [];
+  for (let index = 0; index < (options.quick ? 1 : 3); index++) {
+    const started = performance.now();
+    const gateway = new PodJupyterServer({ kubeconfig: options.kubeconfig });
+    try {
+      await gateway.start();
+      const kernel = new PodJupyterCodeExecutor(gateway, { timeout: 60 });
+      await kernel.start();
+      const result = await kernel.executeCodeBlocks([{ language: 'python', code: '1+1' }]);
+      firstCell.push(performance.now() - started);
+      if (result.output.trim() !== '2') {
+        throw new Error(`first cell gave ${result.output}`);
+      }
+      await kernel.stop();
+    } finally {
+      await gateway.stop();
+    }
+  }
+  options.raw.gatewayFirstCell = firstCell;
+  rows.push({
+    id: '—',
+    what: 'gateway pod create → first cell result (emulator, port-forward)',
+    ours: ms(median(firstCell)),
+    peer: '—',
+    target: '—',
+  });
+  return rows;
+}
