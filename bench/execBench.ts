@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-node';
-import { PodCommandLineCodeExecutor } from '../src/core/index.ts';
+import { PodCommandLineCodeExecutor, PodExecClient } from '../src/core/index.ts';
 import type { BenchRow } from './report.ts';
 import { median, ms, timeRepeated, withPeakRss, type Repetitions } from './stats.ts';
 
@@ -127,7 +127,22 @@ export async function execBench(options: ExecBenchOptions): Promise<BenchRow[]> 
         ])
       ).stdout,
     ) as number[];
-    options.raw.P1 = { ours, kubectl, python };
+    // The profile behind P1: what one exec costs, and what starting the interpreter adds.
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(options.kubeconfig);
+    const exec = new PodExecClient(kubeConfig);
+    const target = {
+      namespace: executor.namespace,
+      pod: executor.podName,
+      container: executor.containerName,
+    };
+    const execTrue = await timeRepeated(reps, async () => {
+      await exec.run({ ...target, command: ['true'] });
+    });
+    const execPython = await timeRepeated(reps, async () => {
+      await exec.run({ ...target, command: ['python', '-c', 'print(1)'] });
+    });
+    options.raw.P1 = { ours, kubectl, python, execTrue, execPython };
     const [o, k, p] = [median(ours), median(kubectl), median(python)];
     rows.push({
       id: 'P1',
@@ -146,6 +161,13 @@ export async function execBench(options: ExecBenchOptions): Promise<BenchRow[]> 
       ratio: o / k,
       target: '≤ 1.0×',
       met: o / k <= 1,
+    });
+    rows.push({
+      id: '—',
+      what: 'P1 profile: one bare exec (`true`); one exec of `python -c print(1)`',
+      ours: `${ms(median(execTrue))}; ${ms(median(execPython))}`,
+      peer: '—',
+      target: '—',
     });
 
     // P3: 100 MB of stdout through exec.
