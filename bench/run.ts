@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { startEmulator } from '../test/emulator/index.ts';
+import { startEmulatorProcess } from './emulatorProcess.ts';
 import { requireCommand } from './requirements.ts';
 import { execBench } from './execBench.ts';
 import { extensionBench } from './extensionBench.ts';
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const raw: Record<string, unknown> = { machine: machineDescription(), quick };
   const rows: BenchRow[] = [];
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  const emulator = await startEmulator();
+  const emulator = await startEmulatorProcess();
   try {
     say('executor paths (P1, P3, P6, P4)…');
     rows.push(...(await execBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));

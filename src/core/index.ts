@@ -84,3 +84,9 @@ export {
   type PodRunnerSettings,
 } from './settings.ts';
 export { listManagedPods, reapOrphanedPods, type ManagedPod } from './orphans.ts';
+export {
+  checkPermissions,
+  executorPermissions,
+  jupyterServerPermissions,
+  type Permission,
+} from './preflight.ts';

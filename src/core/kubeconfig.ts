@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubeconfigError } from './errors.ts';
 
@@ -69,12 +70,40 @@ export function loadClusterTarget(options: ClusterTargetOptions = {}): ClusterTa
         : 'the kubeconfig has no current context; choose one with the context option',
     );
   }
+  checkExecPlugin(kubeConfig);
   const namespace =
     options.namespace ??
     kubeConfig.getContextObject(context)?.namespace ??
     inClusterNamespace() ??
     'default';
   return { kubeConfig, context, namespace };
+}
+
+/**
+ * A user that authenticates through an exec plugin (gke-gcloud-auth-plugin, aws, kubelogin…)
+ * needs that program: say which one is missing, with the kubeconfig's install hint, before any
+ * request fails with a bare ENOENT.
+ */
+function checkExecPlugin(kubeConfig: KubeConfig): void {
+  const user = kubeConfig.getCurrentUser();
+  const exec = (user as { exec?: { command?: unknown; installHint?: unknown } } | null)?.exec;
+  if (!user || typeof exec?.command !== 'string' || commandExists(exec.command)) {
+    return;
+  }
+  const hint = typeof exec.installHint === 'string' ? `\n${exec.installHint.trim()}` : '';
+  throw new KubeconfigError(
+    `the kubeconfig user "${user.name}" authenticates with the exec plugin "${exec.command}", which is not installed or not on PATH${hint}`,
+  );
+}
+
+function commandExists(command: string): boolean {
+  if (command.includes('/')) {
+    return existsSync(command);
+  }
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .some((directory) => existsSync(join(directory, command)));
 }
 
 function inClusterNamespace(): string | undefined {

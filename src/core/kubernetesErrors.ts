@@ -13,7 +13,7 @@ export interface StatusBody {
   };
 }
 
-const rbacHint = "see the README's RBAC section for the minimum Role";
+export const rbacHint = "see the README's RBAC section for the minimum Role";
 
 /** Turns an apiserver error response into a typed error; a 403 names what permission is missing. */
 export function apiErrorFromStatus(

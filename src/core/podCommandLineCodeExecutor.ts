@@ -29,6 +29,7 @@ import { OutputCollector, type OutputChunk } from './outputCollector.ts';
 import { PodExecClient, type WebSocketFactory } from './podExec.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
+import { checkPermissions, executorPermissions } from './preflight.ts';
 import { exitCodes, killBlockScript, runBlockScript, scriptMarker } from './podScripts.ts';
 import type { JsonObject, SpecInput } from './specLoader.ts';
 
@@ -214,6 +215,8 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
     const name = this.manifest.name;
+    await checkPermissions(target.kubeConfig, namespace, executorPermissions, this.logger);
+    signal?.throwIfAborted();
     const existing = await launcher.find(name);
     let created = false;
     if (existing) {

@@ -13,6 +13,7 @@ import { loadClusterTarget } from './kubeconfig.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
+import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
 import { PodExecClient } from './podExec.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder } from './portForwarder.ts';
@@ -138,6 +139,14 @@ export class PodJupyterServer implements AsyncDisposable {
     });
     const manifests = this.buildManifests(target.namespace);
     this.manifests = manifests;
+    await checkPermissions(
+      target.kubeConfig,
+      target.namespace,
+      manifests.secret
+        ? jupyterServerPermissions
+        : jupyterServerPermissions.filter((p) => p.resource !== 'secrets'),
+      this.logger,
+    );
     try {
       if (manifests.secret) {
         this.created.secret = await this.getOrCreate('secret', manifests.secret, () =>

@@ -45,6 +45,9 @@ child=$!
 printf '%s' "$child" > "$pidfile"
 wait "$child" 2>/dev/null
 rc=$?
+# What the block left running in its process group (daemons holding stdout) would keep the
+# exec stream open: the block is over, so they go too.
+kill -KILL -- "-$child" 2>/dev/null
 rm -f -- "$pidfile"
 exit "$rc"
 `;

@@ -339,25 +339,22 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     }
   });
 
-  test('the restricted user gets a 403 that names the missing permission and the RBAC section', async () => {
+  test('the restricted user is stopped by a preflight that lists every missing permission, before anything is created', async () => {
+    const before = await ourPods(emulator);
     const restricted = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
       context: 'pod-runner-emulator-restricted',
     });
-    await restricted.start();
-    try {
-      await assert.rejects(
-        restricted.executeCodeBlocks([{ language: 'sh', code: 'true' }]),
-        (error: PermissionDeniedError) => {
-          assert.ok(error instanceof PermissionDeniedError);
-          assert.match(error.message, /may not create pods\/exec in namespace default/);
-          assert.match(error.message, /RBAC section/);
-          return true;
-        },
+    await assert.rejects(restricted.start(), (error: PermissionDeniedError) => {
+      assert.ok(error instanceof PermissionDeniedError);
+      assert.match(
+        error.message,
+        /may not create pods\/exec, get pods\/exec in namespace default; nothing was created/,
       );
-    } finally {
-      await restricted.stop();
-    }
+      assert.match(error.message, /RBAC section/);
+      return true;
+    });
+    assert.deepEqual(await ourPods(emulator), before, 'no pod was created');
   });
 
   test('a dropped exec connection is a ConnectionLostError naming the pod, never exit code 0', async () => {
