@@ -45,9 +45,9 @@ child=$!
 printf '%s' "$child" > "$pidfile"
 wait "$child" 2>/dev/null
 rc=$?
-# What the block left running in its process group (daemons holding stdout) would keep the
-# exec stream open: the block is over, so they go too.
-kill -KILL -- "-$child" 2>/dev/null
+# Leftovers in the block's process group (daemons holding stdout) would keep the exec open.
+# (dash's kill takes "-PGID" but not "--".)
+kill -KILL "-$child" 2>/dev/null
 rm -f -- "$pidfile"
 exit "$rc"
 `;
@@ -61,10 +61,10 @@ pidfile=$1
 i=0
 while [ ! -s "$pidfile" ] && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i+1)); done
 pid=$(cat -- "$pidfile" 2>/dev/null) || exit 0
-kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
 i=0
-while kill -0 -- "-$pid" 2>/dev/null && [ "$i" -lt 10 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL -- "-$pid" 2>/dev/null
+while kill -0 "-$pid" 2>/dev/null && [ "$i" -lt 10 ]; do sleep 0.1; i=$((i+1)); done
+kill -KILL "-$pid" 2>/dev/null
 rm -f -- "$pidfile"
 exit 0
 `;
