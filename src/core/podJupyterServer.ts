@@ -137,7 +137,7 @@ export class PodJupyterServer implements AsyncDisposable {
       namespace: target.namespace,
       logger: this.logger,
     });
-    const manifests = this.buildManifests(target.namespace);
+    const manifests = this.manifestsFor(target.namespace);
     this.manifests = manifests;
     await checkPermissions(
       target.kubeConfig,
@@ -280,7 +280,8 @@ export class PodJupyterServer implements AsyncDisposable {
     ]);
   }
 
-  private buildManifests(namespace: string): {
+  /** The Pod, Secret and Service this server creates in `namespace` (nothing is sent). */
+  manifestsFor(namespace: string): {
     pod: JsonObject;
     secret: JsonObject | undefined;
     service: JsonObject;

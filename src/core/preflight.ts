@@ -35,7 +35,8 @@ export const jupyterServerPermissions: Permission[] = [
   { verb: 'get', resource: 'pods', subresource: 'portforward' },
 ];
 
-const describe = (p: Permission) => `${p.verb} ${p.resource}${p.subresource ? `/${p.subresource}` : ''}`;
+const describe = (p: Permission) =>
+  `${p.verb} ${p.resource}${p.subresource ? `/${p.subresource}` : ''}`;
 
 /**
  * Asks the API server (SelfSubjectAccessReview) whether the user may do everything `permissions`
