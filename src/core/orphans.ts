@@ -1,3 +1,4 @@
+import { withApiRetry } from './apiRetry.ts';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { instanceLabel, managedByLabel, managedByValue } from './executorPod.ts';
 import { loadClusterTarget, type ClusterTargetOptions } from './kubeconfig.ts';
@@ -51,7 +52,10 @@ export async function reapOrphanedPods(
   await Promise.all(
     victims.map(async (pod) => {
       try {
-        await core.deleteNamespacedPod({ namespace: target.namespace, name: pod.name });
+        await withApiRetry(
+          () => core.deleteNamespacedPod({ namespace: target.namespace, name: pod.name }),
+          { idempotent: true },
+        );
       } catch (error) {
         throw translateApiError(error, `delete pod ${pod.name}`);
       }

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { withApiRetry } from './apiRetry.ts';
 import { OptionError, SpecError } from './errors.ts';
 import {
   executorContainerName,
@@ -268,14 +269,14 @@ export class PodJupyterServer implements AsyncDisposable {
     await Promise.all([
       pod ? launcher.deleteAndWait(pod).catch(ignoreMissing(`delete pod ${pod}`)) : undefined,
       service
-        ? core
-            .deleteNamespacedService({ namespace, name: service })
-            .catch(ignoreMissing(`delete service ${service}`))
+        ? withApiRetry(() => core.deleteNamespacedService({ namespace, name: service }), {
+            idempotent: true,
+          }).catch(ignoreMissing(`delete service ${service}`))
         : undefined,
       secret
-        ? core
-            .deleteNamespacedSecret({ namespace, name: secret })
-            .catch(ignoreMissing(`delete secret ${secret}`))
+        ? withApiRetry(() => core.deleteNamespacedSecret({ namespace, name: secret }), {
+            idempotent: true,
+          }).catch(ignoreMissing(`delete secret ${secret}`))
         : undefined,
     ]);
   }

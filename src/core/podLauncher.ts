@@ -5,6 +5,7 @@ import {
   type KubeConfig,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { withApiRetry } from './apiRetry.ts';
 import { PodStartError } from './errors.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import type { Logger } from './logger.ts';
@@ -103,10 +104,11 @@ export class PodLauncher {
 
   async create(pod: V1Pod): Promise<V1Pod> {
     try {
-      return await this.options.core.createNamespacedPod({
-        namespace: this.options.namespace,
-        body: pod,
-      });
+      return await withApiRetry(
+        () =>
+          this.options.core.createNamespacedPod({ namespace: this.options.namespace, body: pod }),
+        { idempotent: false },
+      );
     } catch (error) {
       throw translateApiError(error, `create pod ${pod.metadata?.name ?? ''}`);
     }
@@ -114,7 +116,10 @@ export class PodLauncher {
 
   async find(name: string): Promise<V1Pod | undefined> {
     try {
-      return await this.options.core.readNamespacedPod({ namespace: this.options.namespace, name });
+      return await withApiRetry(
+        () => this.options.core.readNamespacedPod({ namespace: this.options.namespace, name }),
+        { idempotent: true },
+      );
     } catch (error) {
       if (isNotFound(error)) {
         return undefined;
@@ -319,11 +324,15 @@ export class PodLauncher {
 
   async readLogs(name: string, tailLines?: number): Promise<string> {
     try {
-      return await this.options.core.readNamespacedPodLog({
-        namespace: this.options.namespace,
-        name,
-        ...(tailLines !== undefined ? { tailLines } : {}),
-      });
+      return await withApiRetry(
+        () =>
+          this.options.core.readNamespacedPodLog({
+            namespace: this.options.namespace,
+            name,
+            ...(tailLines !== undefined ? { tailLines } : {}),
+          }),
+        { idempotent: true },
+      );
     } catch (error) {
       throw translateApiError(error, `read the log of pod ${name}`);
     }
@@ -332,7 +341,10 @@ export class PodLauncher {
   /** Deletes the pod (a missing pod is fine) and waits until the API no longer has it. */
   async deleteAndWait(name: string, timeoutMs = 60_000): Promise<void> {
     try {
-      await this.options.core.deleteNamespacedPod({ namespace: this.options.namespace, name });
+      await withApiRetry(
+        () => this.options.core.deleteNamespacedPod({ namespace: this.options.namespace, name }),
+        { idempotent: true },
+      );
     } catch (error) {
       if (isNotFound(error)) {
         return;

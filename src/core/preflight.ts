@@ -1,4 +1,5 @@
 import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { withApiRetry } from './apiRetry.ts';
 import { KubernetesApiError, PermissionDeniedError } from './errors.ts';
 import { rbacHint, translateApiError } from './kubernetesErrors.ts';
 import type { Logger } from './logger.ts';
@@ -55,20 +56,24 @@ export async function checkPermissions(
   try {
     answers = await Promise.all(
       permissions.map(async (permission) => {
-        const review = await api.createSelfSubjectAccessReview({
-          body: {
-            apiVersion: 'authorization.k8s.io/v1',
-            kind: 'SelfSubjectAccessReview',
-            spec: {
-              resourceAttributes: {
-                namespace,
-                verb: permission.verb,
-                resource: permission.resource,
-                ...(permission.subresource ? { subresource: permission.subresource } : {}),
+        const review = await withApiRetry(
+          () =>
+            api.createSelfSubjectAccessReview({
+              body: {
+                apiVersion: 'authorization.k8s.io/v1',
+                kind: 'SelfSubjectAccessReview',
+                spec: {
+                  resourceAttributes: {
+                    namespace,
+                    verb: permission.verb,
+                    resource: permission.resource,
+                    ...(permission.subresource ? { subresource: permission.subresource } : {}),
+                  },
+                },
               },
-            },
-          },
-        });
+            }),
+          { idempotent: true },
+        );
         return review.status?.allowed === true;
       }),
     );
