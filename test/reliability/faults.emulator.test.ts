@@ -87,7 +87,7 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     faultsInjected += 1;
     const outcome = await settle(executor().start());
     assert.ok(outcome.error instanceof KubernetesApiError, String(outcome.error));
-    assert.equal((outcome.error as KubernetesApiError).statusCode, 500);
+    assert.equal(outcome.error.statusCode, 500);
   });
 
   test('retries are bounded: a read that keeps failing gives up with the 503', async () => {
@@ -95,7 +95,7 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     faultsInjected += 50;
     const outcome = await settle(executor().start());
     assert.ok(outcome.error instanceof KubernetesApiError, String(outcome.error));
-    assert.equal((outcome.error as KubernetesApiError).statusCode, 503);
+    assert.equal(outcome.error.statusCode, 503);
     assert.ok(outcome.ms < 15_000, `gave up after ${outcome.ms} ms`);
   });
 
