@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import {
   KubernetesApiError,
+  PermissionDeniedError,
   PodCommandLineCodeExecutor,
+  PodJupyterServer,
   PodRunnerError,
 } from '../../src/core/index.ts';
 import { apiRequest, eventually, withEmulator } from '../support/emulatorFixture.ts';
@@ -159,6 +161,26 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     );
     const next = await settle(subject.executeCodeBlocks([{ language: 'sh', code: 'true' }]));
     assert.ok(next.error instanceof PodRunnerError, `the next block: ${String(next.error)}`);
+  });
+
+  test('a 403 half-way through the gateway start removes what was already created', async () => {
+    // The Secret is created first; the pod's create then gets the 403.
+    emulator.faults.failRequests({ verb: 'create', resource: 'pods', status: 403 });
+    faultsInjected += 1;
+    const gateway = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath });
+    const outcome = await settle(gateway.start());
+    assert.ok(outcome.error instanceof PermissionDeniedError, String(outcome.error));
+    const remaining = await Promise.all(
+      ['secrets', 'pods', 'services'].map(
+        async (kind) =>
+          (
+            (await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/${kind}`)).body as {
+              items: { metadata: { name: string } }[];
+            }
+          ).items.filter((item) => item.metadata.name.startsWith(gateway.podName)).length,
+      ),
+    );
+    assert.deepEqual(remaining, [0, 0, 0], 'secret, pod and service are gone');
   });
 
   test('cancelled while creating: nothing is left', async () => {
