@@ -193,7 +193,8 @@ describe('faults: each ends in a typed error or a correct result within a bound,
   });
 
   test('cancelled while waiting for Ready: the pod is deleted', async () => {
-    emulator.faults.delayPodStart(5000);
+    // Long enough that a loaded machine cannot reach Ready before the cancel.
+    emulator.faults.delayPodStart(60_000);
     const controller = new AbortController();
     const subject = executor();
     const starting = settle(subject.start({ signal: controller.signal }));
