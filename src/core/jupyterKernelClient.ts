@@ -9,6 +9,7 @@ import {
 import {
   executeRequest,
   inputReply,
+  kernelInfoRequest,
   outputEvent,
   parseMessage,
   type JupyterMessage,
@@ -150,6 +151,8 @@ export class KernelChannel {
   private socket: WebSocket | undefined;
   private opening: Promise<WebSocket> | undefined;
   private readonly pending = new Map<string, PendingExecution>();
+  /** kernel_info requests in flight, by msg_id. */
+  private readonly infoRequests = new Map<string, () => void>();
   private closed = false;
 
   constructor(
@@ -177,6 +180,38 @@ export class KernelChannel {
       });
       socket.send(JSON.stringify(message));
     });
+  }
+
+  /**
+   * After a restart: opens a fresh connection (the old one may still be bridged to the old
+   * process, and what is sent on it is lost) and resolves once the kernel answers kernel_info,
+   * asking again each second, or gives up after `timeoutMs`.
+   */
+  async reconnectWhenReady(timeoutMs = 60_000): Promise<void> {
+    // A fresh connection is bridged to the restarted kernel's channels.
+    const previous = this.socket;
+    this.socket = undefined;
+    previous?.close();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const socket = await this.open();
+      const message = kernelInfoRequest(this.session);
+      const answered = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 1000);
+        this.infoRequests.set(message.header.msg_id, () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        socket.send(JSON.stringify(message));
+      });
+      this.infoRequests.delete(message.header.msg_id);
+      if (answered) {
+        return;
+      }
+    }
+    throw new KernelConnectionError(
+      `kernel ${this.kernelId} did not answer within ${Math.round(timeoutMs / 1000)} s`,
+    );
   }
 
   /** Abandons every pending execution with `error` (kernel restart or death). */
@@ -278,6 +313,10 @@ export class KernelChannel {
       return;
     }
     const parentId = message.parent_header?.msg_id;
+    if (message.header.msg_type === 'kernel_info_reply' && parentId) {
+      this.infoRequests.get(parentId)?.();
+      return;
+    }
     const execution = parentId ? this.pending.get(parentId) : undefined;
     if (message.header.msg_type === 'status') {
       const state = (message.content as { execution_state?: string }).execution_state;

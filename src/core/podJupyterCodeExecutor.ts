@@ -46,6 +46,9 @@ export interface JupyterExecuteOptions {
   onOutput?: (event: KernelOutputEvent) => void;
 }
 
+/** How long a cell may go on after its interrupt before it is abandoned. */
+const interruptGraceMs = 15_000;
+
 const fileTypes: Record<string, { extension: string; base64: boolean }> = {
   'image/png': { extension: 'png', base64: true },
   'image/jpeg': { extension: 'jpeg', base64: true },
@@ -184,16 +187,35 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       onEvent,
       ...(this.options.onInput ? { onInput: this.options.onInput } : {}),
     });
+    // Raced below: when the cell is abandoned, its late failure is not an unhandled rejection.
+    execution.catch(() => undefined);
     let stopReason: 'timeout' | 'cancelled' | undefined;
-    const timer = setTimeout(
-      () => void this.interruptFor('timeout', (reason) => (stopReason ??= reason)),
-      this.timeout * 1000,
-    );
-    const onAbort = () => void this.interruptFor('cancelled', (reason) => (stopReason ??= reason));
+    // A kernel that does not answer even after the interrupt (its request was lost) must not
+    // hold the cell forever: give up on it after a grace period.
+    let giveUpTimer: NodeJS.Timeout | undefined;
+    let giveUp: (error: Error) => void = () => undefined;
+    const unanswered = new Promise<never>((_, reject) => (giveUp = reject));
+    const stop = (reason: 'timeout' | 'cancelled') => {
+      stopReason ??= reason;
+      giveUpTimer ??= setTimeout(
+        () =>
+          giveUp(
+            new KernelConnectionError(
+              `the kernel did not answer within ${interruptGraceMs / 1000} s of the interrupt`,
+            ),
+          ),
+        interruptGraceMs,
+      );
+    };
+    const timer = setTimeout(() => void this.interruptFor('timeout', stop), this.timeout * 1000);
+    const onAbort = () => void this.interruptFor('cancelled', stop);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await execution;
+      await Promise.race([execution, unanswered]);
     } catch (failure) {
+      if (failure instanceof KernelConnectionError && giveUpTimer) {
+        channel.failPending(failure);
+      }
       if (failure instanceof KernelDiedError) {
         this.kernelDied = true;
         return { exitCode: 1, output: `${text}ERROR: ${failure.message}`, outputFiles: files };
@@ -201,6 +223,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       throw failure;
     } finally {
       clearTimeout(timer);
+      clearTimeout(giveUpTimer);
       options.signal?.removeEventListener('abort', onAbort);
       await Promise.all(saves);
     }
@@ -291,6 +314,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       return;
     }
     await rest.restartKernel(channel.kernelId);
+    await channel.reconnectWhenReady();
   }
 
   /** Shuts the kernel down and removes the default output directory; start() may follow. */

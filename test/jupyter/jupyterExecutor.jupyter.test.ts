@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { PodJupyterCodeExecutor } from '../../src/core/index.ts';
+import { KernelConnectionError, PodJupyterCodeExecutor } from '../../src/core/index.ts';
 import { JupyterAuthError } from '../../src/core/jupyterKernelClient.ts';
 import type { KernelOutputEvent } from '../../src/core/jupyterMessages.ts';
 import { requireTool } from '../support/emulatorFixture.ts';
@@ -194,6 +194,47 @@ describe('PodJupyterCodeExecutor against a real Jupyter Server', () => {
     await executor.restart();
     const fresh = await py('print("before_death" in globals())');
     assert.equal(fresh.output, 'False\n');
+  });
+
+  test('restart() of a live kernel clears its state, and the next cell runs at once', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    for (let round = 0; round < 3; round++) {
+      await py(`kept_${round} = True`);
+      await executor.restart();
+      const started = Date.now();
+      const fresh = await py(`print("kept_${round}" in globals())`);
+      assert.equal(fresh.output, 'False\n', `round ${round}`);
+      assert.ok(Date.now() - started < 4_000, `round ${round}: ${Date.now() - started} ms`);
+    }
+  });
+
+  test('a cell that ignores the interrupt is abandoned with a clear error, not held forever', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const stubborn = new PodJupyterCodeExecutor(server!.info, { timeout: 1 });
+    await stubborn.start();
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        stubborn.executeCodeBlocks([
+          {
+            language: 'python',
+            code: 'import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(120)',
+          },
+        ]),
+        (error: Error) => {
+          assert.ok(error instanceof KernelConnectionError, String(error));
+          assert.match(error.message, /did not answer within 15 s of the interrupt/);
+          return true;
+        },
+      );
+      assert.ok(Date.now() - started < 30_000, `gave up after ${Date.now() - started} ms`);
+    } finally {
+      await stubborn.stop();
+    }
   });
 
   test('a wrong token is a clear authentication error', async (t) => {

@@ -406,10 +406,12 @@ const tests: HostTest[] = [
     },
   },
   {
-    name: 'input() asks with an input box; Show Pod Logs opens the gateway log',
+    name: 'input() asks with an input box; Restart Kernel clears the state; Show Pod Logs',
     run: async (api) => {
       const notebook = await openKernelNotebook([
         'value = input("Your name? ")\nprint("got", repr(value))',
+        'x = 5',
+        'print("x" in globals())',
       ]);
       const asking = runCell(notebook, 0);
       await waitFor(() => cellText(notebook, 0).includes('Your name? '), 120_000, 'the prompt');
@@ -424,6 +426,15 @@ const tests: HostTest[] = [
       check(cellText(notebook, 0).includes("got ''"), `cell 1: ${cellText(notebook, 0)}`);
       check(api.status().kernel === 'ready', `kernel state ${api.status().kernel}`);
       check(api.status().text.includes('kernel ready'), `text ${api.status().text}`);
+
+      await runCell(notebook, 1);
+      await vscode.commands.executeCommand('podRunner.restartKernel');
+      await runCell(notebook, 2);
+      check(cellText(notebook, 2) === 'False\n', `after the restart: ${cellText(notebook, 2)}`);
+      check(
+        notebook.cellAt(2).executionSummary?.executionOrder === 1,
+        `execution count restarts: ${notebook.cellAt(2).executionSummary?.executionOrder}`,
+      );
 
       await vscode.commands.executeCommand('podRunner.showPodLogs', 'kernel');
       const document = vscode.window.activeTextEditor?.document;
