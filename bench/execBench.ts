@@ -1,10 +1,17 @@
 import { execFile, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-node';
 import { PodCommandLineCodeExecutor, PodExecClient } from '../src/core/index.ts';
+import { isPodReady } from '../src/core/podLauncher.ts';
 import type { BenchRow } from './report.ts';
-import { median, ms, timeRepeated, withPeakRss, type Repetitions } from './stats.ts';
+import {
+  median,
+  ms,
+  pythonPeerSamples,
+  timeRepeated,
+  withPeakRss,
+  type Repetitions,
+} from './stats.ts';
 
 const run = promisify(execFile);
 
@@ -13,9 +20,6 @@ export interface ExecBenchOptions {
   quick: boolean;
   raw: Record<string, unknown>;
 }
-
-const isReady = (pod: V1Pod) =>
-  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 /**
  * P4: the latency from the pod's Ready watch event to `start()` resolving, for our watch-based
@@ -35,7 +39,7 @@ async function readiness(options: ExecBenchOptions, starts: number) {
       '/api/v1/namespaces/default/pods',
       { fieldSelector: `metadata.name=${executor.podName}` },
       (_type: string, pod: V1Pod) => {
-        if (Number.isNaN(readyEventAt) && isReady(pod)) {
+        if (Number.isNaN(readyEventAt) && isPodReady(pod)) {
           readyEventAt = performance.now();
         }
       },
@@ -114,19 +118,14 @@ export async function execBench(options: ExecBenchOptions): Promise<BenchRow[]> 
         throw new Error(`kubectl output: ${out}`);
       }
     });
-    const python = JSON.parse(
-      (
-        await run('/usr/bin/python3', [
-          join(__dirname, 'peers', 'kubernetes_exec.py'),
-          options.kubeconfig,
-          executor.namespace,
-          executor.podName,
-          executor.containerName,
-          String(reps.reps),
-          String(reps.warmup),
-        ])
-      ).stdout,
-    ) as number[];
+    const python = await pythonPeerSamples('kubernetes_exec.py', [
+      options.kubeconfig,
+      executor.namespace,
+      executor.podName,
+      executor.containerName,
+      reps.reps,
+      reps.warmup,
+    ]);
     // The profile behind P1: what one exec costs, and what starting the interpreter adds.
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(options.kubeconfig);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot, startCodeServer } from '../test/vscode/codeServer.ts';
-import { chromiumPath, runTestsInHost } from '../test/vscode/hostRunner.ts';
+import { bundleHostTests, chromiumPath, runTestsInHost } from '../test/vscode/hostRunner.ts';
 import type { BenchRow } from './report.ts';
 import { median, ms } from './stats.ts';
 
@@ -23,20 +23,9 @@ export async function extensionBench(options: {
   const vsixBytes = (await stat(join(repoRoot, 'pod-runner.vsix'))).size;
   const bundleBytes = (await stat(join(repoRoot, 'dist', 'extension.js'))).size;
   const coreBytes = (await stat(join(repoRoot, 'dist', 'core.js'))).size;
-  const payload = join(repoRoot, 'out', 'bench', 'activation.js');
-  await run(
-    'npx',
-    [
-      'esbuild',
-      'bench/host/activation.ts',
-      '--bundle',
-      '--platform=node',
-      '--format=cjs',
-      '--target=node20',
-      '--external:vscode',
-      `--outfile=${payload}`,
-    ],
-    { cwd: repoRoot },
+  const payload = await bundleHostTests(
+    'bench/host/activation.ts',
+    join(repoRoot, 'out', 'bench', 'activation.js'),
   );
   const scratch = await mkdtemp(join(tmpdir(), 'pod-runner-bench-host-'));
   // An installed extension (its folder in the extensions directory), beside ours in development.

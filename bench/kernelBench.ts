@@ -1,14 +1,9 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { KernelManager, ServerConnection } from '@jupyterlab/services';
 import WebSocket from 'ws';
 import { PodJupyterCodeExecutor, PodJupyterServer } from '../src/core/index.ts';
 import { startJupyterServer } from '../test/support/jupyterServer.ts';
 import type { BenchRow } from './report.ts';
-import { median, ms, timeRepeated, type Repetitions } from './stats.ts';
-
-const run = promisify(execFile);
+import { median, ms, pythonPeerSamples, timeRepeated, type Repetitions } from './stats.ts';
 
 async function jupyterlabServices(baseUrl: string, token: string, reps: Repetitions) {
   const serverSettings = ServerConnection.makeSettings({
@@ -68,17 +63,12 @@ export async function kernelBench(options: {
       await executor.stop();
     }
     const services = await jupyterlabServices(baseUrl, token, reps);
-    const client = JSON.parse(
-      (
-        await run('/usr/bin/python3', [
-          join(__dirname, 'peers', 'jupyter_client_ws.py'),
-          baseUrl,
-          token,
-          String(reps.reps),
-          String(reps.warmup),
-        ])
-      ).stdout,
-    ) as number[];
+    const client = await pythonPeerSamples('jupyter_client_ws.py', [
+      baseUrl,
+      token,
+      reps.reps,
+      reps.warmup,
+    ]);
     options.raw.P2 = { ours, jupyterlabServices: services, jupyterClient: client };
     const [o, s, c] = [median(ours), median(services), median(client)];
     const faster = Math.min(s, c);

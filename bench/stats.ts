@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
 /** Timing helpers: every figure is a median over repetitions taken after a warm-up. */
 
 export interface Repetitions {
@@ -48,3 +52,15 @@ export async function withPeakRss<T>(
 }
 
 export const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+
+/** Runs a Python peer from bench/peers with Debian's python3; it prints its samples (ms) as JSON. */
+export async function pythonPeerSamples(
+  script: string,
+  args: (string | number)[],
+): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('/usr/bin/python3', [
+    join(__dirname, 'peers', script),
+    ...args.map(String),
+  ]);
+  return JSON.parse(stdout) as number[];
+}

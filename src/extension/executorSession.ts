@@ -65,15 +65,11 @@ export class ExecutorSession implements vscode.Disposable {
       ...(resources ? { resources } : {}),
       logger: this.logger,
     });
-    this.status.set('starting');
-    try {
-      await withPodStartProgress(`Pod Runner: starting pod ${executor.podName}`, (options) =>
-        executor.start(options),
-      );
-    } catch (error) {
-      this.status.set('error', error as Error);
-      throw error;
-    }
+    await withPodStartProgress(
+      this.status,
+      `Pod Runner: starting pod ${executor.podName}`,
+      (options) => executor.start(options),
+    );
     this.executor = executor;
     this.status.set('ready');
     return executor;

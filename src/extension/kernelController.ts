@@ -112,7 +112,6 @@ export class KernelController implements vscode.Disposable {
       return Promise.resolve(this.server);
     }
     this.serverStarting ??= (async () => {
-      this.status.set('starting');
       const settings = this.ctx.settings;
       const { PodJupyterServer } = await loadCore();
       const server = new PodJupyterServer({
@@ -126,14 +125,11 @@ export class KernelController implements vscode.Disposable {
         autoRemove: settings.autoRemove,
         logger: this.ctx.logger,
       });
-      try {
-        await withPodStartProgress(`Pod Runner: starting kernel pod ${server.podName}`, (options) =>
-          server.start(options),
-        );
-      } catch (error) {
-        this.status.set('error', error as Error);
-        throw error;
-      }
+      await withPodStartProgress(
+        this.status,
+        `Pod Runner: starting kernel pod ${server.podName}`,
+        (options) => server.start(options),
+      );
       this.server = server;
       this.status.set('ready');
       return server;

@@ -10,20 +10,9 @@ import {
   withRequirements,
   type OutputChunk,
 } from '../../src/core/index.ts';
-import { apiRequest, withEmulator } from '../support/emulatorFixture.ts';
+import { apiRequest, managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-
-async function ourPods(emulator: Emulator): Promise<string[]> {
-  const list = (
-    await apiRequest(
-      emulator,
-      'GET',
-      '/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner',
-    )
-  ).body as { items: { metadata: { name: string } }[] };
-  return list.items.map((p) => p.metadata.name);
-}
 
 describe('PodCommandLineCodeExecutor on the emulator', () => {
   let emulator: Emulator;
@@ -47,7 +36,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
 
   after(async () => {
     await executor.stop();
-    assert.deepEqual(await ourPods(emulator), [], 'no pod of ours is left behind');
+    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours is left behind');
     await emulator.verifyNoLeaks();
   });
 
@@ -283,7 +272,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     });
     assert.ok(Date.now() - started < 10_000, 'fails fast, not after the startup timeout');
     assert.deepEqual(
-      (await ourPods(emulator)).filter((name) => name === failing.podName),
+      (await managedPodNames(emulator)).filter((name) => name === failing.podName),
       [],
     );
   });
@@ -310,15 +299,15 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       assert.match(error.message, /Last log lines:\n {2}boom: missing config/);
       return true;
     });
-    assert.ok(!(await ourPods(emulator)).includes(crashing.podName));
+    assert.ok(!(await managedPodNames(emulator)).includes(crashing.podName));
     let name = '';
     {
       await using scoped = new PodCommandLineCodeExecutor({ kubeconfig: emulator.kubeconfigPath });
       await scoped.start();
       name = scoped.podName;
-      assert.ok((await ourPods(emulator)).includes(name));
+      assert.ok((await managedPodNames(emulator)).includes(name));
     }
-    assert.ok(!(await ourPods(emulator)).includes(name), '`await using` deleted the pod');
+    assert.ok(!(await managedPodNames(emulator)).includes(name), '`await using` deleted the pod');
   });
 
   test('a server that only speaks v4 (no stdin half-close) still transfers code exactly', async () => {
@@ -340,7 +329,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
   });
 
   test('the restricted user is stopped by a preflight that lists every missing permission, before anything is created', async () => {
-    const before = await ourPods(emulator);
+    const before = await managedPodNames(emulator);
     const restricted = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
       context: 'pod-runner-emulator-restricted',
@@ -354,7 +343,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       assert.match(error.message, /RBAC section/);
       return true;
     });
-    assert.deepEqual(await ourPods(emulator), before, 'no pod was created');
+    assert.deepEqual(await managedPodNames(emulator), before, 'no pod was created');
   });
 
   test('a dropped exec connection is a ConnectionLostError naming the pod, never exit code 0', async () => {
@@ -373,7 +362,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     await executor.restart();
     assert.equal(await inPod('cat /workspace/state 2>/dev/null || echo fresh'), 'fresh\n');
     await executor.stop();
-    assert.deepEqual(await ourPods(emulator), []);
+    assert.deepEqual(await managedPodNames(emulator), []);
     await assert.rejects(run('sh', 'true'), /not running/);
     await executor.start();
     assert.equal(await inPod('echo back'), 'back\n');
@@ -443,7 +432,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     });
     assert.deepEqual(deleted, ['crashed-client']);
     assert.ok(
-      (await ourPods(emulator)).includes(executor.podName),
+      (await managedPodNames(emulator)).includes(executor.podName),
       'the live executor pod is kept',
     );
   });
@@ -457,7 +446,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     await first.start();
     await first.executeCodeBlocks([{ language: 'sh', code: 'echo kept > /workspace/marker' }]);
     await first[Symbol.asyncDispose]();
-    assert.ok((await ourPods(emulator)).includes('kept'));
+    assert.ok((await managedPodNames(emulator)).includes('kept'));
     const second = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
       podName: 'kept',
@@ -469,6 +458,6 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       'kept\n',
     );
     await second.stop();
-    assert.ok(!(await ourPods(emulator)).includes('kept'));
+    assert.ok(!(await managedPodNames(emulator)).includes('kept'));
   });
 });

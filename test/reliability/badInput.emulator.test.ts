@@ -16,7 +16,7 @@ import {
   loadClusterTarget,
   withRequirements,
 } from '../../src/core/index.ts';
-import { apiRequest, withEmulator } from '../support/emulatorFixture.ts';
+import { apiRequest, managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
@@ -76,10 +76,7 @@ describe('bad input: a clear error or a correct result, nothing left running', (
   after(async () => {
     await executor.stop();
     await rm(scratch, { recursive: true, force: true });
-    const left = (
-      await apiRequest(emulator, 'GET', '/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by')
-    ).body as { items: unknown[] };
-    assert.equal(left.items.length, 0, 'no pod of ours is left');
+    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours is left');
     await emulator.verifyNoLeaks();
   });
 

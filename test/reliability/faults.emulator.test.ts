@@ -7,20 +7,14 @@ import {
   PodJupyterServer,
   PodRunnerError,
 } from '../../src/core/index.ts';
-import { apiRequest, eventually, withEmulator } from '../support/emulatorFixture.ts';
+import {
+  apiRequest,
+  eventually,
+  managedPodNames,
+  withEmulator,
+} from '../support/emulatorFixture.ts';
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-
-async function ourPods(emulator: Emulator): Promise<string[]> {
-  const list = (
-    await apiRequest(
-      emulator,
-      'GET',
-      '/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner',
-    )
-  ).body as { items: { metadata: { name: string } }[] };
-  return list.items.map((pod) => pod.metadata.name);
-}
 
 /** Settles `promise` and says how: its value or its error, and how long it took. */
 async function settle<T>(promise: Promise<T>) {
@@ -57,7 +51,11 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     emulator.faults.clearRequestFailures();
     emulator.faults.delayPodStart(0);
     await Promise.all(executors.splice(0).map((e) => e.stop().catch(() => undefined)));
-    await eventually(async () => (await ourPods(emulator)).length === 0, 30_000, 'no pod left');
+    await eventually(
+      async () => (await managedPodNames(emulator)).length === 0,
+      30_000,
+      'no pod left',
+    );
   });
 
   after(async () => {
@@ -197,7 +195,7 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     const subject = executor();
     const starting = settle(subject.start({ signal: controller.signal }));
     await eventually(
-      async () => (await ourPods(emulator)).includes(subject.podName),
+      async () => (await managedPodNames(emulator)).includes(subject.podName),
       10_000,
       'the pod',
     );
@@ -206,7 +204,7 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     assert.ok(outcome.error, 'start was cancelled');
     assert.ok(outcome.ms < 5_000, `cancel took ${outcome.ms} ms`);
     await eventually(
-      async () => !(await ourPods(emulator)).includes(subject.podName),
+      async () => !(await managedPodNames(emulator)).includes(subject.podName),
       30_000,
       'deletion',
     );

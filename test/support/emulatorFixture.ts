@@ -218,3 +218,15 @@ export async function apiRequest(
 
 export const restrictedToken = (emulator: RunningEmulator) =>
   emulator.kubeconfig.users[1]!.user.token;
+
+/** Names of the pods Pod Runner created (by its managed-by label), in every namespace. */
+export async function managedPodNames(emulator: RunningEmulator): Promise<string[]> {
+  const list = (
+    await apiRequest(
+      emulator,
+      'GET',
+      '/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner',
+    )
+  ).body as { items: { metadata: { name: string } }[] };
+  return list.items.map((pod) => pod.metadata.name);
+}

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { apiRequest, requireTool, withEmulator } from '../support/emulatorFixture.ts';
 import { ensureCodeServer, repoRoot, startCodeServer } from './codeServer.ts';
-import { chromiumPath, runTestsInHost } from './hostRunner.ts';
+import { bundleHostTests, chromiumPath, runTestsInHost } from './hostRunner.ts';
 
 const run = promisify(execFile);
 const hostAvailable = existsSync(chromiumPath) && existsSync('/usr/bin/rg');
@@ -35,20 +35,9 @@ describe('the extension in a real VS Code extension host (code-server)', () => {
     try {
       await ensureCodeServer((line) => process.stderr.write(`${line}\n`));
       await run('node', ['esbuild.mjs'], { cwd: repoRoot });
-      const testsBundle = join(repoRoot, 'out', 'test', 'index.js');
-      await run(
-        'npx',
-        [
-          'esbuild',
-          'test/vscode/suite/index.ts',
-          '--bundle',
-          '--platform=node',
-          '--format=cjs',
-          '--target=node20',
-          '--external:vscode',
-          `--outfile=${testsBundle}`,
-        ],
-        { cwd: repoRoot },
+      const testsBundle = await bundleHostTests(
+        'test/vscode/suite/index.ts',
+        join(repoRoot, 'out', 'test', 'index.js'),
       );
       const workspace = join(scratch, 'workspace');
       await mkdir(join(workspace, '.vscode'), { recursive: true });

@@ -1,10 +1,31 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
-import type { RunningCodeServer } from './codeServer.ts';
+import { repoRoot, type RunningCodeServer } from './codeServer.ts';
 
 export const chromiumPath = '/usr/bin/chromium';
+
+/** Bundles a tests entry point (with `run()`) for the extension host: CommonJS, `vscode` external. */
+export async function bundleHostTests(entry: string, outfile: string): Promise<string> {
+  await promisify(execFile)(
+    'npx',
+    [
+      'esbuild',
+      entry,
+      '--bundle',
+      '--platform=node',
+      '--format=cjs',
+      '--target=node20',
+      '--external:vscode',
+      `--outfile=${outfile}`,
+    ],
+    { cwd: repoRoot },
+  );
+  return outfile;
+}
 
 /**
  * Runs extension tests in code-server's real extension host: a headless Chromium opens the
