@@ -132,6 +132,10 @@ export class JupyterRestClient {
 
 interface PendingExecution {
   msgId: string;
+  /** The request, kept to send again if the connection dropped before the kernel saw it. */
+  request: string;
+  /** Whether any message for this request (a busy status at least) has come back. */
+  acknowledged: boolean;
   replied: ExecutionReply | undefined;
   idle: boolean;
   options: ExecuteRequestOptions;
@@ -140,6 +144,8 @@ interface PendingExecution {
 }
 
 const reconnectAttempts = 5;
+/** How long to wait for the server's replay after a reconnection before sending a request again. */
+const replayWaitMs = 1000;
 
 /**
  * One kernel's channels over the server's WebSocket, in legacy JSON text frames (no binary
@@ -170,15 +176,18 @@ export class KernelChannel {
     const socket = await this.open();
     const message = executeRequest(this.session, code, options.onInput !== undefined);
     return new Promise<ExecutionReply>((resolve, reject) => {
+      const request = JSON.stringify(message);
       this.pending.set(message.header.msg_id, {
         msgId: message.header.msg_id,
+        request,
+        acknowledged: false,
         replied: undefined,
         idle: false,
         options,
         resolve,
         reject,
       });
-      socket.send(JSON.stringify(message));
+      socket.send(request);
     });
   }
 
@@ -303,7 +312,10 @@ export class KernelChannel {
       this.logger.warn(
         `kernel ${this.kernelId}: connection dropped during execution; reconnecting`,
       );
-      this.open().catch((error: unknown) => this.failPending(error as Error));
+      this.open().then(
+        (reopened) => this.resendUnacknowledged(reopened),
+        (error: unknown) => this.failPending(error as Error),
+      );
     }
   }
 
@@ -318,6 +330,9 @@ export class KernelChannel {
       return;
     }
     const execution = parentId ? this.pending.get(parentId) : undefined;
+    if (execution) {
+      execution.acknowledged = true;
+    }
     if (message.header.msg_type === 'status') {
       const state = (message.content as { execution_state?: string }).execution_state;
       if (state === 'restarting' || state === 'dead') {
@@ -371,6 +386,24 @@ export class KernelChannel {
     }
     const socket = await this.open();
     socket.send(JSON.stringify(inputReply(this.session, message, value)));
+  }
+
+  /**
+   * A request written just before the connection dropped may never have reached the server.
+   * The server replays what it buffered for this session on reconnection; a request that still
+   * has no answer after that was lost, and is sent again (the kernel never saw it).
+   */
+  private resendUnacknowledged(socket: WebSocket): void {
+    setTimeout(() => {
+      for (const execution of this.pending.values()) {
+        if (!execution.acknowledged && socket.readyState === WebSocket.OPEN) {
+          this.logger.info(
+            `kernel ${this.kernelId}: sending again a request lost with the connection`,
+          );
+          socket.send(execution.request);
+        }
+      }
+    }, replayWaitMs);
   }
 
   private complete(execution: PendingExecution): void {

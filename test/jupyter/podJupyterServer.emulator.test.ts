@@ -155,6 +155,18 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     assert.equal(result.output, '2\n');
   });
 
+  test('a port-forward dropped between cells: the next cell reconnects and keeps the state', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    await executor.executeCodeBlocks([{ language: 'python', code: 'kept = 41' }]);
+    assert.ok(emulator.faults.dropConnections('default', server.podName) >= 1);
+    const result = await executor.executeCodeBlocks([
+      { language: 'python', code: 'print(kept + 1)' },
+    ]);
+    assert.equal(result.output, '42\n');
+  });
+
   test('a timeout interrupts the kernel in the pod; the next block works', async (t) => {
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
