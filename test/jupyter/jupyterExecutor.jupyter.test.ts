@@ -237,6 +237,42 @@ describe('PodJupyterCodeExecutor against a real Jupyter Server', () => {
     }
   });
 
+  test('a rotated token (the server restarted with a new one) is a clear authentication error', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const original = await startJupyterServer();
+    const holder = new PodJupyterCodeExecutor(original.info, { timeout: 10 });
+    await holder.start();
+    let rotated: Awaited<ReturnType<typeof startJupyterServer>> | undefined;
+    try {
+      assert.equal(
+        (await holder.executeCodeBlocks([{ language: 'python', code: '6*7' }])).output,
+        '42\n',
+      );
+      await original.stop();
+      rotated = await startJupyterServer({ port: original.info.port });
+      assert.notEqual(rotated.info.token, original.info.token);
+      const started = Date.now();
+      await assert.rejects(
+        holder.executeCodeBlocks([{ language: 'python', code: '1' }]),
+        (error: Error) => {
+          assert.ok(
+            error instanceof JupyterAuthError,
+            `${error.constructor.name}: ${error.message}`,
+          );
+          assert.match(error.message, /check the token/);
+          return true;
+        },
+      );
+      assert.ok(Date.now() - started < 20_000, `failed after ${Date.now() - started} ms`);
+    } finally {
+      await holder.stop().catch(() => undefined);
+      await rotated?.stop();
+      await original.stop();
+    }
+  });
+
   test('a wrong token is a clear authentication error', async (t) => {
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;

@@ -21,10 +21,15 @@ export interface RunningJupyterServer {
   stop(): Promise<void>;
 }
 
-/** Starts Debian's Jupyter Server on 127.0.0.1 with a token, in a throwaway home directory. */
-export async function startJupyterServer(): Promise<RunningJupyterServer> {
+/**
+ * Starts Debian's Jupyter Server on 127.0.0.1 with a token, in a throwaway home directory; a
+ * given port and a new token stand for a server whose token was rotated.
+ */
+export async function startJupyterServer(
+  options: { port?: number } = {},
+): Promise<RunningJupyterServer> {
   const home = await mkdtemp(join(tmpdir(), 'pod-runner-jupyter-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const token = randomBytes(16).toString('hex');
   const child = spawn(
     '/usr/bin/python3',
