@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { apiRequest, withEmulator } from '../support/emulatorFixture.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { apiRequest, eventually, withEmulator } from '../support/emulatorFixture.ts';
 import { PodClient } from '../support/podHelpers.ts';
 
+const manyToolsImage = 'registry.local/many-tools';
 const phase = (expected: string) => (pod: V1Pod) => pod.status?.phase === expected;
 
 describe('emulator pod lifecycle matches a kubelet', () => {
@@ -13,7 +16,16 @@ describe('emulator pod lifecycle matches a kubelet', () => {
   before(async () => {
     emulator = await withEmulator({
       backoffBaseMs: 300,
-      images: { unpullable: ['registry.local/missing'] },
+      images: {
+        unpullable: ['registry.local/missing'],
+        images: {
+          [manyToolsImage]: {
+            commands: Object.fromEntries(
+              Array.from({ length: 3000 }, (_, i) => [`tool-${i}`, { script: '#!/bin/sh\n' }]),
+            ),
+          },
+        },
+      },
     });
     pods = new PodClient(emulator);
   });
@@ -170,6 +182,28 @@ describe('emulator pod lifecycle matches a kubelet', () => {
     assert.ok(events.some((e) => e.reason === 'DeadlineExceeded'));
     await pods.delete('deadline');
     await pods.waitGone('deadline');
+  });
+
+  test('a pod deleted while the kubelet is still writing its container is finalized', async () => {
+    // The image has many commands, so the container's files take a while to write: the delete
+    // lands in the middle of it, as a delete right after a create does on a real node.
+    const created = await pods.create({
+      metadata: { name: 'early-delete' },
+      spec: {
+        terminationGracePeriodSeconds: 2,
+        containers: [{ name: 'main', image: manyToolsImage, command: ['sleep', '600'] }],
+      },
+    });
+    const binDir = join(
+      emulator.stateDirectory,
+      'node/pods',
+      created.metadata?.uid ?? '',
+      'sandbox/main-0/bin',
+    );
+    await eventually(() => existsSync(binDir), 20_000, 'container setup to begin');
+    await pods.delete('early-delete');
+    // The grace period bounds it: 2 s, plus time for a loaded machine.
+    await pods.waitGone('early-delete', 'default', 10_000);
   });
 
   test('a container command that does not exist ends in StartError (exit 128)', async () => {

@@ -72,10 +72,19 @@ export class Kubelet {
       this.admit(event.object);
     } else if (event.type === 'MODIFIED' && event.object.metadata.deletionTimestamp) {
       const grace = Number(event.object.metadata.deletionGracePeriodSeconds ?? 30);
-      void this.workers.get(uid)?.terminate(grace, true);
+      this.terminate(uid, grace, true);
     } else if (event.type === 'DELETED') {
-      void this.workers.get(uid)?.terminate(0, false);
+      this.terminate(uid, 0, false);
     }
+  }
+
+  private terminate(uid: string, gracePeriodSeconds: number, removeFromStore: boolean): void {
+    const worker = this.workers.get(uid);
+    worker?.terminate(gracePeriodSeconds, removeFromStore).catch((error: unknown) => {
+      process.stderr.write(
+        `emulator kubelet: tearing down pod ${worker.namespace}/${worker.name} failed: ${String(error)}\n`,
+      );
+    });
   }
 
   private admit(pod: KubeObject): void {

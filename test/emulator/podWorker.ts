@@ -97,6 +97,7 @@ export class PodWorker {
   sandbox: PodSandbox | undefined;
   private readonly lifetime = new AbortController();
   private terminating: Promise<void> | undefined;
+  private lifecycle: Promise<void> | undefined;
   private readonly podDir: string;
   private podIP = '';
   private startTime: string | undefined;
@@ -138,7 +139,13 @@ export class PodWorker {
     );
   }
 
-  async run(): Promise<void> {
+  /** Runs the pod until it ends or is terminated; termination waits for this to unwind. */
+  run(): Promise<void> {
+    this.lifecycle ??= this.runLifecycle();
+    return this.lifecycle;
+  }
+
+  private async runLifecycle(): Promise<void> {
     try {
       this.schedule();
       await this.sleep(this.context.startDelayMs());
@@ -198,17 +205,23 @@ export class PodWorker {
   private async doTerminate(gracePeriodSeconds: number, removeFromStore: boolean): Promise<void> {
     this.lifetime.abort();
     clearTimeout(this.deadlineTimer);
-    await this.stopContainers(gracePeriodSeconds);
-    await this.releaseSandbox();
-    this.publish();
-    if (removeFromStore) {
-      const current = this.context.store.find(pods, this.namespace, this.name);
-      if (current && current.metadata.uid === this.uid) {
-        this.context.store.remove(pods, this.namespace, this.name);
+    try {
+      await this.stopContainers(gracePeriodSeconds);
+      // A sandbox or container may still be being set up; its files must not be removed under it.
+      await this.lifecycle?.catch(() => undefined);
+      await this.releaseSandbox();
+      this.publish();
+    } finally {
+      // Like a kubelet, the pod is finalized even when part of the teardown failed.
+      if (removeFromStore) {
+        const current = this.context.store.find(pods, this.namespace, this.name);
+        if (current && current.metadata.uid === this.uid) {
+          this.context.store.remove(pods, this.namespace, this.name);
+        }
       }
+      this.context.onFinished(this.uid);
+      await rm(this.podDir, { recursive: true, force: true, maxRetries: 5 });
     }
-    await rm(this.podDir, { recursive: true, force: true });
-    this.context.onFinished(this.uid);
   }
 
   private async stopContainers(gracePeriodSeconds: number): Promise<void> {

@@ -159,25 +159,30 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     );
   });
 
-  test('a 403 half-way through the gateway start removes what was already created', async () => {
-    // The Secret is created first; the pod's create then gets the 403.
-    emulator.faults.failRequests({ verb: 'create', resource: 'pods', status: 403 });
-    faultsInjected += 1;
-    const gateway = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath });
-    const outcome = await settle(gateway.start());
-    assert.ok(outcome.error instanceof PermissionDeniedError, String(outcome.error));
-    const remaining = await Promise.all(
-      ['secrets', 'pods', 'services'].map(
-        async (kind) =>
-          (
-            (await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/${kind}`)).body as {
-              items: { metadata: { name: string } }[];
-            }
-          ).items.filter((item) => item.metadata.name.startsWith(gateway.podName)).length,
-      ),
-    );
-    assert.deepEqual(remaining, [0, 0, 0], 'secret, pod and service are gone');
-  });
+  // The gateway creates its Secret, then its Pod, then its Service: a 403 on the Pod finds the
+  // Secret made, a 403 on the Service finds the Secret and a starting Pod made.
+  for (const forbidden of ['pods', 'services']) {
+    test(`a 403 on the ${forbidden} create half-way through the gateway start removes what was already created`, async () => {
+      emulator.faults.failRequests({ verb: 'create', resource: forbidden, status: 403 });
+      faultsInjected += 1;
+      const gateway = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath });
+      const outcome = await settle(gateway.start());
+      assert.ok(outcome.error instanceof PermissionDeniedError, String(outcome.error));
+      assert.match(outcome.error.message, new RegExp(`create ${forbidden.slice(0, -1)}`));
+      assert.ok(outcome.ms < 20_000, `took ${outcome.ms} ms`);
+      const remaining = await Promise.all(
+        ['secrets', 'pods', 'services'].map(
+          async (kind) =>
+            (
+              (await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/${kind}`)).body as {
+                items: { metadata: { name: string } }[];
+              }
+            ).items.filter((item) => item.metadata.name.startsWith(gateway.podName)).length,
+        ),
+      );
+      assert.deepEqual(remaining, [0, 0, 0], 'secret, pod and service are gone');
+    });
+  }
 
   test('cancelled while creating: nothing is left', async () => {
     const controller = new AbortController();
