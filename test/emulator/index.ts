@@ -14,10 +14,14 @@ import { ResourceApi } from './resourceApi.ts';
 import { resourceTypeOfKind } from './resources.ts';
 import { assertSandboxSupport } from './sandbox.ts';
 import { streamProtocols } from './streamingChannels.ts';
+import { currentTestFile, recordInSuiteLedger } from '../support/suiteLedger.ts';
 
 export const emulatorContext = 'pod-runner-emulator';
 export const restrictedContext = 'pod-runner-emulator-restricted';
 export const nodeName = 'pod-runner-emulator-node';
+/** Every emulator's state directory starts with this (a sandbox's processes carry it too). */
+export const emulatorDirectoryPrefix = join(tmpdir(), 'pod-runner-emulator-');
+const managedBy = 'app.kubernetes.io/managed-by';
 
 export interface EmulatorOptions {
   /** Port for the API server on 127.0.0.1; 0 (default) picks a free one. */
@@ -59,6 +63,12 @@ export interface KubeconfigDocument {
   preferences: Record<string, never>;
 }
 
+export interface ManagedObjects {
+  pods: string[];
+  secrets: string[];
+  services: string[];
+}
+
 export interface RunningEmulator {
   url: string;
   /** The emulator's temporary directory (node state, pod volumes); removed by stop(). */
@@ -68,13 +78,15 @@ export interface RunningEmulator {
   faults: FaultInjection;
   /** Counts of what is alive, for leak checks. */
   activePods(): number;
+  /** Names of the pods, secrets and services Pod Runner created (by its managed-by label), in every namespace. */
+  managedObjects(): ManagedObjects;
   stop(): Promise<void>;
 }
 
 /** Starts the Kubernetes API emulator: an HTTPS apiserver on 127.0.0.1 and a kubelet running sandboxed pods. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   assertSandboxSupport();
-  const workDir = await mkdtemp(join(tmpdir(), 'pod-runner-emulator-'));
+  const workDir = await mkdtemp(emulatorDirectoryPrefix);
   const store = new ObjectStore();
   const authorizer = new Authorizer();
   const failures = new RequestFailures();
@@ -109,12 +121,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const kubeconfigPath = options.kubeconfigPath ?? join(workDir, 'kubeconfig');
   await writeFile(kubeconfigPath, dumpYaml(kubeconfig), { mode: 0o600 });
   let stopped = false;
+  const managedObjects = (): ManagedObjects => {
+    const named = (kind: string) =>
+      store
+        .list(resourceTypeOfKind(kind))
+        .filter((item) => item.metadata.labels?.[managedBy] === 'pod-runner')
+        .map((item) => `${item.metadata.namespace ?? ''}/${item.metadata.name ?? ''}`);
+    return { pods: named('Pod'), secrets: named('Secret'), services: named('Service') };
+  };
   return {
     url: server.url,
     stateDirectory: workDir,
     kubeconfigPath,
     kubeconfig,
     activePods: () => kubelet.activePods,
+    managedObjects,
     faults: {
       failRequests: (rule) => failures.add(rule),
       clearRequestFailures: () => failures.clear(),
@@ -135,6 +156,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         return;
       }
       stopped = true;
+      recordInSuiteLedger('emulators', {
+        file: currentTestFile(),
+        url: server.url,
+        ...managedObjects(),
+      });
       await server.close();
       await kubelet.stop();
       await rm(workDir, { recursive: true, force: true });

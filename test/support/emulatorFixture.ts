@@ -3,7 +3,12 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { sandboxMarkerVariable } from '../emulator/sandbox.ts';
-import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../emulator/index.ts';
+import {
+  startEmulator,
+  type EmulatorOptions,
+  type ManagedObjects,
+  type RunningEmulator,
+} from '../emulator/index.ts';
 
 export const execFileAsync = promisify(execFile);
 
@@ -90,6 +95,17 @@ export async function withEmulator(
   const workDir = emulator.stateDirectory;
   return Object.assign(emulator, {
     async verifyNoLeaks() {
+      // Pods being deleted get their grace period; anything still there after it was left behind.
+      const nothingManaged = (objects: ManagedObjects) =>
+        objects.pods.length + objects.secrets.length + objects.services.length === 0;
+      await eventually(() => nothingManaged(emulator.managedObjects()), 15_000, 'cleanup').catch(
+        () => undefined,
+      );
+      const left = emulator.managedObjects();
+      if (!nothingManaged(left)) {
+        await emulator.stop();
+        assert.fail(`Pod Runner's objects were left in the emulator: ${JSON.stringify(left)}`);
+      }
       await emulator.stop();
       for (let i = 0; i < 50 && sandboxProcesses(workDir).length > 0; i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));

@@ -4,7 +4,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
-import { requireTool, sandboxProcesses } from '../support/emulatorFixture.ts';
+import { eventually, requireTool, sandboxProcesses } from '../support/emulatorFixture.ts';
 import { repoRoot } from './codeServer.ts';
 import { startDemoSession, type DemoSession } from './demoSession.ts';
 import { chromiumPath } from './hostRunner.ts';
@@ -149,5 +149,25 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     await page.locator('.panel .view-lines', { hasText: 'exit code 0' }).waitFor();
     await page.waitForTimeout(500);
     await saveScreenshot(page, 'run-file.png');
+  });
+
+  test('Stop Executor Pod and Stop Kernel Pod delete every pod, secret and service the session made', async (t) => {
+    if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
+      return;
+    }
+    const emulator = session!.emulator;
+    const made = emulator.managedObjects();
+    assert.equal(made.pods.length, 2, `an executor and a kernel pod: ${JSON.stringify(made)}`);
+    await runCommand(page, 'Pod Runner: Stop Executor Pod');
+    await runCommand(page, 'Pod Runner: Stop Kernel Pod');
+    await page.locator('.statusbar-item', { hasText: 'no pods' }).waitFor({ timeout: 60_000 });
+    await eventually(
+      () => {
+        const left = emulator.managedObjects();
+        return left.pods.length + left.secrets.length + left.services.length === 0;
+      },
+      30_000,
+      'the pods, the secret and the service to be deleted',
+    );
   });
 });

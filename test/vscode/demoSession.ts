@@ -62,7 +62,9 @@ export async function startDemoSession(say: (line: string) => void): Promise<Dem
       workspace,
       emulator,
       stop: async () => {
-        await Promise.all([server.stop(), emulator.stop()]);
+        // The extension host goes first, so it is not cut off from the cluster mid-cleanup.
+        await server.stop();
+        await emulator.stop();
         await rm(scratch, { recursive: true, force: true });
       },
     };

@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { emulatorDirectoryPrefix } from './emulator/index.ts';
+import { emulatorMounts, sandboxProcesses } from './support/emulatorFixture.ts';
+import { readSuiteLedger, suiteLedgerVariable } from './support/suiteLedger.ts';
+
+/**
+ * `npm test`: runs every test file with node:test (one process per file, two at a time), then
+ * audits the whole suite: every test process ended with nothing open, every emulator was left
+ * without Pod Runner's pods, secrets and services, and no sandbox process, mount or emulator
+ * directory outlived the run. Arguments, when given, replace the list of test files.
+ */
+
+const root = resolve(__dirname, '..');
+
+function defaultTestFiles(): string[] {
+  const testDir = join(root, 'test');
+  return readdirSync(testDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .flatMap((entry) =>
+      readdirSync(join(testDir, entry.name))
+        .filter((name) => name.endsWith('.test.ts'))
+        .map((name) => join(testDir, entry.name, name)),
+    )
+    .sort();
+}
+
+function emulatorDirectories(): Set<string> {
+  const parent = dirname(emulatorDirectoryPrefix);
+  const prefix = basename(emulatorDirectoryPrefix);
+  return new Set(readdirSync(parent).filter((name) => name.startsWith(prefix)));
+}
+
+function runTests(files: string[], ledger: string): Promise<number> {
+  const args = [
+    '--import',
+    'tsx',
+    '--import',
+    join(root, 'test/support/processAudit.ts'),
+    '--test',
+    '--test-force-exit',
+    '--test-reporter=spec',
+    '--test-concurrency=2',
+    ...files,
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, [suiteLedgerVariable]: ledger },
+  });
+  return new Promise((done) => child.once('exit', (code) => done(code ?? 1)));
+}
+
+/** What other emulators on this machine (a developer's `npm start`) had before the suite began. */
+interface HostBefore {
+  directories: Set<string>;
+  sandboxes: Set<string>;
+  mounts: Set<string>;
+}
+
+function hostSnapshot(): HostBefore {
+  return {
+    directories: emulatorDirectories(),
+    sandboxes: new Set(sandboxProcesses(emulatorDirectoryPrefix)),
+    mounts: new Set(emulatorMounts(emulatorDirectoryPrefix)),
+  };
+}
+
+function audit(files: string[], ledger: string, before: HostBefore): string[] {
+  const problems: string[] = [];
+  const processes = readSuiteLedger(ledger, 'processes');
+  for (const file of files) {
+    if (!processes.some((record) => resolve(record.file) === file)) {
+      problems.push(`${relative(root, file)}: its process did not exit normally (no exit record)`);
+    }
+  }
+  for (const record of processes.filter((entry) => entry.openHandles.length > 0)) {
+    problems.push(
+      `${relative(root, record.file)}: still open at exit: ${record.openHandles.join('; ')}`,
+    );
+  }
+  const emulators = readSuiteLedger(ledger, 'emulators');
+  for (const record of emulators) {
+    const left = [...record.pods, ...record.secrets, ...record.services];
+    if (left.length > 0) {
+      problems.push(`${relative(root, record.file)}: left in its emulator: ${left.join(', ')}`);
+    }
+  }
+  const sandboxes = sandboxProcesses(emulatorDirectoryPrefix).filter(
+    (entry) => !before.sandboxes.has(entry),
+  );
+  if (sandboxes.length > 0) {
+    problems.push(`emulator sandbox processes still running: ${sandboxes.join('; ')}`);
+  }
+  const mounts = emulatorMounts(emulatorDirectoryPrefix).filter(
+    (entry) => !before.mounts.has(entry),
+  );
+  if (mounts.length > 0) {
+    problems.push(`mounts left on the host: ${mounts.join('; ')}`);
+  }
+  const newDirectories = [...emulatorDirectories()].filter((name) => !before.directories.has(name));
+  if (newDirectories.length > 0) {
+    problems.push(`emulator directories left in ${tmpdir()}: ${newDirectories.join(', ')}`);
+  }
+  const count = (key: 'pods' | 'secrets' | 'services') =>
+    emulators.reduce((sum, record) => sum + record[key].length, 0);
+  process.stdout.write(
+    [
+      '',
+      'Suite audit (after the last test process ended):',
+      `  test processes: ${processes.length} of ${files.length} exited, ${processes.reduce((sum, record) => sum + record.openHandles.length, 0)} open handles among them`,
+      `  emulators: ${emulators.length} stopped, leaving ${count('pods')} pods, ${count('secrets')} secrets, ${count('services')} services labelled app.kubernetes.io/managed-by=pod-runner`,
+      `  host: ${sandboxes.length} sandbox processes, ${mounts.length} mounts, ${newDirectories.length} emulator directories left`,
+      '',
+    ].join('\n'),
+  );
+  return problems;
+}
+
+async function main(): Promise<void> {
+  const requested = process.argv.slice(2).map((file) => resolve(file));
+  const files = requested.length > 0 ? requested : defaultTestFiles();
+  const ledger = mkdtempSync(join(tmpdir(), 'pod-runner-suite-ledger-'));
+  const before = hostSnapshot();
+  try {
+    const testsExit = await runTests(files, ledger);
+    const problems = audit(files, ledger, before);
+    for (const problem of problems) {
+      process.stderr.write(`✖ suite audit: ${problem}\n`);
+    }
+    process.exitCode = testsExit !== 0 || problems.length > 0 ? 1 : 0;
+  } finally {
+    rmSync(ledger, { recursive: true, force: true });
+  }
+}
+
+void main();
