@@ -1,8 +1,9 @@
 import { withApiRetry } from './apiRetry.ts';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
 import { instanceLabel, managedByLabel, managedByValue } from './executorPod.ts';
 import { loadClusterTarget, type ClusterTargetOptions } from './kubeconfig.ts';
-import { translateApiError } from './kubernetesErrors.ts';
+import { isNotFound, translateApiError } from './kubernetesErrors.ts';
+import { jupyterServerLabel } from './podJupyterServer.ts';
 
 export interface ManagedPod {
   name: string;
@@ -36,30 +37,85 @@ export async function listManagedPods(options: ClusterTargetOptions = {}): Promi
 }
 
 /**
+ * A gateway's Secret or Service whose Pod is missing counts as left behind only after this long:
+ * a gateway that is starting creates its Secret a moment before its Pod.
+ */
+const danglingAfterMs = 5 * 60_000;
+
+/**
  * Deletes Pod Runner's pods that no live executor owns (left by a crashed client): every managed
- * pod whose name is not in `keep`. Returns the names deleted.
+ * pod whose name is not in `keep` (and, given `only`, is in it). A reaped gateway's Secret and
+ * Service go with its pod; without `only`, so do a gateway's Secret and Service whose pod has
+ * been gone for minutes. Returns the names of the pods deleted.
  */
 export async function reapOrphanedPods(
   options: ClusterTargetOptions & { keep?: readonly string[]; only?: readonly string[] } = {},
 ): Promise<string[]> {
   const target = loadClusterTarget(options);
   const core = target.kubeConfig.makeApiClient(CoreV1Api);
+  const namespace = target.namespace;
   const pods = await listManagedPods(options);
   const keep = new Set(options.keep ?? []);
-  const victims = pods.filter(
-    (pod) => !keep.has(pod.name) && (!options.only || options.only.includes(pod.name)),
-  );
-  await Promise.all(
-    victims.map(async (pod) => {
-      try {
-        await withApiRetry(
-          () => core.deleteNamespacedPod({ namespace: target.namespace, name: pod.name }),
-          { idempotent: true },
-        );
-      } catch (error) {
-        throw translateApiError(error, `delete pod ${pod.name}`);
-      }
-    }),
-  );
-  return victims.map((pod) => pod.name);
+  const victims = pods
+    .map((pod) => pod.name)
+    .filter((name) => !keep.has(name) && (!options.only || options.only.includes(name)));
+  const reaped = new Set(victims);
+  const alive = new Set(pods.map((pod) => pod.name).filter((name) => !reaped.has(name)));
+  const leftBehind = (owner: string | undefined, createdAt: Date | undefined): boolean =>
+    owner !== undefined &&
+    !keep.has(owner) &&
+    (reaped.has(owner) ||
+      (!options.only &&
+        !alive.has(owner) &&
+        createdAt !== undefined &&
+        Date.now() - createdAt.getTime() > danglingAfterMs));
+  const selector = `${managedByLabel}=${managedByValue},${jupyterServerLabel}`;
+  const [secrets, services] = await Promise.all([
+    apiCall(`list Pod Runner secrets in namespace ${namespace}`, () =>
+      core.listNamespacedSecret({ namespace, labelSelector: selector }),
+    ),
+    apiCall(`list Pod Runner services in namespace ${namespace}`, () =>
+      core.listNamespacedService({ namespace, labelSelector: selector }),
+    ),
+  ]);
+  const ownedLeftovers = <T extends { metadata?: V1ObjectMeta }>(items: T[]) =>
+    items
+      .filter((item) =>
+        leftBehind(item.metadata?.labels?.[jupyterServerLabel], item.metadata?.creationTimestamp),
+      )
+      .map((item) => item.metadata?.name ?? '');
+  await Promise.all([
+    ...victims.map((name) =>
+      deleteIfPresent(`delete pod ${name}`, () => core.deleteNamespacedPod({ namespace, name })),
+    ),
+    ...ownedLeftovers(secrets.items).map((name) =>
+      deleteIfPresent(`delete secret ${name}`, () =>
+        core.deleteNamespacedSecret({ namespace, name }),
+      ),
+    ),
+    ...ownedLeftovers(services.items).map((name) =>
+      deleteIfPresent(`delete service ${name}`, () =>
+        core.deleteNamespacedService({ namespace, name }),
+      ),
+    ),
+  ]);
+  return victims;
+}
+
+async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await withApiRetry(call, { idempotent: true });
+  } catch (error) {
+    throw translateApiError(error, what);
+  }
+}
+
+async function deleteIfPresent(what: string, call: () => Promise<unknown>): Promise<void> {
+  try {
+    await withApiRetry(call, { idempotent: true });
+  } catch (error) {
+    if (!isNotFound(error)) {
+      throw translateApiError(error, what);
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +9,9 @@ import {
   PodJupyterCodeExecutor,
   PodJupyterServer,
   PodStartError,
+  reapOrphanedPods,
 } from '../../src/core/index.ts';
-import { apiRequest, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { apiRequest, eventually, requireTool, withEmulator } from '../support/emulatorFixture.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
@@ -305,5 +307,42 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
       await kernel.stop().catch(() => undefined);
       await doomed.stop();
     }
+  });
+
+  test("a crashed client's gateway: the reap function removes its pod, Secret and Service", async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const core = require.resolve('../../src/core/index.ts');
+    const script = `const { PodJupyterServer } = require(${JSON.stringify(core)}); new PodJupyterServer({ kubeconfig: process.argv[1], podName: 'crashed-gateway', startupTimeout: 60 }).start().then(() => { process.stdout.write('started'); setInterval(() => {}, 1000); });`;
+    const client = spawn(
+      process.execPath,
+      ['--import', 'tsx', '-e', script, emulator.kubeconfigPath],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise((done) => client.once('exit', done));
+    await new Promise<void>((started) => client.stdout.once('data', () => started()));
+    client.kill('SIGKILL');
+    await exited;
+    const ours = (list: string[]) => list.filter((name) => name.startsWith('crashed-gateway'));
+    assert.deepEqual(ours(await names(emulator, 'pods')), ['crashed-gateway']);
+    assert.deepEqual(ours(await names(emulator, 'secrets')), ['crashed-gateway-secret']);
+    assert.deepEqual(ours(await names(emulator, 'services')), ['crashed-gateway']);
+
+    const reaped = await reapOrphanedPods({
+      kubeconfig: emulator.kubeconfigPath,
+      keep: [server.podName],
+    });
+    assert.deepEqual(reaped, ['crashed-gateway']);
+    assert.deepEqual(ours(await names(emulator, 'secrets')), [], 'its Secret went with it');
+    assert.deepEqual(ours(await names(emulator, 'services')), [], 'its Service went with it');
+    assert.ok((await names(emulator, 'services')).includes(server.podName), 'the live one is kept');
+    await eventually(
+      async () => ours(await names(emulator, 'pods')).length === 0,
+      20_000,
+      'the pod to go',
+    );
   });
 });
