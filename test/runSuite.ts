@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { emulatorDirectoryPrefix } from './emulator/index.ts';
 import { emulatorMounts, sandboxProcesses } from './support/emulatorFixture.ts';
-import { readSuiteLedger, suiteLedgerVariable } from './support/suiteLedger.ts';
+import {
+  auditedTestArguments,
+  readSuiteLedger,
+  suiteLedgerVariable,
+} from './support/suiteLedger.ts';
 
 /**
  * `npm test`: runs every test file with node:test (one process per file, two at a time), then
@@ -34,17 +38,7 @@ function emulatorDirectories(): Set<string> {
 }
 
 function runTests(files: string[], ledger: string): Promise<number> {
-  const args = [
-    '--import',
-    'tsx',
-    '--import',
-    join(root, 'test/support/processAudit.ts'),
-    '--test',
-    '--test-force-exit',
-    '--test-reporter=spec',
-    '--test-concurrency=2',
-    ...files,
-  ];
+  const args = auditedTestArguments(files, ['--test-reporter=spec', '--test-concurrency=2']);
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: 'inherit',

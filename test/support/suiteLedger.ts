@@ -48,6 +48,23 @@ export function readSuiteLedger<K extends keyof Ledger>(directory: string, kind:
     .map((line) => JSON.parse(line) as Ledger[K]);
 }
 
+/**
+ * node's arguments for running test files as the suite does: each file's process audited by
+ * processAudit.ts, and made to exit once its tests are over (so a leak fails instead of hanging).
+ */
+export function auditedTestArguments(files: string[], runnerOptions: string[] = []): string[] {
+  return [
+    '--import',
+    'tsx',
+    '--import',
+    join(__dirname, 'processAudit.ts'),
+    '--test',
+    '--test-force-exit',
+    ...runnerOptions,
+    ...files,
+  ];
+}
+
 /** The test file a process runs (node --test starts one process per file, the file as argv[1]). */
 export function currentTestFile(): string {
   return process.argv[1] ?? '(unknown)';

@@ -4,7 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { readSuiteLedger, suiteLedgerVariable } from '../support/suiteLedger.ts';
+import {
+  auditedTestArguments,
+  readSuiteLedger,
+  suiteLedgerVariable,
+} from '../support/suiteLedger.ts';
 
 const root = resolve(__dirname, '../..');
 
@@ -20,15 +24,8 @@ async function runFixture(name: string) {
   try {
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--import',
-        join(root, 'test/support/processAudit.ts'),
-        '--test',
-        '--test-force-exit',
-        join(root, 'test/support/fixtures', name),
-      ],
+      auditedTestArguments([join(root, 'test/support/fixtures', name)]),
+
       { cwd: root, env: fixtureEnvironment(ledger) },
     );
     let output = '';
