@@ -19,17 +19,29 @@ export const exitCodes = {
  * (checked, with symlinks resolved in the pod, to stay inside the workspace), then runs the first
  * interpreter found under `timeout` in its own process group, whose id goes to pidFile so another
  * exec can kill the whole tree. With no interpreter it only writes the file.
+ *
+ * Every block pays for each process this starts, so the common case (a plain file name in an
+ * existing workspace) uses shell builtins only; `realpath` runs only for names with a slash and
+ * for symlinks.
  */
 export const runBlockScript = `
-m=$(printf '\\036')pod-runner:
+m='${scriptMarker}'
 fail() { printf '%s%s\\n' "$m" "$2" >&2; exit "$1"; }
 size=$1; ws=$2; name=$3; limit=$4; pidfile=$5; shift 5
-mkdir -p -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot create the workspace $ws"
-case $name in /*) path=$name ;; *) path=$ws/$name ;; esac
-root=$(realpath -- "$ws") || fail ${exitCodes.setupFailed} "cannot resolve the workspace $ws"
-real=$(realpath -m -- "$path") || fail ${exitCodes.outsideWorkspace} "Filename is not in the workspace"
-case $real in "$root"/*) ;; *) fail ${exitCodes.outsideWorkspace} "Filename is not in the workspace" ;; esac
-mkdir -p -- "$(dirname -- "$real")" || fail ${exitCodes.setupFailed} "cannot create the directory of $name"
+[ -d "$ws" ] || mkdir -p -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot create the workspace $ws"
+cd -P -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot enter the workspace $ws"
+root=$PWD
+real=
+case $name in
+  '' | */* | . | ..) ;;
+  *) [ -L "$name" ] || real=$root/$name ;;
+esac
+if [ -z "$real" ]; then
+  case $name in /*) path=$name ;; *) path=$root/$name ;; esac
+  real=$(realpath -m -- "$path") || fail ${exitCodes.outsideWorkspace} "Filename is not in the workspace"
+  case $real in "$root"/*) ;; *) fail ${exitCodes.outsideWorkspace} "Filename is not in the workspace" ;; esac
+  mkdir -p -- "\${real%/*}" || fail ${exitCodes.setupFailed} "cannot create the directory of $name"
+fi
 head -c "$size" > "$real" || fail ${exitCodes.setupFailed} "cannot write $real"
 [ "$(wc -c < "$real")" -eq "$size" ] || fail ${exitCodes.incomplete} "the code arrived incomplete"
 [ $# -gt 0 ] || exit 0
@@ -39,7 +51,6 @@ for candidate in "$@"; do
 done
 [ -n "$interp" ] || fail ${exitCodes.missingInterpreter} "no interpreter for this language in the pod (looked for: $*)"
 command -v timeout >/dev/null 2>&1 || fail ${exitCodes.missingInterpreter} "the image has no timeout command (coreutils)"
-cd -- "$ws" || fail ${exitCodes.setupFailed} "cannot enter $ws"
 PYTHONUNBUFFERED=1 timeout -k 2 "$limit" "$interp" "$real" </dev/null &
 child=$!
 printf '%s' "$child" > "$pidfile"
