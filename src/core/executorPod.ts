@@ -1,12 +1,11 @@
 import { posix } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { OptionError, SpecError } from './errors.ts';
+import { instanceLabel, managedByLabel, managedByValue } from './podLabels.ts';
 import { describe, loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
 
 export const executorContainerName = 'autogen-executor';
-export const managedByLabel = 'app.kubernetes.io/managed-by';
-export const managedByValue = 'pod-runner';
-export const instanceLabel = 'pod-runner.dev/executor-id';
+export { instanceLabel, managedByLabel, managedByValue } from './podLabels.ts';
 
 /** Exits at once on SIGTERM so deleting the pod takes seconds, not the 30 s grace period. */
 export const keepAliveCommand = [

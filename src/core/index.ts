@@ -28,12 +28,14 @@ export {
   type GlobalImport,
   type ImportFromModule,
 } from './functions.ts';
+export { executorContainerName } from './executorPod.ts';
 export {
-  executorContainerName,
+  clientLabel,
   instanceLabel,
   managedByLabel,
   managedByValue,
-} from './executorPod.ts';
+  sessionLabel,
+} from './podLabels.ts';
 export {
   ExecStartError,
   PodExecClient,

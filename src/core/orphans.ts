@@ -1,6 +1,12 @@
 import { withApiRetry } from './apiRetry.ts';
 import { CoreV1Api, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
-import { instanceLabel, managedByLabel, managedByValue } from './executorPod.ts';
+import {
+  clientLabel,
+  instanceLabel,
+  managedByLabel,
+  managedByValue,
+  sessionLabel,
+} from './podLabels.ts';
 import { loadClusterTarget, type ClusterTargetOptions } from './kubeconfig.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import { jupyterServerLabel } from './podJupyterServer.ts';
@@ -11,16 +17,24 @@ export interface ManagedPod {
   phase: string;
   createdAt: string | undefined;
   executorId: string | undefined;
+  /** The client and session that created it (see podLabels.ts), when it carries them. */
+  client: string | undefined;
+  session: string | undefined;
 }
 
-/** Pods that Pod Runner created (found by its managed-by label), in one namespace. */
-export async function listManagedPods(options: ClusterTargetOptions = {}): Promise<ManagedPod[]> {
+/**
+ * Pods that Pod Runner created (found by its managed-by label), in one namespace; given `client`,
+ * only that client's.
+ */
+export async function listManagedPods(
+  options: ClusterTargetOptions & { client?: string } = {},
+): Promise<ManagedPod[]> {
   const target = loadClusterTarget(options);
   const core = target.kubeConfig.makeApiClient(CoreV1Api);
   try {
     const list = await core.listNamespacedPod({
       namespace: target.namespace,
-      labelSelector: `${managedByLabel}=${managedByValue}`,
+      labelSelector: `${managedByLabel}=${managedByValue}${options.client ? `,${clientLabel}=${options.client}` : ''}`,
     });
     return list.items.map((pod: V1Pod) => ({
       name: pod.metadata?.name ?? '',
@@ -30,6 +44,8 @@ export async function listManagedPods(options: ClusterTargetOptions = {}): Promi
         ? new Date(pod.metadata.creationTimestamp).toISOString()
         : undefined,
       executorId: pod.metadata?.labels?.[instanceLabel],
+      client: pod.metadata?.labels?.[clientLabel],
+      session: pod.metadata?.labels?.[sessionLabel],
     }));
   } catch (error) {
     throw translateApiError(error, `list Pod Runner pods in namespace ${target.namespace}`);

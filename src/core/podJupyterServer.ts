@@ -52,6 +52,8 @@ export interface PodJupyterServerOptions {
   secretSpec?: SpecInput;
   /** Delete the pod, secret and service on stop(); default true. */
   autoRemove?: boolean;
+  /** Extra labels for the pod, secret and service (Pod Runner's own labels take precedence). */
+  labels?: Record<string, string>;
   /** The gateway's port in the pod; default 8888. */
   port?: number;
   /** Default: 32 random bytes as hex. "" disables authentication (no Secret). */
@@ -288,6 +290,7 @@ export class PodJupyterServer implements AsyncDisposable {
     service: JsonObject;
   } {
     const labels = {
+      ...this.options.labels,
       [jupyterServerLabel]: this.podName,
       [managedByLabel]: managedByValue,
       [instanceLabel]: randomUUID(),

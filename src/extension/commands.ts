@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
+import { sessionLabel } from '../core/podLabels.ts';
 import { selectContext, selectNamespace } from './clusterPickers.ts';
+import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { showPodLogs } from './podLogs.ts';
@@ -127,17 +129,12 @@ async function managePods(ctx: Ctx): Promise<void> {
   }
 }
 
-/** Offers Pod Runner's pods that this window does not use (left by crashed windows) for deletion. */
+/** Offers Pod Runner's pods that this window did not create (left by crashed windows) for deletion. */
 async function reapOrphans(ctx: Ctx): Promise<void> {
-  const settings = ctx.settings;
-  const target = {
-    ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
-    ...(settings.context ? { context: settings.context } : {}),
-    ...(settings.namespace ? { namespace: settings.namespace } : {}),
-  };
+  const target = clusterTargetOf(ctx.settings);
   const { listManagedPods, reapOrphanedPods } = await loadCore();
-  const mine = [ctx.executor.podName].filter((name): name is string => name !== undefined);
-  const orphans = (await listManagedPods(target)).filter((pod) => !mine.includes(pod.name));
+  const ownSession = ctx.podLabels[sessionLabel];
+  const orphans = (await listManagedPods(target)).filter((pod) => pod.session !== ownSession);
   if (orphans.length === 0) {
     await vscode.window.showInformationMessage('Pod Runner: no orphaned pods.');
     return;
@@ -153,7 +150,6 @@ async function reapOrphans(ctx: Ctx): Promise<void> {
   if (picked?.length) {
     const deleted = await reapOrphanedPods({
       ...target,
-      keep: mine,
       only: picked.map((item) => item.label),
     });
     ctx.logger.info(`deleted orphaned pods: ${deleted.join(', ')}`);

@@ -29,3 +29,16 @@ export function needsReconnect(event: vscode.ConfigurationChangeEvent): boolean 
     event.affectsConfiguration(`${configurationSection}.${key}`),
   );
 }
+
+/** The kubeconfig, context and namespace the settings choose (unset: the kubeconfig's own). */
+export function clusterTargetOf(settings: PodRunnerSettings): {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+} {
+  return {
+    ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
+    ...(settings.context ? { context: settings.context } : {}),
+    ...(settings.namespace ? { namespace: settings.namespace } : {}),
+  };
+}

@@ -2,6 +2,8 @@ import * as vscode from 'vscode';
 import type { CommandLineCodeResult, Logger, PodRunnerSettings } from '../core/index.ts';
 import { needsReconnect, readSettings } from './config.ts';
 import { ExecutorSession } from './executorSession.ts';
+import { LeftoverPods } from './leftoverPods.ts';
+import { windowPodLabels } from './windowIdentity.ts';
 import type { KernelController } from './kernelController.ts';
 import type { PodRunnerStatus } from './statusBar.ts';
 import { channelLogger } from './logging.ts';
@@ -13,6 +15,13 @@ export class Ctx implements vscode.Disposable {
   readonly logChannel = vscode.window.createOutputChannel('Pod Runner', { log: true });
   readonly logger: Logger = channelLogger(this.logChannel);
   readonly output = new RunOutput();
+  /** On every pod this window creates: which workspace (client) and which window (session). */
+  readonly podLabels = windowPodLabels(
+    vscode.env.machineId,
+    (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.toString()),
+    vscode.env.sessionId,
+  );
+  readonly leftovers = new LeftoverPods(this);
   readonly executor: ExecutorSession;
   readonly podLogs: PodLogsProvider = new PodLogsProvider(this);
   /** The gateway-pod notebook controller, once created. */
@@ -20,7 +29,7 @@ export class Ctx implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(readonly extension: vscode.ExtensionContext) {
-    this.executor = new ExecutorSession(() => this.settings, this.logger);
+    this.executor = new ExecutorSession(this);
     this.disposables.push(
       this.logChannel,
       this.output,

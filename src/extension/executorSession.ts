@@ -4,10 +4,10 @@ import type {
   PodCommandLineCodeExecutor,
   CodeBlock,
   CommandLineCodeResult,
-  Logger,
   OutputChunk,
-  PodRunnerSettings,
 } from '../core/index.ts';
+import { clusterTargetOf } from './config.ts';
+import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodStateHolder } from './podState.ts';
 import { withPodStartProgress } from './podStartProgress.ts';
@@ -19,10 +19,7 @@ export class ExecutorSession implements vscode.Disposable {
   private runningBlocks = 0;
   readonly status = new PodStateHolder();
 
-  constructor(
-    private readonly settings: () => PodRunnerSettings,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>) {}
 
   /** The running executor, if its pod is up. */
   get running(): PodCommandLineCodeExecutor | undefined {
@@ -47,13 +44,11 @@ export class ExecutorSession implements vscode.Disposable {
   }
 
   private async start(): Promise<PodCommandLineCodeExecutor> {
-    const settings = this.settings();
+    const settings = this.ctx.settings;
     const resources = resourceRequirements(settings.resources);
     const { PodCommandLineCodeExecutor } = await loadCore();
     const executor = new PodCommandLineCodeExecutor({
-      ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
-      ...(settings.context ? { context: settings.context } : {}),
-      ...(settings.namespace ? { namespace: settings.namespace } : {}),
+      ...clusterTargetOf(settings),
       image: settings.image,
       ...(settings.podSpec !== undefined ? { podSpec: settings.podSpec } : {}),
       ...(settings.volume !== undefined ? { volume: settings.volume } : {}),
@@ -61,9 +56,9 @@ export class ExecutorSession implements vscode.Disposable {
       timeout: settings.timeout,
       startupTimeout: settings.startupTimeout,
       autoRemove: settings.autoRemove,
-      labels: settings.labels,
+      labels: { ...settings.labels, ...this.ctx.podLabels },
       ...(resources ? { resources } : {}),
-      logger: this.logger,
+      logger: this.ctx.logger,
     });
     await withPodStartProgress(
       this.status,
@@ -72,6 +67,7 @@ export class ExecutorSession implements vscode.Disposable {
     );
     this.executor = executor;
     this.status.set('ready');
+    this.ctx.leftovers.afterPodStart();
     return executor;
   }
 
@@ -108,7 +104,7 @@ export class ExecutorSession implements vscode.Disposable {
     const executor = this.executor;
     this.executor = undefined;
     if (executor) {
-      if (force || this.settings().autoRemove) {
+      if (force || this.ctx.settings.autoRemove) {
         await executor.stop();
       } else {
         await executor[Symbol.asyncDispose]();

@@ -6,6 +6,7 @@ import type {
   PodJupyterServer,
 } from '../core/index.ts';
 import { runCellExecution } from './cellExecution.ts';
+import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodStateHolder } from './podState.ts';
@@ -115,14 +116,13 @@ export class KernelController implements vscode.Disposable {
       const settings = this.ctx.settings;
       const { PodJupyterServer } = await loadCore();
       const server = new PodJupyterServer({
-        ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}),
-        ...(settings.context ? { context: settings.context } : {}),
-        ...(settings.namespace ? { namespace: settings.namespace } : {}),
+        ...clusterTargetOf(settings),
         image: settings.jupyterImage,
         ...(settings.jupyterCommand ? { command: settings.jupyterCommand } : {}),
         port: settings.jupyterPort,
         startupTimeout: settings.startupTimeout,
         autoRemove: settings.autoRemove,
+        labels: { ...settings.labels, ...this.ctx.podLabels },
         logger: this.ctx.logger,
       });
       await withPodStartProgress(
@@ -132,6 +132,7 @@ export class KernelController implements vscode.Disposable {
       );
       this.server = server;
       this.status.set('ready');
+      this.ctx.leftovers.afterPodStart();
       return server;
     })().finally(() => (this.serverStarting = undefined));
     return this.serverStarting;

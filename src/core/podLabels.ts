@@ -1,0 +1,9 @@
+/** The labels Pod Runner puts on what it creates, and by which it finds them again. */
+export const managedByLabel = 'app.kubernetes.io/managed-by';
+export const managedByValue = 'pod-runner';
+/** One executor or gateway instance (a UUID). */
+export const instanceLabel = 'pod-runner.dev/executor-id';
+/** The client that created it: for the extension, a hash of the machine and the workspace. */
+export const clientLabel = 'pod-runner.dev/client';
+/** The client's session: for the extension, a hash of one window's session id. */
+export const sessionLabel = 'pod-runner.dev/session';
