@@ -96,12 +96,15 @@ export class PodWorker {
   readonly slots: ContainerSlot[];
   sandbox: PodSandbox | undefined;
   private readonly lifetime = new AbortController();
+  /** Aborted when activeDeadlineSeconds has passed: the pod ends Failed but stays in the store. */
+  private readonly deadline = new AbortController();
+  /** Aborted by deletion or the deadline: nothing more is started, waits end. */
+  private readonly active = AbortSignal.any([this.lifetime.signal, this.deadline.signal]);
   private terminating: Promise<void> | undefined;
   private lifecycle: Promise<void> | undefined;
   private readonly podDir: string;
   private podIP = '';
   private startTime: string | undefined;
-  private deadlineExceeded = false;
   private readonly transitions = new Map<string, { status: string; time: string }>();
   private volumePaths = new Map<string, string>();
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -176,7 +179,7 @@ export class PodWorker {
       }
       await Promise.all(this.slots.filter((s) => !s.init).map((slot) => this.runContainer(slot)));
     } catch (error) {
-      if (!this.lifetime.signal.aborted) {
+      if (!this.active.aborted) {
         throw error;
       }
     } finally {
@@ -273,7 +276,7 @@ export class PodWorker {
 
   private async runContainer(slot: ContainerSlot): Promise<void> {
     const restartPolicy = text((this.pod.spec as Json).restartPolicy, 'Always');
-    for (let attempt = 0; !this.lifetime.signal.aborted; attempt++) {
+    for (let attempt = 0; !this.active.aborted; attempt++) {
       const image = await this.pullImage(slot);
       slot.env = await this.retrying(
         'Failed',
@@ -281,7 +284,7 @@ export class PodWorker {
         slot,
       );
       const exit = await this.startAndWait(slot, image);
-      if (this.lifetime.signal.aborted || this.deadlineExceeded) {
+      if (this.active.aborted) {
         break;
       }
       const restart = slot.init
@@ -319,7 +322,7 @@ export class PodWorker {
     const reference = String(slot.spec.image);
     const policy = text(slot.spec.imagePullPolicy, 'IfNotPresent');
     for (let failures = 0; ; failures++) {
-      this.lifetime.signal.throwIfAborted();
+      this.active.throwIfAborted();
       const resolution = this.context.images.resolve(reference);
       if (resolution.ok && policy !== 'Always' && this.context.pulledImages.has(reference)) {
         this.event(
@@ -399,8 +402,8 @@ export class PodWorker {
       etcHosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.podIP}\t${this.name}\n`,
       onOutput: (chunk) => log.write(chunk),
     });
-    if (this.lifetime.signal.aborted && !process.startError) {
-      // Deleted while the container was starting: termination did not see this process.
+    if (this.active.aborted && !process.startError) {
+      // Deleted (or past the deadline) while the container was starting: the stop did not see it.
       process.kill('SIGKILL');
       await process.exit;
       log.end();
@@ -507,17 +510,21 @@ export class PodWorker {
       return;
     }
     this.deadlineTimer = setTimeout(() => {
-      this.deadlineExceeded = true;
+      this.deadline.abort();
       this.event(
         'Warning',
         'DeadlineExceeded',
         'Pod was active on the node longer than the specified deadline',
       );
       const grace = Number((this.pod.spec as Json).terminationGracePeriodSeconds ?? 30);
-      void this.stopContainers(grace).then(() => {
-        this.publish();
-        return this.releaseSandbox();
-      });
+      // The lifecycle unwinds once its containers are stopped, and releases the sandbox itself.
+      this.stopContainers(grace)
+        .then(() => this.publish())
+        .catch((error: unknown) =>
+          process.stderr.write(
+            `emulator kubelet: stopping pod ${this.namespace}/${this.name} at its deadline failed: ${String(error)}\n`,
+          ),
+        );
     }, deadline * 1000);
   }
 
@@ -528,7 +535,7 @@ export class PodWorker {
     slot?: ContainerSlot,
   ): Promise<T> {
     for (;;) {
-      this.lifetime.signal.throwIfAborted();
+      this.active.throwIfAborted();
       try {
         return await attempt();
       } catch (error) {
@@ -549,7 +556,7 @@ export class PodWorker {
     }
   }
 
-  private sleep(ms: number, signal: AbortSignal = this.lifetime.signal): Promise<void> {
+  private sleep(ms: number, signal: AbortSignal = this.active): Promise<void> {
     if (ms <= 0 || signal.aborted) {
       return Promise.resolve();
     }
@@ -592,7 +599,7 @@ export class PodWorker {
 
   private phase(): string {
     const main = this.slots.filter((slot) => !slot.init);
-    if (this.deadlineExceeded) {
+    if (this.deadline.signal.aborted) {
       return 'Failed';
     }
     const initFailed = this.slots.some(
@@ -679,7 +686,7 @@ export class PodWorker {
         : {}),
       containerStatuses: main.map(statusOf),
       qosClass: (this.pod.status as Json | undefined)?.qosClass ?? 'BestEffort',
-      ...(this.deadlineExceeded
+      ...(this.deadline.signal.aborted
         ? {
             reason: 'DeadlineExceeded',
             message: 'Pod was active on the node longer than the specified deadline',
