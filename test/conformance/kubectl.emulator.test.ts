@@ -60,6 +60,65 @@ describe('kubectl against the emulator', () => {
     ]);
   });
 
+  test('get prints the server-side columns: pods (and -o wide), services, secrets, nodes, events; -w rows', async (t) => {
+    if (!requireTool(t, usable, 'kubectl >= 1.30')) {
+      return;
+    }
+    const manifest = [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: printed}',
+      'spec:',
+      '  terminationGracePeriodSeconds: 1',
+      '  containers: [{name: main, image: busybox, command: [sleep, "300"]}]',
+      '---',
+      'apiVersion: v1',
+      'kind: Service',
+      'metadata: {name: printed}',
+      'spec: {selector: {app: printed}, ports: [{port: 80, targetPort: 8080}]}',
+      '---',
+      'apiVersion: v1',
+      'kind: Secret',
+      'metadata: {name: printed}',
+      'stringData: {a: "1", b: "2"}',
+    ].join('\n');
+    assert.equal((await kubectl(['apply', '-f', '-'], { input: manifest })).code, 0);
+    const watching = kubectl(['get', 'pod', 'printed', '-w', '--request-timeout=4s']);
+    assert.equal((await kubectl(['wait', '--for=condition=Ready', 'pod/printed'])).code, 0);
+    const columns = (output: string) =>
+      output
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/\s{2,}/));
+    const pods = columns((await kubectl(['get', 'pods'])).stdout);
+    assert.deepEqual(pods[0], ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']);
+    assert.deepEqual(pods[1]!.slice(0, 4), ['printed', '1/1', 'Running', '0']);
+    const wide = columns((await kubectl(['get', 'pods', '-o', 'wide'])).stdout);
+    assert.deepEqual(wide[0]!.slice(5, 7), ['IP', 'NODE']);
+    assert.equal(wide[1]![6], 'pod-runner-emulator-node');
+    const services = columns((await kubectl(['get', 'svc', 'printed'])).stdout);
+    assert.deepEqual(services[0], ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
+    assert.deepEqual(services[1]!.slice(0, 2), ['printed', 'ClusterIP']);
+    assert.equal(services[1]![4], '80/TCP');
+    const secrets = columns((await kubectl(['get', 'secret', 'printed'])).stdout);
+    assert.deepEqual(secrets[1]!.slice(0, 3), ['printed', 'Opaque', '2']);
+    const nodes = columns((await kubectl(['get', 'nodes'])).stdout);
+    assert.deepEqual(nodes[1]!.slice(0, 3), ['pod-runner-emulator-node', 'Ready', 'control-plane']);
+    const events = columns((await kubectl(['get', 'events'])).stdout);
+    assert.deepEqual(events[0], ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
+    assert.ok(events.some((row) => row[2] === 'Scheduled' && row[3] === 'pod/printed'));
+    const watched = columns((await watching).stdout);
+    assert.deepEqual(watched[0], ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']);
+    assert.ok(
+      watched.slice(1).some((row) => row[0] === 'printed' && row[2] === 'Running'),
+      `the watch printed rows: ${JSON.stringify(watched)}`,
+    );
+    assert.equal(
+      (await kubectl(['delete', 'pod/printed', 'svc/printed', 'secret/printed'])).code,
+      0,
+    );
+  });
+
   test('apply, wait Ready, exec, logs, status, events, graceful and forced delete', async (t) => {
     if (!requireTool(t, usable, 'kubectl >= 1.30')) {
       return;

@@ -22,8 +22,9 @@ import type { Kubelet } from './kubelet.ts';
 import type { KubeObject, ObjectStore, StoredEvent } from './objectStore.ts';
 import { decodeReview, isKubernetesProtobuf } from './protobufReview.ts';
 import { queryFlag, routeResourceRequest, type ResourceRequest } from './requestRouting.ts';
-import type { ResourceApi } from './resourceApi.ts';
+import type { Reply, ResourceApi } from './resourceApi.ts';
 import { selectStreamProtocol, serveExec, servePortForward } from './streamingChannels.ts';
+import { asTable, wantsTable } from './tableView.ts';
 
 const maxBodyBytes = 8 * 1024 * 1024;
 const publicPaths = new Set(['/version', '/healthz', '/livez', '/readyz']);
@@ -252,11 +253,11 @@ export class ApiServer {
     }
     switch (request.verb) {
       case 'list':
-        return sendReply(res, resources.list(request, query));
+        return sendReply(res, this.printed(req, request, query, resources.list(request, query)));
       case 'watch':
         return this.serveWatch(req, res, request, query);
       case 'get':
-        return sendReply(res, resources.get(request));
+        return sendReply(res, this.printed(req, request, query, resources.get(request)));
       case 'create':
         return sendReply(res, resources.create(request, await readBody(req), query, user));
       case 'update':
@@ -295,8 +296,25 @@ export class ApiServer {
       'Transfer-Encoding': 'chunked',
     });
     res.flushHeaders();
+    // kubectl get -w asks for Tables: one row per event, the columns with the first one only.
+    const printing = wantsTable(req.headers.accept);
+    let columnsSent = false;
+    const printedEvent = (eventType: string, object: unknown): unknown => {
+      if (!printing || !['ADDED', 'MODIFIED', 'DELETED'].includes(eventType)) {
+        return object;
+      }
+      const row = object as KubeObject;
+      const table = asTable(type, [row], row.metadata.resourceVersion, query.get('includeObject'));
+      if (columnsSent) {
+        table.columnDefinitions = [];
+      }
+      columnsSent = true;
+      return table;
+    };
     const send = (eventType: string, object: unknown) =>
-      res.write(`${JSON.stringify({ type: eventType, object })}\n`);
+      res.write(
+        `${JSON.stringify({ type: eventType, object: printedEvent(eventType, object) })}\n`,
+      );
     let from: number;
     if (!fromParam || fromParam === '0') {
       for (const object of store.list(type, filter.namespace).filter(filter.matches)) {
@@ -356,6 +374,29 @@ export class ApiServer {
     };
     res.once('close', finish);
     req.socket.once('close', finish);
+  }
+
+  /** A list or object as a Table when the client asks for server-side printing (kubectl does). */
+  private printed(
+    req: IncomingMessage,
+    request: ResourceRequest,
+    query: URLSearchParams,
+    reply: Reply,
+  ): Reply {
+    if (!wantsTable(req.headers.accept)) {
+      return reply;
+    }
+    const body = reply.body as { items?: KubeObject[]; metadata?: { resourceVersion?: string } };
+    const objects = request.verb === 'list' ? (body.items ?? []) : [reply.body as KubeObject];
+    return {
+      code: reply.code,
+      body: asTable(
+        request.type,
+        objects,
+        request.verb === 'list' ? body.metadata?.resourceVersion : undefined,
+        query.get('includeObject'),
+      ),
+    };
   }
 
   private serveLog(
