@@ -75,6 +75,11 @@ export class PodExecClient {
         socket.terminate();
         finish(() => reject(request.signal?.reason as Error));
       };
+      // The signal may have fired while the socket was opening.
+      if (request.signal?.aborted) {
+        onAbort();
+        return;
+      }
       request.signal?.addEventListener('abort', onAbort, { once: true });
       socket.on('unexpected-response', (_req, response) => {
         let body = '';

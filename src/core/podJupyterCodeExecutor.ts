@@ -210,6 +210,9 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     const timer = setTimeout(() => void this.interruptFor('timeout', stop), this.timeout * 1000);
     const onAbort = () => void this.interruptFor('cancelled', stop);
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) {
+      onAbort();
+    }
     try {
       await Promise.race([execution, unanswered]);
     } catch (failure) {

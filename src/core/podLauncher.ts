@@ -251,6 +251,11 @@ export class PodLauncher {
         }
       };
       const onStop = () => settle(() => reject(stop.reason as Error));
+      // An abort that came while the caller was reading the pod has no event left to fire.
+      if (stop.aborted) {
+        onStop();
+        return;
+      }
       stop.addEventListener('abort', onStop, { once: true });
       new Watch(this.options.kubeConfig)
         .watch(

@@ -215,6 +215,37 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     );
   });
 
+  test('cancelled between reading the pod and watching it (from the progress callback): the cancel is not lost', async () => {
+    emulator.faults.delayPodStart(15_000);
+    const controller = new AbortController();
+    const subject = executor();
+    // The first progress report comes after the pod is read and before its watch starts.
+    const outcome = await settle(
+      subject.start({ signal: controller.signal, onProgress: () => controller.abort() }),
+    );
+    assert.ok(outcome.error, 'start was cancelled');
+    assert.ok(outcome.ms < 5_000, `cancel took ${outcome.ms} ms`);
+  });
+
+  test('cancelled while the exec connection opens: the block is stopped, not run to its end', async () => {
+    const subject = executor();
+    await subject.start();
+    const controller = new AbortController();
+    const running = settle(
+      subject.executeCodeBlocks(
+        [{ language: 'python', code: 'import time\ntime.sleep(6)\nprint("finished")' }],
+        { signal: controller.signal },
+      ),
+    );
+    // executeCodeBlocks has checked the signal and is opening the exec WebSocket now.
+    controller.abort();
+    const outcome = await running;
+    assert.ok(outcome.ms < 4_000, `cancel took ${outcome.ms} ms`);
+    assert.equal(outcome.value?.exitCode, 1);
+    assert.match(outcome.value?.output ?? '', /Code execution was cancelled/);
+    assert.doesNotMatch(outcome.value?.output ?? '', /finished/);
+  });
+
   test('cancelled while writing a large block, and while running: nothing keeps running', async () => {
     const subject = executor();
     await subject.start();
