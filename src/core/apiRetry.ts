@@ -1,4 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
+import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 
 const transientStatuses = new Set([429, 500, 502, 503, 504]);
 const refusedCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
@@ -75,6 +76,17 @@ export async function withApiRetry<T>(call: () => Promise<T>, options: RetryOpti
           { once: true },
         );
       });
+    }
+  }
+}
+
+/** A delete, retried as idempotent, for which an object already gone counts as done. */
+export async function deleteIfPresent(what: string, call: () => Promise<unknown>): Promise<void> {
+  try {
+    await withApiRetry(call, { idempotent: true });
+  } catch (error) {
+    if (!isNotFound(error)) {
+      throw translateApiError(error, what);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { withApiRetry } from './apiRetry.ts';
+import { deleteIfPresent, withApiRetry } from './apiRetry.ts';
 import { CoreV1Api, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
 import {
   clientLabel,
@@ -8,7 +8,7 @@ import {
   sessionLabel,
 } from './podLabels.ts';
 import { loadClusterTarget, type ClusterTargetOptions } from './kubeconfig.ts';
-import { isNotFound, translateApiError } from './kubernetesErrors.ts';
+import { translateApiError } from './kubernetesErrors.ts';
 import { jupyterServerLabel } from './podJupyterServer.ts';
 
 export interface ManagedPod {
@@ -123,15 +123,5 @@ async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
     return await withApiRetry(call, { idempotent: true });
   } catch (error) {
     throw translateApiError(error, what);
-  }
-}
-
-async function deleteIfPresent(what: string, call: () => Promise<unknown>): Promise<void> {
-  try {
-    await withApiRetry(call, { idempotent: true });
-  } catch (error) {
-    if (!isNotFound(error)) {
-      throw translateApiError(error, what);
-    }
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { withApiRetry } from './apiRetry.ts';
+import { deleteIfPresent } from './apiRetry.ts';
 import { OptionError, SpecError } from './errors.ts';
 import {
   executorContainerName,
@@ -268,17 +268,21 @@ export class PodJupyterServer implements AsyncDisposable {
         this.logger.error(`${action} failed: ${translateApiError(error, action).message}`);
       }
     };
+    const logFailure = (error: unknown) =>
+      this.logger.error(
+        `cleanup failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     await Promise.all([
       pod ? launcher.deleteAndWait(pod).catch(ignoreMissing(`delete pod ${pod}`)) : undefined,
       service
-        ? withApiRetry(() => core.deleteNamespacedService({ namespace, name: service }), {
-            idempotent: true,
-          }).catch(ignoreMissing(`delete service ${service}`))
+        ? deleteIfPresent(`delete service ${service}`, () =>
+            core.deleteNamespacedService({ namespace, name: service }),
+          ).catch(logFailure)
         : undefined,
       secret
-        ? withApiRetry(() => core.deleteNamespacedSecret({ namespace, name: secret }), {
-            idempotent: true,
-          }).catch(ignoreMissing(`delete secret ${secret}`))
+        ? deleteIfPresent(`delete secret ${secret}`, () =>
+            core.deleteNamespacedSecret({ namespace, name: secret }),
+          ).catch(logFailure)
         : undefined,
     ]);
   }

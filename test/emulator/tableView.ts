@@ -1,3 +1,4 @@
+import { text } from './jsonValues.ts';
 import type { KubeObject } from './objectStore.ts';
 import type { ResourceType } from './resources.ts';
 
@@ -165,7 +166,6 @@ function rowObject(object: KubeObject, includeObject: string | null): Json {
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: object.metadata };
 }
 
-const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 const spec = (object: Json) => (object.spec as Json | undefined) ?? {};
 const status = (object: Json) => (object.status as Json | undefined) ?? {};
 const containerStatuses = (pod: Json) =>
