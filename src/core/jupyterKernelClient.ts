@@ -24,8 +24,11 @@ export interface KernelSpecs {
 }
 
 export interface ExecutionReply {
+  /** `aborted`: the kernel answered without running the code. */
   status: 'ok' | 'error' | 'aborted';
   executionCount: number | null;
+  /** The reply's own account of a failure (also sent on iopub, where it can be lost). */
+  error?: { ename: string; evalue: string; traceback: string[] };
 }
 
 export interface ExecuteRequestOptions {
@@ -144,8 +147,6 @@ interface PendingExecution {
 }
 
 const reconnectAttempts = 5;
-/** How long to wait for the server's replay after a reconnection before sending a request again. */
-const replayWaitMs = 1000;
 
 /**
  * One kernel's channels over the server's WebSocket, in legacy JSON text frames (no binary
@@ -159,6 +160,8 @@ export class KernelChannel {
   private readonly pending = new Map<string, PendingExecution>();
   /** kernel_info requests in flight, by msg_id. */
   private readonly infoRequests = new Map<string, () => void>();
+  /** kernel_info requests sent as a barrier after a reconnection, by msg_id. */
+  private readonly barriers = new Map<string, () => void>();
   private closed = false;
 
   constructor(
@@ -334,6 +337,9 @@ export class KernelChannel {
       execution.acknowledged = true;
     }
     if (message.header.msg_type === 'status') {
+      if (parentId) {
+        this.barriers.get(parentId)?.();
+      }
       const state = (message.content as { execution_state?: string }).execution_state;
       if (state === 'restarting' || state === 'dead') {
         this.failPending(
@@ -351,13 +357,7 @@ export class KernelChannel {
       return;
     }
     if (message.channel === 'shell' && message.header.msg_type === 'execute_reply') {
-      const content = message.content as { status?: string; execution_count?: number };
-      execution.replied = {
-        status:
-          content.status === 'error' ? 'error' : content.status === 'aborted' ? 'aborted' : 'ok',
-        executionCount:
-          typeof content.execution_count === 'number' ? content.execution_count : null,
-      };
+      execution.replied = executionReply(message.content);
       this.complete(execution);
       return;
     }
@@ -389,12 +389,20 @@ export class KernelChannel {
   }
 
   /**
-   * A request written just before the connection dropped may never have reached the server.
-   * The server replays what it buffered for this session on reconnection; a request that still
-   * has no answer after that was lost, and is sent again (the kernel never saw it).
+   * A request written just before the connection dropped may never have reached the server; one
+   * that did must not run twice. The kernel handles shell requests in order and iopub is one
+   * ordered stream, so once iopub carries the status of a kernel_info request sent now, every
+   * earlier request that reached the kernel has shown a message. Those still silent were lost,
+   * and are sent again.
    */
   private resendUnacknowledged(socket: WebSocket): void {
-    setTimeout(() => {
+    const barrier = kernelInfoRequest(this.session);
+    const barrierId = barrier.header.msg_id;
+    const forget = () => this.barriers.delete(barrierId);
+    socket.once('close', forget);
+    this.barriers.set(barrierId, () => {
+      forget();
+      socket.off('close', forget);
       for (const execution of this.pending.values()) {
         if (!execution.acknowledged && socket.readyState === WebSocket.OPEN) {
           this.logger.info(
@@ -403,7 +411,8 @@ export class KernelChannel {
           socket.send(execution.request);
         }
       }
-    }, replayWaitMs);
+    });
+    socket.send(JSON.stringify(barrier));
   }
 
   private complete(execution: PendingExecution): void {
@@ -412,6 +421,23 @@ export class KernelChannel {
       execution.resolve(execution.replied);
     }
   }
+}
+
+function executionReply(content: Record<string, unknown>): ExecutionReply {
+  const status =
+    content.status === 'error' ? 'error' : content.status === 'aborted' ? 'aborted' : 'ok';
+  const executionCount =
+    typeof content.execution_count === 'number' ? content.execution_count : null;
+  if (status !== 'error') {
+    return { status, executionCount };
+  }
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  const traceback = Array.isArray(content.traceback) ? content.traceback.map(text) : [];
+  return {
+    status,
+    executionCount,
+    error: { ename: text(content.ename), evalue: text(content.evalue), traceback },
+  };
 }
 
 function describeFetchError(error: unknown): string {

@@ -80,7 +80,10 @@ export function executeRequest(session: string, code: string, allowStdin: boolea
     store_history: true,
     user_expressions: {},
     allow_stdin: allowStdin,
-    stop_on_error: true,
+    // Cells are sent one at a time and the caller decides what follows an error. With `true`, a
+    // kernel still aborting after one failed cell answers the next, independent one `aborted`
+    // without running it.
+    stop_on_error: false,
   });
 }
 

@@ -10,6 +10,7 @@ import {
   JupyterRestClient,
   KernelChannel,
   KernelDiedError,
+  type ExecutionReply,
   type JupyterWebSocketFactory,
 } from './jupyterKernelClient.ts';
 import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
@@ -213,8 +214,9 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     if (options.signal?.aborted) {
       onAbort();
     }
+    let reply: ExecutionReply | undefined;
     try {
-      await Promise.race([execution, unanswered]);
+      reply = await Promise.race([execution, unanswered]);
     } catch (failure) {
       if (failure instanceof KernelConnectionError && giveUpTimer) {
         channel.failPending(failure);
@@ -236,6 +238,14 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     if (stopReason === 'cancelled') {
       return { exitCode: 1, output: `${text}Code execution was cancelled.`, outputFiles: files };
     }
+    if (reply.status === 'aborted') {
+      return {
+        exitCode: 1,
+        output: `${text}ERROR: the kernel aborted this block without running it (a request before it on the kernel failed)`,
+        outputFiles: files,
+      };
+    }
+    error ??= reply.error && { type: 'error', ...reply.error };
     if (error) {
       const traceback = stripAnsi(error.traceback.join('\n'));
       return {

@@ -147,14 +147,29 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
     }
-    await executor.executeCodeBlocks([{ language: 'python', code: 'total = 1' }]);
-    const running = executor.executeCodeBlocks([
-      { language: 'python', code: 'import time\ntime.sleep(1.5)\ntotal += 1\nprint(total)' },
-    ]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.ok(emulator.faults.dropConnections('default', server.podName) >= 1);
-    const result = await running;
-    assert.equal(result.output, '2\n');
+    assert.equal(
+      (await executor.executeCodeBlocks([{ language: 'python', code: 'total = 1' }])).exitCode,
+      0,
+    );
+    // The drop lands while the cell runs: right after its first output reached the client.
+    let dropped = 0;
+    const result = await executor.executeCodeBlocks(
+      [
+        {
+          language: 'python',
+          code: 'import time\nprint("started", flush=True)\ntime.sleep(1.5)\ntotal += 1\nprint(total)',
+        },
+      ],
+      {
+        onOutput: (event) => {
+          if (event.type === 'stream' && dropped === 0) {
+            dropped = emulator.faults.dropConnections('default', server.podName);
+          }
+        },
+      },
+    );
+    assert.ok(dropped >= 1, 'the port-forward was dropped mid-cell');
+    assert.equal(result.output, 'started\n2\n');
   });
 
   test('a port-forward dropped between cells: the next cell reconnects and keeps the state', async (t) => {

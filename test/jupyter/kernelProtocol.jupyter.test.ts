@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { PodJupyterCodeExecutor } from '../../src/core/index.ts';
+import { KernelChannel } from '../../src/core/jupyterKernelClient.ts';
+import type { JupyterMessage } from '../../src/core/jupyterMessages.ts';
+import { requireTool } from '../support/emulatorFixture.ts';
+import { FakeJupyterServer } from '../support/fakeJupyterServer.ts';
+import {
+  jupyterServerAvailable,
+  startJupyterServer,
+  type RunningJupyterServer,
+} from '../support/jupyterServer.ts';
+import { JupyterRestClient } from '../../src/core/jupyterKernelClient.ts';
+
+/**
+ * Faults placed at one message of the kernel protocol: a reply that says the code did not run,
+ * and a connection that drops right after a request, with the request delivered or lost.
+ */
+describe('kernel protocol faults (scripted Jupyter server)', () => {
+  let fake: FakeJupyterServer;
+  let executor: PodJupyterCodeExecutor;
+  const py = (code: string) => executor.executeCodeBlocks([{ language: 'python', code }]);
+
+  before(async () => {
+    fake = await FakeJupyterServer.start();
+    executor = new PodJupyterCodeExecutor(fake.info, { timeout: 20 });
+    await executor.start();
+  });
+
+  after(async () => {
+    await executor.stop();
+    await fake.stop();
+  });
+
+  test('an execute_reply "aborted" is reported as not run, never as success', async () => {
+    fake.onExecute = (request, server) => server.run(request, { status: 'aborted' });
+    const result = await py('total = 1');
+    assert.equal(result.exitCode, 1);
+    assert.match(result.output, /aborted this block without running it/);
+  });
+
+  test('an error known only from the execute_reply (its iopub message lost) is still an error', async () => {
+    fake.onExecute = (request, server) =>
+      server.run(request, { status: 'error', iopubError: false });
+    const result = await py('raise ValueError("boom")');
+    assert.equal(result.exitCode, 1);
+    assert.match(result.output, /^ERROR: ValueError: boom/);
+  });
+
+  test('a request that reached the kernel before the connection dropped is not sent again', async () => {
+    const before = fake.executed.length;
+    let delivered: JupyterMessage | undefined;
+    fake.onExecute = (request, server) => {
+      if (!delivered) {
+        // The kernel has the request; the connection drops before anything comes back.
+        delivered = request;
+        server.dropConnection();
+        return;
+      }
+      server.run(delivered);
+      server.run(request);
+    };
+    // The reconnected client's barrier: the kernel handles shell requests in order, so the
+    // delivered request runs (and shows its messages) before the barrier is answered.
+    fake.onKernelInfo = (request, server) => {
+      if (delivered && fake.executed.length === before) {
+        server.run(delivered, { stdout: 'ran\n' });
+      }
+      server.answerKernelInfo(request);
+    };
+    const result = await py('print("ran")');
+    assert.equal(result.exitCode, 0, result.output);
+    assert.equal(result.output, 'ran\n');
+    assert.deepEqual(fake.executed.slice(before), ['print("ran")'], 'ran exactly once');
+  });
+
+  test('a request lost with the dropped connection is sent again and runs once', async () => {
+    const before = fake.executed.length;
+    let dropped = false;
+    fake.onExecute = (request, server) => {
+      if (!dropped) {
+        dropped = true;
+        server.dropConnection();
+        return;
+      }
+      server.run(request, { stdout: 'again\n' });
+    };
+    fake.onKernelInfo = (request, server) => server.answerKernelInfo(request);
+    const result = await py('print("again")');
+    assert.equal(result.output, 'again\n');
+    assert.deepEqual(fake.executed.slice(before), ['print("again")'], 'ran exactly once');
+  });
+});
+
+const available = jupyterServerAvailable();
+
+describe('a real kernel: a failed cell does not abort the next request', () => {
+  let server: RunningJupyterServer | undefined;
+
+  before(async () => {
+    if (available) {
+      server = await startJupyterServer();
+    }
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('a request queued behind a failing cell runs (stop_on_error is the caller’s choice)', async (t) => {
+    if (!requireTool(t, available, "Debian's python3-jupyter-server and python3-ipykernel")) {
+      return;
+    }
+    const rest = new JupyterRestClient(server!.info);
+    const kernelId = await rest.startKernel('python3');
+    const channel = new KernelChannel(server!.info, kernelId);
+    try {
+      // Both requests are in the kernel's queue before the first one fails: with stop_on_error
+      // the kernel would answer the second "aborted" without running it, every time.
+      const failing = channel.execute('import time\ntime.sleep(0.3)\nundefined_name');
+      const next = channel.execute('after_error = 1');
+      assert.equal((await failing).status, 'error');
+      assert.equal((await next).status, 'ok');
+      const output: string[] = [];
+      await channel.execute('print(after_error)', {
+        onEvent: (event) => event.type === 'stream' && output.push(event.text),
+      });
+      assert.equal(output.join(''), '1\n');
+    } finally {
+      channel.close();
+      await rest.deleteKernel(kernelId);
+    }
+  });
+});
