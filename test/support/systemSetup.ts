@@ -184,6 +184,11 @@ const systemDirectories = [
   '/bin',
 ];
 
+function searchDirectories(): string[] {
+  const path = (process.env.PATH ?? '').split(delimiter).filter((directory) => directory !== '');
+  return [...new Set([...path, ...systemDirectories])];
+}
+
 function isExecutableFile(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
@@ -193,19 +198,18 @@ function isExecutableFile(path: string): boolean {
   }
 }
 
+/** A command's executable: an absolute path as given, else the first match in the search. */
+function locate(command: string): string | undefined {
+  const candidates = isAbsolute(command)
+    ? [command]
+    : searchDirectories().map((directory) => join(directory, command));
+  return candidates.find(isExecutableFile);
+}
+
 /** This machine, probed in-process where possible so the check stays fast. */
 export const hostProbe: SystemProbe = {
   commandsFound(names) {
-    const directories = [
-      ...new Set([...(process.env.PATH ?? '').split(delimiter), ...systemDirectories]),
-    ].filter((directory) => directory !== '');
-    return new Set(
-      names.filter((name) =>
-        isAbsolute(name)
-          ? isExecutableFile(name)
-          : directories.some((directory) => isExecutableFile(join(directory, name))),
-      ),
-    );
+    return new Set(names.filter((name) => locate(name) !== undefined));
   },
   pythonModulesFound(names) {
     // find_spec locates a module without importing it: importing Jupyter and matplotlib takes >1 s.
@@ -219,12 +223,13 @@ export const hostProbe: SystemProbe = {
     return new Set(result.status === 0 ? result.stdout.split('\n').filter(Boolean) : []);
   },
   debianPackagesInstalled(names) {
-    if (names.length === 0) {
+    // dpkg-query lists the known packages and fails for unknown ones: read its output either way.
+    const dpkgQuery = locate('dpkg-query');
+    if (dpkgQuery === undefined || names.length === 0) {
       return new Set();
     }
-    // dpkg-query lists the known packages and fails for unknown ones: read its output either way.
     const format = '-f=${Package} ${db:Status-Status}\\n';
-    const result = spawnSync('dpkg-query', ['-W', format, ...names], { encoding: 'utf8' });
+    const result = spawnSync(dpkgQuery, ['-W', format, ...names], { encoding: 'utf8' });
     return new Set(
       (result.stdout ?? '')
         .split('\n')
@@ -235,15 +240,22 @@ export const hostProbe: SystemProbe = {
   kubectlVersion,
 };
 
-/** This machine: apt-get runs non-interactively with its output shown. */
+/**
+ * This machine: commands run from where the probe found them (dpkg needs the sbin directories on
+ * PATH), apt-get non-interactively, with their output shown.
+ */
 export function localHost(): SetupHost {
   return {
     probe: hostProbe,
     isRoot: process.getuid?.() === 0,
     run: (command, args) =>
-      spawnSync(command, args, {
+      spawnSync(locate(command) ?? command, args, {
         stdio: 'inherit',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        env: {
+          ...process.env,
+          PATH: searchDirectories().join(delimiter),
+          DEBIAN_FRONTEND: 'noninteractive',
+        },
       }).status ?? 1,
     log: (line) => process.stdout.write(`${line}\n`),
   };

@@ -214,12 +214,17 @@ test('a package apt-get installed whose check still fails is reported, not trust
 
 test("this machine's probe finds real commands, python modules and Debian packages only", () => {
   const path = process.env.PATH;
-  // chroot lives in /usr/sbin, which a non-root PATH often lacks: the probe searches it anyway.
+  // chroot and dpkg-query live in the system directories, which a PATH may lack (non-root PATHs
+  // leave out /usr/sbin): the probe searches them anyway.
   process.env.PATH = '/nonexistent';
   try {
     assert.deepEqual(
       hostProbe.commandsFound(['sh', 'chroot', '/bin/sh', '/usr/bin', 'pod-runner-no-such-tool']),
       new Set(['sh', 'chroot', '/bin/sh']),
+    );
+    assert.deepEqual(
+      hostProbe.debianPackagesInstalled(['coreutils', 'pod-runner-no-such-package']),
+      new Set(['coreutils']),
     );
   } finally {
     process.env.PATH = path;
@@ -227,9 +232,5 @@ test("this machine's probe finds real commands, python modules and Debian packag
   assert.deepEqual(
     hostProbe.pythonModulesFound(['json', 'pod_runner_no_such_module']),
     new Set(['json']),
-  );
-  assert.deepEqual(
-    hostProbe.debianPackagesInstalled(['coreutils', 'pod-runner-no-such-package']),
-    new Set(['coreutils']),
   );
 });
