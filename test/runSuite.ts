@@ -9,12 +9,14 @@ import {
   readSuiteLedger,
   suiteLedgerVariable,
 } from './support/suiteLedger.ts';
+import { ensureSystemReady } from './support/systemSetup.ts';
 
 /**
  * `npm test`: runs every test file with node:test (one process per file, two at a time), then
  * audits the whole suite: every test process ended with nothing open, every emulator was left
  * without Pod Runner's pods, secrets and services, and no sandbox process, mount or emulator
- * directory outlived the run. Arguments, when given, replace the list of test files.
+ * directory outlived the run. Arguments, when given, replace the list of test files. The system
+ * packages the suite needs are checked (and, as root on Debian, installed) first.
  */
 
 const root = resolve(__dirname, '..');
@@ -114,6 +116,10 @@ function audit(files: string[], ledger: string, before: HostBefore): string[] {
 }
 
 async function main(): Promise<void> {
+  if (!ensureSystemReady('test')) {
+    process.exitCode = 1;
+    return;
+  }
   const requested = process.argv.slice(2).map((file) => resolve(file));
   const files = requested.length > 0 ? requested : defaultTestFiles();
   const ledger = mkdtempSync(join(tmpdir(), 'pod-runner-suite-ledger-'));

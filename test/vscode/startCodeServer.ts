@@ -1,3 +1,4 @@
+import { ensureSystemReady } from '../support/systemSetup.ts';
 import { startDemoSession } from './demoSession.ts';
 
 /**
@@ -5,6 +6,10 @@ import { startDemoSession } from './demoSession.ts';
  * workspace on the emulator. Ctrl-C stops everything; the emulator's pods go with it.
  */
 async function main(): Promise<void> {
+  if (!ensureSystemReady('start')) {
+    process.exitCode = 1;
+    return;
+  }
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const session = await startDemoSession(say);
   say(`\nVS Code with Pod Runner: ${session.url}`);
