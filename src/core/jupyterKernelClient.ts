@@ -135,8 +135,13 @@ export class JupyterRestClient {
 
 interface PendingExecution {
   msgId: string;
-  /** The request, kept to send again if the connection dropped before the kernel saw it. */
+  /**
+   * The request, kept byte for byte to send again if the connection dropped before the kernel saw
+   * it: the kernel refuses a message whose signature it has seen, so a copy never runs twice.
+   */
   request: string;
+  /** The connection the request was last written to. */
+  sentOn: WebSocket;
   /** Whether any message for this request (a busy status at least) has come back. */
   acknowledged: boolean;
   replied: ExecutionReply | undefined;
@@ -183,6 +188,7 @@ export class KernelChannel {
       this.pending.set(message.header.msg_id, {
         msgId: message.header.msg_id,
         request,
+        sentOn: socket,
         acknowledged: false,
         replied: undefined,
         idle: false,
@@ -316,7 +322,7 @@ export class KernelChannel {
         `kernel ${this.kernelId}: connection dropped during execution; reconnecting`,
       );
       this.open().then(
-        (reopened) => this.resendUnacknowledged(reopened),
+        (reopened) => void this.recoverRequests(reopened),
         (error: unknown) => this.failPending(error as Error),
       );
     }
@@ -389,30 +395,59 @@ export class KernelChannel {
   }
 
   /**
-   * A request written just before the connection dropped may never have reached the server; one
-   * that did must not run twice. The kernel handles shell requests in order and iopub is one
-   * ordered stream, so once iopub carries the status of a kernel_info request sent now, every
-   * earlier request that reached the kernel has shown a message. Those still silent were lost,
-   * and are sent again.
+   * A request written just before the connection dropped may never have reached the kernel. The
+   * kernel handles shell requests in order and iopub is one ordered stream, so once iopub carries
+   * the status of a kernel_info request sent now (a barrier), every earlier request that reached
+   * the kernel has shown a message. The silent ones are sent again; a copy the kernel already had
+   * is refused as a duplicate and stays silent past a second barrier: it ran, but what it printed
+   * went to the dropped connection, and it fails with that said instead of waiting for ever.
    */
-  private resendUnacknowledged(socket: WebSocket): void {
-    const barrier = kernelInfoRequest(this.session);
-    const barrierId = barrier.header.msg_id;
-    const forget = () => this.barriers.delete(barrierId);
-    socket.once('close', forget);
-    this.barriers.set(barrierId, () => {
-      forget();
-      socket.off('close', forget);
-      for (const execution of this.pending.values()) {
-        if (!execution.acknowledged && socket.readyState === WebSocket.OPEN) {
-          this.logger.info(
-            `kernel ${this.kernelId}: sending again a request lost with the connection`,
-          );
-          socket.send(execution.request);
-        }
-      }
+  private async recoverRequests(socket: WebSocket): Promise<void> {
+    const silent = (executions: PendingExecution[]) =>
+      executions.filter((e) => this.pending.get(e.msgId) === e && !e.acknowledged);
+    const earlier = silent([...this.pending.values()].filter((e) => e.sentOn !== socket));
+    if (earlier.length === 0 || !(await this.barrier(socket))) {
+      return;
+    }
+    const lost = silent(earlier);
+    for (const execution of lost) {
+      this.logger.info(`kernel ${this.kernelId}: sending again a request lost with the connection`);
+      execution.sentOn = socket;
+      socket.send(execution.request);
+    }
+    if (lost.length === 0 || !(await this.barrier(socket))) {
+      return;
+    }
+    for (const execution of silent(lost)) {
+      this.pending.delete(execution.msgId);
+      execution.reject(
+        new KernelConnectionError(
+          'the connection to the kernel dropped while this block ran: it ran, but its output and result were lost',
+        ),
+      );
+    }
+  }
+
+  /** Resolves true once iopub shows a kernel_info request sent now, false if `socket` closes first. */
+  private barrier(socket: WebSocket): Promise<boolean> {
+    const request = kernelInfoRequest(this.session);
+    const id = request.header.msg_id;
+    if (socket.readyState !== WebSocket.OPEN) {
+      return Promise.resolve(false);
+    }
+    return new Promise<boolean>((resolve) => {
+      const closed = () => {
+        this.barriers.delete(id);
+        resolve(false);
+      };
+      socket.once('close', closed);
+      this.barriers.set(id, () => {
+        this.barriers.delete(id);
+        socket.off('close', closed);
+        resolve(true);
+      });
+      socket.send(JSON.stringify(request));
     });
-    socket.send(JSON.stringify(barrier));
   }
 
   private complete(execution: PendingExecution): void {

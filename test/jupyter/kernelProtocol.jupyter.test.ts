@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { PodJupyterCodeExecutor } from '../../src/core/index.ts';
+import { KernelConnectionError, PodJupyterCodeExecutor } from '../../src/core/index.ts';
 import { KernelChannel } from '../../src/core/jupyterKernelClient.ts';
 import type { JupyterMessage } from '../../src/core/jupyterMessages.ts';
 import { requireTool } from '../support/emulatorFixture.ts';
@@ -74,12 +74,72 @@ describe('kernel protocol faults (scripted Jupyter server)', () => {
     assert.deepEqual(fake.executed.slice(before), ['print("ran")'], 'ran exactly once');
   });
 
+  test('a block that ran while the connection was down fails saying so, and does not run again', async () => {
+    const before = fake.executed.length;
+    let dropped = false;
+    fake.onExecute = (request, server) => {
+      if (!dropped) {
+        dropped = true;
+        server.run(request, { unseen: true });
+        server.dropConnection();
+        return;
+      }
+      server.run(request);
+    };
+    fake.onKernelInfo = (request, server) => server.answerKernelInfo(request);
+    await assert.rejects(
+      py('counter = 1'),
+      (error: Error) =>
+        error instanceof KernelConnectionError && /it ran, but its output/.test(error.message),
+    );
+    assert.deepEqual(fake.executed.slice(before), ['counter = 1'], 'ran exactly once');
+    assert.deepEqual(fake.duplicates.slice(-1), ['counter = 1'], 'the copy sent again was refused');
+  });
+
+  test('the next block, sent while the reconnection is being checked, is not sent twice', async () => {
+    const before = fake.executed.length;
+    const duplicatesBefore = fake.duplicates.length;
+    let running: JupyterMessage | undefined;
+    let barrier: JupyterMessage | undefined;
+    fake.onExecute = (request, server) => {
+      if (!running) {
+        // The first block starts, then the connection drops under it.
+        running = request;
+        server.run(request, { unseen: true });
+        server.dropConnection();
+        return;
+      }
+      if (barrier) {
+        // The kernel answers the barrier before the next block: it came first.
+        server.answerKernelInfo(barrier);
+        barrier = undefined;
+      }
+      server.run(request, { stdout: 'second\n' });
+    };
+    fake.onKernelInfo = (request, server) => {
+      barrier = request;
+      // The first block's result reaches the new connection (the server's replay) while the
+      // barrier waits in the kernel's queue; the client goes on with the next block.
+      server.replay(running!, { stdout: 'first\n' });
+    };
+    const result = await executor.executeCodeBlocks([
+      { language: 'python', code: 'print("first")' },
+      { language: 'python', code: 'print("second")' },
+    ]);
+    assert.equal(result.output, 'first\n\nsecond\n');
+    // One more request on the same connection: the server has read everything sent before it.
+    await py('pass');
+    assert.deepEqual(fake.executed.slice(before), ['print("first")', 'print("second")', 'pass']);
+    assert.equal(fake.duplicates.length, duplicatesBefore, 'nothing was sent twice');
+  });
+
   test('a request lost with the dropped connection is sent again and runs once', async () => {
     const before = fake.executed.length;
     let dropped = false;
     fake.onExecute = (request, server) => {
       if (!dropped) {
         dropped = true;
+        server.lose(request);
         server.dropConnection();
         return;
       }

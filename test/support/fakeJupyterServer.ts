@@ -12,6 +12,8 @@ export interface FakeOutcome {
   status?: 'ok' | 'error' | 'aborted';
   /** Whether an `error` outcome is also published on iopub (a real kernel does both). */
   iopubError?: boolean;
+  /** The kernel runs it but every message goes nowhere (the client's connection is gone). */
+  unseen?: boolean;
 }
 
 type ShellHandler = (request: JupyterMessage, fake: FakeJupyterServer) => void;
@@ -27,6 +29,9 @@ export class FakeJupyterServer {
   /** The code of every execute_request the fake kernel ran, in order. */
   readonly executed: string[] = [];
   readonly connections: WebSocket[] = [];
+  /** Copies of an execute_request already received, refused as ipykernel refuses a duplicate signature. */
+  readonly duplicates: string[] = [];
+  private readonly received = new Set<string>();
   /** Decides what happens to each execute_request; by default it runs with `ok`. */
   onExecute: ShellHandler = (request, fake) => fake.run(request);
   /** Decides what happens to each kernel_info_request; by default it is answered. */
@@ -75,14 +80,24 @@ export class FakeJupyterServer {
 
   /** Runs a request in the fake kernel: busy, execute_input, output, execute_reply, idle. */
   run(request: JupyterMessage, outcome: FakeOutcome = {}): void {
-    const status = outcome.status ?? 'ok';
-    this.status(request, 'busy');
-    if (status !== 'aborted') {
+    if ((outcome.status ?? 'ok') !== 'aborted') {
       this.executed.push(String(request.content.code));
       this.executionCount += 1;
+    }
+    if (!outcome.unseen) {
+      this.replay(request, outcome);
+    }
+  }
+
+  /** Sends the messages of a request the kernel already ran, as a server replays its buffer. */
+  replay(request: JupyterMessage, outcome: FakeOutcome = {}): void {
+    const status = outcome.status ?? 'ok';
+    const count = status === 'aborted' ? null : this.executionCount;
+    this.status(request, 'busy');
+    if (status !== 'aborted') {
       this.send(request, 'iopub', 'execute_input', {
         code: request.content.code,
-        execution_count: this.executionCount,
+        execution_count: count,
       });
     }
     if (outcome.stdout) {
@@ -94,7 +109,7 @@ export class FakeJupyterServer {
     }
     this.send(request, 'shell', 'execute_reply', {
       status,
-      execution_count: status === 'aborted' ? null : this.executionCount,
+      execution_count: count,
       ...(status === 'error' ? failure : {}),
     });
     this.status(request, 'idle');
@@ -105,6 +120,11 @@ export class FakeJupyterServer {
     this.status(request, 'busy');
     this.send(request, 'shell', 'kernel_info_reply', { status: 'ok', protocol_version: '5.3' });
     this.status(request, 'idle');
+  }
+
+  /** Makes a request vanish before the kernel got it (so a copy sent again is not a duplicate). */
+  lose(request: JupyterMessage): void {
+    this.received.delete(request.header.msg_id);
   }
 
   /** Cuts the newest connection as a dropped network would. */
@@ -153,6 +173,11 @@ export class FakeJupyterServer {
     socket.on('message', (data: Buffer) => {
       const message = JSON.parse(data.toString('utf8')) as JupyterMessage;
       if (message.header.msg_type === 'execute_request') {
+        if (this.received.has(message.header.msg_id)) {
+          this.duplicates.push(String(message.content.code));
+          return;
+        }
+        this.received.add(message.header.msg_id);
         this.onExecute(message, this);
       } else if (message.header.msg_type === 'kernel_info_request') {
         this.onKernelInfo(message, this);
