@@ -6,6 +6,7 @@ import type {
   CommandLineCodeResult,
   OutputChunk,
 } from '../core/index.ts';
+import { unlessAborted } from './cancellation.ts';
 import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
@@ -75,7 +76,8 @@ export class ExecutorSession implements vscode.Disposable {
     blocks: CodeBlock[],
     options: { signal?: AbortSignal; onOutput?: (chunk: OutputChunk) => void },
   ): Promise<CommandLineCodeResult> {
-    const executor = await this.ensureStarted();
+    const started = this.ensureStarted();
+    const executor = options.signal ? await unlessAborted(started, options.signal) : await started;
     this.runningBlocks++;
     this.status.set('busy');
     try {

@@ -18,7 +18,7 @@ export function activate(context: vscode.ExtensionContext): PodRunnerApi {
   ctx.push(kernels);
   registerCommands(ctx);
   createStatusBar(ctx);
-  createStatelessController(ctx);
+  ctx.push(createStatelessController(ctx));
   ctx.logger.info('Pod Runner activated');
   return {
     runCode: (language, code, options) =>

@@ -1,47 +1,13 @@
 import * as vscode from 'vscode';
-import type {
-  KernelOutputEvent,
-  MimeBundle,
-  PodJupyterCodeExecutor,
-  PodJupyterServer,
-} from '../core/index.ts';
-import { runCellExecution } from './cellExecution.ts';
+import type { PodJupyterCodeExecutor, PodJupyterServer } from '../core/index.ts';
+import { unlessAborted } from './cancellation.ts';
+import { CellOutputWriter } from './cellOutputWriter.ts';
+import { NotebookCellQueues } from './cellQueue.ts';
 import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodStateHolder } from './podState.ts';
 import { withPodStartProgress } from './podStartProgress.ts';
-import { renderStreamText } from './streamText.ts';
-
-/** Mime types in Jupyter's preference order; VS Code shows the richest it can render. */
-const mimeOrder = [
-  'application/json',
-  'text/html',
-  'text/markdown',
-  'image/svg+xml',
-  'image/png',
-  'image/jpeg',
-  'text/plain',
-];
-const binaryMimes = new Set(['image/png', 'image/jpeg']);
-
-function outputItems(data: MimeBundle): vscode.NotebookCellOutputItem[] {
-  return mimeOrder
-    .filter((mime) => mime in data)
-    .map((mime) => {
-      const value = data[mime];
-      if (binaryMimes.has(mime)) {
-        return new vscode.NotebookCellOutputItem(Buffer.from(String(value), 'base64'), mime);
-      }
-      if (mime === 'application/json') {
-        return vscode.NotebookCellOutputItem.json(value, mime);
-      }
-      return vscode.NotebookCellOutputItem.text(
-        Array.isArray(value) ? value.join('') : String(value),
-        mime,
-      );
-    });
-}
 
 /**
  * "Kubernetes kernel (Jupyter gateway pod)": one gateway pod per window, started lazily, one
@@ -56,7 +22,8 @@ export class KernelController implements vscode.Disposable {
   private server: PodJupyterServer | undefined;
   private serverStarting: Promise<PodJupyterServer> | undefined;
   private readonly kernels = new Map<string, Promise<PodJupyterCodeExecutor>>();
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly queues: NotebookCellQueues;
+  private readonly subscriptions: vscode.Disposable[] = [];
   private runningCells = 0;
   readonly status = new PodStateHolder();
 
@@ -64,32 +31,16 @@ export class KernelController implements vscode.Disposable {
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
     this.controller.supportedLanguages = ['python'];
     this.controller.supportsExecutionOrder = true;
-    this.controller.executeHandler = (cells, notebook) => this.execute(cells, notebook);
-    this.controller.interruptHandler = (notebook) => this.interrupt(notebook);
+    // Cancelling a cell aborts its signal; the executor turns that into a kernel interrupt
+    // once the code runs. (An interruptHandler would replace the cells' cancellation tokens.)
+    this.queues = new NotebookCellQueues(this.controller, (cell, execution, signal) =>
+      this.runCell(cell, execution, signal),
+    );
     vscode.workspace.onDidCloseNotebookDocument(
       (notebook) => void this.closeKernel(notebook),
       null,
-      [],
+      this.subscriptions,
     );
-  }
-
-  private execute(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument): void {
-    if (!vscode.workspace.isTrusted) {
-      return;
-    }
-    const key = notebook.uri.toString();
-    for (const cell of cells) {
-      const execution = this.controller.createNotebookCellExecution(cell);
-      const next = (this.queues.get(key) ?? Promise.resolve()).then(() =>
-        this.runCell(execution, cell, notebook),
-      );
-      this.queues.set(key, next);
-    }
-  }
-
-  private async interrupt(notebook: vscode.NotebookDocument): Promise<void> {
-    const kernel = await this.kernels.get(notebook.uri.toString());
-    await kernel?.interrupt();
   }
 
   async restartKernel(notebook: vscode.NotebookDocument): Promise<void> {
@@ -163,26 +114,23 @@ export class KernelController implements vscode.Disposable {
   }
 
   private async runCell(
-    execution: vscode.NotebookCellExecution,
     cell: vscode.NotebookCell,
-    notebook: vscode.NotebookDocument,
-  ): Promise<void> {
-    const interrupt = execution.token.onCancellationRequested(() => void this.interrupt(notebook));
+    execution: vscode.NotebookCellExecution,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    // A cell cancelled while the gateway pod or its kernel starts ends without running.
+    const kernel = await unlessAborted(this.kernelFor(cell.notebook), signal);
+    const output = new CellOutputWriter(execution);
     this.runningCells++;
+    this.status.set('busy');
     try {
-      await runCellExecution(execution, async () => {
-        const kernel = await this.kernelFor(notebook);
-        this.status.set('busy');
-        const renderer = new CellOutputRenderer(execution);
-        const result = await kernel.executeCodeBlocks(
-          [{ language: 'python', code: cell.document.getText() }],
-          { onOutput: (event) => renderer.handle(event) },
-        );
-        await renderer.flushed();
-        return result.exitCode === 0;
-      });
+      const result = await kernel.executeCodeBlocks(
+        [{ language: 'python', code: cell.document.getText() }],
+        { signal, onOutput: (event) => output.write(event) },
+      );
+      await output.flushed();
+      return result.exitCode === 0;
     } finally {
-      interrupt.dispose();
       this.runningCells--;
       if (this.runningCells === 0 && this.server) {
         this.status.set('ready');
@@ -209,111 +157,11 @@ export class KernelController implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.queues.dispose();
+    for (const subscription of this.subscriptions) {
+      subscription.dispose();
+    }
     void this.stop().finally(() => this.status.dispose());
     this.controller.dispose();
-  }
-}
-
-/** Turns one cell's kernel events into VS Code outputs, in order. */
-class CellOutputRenderer {
-  private chain = Promise.resolve();
-  private stream: { name: string; text: string; output: vscode.NotebookCellOutput } | undefined;
-  private readonly displays = new Map<string, vscode.NotebookCellOutput>();
-  private clearOnNext = false;
-
-  constructor(private readonly execution: vscode.NotebookCellExecution) {}
-
-  handle(event: KernelOutputEvent): void {
-    this.chain = this.chain.then(() => this.apply(event)).then(undefined, () => undefined);
-  }
-
-  flushed(): Promise<void> {
-    return this.chain;
-  }
-
-  private async clearIfPending(): Promise<void> {
-    if (this.clearOnNext) {
-      this.clearOnNext = false;
-      this.stream = undefined;
-      await this.execution.clearOutput();
-    }
-  }
-
-  private async apply(event: KernelOutputEvent): Promise<void> {
-    switch (event.type) {
-      case 'execute_input':
-        if (event.executionCount !== null) {
-          this.execution.executionOrder = event.executionCount;
-        }
-        return;
-      case 'stream': {
-        await this.clearIfPending();
-        if (this.stream && this.stream.name === event.name) {
-          this.stream.text += event.text;
-          const item =
-            event.name === 'stderr'
-              ? vscode.NotebookCellOutputItem.stderr(renderStreamText(this.stream.text))
-              : vscode.NotebookCellOutputItem.stdout(renderStreamText(this.stream.text));
-          await this.execution.replaceOutputItems(item, this.stream.output);
-          return;
-        }
-        const text = event.text;
-        const item =
-          event.name === 'stderr'
-            ? vscode.NotebookCellOutputItem.stderr(renderStreamText(text))
-            : vscode.NotebookCellOutputItem.stdout(renderStreamText(text));
-        const output = new vscode.NotebookCellOutput([item]);
-        this.stream = { name: event.name, text, output };
-        await this.execution.appendOutput(output);
-        return;
-      }
-      case 'display_data':
-      case 'execute_result': {
-        await this.clearIfPending();
-        this.stream = undefined;
-        const output = new vscode.NotebookCellOutput(
-          outputItems(event.data),
-          event.type === 'display_data' && event.displayId ? { displayId: event.displayId } : {},
-        );
-        if (event.type === 'display_data' && event.displayId) {
-          this.displays.set(event.displayId, output);
-        }
-        await this.execution.appendOutput(output);
-        return;
-      }
-      case 'update_display_data': {
-        const output = this.displays.get(event.displayId);
-        if (output) {
-          await this.execution.replaceOutputItems(outputItems(event.data), output);
-        }
-        return;
-      }
-      case 'clear_output':
-        if (event.wait) {
-          this.clearOnNext = true;
-        } else {
-          this.stream = undefined;
-          await this.execution.clearOutput();
-        }
-        return;
-      case 'error':
-        await this.clearIfPending();
-        this.stream = undefined;
-        await this.execution.appendOutput(
-          new vscode.NotebookCellOutput([
-            vscode.NotebookCellOutputItem.error({
-              name: event.ename,
-              message: event.evalue,
-              stack: event.traceback.join('\n'),
-            }),
-          ]),
-        );
-        return;
-      case 'input_request':
-        await this.execution.appendOutput(
-          new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.stdout(event.prompt)]),
-        );
-        return;
-    }
   }
 }

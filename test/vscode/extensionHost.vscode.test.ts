@@ -111,7 +111,7 @@ describe('the extension in a real VS Code extension host (code-server)', () => {
       );
     }
     assert.ok(
-      results.length >= 13,
+      results.length >= 14,
       `the host reported ${results.length} results (exit code ${String(exitCode)})`,
     );
     assert.deepEqual(

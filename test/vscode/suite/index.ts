@@ -1,6 +1,13 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { listManagedPods, PodCommandLineCodeExecutor } from '../../../src/core/index.ts';
+import {
+  defaultJupyterCommand,
+  executorContainerName,
+  listManagedPods,
+  loadClusterTarget,
+  PodCommandLineCodeExecutor,
+  PodExecClient,
+} from '../../../src/core/index.ts';
 import type { PodRunnerApi } from '../../../src/extension/ctx.ts';
 import { windowPodLabels } from '../../../src/extension/windowIdentity.ts';
 
@@ -38,6 +45,25 @@ async function waitFor(condition: () => boolean, ms: number, what: string): Prom
       throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     }
     await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+/** Polls `value` until it returns something (not undefined). */
+async function eventually<T>(
+  value: () => Promise<T | undefined>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = await value();
+    if (found !== undefined) {
+      return found;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }
+    await new Promise((done) => setTimeout(done, 200));
   }
 }
 
@@ -446,6 +472,79 @@ const tests: HostTest[] = [
         `log of ${document.uri.path}`,
       );
       check(/Jupyter Server/.test(document.getText()), `log: ${document.getText().slice(0, 300)}`);
+    },
+  },
+  {
+    name: 'a kernel cell cancelled while the gateway pod starts ends without running',
+    run: async (api) => {
+      await api.stopPods();
+      const configuration = vscode.workspace.getConfiguration('podRunner');
+      // The gateway container waits for this file before it starts its server, so the pod stays
+      // "starting" until the test opens the gate: the cancel lands in that state every time.
+      const gate = '/tmp/pod-runner-start-gate';
+      await configuration.update(
+        'jupyterCommand',
+        [
+          '/bin/bash',
+          '-c',
+          `until [ -e ${gate} ]; do sleep 0.1; done; exec "$@"`,
+          'gated',
+          ...defaultJupyterCommand,
+        ],
+        vscode.ConfigurationTarget.Workspace,
+      );
+      try {
+        const notebook = await openKernelNotebook([
+          'cancelled_cell_ran = True',
+          'print("cancelled_cell_ran" in globals())',
+        ]);
+        void vscode.commands.executeCommand('notebook.cell.execute', {
+          ranges: [{ start: 0, end: 1 }],
+          document: notebook.uri,
+        });
+        await waitFor(() => api.status().kernel === 'starting', 30_000, 'the kernel pod to start');
+        await vscode.commands.executeCommand('notebook.cancelExecution');
+
+        const kubeconfig = configuration.get<string>('kubeconfig')!;
+        const target = loadClusterTarget({ kubeconfig });
+        const pod = await eventually(
+          async () =>
+            (await listManagedPods({ kubeconfig })).find(
+              (p) => p.name.startsWith('autogen-jupyter-') && p.phase === 'Running',
+            )?.name,
+          60_000,
+          'the gateway container to run',
+        );
+        const opened = await new PodExecClient(target.kubeConfig).run({
+          namespace: target.namespace,
+          pod,
+          container: executorContainerName,
+          command: ['touch', gate],
+        });
+        check(opened.exitCode === 0, `opening the gate: exit code ${opened.exitCode}`);
+
+        await runCell(notebook, 1);
+        check(
+          cellText(notebook, 1) === 'False\n',
+          `the cancelled cell ran: ${cellText(notebook, 1)}`,
+        );
+        check(
+          notebook.cellAt(1).executionSummary?.executionOrder === 1,
+          `the kernel ran one cell before: ${notebook.cellAt(1).executionSummary?.executionOrder}`,
+        );
+        check(notebook.cellAt(0).outputs.length === 0, 'the cancelled cell has no output');
+        check(
+          notebook.cellAt(0).executionSummary?.success !== true,
+          'the cancelled cell is not marked as run',
+        );
+      } finally {
+        await configuration.update(
+          'jupyterCommand',
+          undefined,
+          vscode.ConfigurationTarget.Workspace,
+        );
+        await api.stopPods();
+      }
     },
   },
   {
