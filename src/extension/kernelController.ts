@@ -6,12 +6,15 @@ import { NotebookCellQueues } from './cellQueue.ts';
 import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
-import { PodStateHolder } from './podState.ts';
-import { withPodStartProgress } from './podStartProgress.ts';
+import { PodSession } from './podSession.ts';
+import type { PodStateHolder } from './podState.ts';
+
+type KernelCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>;
 
 /**
  * "Kubernetes kernel (Jupyter gateway pod)": one gateway pod per window, started lazily, one
- * kernel per notebook. Rich outputs, display updates, clear_output, errors in the cell, interrupt.
+ * kernel per notebook. Rich outputs, display updates, clear_output, errors in the cell; a
+ * cancelled cell interrupts the kernel.
  */
 export class KernelController implements vscode.Disposable {
   private readonly controller = vscode.notebooks.createNotebookController(
@@ -19,15 +22,18 @@ export class KernelController implements vscode.Disposable {
     'jupyter-notebook',
     'Kubernetes kernel (Jupyter gateway pod)',
   );
-  private server: PodJupyterServer | undefined;
-  private serverStarting: Promise<PodJupyterServer> | undefined;
+  private readonly gateway: PodSession<PodJupyterServer>;
+  /** One kernel per open notebook, by notebook URI; removed when the notebook closes. */
   private readonly kernels = new Map<string, Promise<PodJupyterCodeExecutor>>();
   private readonly queues: NotebookCellQueues;
   private readonly subscriptions: vscode.Disposable[] = [];
-  private runningCells = 0;
-  readonly status = new PodStateHolder();
 
-  constructor(private readonly ctx: Ctx) {
+  constructor(private readonly ctx: KernelCtx) {
+    this.gateway = new PodSession({
+      kind: 'kernel pod',
+      create: () => createServer(ctx),
+      afterStart: () => ctx.leftovers.afterPodStart(),
+    });
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
     this.controller.supportedLanguages = ['python'];
     this.controller.supportsExecutionOrder = true;
@@ -43,50 +49,63 @@ export class KernelController implements vscode.Disposable {
     );
   }
 
+  get status(): PodStateHolder {
+    return this.gateway.status;
+  }
+
+  /** The gateway pod's name, once it runs. */
+  get podName(): string | undefined {
+    return this.gateway.running?.podName;
+  }
+
+  /** The running gateway server (for logs and shells), if any. */
+  get runningServer(): PodJupyterServer | undefined {
+    return this.gateway.running;
+  }
+
+  /** Starts the gateway pod (with progress) unless it runs already. */
+  ensureServer(): Promise<PodJupyterServer> {
+    return this.gateway.ensureStarted();
+  }
+
   async restartKernel(notebook: vscode.NotebookDocument): Promise<void> {
     const kernel = await this.kernels.get(notebook.uri.toString());
     await kernel?.restart();
   }
 
-  /** The gateway pod's name, once it runs. */
-  get podName(): string | undefined {
-    return this.server?.podName;
+  /** Stops every kernel and deletes the gateway pod, secret and service. */
+  async stop(): Promise<void> {
+    const kernels = [...this.kernels.values()];
+    this.kernels.clear();
+    await Promise.all(kernels.map(async (kernel) => (await kernel.catch(() => undefined))?.stop()));
+    await this.gateway.close((server) => server.stop());
   }
 
-  /** The running gateway server (for logs and shells), if any. */
-  get runningServer(): PodJupyterServer | undefined {
-    return this.server;
-  }
-
-  /** Starts the gateway pod (with progress) unless it runs already. */
-  ensureServer(): Promise<PodJupyterServer> {
-    if (this.server) {
-      return Promise.resolve(this.server);
+  dispose(): void {
+    this.queues.dispose();
+    for (const subscription of this.subscriptions) {
+      subscription.dispose();
     }
-    this.serverStarting ??= (async () => {
-      const settings = this.ctx.settings;
-      const { PodJupyterServer } = await loadCore();
-      const server = new PodJupyterServer({
-        ...clusterTargetOf(settings),
-        image: settings.jupyterImage,
-        ...(settings.jupyterCommand ? { command: settings.jupyterCommand } : {}),
-        port: settings.jupyterPort,
-        startupTimeout: settings.startupTimeout,
-        autoRemove: settings.autoRemove,
-        labels: { ...settings.labels, ...this.ctx.podLabels },
-        logger: this.ctx.logger,
-      });
-      await withPodStartProgress(
-        this.status,
-        `Pod Runner: starting kernel pod ${server.podName}`,
-        (options) => server.start(options),
-      );
-      this.server = server;
-      this.status.set('ready');
-      this.ctx.leftovers.afterPodStart();
-      return server;
-    })().finally(() => (this.serverStarting = undefined));
-    return this.serverStarting;
+    void this.stop().finally(() => this.gateway.dispose());
+    this.controller.dispose();
+  }
+
+  private async runCell(
+    cell: vscode.NotebookCell,
+    execution: vscode.NotebookCellExecution,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    // A cell cancelled while the gateway pod or its kernel starts ends without running.
+    const kernel = await unlessAborted(this.kernelFor(cell.notebook), signal);
+    const output = new CellOutputWriter(execution);
+    const result = await this.gateway.use(() =>
+      kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
+        signal,
+        onOutput: (event) => output.write(event),
+      }),
+    );
+    await output.flushed();
+    return result.exitCode === 0;
   }
 
   private kernelFor(notebook: vscode.NotebookDocument): Promise<PodJupyterCodeExecutor> {
@@ -94,7 +113,7 @@ export class KernelController implements vscode.Disposable {
     let kernel = this.kernels.get(key);
     if (!kernel) {
       kernel = (async () => {
-        const server = await this.ensureServer();
+        const server = await this.gateway.ensureStarted();
         const settings = this.ctx.settings;
         const { PodJupyterCodeExecutor } = await loadCore();
         const executor = new PodJupyterCodeExecutor(server, {
@@ -107,35 +126,12 @@ export class KernelController implements vscode.Disposable {
         await executor.start();
         return executor;
       })();
-      kernel.catch(() => this.kernels.delete(key));
-      this.kernels.set(key, kernel);
+      const started = kernel;
+      // A kernel that failed to start is forgotten, so the next cell tries again.
+      started.catch(() => this.kernels.get(key) === started && this.kernels.delete(key));
+      this.kernels.set(key, started);
     }
     return kernel;
-  }
-
-  private async runCell(
-    cell: vscode.NotebookCell,
-    execution: vscode.NotebookCellExecution,
-    signal: AbortSignal,
-  ): Promise<boolean> {
-    // A cell cancelled while the gateway pod or its kernel starts ends without running.
-    const kernel = await unlessAborted(this.kernelFor(cell.notebook), signal);
-    const output = new CellOutputWriter(execution);
-    this.runningCells++;
-    this.status.set('busy');
-    try {
-      const result = await kernel.executeCodeBlocks(
-        [{ language: 'python', code: cell.document.getText() }],
-        { signal, onOutput: (event) => output.write(event) },
-      );
-      await output.flushed();
-      return result.exitCode === 0;
-    } finally {
-      this.runningCells--;
-      if (this.runningCells === 0 && this.server) {
-        this.status.set('ready');
-      }
-    }
   }
 
   private async closeKernel(notebook: vscode.NotebookDocument): Promise<void> {
@@ -144,24 +140,19 @@ export class KernelController implements vscode.Disposable {
     this.kernels.delete(key);
     await (await kernel?.catch(() => undefined))?.stop();
   }
+}
 
-  /** Stops every kernel and deletes the gateway pod, secret and service. */
-  async stop(): Promise<void> {
-    const kernels = [...this.kernels.values()];
-    this.kernels.clear();
-    await Promise.all(kernels.map(async (kernel) => (await kernel.catch(() => undefined))?.stop()));
-    const server = this.server ?? (await this.serverStarting?.catch(() => undefined));
-    this.server = undefined;
-    await server?.stop();
-    this.status.set('none');
-  }
-
-  dispose(): void {
-    this.queues.dispose();
-    for (const subscription of this.subscriptions) {
-      subscription.dispose();
-    }
-    void this.stop().finally(() => this.status.dispose());
-    this.controller.dispose();
-  }
+async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {
+  const settings = ctx.settings;
+  const { PodJupyterServer } = await loadCore();
+  return new PodJupyterServer({
+    ...clusterTargetOf(settings),
+    image: settings.jupyterImage,
+    ...(settings.jupyterCommand ? { command: settings.jupyterCommand } : {}),
+    port: settings.jupyterPort,
+    startupTimeout: settings.startupTimeout,
+    autoRemove: settings.autoRemove,
+    labels: { ...settings.labels, ...ctx.podLabels },
+    logger: ctx.logger,
+  });
 }

@@ -8,7 +8,7 @@ import {
   PodCommandLineCodeExecutor,
   PodExecClient,
 } from '../../../src/core/index.ts';
-import type { PodRunnerApi } from '../../../src/extension/ctx.ts';
+import type { PodRunnerApi } from '../../../src/extension/api.ts';
 import { windowPodLabels } from '../../../src/extension/windowIdentity.ts';
 
 /**
