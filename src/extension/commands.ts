@@ -72,8 +72,13 @@ async function guarded<T>(
   try {
     return await action();
   } catch (error) {
-    // Not awaited: a command must not wait for the user to dismiss its error.
-    void ctx.showError(message, error);
+    if (error instanceof Error && error.name === 'AbortError') {
+      // Cancelled by the user (the progress notification's Cancel, or a stop during a start).
+      ctx.logger.info(`${message}: cancelled`);
+    } else {
+      // Not awaited: a command must not wait for the user to dismiss its error.
+      void ctx.showError(message, error);
+    }
     return undefined;
   }
 }

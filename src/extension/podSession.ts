@@ -28,7 +28,12 @@ export interface PodSessionOptions<P extends SessionPod> {
 export class PodSession<P extends SessionPod> implements vscode.Disposable {
   readonly status = new PodStateHolder();
   private pod: P | undefined;
-  private starting: { started: Promise<P>; abort: AbortController } | undefined;
+  /**
+   * A start in progress: `launched` settles with the pod once its start returns (close() releases
+   * that pod even when it came during the start); `started` is what callers wait for.
+   */
+  private starting:
+    { launched: Promise<P>; started: Promise<P>; abort: AbortController } | undefined;
   private runs = 0;
 
   constructor(private readonly options: PodSessionOptions<P>) {}
@@ -51,12 +56,19 @@ export class PodSession<P extends SessionPod> implements vscode.Disposable {
     }
     if (!this.starting) {
       const abort = new AbortController();
-      const started = this.start(abort.signal).finally(() => {
-        if (this.starting?.started === started) {
-          this.starting = undefined;
-        }
-      });
-      this.starting = { started, abort };
+      const launched = this.start(abort.signal);
+      const started = launched
+        .then((pod) => {
+          // Closed while it started: close() deletes this pod, so it is nobody's to use.
+          abort.signal.throwIfAborted();
+          return pod;
+        })
+        .finally(() => {
+          if (this.starting?.started === started) {
+            this.starting = undefined;
+          }
+        });
+      this.starting = { launched, started, abort };
     }
     return this.starting.started;
   }
@@ -77,18 +89,19 @@ export class PodSession<P extends SessionPod> implements vscode.Disposable {
   }
 
   /**
-   * Ends the session's pod: a start in progress is cancelled, and the pod (started, or finished
+   * Ends the session's pod: a start in progress is cancelled, and each pod (started, or finished
    * starting meanwhile) is handed to `release`, which deletes or keeps it.
    */
   async close(release: (pod: P) => Promise<void>): Promise<void> {
     const starting = this.starting;
     this.starting = undefined;
     starting?.abort.abort();
-    const pod = this.pod ?? (await starting?.started.catch(() => undefined));
+    // Both, when a pod that stopped being usable is being replaced.
+    const current = this.pod;
+    const launched = await starting?.launched.catch(() => undefined);
     this.pod = undefined;
-    if (pod) {
-      await release(pod);
-    }
+    const pods = new Set([current, launched].filter((pod) => pod !== undefined));
+    await Promise.all([...pods].map(release));
     this.status.set('none');
   }
 
@@ -119,9 +132,11 @@ export class PodSession<P extends SessionPod> implements vscode.Disposable {
           }
         },
       );
-      this.pod = pod;
-      this.status.set('ready');
-      this.options.afterStart();
+      if (!signal.aborted) {
+        this.pod = pod;
+        this.status.set('ready');
+        this.options.afterStart();
+      }
       return pod;
     } catch (error) {
       // A start cancelled by close() is not an error of the pod: close() sets the state.

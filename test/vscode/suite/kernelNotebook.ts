@@ -6,9 +6,11 @@ import {
   loadClusterTarget,
   PodExecClient,
 } from '../../../src/core/index.ts';
+import type { PodRunnerApi } from '../../../src/extension/api.ts';
 import {
   check,
   waitFor,
+  withTimeout,
   eventually,
   cellText,
   openKernelNotebook,
@@ -170,24 +172,8 @@ export const kernelNotebookFeature: HostFeature = {
     },
     {
       name: 'a kernel cell cancelled while the gateway pod starts ends without running',
-      run: async (api) => {
-        await api.stopPods();
-        const configuration = vscode.workspace.getConfiguration('podRunner');
-        // The gateway container waits for this file before it starts its server, so the pod stays
-        // "starting" until the test opens the gate: the cancel lands in that state every time.
-        const gate = '/tmp/pod-runner-start-gate';
-        await configuration.update(
-          'jupyterCommand',
-          [
-            '/bin/bash',
-            '-c',
-            `until [ -e ${gate} ]; do sleep 0.1; done; exec "$@"`,
-            'gated',
-            ...defaultJupyterCommand,
-          ],
-          vscode.ConfigurationTarget.Workspace,
-        );
-        try {
+      run: (api) =>
+        withGatedGatewayStart(api, async (gate) => {
           const notebook = await openKernelNotebook([
             'cancelled_cell_ran = True',
             'print("cancelled_cell_ran" in globals())',
@@ -196,30 +182,9 @@ export const kernelNotebookFeature: HostFeature = {
             ranges: [{ start: 0, end: 1 }],
             document: notebook.uri,
           });
-          await waitFor(
-            () => api.status().kernel === 'starting',
-            30_000,
-            'the kernel pod to start',
-          );
+          await waitFor(() => api.status().kernel === 'starting', 30_000, 'the pod to start');
           await vscode.commands.executeCommand('notebook.cancelExecution');
-
-          const kubeconfig = configuration.get<string>('kubeconfig')!;
-          const target = loadClusterTarget({ kubeconfig });
-          const pod = await eventually(
-            async () =>
-              (await listManagedPods({ kubeconfig })).find(
-                (p) => p.name.startsWith('autogen-jupyter-') && p.phase === 'Running',
-              )?.name,
-            60_000,
-            'the gateway container to run',
-          );
-          const opened = await new PodExecClient(target.kubeConfig).run({
-            namespace: target.namespace,
-            pod,
-            container: executorContainerName,
-            command: ['touch', gate],
-          });
-          check(opened.exitCode === 0, `opening the gate: exit code ${opened.exitCode}`);
+          await gate.open();
 
           await runCell(notebook, 1);
           check(
@@ -235,15 +200,78 @@ export const kernelNotebookFeature: HostFeature = {
             notebook.cellAt(0).executionSummary?.success !== true,
             'the cancelled cell is not marked as run',
           );
-        } finally {
-          await configuration.update(
-            'jupyterCommand',
-            undefined,
-            vscode.ConfigurationTarget.Workspace,
+        }),
+    },
+    {
+      name: 'stopping while the gateway pod starts cancels the start and deletes the pod',
+      run: (api) =>
+        withGatedGatewayStart(api, async (gate) => {
+          const starting = vscode.commands.executeCommand('podRunner.startKernelPod');
+          const pod = await gate.runningPod();
+          check(api.status().kernel === 'starting', `kernel state ${api.status().kernel}`);
+          await withTimeout(api.stopPods(), 30_000, 'stopping during the start');
+          check(api.status().kernel === 'none', `kernel state ${api.status().kernel}`);
+          await withTimeout(starting, 10_000, 'the start command to end');
+          await eventually(
+            async () => !(await gate.gatewayPods()).includes(pod) || undefined,
+            30_000,
+            'the gateway pod to be deleted',
           );
-          await api.stopPods();
-        }
-      },
+        }),
     },
   ],
 };
+
+/**
+ * Runs `body` with a gateway command that waits for a file before it starts the server, so the
+ * kernel pod stays "starting" until the test opens the gate: what the test does in that state
+ * lands there every time.
+ */
+async function withGatedGatewayStart(
+  api: PodRunnerApi,
+  body: (gate: {
+    gatewayPods(): Promise<string[]>;
+    runningPod(): Promise<string>;
+    open(): Promise<void>;
+  }) => Promise<void>,
+): Promise<void> {
+  await api.stopPods();
+  const configuration = vscode.workspace.getConfiguration('podRunner');
+  const kubeconfig = configuration.get<string>('kubeconfig')!;
+  const gateFile = '/tmp/pod-runner-start-gate';
+  const command = ['/bin/bash', '-c', `until [ -e ${gateFile} ]; do sleep 0.1; done; exec "$@"`];
+  await configuration.update(
+    'jupyterCommand',
+    [...command, 'gated', ...defaultJupyterCommand],
+    vscode.ConfigurationTarget.Workspace,
+  );
+  const gatewayPods = async () =>
+    (await listManagedPods({ kubeconfig }))
+      .filter((pod) => pod.name.startsWith('autogen-jupyter-'))
+      .map((pod) => pod.name);
+  const runningPod = () =>
+    eventually(
+      async () =>
+        (await listManagedPods({ kubeconfig })).find(
+          (pod) => pod.name.startsWith('autogen-jupyter-') && pod.phase === 'Running',
+        )?.name,
+      60_000,
+      'the gateway container to run',
+    );
+  const open = async () => {
+    const target = loadClusterTarget({ kubeconfig });
+    const opened = await new PodExecClient(target.kubeConfig).run({
+      namespace: target.namespace,
+      pod: await runningPod(),
+      container: executorContainerName,
+      command: ['touch', gateFile],
+    });
+    check(opened.exitCode === 0, `opening the gate: exit code ${opened.exitCode}`);
+  };
+  try {
+    await body({ gatewayPods, runningPod, open });
+  } finally {
+    await configuration.update('jupyterCommand', undefined, vscode.ConfigurationTarget.Workspace);
+    await api.stopPods();
+  }
+}
