@@ -1,5 +1,4 @@
 import * as vscode from 'vscode';
-import { sessionLabel } from '../core/podLabels.ts';
 import { selectContext, selectNamespace } from './clusterPickers.ts';
 import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
@@ -31,18 +30,16 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
   restartExecutorPod: (ctx) => () =>
     guarded(ctx, 'cannot restart the executor pod', () => ctx.executor.restart()),
   startKernelPod: (ctx) => () =>
-    guarded(ctx, 'cannot start the kernel pod', async () => {
-      await ctx.kernels?.ensureServer();
-    }),
+    guarded(ctx, 'cannot start the kernel pod', () => ctx.kernels.ensureServer()),
   restartKernel: (ctx) => () =>
     guarded(ctx, 'cannot restart the kernel', async () => {
       const notebook = vscode.window.activeNotebookEditor?.notebook;
       if (notebook) {
-        await ctx.kernels?.restartKernel(notebook);
+        await ctx.kernels.restartKernel(notebook);
       }
     }),
   stopKernelPod: (ctx) => () =>
-    guarded(ctx, 'cannot stop the kernel pod', async () => ctx.kernels?.stop()),
+    guarded(ctx, 'cannot stop the kernel pod', () => ctx.kernels.stop()),
   showPodLogs: (ctx) => (kind) =>
     guarded(ctx, 'cannot show the pod log', async () => {
       const target = await pickPod(ctx, 'Pod Runner: show the log of', false, podKind(kind));
@@ -75,8 +72,13 @@ async function guarded<T>(
   try {
     return await action();
   } catch (error) {
-    // Not awaited: a command must not wait for the user to dismiss its error.
-    void ctx.showError(message, error);
+    if (error instanceof Error && error.name === 'AbortError') {
+      // Cancelled by the user (the progress notification's Cancel, or a stop during a start).
+      ctx.logger.info(`${message}: cancelled`);
+    } else {
+      // Not awaited: a command must not wait for the user to dismiss its error.
+      void ctx.showError(message, error);
+    }
     return undefined;
   }
 }
@@ -101,7 +103,7 @@ async function runFromEditor(ctx: Ctx, wholeFile: boolean): Promise<void> {
 
 async function managePods(ctx: Ctx): Promise<void> {
   const executorUp = ctx.executor.running !== undefined;
-  const kernelUp = ctx.kernels?.runningServer !== undefined;
+  const kernelUp = ctx.kernels.runningServer !== undefined;
   const entries: [boolean, string, string][] = [
     [!executorUp, '$(play) Start executor pod', 'startExecutorPod'],
     [executorUp, '$(debug-restart) Restart executor pod', 'restartExecutorPod'],
@@ -132,7 +134,7 @@ async function managePods(ctx: Ctx): Promise<void> {
 /** Offers Pod Runner's pods that this window did not create (left by crashed windows) for deletion. */
 async function reapOrphans(ctx: Ctx): Promise<void> {
   const target = clusterTargetOf(ctx.settings);
-  const { listManagedPods, reapOrphanedPods } = await loadCore();
+  const { listManagedPods, reapOrphanedPods, sessionLabel } = await loadCore();
   const ownSession = ctx.podLabels[sessionLabel];
   const orphans = (await listManagedPods(target)).filter((pod) => pod.session !== ownSession);
   if (orphans.length === 0) {

@@ -1,11 +1,10 @@
 import * as vscode from 'vscode';
-import type { CommandLineCodeResult, Logger, PodRunnerSettings } from '../core/index.ts';
+import type { Logger, PodRunnerSettings } from '../core/index.ts';
 import { needsReconnect, readSettings } from './config.ts';
 import { ExecutorSession } from './executorSession.ts';
 import { LeftoverPods } from './leftoverPods.ts';
 import { windowPodLabels } from './windowIdentity.ts';
-import type { KernelController } from './kernelController.ts';
-import type { PodRunnerStatus } from './statusBar.ts';
+import { KernelController } from './kernelController.ts';
 import { channelLogger } from './logging.ts';
 import { PodLogsProvider, podLogsScheme } from './podLogs.ts';
 import { RunOutput } from './runOutput.ts';
@@ -22,18 +21,21 @@ export class Ctx implements vscode.Disposable {
     vscode.env.sessionId,
   );
   readonly leftovers = new LeftoverPods(this);
-  readonly executor: ExecutorSession;
-  readonly podLogs: PodLogsProvider = new PodLogsProvider(this);
-  /** The gateway-pod notebook controller, once created. */
-  kernels: KernelController | undefined;
+  /** The executor pod (Run Selection, Run File, the API, stateless notebook cells). */
+  readonly executor = new ExecutorSession(this);
+  /** The gateway-pod notebook controller and its kernels. */
+  readonly kernels = new KernelController(this);
+  readonly podLogs = new PodLogsProvider(this);
+  /** Everything that lives as long as the window's extension host; disposed last-in first-out. */
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(readonly extension: vscode.ExtensionContext) {
-    this.executor = new ExecutorSession(this);
+    extension.subscriptions.push(this);
     this.disposables.push(
       this.logChannel,
       this.output,
       this.executor,
+      this.kernels,
       this.podLogs,
       vscode.workspace.registerTextDocumentContentProvider(podLogsScheme, this.podLogs),
     );
@@ -72,7 +74,7 @@ export class Ctx implements vscode.Disposable {
   }
 
   private async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
-    const kernelState = this.kernels?.status.state ?? 'none';
+    const kernelState = this.kernels.status.state;
     if (
       !needsReconnect(event) ||
       (this.executor.status.state === 'none' && kernelState === 'none')
@@ -91,7 +93,12 @@ export class Ctx implements vscode.Disposable {
       }
     }
     this.logger.info('settings changed: the pods are replaced on the next run');
-    await Promise.all([this.executor.stop(true), this.kernels?.stop()]);
+    await this.stopPods(true);
+  }
+
+  /** Stops both pods; `force` deletes the executor pod even when autoRemove is off. */
+  async stopPods(force: boolean): Promise<void> {
+    await Promise.all([this.executor.stop(force), this.kernels.stop()]);
   }
 
   dispose(): void {
@@ -99,20 +106,4 @@ export class Ctx implements vscode.Disposable {
       disposable.dispose();
     }
   }
-}
-
-/** What `activate` returns: other extensions (and the tests) run code in the pod through it. */
-export interface PodRunnerApi {
-  runCode(
-    language: string,
-    code: string,
-    options?: { signal?: AbortSignal },
-  ): Promise<CommandLineCodeResult>;
-  /** Text written to the "Pod Runner: Output" channel, as it is written. */
-  onDidWriteOutput: vscode.Event<string>;
-  executorPodName(): string | undefined;
-  kernelPodName(): string | undefined;
-  /** The pods' states and the status-bar text. */
-  status(): PodRunnerStatus;
-  stopPods(): Promise<void>;
 }

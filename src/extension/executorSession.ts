@@ -1,95 +1,42 @@
-import * as vscode from 'vscode';
-import { resourceRequirements } from '../core/settings.ts';
 import type {
-  PodCommandLineCodeExecutor,
   CodeBlock,
   CommandLineCodeResult,
   OutputChunk,
+  PodCommandLineCodeExecutor,
 } from '../core/index.ts';
+import { unlessAborted } from './cancellation.ts';
 import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
-import { PodStateHolder } from './podState.ts';
-import { withPodStartProgress } from './podStartProgress.ts';
+import { PodSession } from './podSession.ts';
 
-/** The window's executor pod: started lazily with progress, reused by every run, deleted on dispose. */
-export class ExecutorSession implements vscode.Disposable {
-  private executor: PodCommandLineCodeExecutor | undefined;
-  private starting: Promise<PodCommandLineCodeExecutor> | undefined;
-  private runningBlocks = 0;
-  readonly status = new PodStateHolder();
-
-  constructor(private readonly ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>) {}
-
-  /** The running executor, if its pod is up. */
-  get running(): PodCommandLineCodeExecutor | undefined {
-    return this.executor?.isRunning ? this.executor : undefined;
+/** The window's executor pod: started on first use, reused by every run, deleted on stop. */
+export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
+  constructor(private readonly ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>) {
+    super({
+      kind: 'pod',
+      create: () => createExecutor(ctx),
+      isRunning: (executor) => executor.isRunning,
+      afterStart: () => ctx.leftovers.afterPodStart(),
+    });
   }
 
   get podName(): string | undefined {
-    return this.executor?.podName;
+    return this.running?.podName;
   }
 
   get namespace(): string | undefined {
-    return this.executor?.namespace;
+    return this.running?.namespace;
   }
 
-  /** The running executor, starting its pod (with a progress notification) when needed. */
-  ensureStarted(): Promise<PodCommandLineCodeExecutor> {
-    if (this.executor?.isRunning) {
-      return Promise.resolve(this.executor);
-    }
-    this.starting ??= this.start().finally(() => (this.starting = undefined));
-    return this.starting;
-  }
-
-  private async start(): Promise<PodCommandLineCodeExecutor> {
-    const settings = this.ctx.settings;
-    const resources = resourceRequirements(settings.resources);
-    const { PodCommandLineCodeExecutor } = await loadCore();
-    const executor = new PodCommandLineCodeExecutor({
-      ...clusterTargetOf(settings),
-      image: settings.image,
-      ...(settings.podSpec !== undefined ? { podSpec: settings.podSpec } : {}),
-      ...(settings.volume !== undefined ? { volume: settings.volume } : {}),
-      workspacePath: settings.workspacePath,
-      timeout: settings.timeout,
-      startupTimeout: settings.startupTimeout,
-      autoRemove: settings.autoRemove,
-      labels: { ...settings.labels, ...this.ctx.podLabels },
-      ...(resources ? { resources } : {}),
-      logger: this.ctx.logger,
-    });
-    await withPodStartProgress(
-      this.status,
-      `Pod Runner: starting pod ${executor.podName}`,
-      (options) => executor.start(options),
-    );
-    this.executor = executor;
-    this.status.set('ready');
-    this.ctx.leftovers.afterPodStart();
-    return executor;
-  }
-
+  /** Runs code blocks in the pod, starting it first when needed (unless cancelled meanwhile). */
   async run(
     blocks: CodeBlock[],
     options: { signal?: AbortSignal; onOutput?: (chunk: OutputChunk) => void },
   ): Promise<CommandLineCodeResult> {
-    const executor = await this.ensureStarted();
-    this.runningBlocks++;
-    this.status.set('busy');
-    try {
-      return await executor.executeCodeBlocks(blocks, options);
-    } finally {
-      this.runningBlocks--;
-      if (this.runningBlocks === 0 && this.executor === executor) {
-        this.status.set('ready');
-      }
-    }
-  }
-
-  get isBusy(): boolean {
-    return this.runningBlocks > 0;
+    const started = this.ensureStarted();
+    const executor = options.signal ? await unlessAborted(started, options.signal) : await started;
+    return this.use(() => executor.executeCodeBlocks(blocks, options));
   }
 
   async restart(): Promise<void> {
@@ -99,22 +46,39 @@ export class ExecutorSession implements vscode.Disposable {
     this.status.set('ready');
   }
 
-  /** Deletes the pod when this window owns it and autoRemove is on. */
+  /** Deletes the pod when asked to (`force`) or when autoRemove is on; otherwise leaves it running. */
   async stop(force = false): Promise<void> {
-    const executor = this.executor;
-    this.executor = undefined;
-    if (executor) {
+    await this.close(async (executor) => {
       if (force || this.ctx.settings.autoRemove) {
         await executor.stop();
       } else {
         await executor[Symbol.asyncDispose]();
       }
-    }
-    this.status.set('none');
+    });
   }
 
-  dispose(): void {
-    void this.stop();
-    this.status.dispose();
+  override dispose(): void {
+    void this.stop().finally(() => super.dispose());
   }
+}
+
+async function createExecutor(
+  ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels'>,
+): Promise<PodCommandLineCodeExecutor> {
+  const settings = ctx.settings;
+  const { PodCommandLineCodeExecutor, resourceRequirements } = await loadCore();
+  const resources = resourceRequirements(settings.resources);
+  return new PodCommandLineCodeExecutor({
+    ...clusterTargetOf(settings),
+    image: settings.image,
+    ...(settings.podSpec !== undefined ? { podSpec: settings.podSpec } : {}),
+    ...(settings.volume !== undefined ? { volume: settings.volume } : {}),
+    workspacePath: settings.workspacePath,
+    timeout: settings.timeout,
+    startupTimeout: settings.startupTimeout,
+    autoRemove: settings.autoRemove,
+    labels: { ...settings.labels, ...ctx.podLabels },
+    ...(resources ? { resources } : {}),
+    logger: ctx.logger,
+  });
 }

@@ -1,5 +1,4 @@
 import * as vscode from 'vscode';
-import { clientLabel, sessionLabel } from '../core/podLabels.ts';
 import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
@@ -34,7 +33,7 @@ export class LeftoverPods {
       return;
     }
     this.checkedTargets.add(key);
-    const { listManagedPods, reapOrphanedPods } = await loadCore();
+    const { clientLabel, listManagedPods, reapOrphanedPods, sessionLabel } = await loadCore();
     const ownSession = this.ctx.podLabels[sessionLabel];
     const leftovers = (
       await listManagedPods({ ...target, client: this.ctx.podLabels[clientLabel] })

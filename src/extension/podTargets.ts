@@ -25,7 +25,7 @@ export function runningPods(ctx: Ctx): PodTarget[] {
       readLogs: (tail) => executor.readLogs(tail),
     });
   }
-  const server = ctx.kernels?.runningServer;
+  const server = ctx.kernels.runningServer;
   if (server) {
     targets.push({
       kind: 'kernel',

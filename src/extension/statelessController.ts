@@ -1,14 +1,15 @@
 import * as vscode from 'vscode';
-import { runCellExecution } from './cellExecution.ts';
+import { CellOutputWriter } from './cellOutputWriter.ts';
+import { NotebookCellQueues } from './cellQueue.ts';
 import type { Ctx } from './ctx.ts';
 
 const languages: Record<string, string> = { python: 'python', shellscript: 'bash' };
 
 /**
  * "Kubernetes pod (stateless)": each cell runs as a fresh script in the executor pod. Cells of a
- * notebook run one at a time, in order; each execution ends exactly once.
+ * notebook run one at a time, in order.
  */
-export function createStatelessController(ctx: Ctx): vscode.NotebookController {
+export function createStatelessController(ctx: Ctx): vscode.Disposable {
   const controller = vscode.notebooks.createNotebookController(
     'pod-runner-stateless',
     'jupyter-notebook',
@@ -18,78 +19,28 @@ export function createStatelessController(ctx: Ctx): vscode.NotebookController {
   controller.supportedLanguages = Object.keys(languages);
   controller.supportsExecutionOrder = true;
   let executionOrder = 0;
-  const queues = new Map<string, Promise<void>>();
-  const running = new Set<AbortController>();
-
-  controller.executeHandler = (cells, notebook) => {
-    if (!vscode.workspace.isTrusted) {
-      return;
-    }
-    const key = notebook.uri.toString();
-    for (const cell of cells) {
-      const execution = controller.createNotebookCellExecution(cell);
-      const previous = queues.get(key) ?? Promise.resolve();
-      const next = previous.then(() => runCell(execution, cell, ++executionOrder));
-      queues.set(key, next);
-    }
-  };
-  controller.interruptHandler = () => {
-    for (const abort of running) {
-      abort.abort();
-    }
-  };
-
-  async function runCell(
-    execution: vscode.NotebookCellExecution,
-    cell: vscode.NotebookCell,
-    order: number,
-  ): Promise<void> {
-    const abort = new AbortController();
-    running.add(abort);
-    const cancel = execution.token.onCancellationRequested(() => abort.abort());
-    execution.executionOrder = order;
-    try {
-      await runCellExecution(execution, async () => {
-        const language = languages[cell.document.languageId];
-        if (!language) {
-          await execution.replaceOutput(
-            new vscode.NotebookCellOutput([
-              vscode.NotebookCellOutputItem.stderr(
-                `Pod Runner runs Python and shell cells, not ${cell.document.languageId}.`,
-              ),
-            ]),
-          );
-          return false;
-        }
-        const output = new vscode.NotebookCellOutput([]);
-        await execution.replaceOutput(output);
-        let pending = Promise.resolve();
-        const result = await ctx.executor.run([{ language, code: cell.document.getText() }], {
-          signal: abort.signal,
-          onOutput: (chunk) => {
-            const item =
-              chunk.stream === 'stdout'
-                ? vscode.NotebookCellOutputItem.stdout(chunk.text)
-                : vscode.NotebookCellOutputItem.stderr(chunk.text);
-            pending = pending.then(() => execution.appendOutputItems(item, output));
-          },
-        });
-        await pending;
-        if (result.exitCode !== 0) {
-          await execution.appendOutput(
-            new vscode.NotebookCellOutput([
-              vscode.NotebookCellOutputItem.stderr(`\nexit code ${result.exitCode}\n`),
-            ]),
-          );
-        }
-        return result.exitCode === 0;
+  const queues = new NotebookCellQueues(controller, async (cell, execution, signal) => {
+    execution.executionOrder = ++executionOrder;
+    const output = new CellOutputWriter(execution);
+    const language = languages[cell.document.languageId];
+    if (!language) {
+      output.write({
+        type: 'stream',
+        name: 'stderr',
+        text: `Pod Runner runs Python and shell cells, not ${cell.document.languageId}.`,
       });
-    } finally {
-      cancel.dispose();
-      running.delete(abort);
+      await output.flushed();
+      return false;
     }
-  }
-
-  ctx.push(controller);
-  return controller;
+    const result = await ctx.executor.run([{ language, code: cell.document.getText() }], {
+      signal,
+      onOutput: (chunk) => output.write({ type: 'stream', name: chunk.stream, text: chunk.text }),
+    });
+    if (result.exitCode !== 0) {
+      output.write({ type: 'stream', name: 'stderr', text: `\nexit code ${result.exitCode}\n` });
+    }
+    await output.flushed();
+    return result.exitCode === 0;
+  });
+  return vscode.Disposable.from(queues, controller);
 }

@@ -22,7 +22,7 @@ export interface PodRunnerStatus {
 
 export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
   const executor = ctx.executor.status.state;
-  const kernel = ctx.kernels?.status.state ?? 'none';
+  const kernel = ctx.kernels.status.state;
   const shown = precedence.find((state) => state === executor || state === kernel) ?? 'none';
   const parts = [
     ...(executor === 'none' ? [] : [`executor ${executor}`]),
@@ -38,7 +38,7 @@ function podLine(label: string, name: string | undefined, holder: PodStateHolder
 }
 
 /** One status-bar item: context/namespace and the pods' states; a click opens pod management. */
-export function createStatusBar(ctx: Ctx): vscode.StatusBarItem {
+export function createStatusBar(ctx: Ctx): vscode.Disposable {
   const item = vscode.window.createStatusBarItem(
     'podRunner.status',
     vscode.StatusBarAlignment.Left,
@@ -59,7 +59,7 @@ export function createStatusBar(ctx: Ctx): vscode.StatusBarItem {
     const lines = [
       `**Pod Runner** · ${target}`,
       podLine('Executor pod', ctx.executor.podName, ctx.executor.status),
-      ...(ctx.kernels ? [podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status)] : []),
+      podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status),
       '[Manage Pods](command:podRunner.managePods) · [Select Context](command:podRunner.selectContext) · [Show Logs](command:podRunner.showLogs)',
     ];
     item.tooltip = new vscode.MarkdownString(lines.join('\n\n'));
@@ -72,16 +72,13 @@ export function createStatusBar(ctx: Ctx): vscode.StatusBarItem {
         : undefined;
   };
   update();
-  ctx.push(
+  item.show();
+  return vscode.Disposable.from(
     item,
     ctx.executor.status.onDidChange(update),
+    ctx.kernels.status.onDidChange(update),
     vscode.workspace.onDidChangeConfiguration(
       (e) => e.affectsConfiguration('podRunner') && update(),
     ),
   );
-  if (ctx.kernels) {
-    ctx.push(ctx.kernels.status.onDidChange(update));
-  }
-  item.show();
-  return item;
 }

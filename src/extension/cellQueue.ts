@@ -1,0 +1,142 @@
+import * as vscode from 'vscode';
+
+/**
+ * Runs one cell: receives the cell's cancellation as an AbortSignal and says whether it succeeded.
+ * Output goes into `execution`.
+ */
+export type CellRunner = (
+  cell: vscode.NotebookCell,
+  execution: vscode.NotebookCellExecution,
+  signal: AbortSignal,
+) => Promise<boolean>;
+
+/**
+ * One cell's execution, from queued to ended. It ends exactly once: cancelled while queued, it
+ * ends at once and never runs; cancelled while running, its signal tells the runner to stop.
+ */
+class CellRun {
+  private readonly abort = new AbortController();
+  private readonly cancellation: vscode.Disposable;
+  private state: 'queued' | 'running' | 'ended' = 'queued';
+
+  constructor(
+    readonly cell: vscode.NotebookCell,
+    private readonly execution: vscode.NotebookCellExecution,
+  ) {
+    this.cancellation = execution.token.onCancellationRequested(() => this.cancel());
+  }
+
+  cancel(): void {
+    this.abort.abort();
+    if (this.state === 'queued') {
+      this.end(undefined);
+    }
+  }
+
+  /** Runs the cell unless it was cancelled while queued; never rejects. */
+  async run(runner: CellRunner): Promise<void> {
+    if (this.state !== 'queued') {
+      return;
+    }
+    this.state = 'running';
+    this.execution.start(Date.now());
+    let success: boolean | undefined = false;
+    try {
+      await this.execution.clearOutput();
+      success = await runner(this.cell, this.execution, this.abort.signal);
+    } catch (error) {
+      if (this.abort.signal.aborted) {
+        // Cancelled before the code ran (while its pod was starting): no outcome to show.
+        success = undefined;
+      } else {
+        const item = vscode.NotebookCellOutputItem.error(
+          error instanceof Error ? error : new Error(String(error)),
+        );
+        await this.execution
+          .appendOutput(new vscode.NotebookCellOutput([item]))
+          .then(undefined, () => undefined);
+      }
+    } finally {
+      this.end(success);
+    }
+  }
+
+  private end(success: boolean | undefined): void {
+    if (this.state === 'ended') {
+      return;
+    }
+    this.state = 'ended';
+    this.cancellation.dispose();
+    this.execution.end(success, Date.now());
+  }
+}
+
+interface NotebookQueue {
+  tail: Promise<void>;
+  runs: Set<CellRun>;
+}
+
+/**
+ * The controller's cells, one FIFO per notebook: cells of a notebook run one at a time, in the
+ * order they were queued; notebooks do not wait for each other. A notebook's queue goes away when
+ * it empties or the notebook closes (its cells are cancelled then).
+ */
+export class NotebookCellQueues implements vscode.Disposable {
+  private readonly queues = new Map<string, NotebookQueue>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly controller: vscode.NotebookController,
+    private readonly runner: CellRunner,
+  ) {
+    controller.executeHandler = (cells, notebook) => this.enqueue(cells, notebook);
+    vscode.workspace.onDidCloseNotebookDocument(
+      (notebook) => this.cancel(notebook),
+      null,
+      this.subscriptions,
+    );
+  }
+
+  private enqueue(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument): void {
+    if (!vscode.workspace.isTrusted) {
+      return;
+    }
+    const key = notebook.uri.toString();
+    const queue = this.queues.get(key) ?? { tail: Promise.resolve(), runs: new Set<CellRun>() };
+    this.queues.set(key, queue);
+    for (const cell of cells) {
+      const run = new CellRun(cell, this.controller.createNotebookCellExecution(cell));
+      queue.runs.add(run);
+      queue.tail = queue.tail
+        .then(() => run.run(this.runner))
+        .finally(() => {
+          queue.runs.delete(run);
+          if (queue.runs.size === 0 && this.queues.get(key) === queue) {
+            this.queues.delete(key);
+          }
+        });
+    }
+  }
+
+  /** Cancels every queued and running cell of the notebook. */
+  cancel(notebook: vscode.NotebookDocument): void {
+    const key = notebook.uri.toString();
+    const queue = this.queues.get(key);
+    this.queues.delete(key);
+    for (const run of queue?.runs ?? []) {
+      run.cancel();
+    }
+  }
+
+  dispose(): void {
+    for (const queue of this.queues.values()) {
+      for (const run of queue.runs) {
+        run.cancel();
+      }
+    }
+    this.queues.clear();
+    for (const subscription of this.subscriptions) {
+      subscription.dispose();
+    }
+  }
+}
