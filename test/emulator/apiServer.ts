@@ -20,7 +20,7 @@ import {
 import type { RequestFailures } from './faults.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { KubeObject, ObjectStore, StoredEvent } from './objectStore.ts';
-import { decodeReview, isKubernetesProtobuf } from './protobufReview.ts';
+import { decodeProtobufBody, protobufContentType } from './protobufBody.ts';
 import { queryFlag, routeResourceRequest, type ResourceRequest } from './requestRouting.ts';
 import type { Reply, ResourceApi } from './resourceApi.ts';
 import { selectStreamProtocol, serveExec, servePortForward } from './streamingChannels.ts';
@@ -611,13 +611,6 @@ async function readBody(req: IncomingMessage, optional = false): Promise<unknown
     chunks.push(chunk as Buffer);
   }
   const raw = Buffer.concat(chunks);
-  if (isKubernetesProtobuf(raw)) {
-    try {
-      return decodeReview(raw);
-    } catch (error) {
-      throw new ApiError(415, 'UnsupportedMediaType', (error as Error).message);
-    }
-  }
   const text = raw.toString('utf8');
   if (!text.trim()) {
     if (optional) {
@@ -626,6 +619,9 @@ async function readBody(req: IncomingMessage, optional = false): Promise<unknown
     throw badRequest('the body of the request was empty');
   }
   const contentType = req.headers['content-type'] ?? 'application/json';
+  if (contentType.startsWith(protobufContentType)) {
+    return decodeProtobufBody(raw);
+  }
   try {
     return contentType.includes('yaml') ? loadYaml(text) : JSON.parse(text);
   } catch (error) {

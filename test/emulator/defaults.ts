@@ -113,6 +113,10 @@ function defaultService(service: KubeObject, serviceIps: () => string): void {
   const spec = service.spec as Json;
   spec.type ??= 'ClusterIP';
   spec.sessionAffinity ??= 'None';
+  service.status = { loadBalancer: {} };
+  if (spec.type === 'ExternalName') {
+    return;
+  }
   spec.internalTrafficPolicy ??= 'Cluster';
   spec.ipFamilies ??= ['IPv4'];
   spec.ipFamilyPolicy ??= 'SingleStack';
@@ -124,5 +128,4 @@ function defaultService(service: KubeObject, serviceIps: () => string): void {
     port.protocol ??= 'TCP';
     port.targetPort ??= port.port;
   }
-  service.status = { loadBalancer: {} };
 }

@@ -295,8 +295,17 @@ function validateServiceSpec(spec: unknown, errors: FieldError[]): void {
     errors.push({ field: 'spec', type: 'FieldValueRequired', detail: 'Required value' });
     return;
   }
-  const ports = spec.ports;
-  if (!Array.isArray(ports) || ports.length === 0) {
+  const ports: unknown[] = Array.isArray(spec.ports) ? spec.ports : [];
+  // An ExternalName service is a DNS alias: it needs the name, not ports.
+  if (spec.type === 'ExternalName') {
+    if (typeof spec.externalName !== 'string' || !spec.externalName) {
+      errors.push({
+        field: 'spec.externalName',
+        type: 'FieldValueRequired',
+        detail: 'Required value',
+      });
+    }
+  } else if (ports.length === 0) {
     errors.push({ field: 'spec.ports', type: 'FieldValueRequired', detail: 'Required value' });
     return;
   }
