@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createServingCertificates } from '../emulator/certificates.ts';
+import { createServingCertificates } from '../emulator/apiserver/certificates.ts';
 import {
   apiRequest,
   kubectlVersion,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiError } from '../emulator/apiErrors.ts';
-import { decodeProtobufBody } from '../emulator/protobufBody.ts';
+import { decodeProtobufBody } from '../emulator/apiserver/protobuf/body.ts';
 
 // A small protobuf writer, so each case spells out the bytes a client would send.
 function varint(value: number | bigint): Buffer {

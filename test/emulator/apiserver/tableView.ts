@@ -1,6 +1,6 @@
-import { text } from './jsonValues.ts';
-import type { KubeObject } from './objectStore.ts';
-import type { ResourceType } from './resources.ts';
+import { text } from '../jsonValues.ts';
+import type { KubeObject } from '../store/objectStore.ts';
+import type { ResourceType } from '../resources.ts';
 
 type Json = Record<string, unknown>;
 

@@ -7,15 +7,15 @@ import {
   invalid,
   notFound,
   successStatus,
-} from './apiErrors.ts';
+} from '../apiErrors.ts';
 import type { Authorizer, EmulatorUser } from './authorization.ts';
 import { applyDefaults } from './defaults.ts';
-import { timestamp, type KubeObject, type ObjectStore } from './objectStore.ts';
+import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 import { jsonPatch, mergePatch, PatchTestFailed } from './patches.ts';
 import type { ResourceRequest } from './requestRouting.ts';
-import { apiVersionOf, resourceTypeOfKind, type ResourceType } from './resources.ts';
-import { fieldValue, parseFieldSelector, parseLabelSelector } from './selectors.ts';
-import { text } from './jsonValues.ts';
+import { apiVersionOf, resourceTypeOfKind, type ResourceType } from '../resources.ts';
+import { fieldValue, parseFieldSelector, parseLabelSelector } from '../store/selectors.ts';
+import { text } from '../jsonValues.ts';
 import { validateObject } from './validation.ts';
 
 type Json = Record<string, unknown>;

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { ContainerLog } from './containerLogs.ts';
 import type { EventRecorder } from './eventRecorder.ts';
 import type { ImageCatalog, ImageDefinition } from './imageCatalog.ts';
-import { timestamp, type KubeObject, type ObjectStore } from './objectStore.ts';
+import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 import { ContainerConfigError, containerArgv, containerEnvironment } from './podEnvironment.ts';
 import { MountError, prepareVolumes, volumeBinds } from './podVolumes.ts';
-import { runProbe } from './probes.ts';
-import { resourceTypeOfKind } from './resources.ts';
-import { text } from './jsonValues.ts';
+import { runProbe } from './prober.ts';
+import { resourceTypeOfKind } from '../resources.ts';
+import { text } from '../jsonValues.ts';
 import {
   createPodSandbox,
   startContainer,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { resourceTypes, type ResourceType } from './resources.ts';
+import { resourceTypes, type ResourceType } from '../resources.ts';
 
 /** Discovery and OpenAPI documents: what kubectl reads before it acts. */
 

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { load as loadYaml } from 'js-yaml';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ApiError, badRequest, forbidden, gone, unauthorized } from './apiErrors.ts';
+import { ApiError, badRequest, forbidden, gone, unauthorized } from '../apiErrors.ts';
 import type { Authorizer, EmulatorUser } from './authorization.ts';
 import type { ServingCertificates } from './certificates.ts';
 import {
@@ -18,12 +18,12 @@ import {
   serverVersion,
 } from './discovery.ts';
 import type { RequestFailures } from './faults.ts';
-import type { Kubelet } from './kubelet.ts';
-import type { KubeObject, ObjectStore, StoredEvent } from './objectStore.ts';
-import { decodeProtobufBody, protobufContentType } from './protobufBody.ts';
+import type { Kubelet } from '../kubelet/kubelet.ts';
+import type { KubeObject, ObjectStore, StoredEvent } from '../store/objectStore.ts';
+import { decodeProtobufBody, protobufContentType } from './protobuf/body.ts';
 import { queryFlag, routeResourceRequest, type ResourceRequest } from './requestRouting.ts';
 import type { Reply, ResourceApi } from './resourceApi.ts';
-import { selectStreamProtocol, serveExec, servePortForward } from './streamingChannels.ts';
+import { selectStreamProtocol, serveExec, servePortForward } from '../kubelet/streamingChannels.ts';
 import { asTable, wantsTable } from './tableView.ts';
 
 const maxBodyBytes = 8 * 1024 * 1024;

@@ -1,6 +1,6 @@
-import { invalid, type FieldError } from './apiErrors.ts';
-import type { KubeObject } from './objectStore.ts';
-import type { ResourceType } from './resources.ts';
+import { invalid, type FieldError } from '../apiErrors.ts';
+import type { KubeObject } from '../store/objectStore.ts';
+import type { ResourceType } from '../resources.ts';
 
 const dns1123LabelPattern = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const dns1123SubdomainPattern = `${dns1123LabelPattern}(\\.${dns1123LabelPattern})*`;

@@ -1,12 +1,7 @@
-import { badRequest } from './apiErrors.ts';
-import { MalformedProtobuf, readFields, WireType, type WireField } from './protobufWire.ts';
-import {
-  isMessageName,
-  messageSchema,
-  type FieldSchema,
-  type MessageName,
-} from './protobufSchema.ts';
-import { apiVersionOf, resourceTypes } from './resources.ts';
+import { badRequest } from '../../apiErrors.ts';
+import { MalformedProtobuf, readFields, WireType, type WireField } from './wire.ts';
+import { isMessageName, messageSchema, type FieldSchema, type MessageName } from './schema.ts';
+import { apiVersionOf, resourceTypes } from '../../resources.ts';
 
 /**
  * Request bodies in `application/vnd.kubernetes.protobuf` (kubectl's typed commands send them):

@@ -1,4 +1,4 @@
-import type { KubeObject } from './objectStore.ts';
+import type { KubeObject } from '../store/objectStore.ts';
 
 type Json = Record<string, unknown>;
 

@@ -1,14 +1,14 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { badRequest, notFound } from './apiErrors.ts';
+import { badRequest, notFound } from '../apiErrors.ts';
 import type { ContainerLog, LogLine } from './containerLogs.ts';
 import type { EventRecorder } from './eventRecorder.ts';
 import type { ImageCatalog } from './imageCatalog.ts';
-import type { KubeObject, ObjectStore, StoredEvent } from './objectStore.ts';
+import type { KubeObject, ObjectStore, StoredEvent } from '../store/objectStore.ts';
 import { PodWorker, type ContainerSlot } from './podWorker.ts';
-import { resourceTypeOfKind } from './resources.ts';
-import { text } from './jsonValues.ts';
+import { resourceTypeOfKind } from '../resources.ts';
+import { text } from '../jsonValues.ts';
 import { connectInSandbox, execInContainer, type ExecProcess, type PodSandbox } from './sandbox.ts';
 
 type Json = Record<string, unknown>;
