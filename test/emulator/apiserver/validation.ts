@@ -320,3 +320,31 @@ function validateServiceSpec(spec: unknown, errors: FieldError[]): void {
     }
   });
 }
+
+/** Pod updates may only change images, activeDeadlineSeconds and tolerations, as in kube-apiserver. */
+export function checkPodUpdate(current: KubeObject, next: KubeObject): void {
+  const strip = (spec: Record<string, unknown>) => {
+    const copy = structuredClone(spec);
+    delete copy.activeDeadlineSeconds;
+    delete copy.tolerations;
+    for (const container of [
+      ...((copy.containers as Record<string, unknown>[] | undefined) ?? []),
+      ...((copy.initContainers as Record<string, unknown>[] | undefined) ?? []),
+    ]) {
+      delete container.image;
+    }
+    return JSON.stringify(copy);
+  };
+  if (
+    strip(current.spec as Record<string, unknown>) !== strip(next.spec as Record<string, unknown>)
+  ) {
+    throw invalid('Pod', current.metadata.name ?? '', [
+      {
+        field: 'spec',
+        type: 'FieldValueForbidden',
+        detail:
+          'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
+      },
+    ]);
+  }
+}
