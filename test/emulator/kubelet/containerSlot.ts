@@ -1,6 +1,6 @@
 import { formatDuration } from './backoff.ts';
 import type { ContainerLog } from './containerLogs.ts';
-import type { ContainerProcess } from './sandbox.ts';
+import { signalNumber, type ContainerProcess } from './sandbox.ts';
 import { timestamp } from '../store/objectStore.ts';
 
 type Json = Record<string, unknown>;
@@ -19,15 +19,6 @@ export type ContainerState =
         containerID?: string;
       };
     };
-
-const signalNumbers: Record<string, number> = {
-  SIGKILL: 9,
-  SIGTERM: 15,
-  SIGINT: 2,
-  SIGHUP: 1,
-  SIGSEGV: 11,
-  SIGABRT: 6,
-};
 
 /** One container of a pod as the kubelet tracks it across restarts. */
 export class ContainerSlot {
@@ -88,7 +79,7 @@ export class ContainerSlot {
       terminated: {
         exitCode: result.exitCode,
         reason,
-        ...(result.signal ? { signal: signalNumbers[result.signal] ?? 0 } : {}),
+        ...(result.signal ? { signal: signalNumber(result.signal) } : {}),
         startedAt,
         finishedAt: timestamp(),
         ...(this.containerID ? { containerID: this.containerID } : {}),

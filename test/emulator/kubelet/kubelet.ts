@@ -11,7 +11,8 @@ import type { ContainerSlot } from './containerSlot.ts';
 import { PodWorker } from './podWorker.ts';
 import { resourceTypeOfKind } from '../resources.ts';
 import { text } from '../jsonValues.ts';
-import { connectInSandbox, execInContainer, type ExecProcess, type PodSandbox } from './sandbox.ts';
+import { connectInSandbox, execInContainer, type ExecProcess } from './containerExec.ts';
+import type { PodSandbox } from './sandbox.ts';
 
 type Json = Record<string, unknown>;
 

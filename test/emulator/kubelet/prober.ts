@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { sleep } from './backoff.ts';
 import type { ContainerSlot, PodReporter } from './containerSlot.ts';
-import { connectInSandbox, execInContainer, type PodSandbox } from './sandbox.ts';
+import { connectInSandbox, execInContainer } from './containerExec.ts';
+import type { PodSandbox } from './sandbox.ts';
 
 type Json = Record<string, unknown>;
 
