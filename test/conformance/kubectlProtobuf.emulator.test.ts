@@ -27,6 +27,8 @@ interface StoredObject {
     ports?: unknown[];
     clusterIP?: string;
     externalName?: string;
+    externalTrafficPolicy?: string;
+    allocateLoadBalancerNodePorts?: boolean;
   };
   status?: { phase?: string };
 }
@@ -219,10 +221,35 @@ describe('kubectl commands that send protobuf', () => {
       { name: '81-8081', nodePort: 30081, port: 81, protocol: 'TCP', targetPort: 8081 },
     ]);
 
+    await ok(['create', 'service', 'loadbalancer', 'front', ...ns, '--tcp=443:8443']);
+    const front = await getJson('service', 'front', ...ns);
+    assert.equal(front.spec?.type, 'LoadBalancer');
+    assert.equal(front.spec?.externalTrafficPolicy, 'Cluster');
+    assert.equal(front.spec?.allocateLoadBalancerNodePorts, true);
+    // The apiserver allocates a node port for each port of a LoadBalancer (or NodePort) service.
+    assert.deepEqual(front.spec?.ports, [
+      { name: '443-8443', nodePort: 30000, port: 443, protocol: 'TCP', targetPort: 8443 },
+    ]);
+
     await ok(['create', 'service', 'externalname', 'db', ...ns, '--external-name=db.example.com']);
     const db = await getJson('service', 'db', ...ns);
     assert.equal(db.spec?.type, 'ExternalName');
     assert.equal(db.spec?.externalName, 'db.example.com');
+    assert.equal(db.spec?.clusterIP, undefined);
+
+    const printed = await ok([
+      'get',
+      'services',
+      ...ns,
+      '-o',
+      'custom-columns=NAME:.metadata.name',
+    ]);
+    assert.deepEqual(printed.trim().split('\n'), ['NAME', 'db', 'edge', 'front', 'web']);
+    const table = await ok(['get', 'services', ...ns]);
+    assert.match(table, /^edge\s+NodePort\s+\S+\s+<none>\s+81:30081\/TCP\s/m);
+    assert.match(table, /^front\s+LoadBalancer\s+\S+\s+<pending>\s+443:30000\/TCP\s/m);
+    assert.match(table, /^db\s+ExternalName\s+<none>\s+db\.example\.com\s+<none>\s/m);
+    assert.match(table, /^web\s+ClusterIP\s+\S+\s+<none>\s+80\/TCP\s/m);
 
     const listed = await ok(['get', 'configmaps,secrets,services', ...ns, '-o', 'name']);
     assert.deepEqual(listed.trim().split('\n').sort(), [
@@ -232,6 +259,7 @@ describe('kubectl commands that send protobuf', () => {
       'secret/token',
       'service/db',
       'service/edge',
+      'service/front',
       'service/web',
     ]);
     await ok(['delete', 'namespace', 'typed', '--timeout=30s']);

@@ -22,6 +22,8 @@ import { checkPodUpdate, validateObject } from './validation.ts';
 type Json = Record<string, unknown>;
 
 const namespaces = resourceTypeOfKind('Namespace');
+const services = resourceTypeOfKind('Service');
+const firstNodePort = 30000;
 
 export interface Reply {
   code: number;
@@ -146,7 +148,10 @@ export class ResourceApi {
     if (type.kind === 'Secret') {
       foldStringData(object);
     }
-    applyDefaults(object, () => `10.96.0.${this.nextServiceIp++ % 250}`);
+    applyDefaults(object, {
+      serviceIp: () => `10.96.0.${this.nextServiceIp++ % 250}`,
+      nodePort: this.nodePortAllocator(object),
+    });
     if (query.get('dryRun') === 'All') {
       if (this.store.find(type, object.metadata.namespace ?? '', object.metadata.name ?? '')) {
         throw alreadyExists(type.resource, object.metadata.name ?? '', type.group);
@@ -319,6 +324,25 @@ export class ResourceApi {
       );
     }
     return this.list(request, new URLSearchParams());
+  }
+
+  /** Hands out the lowest free node ports (from 30000), skipping those any service holds. */
+  private nodePortAllocator(creating: KubeObject): () => number {
+    const held = new Set(
+      [...this.store.list(services, undefined), creating].flatMap((service) =>
+        (((service.spec as Json | undefined)?.ports as Json[] | undefined) ?? []).map(
+          (port) => port.nodePort,
+        ),
+      ),
+    );
+    return () => {
+      let port = firstNodePort;
+      while (held.has(port)) {
+        port++;
+      }
+      held.add(port);
+      return port;
+    };
   }
 
   /** Checks the body is an object of this kind and returns it with a metadata map. */
