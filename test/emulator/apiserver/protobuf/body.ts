@@ -73,9 +73,9 @@ function decodeMessage(buffer: Buffer, name: MessageName): Json {
       Object.assign(result, value);
     } else if (spec.mapOf) {
       const [key, entry] = value as [string, unknown];
-      result[spec.name] = { ...(result[spec.name] as Json | undefined), [key]: entry };
+      ((result[spec.name] ??= {}) as Json)[key] = entry;
     } else if (spec.repeated) {
-      result[spec.name] = [...((result[spec.name] as unknown[] | undefined) ?? []), value];
+      ((result[spec.name] ??= []) as unknown[]).push(value);
     } else {
       result[spec.name] = value;
     }
