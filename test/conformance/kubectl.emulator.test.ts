@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { kubectlVersion, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { kubectlRunner } from './kubectlRunner.ts';
 
 const version = kubectlVersion();
 const usable = version !== undefined && (version[0] > 1 || version[1] >= 30);
@@ -12,22 +12,7 @@ describe('kubectl against the emulator', () => {
   let emulator: Awaited<ReturnType<typeof withEmulator>>;
   let env: NodeJS.ProcessEnv;
 
-  const kubectl = async (args: string[], options: { input?: string; context?: string } = {}) => {
-    const child = spawn(
-      'kubectl',
-      [...(options.context ? ['--context', options.context] : []), ...args],
-      { env },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdin.end(options.input ?? '');
-    const code = await new Promise<number>((resolve) =>
-      child.once('close', (c) => resolve(c ?? -1)),
-    );
-    return { code, stdout, stderr };
-  };
+  const kubectl = kubectlRunner(() => env);
 
   before(async () => {
     emulator = await withEmulator();

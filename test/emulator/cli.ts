@@ -2,7 +2,25 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { startEmulator } from './index.ts';
 
-/** `npm run emulator -- --kubeconfig PATH [--port N]`: serves until SIGINT/SIGTERM. */
+const parentCheckMs = 500;
+
+/**
+ * Calls `stop` once this process's parent has gone (it was re-parented). `npm run` does not pass
+ * SIGTERM on to its script, so a supervisor that stops npm would otherwise leave the emulator and
+ * its pods running.
+ */
+function onParentExit(stop: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      stop();
+    }
+  }, parentCheckMs);
+  timer.unref();
+}
+
+/** `npm run emulator -- --kubeconfig PATH [--port N]`: serves until SIGINT/SIGTERM or its parent exits. */
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -26,12 +44,12 @@ async function main(): Promise<void> {
     `pod-runner emulator ready at ${emulator.url} (kubeconfig: ${kubeconfigPath}, context: pod-runner-emulator)\n`,
   );
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (cause: string) => {
     if (stopping) {
       return;
     }
     stopping = true;
-    process.stdout.write(`${signal}: stopping every pod and exiting\n`);
+    process.stdout.write(`${cause}: stopping every pod and exiting\n`);
     emulator.stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -40,8 +58,11 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A supervisor that went away may have closed our output; stopping must finish all the same.
+  process.stdout.on('error', () => undefined);
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  onParentExit(() => stop('parent process exited'));
 }
 
 main().catch((error: unknown) => {

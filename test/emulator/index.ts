@@ -2,18 +2,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump as dumpYaml } from 'js-yaml';
-import { ApiServer } from './apiServer.ts';
-import { Authorizer } from './authorization.ts';
-import { createServingCertificates } from './certificates.ts';
-import { EventRecorder } from './eventRecorder.ts';
-import { RequestFailures, type FailureRule } from './faults.ts';
-import { ImageCatalog, type ImageCatalogOptions } from './imageCatalog.ts';
-import { Kubelet } from './kubelet.ts';
-import { ObjectStore } from './objectStore.ts';
-import { ResourceApi } from './resourceApi.ts';
+import { ApiServer } from './apiserver/apiServer.ts';
+import { Authorizer } from './apiserver/authorization.ts';
+import { createServingCertificates } from './apiserver/certificates.ts';
+import { EventRecorder } from './kubelet/eventRecorder.ts';
+import { RequestFailures, type FailureRule } from './apiserver/faults.ts';
+import { ImageCatalog, type ImageCatalogOptions } from './kubelet/imageCatalog.ts';
+import { Kubelet } from './kubelet/kubelet.ts';
+import { ObjectStore } from './store/objectStore.ts';
+import { ResourceApi } from './apiserver/resourceApi.ts';
 import { resourceTypeOfKind } from './resources.ts';
-import { assertSandboxSupport } from './sandbox.ts';
-import { streamProtocols } from './streamingChannels.ts';
+import { assertSandboxSupport } from './kubelet/sandbox.ts';
+import { streamProtocols } from './kubelet/streamingChannels.ts';
 import { currentTestFile, recordInSuiteLedger } from '../support/suiteLedger.ts';
 
 export const emulatorContext = 'pod-runner-emulator';
@@ -99,7 +99,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     events: new EventRecorder(store),
     images: new ImageCatalog(options.images),
     stateDir: join(workDir, 'node'),
-    helpersDir: join(__dirname, 'helpers'),
+    helpersDir: join(__dirname, 'kubelet', 'helpers'),
     nodeName,
     hostIP: '172.18.0.2',
     backoffBaseMs: options.backoffBaseMs ?? 10_000,

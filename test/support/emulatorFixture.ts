@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { sandboxMarkerVariable } from '../emulator/sandbox.ts';
+import { sandboxMarkerVariable } from '../emulator/kubelet/sandbox.ts';
 import {
   startEmulator,
   type EmulatorOptions,

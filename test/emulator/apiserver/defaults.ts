@@ -1,15 +1,22 @@
-import type { KubeObject } from './objectStore.ts';
+import type { KubeObject } from '../store/objectStore.ts';
 
 type Json = Record<string, unknown>;
 
+/** Where defaulting gets the addresses the apiserver allocates. */
+export interface Allocators {
+  serviceIp: () => string;
+  /** A node port no service holds (NodePort and LoadBalancer services get one per port). */
+  nodePort: () => number;
+}
+
 /** Fills the fields kube-apiserver defaults on create, so clients read back what a cluster returns. */
-export function applyDefaults(object: KubeObject, serviceIps: () => string): void {
+export function applyDefaults(object: KubeObject, allocate: Allocators): void {
   switch (object.kind) {
     case 'Pod':
       defaultPod(object);
       break;
     case 'Service':
-      defaultService(object, serviceIps);
+      defaultService(object, allocate);
       break;
     case 'Secret':
       object.type ??= 'Opaque';
@@ -109,20 +116,33 @@ function qosClass(containers: Json[]): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
-function defaultService(service: KubeObject, serviceIps: () => string): void {
+function defaultService(service: KubeObject, allocate: Allocators): void {
   const spec = service.spec as Json;
   spec.type ??= 'ClusterIP';
   spec.sessionAffinity ??= 'None';
+  service.status = { loadBalancer: {} };
+  if (spec.type === 'ExternalName') {
+    return;
+  }
   spec.internalTrafficPolicy ??= 'Cluster';
   spec.ipFamilies ??= ['IPv4'];
   spec.ipFamilyPolicy ??= 'SingleStack';
   if (spec.clusterIP !== 'None') {
-    spec.clusterIP ??= serviceIps();
+    spec.clusterIP ??= allocate.serviceIp();
     spec.clusterIPs ??= [spec.clusterIP];
+  }
+  const exposed = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+  if (exposed) {
+    spec.externalTrafficPolicy ??= 'Cluster';
+  }
+  if (spec.type === 'LoadBalancer') {
+    spec.allocateLoadBalancerNodePorts ??= true;
   }
   for (const port of (spec.ports as Json[] | undefined) ?? []) {
     port.protocol ??= 'TCP';
     port.targetPort ??= port.port;
+    if (exposed) {
+      port.nodePort ??= allocate.nodePort();
+    }
   }
-  service.status = { loadBalancer: {} };
 }

@@ -2,31 +2,22 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { load as loadYaml } from 'js-yaml';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ApiError, badRequest, forbidden, gone, unauthorized } from './apiErrors.ts';
+import { ApiError, badRequest, forbidden, unauthorized } from '../apiErrors.ts';
 import type { Authorizer, EmulatorUser } from './authorization.ts';
 import type { ServingCertificates } from './certificates.ts';
-import {
-  apiGroup,
-  apiGroupList,
-  apiResourceList,
-  apiVersions,
-  openApiV2,
-  openApiV3Document,
-  openApiV3Index,
-  serverVersion,
-} from './discovery.ts';
+import { discoveryDocument } from './discovery.ts';
 import type { RequestFailures } from './faults.ts';
-import type { Kubelet } from './kubelet.ts';
-import type { KubeObject, ObjectStore, StoredEvent } from './objectStore.ts';
-import { decodeReview, isKubernetesProtobuf } from './protobufReview.ts';
+import type { Kubelet } from '../kubelet/kubelet.ts';
+import type { KubeObject, ObjectStore } from '../store/objectStore.ts';
 import { queryFlag, routeResourceRequest, type ResourceRequest } from './requestRouting.ts';
 import type { Reply, ResourceApi } from './resourceApi.ts';
-import { selectStreamProtocol, serveExec, servePortForward } from './streamingChannels.ts';
+import { selectStreamProtocol, serveExec, servePortForward } from '../kubelet/streamingChannels.ts';
 import { asTable, wantsTable } from './tableView.ts';
+import { readBody, sendError, sendJson, sendReply, statusText } from './httpReplies.ts';
+import { serveLog, type LogServer } from './logServing.ts';
+import { serveWatch, type WatchServer } from './watchServing.ts';
 
-const maxBodyBytes = 8 * 1024 * 1024;
 const publicPaths = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
 export interface ApiServerOptions {
@@ -40,8 +31,8 @@ export interface ApiServerOptions {
   streamProtocols: readonly string[];
 }
 
-/** A connection that a fault can cut: exec, port-forward and watch streams, by pod. */
-interface TrackedStream {
+/** A connection that a fault can cut: exec, port-forward, log and watch streams, by pod. */
+export interface TrackedStream {
   namespace: string;
   pod: string | undefined;
   resource: string;
@@ -64,7 +55,17 @@ export class ApiServer {
   });
   private port = 0;
 
-  constructor(private readonly options: ApiServerOptions) {}
+  /** What the watch and log handlers use of this server. */
+  private readonly streamServer: WatchServer & LogServer;
+
+  constructor(private readonly options: ApiServerOptions) {
+    this.streamServer = {
+      store: options.store,
+      resources: options.resources,
+      kubelet: options.kubelet,
+      track: (stream) => this.track(stream),
+    };
+  }
 
   get url(): string {
     return `https://127.0.0.1:${this.port}`;
@@ -158,7 +159,7 @@ export class ApiServer {
     try {
       const url = new URL(req.url ?? '/', 'https://emulator');
       const user = this.authenticate(req, url.pathname);
-      const simple = this.simpleDocument(url, req);
+      const simple = discoveryDocument(req.method, url, `127.0.0.1:${this.port}`);
       if (simple !== undefined) {
         if (typeof simple === 'string') {
           res.writeHead(200, { 'Content-Type': 'application/json' }).end(simple);
@@ -187,50 +188,6 @@ export class ApiServer {
     }
   }
 
-  /** Discovery, version, health and OpenAPI documents; undefined for other paths. */
-  private simpleDocument(url: URL, req: IncomingMessage): unknown {
-    const path = url.pathname.replace(/\/$/, '') || '/';
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return undefined;
-    }
-    const segments = path.split('/').filter(Boolean);
-    switch (path) {
-      case '/version':
-        return serverVersion;
-      case '/healthz':
-      case '/livez':
-      case '/readyz':
-        return 'ok';
-      case '/api':
-        return apiVersions(`127.0.0.1:${this.port}`);
-      case '/apis':
-        return apiGroupList();
-      case '/openapi/v2':
-        return openApiV2();
-      case '/openapi/v3':
-        return openApiV3Index();
-      default:
-        break;
-    }
-    if (segments[0] === 'openapi' && segments[1] === 'v3') {
-      const document = openApiV3Document(segments.slice(2).join('/'));
-      if (document === undefined) {
-        throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-      }
-      return document;
-    }
-    if (segments[0] === 'api' && segments.length === 2) {
-      return apiResourceList('', segments[1]!);
-    }
-    if (segments[0] === 'apis' && segments.length === 2) {
-      return apiGroup(segments[1]!);
-    }
-    if (segments[0] === 'apis' && segments.length === 3) {
-      return apiResourceList(segments[1]!, segments[2]!);
-    }
-    return undefined;
-  }
-
   private async serveResource(
     req: IncomingMessage,
     res: ServerResponse,
@@ -248,14 +205,14 @@ export class ApiServer {
       throw badRequest('Upgrade request required');
     }
     if (request.subresource === 'log') {
-      this.serveLog(req, res, request, query);
+      serveLog(req, res, request, query, this.streamServer);
       return;
     }
     switch (request.verb) {
       case 'list':
         return sendReply(res, this.printed(req, request, query, resources.list(request, query)));
       case 'watch':
-        return this.serveWatch(req, res, request, query);
+        return serveWatch(req, res, request, query, this.streamServer);
       case 'get':
         return sendReply(res, this.printed(req, request, query, resources.get(request)));
       case 'create':
@@ -279,103 +236,6 @@ export class ApiServer {
     }
   }
 
-  /** Streams ADDED/MODIFIED/DELETED events as JSON lines, from a resourceVersion or with the current state first. */
-  private serveWatch(
-    req: IncomingMessage,
-    res: ServerResponse,
-    request: ResourceRequest,
-    query: URLSearchParams,
-  ): void {
-    const { store, resources } = this.options;
-    const filter = resources.filter(request, query);
-    const fromParam = query.get('resourceVersion');
-    const type = request.type;
-    res.writeHead(200, {
-      'Content-Type': 'application/json',
-      'Cache-Control': 'no-cache, private',
-      'Transfer-Encoding': 'chunked',
-    });
-    res.flushHeaders();
-    // kubectl get -w asks for Tables: one row per event, the columns with the first one only.
-    const printing = wantsTable(req.headers.accept);
-    let columnsSent = false;
-    const printedEvent = (eventType: string, object: unknown): unknown => {
-      if (!printing || !['ADDED', 'MODIFIED', 'DELETED'].includes(eventType)) {
-        return object;
-      }
-      const row = object as KubeObject;
-      const table = asTable(type, [row], row.metadata.resourceVersion, query.get('includeObject'));
-      if (columnsSent) {
-        table.columnDefinitions = [];
-      }
-      columnsSent = true;
-      return table;
-    };
-    const send = (eventType: string, object: unknown) =>
-      res.write(
-        `${JSON.stringify({ type: eventType, object: printedEvent(eventType, object) })}\n`,
-      );
-    let from: number;
-    if (!fromParam || fromParam === '0') {
-      for (const object of store.list(type, filter.namespace).filter(filter.matches)) {
-        send('ADDED', object);
-      }
-      from = Number(store.currentResourceVersion);
-    } else {
-      from = Number(fromParam);
-      if (!Number.isInteger(from)) {
-        send('ERROR', badRequest(`invalid resource version: ${fromParam}`).toStatus());
-        res.end();
-        return;
-      }
-    }
-    const name = request.name;
-    const matches = (object: KubeObject | undefined) =>
-      object !== undefined &&
-      filter.matches(object) &&
-      (name === undefined || object.metadata.name === name);
-    let unsubscribe: () => void = () => undefined;
-    try {
-      unsubscribe = store.subscribe(from, (event: StoredEvent) => {
-        if (event.resource !== type.resource) {
-          return;
-        }
-        const now = matches(event.object);
-        const before = matches(event.previous);
-        if (event.type === 'MODIFIED') {
-          if (now && before) {
-            send('MODIFIED', event.object);
-          } else if (now) {
-            send('ADDED', event.object);
-          } else if (before) {
-            send('DELETED', event.object);
-          }
-        } else if (now) {
-          send(event.type, event.object);
-        }
-      });
-    } catch (error) {
-      send('ERROR', (error instanceof ApiError ? error : gone(String(error))).toStatus());
-      res.end();
-      return;
-    }
-    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? 1800);
-    const timer = setTimeout(() => res.end(), timeoutSeconds * 1000);
-    const podName = type.resource === 'pods' ? (name ?? fieldSelectorName(query)) : undefined;
-    this.track({
-      namespace: filter.namespace ?? '',
-      pod: podName,
-      resource: type.resource,
-      socket: req.socket,
-    });
-    const finish = () => {
-      clearTimeout(timer);
-      unsubscribe();
-    };
-    res.once('close', finish);
-    req.socket.once('close', finish);
-  }
-
   /** A list or object as a Table when the client asks for server-side printing (kubectl does). */
   private printed(
     req: IncomingMessage,
@@ -397,62 +257,6 @@ export class ApiServer {
         query.get('includeObject'),
       ),
     };
-  }
-
-  private serveLog(
-    req: IncomingMessage,
-    res: ServerResponse,
-    request: ResourceRequest,
-    query: URLSearchParams,
-  ): void {
-    const tailLines = query.get('tailLines');
-    const sinceSeconds = query.get('sinceSeconds');
-    const sinceTime = query.get('sinceTime');
-    const limitBytes = query.get('limitBytes');
-    const timestamps = queryFlag(query, 'timestamps');
-    const container = query.get('container');
-    const { lines, live } = this.options.kubelet.logs(request.namespace ?? '', request.name ?? '', {
-      ...(container ? { container } : {}),
-      previous: queryFlag(query, 'previous'),
-      ...(tailLines !== null ? { tailLines: Math.max(0, Number(tailLines)) } : {}),
-      ...(sinceSeconds !== null
-        ? { sinceTime: new Date(Date.now() - Number(sinceSeconds) * 1000) }
-        : sinceTime !== null
-          ? { sinceTime: new Date(sinceTime) }
-          : {}),
-    });
-    res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
-    res.flushHeaders();
-    let budget = limitBytes !== null ? Number(limitBytes) : Infinity;
-    const write = (line: { time: Date; text: string }) => {
-      if (budget <= 0) {
-        return;
-      }
-      const text = timestamps
-        ? `${line.time.toISOString().replace('Z', '000000Z')} ${line.text}`
-        : line.text;
-      const chunk = Buffer.from(text).subarray(0, budget);
-      budget -= chunk.length;
-      res.write(chunk);
-    };
-    lines.forEach(write);
-    if (!queryFlag(query, 'follow') || !live) {
-      res.end();
-      return;
-    }
-    const onEnd = () => res.end();
-    live.on('line', write);
-    live.once('end', onEnd);
-    this.track({
-      namespace: request.namespace ?? '',
-      pod: request.name,
-      resource: 'pods/log',
-      socket: req.socket,
-    });
-    res.once('close', () => {
-      live.off('line', write);
-      live.off('end', onEnd);
-    });
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -546,89 +350,4 @@ function parseProtocols(header: string | undefined): Set<string> {
       .map((p) => p.trim())
       .filter(Boolean),
   );
-}
-
-function fieldSelectorName(query: URLSearchParams): string | undefined {
-  return /(?:^|,)metadata\.name=([^,]+)/.exec(query.get('fieldSelector') ?? '')?.[1];
-}
-
-function statusText(code: number): string {
-  return (
-    {
-      400: 'Bad Request',
-      401: 'Unauthorized',
-      403: 'Forbidden',
-      404: 'Not Found',
-      429: 'Too Many Requests',
-      500: 'Internal Server Error',
-    }[code] ?? 'Error'
-  );
-}
-
-function sendJson(
-  res: ServerResponse,
-  code: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-function sendReply(res: ServerResponse, reply: { code: number; body: unknown }): void {
-  sendJson(res, reply.code, reply.body);
-}
-
-function sendError(res: ServerResponse, error: unknown): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const apiError =
-    error instanceof ApiError
-      ? error
-      : new ApiError(500, 'InternalError', `Internal error occurred: ${String(error)}`);
-  sendJson(res, apiError.code, apiError.toStatus(), apiError.headers);
-}
-
-async function readBody(req: IncomingMessage, optional = false): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) {
-      throw new ApiError(
-        413,
-        'RequestEntityTooLarge',
-        'Request entity too large: limit is 3145728',
-      );
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const raw = Buffer.concat(chunks);
-  if (isKubernetesProtobuf(raw)) {
-    try {
-      return decodeReview(raw);
-    } catch (error) {
-      throw new ApiError(415, 'UnsupportedMediaType', (error as Error).message);
-    }
-  }
-  const text = raw.toString('utf8');
-  if (!text.trim()) {
-    if (optional) {
-      return undefined;
-    }
-    throw badRequest('the body of the request was empty');
-  }
-  const contentType = req.headers['content-type'] ?? 'application/json';
-  try {
-    return contentType.includes('yaml') ? loadYaml(text) : JSON.parse(text);
-  } catch (error) {
-    throw badRequest(`couldn't get version/kind; json parse error: ${(error as Error).message}`);
-  }
 }

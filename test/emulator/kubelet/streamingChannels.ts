@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { ExecProcess } from './sandbox.ts';
+import type { ExecProcess } from './containerExec.ts';
 
 /** The kubelet's channel protocols over WebSocket: byte 0 of each binary frame is the channel. */
 

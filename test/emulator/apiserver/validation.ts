@@ -1,6 +1,6 @@
-import { invalid, type FieldError } from './apiErrors.ts';
-import type { KubeObject } from './objectStore.ts';
-import type { ResourceType } from './resources.ts';
+import { invalid, type FieldError } from '../apiErrors.ts';
+import type { KubeObject } from '../store/objectStore.ts';
+import type { ResourceType } from '../resources.ts';
 
 const dns1123LabelPattern = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const dns1123SubdomainPattern = `${dns1123LabelPattern}(\\.${dns1123LabelPattern})*`;
@@ -295,8 +295,17 @@ function validateServiceSpec(spec: unknown, errors: FieldError[]): void {
     errors.push({ field: 'spec', type: 'FieldValueRequired', detail: 'Required value' });
     return;
   }
-  const ports = spec.ports;
-  if (!Array.isArray(ports) || ports.length === 0) {
+  const ports: unknown[] = Array.isArray(spec.ports) ? spec.ports : [];
+  // An ExternalName service is a DNS alias: it needs the name, not ports.
+  if (spec.type === 'ExternalName') {
+    if (typeof spec.externalName !== 'string' || !spec.externalName) {
+      errors.push({
+        field: 'spec.externalName',
+        type: 'FieldValueRequired',
+        detail: 'Required value',
+      });
+    }
+  } else if (ports.length === 0) {
     errors.push({ field: 'spec.ports', type: 'FieldValueRequired', detail: 'Required value' });
     return;
   }
@@ -310,4 +319,32 @@ function validateServiceSpec(spec: unknown, errors: FieldError[]): void {
       });
     }
   });
+}
+
+/** Pod updates may only change images, activeDeadlineSeconds and tolerations, as in kube-apiserver. */
+export function checkPodUpdate(current: KubeObject, next: KubeObject): void {
+  const strip = (spec: Record<string, unknown>) => {
+    const copy = structuredClone(spec);
+    delete copy.activeDeadlineSeconds;
+    delete copy.tolerations;
+    for (const container of [
+      ...((copy.containers as Record<string, unknown>[] | undefined) ?? []),
+      ...((copy.initContainers as Record<string, unknown>[] | undefined) ?? []),
+    ]) {
+      delete container.image;
+    }
+    return JSON.stringify(copy);
+  };
+  if (
+    strip(current.spec as Record<string, unknown>) !== strip(next.spec as Record<string, unknown>)
+  ) {
+    throw invalid('Pod', current.metadata.name ?? '', [
+      {
+        field: 'spec',
+        type: 'FieldValueForbidden',
+        detail:
+          'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
+      },
+    ]);
+  }
 }

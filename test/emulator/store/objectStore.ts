@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { alreadyExists, gone, notFound } from './apiErrors.ts';
-import { apiVersionOf, type ResourceType } from './resources.ts';
+import { alreadyExists, gone, notFound } from '../apiErrors.ts';
+import { apiVersionOf, type ResourceType } from '../resources.ts';
 
 export interface ObjectMeta {
   name?: string;

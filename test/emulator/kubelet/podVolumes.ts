@@ -1,7 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { KubeObject, ObjectStore } from './objectStore.ts';
-import { resourceTypeOfKind } from './resources.ts';
+import type { KubeObject, ObjectStore } from '../store/objectStore.ts';
+import { resourceTypeOfKind } from '../resources.ts';
 import type { VolumeBind } from './sandbox.ts';
 
 type Json = Record<string, unknown>;

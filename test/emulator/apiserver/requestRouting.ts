@@ -1,5 +1,5 @@
-import { badRequest, notFound } from './apiErrors.ts';
-import { findResourceType, resourceTypes, type ResourceType } from './resources.ts';
+import { badRequest, notFound } from '../apiErrors.ts';
+import { findResourceType, resourceTypes, type ResourceType } from '../resources.ts';
 
 export interface ResourceRequest {
   type: ResourceType;

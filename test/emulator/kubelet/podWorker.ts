@@ -1,21 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { backoffDelay, sleep } from './backoff.ts';
 import { ContainerLog } from './containerLogs.ts';
+import { ContainerSlot, type PodReporter } from './containerSlot.ts';
 import type { EventRecorder } from './eventRecorder.ts';
-import type { ImageCatalog, ImageDefinition } from './imageCatalog.ts';
-import { timestamp, type KubeObject, type ObjectStore } from './objectStore.ts';
+import type { ImageDefinition } from './imageCatalog.ts';
+import type { ImageManager } from './imageManager.ts';
 import { ContainerConfigError, containerArgv, containerEnvironment } from './podEnvironment.ts';
 import { MountError, prepareVolumes, volumeBinds } from './podVolumes.ts';
-import { runProbe } from './probes.ts';
-import { resourceTypeOfKind } from './resources.ts';
-import { text } from './jsonValues.ts';
-import {
-  createPodSandbox,
-  startContainer,
-  type ContainerProcess,
-  type PodSandbox,
-} from './sandbox.ts';
+import { probeReadiness } from './prober.ts';
+import { createPodSandbox, startContainer, type PodSandbox } from './sandbox.ts';
+import { StatusManager } from './statusManager.ts';
+import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
+import { resourceTypeOfKind } from '../resources.ts';
+import { text } from '../jsonValues.ts';
 
 type Json = Record<string, unknown>;
 
@@ -24,12 +23,11 @@ const pods = resourceTypeOfKind('Pod');
 export interface PodWorkerContext {
   store: ObjectStore;
   events: EventRecorder;
-  images: ImageCatalog;
+  images: ImageManager;
   nodeName: string;
   hostIP: string;
   stateDir: string;
   helpersDir: string;
-  pulledImages: Set<string>;
   /** First back-off after a crash or failed pull; doubles up to 5 minutes, as the kubelet's. */
   backoffBaseMs: number;
   /** Extra delay before each pod starts (fault injection). */
@@ -37,62 +35,12 @@ export interface PodWorkerContext {
   onFinished: (uid: string) => void;
 }
 
-export type ContainerState =
-  | { waiting: { reason: string; message?: string } }
-  | { running: { startedAt: string } }
-  | {
-      terminated: {
-        exitCode: number;
-        reason: string;
-        message?: string;
-        signal?: number;
-        startedAt?: string;
-        finishedAt: string;
-        containerID?: string;
-      };
-    };
-
-/** One container of a pod as the kubelet tracks it across restarts. */
-export class ContainerSlot {
-  state: ContainerState = { waiting: { reason: 'ContainerCreating' } };
-  lastState: ContainerState | Record<string, never> = {};
-  restartCount = 0;
-  ready = false;
-  started = false;
-  everStarted = false;
-  process: ContainerProcess | undefined;
-  containerID: string | undefined;
-  env: Record<string, string> = {};
-  log: ContainerLog | undefined;
-  previousLog: ContainerLog | undefined;
-  killReason: string | undefined;
-  finished = false;
-
-  constructor(
-    readonly spec: Json,
-    readonly init: boolean,
-  ) {}
-
-  get name(): string {
-    return String(this.spec.name);
-  }
-}
-
-const signalNumbers: Record<string, number> = {
-  SIGKILL: 9,
-  SIGTERM: 15,
-  SIGINT: 2,
-  SIGHUP: 1,
-  SIGSEGV: 11,
-  SIGABRT: 6,
-};
-
 /**
  * Runs one pod through a kubelet's lifecycle: schedule, sandbox, image pull, config, start,
  * restarts with back-off, readiness, deadline, graceful termination. It writes the pod's status
  * and Events into the store as a kubelet writes them to the apiserver.
  */
-export class PodWorker {
+export class PodWorker implements PodReporter {
   readonly slots: ContainerSlot[];
   sandbox: PodSandbox | undefined;
   private readonly lifetime = new AbortController();
@@ -105,7 +53,7 @@ export class PodWorker {
   private readonly podDir: string;
   private podIP = '';
   private startTime: string | undefined;
-  private readonly transitions = new Map<string, { status: string; time: string }>();
+  private readonly status: StatusManager;
   private volumePaths = new Map<string, string>();
   private deadlineTimer: NodeJS.Timeout | undefined;
 
@@ -121,6 +69,7 @@ export class PodWorker {
     ];
     this.podDir = join(context.stateDir, 'pods', pod.metadata.uid ?? 'unknown');
     this.podIP = podIP;
+    this.status = new StatusManager(context.store, context.hostIP);
   }
 
   get namespace(): string {
@@ -151,7 +100,7 @@ export class PodWorker {
   private async runLifecycle(): Promise<void> {
     try {
       this.schedule();
-      await this.sleep(this.context.startDelayMs());
+      await sleep(this.context.startDelayMs(), this.active);
       const sandbox = await createPodSandbox(join(this.podDir, 'sandbox'), this.name);
       if (this.lifetime.signal.aborted) {
         // Deleted while the sandbox was being made: termination found nothing to stop.
@@ -263,7 +212,7 @@ export class PodWorker {
     if (updated) {
       this.pod = updated;
     }
-    this.transition('PodScheduled', 'True');
+    this.status.transition('PodScheduled', 'True');
     this.event(
       'Normal',
       'Scheduled',
@@ -277,7 +226,7 @@ export class PodWorker {
   private async runContainer(slot: ContainerSlot): Promise<void> {
     const restartPolicy = text((this.pod.spec as Json).restartPolicy, 'Always');
     for (let attempt = 0; !this.active.aborted; attempt++) {
-      const image = await this.pullImage(slot);
+      const image = await this.context.images.pull(slot, this, this.active);
       slot.env = await this.retrying(
         'Failed',
         () => containerEnvironment(this.context.store, this.pod, slot.spec, image.env),
@@ -293,18 +242,8 @@ export class PodWorker {
       if (!restart) {
         break;
       }
-      const delay = Math.min(
-        this.context.backoffBaseMs * 2 ** Math.min(slot.restartCount, 10),
-        300_000,
-      );
-      slot.lastState = slot.state;
-      slot.restartCount++;
-      slot.state = {
-        waiting: {
-          reason: 'CrashLoopBackOff',
-          message: `back-off ${formatDuration(delay)} restarting failed container=${slot.name} pod=${this.name}_${this.namespace}(${this.uid})`,
-        },
-      };
+      const delay = backoffDelay(this.context.backoffBaseMs, slot.restartCount);
+      slot.markBackOff(delay, `${this.name}_${this.namespace}(${this.uid})`);
       this.event(
         'Warning',
         'BackOff',
@@ -312,70 +251,10 @@ export class PodWorker {
         slot,
       );
       this.publish();
-      await this.sleep(delay);
+      await sleep(delay, this.active);
     }
     slot.finished = true;
     this.publish();
-  }
-
-  private async pullImage(slot: ContainerSlot): Promise<ImageDefinition> {
-    const reference = String(slot.spec.image);
-    const policy = text(slot.spec.imagePullPolicy, 'IfNotPresent');
-    for (let failures = 0; ; failures++) {
-      this.active.throwIfAborted();
-      const resolution = this.context.images.resolve(reference);
-      if (resolution.ok && policy !== 'Always' && this.context.pulledImages.has(reference)) {
-        this.event(
-          'Normal',
-          'Pulled',
-          `Container image "${reference}" already present on machine`,
-          slot,
-        );
-        return resolution.image;
-      }
-      if (policy === 'Never') {
-        slot.state = {
-          waiting: {
-            reason: 'ErrImageNeverPull',
-            message: `Container image "${reference}" is not present with pull policy of Never`,
-          },
-        };
-        this.event('Warning', 'ErrImageNeverPull', slot.state.waiting.message!, slot);
-        this.publish();
-        await this.sleep(this.context.backoffBaseMs);
-        continue;
-      }
-      this.event('Normal', 'Pulling', `Pulling image "${reference}"`, slot);
-      const started = Date.now();
-      await this.sleep(resolution.ok ? (resolution.image.pullDelayMs ?? 0) : 0);
-      if (resolution.ok) {
-        this.context.pulledImages.add(reference);
-        const took = `${Date.now() - started}ms`;
-        this.event(
-          'Normal',
-          'Pulled',
-          `Successfully pulled image "${reference}" in ${took} (${took} including waiting). Image size: 0 bytes.`,
-          slot,
-        );
-        return resolution.image;
-      }
-      this.event(
-        'Warning',
-        'Failed',
-        `Failed to pull image "${reference}": ${resolution.reason}`,
-        slot,
-      );
-      this.event('Warning', 'Failed', 'Error: ErrImagePull', slot);
-      slot.state = { waiting: { reason: 'ErrImagePull', message: resolution.reason } };
-      this.publish();
-      await this.sleep(Math.min(1000, this.context.backoffBaseMs));
-      const message = `Back-off pulling image "${reference}"`;
-      slot.state = { waiting: { reason: 'ImagePullBackOff', message } };
-      this.event('Normal', 'BackOff', message, slot);
-      this.event('Warning', 'Failed', 'Error: ImagePullBackOff', slot);
-      this.publish();
-      await this.sleep(Math.min(this.context.backoffBaseMs * 2 ** failures, 300_000));
-    }
   }
 
   private async startAndWait(slot: ContainerSlot, image: ImageDefinition): Promise<number> {
@@ -416,92 +295,34 @@ export class PodWorker {
     const exitPromise = process.exit;
     if (process.startError) {
       await exitPromise;
-      slot.process = undefined;
       log.end();
-      const message = `failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: ${process.startError}: unknown`;
-      slot.state = {
-        terminated: {
-          exitCode: 128,
-          reason: 'StartError',
-          message,
-          startedAt: '1970-01-01T00:00:00Z',
-          finishedAt: timestamp(),
-          containerID: slot.containerID,
-        },
-      };
+      const message = slot.markStartError(process.startError);
       this.event('Warning', 'Failed', `Error: ${message}`, slot);
       this.publish();
       return 128;
     }
-    slot.state = { running: { startedAt } };
-    slot.started = true;
-    slot.everStarted = true;
-    slot.ready = !slot.spec.readinessProbe;
+    slot.markRunning(startedAt);
     this.event('Normal', 'Started', `Started container ${slot.name}`, slot);
     this.publish();
     if (slot.spec.readinessProbe) {
-      void this.probeReadiness(slot, slot.spec.readinessProbe as Json, probeLoop.signal);
+      void probeReadiness(
+        slot.spec.readinessProbe as Json,
+        {
+          slot,
+          sandbox: () => this.sandbox,
+          helpersDir: this.context.helpersDir,
+          reporter: this,
+        },
+        probeLoop.signal,
+      );
     }
     const result = await exitPromise;
     probeLoop.abort();
     await new Promise((resolve) => setImmediate(resolve));
     log.end();
-    slot.process = undefined;
-    slot.started = false;
-    slot.ready = false;
-    const reason = slot.killReason ?? (result.exitCode === 0 ? 'Completed' : 'Error');
-    slot.killReason = undefined;
-    slot.state = {
-      terminated: {
-        exitCode: result.exitCode,
-        reason,
-        ...(result.signal ? { signal: signalNumbers[result.signal] ?? 0 } : {}),
-        startedAt,
-        finishedAt: timestamp(),
-        containerID: slot.containerID,
-      },
-    };
+    slot.markExited(result, startedAt);
     this.publish();
     return result.exitCode;
-  }
-
-  private async probeReadiness(
-    slot: ContainerSlot,
-    probe: Json,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const period = Number(probe.periodSeconds ?? 10) * 1000;
-    const successThreshold = Number(probe.successThreshold ?? 1);
-    const failureThreshold = Number(probe.failureThreshold ?? 3);
-    let successes = 0;
-    let failures = 0;
-    await this.sleep(Number(probe.initialDelaySeconds ?? 0) * 1000, signal);
-    while (!signal.aborted && slot.process) {
-      const outcome = await runProbe(probe, {
-        sandbox: this.sandbox,
-        containerPid: slot.process.pid,
-        env: slot.env,
-        helpersDir: this.context.helpersDir,
-      });
-      if (signal.aborted) {
-        return;
-      }
-      if (outcome.ok) {
-        failures = 0;
-        if (++successes >= successThreshold && !slot.ready) {
-          slot.ready = true;
-          this.publish();
-        }
-      } else {
-        successes = 0;
-        this.event('Warning', 'Unhealthy', `Readiness probe failed: ${outcome.message}`, slot);
-        if (++failures >= failureThreshold && slot.ready) {
-          slot.ready = false;
-          this.publish();
-        }
-      }
-      await this.sleep(period, signal);
-    }
   }
 
   private armDeadline(): void {
@@ -551,27 +372,12 @@ export class PodWorker {
           this.event('Warning', reason, error.message);
         }
         this.publish();
-        await this.sleep(Math.min(2000, this.context.backoffBaseMs));
+        await sleep(Math.min(2000, this.context.backoffBaseMs), this.active);
       }
     }
   }
 
-  private sleep(ms: number, signal: AbortSignal = this.active): Promise<void> {
-    if (ms <= 0 || signal.aborted) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  private event(
+  event(
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,
@@ -584,127 +390,21 @@ export class PodWorker {
       reason,
       message,
       source: component === 'kubelet' ? { component, host: this.context.nodeName } : { component },
-      ...(slot
-        ? { fieldPath: `spec.${slot.init ? 'initContainers' : 'containers'}{${slot.name}}` }
-        : {}),
+      ...(slot ? { fieldPath: slot.fieldPath } : {}),
     });
-  }
-
-  private transition(type: string, status: string): void {
-    const previous = this.transitions.get(type);
-    if (!previous || previous.status !== status) {
-      this.transitions.set(type, { status, time: timestamp() });
-    }
-  }
-
-  private phase(): string {
-    const main = this.slots.filter((slot) => !slot.init);
-    if (this.deadline.signal.aborted) {
-      return 'Failed';
-    }
-    const initFailed = this.slots.some(
-      (s) => s.init && s.finished && 'terminated' in s.state && s.state.terminated.exitCode !== 0,
-    );
-    if (initFailed) {
-      return 'Failed';
-    }
-    const done = main.every((slot) => slot.finished && 'terminated' in slot.state);
-    if (done) {
-      return main.every(
-        (slot) => 'terminated' in slot.state && slot.state.terminated.exitCode === 0,
-      )
-        ? 'Succeeded'
-        : 'Failed';
-    }
-    return main.every((slot) => slot.everStarted) ? 'Running' : 'Pending';
   }
 
   /** Writes the pod's status as the kubelet's status manager would. */
   publish(): void {
-    const main = this.slots.filter((slot) => !slot.init);
-    const phase = this.phase();
-    const initialized = this.slots
-      .filter((s) => s.init)
-      .every((s) => 'terminated' in s.state && s.state.terminated.exitCode === 0);
-    const containersReady = phase === 'Running' && main.every((slot) => slot.ready);
-    this.transition('PodReadyToStartContainers', this.sandbox ? 'True' : 'False');
-    this.transition('Initialized', initialized ? 'True' : 'False');
-    this.transition('ContainersReady', containersReady ? 'True' : 'False');
-    this.transition('Ready', containersReady ? 'True' : 'False');
-    const notReady = main.filter((slot) => !slot.ready).map((slot) => slot.name);
-    const finished = phase === 'Succeeded' || phase === 'Failed';
-    const conditions = [
-      'PodReadyToStartContainers',
-      'Initialized',
-      'Ready',
-      'ContainersReady',
-      'PodScheduled',
-    ]
-      .filter((type) => this.transitions.has(type))
-      .map((type) => {
-        const { status, time } = this.transitions.get(type)!;
-        const reason =
-          status === 'True'
-            ? undefined
-            : type === 'Ready' || type === 'ContainersReady'
-              ? finished
-                ? 'PodCompleted'
-                : 'ContainersNotReady'
-              : undefined;
-        return {
-          type,
-          status,
-          lastProbeTime: null,
-          lastTransitionTime: time,
-          ...(reason ? { reason } : {}),
-          ...(reason === 'ContainersNotReady'
-            ? { message: `containers with unready status: [${notReady.join(' ')}]` }
-            : {}),
-        };
-      });
-    const statusOf = (slot: ContainerSlot) => ({
-      name: slot.name,
-      state: slot.state,
-      lastState: slot.lastState,
-      ready: slot.ready,
-      restartCount: slot.restartCount,
-      image: String(slot.spec.image),
-      imageID: `${String(slot.spec.image)}@sha256:${'0'.repeat(64)}`,
-      ...(slot.containerID ? { containerID: slot.containerID } : {}),
-      started: slot.started,
+    const updated = this.status.publish(this.pod, {
+      slots: this.slots,
+      sandboxReady: this.sandbox !== undefined,
+      deadlineExceeded: this.deadline.signal.aborted,
+      podIP: this.podIP,
+      startTime: this.startTime,
     });
-    const status: Json = {
-      phase,
-      conditions,
-      hostIP: this.context.hostIP,
-      hostIPs: [{ ip: this.context.hostIP }],
-      ...(this.startTime
-        ? { podIP: this.podIP, podIPs: [{ ip: this.podIP }], startTime: this.startTime }
-        : {}),
-      ...(this.slots.some((s) => s.init)
-        ? { initContainerStatuses: this.slots.filter((s) => s.init).map(statusOf) }
-        : {}),
-      containerStatuses: main.map(statusOf),
-      qosClass: (this.pod.status as Json | undefined)?.qosClass ?? 'BestEffort',
-      ...(this.deadline.signal.aborted
-        ? {
-            reason: 'DeadlineExceeded',
-            message: 'Pod was active on the node longer than the specified deadline',
-          }
-        : {}),
-    };
-    const updated = this.context.store.mutate(pods, this.namespace, this.name, (pod) => {
-      if (pod.metadata.uid === this.uid) {
-        pod.status = status;
-      }
-    });
-    if (updated && updated.metadata.uid === this.uid) {
+    if (updated) {
       this.pod = updated;
     }
   }
-}
-
-function formatDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${seconds % 60}s` : `${seconds}s`;
 }

@@ -1,4 +1,4 @@
-import { ApiError } from './apiErrors.ts';
+import { ApiError } from '../apiErrors.ts';
 
 export interface FailureRule {
   /** Request verb (get, list, watch, create, update, patch, delete); any when omitted. */

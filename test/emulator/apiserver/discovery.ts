@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { resourceTypes, type ResourceType } from './resources.ts';
+import { ApiError } from '../apiErrors.ts';
+import { resourceTypes, type ResourceType } from '../resources.ts';
 
 /** Discovery and OpenAPI documents: what kubectl reads before it acts. */
 
@@ -292,4 +293,52 @@ export function openApiV2(): string {
     definitions: schemas(resourceTypes, ref),
   });
   return v2Document;
+}
+
+/** Discovery, version, health and OpenAPI documents; undefined for other paths. */
+export function discoveryDocument(
+  method: string | undefined,
+  url: URL,
+  serverAddress: string,
+): unknown {
+  const path = url.pathname.replace(/\/$/, '') || '/';
+  if (method !== 'GET' && method !== 'HEAD') {
+    return undefined;
+  }
+  const segments = path.split('/').filter(Boolean);
+  switch (path) {
+    case '/version':
+      return serverVersion;
+    case '/healthz':
+    case '/livez':
+    case '/readyz':
+      return 'ok';
+    case '/api':
+      return apiVersions(serverAddress);
+    case '/apis':
+      return apiGroupList();
+    case '/openapi/v2':
+      return openApiV2();
+    case '/openapi/v3':
+      return openApiV3Index();
+    default:
+      break;
+  }
+  if (segments[0] === 'openapi' && segments[1] === 'v3') {
+    const document = openApiV3Document(segments.slice(2).join('/'));
+    if (document === undefined) {
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    }
+    return document;
+  }
+  if (segments[0] === 'api' && segments.length === 2) {
+    return apiResourceList('', segments[1]!);
+  }
+  if (segments[0] === 'apis' && segments.length === 2) {
+    return apiGroup(segments[1]!);
+  }
+  if (segments[0] === 'apis' && segments.length === 3) {
+    return apiResourceList(segments[1]!, segments[2]!);
+  }
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { timestamp, type KubeObject, type ObjectStore } from './objectStore.ts';
-import { resourceTypeOfKind } from './resources.ts';
+import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
+import { resourceTypeOfKind } from '../resources.ts';
 
 const eventType = resourceTypeOfKind('Event');
 

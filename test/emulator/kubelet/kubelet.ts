@@ -1,15 +1,18 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { badRequest, notFound } from './apiErrors.ts';
+import { badRequest, notFound } from '../apiErrors.ts';
 import type { ContainerLog, LogLine } from './containerLogs.ts';
 import type { EventRecorder } from './eventRecorder.ts';
 import type { ImageCatalog } from './imageCatalog.ts';
-import type { KubeObject, ObjectStore, StoredEvent } from './objectStore.ts';
-import { PodWorker, type ContainerSlot } from './podWorker.ts';
-import { resourceTypeOfKind } from './resources.ts';
-import { text } from './jsonValues.ts';
-import { connectInSandbox, execInContainer, type ExecProcess, type PodSandbox } from './sandbox.ts';
+import { ImageManager } from './imageManager.ts';
+import type { KubeObject, ObjectStore, StoredEvent } from '../store/objectStore.ts';
+import type { ContainerSlot } from './containerSlot.ts';
+import { PodWorker } from './podWorker.ts';
+import { resourceTypeOfKind } from '../resources.ts';
+import { text } from '../jsonValues.ts';
+import { connectInSandbox, execInContainer, type ExecProcess } from './containerExec.ts';
+import type { PodSandbox } from './sandbox.ts';
 
 type Json = Record<string, unknown>;
 
@@ -41,8 +44,11 @@ export class Kubelet {
   private unsubscribe: (() => void) | undefined;
   private nextIp = 2;
   private stopped = false;
+  private readonly images: ImageManager;
 
-  constructor(private readonly options: KubeletOptions) {}
+  constructor(private readonly options: KubeletOptions) {
+    this.images = new ImageManager(options.images, options.backoffBaseMs);
+  }
 
   async start(): Promise<void> {
     await mkdir(this.options.stateDir, { recursive: true });
@@ -93,7 +99,7 @@ export class Kubelet {
       pod,
       {
         ...this.options,
-        pulledImages: this.pulledImages,
+        images: this.images,
         onFinished: (finishedUid) => this.workers.delete(finishedUid),
       },
       `10.244.0.${this.nextIp++ % 250 || 2}`,
@@ -109,8 +115,6 @@ export class Kubelet {
     this.finished.add(run);
     void run.finally(() => this.finished.delete(run));
   }
-
-  private readonly pulledImages = new Set<string>();
 
   private worker(namespace: string, name: string): PodWorker {
     const pod = this.options.store.find(pods, namespace, name);

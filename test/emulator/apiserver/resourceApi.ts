@@ -7,21 +7,23 @@ import {
   invalid,
   notFound,
   successStatus,
-} from './apiErrors.ts';
+} from '../apiErrors.ts';
 import type { Authorizer, EmulatorUser } from './authorization.ts';
+import { answerAccessReview } from './accessReviews.ts';
 import { applyDefaults } from './defaults.ts';
-import { timestamp, type KubeObject, type ObjectStore } from './objectStore.ts';
+import { deleteNamespace, deletePod, gracePeriod } from './gracefulDeletion.ts';
+import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 import { jsonPatch, mergePatch, PatchTestFailed } from './patches.ts';
 import type { ResourceRequest } from './requestRouting.ts';
-import { apiVersionOf, resourceTypeOfKind, type ResourceType } from './resources.ts';
-import { fieldValue, parseFieldSelector, parseLabelSelector } from './selectors.ts';
-import { text } from './jsonValues.ts';
-import { validateObject } from './validation.ts';
+import { apiVersionOf, resourceTypeOfKind, type ResourceType } from '../resources.ts';
+import { fieldValue, parseFieldSelector, parseLabelSelector } from '../store/selectors.ts';
+import { checkPodUpdate, validateObject } from './validation.ts';
 
 type Json = Record<string, unknown>;
 
 const namespaces = resourceTypeOfKind('Namespace');
-const pods = resourceTypeOfKind('Pod');
+const services = resourceTypeOfKind('Service');
+const firstNodePort = 30000;
 
 export interface Reply {
   code: number;
@@ -91,7 +93,7 @@ export class ResourceApi {
   ): Reply {
     const { type } = request;
     if (type.group === 'authorization.k8s.io') {
-      return { code: 201, body: this.review(type, body as Json, user) };
+      return { code: 201, body: answerAccessReview(type, body as Json, user, this.authorizer) };
     }
     const object = this.decode(type, body);
     if (type.namespaced) {
@@ -146,7 +148,10 @@ export class ResourceApi {
     if (type.kind === 'Secret') {
       foldStringData(object);
     }
-    applyDefaults(object, () => `10.96.0.${this.nextServiceIp++ % 250}`);
+    applyDefaults(object, {
+      serviceIp: () => `10.96.0.${this.nextServiceIp++ % 250}`,
+      nodePort: this.nodePortAllocator(object),
+    });
     if (query.get('dryRun') === 'All') {
       if (this.store.find(type, object.metadata.namespace ?? '', object.metadata.name ?? '')) {
         throw alreadyExists(type.resource, object.metadata.name ?? '', type.group);
@@ -291,10 +296,10 @@ export class ResourceApi {
       return { code: 200, body: current };
     }
     if (type.kind === 'Pod') {
-      return { code: 200, body: this.deletePod(current, gracePeriod(query, options)) };
+      return { code: 200, body: deletePod(this.store, current, gracePeriod(query, options)) };
     }
     if (type.kind === 'Namespace') {
-      return { code: 200, body: this.deleteNamespace(current) };
+      return { code: 200, body: deleteNamespace(this.store, current) };
     }
     this.store.remove(type, request.namespace ?? '', request.name!);
     return {
@@ -321,123 +326,22 @@ export class ResourceApi {
     return this.list(request, new URLSearchParams());
   }
 
-  /**
-   * Graceful pod deletion: the apiserver only marks the pod (deletionTimestamp); the kubelet stops
-   * its containers and then removes it. A grace period of 0, or a pod never scheduled, goes at once.
-   */
-  private deletePod(pod: KubeObject, requestedGrace: number | undefined): KubeObject {
-    const spec = pod.spec as Json;
-    const grace = requestedGrace ?? Number(spec.terminationGracePeriodSeconds ?? 30);
-    const namespace = pod.metadata.namespace ?? '';
-    const name = pod.metadata.name ?? '';
-    if (grace === 0 || !spec.nodeName) {
-      return this.store.remove(pods, namespace, name);
-    }
-    const existingGrace = pod.metadata.deletionGracePeriodSeconds;
-    if (pod.metadata.deletionTimestamp && existingGrace !== undefined && existingGrace <= grace) {
-      return pod;
-    }
-    return (
-      this.store.mutate(pods, namespace, name, (object) => {
-        object.metadata.deletionTimestamp = timestamp(new Date(Date.now() + grace * 1000));
-        object.metadata.deletionGracePeriodSeconds = grace;
-      }) ?? pod
+  /** Hands out the lowest free node ports (from 30000), skipping those any service holds. */
+  private nodePortAllocator(creating: KubeObject): () => number {
+    const held = new Set(
+      [...this.store.list(services, undefined), creating].flatMap((service) =>
+        (((service.spec as Json | undefined)?.ports as Json[] | undefined) ?? []).map(
+          (port) => port.nodePort,
+        ),
+      ),
     );
-  }
-
-  /** Marks the namespace Terminating, deletes its content, and removes it once its pods are gone. */
-  private deleteNamespace(namespace: KubeObject): KubeObject {
-    const name = namespace.metadata.name ?? '';
-    if (name === 'default' || name === 'kube-system') {
-      throw new ApiError(
-        403,
-        'Forbidden',
-        `namespaces "${name}" is forbidden: this namespace may not be deleted`,
-        { name, kind: 'namespaces' },
-      );
-    }
-    if (namespace.metadata.deletionTimestamp) {
-      return namespace;
-    }
-    const marked = this.store.mutate(namespaces, '', name, (object) => {
-      object.metadata.deletionTimestamp = timestamp();
-      object.metadata.deletionGracePeriodSeconds = 0;
-      object.status = { phase: 'Terminating' };
-    })!;
-    for (const pod of this.store.list(pods, name)) {
-      if (!pod.metadata.deletionTimestamp) {
-        this.deletePod(pod, undefined);
+    return () => {
+      let port = firstNodePort;
+      while (held.has(port)) {
+        port++;
       }
-    }
-    const finish = () => {
-      if (this.store.list(pods, name).length > 0) {
-        setTimeout(finish, 100).unref();
-        return;
-      }
-      for (const kind of ['Secret', 'ConfigMap', 'Service', 'Event']) {
-        const type = resourceTypeOfKind(kind);
-        for (const object of this.store.list(type, name)) {
-          this.store.remove(type, name, object.metadata.name ?? '');
-        }
-      }
-      if (this.store.find(namespaces, '', name)) {
-        this.store.remove(namespaces, '', name);
-      }
-    };
-    setTimeout(finish, 0).unref();
-    return marked;
-  }
-
-  private review(type: ResourceType, body: Json, user: EmulatorUser): Json {
-    const spec = (body.spec ?? {}) as Json;
-    if (type.kind === 'SelfSubjectRulesReview') {
-      return {
-        kind: type.kind,
-        apiVersion: apiVersionOf(type),
-        metadata: { creationTimestamp: null },
-        spec,
-        status: {
-          resourceRules: this.authorizer.rulesFor(user),
-          nonResourceRules: [
-            {
-              verbs: ['get'],
-              nonResourceURLs: [
-                '/api',
-                '/api/*',
-                '/apis',
-                '/apis/*',
-                '/healthz',
-                '/livez',
-                '/readyz',
-                '/version',
-                '/version/',
-                '/openapi',
-                '/openapi/*',
-              ],
-            },
-          ],
-          incomplete: false,
-        },
-      };
-    }
-    const attributes = spec.resourceAttributes as Json | undefined;
-    const allowed = attributes
-      ? this.authorizer.allowed(user, {
-          verb: text(attributes.verb),
-          group: text(attributes.group),
-          resource: text(attributes.resource),
-          ...(attributes.subresource ? { subresource: text(attributes.subresource) } : {}),
-          ...(attributes.namespace ? { namespace: text(attributes.namespace) } : {}),
-        })
-      : true;
-    return {
-      kind: type.kind,
-      apiVersion: apiVersionOf(type),
-      metadata: { creationTimestamp: null },
-      spec,
-      status: allowed
-        ? { allowed: true, reason: "allowed by the emulator's RBAC rules" }
-        : { allowed: false },
+      held.add(port);
+      return port;
     };
   }
 
@@ -472,38 +376,6 @@ export class ResourceApi {
       ]);
     }
     return object;
-  }
-}
-
-function gracePeriod(query: URLSearchParams, options: Json): number | undefined {
-  const fromQuery = query.get('gracePeriodSeconds');
-  const value = fromQuery !== null ? Number(fromQuery) : options.gracePeriodSeconds;
-  return typeof value === 'number' && Number.isFinite(value) ? Math.max(0, value) : undefined;
-}
-
-/** Pod updates may only change images, activeDeadlineSeconds and tolerations, as in kube-apiserver. */
-function checkPodUpdate(current: KubeObject, next: KubeObject): void {
-  const strip = (spec: Json) => {
-    const copy = structuredClone(spec);
-    delete copy.activeDeadlineSeconds;
-    delete copy.tolerations;
-    for (const container of [
-      ...((copy.containers as Json[] | undefined) ?? []),
-      ...((copy.initContainers as Json[] | undefined) ?? []),
-    ]) {
-      delete container.image;
-    }
-    return JSON.stringify(copy);
-  };
-  if (strip(current.spec as Json) !== strip(next.spec as Json)) {
-    throw invalid('Pod', current.metadata.name ?? '', [
-      {
-        field: 'spec',
-        type: 'FieldValueForbidden',
-        detail:
-          'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
-      },
-    ]);
   }
 }
 

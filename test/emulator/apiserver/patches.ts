@@ -1,4 +1,4 @@
-import { badRequest } from './apiErrors.ts';
+import { badRequest } from '../apiErrors.ts';
 
 type Json = unknown;
 

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { connectInSandbox, execInContainer, type PodSandbox } from './sandbox.ts';
+import { sleep } from './backoff.ts';
+import type { ContainerSlot, PodReporter } from './containerSlot.ts';
+import { connectInSandbox, execInContainer } from './containerExec.ts';
+import type { PodSandbox } from './sandbox.ts';
 
 type Json = Record<string, unknown>;
 
@@ -110,5 +113,57 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
     return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+export interface ReadinessTarget {
+  slot: ContainerSlot;
+  /** The pod's sandbox now (it goes away when the pod stops). */
+  sandbox: () => PodSandbox | undefined;
+  helpersDir: string;
+  reporter: PodReporter;
+}
+
+/**
+ * Runs a container's readiness probe every period until `signal` aborts or the container exits,
+ * flipping `slot.ready` after successThreshold successes or failureThreshold failures.
+ */
+export async function probeReadiness(
+  probe: Json,
+  target: ReadinessTarget,
+  signal: AbortSignal,
+): Promise<void> {
+  const { slot, reporter } = target;
+  const period = Number(probe.periodSeconds ?? 10) * 1000;
+  const successThreshold = Number(probe.successThreshold ?? 1);
+  const failureThreshold = Number(probe.failureThreshold ?? 3);
+  let successes = 0;
+  let failures = 0;
+  await sleep(Number(probe.initialDelaySeconds ?? 0) * 1000, signal);
+  while (!signal.aborted && slot.process) {
+    const outcome = await runProbe(probe, {
+      sandbox: target.sandbox(),
+      containerPid: slot.process.pid,
+      env: slot.env,
+      helpersDir: target.helpersDir,
+    });
+    if (signal.aborted) {
+      return;
+    }
+    if (outcome.ok) {
+      failures = 0;
+      if (++successes >= successThreshold && !slot.ready) {
+        slot.ready = true;
+        reporter.publish();
+      }
+    } else {
+      successes = 0;
+      reporter.event('Warning', 'Unhealthy', `Readiness probe failed: ${outcome.message}`, slot);
+      if (++failures >= failureThreshold && slot.ready) {
+        slot.ready = false;
+        reporter.publish();
+      }
+    }
+    await sleep(period, signal);
   }
 }

@@ -1,6 +1,6 @@
-import type { KubeObject, ObjectStore } from './objectStore.ts';
-import { text } from './jsonValues.ts';
-import { resourceTypeOfKind } from './resources.ts';
+import type { KubeObject, ObjectStore } from '../store/objectStore.ts';
+import { text } from '../jsonValues.ts';
+import { resourceTypeOfKind } from '../resources.ts';
 
 type Json = Record<string, unknown>;
 

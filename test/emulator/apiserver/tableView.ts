@@ -1,6 +1,6 @@
-import { text } from './jsonValues.ts';
-import type { KubeObject } from './objectStore.ts';
-import type { ResourceType } from './resources.ts';
+import { text } from '../jsonValues.ts';
+import type { KubeObject } from '../store/objectStore.ts';
+import type { ResourceType } from '../resources.ts';
 
 type Json = Record<string, unknown>;
 
@@ -56,7 +56,7 @@ const columnsByKind: Record<string, Column[]> = {
       type: 'string',
       cell: (service) => text(spec(service).clusterIP) || none,
     },
-    { name: 'External-IP', type: 'string', cell: () => none },
+    { name: 'External-IP', type: 'string', cell: (service) => externalIp(service) },
     { name: 'Port(s)', type: 'string', cell: (service) => servicePorts(service) },
     ageColumn,
     { name: 'Selector', type: 'string', priority: 1, cell: (service) => selector(service) },
@@ -210,12 +210,34 @@ function podStatus(pod: Json): string {
   return reason;
 }
 
+/** As kubectl's printer has it: the alias of an ExternalName, a LoadBalancer's pending address. */
+function externalIp(service: Json): string {
+  const external = ((spec(service).externalIPs as string[] | undefined) ?? []).join(',');
+  const ingress = (
+    (((service.status as Json | undefined)?.loadBalancer as Json | undefined)?.ingress as
+      Json[] | undefined) ?? []
+  ).map((entry) => text(entry.ip) || text(entry.hostname));
+  switch (spec(service).type) {
+    case 'ExternalName':
+      return text(spec(service).externalName) || none;
+    case 'LoadBalancer':
+      return [...ingress, ...(external ? [external] : [])].join(',') || '<pending>';
+    default:
+      return external || none;
+  }
+}
+
 function servicePorts(service: Json): string {
   const ports = (spec(service).ports as Json[] | undefined) ?? [];
   if (ports.length === 0) {
     return none;
   }
-  return ports.map((port) => `${String(port.port)}/${text(port.protocol) || 'TCP'}`).join(',');
+  return ports
+    .map((port) => {
+      const nodePort = text(port.nodePort);
+      return `${String(port.port)}${nodePort && `:${nodePort}`}/${text(port.protocol) || 'TCP'}`;
+    })
+    .join(',');
 }
 
 function selector(service: Json): string {

@@ -1,4 +1,4 @@
-import { badRequest } from './apiErrors.ts';
+import { badRequest } from '../apiErrors.ts';
 
 /** A parsed label or field selector: every requirement must hold. */
 export type Selector = (labelsOrFields: (key: string) => string | undefined) => boolean;
