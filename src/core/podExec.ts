@@ -12,6 +12,7 @@ import {
 } from './execChannels.ts';
 import { apiErrorFromStatus, type StatusBody } from './kubernetesErrors.ts';
 import { PodTerminal, type PodTerminalRequest } from './podTerminal.ts';
+import { settleOnce } from './settleOnce.ts';
 
 /** Exec subprotocols, newest first: v5 can half-close stdin, v4 cannot. */
 export { ExecStartError, exitCodeOf } from './execChannels.ts';
@@ -63,17 +64,12 @@ export class PodExecClient {
     const socket = await this.open(request, { stdin: request.stdin !== undefined, tty: false });
     return new Promise<PodExecResult>((resolve, reject) => {
       let status: StatusBody | undefined;
-      let settled = false;
-      const finish = (outcome: () => void) => {
-        if (!settled) {
-          settled = true;
-          request.signal?.removeEventListener('abort', onAbort);
-          outcome();
-        }
-      };
+      const outcome = settleOnce(resolve, reject, () =>
+        request.signal?.removeEventListener('abort', onAbort),
+      );
       const onAbort = () => {
         socket.terminate();
-        finish(() => reject(request.signal?.reason as Error));
+        outcome.reject(request.signal?.reason);
       };
       // The signal may have fired while the socket was opening.
       if (request.signal?.aborted) {
@@ -86,10 +82,8 @@ export class PodExecClient {
         response.on('data', (chunk: Buffer) => (body += chunk.toString()));
         response.on('end', () => {
           socket.terminate();
-          finish(() =>
-            reject(
-              apiErrorFromStatus(response.statusCode ?? 0, body, `exec in pod ${request.pod}`),
-            ),
+          outcome.reject(
+            apiErrorFromStatus(response.statusCode ?? 0, body, `exec in pod ${request.pod}`),
           );
         });
       });
@@ -118,25 +112,23 @@ export class PodExecClient {
         }
       });
       socket.on('error', (error) => {
-        finish(() => reject(new ConnectionLostError(request.pod, error.message)));
+        outcome.reject(new ConnectionLostError(request.pod, error.message));
       });
       socket.on('close', (code: number) => {
-        finish(() => {
-          if (!status) {
-            reject(
-              new ConnectionLostError(
-                request.pod,
-                `the exec stream closed (code ${code}) without an exit status`,
-              ),
-            );
-            return;
-          }
-          try {
-            resolve({ exitCode: exitCodeOf(status, request.pod), protocol: socket.protocol });
-          } catch (error) {
-            reject(error instanceof Error ? error : new Error(String(error)));
-          }
-        });
+        if (!status) {
+          outcome.reject(
+            new ConnectionLostError(
+              request.pod,
+              `the exec stream closed (code ${code}) without an exit status`,
+            ),
+          );
+          return;
+        }
+        try {
+          outcome.resolve({ exitCode: exitCodeOf(status, request.pod), protocol: socket.protocol });
+        } catch (error) {
+          outcome.reject(error);
+        }
       });
     });
   }

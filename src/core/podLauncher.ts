@@ -9,6 +9,7 @@ import { withApiRetry } from './apiRetry.ts';
 import { PodStartError } from './errors.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import type { Logger } from './logger.ts';
+import { settleOnce } from './settleOnce.ts';
 
 const fatalWaitingReasons = new Set([
   'ErrImagePull',
@@ -241,16 +242,11 @@ export class PodLauncher {
   ): Promise<V1Pod | undefined> {
     return new Promise<V1Pod | undefined>((resolve, reject) => {
       let controller: AbortController | undefined;
-      let settled = false;
-      const settle = (action: () => void) => {
-        if (!settled) {
-          settled = true;
-          stop.removeEventListener('abort', onStop);
-          controller?.abort();
-          action();
-        }
-      };
-      const onStop = () => settle(() => reject(stop.reason as Error));
+      const outcome = settleOnce<V1Pod | undefined>(resolve, reject, () => {
+        stop.removeEventListener('abort', onStop);
+        controller?.abort();
+      });
+      const onStop = () => outcome.reject(stop.reason);
       // An abort that came while the caller was reading the pod has no event left to fire.
       if (stop.aborted) {
         onStop();
@@ -263,27 +259,25 @@ export class PodLauncher {
           { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: false },
           (type: string, pod: V1Pod) => {
             if (type === 'DELETED') {
-              settle(() =>
-                reject(
-                  new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted'),
-                ),
+              outcome.reject(
+                new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted'),
               );
             } else if (isPodReady(pod) || fatalPodCondition(pod)) {
-              settle(() => resolve(pod));
+              outcome.resolve(pod);
             } else {
               onUpdate?.(pod);
             }
           },
-          () => settle(() => resolve(undefined)),
+          () => outcome.resolve(undefined),
         )
         .then(
           (started) => {
             controller = started;
-            if (settled) {
+            if (outcome.settled) {
               started.abort();
             }
           },
-          (error: unknown) => settle(() => reject(translateApiError(error, `watch pod ${name}`))),
+          (error: unknown) => outcome.reject(translateApiError(error, `watch pod ${name}`)),
         );
     });
   }
@@ -376,16 +370,16 @@ export class PodLauncher {
   private watchGone(name: string, resourceVersion: string, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
       let controller: AbortController | undefined;
-      const timer = setTimeout(done, timeoutMs);
-      let finished = false;
-      function done() {
-        if (!finished) {
-          finished = true;
+      const outcome = settleOnce<void>(
+        resolve,
+        () => resolve(),
+        () => {
           clearTimeout(timer);
           controller?.abort();
-          resolve();
-        }
-      }
+        },
+      );
+      const done = () => outcome.resolve();
+      const timer = setTimeout(done, timeoutMs);
       new Watch(this.options.kubeConfig)
         .watch(
           `/api/v1/namespaces/${this.options.namespace}/pods`,
@@ -399,7 +393,7 @@ export class PodLauncher {
         )
         .then((started) => {
           controller = started;
-          if (finished) {
+          if (outcome.settled) {
             started.abort();
           }
         }, done);
