@@ -2,9 +2,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import { PodRunnerError } from './errors.ts';
-import { apiErrorFromStatus } from './kubernetesErrors.ts';
+import { openKubernetesWebSocket, type WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import type { WebSocketFactory } from './podExec.ts';
 
 export interface PortForwarderOptions {
   kubeConfig: KubeConfig;
@@ -30,6 +29,8 @@ export class PortForwarder {
   private server: Server | undefined;
   private readonly connections = new Set<Socket>();
   private readonly sockets = new Set<WebSocket>();
+  /** Aborted by stop(): WebSockets still opening are destroyed too. */
+  private running: AbortController | undefined;
   lastError: Error | undefined;
 
   constructor(private readonly options: PortForwarderOptions) {}
@@ -49,6 +50,7 @@ export class PortForwarder {
       server.listen(0, '127.0.0.1', () => resolve());
     });
     this.server = server;
+    this.running = new AbortController();
     const { port } = server.address() as AddressInfo;
     this.logger.info(
       `forwarding 127.0.0.1:${port} to ${this.options.namespace}/${this.options.pod}:${this.options.remotePort}`,
@@ -63,6 +65,8 @@ export class PortForwarder {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.running?.abort(new PortForwardError('the port-forward was stopped'));
+    this.running = undefined;
     for (const socket of this.sockets) {
       socket.terminate();
     }
@@ -89,41 +93,17 @@ export class PortForwarder {
     );
   }
 
-  private async open(): Promise<WebSocket> {
-    const cluster = this.options.kubeConfig.getCurrentCluster();
-    if (!cluster) {
-      throw new PortForwardError('the kubeconfig has no current cluster');
-    }
-    const base = cluster.server.replace(/^http/, 'ws').replace(/\/$/, '');
-    const url = `${base}/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/pods/${encodeURIComponent(this.options.pod)}/portforward?ports=${this.options.remotePort}`;
-    const socketOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
-    await this.options.kubeConfig.applyToHTTPSOptions(socketOptions);
-    const socket = (this.options.webSocketFactory ?? ((u, p, o) => new WebSocket(u, p, o)))(
-      url,
-      [portForwardProtocol],
-      socketOptions,
-    );
-    return new Promise<WebSocket>((resolve, reject) => {
-      socket.once('unexpected-response', (_request, response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => {
-          socket.terminate();
-          reject(
-            apiErrorFromStatus(
-              response.statusCode ?? 0,
-              body,
-              `port-forward to pod ${this.options.pod}`,
-            ),
-          );
-        });
-      });
-      socket.once('error', (error) =>
-        reject(
-          new PortForwardError(`port-forward to pod ${this.options.pod} failed: ${error.message}`),
-        ),
-      );
-      socket.once('open', () => resolve(socket));
+  private open(): Promise<WebSocket> {
+    const { namespace, pod, remotePort } = this.options;
+    return openKubernetesWebSocket({
+      kubeConfig: this.options.kubeConfig,
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward?ports=${remotePort}`,
+      protocols: [portForwardProtocol],
+      action: `port-forward to pod ${pod}`,
+      connectionError: (detail) =>
+        new PortForwardError(`port-forward to pod ${pod} failed: ${detail}`),
+      ...(this.running ? { signal: this.running.signal } : {}),
+      ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
   }
 
@@ -168,5 +148,6 @@ export class PortForwarder {
     });
     connection.once('close', () => socket.close());
     connection.resume();
+    socket.resume();
   }
 }
