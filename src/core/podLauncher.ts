@@ -1,15 +1,9 @@
-import {
-  Watch,
-  type CoreV1Api,
-  type CoreV1Event,
-  type KubeConfig,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import type { CoreV1Api, CoreV1Event, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { withApiRetry } from './apiRetry.ts';
 import { PodStartError } from './errors.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import type { Logger } from './logger.ts';
-import { settleOnce } from './settleOnce.ts';
+import { watchUntil } from './watchUntil.ts';
 
 const fatalWaitingReasons = new Set([
   'ErrImagePull',
@@ -136,267 +130,22 @@ export class PodLauncher {
     options: StartOptions = {},
   ): Promise<V1Pod> {
     const { signal, onProgress } = options;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const finished = new AbortController();
-    const stop = AbortSignal.any([deadline, finished.signal, ...(signal ? [signal] : [])]);
-    let last: V1Pod | undefined;
-    let phase = 'Pending';
-    const report = onProgress
-      ? (pod: V1Pod) => {
-          phase = describePhase(pod);
-          onProgress({ phase, message: phase });
-        }
-      : undefined;
-    if (onProgress) {
-      this.watchEvents(name, stop, (message) => onProgress({ phase, message }));
-    }
-    try {
-      for (;;) {
-        stop.throwIfAborted();
-        last = await this.find(name);
-        if (!last) {
-          throw new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted');
-        }
-        report?.(last);
-        const outcome = await this.evaluate(last);
-        if (outcome) {
-          return outcome;
-        }
-        last = await this.watchUntilDecided(
-          name,
-          last.metadata?.resourceVersion ?? '0',
-          stop,
-          report,
-        );
-        if (last && (await this.evaluate(last))) {
-          return last;
-        }
-      }
-    } catch (error) {
-      if (deadline.aborted && !(signal?.aborted ?? false) && !(error instanceof PodStartError)) {
-        const phase = last?.status?.phase ?? 'unknown';
-        throw await this.startError(
-          name,
-          'Timeout',
-          `pod ${name} was not ready after ${Math.round(timeoutMs / 1000)} s (phase ${phase})`,
-        );
-      }
-      throw error;
-    } finally {
-      finished.abort();
-    }
-  }
-
-  /** Reports the pod's Events as they are recorded (best effort: progress only, never an error). */
-  private watchEvents(name: string, stop: AbortSignal, onEvent: (message: string) => void): void {
-    const seen = new Set<string>();
-    new Watch(this.options.kubeConfig)
-      .watch(
-        `/api/v1/namespaces/${this.options.namespace}/events`,
-        { fieldSelector: `involvedObject.name=${name}` },
-        (type: string, event: CoreV1Event) => {
-          const key = event.metadata?.uid ?? '';
-          if (type === 'DELETED' || seen.has(key)) {
-            return;
-          }
-          seen.add(key);
-          onEvent(`${event.reason ?? 'Event'}: ${event.message ?? ''}`.trim());
-        },
-        () => undefined,
-      )
-      .then(
-        (controller) => {
-          if (stop.aborted) {
-            controller.abort();
-          } else {
-            stop.addEventListener('abort', () => controller.abort(), { once: true });
-          }
-        },
-        (error: unknown) =>
-          this.options.logger.debug(`cannot watch the events of pod ${name}: ${String(error)}`),
-      );
-  }
-
-  /** Ready → the pod; fatal → throws; otherwise undefined (keep waiting). */
-  private async evaluate(pod: V1Pod): Promise<V1Pod | undefined> {
-    if (isPodReady(pod)) {
-      return pod;
-    }
-    const fatal = fatalPodCondition(pod);
-    if (fatal) {
-      throw await this.startError(
-        pod.metadata?.name ?? '',
-        fatal.reason,
-        `pod ${pod.metadata?.name ?? ''} failed to start: ${fatal.message}`,
-      );
-    }
-    return undefined;
-  }
-
-  /** Watches one pod from a resourceVersion until it is ready, fatal or gone; undefined if the watch ended. */
-  private watchUntilDecided(
-    name: string,
-    resourceVersion: string,
-    stop: AbortSignal,
-    onUpdate?: (pod: V1Pod) => void,
-  ): Promise<V1Pod | undefined> {
-    return new Promise<V1Pod | undefined>((resolve, reject) => {
-      let controller: AbortController | undefined;
-      const outcome = settleOnce<V1Pod | undefined>(resolve, reject, () => {
-        stop.removeEventListener('abort', onStop);
-        controller?.abort();
-      });
-      const onStop = () => outcome.reject(stop.reason);
-      // An abort that came while the caller was reading the pod has no event left to fire.
-      if (stop.aborted) {
-        onStop();
-        return;
-      }
-      stop.addEventListener('abort', onStop, { once: true });
-      new Watch(this.options.kubeConfig)
-        .watch(
-          `/api/v1/namespaces/${this.options.namespace}/pods`,
-          { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: false },
-          (type: string, pod: V1Pod) => {
-            if (type === 'DELETED') {
-              outcome.reject(
-                new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted'),
-              );
-            } else if (isPodReady(pod) || fatalPodCondition(pod)) {
-              outcome.resolve(pod);
-            } else {
-              onUpdate?.(pod);
-            }
-          },
-          () => outcome.resolve(undefined),
-        )
-        .then(
-          (started) => {
-            controller = started;
-            if (outcome.settled) {
-              started.abort();
-            }
-          },
-          (error: unknown) => outcome.reject(translateApiError(error, `watch pod ${name}`)),
-        );
-    });
-  }
-
-  private async startError(name: string, reason: string, message: string): Promise<PodStartError> {
-    const events = await this.events(name);
-    const logTail = await this.logTail(name);
-    const details = [
-      message,
-      ...(events.length ? ['Events:', ...events.map((e) => `  ${e}`)] : []),
-      ...(logTail
-        ? [
-            'Last log lines:',
-            ...logTail
-              .trimEnd()
-              .split('\n')
-              .map((l) => `  ${l}`),
-          ]
-        : []),
-    ].join('\n');
-    return new PodStartError(details, name, reason, events, logTail);
-  }
-
-  private async events(name: string): Promise<string[]> {
-    try {
-      const list = await this.options.core.listNamespacedEvent({
-        namespace: this.options.namespace,
-        fieldSelector: `involvedObject.name=${name}`,
-      });
-      return list.items.map((e) => `${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`.trim());
-    } catch {
-      return [];
-    }
-  }
-
-  private async logTail(name: string): Promise<string> {
-    try {
-      return await this.readLogs(name, 10);
-    } catch {
-      return '';
-    }
-  }
-
-  async readLogs(name: string, tailLines?: number): Promise<string> {
-    try {
-      return await withApiRetry(
-        () =>
-          this.options.core.readNamespacedPodLog({
-            namespace: this.options.namespace,
-            name,
-            ...(tailLines !== undefined ? { tailLines } : {}),
-          }),
-        { idempotent: true },
-      );
-    } catch (error) {
-      throw translateApiError(error, `read the log of pod ${name}`);
-    }
-  }
-
-  /** Deletes the pod (a missing pod is fine) and waits until the API no longer has it. */
-  async deleteAndWait(name: string, timeoutMs = 60_000): Promise<void> {
-    try {
-      await withApiRetry(
-        () => this.options.core.deleteNamespacedPod({ namespace: this.options.namespace, name }),
-        { idempotent: true },
-      );
-    } catch (error) {
-      if (isNotFound(error)) {
-        return;
-      }
-      throw translateApiError(error, `delete pod ${name}`);
-    }
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const pod = await this.find(name);
       if (!pod) {
         return;
       }
-      await this.watchGone(
+      // A watch that fails or ends early only means: read the pod again.
+      await this.watchPod(
         name,
         pod.metadata?.resourceVersion ?? '0',
-        Math.max(0, deadline - Date.now()),
-      );
+        (type) => (type === 'DELETED' ? true : undefined),
+        AbortSignal.timeout(Math.max(0, deadline - Date.now())),
+      ).catch(() => undefined);
     }
     this.options.logger.warn(
       `pod ${name} was still terminating after ${Math.round(timeoutMs / 1000)} s`,
     );
-  }
-
-  private watchGone(name: string, resourceVersion: string, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let controller: AbortController | undefined;
-      const outcome = settleOnce<void>(
-        resolve,
-        () => resolve(),
-        () => {
-          clearTimeout(timer);
-          controller?.abort();
-        },
-      );
-      const done = () => outcome.resolve();
-      const timer = setTimeout(done, timeoutMs);
-      new Watch(this.options.kubeConfig)
-        .watch(
-          `/api/v1/namespaces/${this.options.namespace}/pods`,
-          { fieldSelector: `metadata.name=${name}`, resourceVersion },
-          (type: string) => {
-            if (type === 'DELETED') {
-              done();
-            }
-          },
-          done,
-        )
-        .then((started) => {
-          controller = started;
-          if (outcome.settled) {
-            started.abort();
-          }
-        }, done);
-    });
   }
 }
