@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { KernelConnectionError, PodRunnerError } from './errors.ts';
 import {
   authorizationHeaders,
@@ -143,7 +144,10 @@ interface PendingExecution {
   reject: (error: Error) => void;
 }
 
-const reconnectAttempts = 5;
+/** Five tries to open the kernel's WebSocket, 400 ms to 3.2 s apart. */
+const reconnectBackoff: BackoffPolicy = { initialDelayMs: 400, maxDelayMs: 3_200, maxAttempts: 5 };
+/** After a restart, kernel_info is asked again each second until the kernel answers. */
+const kernelInfoBackoff: BackoffPolicy = { initialDelayMs: 1_000, maxDelayMs: 1_000 };
 /** How long to wait for the server's replay after a reconnection before sending a request again. */
 const replayWaitMs = 1000;
 
@@ -159,7 +163,8 @@ export class KernelChannel {
   private readonly pending = new Map<string, PendingExecution>();
   /** kernel_info requests in flight, by msg_id. */
   private readonly infoRequests = new Map<string, () => void>();
-  private closed = false;
+  /** Aborted by close(): a connection being retried gives up at once. */
+  private readonly lifetime = new AbortController();
 
   constructor(
     private readonly info: PodJupyterConnectionInfo,
@@ -201,26 +206,28 @@ export class KernelChannel {
     const previous = this.socket;
     this.socket = undefined;
     previous?.close();
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const socket = await this.open();
-      const message = kernelInfoRequest(this.session);
-      const answered = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 1000);
-        this.infoRequests.set(message.header.msg_id, () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const answered = new AbortController();
+    const askAgain = new Backoff(kernelInfoBackoff, AbortSignal.any([deadline, answered.signal]));
+    const asked: string[] = [];
+    try {
+      do {
+        const socket = await this.open();
+        const message = kernelInfoRequest(this.session);
+        asked.push(message.header.msg_id);
+        this.infoRequests.set(message.header.msg_id, () => answered.abort());
         socket.send(JSON.stringify(message));
-      });
-      this.infoRequests.delete(message.header.msg_id);
-      if (answered) {
-        return;
+      } while (await askAgain.wait());
+    } finally {
+      for (const msgId of asked) {
+        this.infoRequests.delete(msgId);
       }
     }
-    throw new KernelConnectionError(
-      `kernel ${this.kernelId} did not answer within ${Math.round(timeoutMs / 1000)} s`,
-    );
+    if (!answered.signal.aborted) {
+      throw new KernelConnectionError(
+        `kernel ${this.kernelId} did not answer within ${Math.round(timeoutMs / 1000)} s`,
+      );
+    }
   }
 
   /** Abandons every pending execution with `error` (kernel restart or death). */
@@ -232,14 +239,14 @@ export class KernelChannel {
   }
 
   close(): void {
-    this.closed = true;
+    this.lifetime.abort();
     this.failPending(new KernelConnectionError('the kernel connection was closed'));
     this.socket?.close();
     this.socket = undefined;
   }
 
   private open(): Promise<WebSocket> {
-    if (this.closed) {
+    if (this.lifetime.signal.aborted) {
       return Promise.reject(new KernelConnectionError('the kernel connection was closed'));
     }
     if (this.socket?.readyState === WebSocket.OPEN) {
@@ -250,23 +257,18 @@ export class KernelChannel {
   }
 
   private async connectWithRetries(): Promise<WebSocket> {
-    let lastError: Error | undefined;
-    for (let attempt = 0; attempt < reconnectAttempts; attempt++) {
-      if (attempt > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
-      }
+    const backoff = new Backoff(reconnectBackoff, this.lifetime.signal);
+    for (;;) {
       try {
         const socket = await this.connectOnce();
         this.socket = socket;
         return socket;
       } catch (error) {
-        lastError = error as Error;
-        if (error instanceof JupyterAuthError || this.closed) {
-          break;
+        if (error instanceof JupyterAuthError || !(await backoff.wait())) {
+          throw error;
         }
       }
     }
-    throw lastError ?? new KernelConnectionError('cannot connect to the kernel');
   }
 
   private connectOnce(): Promise<WebSocket> {
@@ -304,7 +306,7 @@ export class KernelChannel {
   }
 
   private onClose(socket: WebSocket): void {
-    if (this.socket !== socket || this.closed) {
+    if (this.socket !== socket || this.lifetime.signal.aborted) {
       return;
     }
     this.socket = undefined;
