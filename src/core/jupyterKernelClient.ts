@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
-import { KernelConnectionError, PodRunnerError } from './errors.ts';
+import { JupyterAuthError, KernelConnectionError, KernelDiedError } from './errors.ts';
 import {
   authorizationHeaders,
   jupyterApiUrl,
@@ -19,6 +19,8 @@ import {
 import { silentLogger, type Logger } from './logger.ts';
 import { randomUUID } from 'node:crypto';
 
+export { JupyterAuthError, KernelDiedError } from './errors.ts';
+
 export interface KernelSpecs {
   default: string;
   kernelspecs: Record<string, unknown>;
@@ -36,12 +38,6 @@ export interface ExecuteRequestOptions {
 }
 
 export type JupyterWebSocketFactory = (url: string, options: WebSocket.ClientOptions) => WebSocket;
-
-/** The server refused the credentials. */
-export class JupyterAuthError extends PodRunnerError {}
-
-/** The kernel process died during the execution. */
-export class KernelDiedError extends PodRunnerError {}
 
 /** REST calls of the Jupyter kernel API (Jupyter Server and the kernel gateway share them). */
 export class JupyterRestClient {

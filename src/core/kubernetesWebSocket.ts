@@ -14,7 +14,7 @@ const defaultWebSocketFactory: WebSocketFactory = (url, protocols, options) =>
   new WebSocket(url, protocols, options);
 
 /** Long enough for a loaded apiserver and kubelet; short enough that a dead one is noticed. */
-export const defaultHandshakeTimeoutMs = 30_000;
+const defaultHandshakeTimeoutMs = 30_000;
 
 export interface KubernetesWebSocketOptions {
   kubeConfig: KubeConfig;

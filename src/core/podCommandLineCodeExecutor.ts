@@ -13,8 +13,6 @@ import { ExecutorStateError, FunctionsSetupError, OptionError } from './errors.t
 import {
   buildExecutorPod,
   executorContainerName,
-  managedByLabel,
-  managedByValue,
   validateWorkspacePath,
   type ExecutorPodManifest,
 } from './executorPod.ts';
@@ -26,6 +24,7 @@ import {
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { OutputCollector, type OutputChunk } from './outputCollector.ts';
+import { managedByLabel, managedByValue } from './podLabels.ts';
 import { PodExecClient, type WebSocketFactory } from './podExec.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
@@ -90,7 +89,6 @@ const wallClockSlackMs = 15_000;
 
 interface Session {
   target: ClusterTarget;
-  core: CoreV1Api;
   exec: PodExecClient;
   launcher: PodLauncher;
 }
@@ -252,7 +250,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       throw error;
     }
     this.ownsPod = true;
-    this.session = { target, core, exec, launcher };
+    this.session = { target, exec, launcher };
     this.functionsReady = undefined;
     this.logger.info(`pod ${namespace}/${name} is ready`);
   }
@@ -463,7 +461,6 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     }
   }
 
-  /** Deletes the pod and creates it again: all state in the pod is lost. */
   /**
    * An interactive shell (tty) in the executor container; `/bin/sh` unless a command is given.
    * The caller closes it; the executor's own blocks are unaffected.
@@ -491,6 +488,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     return this.session;
   }
 
+  /** Deletes the pod and creates it again: all state in the pod is lost. */
   async restart(): Promise<void> {
     await this.stop();
     await this.start();

@@ -15,7 +15,8 @@ import { openKubernetesWebSocket, type WebSocketFactory } from './kubernetesWebS
 import { PodTerminal, type PodTerminalRequest } from './podTerminal.ts';
 import { settleOnce } from './settleOnce.ts';
 
-export { ExecStartError, exitCodeOf } from './execChannels.ts';
+export { ExecStartError } from './errors.ts';
+export { exitCodeOf } from './execChannels.ts';
 export type { WebSocketFactory } from './kubernetesWebSocket.ts';
 
 /** Exec subprotocols, newest first: v5 can half-close stdin, v4 cannot. */

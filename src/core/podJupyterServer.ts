@@ -1,27 +1,22 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { deleteIfPresent } from './apiRetry.ts';
-import { OptionError, SpecError } from './errors.ts';
-import {
-  executorContainerName,
-  instanceLabel,
-  managedByLabel,
-  managedByValue,
-  validateWorkspacePath,
-} from './executorPod.ts';
+import { ExecutorStateError, OptionError, SpecError } from './errors.ts';
+import { executorContainerName, validateWorkspacePath } from './executorPod.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
-import { loadClusterTarget } from './kubeconfig.ts';
-import { isNotFound, translateApiError } from './kubernetesErrors.ts';
+import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
+import { translateApiError } from './kubernetesErrors.ts';
+import type { WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { PodLauncher, type StartOptions } from './podLauncher.ts';
-import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
 import { PodExecClient } from './podExec.ts';
+import { instanceLabel, jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.ts';
+import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder } from './portForwarder.ts';
-import type { WebSocketFactory } from './podExec.ts';
+import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
 import { loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
 
-export const jupyterServerLabel = 'autogen-kubernetes/jupyter-server';
+export { jupyterServerLabel } from './podLabels.ts';
 export const defaultJupyterImage = 'quay.io/jupyter/docker-stacks-foundation';
 /** The seed's command, with `exec` so the gateway is PID 1 and stops promptly on SIGTERM. */
 export const defaultJupyterCommand = [
@@ -59,15 +54,39 @@ export interface PodJupyterServerOptions {
   /** Default: 32 random bytes as hex. "" disables authentication (no Secret). */
   token?: string;
   logger?: Logger;
+  /** Opens the Kubernetes WebSockets (port-forward, terminals); for tests. */
   webSocketFactory?: WebSocketFactory;
 }
 
 const isObject = (value: unknown): value is JsonObject =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
+type JupyterServerManifests = {
+  pod: JsonObject;
+  secret: JsonObject | undefined;
+  service: JsonObject;
+};
+
+/** The names of what one start created (and so what stop() deletes). */
+interface CreatedObjects {
+  pod?: string;
+  secret?: string;
+  service?: string;
+}
+
+interface ServerSession {
+  target: ClusterTarget;
+  core: CoreV1Api;
+  launcher: PodLauncher;
+  exec: PodExecClient;
+  manifests: JupyterServerManifests;
+  created: CreatedObjects;
+  forwarder: PortForwarder | undefined;
+}
+
 /**
  * A Jupyter kernel gateway in a pod, with its Secret (KG_AUTH_TOKEN) and Service, reachable from
- * outside the cluster through a supervised port-forward on 127.0.0.1.
+ * outside the cluster through a port-forward on 127.0.0.1.
  */
 export class PodJupyterServer implements AsyncDisposable {
   readonly podName: string;
@@ -75,14 +94,8 @@ export class PodJupyterServer implements AsyncDisposable {
   private token: string;
   private readonly logger: Logger;
   private readonly autoRemove: boolean;
-  private resolvedNamespace: string | undefined;
-  private launcher: PodLauncher | undefined;
-  private core: CoreV1Api | undefined;
-  private kubeConfig: KubeConfig | undefined;
-  private forwarder: PortForwarder | undefined;
-  private created: { pod?: string; secret?: string; service?: string } = {};
-  private manifests:
-    { pod: JsonObject; secret: JsonObject | undefined; service: JsonObject } | undefined;
+  private session: ServerSession | undefined;
+  private starting: Promise<void> | undefined;
 
   constructor(private readonly options: PodJupyterServerOptions = {}) {
     this.podName = options.podName ?? `autogen-jupyter-${randomUUID()}`;
@@ -105,68 +118,73 @@ export class PodJupyterServer implements AsyncDisposable {
     this.autoRemove = options.autoRemove ?? true;
   }
 
-  /** The namespace the gateway runs in, once started. */
+  /** The namespace the gateway runs in (known once started, or when given). */
   get namespace(): string | undefined {
-    return this.resolvedNamespace;
+    return this.session?.target.namespace ?? (this.options.namespace || undefined);
+  }
+
+  get isRunning(): boolean {
+    return this.session !== undefined;
   }
 
   /** The in-cluster address (Service FQDN), as the seed gives it. */
   get connectionInfo(): PodJupyterConnectionInfo {
-    const service = this.manifests
-      ? String((this.manifests.service.metadata as JsonObject).name)
+    const service = this.session
+      ? String((this.session.manifests.service.metadata as JsonObject).name)
       : this.podName;
     return {
-      host: `${service}.${this.resolvedNamespace ?? 'default'}.svc.cluster.local`,
+      host: `${service}.${this.namespace ?? 'default'}.svc.cluster.local`,
       port: this.port,
       ...(this.token ? { token: this.token } : {}),
     };
   }
 
-  async start(options: StartOptions = {}): Promise<void> {
-    if (this.launcher) {
-      return;
+  /** Creates the Secret, Pod and Service and waits until the pod is ready; concurrent calls share one start. */
+  start(options: StartOptions = {}): Promise<void> {
+    if (this.session) {
+      return Promise.resolve();
     }
+    this.starting ??= this.doStart(options).finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async doStart(options: StartOptions): Promise<void> {
+    options.signal?.throwIfAborted();
     const target = loadClusterTarget({
       ...(this.options.kubeconfig !== undefined ? { kubeconfig: this.options.kubeconfig } : {}),
       ...(this.options.context !== undefined ? { context: this.options.context } : {}),
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
     });
-    this.resolvedNamespace = target.namespace;
-    this.kubeConfig = target.kubeConfig;
+    const { namespace } = target;
     const core = target.kubeConfig.makeApiClient(CoreV1Api);
     const launcher = new PodLauncher({
       kubeConfig: target.kubeConfig,
       core,
-      namespace: target.namespace,
+      namespace,
       logger: this.logger,
     });
-    const manifests = this.manifestsFor(target.namespace);
-    this.manifests = manifests;
+    const manifests = this.manifestsFor(namespace);
+    const secretManifest = manifests.secret;
     await checkPermissions(
       target.kubeConfig,
-      target.namespace,
-      manifests.secret
+      namespace,
+      secretManifest
         ? jupyterServerPermissions
         : jupyterServerPermissions.filter((p) => p.resource !== 'secrets'),
       this.logger,
     );
+    const created: CreatedObjects = {};
     try {
-      if (manifests.secret) {
-        this.created.secret = await this.getOrCreate('secret', manifests.secret, () =>
-          core.createNamespacedSecret({
-            namespace: target.namespace,
-            body: manifests.secret as V1Secret,
-          }),
+      if (secretManifest) {
+        created.secret = await this.getOrCreate('secret', secretManifest, () =>
+          core.createNamespacedSecret({ namespace, body: secretManifest }),
         );
       }
-      this.created.pod = await this.getOrCreate('pod', manifests.pod, () =>
+      created.pod = await this.getOrCreate('pod', manifests.pod, () =>
         launcher.create(manifests.pod),
       );
-      this.created.service = await this.getOrCreate('service', manifests.service, () =>
-        core.createNamespacedService({
-          namespace: target.namespace,
-          body: manifests.service,
-        }),
+      created.service = await this.getOrCreate('service', manifests.service, () =>
+        core.createNamespacedService({ namespace, body: manifests.service }),
       );
       await launcher.waitUntilReady(
         String((manifests.pod.metadata as JsonObject).name),
@@ -174,25 +192,25 @@ export class PodJupyterServer implements AsyncDisposable {
         options,
       );
     } catch (error) {
-      await this.removeCreated(core, launcher);
+      await this.removeCreated(core, launcher, namespace, created);
       throw error;
     }
-    this.core = core;
-    this.launcher = launcher;
+    const exec = new PodExecClient(target.kubeConfig, {
+      ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
+    });
+    this.session = { target, core, launcher, exec, manifests, created, forwarder: undefined };
     this.logger.info(
-      `Jupyter gateway pod ${target.namespace}/${String((manifests.pod.metadata as JsonObject).name)} is ready`,
+      `Jupyter gateway pod ${namespace}/${String((manifests.pod.metadata as JsonObject).name)} is ready`,
     );
   }
 
   /** An interactive shell (tty) in the gateway container; `/bin/sh` unless a command is given. */
   async openTerminal(options: TerminalOptions = {}): Promise<PodTerminal> {
-    if (!this.launcher || !this.kubeConfig || !this.manifests || !this.resolvedNamespace) {
-      throw new OptionError('server', 'the Jupyter server is not running: call start() first');
-    }
-    const containers = (this.manifests.pod.spec as JsonObject).containers as JsonObject[];
-    return new PodExecClient(this.kubeConfig).openTerminal({
+    const session = this.requireSession();
+    const containers = (session.manifests.pod.spec as JsonObject).containers as JsonObject[];
+    return session.exec.openTerminal({
       ...options,
-      namespace: this.resolvedNamespace,
+      namespace: session.target.namespace,
       pod: this.podName,
       container: String(containers[0]?.name),
       command: options.command ?? ['/bin/sh'],
@@ -201,43 +219,52 @@ export class PodJupyterServer implements AsyncDisposable {
 
   /** The gateway container's log (its last `tailLines` lines when given). */
   async readLogs(tailLines?: number): Promise<string> {
-    if (!this.launcher) {
-      throw new OptionError('server', 'the Jupyter server is not running: call start() first');
-    }
-    return this.launcher.readLogs(this.podName, tailLines);
+    return this.requireSession().launcher.readLogs(this.podName, tailLines);
   }
 
   /** Port-forwards to the gateway (once; the same local port afterwards) and returns where to reach it. */
   async connect(): Promise<PodJupyterConnectionInfo> {
-    if (!this.launcher || !this.kubeConfig || !this.manifests || !this.resolvedNamespace) {
-      throw new OptionError('server', 'the Jupyter server is not running: call start() first');
-    }
-    this.forwarder ??= new PortForwarder({
-      kubeConfig: this.kubeConfig,
-      namespace: this.resolvedNamespace,
-      pod: String((this.manifests.pod.metadata as JsonObject).name),
+    const session = this.requireSession();
+    session.forwarder ??= new PortForwarder({
+      kubeConfig: session.target.kubeConfig,
+      namespace: session.target.namespace,
+      pod: String((session.manifests.pod.metadata as JsonObject).name),
       remotePort: this.port,
       logger: this.logger,
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
-    const localPort = await this.forwarder.start();
+    const localPort = await session.forwarder.start();
     return { host: '127.0.0.1', port: localPort, ...(this.token ? { token: this.token } : {}) };
   }
 
-  /** Closes the port-forward and deletes what this server created (when autoRemove), waiting for the pod. */
+  /** Closes the port-forward and deletes what this server created (when autoRemove), waiting for the pod; start() may follow. */
   async stop(): Promise<void> {
-    await this.forwarder?.stop();
-    this.forwarder = undefined;
-    const { core, launcher } = this;
-    this.core = undefined;
-    this.launcher = undefined;
-    if (core && launcher && this.autoRemove) {
-      await this.removeCreated(core, launcher);
+    await this.starting?.catch(() => undefined);
+    const session = this.session;
+    this.session = undefined;
+    if (!session) {
+      return;
+    }
+    await session.forwarder?.stop();
+    if (this.autoRemove) {
+      await this.removeCreated(
+        session.core,
+        session.launcher,
+        session.target.namespace,
+        session.created,
+      );
     }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+
+  private requireSession(): ServerSession {
+    if (!this.session) {
+      throw new ExecutorStateError('the Jupyter server is not running: call start() first');
+    }
+    return this.session;
   }
 
   private async getOrCreate(
@@ -259,21 +286,19 @@ export class PodJupyterServer implements AsyncDisposable {
     }
   }
 
-  private async removeCreated(core: CoreV1Api, launcher: PodLauncher): Promise<void> {
-    const namespace = this.resolvedNamespace ?? 'default';
-    const { pod, secret, service } = this.created;
-    this.created = {};
-    const ignoreMissing = (action: string) => (error: unknown) => {
-      if (!isNotFound(error)) {
-        this.logger.error(`${action} failed: ${translateApiError(error, action).message}`);
-      }
-    };
+  /** Deletes what one start created; failures are logged, not thrown (cleanup is best effort). */
+  private async removeCreated(
+    core: CoreV1Api,
+    launcher: PodLauncher,
+    namespace: string,
+    { pod, secret, service }: CreatedObjects,
+  ): Promise<void> {
     const logFailure = (error: unknown) =>
       this.logger.error(
         `cleanup failed: ${error instanceof Error ? error.message : String(error)}`,
       );
     await Promise.all([
-      pod ? launcher.deleteAndWait(pod).catch(ignoreMissing(`delete pod ${pod}`)) : undefined,
+      pod ? launcher.deleteAndWait(pod).catch(logFailure) : undefined,
       service
         ? deleteIfPresent(`delete service ${service}`, () =>
             core.deleteNamespacedService({ namespace, name: service }),
@@ -288,11 +313,7 @@ export class PodJupyterServer implements AsyncDisposable {
   }
 
   /** The Pod, Secret and Service this server creates in `namespace` (nothing is sent). */
-  manifestsFor(namespace: string): {
-    pod: JsonObject;
-    secret: JsonObject | undefined;
-    service: JsonObject;
-  } {
+  manifestsFor(namespace: string): JupyterServerManifests {
     const labels = {
       ...this.options.labels,
       [jupyterServerLabel]: this.podName,

@@ -1,5 +1,5 @@
 import type { CoreV1Api, CoreV1Event, KubeConfig, V1Pod } from '@kubernetes/client-node';
-import { withApiRetry } from './apiRetry.ts';
+import { deleteIfPresent, withApiRetry } from './apiRetry.ts';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { PodStartError } from './errors.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
@@ -313,17 +313,9 @@ export class PodLauncher {
 
   /** Deletes the pod (a missing pod is fine) and waits until the API no longer has it. */
   async deleteAndWait(name: string, timeoutMs = 60_000): Promise<void> {
-    try {
-      await withApiRetry(
-        () => this.options.core.deleteNamespacedPod({ namespace: this.options.namespace, name }),
-        { idempotent: true },
-      );
-    } catch (error) {
-      if (isNotFound(error)) {
-        return;
-      }
-      throw translateApiError(error, `delete pod ${name}`);
-    }
+    await deleteIfPresent(`delete pod ${name}`, () =>
+      this.options.core.deleteNamespacedPod({ namespace: this.options.namespace, name }),
+    );
     const deadline = AbortSignal.timeout(timeoutMs);
     const readAgain = new Backoff(goneCheckBackoff, deadline);
     for (;;) {

@@ -1,9 +1,11 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { PodRunnerError } from './errors.ts';
+import { PortForwardError } from './errors.ts';
 import { openKubernetesWebSocket, type WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
+
+export { PortForwardError } from './errors.ts';
 
 export interface PortForwarderOptions {
   kubeConfig: KubeConfig;
@@ -14,16 +16,13 @@ export interface PortForwarderOptions {
   webSocketFactory?: WebSocketFactory;
 }
 
-/** The port-forward could not reach the pod (gone, not running, nothing listening). */
-export class PortForwardError extends PodRunnerError {}
-
 const portForwardProtocol = 'v4.channel.k8s.io';
 
 /**
  * A local listener on 127.0.0.1 (one stable port for its lifetime) whose every connection is
  * carried to the pod's port over its own pods/portforward WebSocket. A dropped WebSocket closes
  * only that connection; the next connection opens a new one. When the pod is gone, connections
- * are closed at once and `lastError` says why, so callers fail fast instead of hanging.
+ * are closed at once (and the reason logged), so callers fail fast instead of hanging.
  */
 export class PortForwarder {
   private server: Server | undefined;
@@ -31,11 +30,10 @@ export class PortForwarder {
   private readonly sockets = new Set<WebSocket>();
   /** Aborted by stop(): WebSockets still opening are destroyed too. */
   private running: AbortController | undefined;
-  lastError: Error | undefined;
 
   constructor(private readonly options: PortForwarderOptions) {}
 
-  get logger(): Logger {
+  private get logger(): Logger {
     return this.options.logger ?? silentLogger;
   }
 
@@ -56,10 +54,6 @@ export class PortForwarder {
       `forwarding 127.0.0.1:${port} to ${this.options.namespace}/${this.options.pod}:${this.options.remotePort}`,
     );
     return port;
-  }
-
-  get localPort(): number | undefined {
-    return this.server ? (this.server.address() as AddressInfo).port : undefined;
   }
 
   async stop(): Promise<void> {
@@ -86,7 +80,6 @@ export class PortForwarder {
     void this.open().then(
       (socket) => this.pipe(connection, socket),
       (error: Error) => {
-        this.lastError = error;
         this.logger.warn(`port-forward to ${this.options.pod}: ${error.message}`);
         connection.destroy();
       },
@@ -130,10 +123,7 @@ export class PortForwarder {
           connection.once('drain', () => socket.resume());
         }
       } else if (channel === 1) {
-        this.lastError = new PortForwardError(
-          `port-forward to pod ${this.options.pod}: ${payload.toString()}`,
-        );
-        this.logger.warn(this.lastError.message);
+        this.logger.warn(`port-forward to pod ${this.options.pod}: ${payload.toString()}`);
         connection.destroy();
       }
     });
