@@ -1,54 +1,38 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { deleteIfPresent } from './apiRetry.ts';
-import { ExecutorStateError, OptionError, SpecError } from './errors.ts';
-import { executorContainerName, validateWorkspacePath } from './executorPod.ts';
+import { ExecutorStateError, OptionError } from './errors.ts';
+import { validateWorkspacePath } from './executorPod.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
+import {
+  buildJupyterServerManifests,
+  type JupyterServerManifests,
+  type JupyterServerSpecOptions,
+} from './jupyterServerManifests.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { translateApiError } from './kubernetesErrors.ts';
 import type { WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { PodExecClient } from './podExec.ts';
-import { instanceLabel, jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder } from './portForwarder.ts';
 import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
-import { loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
+import type { JsonObject } from './specLoader.ts';
 
+export { defaultJupyterCommand, defaultJupyterImage } from './jupyterServerManifests.ts';
 export { jupyterServerLabel } from './podLabels.ts';
-export const defaultJupyterImage = 'quay.io/jupyter/docker-stacks-foundation';
-/** The seed's command, with `exec` so the gateway is PID 1 and stops promptly on SIGTERM. */
-export const defaultJupyterCommand = [
-  '/bin/bash',
-  '-o',
-  'pipefail',
-  '-c',
-  'mamba install --yes jupyter_kernel_gateway ipykernel && mamba clean --all -f -y && fix-permissions "${CONDA_DIR}" && fix-permissions "/home/${NB_USER}"; exec python -m jupyter kernelgateway --KernelGatewayApp.ip=0.0.0.0 --JupyterApp.answer_yes=true --JupyterWebsocketPersonality.list_kernels=true',
-];
 
-export interface PodJupyterServerOptions {
+export interface PodJupyterServerOptions extends JupyterServerSpecOptions {
   kubeconfig?: string | KubeConfig;
   context?: string;
   namespace?: string;
-  /** Default quay.io/jupyter/docker-stacks-foundation (the README recommends a prebuilt gateway image). */
-  image?: string;
   /** Default "autogen-jupyter-<uuid>"; at most 56 characters so "<name>-secret" fits. */
   podName?: string;
-  /** Default: install the kernel gateway, then start it. `null`: the image's own command. */
-  command?: string[] | null;
-  args?: string[];
   /** Seconds to wait for the pod to be ready; default 300. */
   startupTimeout?: number;
-  workspacePath?: string;
-  volume?: SpecInput;
-  podSpec?: SpecInput;
-  serviceSpec?: SpecInput;
-  secretSpec?: SpecInput;
   /** Delete the pod, secret and service on stop(); default true. */
   autoRemove?: boolean;
-  /** Extra labels for the pod, secret and service (Pod Runner's own labels take precedence). */
-  labels?: Record<string, string>;
   /** The gateway's port in the pod; default 8888. */
   port?: number;
   /** Default: 32 random bytes as hex. "" disables authentication (no Secret). */
@@ -57,15 +41,6 @@ export interface PodJupyterServerOptions {
   /** Opens the Kubernetes WebSockets (port-forward, terminals); for tests. */
   webSocketFactory?: WebSocketFactory;
 }
-
-const isObject = (value: unknown): value is JsonObject =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
-
-type JupyterServerManifests = {
-  pod: JsonObject;
-  secret: JsonObject | undefined;
-  service: JsonObject;
-};
 
 /** The names of what one start created (and so what stop() deletes). */
 interface CreatedObjects {
@@ -314,196 +289,12 @@ export class PodJupyterServer implements AsyncDisposable {
 
   /** The Pod, Secret and Service this server creates in `namespace` (nothing is sent). */
   manifestsFor(namespace: string): JupyterServerManifests {
-    const labels = {
-      ...this.options.labels,
-      [jupyterServerLabel]: this.podName,
-      [managedByLabel]: managedByValue,
-      [instanceLabel]: randomUUID(),
-    };
-    const metadata = (name: string) => ({ name, namespace, labels });
-    let secret: JsonObject | undefined;
-    if (this.options.secretSpec !== undefined) {
-      const loaded = loadSpec(this.options.secretSpec, 'Secret', 'secretSpec');
-      const data = (loaded.spec.data ?? {}) as Record<string, string>;
-      const stringData = (loaded.spec.stringData ?? {}) as Record<string, string>;
-      const token =
-        stringData.KG_AUTH_TOKEN ??
-        (data.KG_AUTH_TOKEN
-          ? Buffer.from(data.KG_AUTH_TOKEN, 'base64').toString('utf8')
-          : undefined);
-      if (token === undefined) {
-        throw new SpecError(
-          `secretSpec: ${loaded.source} has no data or stringData KG_AUTH_TOKEN`,
-          loaded.source,
-          'data.KG_AUTH_TOKEN',
-        );
-      }
-      this.token = token;
-      const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
-      secret = {
-        ...loaded.spec,
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: {
-          ...specMetadata,
-          name: specMetadata.name ?? `${this.podName}-secret`,
-          namespace,
-          labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
-        },
-      };
-    } else if (this.token) {
-      secret = {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: metadata(`${this.podName}-secret`),
-        stringData: { KG_AUTH_TOKEN: this.token },
-      };
-    }
-    const secretName = secret ? String((secret.metadata as JsonObject).name) : undefined;
-    const pod = this.buildPod(namespace, labels, secretName);
-    const service = this.buildService(namespace, labels);
-    return { pod, secret, service };
-  }
-
-  private buildPod(
-    namespace: string,
-    labels: Record<string, string>,
-    secretName: string | undefined,
-  ): JsonObject {
-    const workspace = this.options.workspacePath ?? '/workspace';
-    const volume =
-      this.options.volume === undefined
-        ? undefined
-        : loadSpec(this.options.volume, 'Volume', 'volume').spec;
-    const env = [
-      { name: 'KG_PORT', value: String(this.port) },
-      { name: 'KG_IP', value: '0.0.0.0' },
-      { name: 'KG_LIST_KERNELS', value: 'True' },
-    ];
-    const fill = (container: JsonObject): JsonObject => {
-      const filled: JsonObject = { ...container };
-      filled.image ??= this.options.image ?? defaultJupyterImage;
-      const ports = Array.isArray(filled.ports) ? [...(filled.ports as JsonObject[])] : [];
-      if (!ports.some((p) => p.name === 'jupyter')) {
-        ports.push({ name: 'jupyter', containerPort: this.port });
-      }
-      filled.ports = ports;
-      const existingEnv = Array.isArray(filled.env) ? [...(filled.env as JsonObject[])] : [];
-      for (const variable of env) {
-        if (!existingEnv.some((e) => e.name === variable.name)) {
-          existingEnv.push(variable);
-        }
-      }
-      filled.env = existingEnv;
-      if (secretName) {
-        // Always the Secret actually created (the seed could reference another name).
-        const others = (
-          Array.isArray(filled.envFrom) ? (filled.envFrom as JsonObject[]) : []
-        ).filter((e) => !(isObject(e.secretRef) && String(e.secretRef.name).endsWith('-secret')));
-        filled.envFrom = [...others, { secretRef: { name: secretName } }];
-      }
-      filled.readinessProbe ??= {
-        tcpSocket: { port: this.port },
-        periodSeconds: 1,
-        failureThreshold: 3,
-      };
-      if (volume) {
-        const mounts = Array.isArray(filled.volumeMounts)
-          ? [...(filled.volumeMounts as JsonObject[])]
-          : [];
-        if (!mounts.some((m) => m.name === volume.name)) {
-          mounts.push({ name: volume.name, mountPath: workspace });
-        }
-        filled.volumeMounts = mounts;
-      }
-      return filled;
-    };
-    const defaultContainer: JsonObject = {
-      name: executorContainerName,
-      image: this.options.image ?? defaultJupyterImage,
-      ...(this.options.command === null
-        ? {}
-        : { command: this.options.command ?? defaultJupyterCommand }),
-      ...(this.options.args ? { args: this.options.args } : {}),
-      workingDir: workspace,
-    };
-    let pod: JsonObject = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: this.podName, namespace, labels },
-      spec: { containers: [defaultContainer] },
-    };
-    if (this.options.podSpec !== undefined) {
-      const loaded = loadSpec(this.options.podSpec, 'Pod', 'podSpec');
-      const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
-      const spec = isObject(loaded.spec.spec) ? { ...loaded.spec.spec } : {};
-      const containers = Array.isArray(spec.containers) ? (spec.containers as JsonObject[]) : [];
-      if (!containers.some((c) => isObject(c) && c.name === executorContainerName)) {
-        containers.push(defaultContainer);
-      }
-      pod = {
-        ...loaded.spec,
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: {
-          ...specMetadata,
-          name: specMetadata.name ?? this.podName,
-          namespace,
-          labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
-        },
-        spec: { ...spec, containers },
-      };
-    }
-    const spec = pod.spec as JsonObject;
-    spec.automountServiceAccountToken ??= false;
-    spec.terminationGracePeriodSeconds ??= 10;
-    spec.containers = (spec.containers as JsonObject[]).map((c) =>
-      c.name === executorContainerName ? fill(c) : c,
+    const { manifests, token } = buildJupyterServerManifests(
+      this.options,
+      { podName: this.podName, port: this.port, token: this.token },
+      namespace,
     );
-    if (volume) {
-      const volumes = Array.isArray(spec.volumes) ? [...(spec.volumes as JsonObject[])] : [];
-      if (!volumes.some((v) => v.name === volume.name)) {
-        volumes.push(volume);
-      }
-      spec.volumes = volumes;
-    }
-    return pod;
-  }
-
-  private buildService(namespace: string, labels: Record<string, string>): JsonObject {
-    const port = { name: 'jupyter', protocol: 'TCP', port: this.port, targetPort: 'jupyter' };
-    const selector = { [jupyterServerLabel]: this.podName };
-    if (this.options.serviceSpec === undefined) {
-      return {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: this.podName, namespace, labels },
-        spec: { type: 'ClusterIP', selector, ports: [port] },
-      };
-    }
-    const loaded = loadSpec(this.options.serviceSpec, 'Service', 'serviceSpec');
-    const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
-    const spec = isObject(loaded.spec.spec) ? { ...loaded.spec.spec } : {};
-    const ports = Array.isArray(spec.ports) ? [...(spec.ports as JsonObject[])] : [];
-    if (!ports.some((p) => p.name === 'jupyter')) {
-      ports.push(port);
-    }
-    return {
-      ...loaded.spec,
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: {
-        ...specMetadata,
-        name: specMetadata.name ?? this.podName,
-        namespace,
-        labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
-      },
-      spec: {
-        type: 'ClusterIP',
-        ...spec,
-        selector: { ...(isObject(spec.selector) ? spec.selector : {}), ...selector },
-        ports,
-      },
-    };
+    this.token = token;
+    return manifests;
   }
 }
