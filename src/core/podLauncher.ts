@@ -1,21 +1,13 @@
 import type { CoreV1Api, CoreV1Event, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { deleteIfPresent, withApiRetry } from './apiRetry.ts';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
+import { describePhase, fatalPodCondition, isPodReady } from './podConditions.ts';
 import { PodStartError } from './errors.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import type { Logger } from './logger.ts';
 import { watchUntil } from './watchUntil.ts';
 
-const fatalWaitingReasons = new Set([
-  'ErrImagePull',
-  'ImagePullBackOff',
-  'InvalidImageName',
-  'ErrImageNeverPull',
-  'CrashLoopBackOff',
-  'CreateContainerConfigError',
-  'CreateContainerError',
-  'RunContainerError',
-]);
+export { fatalPodCondition, isPodReady } from './podConditions.ts';
 
 /** Between reads of a pod being deleted, when its watch failed or ended early. */
 const goneCheckBackoff: BackoffPolicy = { initialDelayMs: 200, maxDelayMs: 2_000 };
@@ -36,62 +28,6 @@ export interface PodLauncherOptions {
   core: CoreV1Api;
   namespace: string;
   logger: Logger;
-}
-
-/** Why a pod cannot become ready, if its status already says so. */
-export function fatalPodCondition(pod: V1Pod): { reason: string; message: string } | undefined {
-  const status = pod.status;
-  if (status?.phase === 'Failed' || status?.phase === 'Succeeded') {
-    const terminated = status.containerStatuses?.find((c) => c.state?.terminated)?.state
-      ?.terminated;
-    const detail = terminated
-      ? `container exited with code ${terminated.exitCode} (${terminated.reason ?? 'no reason'})${terminated.message ? `: ${terminated.message}` : ''}`
-      : (status.message ?? '');
-    return {
-      reason: status.reason ?? status.phase,
-      message: `the pod is ${status.phase}${detail ? `: ${detail}` : ''}`,
-    };
-  }
-  const unschedulable = status?.conditions?.find(
-    (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
-  );
-  if (unschedulable) {
-    return {
-      reason: 'Unschedulable',
-      message: `the pod cannot be scheduled: ${unschedulable.message ?? ''}`,
-    };
-  }
-  for (const container of [
-    ...(status?.initContainerStatuses ?? []),
-    ...(status?.containerStatuses ?? []),
-  ]) {
-    const waiting = container.state?.waiting;
-    if (waiting?.reason && fatalWaitingReasons.has(waiting.reason)) {
-      return {
-        reason: waiting.reason,
-        message: `container ${container.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`,
-      };
-    }
-  }
-  return undefined;
-}
-
-/** "Pending", "Pending (ContainerCreating)", "Running (not ready)", ... */
-function describePhase(pod: V1Pod): string {
-  const phase = pod.status?.phase ?? 'Pending';
-  const waiting = pod.status?.containerStatuses?.find((c) => c.state?.waiting?.reason)?.state
-    ?.waiting?.reason;
-  if (waiting) {
-    return `${phase} (${waiting})`;
-  }
-  return phase === 'Running' && !isPodReady(pod) ? 'Running (not ready)' : phase;
-}
-
-export function isPodReady(pod: V1Pod): boolean {
-  return (
-    pod.status?.phase === 'Running' &&
-    (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false)
-  );
 }
 
 /**
