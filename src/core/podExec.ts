@@ -51,11 +51,7 @@ export interface PodExecResult {
 export class PodExecClient {
   constructor(
     private readonly kubeConfig: KubeConfig,
-    private readonly options: {
-      protocols?: string[];
-      webSocketFactory?: WebSocketFactory;
-      handshakeTimeoutMs?: number;
-    } = {},
+    private readonly options: { protocols?: string[]; webSocketFactory?: WebSocketFactory } = {},
   ) {}
 
   async run(request: PodExecRequest): Promise<PodExecResult> {
@@ -158,9 +154,6 @@ export class PodExecClient {
       action,
       connectionError: (detail) => new ConnectionLostError(request.pod, detail),
       ...(request.signal ? { signal: request.signal } : {}),
-      ...(this.options.handshakeTimeoutMs !== undefined
-        ? { handshakeTimeoutMs: this.options.handshakeTimeoutMs }
-        : {}),
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
   }
