@@ -1,10 +1,17 @@
 import { ApiException } from '@kubernetes/client-node';
+import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 
 const transientStatuses = new Set([429, 500, 502, 503, 504]);
 const refusedCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
-const maxAttempts = 5;
-const maxDelayMs = 10_000;
+
+/** Five tries, 200 ms to 3 s apart; a server's Retry-After is honoured up to 10 s. */
+export const apiBackoff: BackoffPolicy = {
+  initialDelayMs: 200,
+  maxDelayMs: 3_000,
+  maxAttempts: 5,
+  maxRetryAfterMs: 10_000,
+};
 
 export interface RetryOptions {
   /**
@@ -26,12 +33,14 @@ function networkCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** How long to wait before attempt `attempt + 1`, or undefined when the error is final. */
-function retryDelay(error: unknown, attempt: number, idempotent: boolean): number | undefined {
-  if (attempt >= maxAttempts) {
-    return undefined;
-  }
-  const backoff = Math.min(200 * 2 ** (attempt - 1), 3_000);
+/**
+ * Whether a failed API call may be tried again, with the server's Retry-After (ms) when it sent
+ * one; undefined when the error is final.
+ */
+export function retryAdvice(
+  error: unknown,
+  idempotent: boolean,
+): { retryAfterMs?: number } | undefined {
   if (error instanceof ApiException) {
     const status = Number(error.code);
     if (!transientStatuses.has(status) || (!idempotent && status !== 429)) {
@@ -41,41 +50,29 @@ function retryDelay(error: unknown, attempt: number, idempotent: boolean): numbe
       (error.headers as Record<string, string> | undefined)?.['retry-after'],
     );
     return Number.isFinite(retryAfter) && retryAfter >= 0
-      ? Math.min(retryAfter * 1000, maxDelayMs)
-      : backoff;
+      ? { retryAfterMs: retryAfter * 1000 }
+      : {};
   }
   const code = networkCode(error);
-  if (code && refusedCodes.has(code) && (idempotent || code === 'ECONNREFUSED')) {
-    return backoff;
-  }
-  return undefined;
+  return code && refusedCodes.has(code) && (idempotent || code === 'ECONNREFUSED') ? {} : undefined;
 }
 
 /**
- * Runs an API call, retrying transient failures a bounded number of times with exponential
- * backoff, or after the server's Retry-After. The last error is thrown as it came.
+ * Runs an API call, retrying transient failures as `apiBackoff` says. The last error is thrown
+ * as it came; an abort stops the wait at once and throws the signal's reason.
  */
 export async function withApiRetry<T>(call: () => Promise<T>, options: RetryOptions): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  const backoff = new Backoff(apiBackoff, options.signal);
+  for (;;) {
     options.signal?.throwIfAborted();
     try {
       return await call();
     } catch (error) {
-      const delay = retryDelay(error, attempt, options.idempotent);
-      if (delay === undefined) {
+      const advice = retryAdvice(error, options.idempotent);
+      if (!advice || !(await backoff.wait(advice.retryAfterMs))) {
+        options.signal?.throwIfAborted();
         throw error;
       }
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, delay);
-        options.signal?.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(options.signal?.reason as Error);
-          },
-          { once: true },
-        );
-      });
     }
   }
 }

@@ -77,3 +77,15 @@ export class FunctionsSetupError extends PodRunnerError {}
 
 /** The Jupyter server or kernel cannot be reached. */
 export class KernelConnectionError extends PodRunnerError {}
+
+/** The Jupyter server refused the credentials. */
+export class JupyterAuthError extends PodRunnerError {}
+
+/** The kernel process died during the execution. */
+export class KernelDiedError extends PodRunnerError {}
+
+/** The command could not be started in the container (e.g. the executable does not exist). */
+export class ExecStartError extends PodRunnerError {}
+
+/** The port-forward could not reach the pod (gone, not running, nothing listening). */
+export class PortForwardError extends PodRunnerError {}

@@ -1,4 +1,4 @@
-import { KubernetesApiError, PodRunnerError } from './errors.ts';
+import { ExecStartError, KubernetesApiError } from './errors.ts';
 import type { StatusBody } from './kubernetesErrors.ts';
 
 /** The channel numbers of the kubelet's exec protocol (the first byte of every binary frame). */
@@ -9,9 +9,6 @@ export const statusChannel = 3;
 export const resizeChannel = 4;
 /** v5 only: a frame `[255, channel]` closes that channel (half-closes stdin). */
 export const closeChannel = 255;
-
-/** The command could not be started in the container (e.g. the executable does not exist). */
-export class ExecStartError extends PodRunnerError {}
 
 export function parseStatus(payload: Buffer): StatusBody {
   const text = payload.toString('utf8');

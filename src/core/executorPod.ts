@@ -5,7 +5,6 @@ import { instanceLabel, managedByLabel, managedByValue } from './podLabels.ts';
 import { describe, loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
 
 export const executorContainerName = 'autogen-executor';
-export { instanceLabel, managedByLabel, managedByValue } from './podLabels.ts';
 
 /** Exits at once on SIGTERM so deleting the pod takes seconds, not the 30 s grace period. */
 export const keepAliveCommand = [
@@ -56,8 +55,6 @@ export interface ExecutorPodManifest {
   pod: JsonObject;
   name: string;
   namespace: string;
-  /** The executor container's working directory (where relative code files go). */
-  workingDir: string;
 }
 
 const isObject = (value: unknown): value is JsonObject =>
@@ -117,14 +114,7 @@ export function buildExecutorPod(options: ExecutorPodOptions): ExecutorPodManife
   const metadata = pod.metadata as JsonObject;
   const name = String(metadata.name);
   validatePodName(name, `${source}: metadata.name`);
-  const executor = ((pod.spec as JsonObject).containers as JsonObject[]).find(
-    (c) => c.name === options.containerName,
-  )!;
-  const workingDir =
-    typeof executor.workingDir === 'string' && executor.workingDir
-      ? executor.workingDir
-      : options.workspacePath;
-  return { pod, name, namespace: String(metadata.namespace), workingDir };
+  return { pod, name, namespace: String(metadata.namespace) };
 }
 
 function mergeWithDefaults(

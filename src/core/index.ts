@@ -1,14 +1,19 @@
 export { redactSecrets, silentLogger, type Logger } from './logger.ts';
 export {
   ConnectionLostError,
+  ExecStartError,
   ExecutorStateError,
   FunctionsSetupError,
+  JupyterAuthError,
+  KernelConnectionError,
+  KernelDiedError,
   KubeconfigError,
   KubernetesApiError,
   OptionError,
   PermissionDeniedError,
   PodRunnerError,
   PodStartError,
+  PortForwardError,
   SpecError,
 } from './errors.ts';
 export { loadSpec, type JsonObject, type LoadedSpec, type SpecInput } from './specLoader.ts';
@@ -32,16 +37,12 @@ export { executorContainerName } from './executorPod.ts';
 export {
   clientLabel,
   instanceLabel,
+  jupyterServerLabel,
   managedByLabel,
   managedByValue,
   sessionLabel,
 } from './podLabels.ts';
-export {
-  ExecStartError,
-  PodExecClient,
-  type PodExecRequest,
-  type PodExecResult,
-} from './podExec.ts';
+export { PodExecClient, type PodExecRequest, type PodExecResult } from './podExec.ts';
 export {
   PodTerminal,
   type PodTerminalExit,
@@ -61,8 +62,6 @@ export {
   type PodJupyterConnectionInfo,
 } from './jupyterConnection.ts';
 export type { KernelOutputEvent, MimeBundle } from './jupyterMessages.ts';
-export { JupyterAuthError, KernelDiedError } from './jupyterKernelClient.ts';
-export { KernelConnectionError } from './errors.ts';
 export {
   PodJupyterCodeExecutor,
   type JupyterCodeResult,
@@ -74,10 +73,9 @@ export {
   PodJupyterServer,
   defaultJupyterCommand,
   defaultJupyterImage,
-  jupyterServerLabel,
   type PodJupyterServerOptions,
 } from './podJupyterServer.ts';
-export { PortForwarder, PortForwardError, type PortForwarderOptions } from './portForwarder.ts';
+export { PortForwarder, type PortForwarderOptions } from './portForwarder.ts';
 export {
   parseSettings,
   reconnectSettings,

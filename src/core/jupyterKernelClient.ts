@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
-import { KernelConnectionError, PodRunnerError } from './errors.ts';
+import { Backoff, type BackoffPolicy } from './backoff.ts';
+import { JupyterAuthError, KernelConnectionError, KernelDiedError } from './errors.ts';
 import {
   authorizationHeaders,
   jupyterApiUrl,
@@ -17,6 +18,8 @@ import {
 } from './jupyterMessages.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { randomUUID } from 'node:crypto';
+
+export { JupyterAuthError, KernelDiedError } from './errors.ts';
 
 export interface KernelSpecs {
   default: string;
@@ -38,12 +41,6 @@ export interface ExecuteRequestOptions {
 }
 
 export type JupyterWebSocketFactory = (url: string, options: WebSocket.ClientOptions) => WebSocket;
-
-/** The server refused the credentials. */
-export class JupyterAuthError extends PodRunnerError {}
-
-/** The kernel process died during the execution. */
-export class KernelDiedError extends PodRunnerError {}
 
 /** REST calls of the Jupyter kernel API (Jupyter Server and the kernel gateway share them). */
 export class JupyterRestClient {
@@ -151,7 +148,10 @@ interface PendingExecution {
   reject: (error: Error) => void;
 }
 
-const reconnectAttempts = 5;
+/** Five tries to open the kernel's WebSocket, 400 ms to 3.2 s apart. */
+const reconnectBackoff: BackoffPolicy = { initialDelayMs: 400, maxDelayMs: 3_200, maxAttempts: 5 };
+/** After a restart, kernel_info is asked again each second until the kernel answers. */
+const kernelInfoBackoff: BackoffPolicy = { initialDelayMs: 1_000, maxDelayMs: 1_000 };
 
 /**
  * One kernel's channels over the server's WebSocket, in legacy JSON text frames (no binary
@@ -167,7 +167,8 @@ export class KernelChannel {
   private readonly infoRequests = new Map<string, () => void>();
   /** kernel_info requests sent as a barrier after a reconnection, by msg_id. */
   private readonly barriers = new Map<string, () => void>();
-  private closed = false;
+  /** Aborted by close(): a connection being retried gives up at once. */
+  private readonly lifetime = new AbortController();
 
   constructor(
     private readonly info: PodJupyterConnectionInfo,
@@ -210,26 +211,28 @@ export class KernelChannel {
     const previous = this.socket;
     this.socket = undefined;
     previous?.close();
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const socket = await this.open();
-      const message = kernelInfoRequest(this.session);
-      const answered = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 1000);
-        this.infoRequests.set(message.header.msg_id, () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const answered = new AbortController();
+    const askAgain = new Backoff(kernelInfoBackoff, AbortSignal.any([deadline, answered.signal]));
+    const asked: string[] = [];
+    try {
+      do {
+        const socket = await this.open();
+        const message = kernelInfoRequest(this.session);
+        asked.push(message.header.msg_id);
+        this.infoRequests.set(message.header.msg_id, () => answered.abort());
         socket.send(JSON.stringify(message));
-      });
-      this.infoRequests.delete(message.header.msg_id);
-      if (answered) {
-        return;
+      } while (await askAgain.wait());
+    } finally {
+      for (const msgId of asked) {
+        this.infoRequests.delete(msgId);
       }
     }
-    throw new KernelConnectionError(
-      `kernel ${this.kernelId} did not answer within ${Math.round(timeoutMs / 1000)} s`,
-    );
+    if (!answered.signal.aborted) {
+      throw new KernelConnectionError(
+        `kernel ${this.kernelId} did not answer within ${Math.round(timeoutMs / 1000)} s`,
+      );
+    }
   }
 
   /** Abandons every pending execution with `error` (kernel restart or death). */
@@ -241,14 +244,14 @@ export class KernelChannel {
   }
 
   close(): void {
-    this.closed = true;
+    this.lifetime.abort();
     this.failPending(new KernelConnectionError('the kernel connection was closed'));
     this.socket?.close();
     this.socket = undefined;
   }
 
   private open(): Promise<WebSocket> {
-    if (this.closed) {
+    if (this.lifetime.signal.aborted) {
       return Promise.reject(new KernelConnectionError('the kernel connection was closed'));
     }
     if (this.socket?.readyState === WebSocket.OPEN) {
@@ -259,23 +262,18 @@ export class KernelChannel {
   }
 
   private async connectWithRetries(): Promise<WebSocket> {
-    let lastError: Error | undefined;
-    for (let attempt = 0; attempt < reconnectAttempts; attempt++) {
-      if (attempt > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
-      }
+    const backoff = new Backoff(reconnectBackoff, this.lifetime.signal);
+    for (;;) {
       try {
         const socket = await this.connectOnce();
         this.socket = socket;
         return socket;
       } catch (error) {
-        lastError = error as Error;
-        if (error instanceof JupyterAuthError || this.closed) {
-          break;
+        if (error instanceof JupyterAuthError || !(await backoff.wait())) {
+          throw error;
         }
       }
     }
-    throw lastError ?? new KernelConnectionError('cannot connect to the kernel');
   }
 
   private connectOnce(): Promise<WebSocket> {
@@ -313,7 +311,7 @@ export class KernelChannel {
   }
 
   private onClose(socket: WebSocket): void {
-    if (this.socket !== socket || this.closed) {
+    if (this.socket !== socket || this.lifetime.signal.aborted) {
       return;
     }
     this.socket = undefined;

@@ -3,13 +3,13 @@ import { CoreV1Api, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-nod
 import {
   clientLabel,
   instanceLabel,
+  jupyterServerLabel,
   managedByLabel,
   managedByValue,
   sessionLabel,
 } from './podLabels.ts';
 import { loadClusterTarget, type ClusterTargetOptions } from './kubeconfig.ts';
 import { translateApiError } from './kubernetesErrors.ts';
-import { jupyterServerLabel } from './podJupyterServer.ts';
 
 export interface ManagedPod {
   name: string;

@@ -1,37 +1,31 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { posix } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import {
-  declaredFilename,
-  generatedFilename,
-  runtimeFor,
-  silencePip,
-  type CodeBlock,
-  type CommandLineCodeResult,
-} from './codeBlocks.ts';
-import { ExecutorStateError, FunctionsSetupError, OptionError } from './errors.ts';
+  cancelledText,
+  runCodeBlock,
+  setUpFunctions,
+  type ExecuteOptions,
+  type ExecutorContainer,
+} from './codeBlockRun.ts';
+import type { CodeBlock, CommandLineCodeResult } from './codeBlocks.ts';
+import { ExecutorStateError, OptionError } from './errors.ts';
 import {
   buildExecutorPod,
   executorContainerName,
-  managedByLabel,
-  managedByValue,
   validateWorkspacePath,
   type ExecutorPodManifest,
 } from './executorPod.ts';
-import {
-  buildFunctionsModule,
-  requiredPackages,
-  type FunctionWithRequirements,
-} from './functions.ts';
+import type { FunctionWithRequirements } from './functions.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { OutputCollector, type OutputChunk } from './outputCollector.ts';
 import { PodExecClient, type WebSocketFactory } from './podExec.ts';
-import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
+import { managedByLabel, managedByValue } from './podLabels.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
+import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { checkPermissions, executorPermissions } from './preflight.ts';
-import { exitCodes, killBlockScript, runBlockScript, scriptMarker } from './podScripts.ts';
 import type { JsonObject, SpecInput } from './specLoader.ts';
+
+export type { ExecuteOptions } from './codeBlockRun.ts';
 
 export interface PodCommandLineCodeExecutorOptions {
   /** A kubeconfig path or KubeConfig; default: KUBECONFIG (paths merged), ~/.kube/config, in-cluster. */
@@ -77,20 +71,8 @@ export interface PodCommandLineCodeExecutorOptions {
   webSocketFactory?: WebSocketFactory;
 }
 
-export interface ExecuteOptions {
-  signal?: AbortSignal;
-  /** Output as it arrives, stdout and stderr in arrival order. */
-  onOutput?: (chunk: OutputChunk) => void;
-}
-
-const cancelledText = 'Code execution was cancelled.';
-const timeoutText = '\n Timeout';
-/** Extra time the client waits past the pod-side timeout before it kills the block itself. */
-const wallClockSlackMs = 15_000;
-
 interface Session {
   target: ClusterTarget;
-  core: CoreV1Api;
   exec: PodExecClient;
   launcher: PodLauncher;
 }
@@ -252,7 +234,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       throw error;
     }
     this.ownsPod = true;
-    this.session = { target, core, exec, launcher };
+    this.session = { target, exec, launcher };
     this.functionsReady = undefined;
     this.logger.info(`pod ${namespace}/${name} is ready`);
   }
@@ -270,7 +252,11 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       return { exitCode: 1, output: cancelledText };
     }
     if (this.functions.length > 0) {
-      this.functionsReady ??= this.setUpFunctions(session).catch((error: unknown) => {
+      this.functionsReady ??= setUpFunctions(
+        this.container(session),
+        this.functions,
+        this.functionsModule,
+      ).catch((error: unknown) => {
         this.functionsReady = undefined;
         throw error;
       });
@@ -280,7 +266,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     let exitCode = 0;
     let codeFile: string | undefined;
     for (const block of blocks) {
-      const result = await this.runBlock(session, block, options);
+      const result = await runCodeBlock(this.container(session), block, options);
       output += result.output;
       exitCode = result.exitCode;
       codeFile ??= result.codeFile;
@@ -291,179 +277,6 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     return { exitCode, output, ...(codeFile ? { codeFile } : {}) };
   }
 
-  private async runBlock(
-    session: Session,
-    block: CodeBlock,
-    options: ExecuteOptions,
-  ): Promise<CommandLineCodeResult> {
-    const runtime = runtimeFor(block.language);
-    if (!runtime) {
-      return { exitCode: 1, output: `Unsupported language: ${block.language}` };
-    }
-    const code = silencePip(block.code, runtime);
-    const filename = declaredFilename(code) ?? generatedFilename(code, runtime);
-    const codeFile = posix.isAbsolute(filename)
-      ? posix.normalize(filename)
-      : posix.join(this.workspacePath, filename);
-    const pidFile = `/tmp/pod-runner-${randomBytes(8).toString('hex')}.pid`;
-    const collector = new OutputCollector(this.maxOutputBytes, options.onOutput);
-    let scriptMessage: string | undefined;
-    const started = Date.now();
-    const wallClock = new AbortController();
-    const timer = setTimeout(
-      () => wallClock.abort(new Error('wall-clock timeout')),
-      this.timeout * 1000 + wallClockSlackMs,
-    );
-    const stop = options.signal
-      ? AbortSignal.any([options.signal, wallClock.signal])
-      : wallClock.signal;
-    const body = Buffer.from(code);
-    try {
-      const { exitCode } = await session.exec.run({
-        namespace: session.target.namespace,
-        pod: this.podName,
-        container: this.containerName,
-        command: [
-          'sh',
-          '-c',
-          runBlockScript,
-          'pod-runner',
-          String(body.length),
-          this.workspacePath,
-          filename,
-          String(this.timeout),
-          pidFile,
-          ...runtime.interpreters,
-        ],
-        stdin: body,
-        signal: stop,
-        onStdout: (chunk) => collector.push('stdout', chunk),
-        onStderr: (chunk) => {
-          const text = chunk.toString('utf8');
-          if (scriptMessage === undefined && text.startsWith(scriptMarker)) {
-            scriptMessage = text.slice(scriptMarker.length).trim();
-          } else {
-            collector.push('stderr', chunk);
-          }
-        },
-      });
-      if (scriptMessage !== undefined && Object.values(exitCodes).includes(exitCode as never)) {
-        if (exitCode === exitCodes.outsideWorkspace) {
-          return { exitCode: 1, output: 'Filename is not in the workspace' };
-        }
-        return {
-          exitCode: exitCode === exitCodes.missingInterpreter ? 127 : 1,
-          output: `${collector.finish()}${scriptMessage}`,
-        };
-      }
-      const timedOut =
-        exitCode === 124 || (exitCode === 137 && Date.now() - started >= this.timeout * 1000);
-      if (timedOut) {
-        collector.note(timeoutText);
-      }
-      return { exitCode: timedOut ? 124 : exitCode, output: collector.finish(), codeFile };
-    } catch (error) {
-      if (!stop.aborted) {
-        throw error;
-      }
-      await this.killBlock(session, pidFile);
-      if (wallClock.signal.aborted && !(options.signal?.aborted ?? false)) {
-        collector.note(timeoutText);
-        return { exitCode: 124, output: collector.finish(), codeFile };
-      }
-      return { exitCode: 1, output: `${collector.finish()}${cancelledText}`, codeFile };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Kills a block's whole process tree through a second exec. */
-  private async killBlock(session: Session, pidFile: string): Promise<void> {
-    try {
-      await session.exec.run({
-        namespace: session.target.namespace,
-        pod: this.podName,
-        container: this.containerName,
-        command: ['sh', '-c', killBlockScript, 'pod-runner-kill', pidFile],
-      });
-    } catch (error) {
-      this.logger.warn(
-        `could not kill a cancelled block in pod ${this.podName}: ${(error as Error).message}`,
-      );
-    }
-  }
-
-  /** Writes the functions module, installs its packages and imports it once to validate it. */
-  private async setUpFunctions(session: Session): Promise<void> {
-    const run = async (command: string[], stdin?: Buffer) => {
-      const collector = new OutputCollector(this.maxOutputBytes);
-      const { exitCode } = await session.exec.run({
-        namespace: session.target.namespace,
-        pod: this.podName,
-        container: this.containerName,
-        command,
-        ...(stdin ? { stdin } : {}),
-        onStdout: (chunk) => collector.push('stdout', chunk),
-        onStderr: (chunk) => collector.push('stderr', chunk),
-      });
-      return { exitCode, output: collector.finish() };
-    };
-    const module = Buffer.from(buildFunctionsModule(this.functions));
-    const file = `${this.functionsModule}.py`;
-    const written = await run(
-      [
-        'sh',
-        '-c',
-        runBlockScript,
-        'pod-runner',
-        String(module.length),
-        this.workspacePath,
-        file,
-        String(this.timeout),
-        '/dev/null',
-      ],
-      module,
-    );
-    if (written.exitCode !== 0) {
-      throw new FunctionsSetupError(
-        `writing the functions module ${file} failed (exit ${written.exitCode}): ${written.output.replace(scriptMarker, '')}`,
-      );
-    }
-    const packages = requiredPackages(this.functions);
-    if (packages.length > 0) {
-      const installed = await run([
-        'timeout',
-        String(Math.max(this.timeout, 300)),
-        'python',
-        '-m',
-        'pip',
-        'install',
-        '-qqq',
-        ...packages,
-      ]);
-      if (installed.exitCode !== 0) {
-        throw new FunctionsSetupError(
-          `pip install ${packages.join(' ')} failed (exit ${installed.exitCode}):\n${installed.output}`,
-        );
-      }
-    }
-    const imported = await run([
-      'timeout',
-      String(this.timeout),
-      'python',
-      '-c',
-      'import importlib, sys; sys.path.insert(0, sys.argv[1]); importlib.import_module(sys.argv[2])',
-      this.workspacePath,
-      this.functionsModule,
-    ]);
-    if (imported.exitCode !== 0) {
-      throw new FunctionsSetupError(
-        `the functions module ${file} failed to import:\n${imported.output}`,
-      );
-    }
-  }
-
-  /** Deletes the pod and creates it again: all state in the pod is lost. */
   /**
    * An interactive shell (tty) in the executor container; `/bin/sh` unless a command is given.
    * The caller closes it; the executor's own blocks are unaffected.
@@ -484,6 +297,19 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     return this.requireSession().launcher.readLogs(this.podName, tailLines);
   }
 
+  private container(session: Session): ExecutorContainer {
+    return {
+      exec: session.exec,
+      namespace: session.target.namespace,
+      name: this.podName,
+      container: this.containerName,
+      workspacePath: this.workspacePath,
+      timeout: this.timeout,
+      maxOutputBytes: this.maxOutputBytes,
+      logger: this.logger,
+    };
+  }
+
   private requireSession(): Session {
     if (!this.session) {
       throw new ExecutorStateError('the executor is not running: call start() first');
@@ -491,6 +317,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     return this.session;
   }
 
+  /** Deletes the pod and creates it again: all state in the pod is lost. */
   async restart(): Promise<void> {
     await this.stop();
     await this.start();

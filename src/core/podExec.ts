@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import WebSocket from 'ws';
-import { ConnectionLostError, PodRunnerError } from './errors.ts';
+import type WebSocket from 'ws';
+import { ConnectionLostError } from './errors.ts';
 import {
   closeChannel,
   exitCodeOf,
@@ -10,12 +10,16 @@ import {
   stdinChannel,
   stdoutChannel,
 } from './execChannels.ts';
-import { apiErrorFromStatus, type StatusBody } from './kubernetesErrors.ts';
+import type { StatusBody } from './kubernetesErrors.ts';
+import { openKubernetesWebSocket, type WebSocketFactory } from './kubernetesWebSocket.ts';
 import { PodTerminal, type PodTerminalRequest } from './podTerminal.ts';
+import { settleOnce } from './settleOnce.ts';
+
+export { ExecStartError } from './errors.ts';
+export { exitCodeOf } from './execChannels.ts';
+export type { WebSocketFactory } from './kubernetesWebSocket.ts';
 
 /** Exec subprotocols, newest first: v5 can half-close stdin, v4 cannot. */
-export { ExecStartError, exitCodeOf } from './execChannels.ts';
-
 export const execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
 const stdinChunkBytes = 1024 * 1024;
@@ -39,15 +43,6 @@ export interface PodExecResult {
   protocol: string;
 }
 
-export type WebSocketFactory = (
-  url: string,
-  protocols: string[],
-  options: WebSocket.ClientOptions,
-) => WebSocket;
-
-const defaultWebSocketFactory: WebSocketFactory = (url, protocols, options) =>
-  new WebSocket(url, protocols, options);
-
 /**
  * pods/exec over WebSocket (the kubelet's channel protocol), with the exit code read from the
  * status channel by its `ExitCode` cause. A socket that closes without a status is an error,
@@ -63,41 +58,19 @@ export class PodExecClient {
     const socket = await this.open(request, { stdin: request.stdin !== undefined, tty: false });
     return new Promise<PodExecResult>((resolve, reject) => {
       let status: StatusBody | undefined;
-      let settled = false;
-      const finish = (outcome: () => void) => {
-        if (!settled) {
-          settled = true;
-          request.signal?.removeEventListener('abort', onAbort);
-          outcome();
-        }
-      };
+      const outcome = settleOnce(resolve, reject, () =>
+        request.signal?.removeEventListener('abort', onAbort),
+      );
       const onAbort = () => {
         socket.terminate();
-        finish(() => reject(request.signal?.reason as Error));
+        outcome.reject(request.signal?.reason);
       };
-      // The signal may have fired while the socket was opening.
+      // The signal may have fired just as the socket opened.
       if (request.signal?.aborted) {
         onAbort();
         return;
       }
       request.signal?.addEventListener('abort', onAbort, { once: true });
-      socket.on('unexpected-response', (_req, response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => {
-          socket.terminate();
-          finish(() =>
-            reject(
-              apiErrorFromStatus(response.statusCode ?? 0, body, `exec in pod ${request.pod}`),
-            ),
-          );
-        });
-      });
-      socket.on('open', () => {
-        if (request.stdin) {
-          sendStdin(socket, request.stdin);
-        }
-      });
       socket.on('message', (data: Buffer, isBinary: boolean) => {
         if (!isBinary || data.length === 0) {
           return;
@@ -118,26 +91,28 @@ export class PodExecClient {
         }
       });
       socket.on('error', (error) => {
-        finish(() => reject(new ConnectionLostError(request.pod, error.message)));
+        outcome.reject(new ConnectionLostError(request.pod, error.message));
       });
       socket.on('close', (code: number) => {
-        finish(() => {
-          if (!status) {
-            reject(
-              new ConnectionLostError(
-                request.pod,
-                `the exec stream closed (code ${code}) without an exit status`,
-              ),
-            );
-            return;
-          }
-          try {
-            resolve({ exitCode: exitCodeOf(status, request.pod), protocol: socket.protocol });
-          } catch (error) {
-            reject(error instanceof Error ? error : new Error(String(error)));
-          }
-        });
+        if (!status) {
+          outcome.reject(
+            new ConnectionLostError(
+              request.pod,
+              `the exec stream closed (code ${code}) without an exit status`,
+            ),
+          );
+          return;
+        }
+        try {
+          outcome.resolve({ exitCode: exitCodeOf(status, request.pod), protocol: socket.protocol });
+        } catch (error) {
+          outcome.reject(error);
+        }
       });
+      socket.resume();
+      if (request.stdin) {
+        sendStdin(socket, request.stdin);
+      }
     });
   }
 
@@ -150,22 +125,16 @@ export class PodExecClient {
   ): Promise<PodTerminal> {
     const socket = await this.open(request, { stdin: true, tty: true });
     const terminal = new PodTerminal(socket, request.pod);
-    await terminal.opened;
     if (request.columns && request.rows) {
       terminal.resize(request.columns, request.rows);
     }
     return terminal;
   }
 
-  private async open(
+  private open(
     request: Pick<PodExecRequest, 'namespace' | 'pod' | 'container' | 'command' | 'signal'>,
     streams: { stdin: boolean; tty: boolean },
   ): Promise<WebSocket> {
-    request.signal?.throwIfAborted();
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) {
-      throw new PodRunnerError('the kubeconfig has no current cluster');
-    }
     const query = new URLSearchParams();
     for (const part of request.command) {
       query.append('command', part);
@@ -175,13 +144,18 @@ export class PodExecClient {
     query.set('stdout', 'true');
     query.set('stderr', String(!streams.tty));
     query.set('tty', String(streams.tty));
-    const base = cluster.server.replace(/^http/, 'ws').replace(/\/$/, '');
-    const url = `${base}/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec?${query.toString()}`;
-    const socketOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
-    await this.kubeConfig.applyToHTTPSOptions(socketOptions);
-    request.signal?.throwIfAborted();
-    const factory = this.options.webSocketFactory ?? defaultWebSocketFactory;
-    return factory(url, this.options.protocols ?? execProtocols, socketOptions);
+    const action = streams.tty
+      ? `open a terminal in pod ${request.pod}`
+      : `exec in pod ${request.pod}`;
+    return openKubernetesWebSocket({
+      kubeConfig: this.kubeConfig,
+      path: `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec?${query.toString()}`,
+      protocols: this.options.protocols ?? execProtocols,
+      action,
+      connectionError: (detail) => new ConnectionLostError(request.pod, detail),
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
+    });
   }
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Backoff, type BackoffPolicy } from './backoff.ts';
 import type { CodeBlock } from './codeBlocks.ts';
 import { ExecutorStateError, KernelConnectionError, OptionError } from './errors.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
@@ -46,6 +47,9 @@ export interface JupyterExecuteOptions {
   /** Every output message as a typed event (full mime bundles, raw tracebacks). */
   onOutput?: (event: KernelOutputEvent) => void;
 }
+
+/** While the server starts, its kernelspecs are asked for every 250 ms. */
+const serverPollBackoff: BackoffPolicy = { initialDelayMs: 250, maxDelayMs: 250 };
 
 /** How long a cell may go on after its interrupt before it is abandoned. */
 const interruptGraceMs = 15_000;
@@ -121,16 +125,18 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     this.logger.info(`started kernel ${kernelId} (${this.kernelName})`);
   }
 
+  /** Asks for the kernelspecs until the server answers (it may still be starting) or `timeout` passes. */
   private async waitForServer(rest: JupyterRestClient) {
-    const deadline = Date.now() + this.timeout * 1000;
+    const timeoutMs = this.timeout * 1000;
+    const deadlineAt = Date.now() + timeoutMs;
+    const askAgain = new Backoff(serverPollBackoff, AbortSignal.timeout(timeoutMs));
     for (;;) {
       try {
-        return await rest.kernelSpecs(AbortSignal.timeout(Math.max(1000, deadline - Date.now())));
+        return await rest.kernelSpecs(AbortSignal.timeout(Math.max(1000, deadlineAt - Date.now())));
       } catch (error) {
-        if (error instanceof JupyterAuthError || Date.now() >= deadline) {
+        if (error instanceof JupyterAuthError || !(await askAgain.wait())) {
           throw error;
         }
-        await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
   }

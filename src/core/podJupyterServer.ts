@@ -1,73 +1,67 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { deleteIfPresent } from './apiRetry.ts';
-import { OptionError, SpecError } from './errors.ts';
-import {
-  executorContainerName,
-  instanceLabel,
-  managedByLabel,
-  managedByValue,
-  validateWorkspacePath,
-} from './executorPod.ts';
+import { ExecutorStateError, OptionError } from './errors.ts';
+import { validateWorkspacePath } from './executorPod.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
-import { loadClusterTarget } from './kubeconfig.ts';
-import { isNotFound, translateApiError } from './kubernetesErrors.ts';
+import {
+  buildJupyterServerManifests,
+  type JupyterServerManifests,
+  type JupyterServerSpecOptions,
+} from './jupyterServerManifests.ts';
+import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
+import { translateApiError } from './kubernetesErrors.ts';
+import type { WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { PodLauncher, type StartOptions } from './podLauncher.ts';
-import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
 import { PodExecClient } from './podExec.ts';
+import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder } from './portForwarder.ts';
-import type { WebSocketFactory } from './podExec.ts';
-import { loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
+import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
+import type { JsonObject } from './specLoader.ts';
 
-export const jupyterServerLabel = 'autogen-kubernetes/jupyter-server';
-export const defaultJupyterImage = 'quay.io/jupyter/docker-stacks-foundation';
-/** The seed's command, with `exec` so the gateway is PID 1 and stops promptly on SIGTERM. */
-export const defaultJupyterCommand = [
-  '/bin/bash',
-  '-o',
-  'pipefail',
-  '-c',
-  'mamba install --yes jupyter_kernel_gateway ipykernel && mamba clean --all -f -y && fix-permissions "${CONDA_DIR}" && fix-permissions "/home/${NB_USER}"; exec python -m jupyter kernelgateway --KernelGatewayApp.ip=0.0.0.0 --JupyterApp.answer_yes=true --JupyterWebsocketPersonality.list_kernels=true',
-];
+export { defaultJupyterCommand, defaultJupyterImage } from './jupyterServerManifests.ts';
+export { jupyterServerLabel } from './podLabels.ts';
 
-export interface PodJupyterServerOptions {
+export interface PodJupyterServerOptions extends JupyterServerSpecOptions {
   kubeconfig?: string | KubeConfig;
   context?: string;
   namespace?: string;
-  /** Default quay.io/jupyter/docker-stacks-foundation (the README recommends a prebuilt gateway image). */
-  image?: string;
   /** Default "autogen-jupyter-<uuid>"; at most 56 characters so "<name>-secret" fits. */
   podName?: string;
-  /** Default: install the kernel gateway, then start it. `null`: the image's own command. */
-  command?: string[] | null;
-  args?: string[];
   /** Seconds to wait for the pod to be ready; default 300. */
   startupTimeout?: number;
-  workspacePath?: string;
-  volume?: SpecInput;
-  podSpec?: SpecInput;
-  serviceSpec?: SpecInput;
-  secretSpec?: SpecInput;
   /** Delete the pod, secret and service on stop(); default true. */
   autoRemove?: boolean;
-  /** Extra labels for the pod, secret and service (Pod Runner's own labels take precedence). */
-  labels?: Record<string, string>;
   /** The gateway's port in the pod; default 8888. */
   port?: number;
   /** Default: 32 random bytes as hex. "" disables authentication (no Secret). */
   token?: string;
   logger?: Logger;
+  /** Opens the Kubernetes WebSockets (port-forward, terminals); for tests. */
   webSocketFactory?: WebSocketFactory;
 }
 
-const isObject = (value: unknown): value is JsonObject =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
+/** The names of what one start created (and so what stop() deletes). */
+interface CreatedObjects {
+  pod?: string;
+  secret?: string;
+  service?: string;
+}
+
+interface ServerSession {
+  target: ClusterTarget;
+  core: CoreV1Api;
+  launcher: PodLauncher;
+  exec: PodExecClient;
+  manifests: JupyterServerManifests;
+  created: CreatedObjects;
+  forwarder: PortForwarder | undefined;
+}
 
 /**
  * A Jupyter kernel gateway in a pod, with its Secret (KG_AUTH_TOKEN) and Service, reachable from
- * outside the cluster through a supervised port-forward on 127.0.0.1.
+ * outside the cluster through a port-forward on 127.0.0.1.
  */
 export class PodJupyterServer implements AsyncDisposable {
   readonly podName: string;
@@ -75,14 +69,8 @@ export class PodJupyterServer implements AsyncDisposable {
   private token: string;
   private readonly logger: Logger;
   private readonly autoRemove: boolean;
-  private resolvedNamespace: string | undefined;
-  private launcher: PodLauncher | undefined;
-  private core: CoreV1Api | undefined;
-  private kubeConfig: KubeConfig | undefined;
-  private forwarder: PortForwarder | undefined;
-  private created: { pod?: string; secret?: string; service?: string } = {};
-  private manifests:
-    { pod: JsonObject; secret: JsonObject | undefined; service: JsonObject } | undefined;
+  private session: ServerSession | undefined;
+  private starting: Promise<void> | undefined;
 
   constructor(private readonly options: PodJupyterServerOptions = {}) {
     this.podName = options.podName ?? `autogen-jupyter-${randomUUID()}`;
@@ -105,68 +93,73 @@ export class PodJupyterServer implements AsyncDisposable {
     this.autoRemove = options.autoRemove ?? true;
   }
 
-  /** The namespace the gateway runs in, once started. */
+  /** The namespace the gateway runs in (known once started, or when given). */
   get namespace(): string | undefined {
-    return this.resolvedNamespace;
+    return this.session?.target.namespace ?? (this.options.namespace || undefined);
+  }
+
+  get isRunning(): boolean {
+    return this.session !== undefined;
   }
 
   /** The in-cluster address (Service FQDN), as the seed gives it. */
   get connectionInfo(): PodJupyterConnectionInfo {
-    const service = this.manifests
-      ? String((this.manifests.service.metadata as JsonObject).name)
+    const service = this.session
+      ? String((this.session.manifests.service.metadata as JsonObject).name)
       : this.podName;
     return {
-      host: `${service}.${this.resolvedNamespace ?? 'default'}.svc.cluster.local`,
+      host: `${service}.${this.namespace ?? 'default'}.svc.cluster.local`,
       port: this.port,
       ...(this.token ? { token: this.token } : {}),
     };
   }
 
-  async start(options: StartOptions = {}): Promise<void> {
-    if (this.launcher) {
-      return;
+  /** Creates the Secret, Pod and Service and waits until the pod is ready; concurrent calls share one start. */
+  start(options: StartOptions = {}): Promise<void> {
+    if (this.session) {
+      return Promise.resolve();
     }
+    this.starting ??= this.doStart(options).finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async doStart(options: StartOptions): Promise<void> {
+    options.signal?.throwIfAborted();
     const target = loadClusterTarget({
       ...(this.options.kubeconfig !== undefined ? { kubeconfig: this.options.kubeconfig } : {}),
       ...(this.options.context !== undefined ? { context: this.options.context } : {}),
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
     });
-    this.resolvedNamespace = target.namespace;
-    this.kubeConfig = target.kubeConfig;
+    const { namespace } = target;
     const core = target.kubeConfig.makeApiClient(CoreV1Api);
     const launcher = new PodLauncher({
       kubeConfig: target.kubeConfig,
       core,
-      namespace: target.namespace,
+      namespace,
       logger: this.logger,
     });
-    const manifests = this.manifestsFor(target.namespace);
-    this.manifests = manifests;
+    const manifests = this.manifestsFor(namespace);
+    const secretManifest = manifests.secret;
     await checkPermissions(
       target.kubeConfig,
-      target.namespace,
-      manifests.secret
+      namespace,
+      secretManifest
         ? jupyterServerPermissions
         : jupyterServerPermissions.filter((p) => p.resource !== 'secrets'),
       this.logger,
     );
+    const created: CreatedObjects = {};
     try {
-      if (manifests.secret) {
-        this.created.secret = await this.getOrCreate('secret', manifests.secret, () =>
-          core.createNamespacedSecret({
-            namespace: target.namespace,
-            body: manifests.secret as V1Secret,
-          }),
+      if (secretManifest) {
+        created.secret = await this.getOrCreate('secret', secretManifest, () =>
+          core.createNamespacedSecret({ namespace, body: secretManifest }),
         );
       }
-      this.created.pod = await this.getOrCreate('pod', manifests.pod, () =>
+      created.pod = await this.getOrCreate('pod', manifests.pod, () =>
         launcher.create(manifests.pod),
       );
-      this.created.service = await this.getOrCreate('service', manifests.service, () =>
-        core.createNamespacedService({
-          namespace: target.namespace,
-          body: manifests.service,
-        }),
+      created.service = await this.getOrCreate('service', manifests.service, () =>
+        core.createNamespacedService({ namespace, body: manifests.service }),
       );
       await launcher.waitUntilReady(
         String((manifests.pod.metadata as JsonObject).name),
@@ -174,25 +167,25 @@ export class PodJupyterServer implements AsyncDisposable {
         options,
       );
     } catch (error) {
-      await this.removeCreated(core, launcher);
+      await this.removeCreated(core, launcher, namespace, created);
       throw error;
     }
-    this.core = core;
-    this.launcher = launcher;
+    const exec = new PodExecClient(target.kubeConfig, {
+      ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
+    });
+    this.session = { target, core, launcher, exec, manifests, created, forwarder: undefined };
     this.logger.info(
-      `Jupyter gateway pod ${target.namespace}/${String((manifests.pod.metadata as JsonObject).name)} is ready`,
+      `Jupyter gateway pod ${namespace}/${String((manifests.pod.metadata as JsonObject).name)} is ready`,
     );
   }
 
   /** An interactive shell (tty) in the gateway container; `/bin/sh` unless a command is given. */
   async openTerminal(options: TerminalOptions = {}): Promise<PodTerminal> {
-    if (!this.launcher || !this.kubeConfig || !this.manifests || !this.resolvedNamespace) {
-      throw new OptionError('server', 'the Jupyter server is not running: call start() first');
-    }
-    const containers = (this.manifests.pod.spec as JsonObject).containers as JsonObject[];
-    return new PodExecClient(this.kubeConfig).openTerminal({
+    const session = this.requireSession();
+    const containers = (session.manifests.pod.spec as JsonObject).containers as JsonObject[];
+    return session.exec.openTerminal({
       ...options,
-      namespace: this.resolvedNamespace,
+      namespace: session.target.namespace,
       pod: this.podName,
       container: String(containers[0]?.name),
       command: options.command ?? ['/bin/sh'],
@@ -201,43 +194,52 @@ export class PodJupyterServer implements AsyncDisposable {
 
   /** The gateway container's log (its last `tailLines` lines when given). */
   async readLogs(tailLines?: number): Promise<string> {
-    if (!this.launcher) {
-      throw new OptionError('server', 'the Jupyter server is not running: call start() first');
-    }
-    return this.launcher.readLogs(this.podName, tailLines);
+    return this.requireSession().launcher.readLogs(this.podName, tailLines);
   }
 
   /** Port-forwards to the gateway (once; the same local port afterwards) and returns where to reach it. */
   async connect(): Promise<PodJupyterConnectionInfo> {
-    if (!this.launcher || !this.kubeConfig || !this.manifests || !this.resolvedNamespace) {
-      throw new OptionError('server', 'the Jupyter server is not running: call start() first');
-    }
-    this.forwarder ??= new PortForwarder({
-      kubeConfig: this.kubeConfig,
-      namespace: this.resolvedNamespace,
-      pod: String((this.manifests.pod.metadata as JsonObject).name),
+    const session = this.requireSession();
+    session.forwarder ??= new PortForwarder({
+      kubeConfig: session.target.kubeConfig,
+      namespace: session.target.namespace,
+      pod: String((session.manifests.pod.metadata as JsonObject).name),
       remotePort: this.port,
       logger: this.logger,
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
-    const localPort = await this.forwarder.start();
+    const localPort = await session.forwarder.start();
     return { host: '127.0.0.1', port: localPort, ...(this.token ? { token: this.token } : {}) };
   }
 
-  /** Closes the port-forward and deletes what this server created (when autoRemove), waiting for the pod. */
+  /** Closes the port-forward and deletes what this server created (when autoRemove), waiting for the pod; start() may follow. */
   async stop(): Promise<void> {
-    await this.forwarder?.stop();
-    this.forwarder = undefined;
-    const { core, launcher } = this;
-    this.core = undefined;
-    this.launcher = undefined;
-    if (core && launcher && this.autoRemove) {
-      await this.removeCreated(core, launcher);
+    await this.starting?.catch(() => undefined);
+    const session = this.session;
+    this.session = undefined;
+    if (!session) {
+      return;
+    }
+    await session.forwarder?.stop();
+    if (this.autoRemove) {
+      await this.removeCreated(
+        session.core,
+        session.launcher,
+        session.target.namespace,
+        session.created,
+      );
     }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+
+  private requireSession(): ServerSession {
+    if (!this.session) {
+      throw new ExecutorStateError('the Jupyter server is not running: call start() first');
+    }
+    return this.session;
   }
 
   private async getOrCreate(
@@ -259,21 +261,19 @@ export class PodJupyterServer implements AsyncDisposable {
     }
   }
 
-  private async removeCreated(core: CoreV1Api, launcher: PodLauncher): Promise<void> {
-    const namespace = this.resolvedNamespace ?? 'default';
-    const { pod, secret, service } = this.created;
-    this.created = {};
-    const ignoreMissing = (action: string) => (error: unknown) => {
-      if (!isNotFound(error)) {
-        this.logger.error(`${action} failed: ${translateApiError(error, action).message}`);
-      }
-    };
+  /** Deletes what one start created; failures are logged, not thrown (cleanup is best effort). */
+  private async removeCreated(
+    core: CoreV1Api,
+    launcher: PodLauncher,
+    namespace: string,
+    { pod, secret, service }: CreatedObjects,
+  ): Promise<void> {
     const logFailure = (error: unknown) =>
       this.logger.error(
         `cleanup failed: ${error instanceof Error ? error.message : String(error)}`,
       );
     await Promise.all([
-      pod ? launcher.deleteAndWait(pod).catch(ignoreMissing(`delete pod ${pod}`)) : undefined,
+      pod ? launcher.deleteAndWait(pod).catch(logFailure) : undefined,
       service
         ? deleteIfPresent(`delete service ${service}`, () =>
             core.deleteNamespacedService({ namespace, name: service }),
@@ -288,201 +288,13 @@ export class PodJupyterServer implements AsyncDisposable {
   }
 
   /** The Pod, Secret and Service this server creates in `namespace` (nothing is sent). */
-  manifestsFor(namespace: string): {
-    pod: JsonObject;
-    secret: JsonObject | undefined;
-    service: JsonObject;
-  } {
-    const labels = {
-      ...this.options.labels,
-      [jupyterServerLabel]: this.podName,
-      [managedByLabel]: managedByValue,
-      [instanceLabel]: randomUUID(),
-    };
-    const metadata = (name: string) => ({ name, namespace, labels });
-    let secret: JsonObject | undefined;
-    if (this.options.secretSpec !== undefined) {
-      const loaded = loadSpec(this.options.secretSpec, 'Secret', 'secretSpec');
-      const data = (loaded.spec.data ?? {}) as Record<string, string>;
-      const stringData = (loaded.spec.stringData ?? {}) as Record<string, string>;
-      const token =
-        stringData.KG_AUTH_TOKEN ??
-        (data.KG_AUTH_TOKEN
-          ? Buffer.from(data.KG_AUTH_TOKEN, 'base64').toString('utf8')
-          : undefined);
-      if (token === undefined) {
-        throw new SpecError(
-          `secretSpec: ${loaded.source} has no data or stringData KG_AUTH_TOKEN`,
-          loaded.source,
-          'data.KG_AUTH_TOKEN',
-        );
-      }
-      this.token = token;
-      const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
-      secret = {
-        ...loaded.spec,
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: {
-          ...specMetadata,
-          name: specMetadata.name ?? `${this.podName}-secret`,
-          namespace,
-          labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
-        },
-      };
-    } else if (this.token) {
-      secret = {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: metadata(`${this.podName}-secret`),
-        stringData: { KG_AUTH_TOKEN: this.token },
-      };
-    }
-    const secretName = secret ? String((secret.metadata as JsonObject).name) : undefined;
-    const pod = this.buildPod(namespace, labels, secretName);
-    const service = this.buildService(namespace, labels);
-    return { pod, secret, service };
-  }
-
-  private buildPod(
-    namespace: string,
-    labels: Record<string, string>,
-    secretName: string | undefined,
-  ): JsonObject {
-    const workspace = this.options.workspacePath ?? '/workspace';
-    const volume =
-      this.options.volume === undefined
-        ? undefined
-        : loadSpec(this.options.volume, 'Volume', 'volume').spec;
-    const env = [
-      { name: 'KG_PORT', value: String(this.port) },
-      { name: 'KG_IP', value: '0.0.0.0' },
-      { name: 'KG_LIST_KERNELS', value: 'True' },
-    ];
-    const fill = (container: JsonObject): JsonObject => {
-      const filled: JsonObject = { ...container };
-      filled.image ??= this.options.image ?? defaultJupyterImage;
-      const ports = Array.isArray(filled.ports) ? [...(filled.ports as JsonObject[])] : [];
-      if (!ports.some((p) => p.name === 'jupyter')) {
-        ports.push({ name: 'jupyter', containerPort: this.port });
-      }
-      filled.ports = ports;
-      const existingEnv = Array.isArray(filled.env) ? [...(filled.env as JsonObject[])] : [];
-      for (const variable of env) {
-        if (!existingEnv.some((e) => e.name === variable.name)) {
-          existingEnv.push(variable);
-        }
-      }
-      filled.env = existingEnv;
-      if (secretName) {
-        // Always the Secret actually created (the seed could reference another name).
-        const others = (
-          Array.isArray(filled.envFrom) ? (filled.envFrom as JsonObject[]) : []
-        ).filter((e) => !(isObject(e.secretRef) && String(e.secretRef.name).endsWith('-secret')));
-        filled.envFrom = [...others, { secretRef: { name: secretName } }];
-      }
-      filled.readinessProbe ??= {
-        tcpSocket: { port: this.port },
-        periodSeconds: 1,
-        failureThreshold: 3,
-      };
-      if (volume) {
-        const mounts = Array.isArray(filled.volumeMounts)
-          ? [...(filled.volumeMounts as JsonObject[])]
-          : [];
-        if (!mounts.some((m) => m.name === volume.name)) {
-          mounts.push({ name: volume.name, mountPath: workspace });
-        }
-        filled.volumeMounts = mounts;
-      }
-      return filled;
-    };
-    const defaultContainer: JsonObject = {
-      name: executorContainerName,
-      image: this.options.image ?? defaultJupyterImage,
-      ...(this.options.command === null
-        ? {}
-        : { command: this.options.command ?? defaultJupyterCommand }),
-      ...(this.options.args ? { args: this.options.args } : {}),
-      workingDir: workspace,
-    };
-    let pod: JsonObject = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: this.podName, namespace, labels },
-      spec: { containers: [defaultContainer] },
-    };
-    if (this.options.podSpec !== undefined) {
-      const loaded = loadSpec(this.options.podSpec, 'Pod', 'podSpec');
-      const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
-      const spec = isObject(loaded.spec.spec) ? { ...loaded.spec.spec } : {};
-      const containers = Array.isArray(spec.containers) ? (spec.containers as JsonObject[]) : [];
-      if (!containers.some((c) => isObject(c) && c.name === executorContainerName)) {
-        containers.push(defaultContainer);
-      }
-      pod = {
-        ...loaded.spec,
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: {
-          ...specMetadata,
-          name: specMetadata.name ?? this.podName,
-          namespace,
-          labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
-        },
-        spec: { ...spec, containers },
-      };
-    }
-    const spec = pod.spec as JsonObject;
-    spec.automountServiceAccountToken ??= false;
-    spec.terminationGracePeriodSeconds ??= 10;
-    spec.containers = (spec.containers as JsonObject[]).map((c) =>
-      c.name === executorContainerName ? fill(c) : c,
+  manifestsFor(namespace: string): JupyterServerManifests {
+    const { manifests, token } = buildJupyterServerManifests(
+      this.options,
+      { podName: this.podName, port: this.port, token: this.token },
+      namespace,
     );
-    if (volume) {
-      const volumes = Array.isArray(spec.volumes) ? [...(spec.volumes as JsonObject[])] : [];
-      if (!volumes.some((v) => v.name === volume.name)) {
-        volumes.push(volume);
-      }
-      spec.volumes = volumes;
-    }
-    return pod;
-  }
-
-  private buildService(namespace: string, labels: Record<string, string>): JsonObject {
-    const port = { name: 'jupyter', protocol: 'TCP', port: this.port, targetPort: 'jupyter' };
-    const selector = { [jupyterServerLabel]: this.podName };
-    if (this.options.serviceSpec === undefined) {
-      return {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: this.podName, namespace, labels },
-        spec: { type: 'ClusterIP', selector, ports: [port] },
-      };
-    }
-    const loaded = loadSpec(this.options.serviceSpec, 'Service', 'serviceSpec');
-    const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
-    const spec = isObject(loaded.spec.spec) ? { ...loaded.spec.spec } : {};
-    const ports = Array.isArray(spec.ports) ? [...(spec.ports as JsonObject[])] : [];
-    if (!ports.some((p) => p.name === 'jupyter')) {
-      ports.push(port);
-    }
-    return {
-      ...loaded.spec,
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: {
-        ...specMetadata,
-        name: specMetadata.name ?? this.podName,
-        namespace,
-        labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
-      },
-      spec: {
-        type: 'ClusterIP',
-        ...spec,
-        selector: { ...(isObject(spec.selector) ? spec.selector : {}), ...selector },
-        ports,
-      },
-    };
+    this.token = token;
+    return manifests;
   }
 }

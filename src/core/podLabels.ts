@@ -7,3 +7,5 @@ export const instanceLabel = 'pod-runner.dev/executor-id';
 export const clientLabel = 'pod-runner.dev/client';
 /** The client's session: for the extension, a hash of one window's session id. */
 export const sessionLabel = 'pod-runner.dev/session';
+/** On a Jupyter gateway's Pod, Secret and Service: the gateway's pod name. */
+export const jupyterServerLabel = 'autogen-kubernetes/jupyter-server';

@@ -1,25 +1,16 @@
-import {
-  Watch,
-  type CoreV1Api,
-  type CoreV1Event,
-  type KubeConfig,
-  type V1Pod,
-} from '@kubernetes/client-node';
-import { withApiRetry } from './apiRetry.ts';
+import type { CoreV1Api, CoreV1Event, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { deleteIfPresent, withApiRetry } from './apiRetry.ts';
+import { Backoff, type BackoffPolicy } from './backoff.ts';
+import { describePhase, fatalPodCondition, isPodReady } from './podConditions.ts';
 import { PodStartError } from './errors.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
 import type { Logger } from './logger.ts';
+import { watchUntil } from './watchUntil.ts';
 
-const fatalWaitingReasons = new Set([
-  'ErrImagePull',
-  'ImagePullBackOff',
-  'InvalidImageName',
-  'ErrImageNeverPull',
-  'CrashLoopBackOff',
-  'CreateContainerConfigError',
-  'CreateContainerError',
-  'RunContainerError',
-]);
+export { fatalPodCondition, isPodReady } from './podConditions.ts';
+
+/** Between reads of a pod being deleted, when its watch failed or ended early. */
+const goneCheckBackoff: BackoffPolicy = { initialDelayMs: 200, maxDelayMs: 2_000 };
 
 /** A step of a pod's start, for progress reporting: its phase, or one of its Events. */
 export interface PodStartProgress {
@@ -37,62 +28,6 @@ export interface PodLauncherOptions {
   core: CoreV1Api;
   namespace: string;
   logger: Logger;
-}
-
-/** Why a pod cannot become ready, if its status already says so. */
-export function fatalPodCondition(pod: V1Pod): { reason: string; message: string } | undefined {
-  const status = pod.status;
-  if (status?.phase === 'Failed' || status?.phase === 'Succeeded') {
-    const terminated = status.containerStatuses?.find((c) => c.state?.terminated)?.state
-      ?.terminated;
-    const detail = terminated
-      ? `container exited with code ${terminated.exitCode} (${terminated.reason ?? 'no reason'})${terminated.message ? `: ${terminated.message}` : ''}`
-      : (status.message ?? '');
-    return {
-      reason: status.reason ?? status.phase,
-      message: `the pod is ${status.phase}${detail ? `: ${detail}` : ''}`,
-    };
-  }
-  const unschedulable = status?.conditions?.find(
-    (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
-  );
-  if (unschedulable) {
-    return {
-      reason: 'Unschedulable',
-      message: `the pod cannot be scheduled: ${unschedulable.message ?? ''}`,
-    };
-  }
-  for (const container of [
-    ...(status?.initContainerStatuses ?? []),
-    ...(status?.containerStatuses ?? []),
-  ]) {
-    const waiting = container.state?.waiting;
-    if (waiting?.reason && fatalWaitingReasons.has(waiting.reason)) {
-      return {
-        reason: waiting.reason,
-        message: `container ${container.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`,
-      };
-    }
-  }
-  return undefined;
-}
-
-/** "Pending", "Pending (ContainerCreating)", "Running (not ready)", ... */
-function describePhase(pod: V1Pod): string {
-  const phase = pod.status?.phase ?? 'Pending';
-  const waiting = pod.status?.containerStatuses?.find((c) => c.state?.waiting?.reason)?.state
-    ?.waiting?.reason;
-  if (waiting) {
-    return `${phase} (${waiting})`;
-  }
-  return phase === 'Running' && !isPodReady(pod) ? 'Running (not ready)' : phase;
-}
-
-export function isPodReady(pod: V1Pod): boolean {
-  return (
-    pod.status?.phase === 'Running' &&
-    (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false)
-  );
 }
 
 /**
@@ -161,11 +96,20 @@ export class PodLauncher {
         if (outcome) {
           return outcome;
         }
-        last = await this.watchUntilDecided(
+        last = await this.watchPod(
           name,
           last.metadata?.resourceVersion ?? '0',
+          (type, pod) => {
+            if (type === 'DELETED') {
+              throw new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted');
+            }
+            if (isPodReady(pod) || fatalPodCondition(pod)) {
+              return pod;
+            }
+            report?.(pod);
+            return undefined;
+          },
           stop,
-          report,
         );
         if (last && (await this.evaluate(last))) {
           return last;
@@ -189,31 +133,28 @@ export class PodLauncher {
   /** Reports the pod's Events as they are recorded (best effort: progress only, never an error). */
   private watchEvents(name: string, stop: AbortSignal, onEvent: (message: string) => void): void {
     const seen = new Set<string>();
-    new Watch(this.options.kubeConfig)
-      .watch(
-        `/api/v1/namespaces/${this.options.namespace}/events`,
-        { fieldSelector: `involvedObject.name=${name}` },
-        (type: string, event: CoreV1Event) => {
-          const key = event.metadata?.uid ?? '';
-          if (type === 'DELETED' || seen.has(key)) {
-            return;
-          }
+    const request = {
+      path: `/api/v1/namespaces/${this.options.namespace}/events`,
+      query: { fieldSelector: `involvedObject.name=${name}` },
+      what: `the events of pod ${name}`,
+    };
+    watchUntil<CoreV1Event, never>(
+      this.options.kubeConfig,
+      request,
+      (type, event) => {
+        const key = event.metadata?.uid ?? '';
+        if (type !== 'DELETED' && !seen.has(key)) {
           seen.add(key);
           onEvent(`${event.reason ?? 'Event'}: ${event.message ?? ''}`.trim());
-        },
-        () => undefined,
-      )
-      .then(
-        (controller) => {
-          if (stop.aborted) {
-            controller.abort();
-          } else {
-            stop.addEventListener('abort', () => controller.abort(), { once: true });
-          }
-        },
-        (error: unknown) =>
-          this.options.logger.debug(`cannot watch the events of pod ${name}: ${String(error)}`),
-      );
+        }
+        return undefined;
+      },
+      stop,
+    ).catch((error: unknown) => {
+      if (!stop.aborted) {
+        this.options.logger.debug(`cannot watch the events of pod ${name}: ${String(error)}`);
+      }
+    });
   }
 
   /** Ready → the pod; fatal → throws; otherwise undefined (keep waiting). */
@@ -232,60 +173,23 @@ export class PodLauncher {
     return undefined;
   }
 
-  /** Watches one pod from a resourceVersion until it is ready, fatal or gone; undefined if the watch ended. */
-  private watchUntilDecided(
+  /** Watches one pod from a resourceVersion until `predicate` decides (see watchUntil). */
+  private watchPod<Result>(
     name: string,
     resourceVersion: string,
-    stop: AbortSignal,
-    onUpdate?: (pod: V1Pod) => void,
-  ): Promise<V1Pod | undefined> {
-    return new Promise<V1Pod | undefined>((resolve, reject) => {
-      let controller: AbortController | undefined;
-      let settled = false;
-      const settle = (action: () => void) => {
-        if (!settled) {
-          settled = true;
-          stop.removeEventListener('abort', onStop);
-          controller?.abort();
-          action();
-        }
-      };
-      const onStop = () => settle(() => reject(stop.reason as Error));
-      // An abort that came while the caller was reading the pod has no event left to fire.
-      if (stop.aborted) {
-        onStop();
-        return;
-      }
-      stop.addEventListener('abort', onStop, { once: true });
-      new Watch(this.options.kubeConfig)
-        .watch(
-          `/api/v1/namespaces/${this.options.namespace}/pods`,
-          { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: false },
-          (type: string, pod: V1Pod) => {
-            if (type === 'DELETED') {
-              settle(() =>
-                reject(
-                  new PodStartError(`pod ${name} was deleted while starting`, name, 'Deleted'),
-                ),
-              );
-            } else if (isPodReady(pod) || fatalPodCondition(pod)) {
-              settle(() => resolve(pod));
-            } else {
-              onUpdate?.(pod);
-            }
-          },
-          () => settle(() => resolve(undefined)),
-        )
-        .then(
-          (started) => {
-            controller = started;
-            if (settled) {
-              started.abort();
-            }
-          },
-          (error: unknown) => settle(() => reject(translateApiError(error, `watch pod ${name}`))),
-        );
-    });
+    predicate: (type: string, pod: V1Pod) => Result | undefined,
+    signal: AbortSignal,
+  ): Promise<Result | undefined> {
+    const request = {
+      path: `/api/v1/namespaces/${this.options.namespace}/pods`,
+      query: {
+        fieldSelector: `metadata.name=${name}`,
+        resourceVersion,
+        allowWatchBookmarks: false,
+      },
+      what: `pod ${name}`,
+    };
+    return watchUntil(this.options.kubeConfig, request, predicate, signal);
   }
 
   private async startError(name: string, reason: string, message: string): Promise<PodStartError> {
@@ -345,64 +249,29 @@ export class PodLauncher {
 
   /** Deletes the pod (a missing pod is fine) and waits until the API no longer has it. */
   async deleteAndWait(name: string, timeoutMs = 60_000): Promise<void> {
-    try {
-      await withApiRetry(
-        () => this.options.core.deleteNamespacedPod({ namespace: this.options.namespace, name }),
-        { idempotent: true },
-      );
-    } catch (error) {
-      if (isNotFound(error)) {
-        return;
-      }
-      throw translateApiError(error, `delete pod ${name}`);
-    }
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    await deleteIfPresent(`delete pod ${name}`, () =>
+      this.options.core.deleteNamespacedPod({ namespace: this.options.namespace, name }),
+    );
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const readAgain = new Backoff(goneCheckBackoff, deadline);
+    for (;;) {
       const pod = await this.find(name);
       if (!pod) {
         return;
       }
-      await this.watchGone(
+      // A watch that fails or ends early only means: read the pod again, after a pause.
+      const deleted = await this.watchPod(
         name,
         pod.metadata?.resourceVersion ?? '0',
-        Math.max(0, deadline - Date.now()),
-      );
+        (type) => (type === 'DELETED' ? true : undefined),
+        deadline,
+      ).catch(() => undefined);
+      if (!deleted && !(await readAgain.wait())) {
+        break;
+      }
     }
     this.options.logger.warn(
       `pod ${name} was still terminating after ${Math.round(timeoutMs / 1000)} s`,
     );
-  }
-
-  private watchGone(name: string, resourceVersion: string, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let controller: AbortController | undefined;
-      const timer = setTimeout(done, timeoutMs);
-      let finished = false;
-      function done() {
-        if (!finished) {
-          finished = true;
-          clearTimeout(timer);
-          controller?.abort();
-          resolve();
-        }
-      }
-      new Watch(this.options.kubeConfig)
-        .watch(
-          `/api/v1/namespaces/${this.options.namespace}/pods`,
-          { fieldSelector: `metadata.name=${name}`, resourceVersion },
-          (type: string) => {
-            if (type === 'DELETED') {
-              done();
-            }
-          },
-          done,
-        )
-        .then((started) => {
-          controller = started;
-          if (finished) {
-            started.abort();
-          }
-        }, done);
-    });
   }
 }

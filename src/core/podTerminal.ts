@@ -8,7 +8,7 @@ import {
   stdinChannel,
   stdoutChannel,
 } from './execChannels.ts';
-import { apiErrorFromStatus, type StatusBody } from './kubernetesErrors.ts';
+import type { StatusBody } from './kubernetesErrors.ts';
 
 export interface PodTerminalRequest {
   namespace: string;
@@ -40,34 +40,12 @@ export class PodTerminal {
   private readonly pending: Buffer[] = [];
   private exit: PodTerminalExit | undefined;
   private status: StatusBody | undefined;
-  readonly opened: Promise<void>;
 
+  /** `socket` is open and paused (see openKubernetesWebSocket); the terminal resumes it. */
   constructor(
     private readonly socket: WebSocket,
-    private readonly pod: string,
+    pod: string,
   ) {
-    this.opened = new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      this.onExit((exit) =>
-        reject('error' in exit ? exit.error : new ConnectionLostError(pod, 'the terminal closed')),
-      );
-    });
-    // The caller may subscribe after the first output arrived: nothing is dropped.
-    this.opened.catch(() => undefined);
-    socket.on('unexpected-response', (_request, response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => {
-        socket.terminate();
-        this.finish({
-          error: apiErrorFromStatus(
-            response.statusCode ?? 0,
-            body,
-            `open a terminal in pod ${pod}`,
-          ),
-        });
-      });
-    });
     socket.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     socket.on('error', (error) =>
       this.finish({ error: new ConnectionLostError(pod, error.message) }),
@@ -88,6 +66,8 @@ export class PodTerminal {
         });
       }
     });
+    // Output that arrives before a listener subscribes is kept (see onData).
+    socket.resume();
   }
 
   onData(listener: (chunk: Buffer) => void): void {

@@ -1,10 +1,11 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { PodRunnerError } from './errors.ts';
-import { apiErrorFromStatus } from './kubernetesErrors.ts';
+import { PortForwardError } from './errors.ts';
+import { openKubernetesWebSocket, type WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import type { WebSocketFactory } from './podExec.ts';
+
+export { PortForwardError } from './errors.ts';
 
 export interface PortForwarderOptions {
   kubeConfig: KubeConfig;
@@ -15,26 +16,24 @@ export interface PortForwarderOptions {
   webSocketFactory?: WebSocketFactory;
 }
 
-/** The port-forward could not reach the pod (gone, not running, nothing listening). */
-export class PortForwardError extends PodRunnerError {}
-
 const portForwardProtocol = 'v4.channel.k8s.io';
 
 /**
  * A local listener on 127.0.0.1 (one stable port for its lifetime) whose every connection is
  * carried to the pod's port over its own pods/portforward WebSocket. A dropped WebSocket closes
  * only that connection; the next connection opens a new one. When the pod is gone, connections
- * are closed at once and `lastError` says why, so callers fail fast instead of hanging.
+ * are closed at once (and the reason logged), so callers fail fast instead of hanging.
  */
 export class PortForwarder {
   private server: Server | undefined;
   private readonly connections = new Set<Socket>();
   private readonly sockets = new Set<WebSocket>();
-  lastError: Error | undefined;
+  /** Aborted by stop(): WebSockets still opening are destroyed too. */
+  private running: AbortController | undefined;
 
   constructor(private readonly options: PortForwarderOptions) {}
 
-  get logger(): Logger {
+  private get logger(): Logger {
     return this.options.logger ?? silentLogger;
   }
 
@@ -49,6 +48,7 @@ export class PortForwarder {
       server.listen(0, '127.0.0.1', () => resolve());
     });
     this.server = server;
+    this.running = new AbortController();
     const { port } = server.address() as AddressInfo;
     this.logger.info(
       `forwarding 127.0.0.1:${port} to ${this.options.namespace}/${this.options.pod}:${this.options.remotePort}`,
@@ -56,13 +56,11 @@ export class PortForwarder {
     return port;
   }
 
-  get localPort(): number | undefined {
-    return this.server ? (this.server.address() as AddressInfo).port : undefined;
-  }
-
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.running?.abort(new PortForwardError('the port-forward was stopped'));
+    this.running = undefined;
     for (const socket of this.sockets) {
       socket.terminate();
     }
@@ -82,48 +80,23 @@ export class PortForwarder {
     void this.open().then(
       (socket) => this.pipe(connection, socket),
       (error: Error) => {
-        this.lastError = error;
         this.logger.warn(`port-forward to ${this.options.pod}: ${error.message}`);
         connection.destroy();
       },
     );
   }
 
-  private async open(): Promise<WebSocket> {
-    const cluster = this.options.kubeConfig.getCurrentCluster();
-    if (!cluster) {
-      throw new PortForwardError('the kubeconfig has no current cluster');
-    }
-    const base = cluster.server.replace(/^http/, 'ws').replace(/\/$/, '');
-    const url = `${base}/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/pods/${encodeURIComponent(this.options.pod)}/portforward?ports=${this.options.remotePort}`;
-    const socketOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
-    await this.options.kubeConfig.applyToHTTPSOptions(socketOptions);
-    const socket = (this.options.webSocketFactory ?? ((u, p, o) => new WebSocket(u, p, o)))(
-      url,
-      [portForwardProtocol],
-      socketOptions,
-    );
-    return new Promise<WebSocket>((resolve, reject) => {
-      socket.once('unexpected-response', (_request, response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => {
-          socket.terminate();
-          reject(
-            apiErrorFromStatus(
-              response.statusCode ?? 0,
-              body,
-              `port-forward to pod ${this.options.pod}`,
-            ),
-          );
-        });
-      });
-      socket.once('error', (error) =>
-        reject(
-          new PortForwardError(`port-forward to pod ${this.options.pod} failed: ${error.message}`),
-        ),
-      );
-      socket.once('open', () => resolve(socket));
+  private open(): Promise<WebSocket> {
+    const { namespace, pod, remotePort } = this.options;
+    return openKubernetesWebSocket({
+      kubeConfig: this.options.kubeConfig,
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/portforward?ports=${remotePort}`,
+      protocols: [portForwardProtocol],
+      action: `port-forward to pod ${pod}`,
+      connectionError: (detail) =>
+        new PortForwardError(`port-forward to pod ${pod} failed: ${detail}`),
+      ...(this.running ? { signal: this.running.signal } : {}),
+      ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
   }
 
@@ -150,10 +123,7 @@ export class PortForwarder {
           connection.once('drain', () => socket.resume());
         }
       } else if (channel === 1) {
-        this.lastError = new PortForwardError(
-          `port-forward to pod ${this.options.pod}: ${payload.toString()}`,
-        );
-        this.logger.warn(this.lastError.message);
+        this.logger.warn(`port-forward to pod ${this.options.pod}: ${payload.toString()}`);
         connection.destroy();
       }
     });
@@ -168,5 +138,6 @@ export class PortForwarder {
     });
     connection.once('close', () => socket.close());
     connection.resume();
+    socket.resume();
   }
 }

@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import {
+  declaredFilename,
+  generatedFilename,
+  runtimeFor,
+  silencePip,
+  type CodeBlock,
+  type CommandLineCodeResult,
+} from './codeBlocks.ts';
+import { FunctionsSetupError } from './errors.ts';
+import {
+  buildFunctionsModule,
+  requiredPackages,
+  type FunctionWithRequirements,
+} from './functions.ts';
+import type { Logger } from './logger.ts';
+import { OutputCollector, type OutputChunk } from './outputCollector.ts';
+import type { PodExecClient } from './podExec.ts';
+import { exitCodes, killBlockScript, runBlockScript, scriptMarker } from './podScripts.ts';
+
+export interface ExecuteOptions {
+  signal?: AbortSignal;
+  /** Output as it arrives, stdout and stderr in arrival order. */
+  onOutput?: (chunk: OutputChunk) => void;
+}
+
+/** The executor container code runs in, and the limits it runs under. */
+export interface ExecutorContainer {
+  exec: PodExecClient;
+  namespace: string;
+  /** The pod's name. */
+  name: string;
+  container: string;
+  workspacePath: string;
+  /** Seconds per block. */
+  timeout: number;
+  maxOutputBytes: number;
+  logger: Logger;
+}
+
+export const cancelledText = 'Code execution was cancelled.';
+const timeoutText = '\n Timeout';
+/** Extra time the client waits past the pod-side timeout before it kills the block itself. */
+const wallClockSlackMs = 15_000;
+
+/**
+ * Runs one block through pods/exec: its code goes in on stdin, runs under the timeout in its own
+ * process group (killed on cancel or when the wall clock runs out), and streams its output back.
+ */
+export async function runCodeBlock(
+  pod: ExecutorContainer,
+  block: CodeBlock,
+  options: ExecuteOptions,
+): Promise<CommandLineCodeResult> {
+  const runtime = runtimeFor(block.language);
+  if (!runtime) {
+    return { exitCode: 1, output: `Unsupported language: ${block.language}` };
+  }
+  const code = silencePip(block.code, runtime);
+  const filename = declaredFilename(code) ?? generatedFilename(code, runtime);
+  const codeFile = posix.isAbsolute(filename)
+    ? posix.normalize(filename)
+    : posix.join(pod.workspacePath, filename);
+  const pidFile = `/tmp/pod-runner-${randomBytes(8).toString('hex')}.pid`;
+  const collector = new OutputCollector(pod.maxOutputBytes, options.onOutput);
+  let scriptMessage: string | undefined;
+  const started = Date.now();
+  const wallClock = new AbortController();
+  const timer = setTimeout(
+    () => wallClock.abort(new Error('wall-clock timeout')),
+    pod.timeout * 1000 + wallClockSlackMs,
+  );
+  const stop = options.signal
+    ? AbortSignal.any([options.signal, wallClock.signal])
+    : wallClock.signal;
+  const body = Buffer.from(code);
+  try {
+    const { exitCode } = await pod.exec.run({
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: pod.container,
+      command: [
+        'sh',
+        '-c',
+        runBlockScript,
+        'pod-runner',
+        String(body.length),
+        pod.workspacePath,
+        filename,
+        String(pod.timeout),
+        pidFile,
+        ...runtime.interpreters,
+      ],
+      stdin: body,
+      signal: stop,
+      onStdout: (chunk) => collector.push('stdout', chunk),
+      onStderr: (chunk) => {
+        const text = chunk.toString('utf8');
+        if (scriptMessage === undefined && text.startsWith(scriptMarker)) {
+          scriptMessage = text.slice(scriptMarker.length).trim();
+        } else {
+          collector.push('stderr', chunk);
+        }
+      },
+    });
+    if (scriptMessage !== undefined && Object.values(exitCodes).includes(exitCode as never)) {
+      if (exitCode === exitCodes.outsideWorkspace) {
+        return { exitCode: 1, output: 'Filename is not in the workspace' };
+      }
+      return {
+        exitCode: exitCode === exitCodes.missingInterpreter ? 127 : 1,
+        output: `${collector.finish()}${scriptMessage}`,
+      };
+    }
+    const timedOut =
+      exitCode === 124 || (exitCode === 137 && Date.now() - started >= pod.timeout * 1000);
+    if (timedOut) {
+      collector.note(timeoutText);
+    }
+    return { exitCode: timedOut ? 124 : exitCode, output: collector.finish(), codeFile };
+  } catch (error) {
+    if (!stop.aborted) {
+      throw error;
+    }
+    await killBlock(pod, pidFile);
+    if (wallClock.signal.aborted && !(options.signal?.aborted ?? false)) {
+      collector.note(timeoutText);
+      return { exitCode: 124, output: collector.finish(), codeFile };
+    }
+    return { exitCode: 1, output: `${collector.finish()}${cancelledText}`, codeFile };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Kills a block's whole process tree through a second exec. */
+async function killBlock(pod: ExecutorContainer, pidFile: string): Promise<void> {
+  try {
+    await pod.exec.run({
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: pod.container,
+      command: ['sh', '-c', killBlockScript, 'pod-runner-kill', pidFile],
+    });
+  } catch (error) {
+    pod.logger.warn(
+      `could not kill a cancelled block in pod ${pod.name}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Writes the functions module, installs its packages and imports it once to validate it. */
+export async function setUpFunctions(
+  pod: ExecutorContainer,
+  functions: FunctionWithRequirements[],
+  functionsModule: string,
+): Promise<void> {
+  const run = async (command: string[], stdin?: Buffer) => {
+    const collector = new OutputCollector(pod.maxOutputBytes);
+    const { exitCode } = await pod.exec.run({
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: pod.container,
+      command,
+      ...(stdin ? { stdin } : {}),
+      onStdout: (chunk) => collector.push('stdout', chunk),
+      onStderr: (chunk) => collector.push('stderr', chunk),
+    });
+    return { exitCode, output: collector.finish() };
+  };
+  const module = Buffer.from(buildFunctionsModule(functions));
+  const file = `${functionsModule}.py`;
+  const written = await run(
+    [
+      'sh',
+      '-c',
+      runBlockScript,
+      'pod-runner',
+      String(module.length),
+      pod.workspacePath,
+      file,
+      String(pod.timeout),
+      '/dev/null',
+    ],
+    module,
+  );
+  if (written.exitCode !== 0) {
+    throw new FunctionsSetupError(
+      `writing the functions module ${file} failed (exit ${written.exitCode}): ${written.output.replace(scriptMarker, '')}`,
+    );
+  }
+  const packages = requiredPackages(functions);
+  if (packages.length > 0) {
+    const installed = await run([
+      'timeout',
+      String(Math.max(pod.timeout, 300)),
+      'python',
+      '-m',
+      'pip',
+      'install',
+      '-qqq',
+      ...packages,
+    ]);
+    if (installed.exitCode !== 0) {
+      throw new FunctionsSetupError(
+        `pip install ${packages.join(' ')} failed (exit ${installed.exitCode}):\n${installed.output}`,
+      );
+    }
+  }
+  const imported = await run([
+    'timeout',
+    String(pod.timeout),
+    'python',
+    '-c',
+    'import importlib, sys; sys.path.insert(0, sys.argv[1]); importlib.import_module(sys.argv[2])',
+    pod.workspacePath,
+    functionsModule,
+  ]);
+  if (imported.exitCode !== 0) {
+    throw new FunctionsSetupError(
+      `the functions module ${file} failed to import:\n${imported.output}`,
+    );
+  }
+}

@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { SpecError } from './errors.ts';
+import { executorContainerName } from './executorPod.ts';
+import { instanceLabel, jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.ts';
+import { loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
+
+export const defaultJupyterImage = 'quay.io/jupyter/docker-stacks-foundation';
+/** The seed's command, with `exec` so the gateway is PID 1 and stops promptly on SIGTERM. */
+export const defaultJupyterCommand = [
+  '/bin/bash',
+  '-o',
+  'pipefail',
+  '-c',
+  'mamba install --yes jupyter_kernel_gateway ipykernel && mamba clean --all -f -y && fix-permissions "${CONDA_DIR}" && fix-permissions "/home/${NB_USER}"; exec python -m jupyter kernelgateway --KernelGatewayApp.ip=0.0.0.0 --JupyterApp.answer_yes=true --JupyterWebsocketPersonality.list_kernels=true',
+];
+
+/** What shapes a gateway's Pod, Secret and Service. */
+export interface JupyterServerSpecOptions {
+  /** Default quay.io/jupyter/docker-stacks-foundation (the README recommends a prebuilt gateway image). */
+  image?: string;
+  /** Default: install the kernel gateway, then start it. `null`: the image's own command. */
+  command?: string[] | null;
+  args?: string[];
+  workspacePath?: string;
+  volume?: SpecInput;
+  podSpec?: SpecInput;
+  serviceSpec?: SpecInput;
+  secretSpec?: SpecInput;
+  /** Extra labels for the pod, secret and service (Pod Runner's own labels take precedence). */
+  labels?: Record<string, string>;
+}
+
+/** The gateway's pod name, port and token ("" for none). */
+export interface JupyterServerIdentity {
+  podName: string;
+  port: number;
+  token: string;
+}
+
+export interface JupyterServerManifests {
+  pod: JsonObject;
+  secret: JsonObject | undefined;
+  service: JsonObject;
+}
+
+const isObject = (value: unknown): value is JsonObject =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The Pod, Secret and Service of a gateway in `namespace` (nothing is sent), and the token the
+ * gateway will require: a secretSpec's KG_AUTH_TOKEN replaces the one given.
+ */
+export function buildJupyterServerManifests(
+  options: JupyterServerSpecOptions,
+  server: JupyterServerIdentity,
+  namespace: string,
+): { manifests: JupyterServerManifests; token: string } {
+  let token = server.token;
+  const labels = {
+    ...options.labels,
+    [jupyterServerLabel]: server.podName,
+    [managedByLabel]: managedByValue,
+    [instanceLabel]: randomUUID(),
+  };
+  const metadata = (name: string) => ({ name, namespace, labels });
+  let secret: JsonObject | undefined;
+  if (options.secretSpec !== undefined) {
+    const loaded = loadSpec(options.secretSpec, 'Secret', 'secretSpec');
+    const data = (loaded.spec.data ?? {}) as Record<string, string>;
+    const stringData = (loaded.spec.stringData ?? {}) as Record<string, string>;
+    const specToken =
+      stringData.KG_AUTH_TOKEN ??
+      (data.KG_AUTH_TOKEN ? Buffer.from(data.KG_AUTH_TOKEN, 'base64').toString('utf8') : undefined);
+    if (specToken === undefined) {
+      throw new SpecError(
+        `secretSpec: ${loaded.source} has no data or stringData KG_AUTH_TOKEN`,
+        loaded.source,
+        'data.KG_AUTH_TOKEN',
+      );
+    }
+    token = specToken;
+    const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
+    secret = {
+      ...loaded.spec,
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        ...specMetadata,
+        name: specMetadata.name ?? `${server.podName}-secret`,
+        namespace,
+        labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
+      },
+    };
+  } else if (token) {
+    secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: metadata(`${server.podName}-secret`),
+      stringData: { KG_AUTH_TOKEN: token },
+    };
+  }
+  const secretName = secret ? String((secret.metadata as JsonObject).name) : undefined;
+  const pod = buildPod(options, server, namespace, labels, secretName);
+  const service = buildService(options, server, namespace, labels);
+  return { manifests: { pod, secret, service }, token };
+}
+
+function buildPod(
+  options: JupyterServerSpecOptions,
+  server: JupyterServerIdentity,
+  namespace: string,
+  labels: Record<string, string>,
+  secretName: string | undefined,
+): JsonObject {
+  const workspace = options.workspacePath ?? '/workspace';
+  const volume =
+    options.volume === undefined ? undefined : loadSpec(options.volume, 'Volume', 'volume').spec;
+  const env = [
+    { name: 'KG_PORT', value: String(server.port) },
+    { name: 'KG_IP', value: '0.0.0.0' },
+    { name: 'KG_LIST_KERNELS', value: 'True' },
+  ];
+  const fill = (container: JsonObject): JsonObject => {
+    const filled: JsonObject = { ...container };
+    filled.image ??= options.image ?? defaultJupyterImage;
+    const ports = Array.isArray(filled.ports) ? [...(filled.ports as JsonObject[])] : [];
+    if (!ports.some((p) => p.name === 'jupyter')) {
+      ports.push({ name: 'jupyter', containerPort: server.port });
+    }
+    filled.ports = ports;
+    const existingEnv = Array.isArray(filled.env) ? [...(filled.env as JsonObject[])] : [];
+    for (const variable of env) {
+      if (!existingEnv.some((e) => e.name === variable.name)) {
+        existingEnv.push(variable);
+      }
+    }
+    filled.env = existingEnv;
+    if (secretName) {
+      // Always the Secret actually created (the seed could reference another name).
+      const others = (Array.isArray(filled.envFrom) ? (filled.envFrom as JsonObject[]) : []).filter(
+        (e) => !(isObject(e.secretRef) && String(e.secretRef.name).endsWith('-secret')),
+      );
+      filled.envFrom = [...others, { secretRef: { name: secretName } }];
+    }
+    filled.readinessProbe ??= {
+      tcpSocket: { port: server.port },
+      periodSeconds: 1,
+      failureThreshold: 3,
+    };
+    if (volume) {
+      const mounts = Array.isArray(filled.volumeMounts)
+        ? [...(filled.volumeMounts as JsonObject[])]
+        : [];
+      if (!mounts.some((m) => m.name === volume.name)) {
+        mounts.push({ name: volume.name, mountPath: workspace });
+      }
+      filled.volumeMounts = mounts;
+    }
+    return filled;
+  };
+  const defaultContainer: JsonObject = {
+    name: executorContainerName,
+    image: options.image ?? defaultJupyterImage,
+    ...(options.command === null ? {} : { command: options.command ?? defaultJupyterCommand }),
+    ...(options.args ? { args: options.args } : {}),
+    workingDir: workspace,
+  };
+  let pod: JsonObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: server.podName, namespace, labels },
+    spec: { containers: [defaultContainer] },
+  };
+  if (options.podSpec !== undefined) {
+    const loaded = loadSpec(options.podSpec, 'Pod', 'podSpec');
+    const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
+    const spec = isObject(loaded.spec.spec) ? { ...loaded.spec.spec } : {};
+    const containers = Array.isArray(spec.containers) ? (spec.containers as JsonObject[]) : [];
+    if (!containers.some((c) => isObject(c) && c.name === executorContainerName)) {
+      containers.push(defaultContainer);
+    }
+    pod = {
+      ...loaded.spec,
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        ...specMetadata,
+        name: specMetadata.name ?? server.podName,
+        namespace,
+        labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
+      },
+      spec: { ...spec, containers },
+    };
+  }
+  const spec = pod.spec as JsonObject;
+  spec.automountServiceAccountToken ??= false;
+  spec.terminationGracePeriodSeconds ??= 10;
+  spec.containers = (spec.containers as JsonObject[]).map((c) =>
+    c.name === executorContainerName ? fill(c) : c,
+  );
+  if (volume) {
+    const volumes = Array.isArray(spec.volumes) ? [...(spec.volumes as JsonObject[])] : [];
+    if (!volumes.some((v) => v.name === volume.name)) {
+      volumes.push(volume);
+    }
+    spec.volumes = volumes;
+  }
+  return pod;
+}
+
+function buildService(
+  options: JupyterServerSpecOptions,
+  server: JupyterServerIdentity,
+  namespace: string,
+  labels: Record<string, string>,
+): JsonObject {
+  const port = { name: 'jupyter', protocol: 'TCP', port: server.port, targetPort: 'jupyter' };
+  const selector = { [jupyterServerLabel]: server.podName };
+  if (options.serviceSpec === undefined) {
+    return {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: server.podName, namespace, labels },
+      spec: { type: 'ClusterIP', selector, ports: [port] },
+    };
+  }
+  const loaded = loadSpec(options.serviceSpec, 'Service', 'serviceSpec');
+  const specMetadata = isObject(loaded.spec.metadata) ? loaded.spec.metadata : {};
+  const spec = isObject(loaded.spec.spec) ? { ...loaded.spec.spec } : {};
+  const ports = Array.isArray(spec.ports) ? [...(spec.ports as JsonObject[])] : [];
+  if (!ports.some((p) => p.name === 'jupyter')) {
+    ports.push(port);
+  }
+  return {
+    ...loaded.spec,
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      ...specMetadata,
+      name: specMetadata.name ?? server.podName,
+      namespace,
+      labels: { ...(isObject(specMetadata.labels) ? specMetadata.labels : {}), ...labels },
+    },
+    spec: {
+      type: 'ClusterIP',
+      ...spec,
+      selector: { ...(isObject(spec.selector) ? spec.selector : {}), ...selector },
+      ports,
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { V1Pod } from '@kubernetes/client-node';
+
+/** Waiting reasons that retrying will not fix: the start fails at once instead of timing out. */
+const fatalWaitingReasons = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'CrashLoopBackOff',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+]);
+
+/** Why a pod cannot become ready, if its status already says so. */
+export function fatalPodCondition(pod: V1Pod): { reason: string; message: string } | undefined {
+  const status = pod.status;
+  if (status?.phase === 'Failed' || status?.phase === 'Succeeded') {
+    const terminated = status.containerStatuses?.find((c) => c.state?.terminated)?.state
+      ?.terminated;
+    const detail = terminated
+      ? `container exited with code ${terminated.exitCode} (${terminated.reason ?? 'no reason'})${terminated.message ? `: ${terminated.message}` : ''}`
+      : (status.message ?? '');
+    return {
+      reason: status.reason ?? status.phase,
+      message: `the pod is ${status.phase}${detail ? `: ${detail}` : ''}`,
+    };
+  }
+  const unschedulable = status?.conditions?.find(
+    (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+  );
+  if (unschedulable) {
+    return {
+      reason: 'Unschedulable',
+      message: `the pod cannot be scheduled: ${unschedulable.message ?? ''}`,
+    };
+  }
+  for (const container of [
+    ...(status?.initContainerStatuses ?? []),
+    ...(status?.containerStatuses ?? []),
+  ]) {
+    const waiting = container.state?.waiting;
+    if (waiting?.reason && fatalWaitingReasons.has(waiting.reason)) {
+      return {
+        reason: waiting.reason,
+        message: `container ${container.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** "Pending", "Pending (ContainerCreating)", "Running (not ready)", ... */
+export function describePhase(pod: V1Pod): string {
+  const phase = pod.status?.phase ?? 'Pending';
+  const waiting = pod.status?.containerStatuses?.find((c) => c.state?.waiting?.reason)?.state
+    ?.waiting?.reason;
+  if (waiting) {
+    return `${phase} (${waiting})`;
+  }
+  return phase === 'Running' && !isPodReady(pod) ? 'Running (not ready)' : phase;
+}
+
+export function isPodReady(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false)
+  );
+}
