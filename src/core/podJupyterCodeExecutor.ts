@@ -8,13 +8,13 @@ import { ExecutorStateError, KernelConnectionError, OptionError } from './errors
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import {
   JupyterAuthError,
-  JupyterRestClient,
   KernelChannel,
   KernelDiedError,
   type ExecutionReply,
   type JupyterWebSocketFactory,
 } from './jupyterKernelClient.ts';
 import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
+import { JupyterRestClient } from './jupyterRestClient.ts';
 import { silentLogger, type Logger } from './logger.ts';
 
 /** Something that yields a reachable server: a PodJupyterServer (through its port-forward). */

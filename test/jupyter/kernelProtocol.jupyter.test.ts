@@ -10,7 +10,7 @@ import {
   startJupyterServer,
   type RunningJupyterServer,
 } from '../support/jupyterServer.ts';
-import { JupyterRestClient } from '../../src/core/jupyterKernelClient.ts';
+import { JupyterRestClient } from '../../src/core/jupyterRestClient.ts';
 
 /**
  * Faults placed at one message of the kernel protocol: a reply that says the code did not run,
