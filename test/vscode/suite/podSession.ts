@@ -1,6 +1,7 @@
+import * as vscode from 'vscode';
 import type { StartOptions } from '../../../src/core/index.ts';
 import { PodSession, type SessionPod } from '../../../src/extension/podSession.ts';
-import { check, type HostFeature } from './host.ts';
+import { check, withTimeout, type HostFeature } from './host.ts';
 
 /** A promise the test settles, so each step happens at the point the test chooses. */
 function deferred(): { promise: Promise<void>; resolve(): void } {
@@ -134,6 +135,37 @@ export const podSessionFeature: HostFeature = {
         check(session.running === undefined, `running: ${session.running?.podName}`);
         check(session.status.state === 'none', `state ${session.status.state}`);
         session.dispose();
+      },
+    },
+    {
+      name: "Cancel on the start's progress notification: state none, not error, and what waits is cancelled",
+      run: async () => {
+        await vscode.commands.executeCommand('notifications.clearAll');
+        const { session, pods } = gatedSession();
+        let stops = 0;
+        const listener = session.onDidStop(() => stops++);
+        try {
+          const starting = session.ensureStarted().then(
+            () => 'started',
+            (error: Error) => error.name,
+          );
+          // The progress notification is the newest once shown: its primary action is Cancel.
+          let ended = false;
+          void starting.then(() => (ended = true));
+          for (let attempt = 0; attempt < 40 && !ended; attempt++) {
+            await vscode.commands.executeCommand('notifications.focusToasts');
+            await vscode.commands.executeCommand('notification.acceptPrimaryAction');
+            await Promise.race([starting, new Promise((done) => setTimeout(done, 250))]);
+          }
+          const outcome = await withTimeout(starting, 1_000, 'the cancelled start to end');
+          check(outcome === 'AbortError', `the waiting caller got ${outcome}`);
+          check(session.status.state === 'none', `state ${session.status.state}`);
+          check(stops === 1, `the session told ${stops} times that it stopped`);
+        } finally {
+          pods[0]?.finishStart();
+          listener.dispose();
+          session.dispose();
+        }
       },
     },
   ],
