@@ -4,7 +4,7 @@ import type * as vscode from 'vscode';
 import { channelLogger } from '../../src/extension/logging.ts';
 
 /** The part of a LogOutputChannel the logger writes to; it throws once closed, as VS Code's does. */
-function fakeChannel(): { channel: vscode.LogOutputChannel; lines: string[]; close(): void } {
+function fakeChannel(): { channel: vscode.LogOutputChannel; lines: string[]; close: () => void } {
   const lines: string[] = [];
   let closed = false;
   const write = (level: string) => (text: string) => {
