@@ -33,3 +33,12 @@ export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Prom
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+/** The error of work cancelled on request (a Cancel, a stop): shown as cancelled, not as failed. */
+export function cancellationError(message: string): Error {
+  return new DOMException(message, 'AbortError');
+}
+
+export function isCancellation(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
+}

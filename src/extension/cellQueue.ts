@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { isCancellation } from './cancellation.ts';
 
 /**
  * Runs one cell: receives the cell's cancellation as an AbortSignal and says whether it succeeded.
@@ -18,6 +19,8 @@ class CellRun {
   private readonly abort = new AbortController();
   private readonly cancellation: vscode.Disposable;
   private state: 'queued' | 'running' | 'ended' = 'queued';
+  /** Cancelled because its pod was stopped: how the run then fails is the stop's doing. */
+  private podStopped = false;
 
   constructor(
     readonly cell: vscode.NotebookCell,
@@ -26,7 +29,8 @@ class CellRun {
     this.cancellation = execution.token.onCancellationRequested(() => this.cancel());
   }
 
-  cancel(): void {
+  cancel(podStopped = false): void {
+    this.podStopped ||= podStopped;
     this.abort.abort();
     if (this.state === 'queued') {
       this.end(undefined);
@@ -45,8 +49,9 @@ class CellRun {
       await this.execution.clearOutput();
       success = await runner(this.cell, this.execution, this.abort.signal);
     } catch (error) {
-      if (this.abort.signal.aborted) {
-        // Cancelled before the code ran (while its pod was starting): no outcome to show.
+      if (isCancellation(error) || this.podStopped) {
+        // Cancelled before the code ran (while its pod started), or its pod was stopped: no
+        // outcome to show. Any other failure, even after the user's cancel, is shown.
         success = undefined;
       } else {
         const item = vscode.NotebookCellOutputItem.error(
@@ -104,17 +109,25 @@ export class NotebookCellQueues implements vscode.Disposable {
     const key = notebook.uri.toString();
     const queue = this.queues.get(key) ?? { tail: Promise.resolve(), runs: new Set<CellRun>() };
     this.queues.set(key, queue);
-    for (const cell of cells) {
-      const run = new CellRun(cell, this.controller.createNotebookCellExecution(cell));
-      queue.runs.add(run);
-      queue.tail = queue.tail
-        .then(() => run.run(this.runner))
-        .finally(() => {
-          queue.runs.delete(run);
-          if (queue.runs.size === 0 && this.queues.get(key) === queue) {
-            this.queues.delete(key);
-          }
-        });
+    const forgetIfEmpty = () => {
+      if (queue.runs.size === 0 && this.queues.get(key) === queue) {
+        this.queues.delete(key);
+      }
+    };
+    try {
+      for (const cell of cells) {
+        const run = new CellRun(cell, this.controller.createNotebookCellExecution(cell));
+        queue.runs.add(run);
+        queue.tail = queue.tail
+          .then(() => run.run(this.runner))
+          .finally(() => {
+            queue.runs.delete(run);
+            forgetIfEmpty();
+          });
+      }
+    } finally {
+      // VS Code refused an execution (the cell runs already): no empty queue stays behind.
+      forgetIfEmpty();
     }
   }
 
@@ -128,13 +141,19 @@ export class NotebookCellQueues implements vscode.Disposable {
     }
   }
 
-  dispose(): void {
-    for (const queue of this.queues.values()) {
+  /** Cancels every notebook's queued and running cells: their pod was stopped. */
+  cancelAll(): void {
+    const queues = [...this.queues.values()];
+    this.queues.clear();
+    for (const queue of queues) {
       for (const run of queue.runs) {
-        run.cancel();
+        run.cancel(true);
       }
     }
-    this.queues.clear();
+  }
+
+  dispose(): void {
+    this.cancelAll();
     for (const subscription of this.subscriptions) {
       subscription.dispose();
     }

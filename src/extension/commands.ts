@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { isCancellation } from './cancellation.ts';
 import { selectContext, selectNamespace } from './clusterPickers.ts';
 import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
@@ -72,7 +73,7 @@ async function guarded<T>(
   try {
     return await action();
   } catch (error) {
-    if (error instanceof Error && error.name === 'AbortError') {
+    if (isCancellation(error)) {
       // Cancelled by the user (the progress notification's Cancel, or a stop during a start).
       ctx.logger.info(`${message}: cancelled`);
     } else {

@@ -28,11 +28,11 @@ export class Ctx implements vscode.Disposable {
   readonly podLogs = new PodLogsProvider(this);
   /** Everything that lives as long as the window's extension host; disposed last-in first-out. */
   private readonly disposables: vscode.Disposable[] = [];
+  private closingPods: Promise<void> | undefined;
 
   constructor(readonly extension: vscode.ExtensionContext) {
     extension.subscriptions.push(this);
     this.disposables.push(
-      this.logChannel,
       this.output,
       this.executor,
       this.kernels,
@@ -96,14 +96,39 @@ export class Ctx implements vscode.Disposable {
     await this.stopPods(true);
   }
 
-  /** Stops both pods; `force` deletes the executor pod even when autoRemove is off. */
+  /**
+   * Stops both pods; `force` deletes the executor pod even when autoRemove is off. One pod that
+   * fails to stop does not keep the other: the first failure is thrown once both are done.
+   */
   async stopPods(force: boolean): Promise<void> {
-    await Promise.all([this.executor.stop(force), this.kernels.stop()]);
+    const results = await Promise.allSettled([this.executor.stop(force), this.kernels.stop()]);
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) {
+      throw failed.reason;
+    }
+  }
+
+  /**
+   * What closing the window does to its pods, as `cleanupPolicy` says; done once, however often
+   * asked (VS Code calls deactivate, then disposes the subscriptions without waiting).
+   */
+  closePods(): Promise<void> {
+    this.closingPods ??= (async () => {
+      if (this.settings.cleanupPolicy === 'deleteOnClose') {
+        await this.stopPods(false);
+      }
+    })();
+    return this.closingPods;
   }
 
   dispose(): void {
+    const closed = this.closePods().catch((error: unknown) =>
+      this.logger.error(`could not delete the pods: ${String(error)}`),
+    );
     for (const disposable of this.disposables.reverse()) {
       disposable.dispose();
     }
+    // The pods' deletion logs to the channel until it is done.
+    void closed.finally(() => this.logChannel.dispose());
   }
 }

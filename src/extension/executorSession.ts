@@ -36,14 +36,12 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
   ): Promise<CommandLineCodeResult> {
     const started = this.ensureStarted();
     const executor = options.signal ? await unlessAborted(started, options.signal) : await started;
-    return this.use(() => executor.executeCodeBlocks(blocks, options));
+    return this.use(executor, () => executor.executeCodeBlocks(blocks, options));
   }
 
+  /** Deletes the pod and starts a new one, as any start: with progress, cancelled by a stop. */
   async restart(): Promise<void> {
-    const executor = await this.ensureStarted();
-    this.status.set('starting');
-    await executor.restart();
-    this.status.set('ready');
+    await this.replace((executor) => executor.stop());
   }
 
   /** Deletes the pod when asked to (`force`) or when autoRemove is on; otherwise leaves it running. */
@@ -55,10 +53,6 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
         await executor[Symbol.asyncDispose]();
       }
     });
-  }
-
-  override dispose(): void {
-    void this.stop().finally(() => super.dispose());
   }
 }
 

@@ -17,11 +17,9 @@ export function activate(context: vscode.ExtensionContext): PodRunnerApi {
   return podRunnerApi(ctx);
 }
 
-/** Deletes this window's pods (unless autoRemove is off) before the extension host goes away. */
+/** Deletes this window's pods (as cleanupPolicy and autoRemove say) before the host goes away. */
 export async function deactivate(): Promise<void> {
   const ctx = current;
   current = undefined;
-  if (ctx?.settings.cleanupPolicy === 'deleteOnClose') {
-    await ctx.stopPods(false);
-  }
+  await ctx?.closePods();
 }

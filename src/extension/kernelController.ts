@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { PodJupyterCodeExecutor, PodJupyterServer } from '../core/index.ts';
-import { unlessAborted } from './cancellation.ts';
+import { cancellationError, unlessAborted } from './cancellation.ts';
 import { CellOutputWriter } from './cellOutputWriter.ts';
 import { NotebookCellQueues } from './cellQueue.ts';
 import { clusterTargetOf } from './config.ts';
@@ -10,6 +10,12 @@ import { PodSession } from './podSession.ts';
 import type { PodStateHolder } from './podState.ts';
 
 type KernelCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>;
+
+/** A notebook's kernel, tied to the gateway server it was started on. */
+interface NotebookKernel {
+  server: PodJupyterServer;
+  kernel: Promise<PodJupyterCodeExecutor>;
+}
 
 /**
  * "Kubernetes kernel (Jupyter gateway pod)": one gateway pod per window, started lazily, one
@@ -24,7 +30,7 @@ export class KernelController implements vscode.Disposable {
   );
   private readonly gateway: PodSession<PodJupyterServer>;
   /** One kernel per open notebook, by notebook URI; removed when the notebook closes. */
-  private readonly kernels = new Map<string, Promise<PodJupyterCodeExecutor>>();
+  private readonly kernels = new Map<string, NotebookKernel>();
   private readonly queues: NotebookCellQueues;
   private readonly subscriptions: vscode.Disposable[] = [];
 
@@ -42,6 +48,8 @@ export class KernelController implements vscode.Disposable {
     this.queues = new NotebookCellQueues(this.controller, (cell, execution, signal) =>
       this.runCell(cell, execution, signal),
     );
+    // Stopping the gateway pod (or cancelling its start) cancels every notebook's cells.
+    this.gateway.onDidStop(() => this.queues.cancelAll(), null, this.subscriptions);
     vscode.workspace.onDidCloseNotebookDocument(
       (notebook) => void this.closeKernel(notebook),
       null,
@@ -69,16 +77,24 @@ export class KernelController implements vscode.Disposable {
   }
 
   async restartKernel(notebook: vscode.NotebookDocument): Promise<void> {
-    const kernel = await this.kernels.get(notebook.uri.toString());
-    await kernel?.restart();
+    const entry = this.kernels.get(notebook.uri.toString());
+    if (entry && entry.server === this.gateway.running) {
+      await (await entry.kernel).restart();
+    }
   }
 
-  /** Stops every kernel and deletes the gateway pod, secret and service. */
+  /**
+   * Cancels every cell, stops every kernel and deletes the gateway pod, secret and service. A
+   * start in progress is cancelled first, so nothing waits for it.
+   */
   async stop(): Promise<void> {
     const kernels = [...this.kernels.values()];
     this.kernels.clear();
-    await Promise.all(kernels.map(async (kernel) => (await kernel.catch(() => undefined))?.stop()));
-    await this.gateway.close((server) => server.stop());
+    await this.gateway.close(async (server) => {
+      // The kernels first, while their server answers; those that fail to stop are only logged.
+      await Promise.all(kernels.map((entry) => this.stopKernel(entry)));
+      await server.stop();
+    });
   }
 
   dispose(): void {
@@ -86,8 +102,8 @@ export class KernelController implements vscode.Disposable {
     for (const subscription of this.subscriptions) {
       subscription.dispose();
     }
-    void this.stop().finally(() => this.gateway.dispose());
     this.controller.dispose();
+    this.gateway.dispose();
   }
 
   private async runCell(
@@ -96,9 +112,9 @@ export class KernelController implements vscode.Disposable {
     signal: AbortSignal,
   ): Promise<boolean> {
     // A cell cancelled while the gateway pod or its kernel starts ends without running.
-    const kernel = await unlessAborted(this.kernelFor(cell.notebook), signal);
+    const { server, kernel } = await unlessAborted(this.kernelFor(cell.notebook), signal);
     const output = new CellOutputWriter(execution);
-    const result = await this.gateway.use(() =>
+    const result = await this.gateway.use(server, () =>
       kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
         signal,
         onOutput: (event) => output.write(event),
@@ -108,37 +124,60 @@ export class KernelController implements vscode.Disposable {
     return result.exitCode === 0;
   }
 
-  private kernelFor(notebook: vscode.NotebookDocument): Promise<PodJupyterCodeExecutor> {
+  /** The notebook's kernel on the running gateway server; starts either when needed. */
+  private async kernelFor(
+    notebook: vscode.NotebookDocument,
+  ): Promise<{ server: PodJupyterServer; kernel: PodJupyterCodeExecutor }> {
     const key = notebook.uri.toString();
-    let kernel = this.kernels.get(key);
-    if (!kernel) {
-      kernel = (async () => {
-        const server = await this.gateway.ensureStarted();
-        const settings = this.ctx.settings;
-        const { PodJupyterCodeExecutor } = await loadCore();
-        const executor = new PodJupyterCodeExecutor(server, {
-          kernelName: settings.kernelName,
-          timeout: settings.timeout,
-          logger: this.ctx.logger,
-          onInput: async (prompt, password) =>
-            (await vscode.window.showInputBox({ prompt, password, ignoreFocusOut: true })) ?? '',
-        });
-        await executor.start();
-        return executor;
-      })();
-      const started = kernel;
-      // A kernel that failed to start is forgotten, so the next cell tries again.
-      started.catch(() => this.kernels.get(key) === started && this.kernels.delete(key));
-      this.kernels.set(key, started);
+    const server = await this.gateway.ensureStarted();
+    if (server !== this.gateway.running) {
+      throw cancellationError('the kernel pod was stopped');
     }
-    return kernel;
+    let entry = this.kernels.get(key);
+    if (entry?.server !== server) {
+      // A kernel on a server that is gone is of no use: start one on the running server.
+      if (entry) {
+        void this.stopKernel(entry);
+      }
+      const started: NotebookKernel = { server, kernel: this.startKernel(server) };
+      // A kernel that failed to start is forgotten, so the next cell tries again.
+      started.kernel.catch(() => this.kernels.get(key) === started && this.kernels.delete(key));
+      this.kernels.set(key, started);
+      entry = started;
+    }
+    return { server, kernel: await entry.kernel };
+  }
+
+  private async startKernel(server: PodJupyterServer): Promise<PodJupyterCodeExecutor> {
+    const settings = this.ctx.settings;
+    const { PodJupyterCodeExecutor } = await loadCore();
+    const executor = new PodJupyterCodeExecutor(server, {
+      kernelName: settings.kernelName,
+      timeout: settings.timeout,
+      logger: this.ctx.logger,
+      onInput: async (prompt, password) =>
+        (await vscode.window.showInputBox({ prompt, password, ignoreFocusOut: true })) ?? '',
+    });
+    await executor.start();
+    return executor;
   }
 
   private async closeKernel(notebook: vscode.NotebookDocument): Promise<void> {
     const key = notebook.uri.toString();
-    const kernel = this.kernels.get(key);
+    const entry = this.kernels.get(key);
     this.kernels.delete(key);
-    await (await kernel?.catch(() => undefined))?.stop();
+    if (entry) {
+      await this.stopKernel(entry);
+    }
+  }
+
+  /** Stops a kernel once it has started; never rejects (a failure is logged). */
+  private async stopKernel(entry: NotebookKernel): Promise<void> {
+    try {
+      await (await entry.kernel.catch(() => undefined))?.stop();
+    } catch (error) {
+      this.ctx.logger.warn(`could not stop a kernel: ${(error as Error).message}`);
+    }
   }
 }
 

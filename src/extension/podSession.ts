@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { StartOptions } from '../core/index.ts';
-import { signalFromToken } from './cancellation.ts';
+import { cancellationError, signalFromToken } from './cancellation.ts';
 import { PodStateHolder } from './podState.ts';
 
 /** A pod the window starts once and then reuses: the executor, or the Jupyter gateway server. */
@@ -27,6 +27,12 @@ export interface PodSessionOptions<P extends SessionPod> {
  */
 export class PodSession<P extends SessionPod> implements vscode.Disposable {
   readonly status = new PodStateHolder();
+  private readonly stopped = new vscode.EventEmitter<void>();
+  /**
+   * Fired when the pod is closed or the user cancels its start: what runs on it or waits for it
+   * (notebook cells) should stop.
+   */
+  readonly onDidStop = this.stopped.event;
   private pod: P | undefined;
   /**
    * A start in progress: `launched` settles with the pod once its start returns (close() releases
@@ -34,7 +40,12 @@ export class PodSession<P extends SessionPod> implements vscode.Disposable {
    */
   private starting:
     { launched: Promise<P>; started: Promise<P>; abort: AbortController } | undefined;
+  /** Runs using the current pod. */
   private runs = 0;
+  /** How many times close() was called: a replace() sees whether a close came during its own. */
+  private closes = 0;
+  /** Pods earlier close() calls are still releasing: a later close() ends after them too. */
+  private releasing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: PodSessionOptions<P>) {}
 
@@ -73,46 +84,89 @@ export class PodSession<P extends SessionPod> implements vscode.Disposable {
     return this.starting.started;
   }
 
-  /** Runs `action` with the pod's state `busy` meanwhile. */
-  async use<T>(action: () => Promise<T>): Promise<T> {
-    const pod = this.pod;
-    this.runs++;
-    this.status.set('busy');
+  /**
+   * Runs `action` on `pod`, with the state `busy` meanwhile if `pod` is the session's pod (a run
+   * on a pod closed since then does not make the session look busy).
+   */
+  async use<T>(pod: P, action: () => Promise<T>): Promise<T> {
+    const counted = pod === this.pod;
+    if (counted) {
+      this.runs++;
+      this.status.set('busy');
+    }
     try {
       return await action();
     } finally {
-      this.runs--;
-      if (this.runs === 0 && pod !== undefined && this.pod === pod) {
-        this.status.set('ready');
+      if (counted && pod === this.pod) {
+        this.runs--;
+        this.status.set(this.runs > 0 ? 'busy' : 'ready');
       }
     }
   }
 
   /**
    * Ends the session's pod: a start in progress is cancelled, and each pod (started, or finished
-   * starting meanwhile) is handed to `release`, which deletes or keeps it.
+   * starting meanwhile) is handed to `release`, which deletes or keeps it. The session forgets
+   * the pod at once, so a second close() does not release it again and a start may follow.
    */
   async close(release: (pod: P) => Promise<void>): Promise<void> {
     const starting = this.starting;
-    this.starting = undefined;
-    starting?.abort.abort();
     // Both, when a pod that stopped being usable is being replaced.
     const current = this.pod;
-    const launched = await starting?.launched.catch(() => undefined);
+    this.starting = undefined;
     this.pod = undefined;
-    const pods = new Set([current, launched].filter((pod) => pod !== undefined));
-    await Promise.all([...pods].map(release));
-    this.status.set('none');
+    this.runs = 0;
+    this.closes++;
+    starting?.abort.abort();
+    this.stopped.fire();
+    const released = (async () => {
+      const launched = await starting?.launched.catch(() => undefined);
+      const pods = new Set([current, launched].filter((pod) => pod !== undefined));
+      await Promise.all([...pods].map(release));
+    })();
+    const earlier = this.releasing;
+    this.releasing = Promise.allSettled([earlier, released]);
+    try {
+      await Promise.all([earlier, released]);
+    } catch (error) {
+      this.showIdle(error as Error);
+      throw error;
+    }
+    this.showIdle();
+  }
+
+  /**
+   * Closes the pod and starts a new one; rejects with an AbortError, starting nothing, when
+   * another close() came while this one released the pod (a stop wins over a restart).
+   */
+  async replace(release: (pod: P) => Promise<void>): Promise<P> {
+    const closing = this.close(release);
+    const closes = this.closes;
+    await closing;
+    if (this.closes !== closes) {
+      throw cancellationError(`the ${this.options.kind} was stopped during its restart`);
+    }
+    return this.ensureStarted();
   }
 
   dispose(): void {
+    this.stopped.dispose();
     this.status.dispose();
+  }
+
+  /** After a close: `none` (or the release's error) unless a pod started or starts meanwhile. */
+  private showIdle(error?: Error): void {
+    if (!this.starting && !this.pod) {
+      this.status.set(error ? 'error' : 'none', error);
+    }
   }
 
   private async start(signal: AbortSignal): Promise<P> {
     this.status.set('starting');
+    let cancelledByUser = false;
     try {
       const pod = await this.options.create();
+      signal.throwIfAborted();
       await vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
@@ -128,6 +182,7 @@ export class PodSession<P extends SessionPod> implements vscode.Disposable {
                 progress.report({ message: message === phase ? phase : `${phase} · ${message}` }),
             });
           } finally {
+            cancelledByUser = cancellation.signal.aborted;
             cancellation.dispose();
           }
         },
@@ -139,10 +194,17 @@ export class PodSession<P extends SessionPod> implements vscode.Disposable {
       }
       return pod;
     } catch (error) {
-      // A start cancelled by close() is not an error of the pod: close() sets the state.
-      if (!signal.aborted) {
-        this.status.set('error', error as Error);
+      if (signal.aborted) {
+        // Cancelled by close(), which sets the state.
+        throw error;
       }
+      if (cancelledByUser) {
+        // The user's Cancel on the progress: no pod, and not an error of the pod either.
+        this.status.set('none');
+        this.stopped.fire();
+        throw cancellationError(`the ${this.options.kind} start was cancelled`);
+      }
+      this.status.set('error', error as Error);
       throw error;
     }
   }

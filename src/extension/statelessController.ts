@@ -42,5 +42,7 @@ export function createStatelessController(ctx: Ctx): vscode.Disposable {
     await output.flushed();
     return result.exitCode === 0;
   });
-  return vscode.Disposable.from(queues, controller);
+  // Stopping the executor pod (or cancelling its start) cancels the cells using or awaiting it.
+  const stopped = ctx.executor.onDidStop(() => queues.cancelAll());
+  return vscode.Disposable.from(stopped, queues, controller);
 }

@@ -4,11 +4,14 @@ import type { PodRunnerApi } from '../../../src/extension/api.ts';
 import { commandsFeature } from './commands.ts';
 import { check, type HostFeature } from './host.ts';
 import { kernelNotebookFeature } from './kernelNotebook.ts';
+import { kernelStopFeature } from './kernelStop.ts';
 import { leftoverPodsFeature } from './leftoverPods.ts';
+import { podSessionFeature } from './podSession.ts';
 import { podShellFeature } from './podShell.ts';
 import { runCodeFeature } from './runCode.ts';
 import { settingsFeature } from './settings.ts';
 import { statelessNotebookFeature } from './statelessNotebook.ts';
+import { windowCloseFeature } from './windowClose.ts';
 
 /** In order: each feature's tests may start from the pods the ones before left running. */
 const features: HostFeature[] = [
@@ -18,6 +21,9 @@ const features: HostFeature[] = [
   settingsFeature,
   statelessNotebookFeature,
   kernelNotebookFeature,
+  kernelStopFeature,
+  podSessionFeature,
+  windowCloseFeature,
   leftoverPodsFeature,
 ];
 

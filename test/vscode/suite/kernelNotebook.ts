@@ -1,12 +1,5 @@
 import * as vscode from 'vscode';
-import {
-  defaultJupyterCommand,
-  executorContainerName,
-  listManagedPods,
-  loadClusterTarget,
-  PodExecClient,
-} from '../../../src/core/index.ts';
-import type { PodRunnerApi } from '../../../src/extension/api.ts';
+import { withGatedGatewayStart } from './gatedGateway.ts';
 import {
   check,
   waitFor,
@@ -221,57 +214,3 @@ export const kernelNotebookFeature: HostFeature = {
     },
   ],
 };
-
-/**
- * Runs `body` with a gateway command that waits for a file before it starts the server, so the
- * kernel pod stays "starting" until the test opens the gate: what the test does in that state
- * lands there every time.
- */
-async function withGatedGatewayStart(
-  api: PodRunnerApi,
-  body: (gate: {
-    gatewayPods(): Promise<string[]>;
-    runningPod(): Promise<string>;
-    open(): Promise<void>;
-  }) => Promise<void>,
-): Promise<void> {
-  await api.stopPods();
-  const configuration = vscode.workspace.getConfiguration('podRunner');
-  const kubeconfig = configuration.get<string>('kubeconfig')!;
-  const gateFile = '/tmp/pod-runner-start-gate';
-  const command = ['/bin/bash', '-c', `until [ -e ${gateFile} ]; do sleep 0.1; done; exec "$@"`];
-  await configuration.update(
-    'jupyterCommand',
-    [...command, 'gated', ...defaultJupyterCommand],
-    vscode.ConfigurationTarget.Workspace,
-  );
-  const gatewayPods = async () =>
-    (await listManagedPods({ kubeconfig }))
-      .filter((pod) => pod.name.startsWith('autogen-jupyter-'))
-      .map((pod) => pod.name);
-  const runningPod = () =>
-    eventually(
-      async () =>
-        (await listManagedPods({ kubeconfig })).find(
-          (pod) => pod.name.startsWith('autogen-jupyter-') && pod.phase === 'Running',
-        )?.name,
-      60_000,
-      'the gateway container to run',
-    );
-  const open = async () => {
-    const target = loadClusterTarget({ kubeconfig });
-    const opened = await new PodExecClient(target.kubeConfig).run({
-      namespace: target.namespace,
-      pod: await runningPod(),
-      container: executorContainerName,
-      command: ['touch', gateFile],
-    });
-    check(opened.exitCode === 0, `opening the gate: exit code ${opened.exitCode}`);
-  };
-  try {
-    await body({ gatewayPods, runningPod, open });
-  } finally {
-    await configuration.update('jupyterCommand', undefined, vscode.ConfigurationTarget.Workspace);
-    await api.stopPods();
-  }
-}

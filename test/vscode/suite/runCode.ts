@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { listManagedPods } from '../../../src/core/index.ts';
 import { check, withTimeout, waitFor, type HostFeature } from './host.ts';
 
 export const runCodeFeature: HostFeature = {
@@ -65,6 +66,28 @@ export const runCodeFeature: HostFeature = {
         check(api.status().executor === 'ready', `state after the run ${api.status().executor}`);
         await api.stopPods();
         check(api.status().text.includes('Pod Runner: no pods'), `text ${api.status().text}`);
+      },
+    },
+    {
+      name: 'Restart Executor Pod replaces the pod through the session: a new pod, the old one deleted',
+      run: async (api) => {
+        await api.runCode('bash', 'true');
+        const first = api.executorPodName();
+        await withTimeout(
+          vscode.commands.executeCommand('podRunner.restartExecutorPod'),
+          120_000,
+          'the restart',
+        );
+        const second = api.executorPodName();
+        check(second !== undefined && second !== first, `pods: ${first} then ${second}`);
+        check(api.status().executor === 'ready', `state ${api.status().executor}`);
+        const result = await api.runCode('bash', 'hostname');
+        check(result.output === `${second}\n`, `the run uses the new pod: ${result.output}`);
+        const kubeconfig = vscode.workspace
+          .getConfiguration('podRunner')
+          .get<string>('kubeconfig')!;
+        const names = (await listManagedPods({ kubeconfig })).map((pod) => pod.name);
+        check(!names.includes(first!), `the old pod is still there: ${names.join(', ')}`);
       },
     },
     {
