@@ -68,7 +68,7 @@ describe('soak: long runs on one executor and one kernel leak no sockets, descri
             code: index % 2 ? `print(${index})` : `echo ${index}`,
           },
         ]);
-        assert.equal(result.output, `${index}\n`);
+        assert.equal(result.output, `${index}\n`, `block ${index} ended with ${result.exitCode}`);
       });
       assert.ok(fdGrowth <= 5, `descriptors grew by ${fdGrowth}`);
       assert.ok(rssGrowthMb < 60, `RSS grew by ${rssGrowthMb.toFixed(1)} MB`);
