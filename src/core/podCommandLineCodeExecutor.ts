@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { makeApiClient } from './apiRetry.ts';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import {
   cancelledText,
@@ -185,7 +186,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       target.namespace;
     (this.manifest.pod.metadata as JsonObject).namespace = namespace;
     target.namespace = namespace;
-    const core = target.kubeConfig.makeApiClient(CoreV1Api);
+    const core = makeApiClient(target.kubeConfig, CoreV1Api);
     const launcher = new PodLauncher({
       kubeConfig: target.kubeConfig,
       core,
