@@ -56,8 +56,9 @@ export const killDeadlineMs = 10_000;
 const setupSlackMs = 30_000;
 
 /**
- * Runs one block through pods/exec: its code goes in on stdin, runs under the timeout in its own
- * process group (killed on cancel or when the wall clock runs out), and streams its output back.
+ * Runs one block through pods/exec: its code goes in on stdin, runs under the timeout with every
+ * process it starts tagged (all killed when it ends, on cancel, or when the wall clock runs out),
+ * and streams its output back.
  */
 export async function runCodeBlock(
   pod: ExecutorContainer,
@@ -179,17 +180,28 @@ export async function setUpFunctions(
   // API server that stops answering fails the setup instead of hanging it.
   const run = async (command: string[], limitSeconds: number, stdin?: Buffer) => {
     const collector = new OutputCollector(pod.maxOutputBytes);
-    const { exitCode } = await pod.exec.run({
-      namespace: pod.namespace,
-      pod: pod.name,
-      container: pod.container,
-      command,
-      ...(stdin ? { stdin } : {}),
-      signal: AbortSignal.timeout(limitSeconds * 1000 + setupSlackMs),
-      onStdout: (chunk) => collector.push('stdout', chunk),
-      onStderr: (chunk) => collector.push('stderr', chunk),
-    });
-    return { exitCode, output: collector.finish() };
+    const deadlineMs = limitSeconds * 1000 + setupSlackMs;
+    const deadline = AbortSignal.timeout(deadlineMs);
+    try {
+      const { exitCode } = await pod.exec.run({
+        namespace: pod.namespace,
+        pod: pod.name,
+        container: pod.container,
+        command,
+        ...(stdin ? { stdin } : {}),
+        signal: deadline,
+        onStdout: (chunk) => collector.push('stdout', chunk),
+        onStderr: (chunk) => collector.push('stderr', chunk),
+      });
+      return { exitCode, output: collector.finish() };
+    } catch (error) {
+      if (deadline.aborted) {
+        throw new FunctionsSetupError(
+          `setting up the functions module did not finish within ${deadlineMs / 1000} s in pod ${pod.name}`,
+        );
+      }
+      throw error;
+    }
   };
   const module = Buffer.from(buildFunctionsModule(functions));
   const file = `${functionsModule}.py`;

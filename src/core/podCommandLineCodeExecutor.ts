@@ -80,7 +80,7 @@ interface Session {
 
 /**
  * Runs code blocks in a long-lived pod through pods/exec: each block's code goes in on stdin,
- * runs under a timeout in its own process group, and streams its output back.
+ * runs under a timeout, everything it starts is killed when it ends, and its output streams back.
  */
 export class PodCommandLineCodeExecutor implements AsyncDisposable {
   readonly timeout: number;
