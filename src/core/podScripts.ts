@@ -29,7 +29,7 @@ export const exitCodes = {
 const signalMarkedFunction = `
 signal_marked() {
   found=1
-  for env_file in $(grep -l -a -F "${blockTagVariable}=$2" /proc/[0-9]*/environ 2>/dev/null); do
+  for env_file in $(grep -l -F "${blockTagVariable}=$2" /proc/[0-9]*/environ 2>/dev/null); do
     pid=\${env_file#/proc/}; pid=\${pid%/environ}
     [ "$pid" = "$$" ] && continue
     kill "-$1" "$pid" 2>/dev/null && found=0
