@@ -97,7 +97,6 @@ export async function runCodeBlock(
         pod.workspacePath,
         filename,
         String(pod.timeout),
-        tag,
         ...runtime.interpreters,
       ]),
       stdin: body,
@@ -205,14 +204,12 @@ export async function setUpFunctions(
   };
   const module = Buffer.from(buildFunctionsModule(functions));
   const file = `${functionsModule}.py`;
-  const tag = randomBytes(16).toString('hex');
   const written = await run(
-    taggedShell(tag, runBlockScript, [
+    taggedShell(randomBytes(16).toString('hex'), runBlockScript, [
       String(module.length),
       pod.workspacePath,
       file,
       String(pod.timeout),
-      tag,
     ]),
     pod.timeout,
     module,

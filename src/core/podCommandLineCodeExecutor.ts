@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { makeApiClient } from './apiRetry.ts';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { makeApiClient } from './apiRetry.ts';
 import {
   cancelledText,
   runCodeBlock,

@@ -23,11 +23,11 @@ export const exitCodes = {
 } as const;
 
 /**
- * `signal_marked SIGNAL TAG`: sends SIGNAL to every process tagged TAG except this shell; succeeds
+ * `signal_tagged SIGNAL TAG`: sends SIGNAL to every process tagged TAG except this shell; succeeds
  * when it found one. (dash's kill takes no "--"; the shell's own helpers carry no tag.)
  */
-const signalMarkedFunction = `
-signal_marked() {
+const signalTaggedFunction = `
+signal_tagged() {
   found=1
   for env_file in $(grep -l -F "${blockTagVariable}=$2" /proc/[0-9]*/environ 2>/dev/null); do
     pid=\${env_file#/proc/}; pid=\${pid%/environ}
@@ -47,12 +47,12 @@ export function taggedShell(tag: string, script: string, argv: string[]): string
 }
 
 /**
- * argv: size workspace filename timeoutSeconds tag [interpreter...]. Writes stdin to a temporary
- * file next to the target (checked, with symlinks resolved in the pod, to stay inside the
- * workspace) and renames it into place only once complete, so concurrent runs of the same file
- * never see each other's half-written code. Then runs the first interpreter found under
- * `timeout`; when it exits, whatever it started is killed, so the exec ends with the block's own
- * exit code. With no interpreter it only writes the file.
+ * Run by `taggedShell`; argv: size workspace filename timeoutSeconds [interpreter...]. Writes
+ * stdin to a temporary file next to the target (checked, with symlinks resolved in the pod, to
+ * stay inside the workspace) and renames it into place only once complete, so concurrent runs of
+ * the same file never see each other's half-written code. Then runs the first interpreter found
+ * under `timeout`; when it exits, whatever it started is killed, so the exec ends with the
+ * block's own exit code. With no interpreter it only writes the file.
  *
  * Every block pays for each process this starts, so the common case (a plain file name in an
  * existing workspace) uses shell builtins, `head`, `wc`, `mv` and one `grep`; `realpath` runs only
@@ -61,9 +61,10 @@ export function taggedShell(tag: string, script: string, argv: string[]): string
 export const runBlockScript = `
 m='${scriptMarker}'
 fail() { printf '%s%s\\n' "$m" "$2" >&2; exit "$1"; }
-${signalMarkedFunction}
-size=$1; ws=$2; name=$3; limit=$4; tag=$5; shift 5
+${signalTaggedFunction}
+size=$1; ws=$2; name=$3; limit=$4; shift 4
 # Only the code and what it starts carry the tag, not this shell's helpers.
+tag=$${blockTagVariable}
 unset ${blockTagVariable}
 [ -d "$ws" ] || mkdir -p -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot create the workspace $ws"
 cd -P -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot enter the workspace $ws"
@@ -97,7 +98,7 @@ wait "$!" 2>/dev/null
 rc=$?
 # Leftovers (daemons, setsid, background jobs) would hold the exec's stdout open and run on.
 i=0
-while signal_marked KILL "$tag" && [ "$i" -lt 20 ]; do i=$((i+1)); done
+while signal_tagged KILL "$tag" && [ "$i" -lt 20 ]; do i=$((i+1)); done
 exit "$rc"
 `;
 
@@ -106,10 +107,10 @@ exit "$rc"
  * started meanwhile.
  */
 export const killBlockScript = `
-${signalMarkedFunction}
+${signalTaggedFunction}
 tag=$1
 i=0
-while signal_marked TERM "$tag" && [ "$i" -lt 10 ]; do sleep 0.1; i=$((i+1)); done
-while signal_marked KILL "$tag" && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i+1)); done
+while signal_tagged TERM "$tag" && [ "$i" -lt 10 ]; do sleep 0.1; i=$((i+1)); done
+while signal_tagged KILL "$tag" && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i+1)); done
 exit 0
 `;
