@@ -1,6 +1,46 @@
-import { ApiException } from '@kubernetes/client-node';
+import {
+  ApiException,
+  createConfiguration,
+  ServerConfiguration,
+  type Configuration,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
+import { PodRunnerError } from './errors.ts';
 import { isNotFound, translateApiError } from './kubernetesErrors.ts';
+
+/** Per API request: long enough for a loaded apiserver, short enough that a stalled one is noticed. */
+export const apiCallTimeoutMs = 30_000;
+
+/**
+ * `kubeConfig.makeApiClient` with a deadline on every request, so a server that accepts the
+ * connection and never answers fails the call instead of hanging it.
+ */
+export function makeApiClient<Api>(
+  kubeConfig: KubeConfig,
+  apiClass: new (configuration: Configuration) => Api,
+  timeoutMs = apiCallTimeoutMs,
+): Api {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) {
+    throw new PodRunnerError('the kubeconfig has no current cluster');
+  }
+  return new apiClass(
+    createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kubeConfig },
+      promiseMiddleware: [
+        {
+          pre: (context) => {
+            context.setSignal(AbortSignal.timeout(timeoutMs));
+            return Promise.resolve(context);
+          },
+          post: (response) => Promise.resolve(response),
+        },
+      ],
+    }),
+  );
+}
 
 const transientStatuses = new Set([429, 500, 502, 503, 504]);
 const refusedCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
@@ -67,7 +107,12 @@ export async function withApiRetry<T>(call: () => Promise<T>, options: RetryOpti
     options.signal?.throwIfAborted();
     try {
       return await call();
-    } catch (error) {
+    } catch (caught) {
+      // A request that hit its deadline is not retried: the server stopped answering.
+      const error =
+        (caught as Error | undefined)?.name === 'AbortError' && !options.signal?.aborted
+          ? new Error('the API server did not answer in time', { cause: caught })
+          : caught;
       const advice = retryAdvice(error, options.idempotent);
       if (!advice || !(await backoff.wait(advice.retryAfterMs))) {
         options.signal?.throwIfAborted();

@@ -17,7 +17,13 @@ import {
 import type { Logger } from './logger.ts';
 import { OutputCollector, type OutputChunk } from './outputCollector.ts';
 import type { PodExecClient } from './podExec.ts';
-import { exitCodes, killBlockScript, runBlockScript, scriptMarker } from './podScripts.ts';
+import {
+  exitCodes,
+  killBlockScript,
+  runBlockScript,
+  scriptMarker,
+  taggedShell,
+} from './podScripts.ts';
 
 export interface ExecuteOptions {
   signal?: AbortSignal;
@@ -40,13 +46,19 @@ export interface ExecutorContainer {
 }
 
 export const cancelledText = 'Code execution was cancelled.';
+export const killUnconfirmedText = 'The kill of the block could not be confirmed';
 const timeoutText = '\n Timeout';
 /** Extra time the client waits past the pod-side timeout before it kills the block itself. */
 const wallClockSlackMs = 15_000;
+/** How long the kill of a cancelled block may take, so a cancel returns even when the API stalls. */
+export const killDeadlineMs = 10_000;
+/** For the executor's own setup execs (writing the functions module, importing it). */
+const setupSlackMs = 30_000;
 
 /**
- * Runs one block through pods/exec: its code goes in on stdin, runs under the timeout in its own
- * process group (killed on cancel or when the wall clock runs out), and streams its output back.
+ * Runs one block through pods/exec: its code goes in on stdin, runs under the timeout with every
+ * process it starts tagged (all killed when it ends, on cancel, or when the wall clock runs out),
+ * and streams its output back.
  */
 export async function runCodeBlock(
   pod: ExecutorContainer,
@@ -62,7 +74,7 @@ export async function runCodeBlock(
   const codeFile = posix.isAbsolute(filename)
     ? posix.normalize(filename)
     : posix.join(pod.workspacePath, filename);
-  const pidFile = `/tmp/pod-runner-${randomBytes(8).toString('hex')}.pid`;
+  const tag = randomBytes(16).toString('hex');
   const collector = new OutputCollector(pod.maxOutputBytes, options.onOutput);
   let scriptMessage: string | undefined;
   const started = Date.now();
@@ -80,18 +92,13 @@ export async function runCodeBlock(
       namespace: pod.namespace,
       pod: pod.name,
       container: pod.container,
-      command: [
-        'sh',
-        '-c',
-        runBlockScript,
-        'pod-runner',
+      command: taggedShell(tag, runBlockScript, [
         String(body.length),
         pod.workspacePath,
         filename,
         String(pod.timeout),
-        pidFile,
         ...runtime.interpreters,
-      ],
+      ]),
       stdin: body,
       signal: stop,
       onStdout: (chunk) => collector.push('stdout', chunk),
@@ -123,30 +130,42 @@ export async function runCodeBlock(
     if (!stop.aborted) {
       throw error;
     }
-    await killBlock(pod, pidFile);
+    const unconfirmed = await killBlock(pod, tag);
     if (wallClock.signal.aborted && !(options.signal?.aborted ?? false)) {
-      collector.note(timeoutText);
+      collector.note(`${unconfirmed ?? ''}${timeoutText}`);
       return { exitCode: 124, output: collector.finish(), codeFile };
     }
-    return { exitCode: 1, output: `${collector.finish()}${cancelledText}`, codeFile };
+    return {
+      exitCode: 1,
+      output: `${collector.finish()}${unconfirmed ?? ''}${cancelledText}`,
+      codeFile,
+    };
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** Kills a block's whole process tree through a second exec. */
-async function killBlock(pod: ExecutorContainer, pidFile: string): Promise<void> {
+/**
+ * Kills every process of a block through a second exec, within `killDeadlineMs`. Returns
+ * undefined when the kill ran, else a line saying it could not be confirmed and why.
+ */
+async function killBlock(pod: ExecutorContainer, tag: string): Promise<string | undefined> {
+  const deadline = AbortSignal.timeout(killDeadlineMs);
   try {
     await pod.exec.run({
       namespace: pod.namespace,
       pod: pod.name,
       container: pod.container,
-      command: ['sh', '-c', killBlockScript, 'pod-runner-kill', pidFile],
+      command: ['sh', '-c', killBlockScript, 'pod-runner-kill', tag],
+      signal: deadline,
     });
+    return undefined;
   } catch (error) {
-    pod.logger.warn(
-      `could not kill a cancelled block in pod ${pod.name}: ${(error as Error).message}`,
-    );
+    const reason = deadline.aborted
+      ? `the API server did not answer within ${killDeadlineMs / 1000} s`
+      : (error as Error).message;
+    pod.logger.warn(`could not kill a cancelled block in pod ${pod.name}: ${reason}`);
+    return `${killUnconfirmedText} in pod ${pod.name} (${reason}): it may still be running.\n`;
   }
 }
 
@@ -156,33 +175,43 @@ export async function setUpFunctions(
   functions: FunctionWithRequirements[],
   functionsModule: string,
 ): Promise<void> {
-  const run = async (command: string[], stdin?: Buffer) => {
+  // Each command runs under `timeout` in the pod; the client's deadline is a little longer, so an
+  // API server that stops answering fails the setup instead of hanging it.
+  const run = async (command: string[], limitSeconds: number, stdin?: Buffer) => {
     const collector = new OutputCollector(pod.maxOutputBytes);
-    const { exitCode } = await pod.exec.run({
-      namespace: pod.namespace,
-      pod: pod.name,
-      container: pod.container,
-      command,
-      ...(stdin ? { stdin } : {}),
-      onStdout: (chunk) => collector.push('stdout', chunk),
-      onStderr: (chunk) => collector.push('stderr', chunk),
-    });
-    return { exitCode, output: collector.finish() };
+    const deadlineMs = limitSeconds * 1000 + setupSlackMs;
+    const deadline = AbortSignal.timeout(deadlineMs);
+    try {
+      const { exitCode } = await pod.exec.run({
+        namespace: pod.namespace,
+        pod: pod.name,
+        container: pod.container,
+        command,
+        ...(stdin ? { stdin } : {}),
+        signal: deadline,
+        onStdout: (chunk) => collector.push('stdout', chunk),
+        onStderr: (chunk) => collector.push('stderr', chunk),
+      });
+      return { exitCode, output: collector.finish() };
+    } catch (error) {
+      if (deadline.aborted) {
+        throw new FunctionsSetupError(
+          `setting up the functions module did not finish within ${deadlineMs / 1000} s in pod ${pod.name}`,
+        );
+      }
+      throw error;
+    }
   };
   const module = Buffer.from(buildFunctionsModule(functions));
   const file = `${functionsModule}.py`;
   const written = await run(
-    [
-      'sh',
-      '-c',
-      runBlockScript,
-      'pod-runner',
+    taggedShell(randomBytes(16).toString('hex'), runBlockScript, [
       String(module.length),
       pod.workspacePath,
       file,
       String(pod.timeout),
-      '/dev/null',
-    ],
+    ]),
+    pod.timeout,
     module,
   );
   if (written.exitCode !== 0) {
@@ -192,31 +221,29 @@ export async function setUpFunctions(
   }
   const packages = requiredPackages(functions);
   if (packages.length > 0) {
-    const installed = await run([
-      'timeout',
-      String(Math.max(pod.timeout, 300)),
-      'python',
-      '-m',
-      'pip',
-      'install',
-      '-qqq',
-      ...packages,
-    ]);
+    const installLimit = Math.max(pod.timeout, 300);
+    const installed = await run(
+      ['timeout', String(installLimit), 'python', '-m', 'pip', 'install', '-qqq', ...packages],
+      installLimit,
+    );
     if (installed.exitCode !== 0) {
       throw new FunctionsSetupError(
         `pip install ${packages.join(' ')} failed (exit ${installed.exitCode}):\n${installed.output}`,
       );
     }
   }
-  const imported = await run([
-    'timeout',
-    String(pod.timeout),
-    'python',
-    '-c',
-    'import importlib, sys; sys.path.insert(0, sys.argv[1]); importlib.import_module(sys.argv[2])',
-    pod.workspacePath,
-    functionsModule,
-  ]);
+  const imported = await run(
+    [
+      'timeout',
+      String(pod.timeout),
+      'python',
+      '-c',
+      'import importlib, sys; sys.path.insert(0, sys.argv[1]); importlib.import_module(sys.argv[2])',
+      pod.workspacePath,
+      functionsModule,
+    ],
+    pod.timeout,
+  );
   if (imported.exitCode !== 0) {
     throw new FunctionsSetupError(
       `the functions module ${file} failed to import:\n${imported.output}`,

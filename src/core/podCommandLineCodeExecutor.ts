@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { makeApiClient } from './apiRetry.ts';
 import {
   cancelledText,
   runCodeBlock,
@@ -79,7 +80,7 @@ interface Session {
 
 /**
  * Runs code blocks in a long-lived pod through pods/exec: each block's code goes in on stdin,
- * runs under a timeout in its own process group, and streams its output back.
+ * runs under a timeout, everything it starts is killed when it ends, and its output streams back.
  */
 export class PodCommandLineCodeExecutor implements AsyncDisposable {
   readonly timeout: number;
@@ -185,7 +186,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       target.namespace;
     (this.manifest.pod.metadata as JsonObject).namespace = namespace;
     target.namespace = namespace;
-    const core = target.kubeConfig.makeApiClient(CoreV1Api);
+    const core = makeApiClient(target.kubeConfig, CoreV1Api);
     const launcher = new PodLauncher({
       kubeConfig: target.kubeConfig,
       core,

@@ -7,6 +7,14 @@
 /** Marks the executor's own messages on stderr (ASCII record separator, never in normal output). */
 export const scriptMarker = '\u001epod-runner:';
 
+/**
+ * Every process of a block carries `POD_RUNNER_BLOCK=<tag>` in its environment: children inherit
+ * it whatever they do to their process group or session (`setsid`, double forks), so the block's
+ * processes are found through /proc/<pid>/environ. Nothing is written outside the workspace, so
+ * this works with a read-only root filesystem.
+ */
+export const blockTagVariable = 'POD_RUNNER_BLOCK';
+
 export const exitCodes = {
   setupFailed: 201,
   outsideWorkspace: 202,
@@ -15,19 +23,49 @@ export const exitCodes = {
 } as const;
 
 /**
- * argv: size workspace filename timeoutSeconds pidFile [interpreter...]. Writes stdin to the file
- * (checked, with symlinks resolved in the pod, to stay inside the workspace), then runs the first
- * interpreter found under `timeout` in its own process group, whose id goes to pidFile so another
- * exec can kill the whole tree. With no interpreter it only writes the file.
+ * `signal_tagged SIGNAL TAG`: sends SIGNAL to every process tagged TAG except this shell; succeeds
+ * when it found one. (dash's kill takes no "--"; the shell's own helpers carry no tag.)
+ */
+const signalTaggedFunction = `
+signal_tagged() {
+  found=1
+  for env_file in $(grep -l -F "${blockTagVariable}=$2" /proc/[0-9]*/environ 2>/dev/null); do
+    pid=\${env_file#/proc/}; pid=\${pid%/environ}
+    [ "$pid" = "$$" ] && continue
+    kill "-$1" "$pid" 2>/dev/null && found=0
+  done
+  return $found
+}
+`;
+
+/**
+ * The command that runs `script` tagged for its block: the shell and everything it starts carry
+ * the tag, so a kill finds the block even before the shell has started the code.
+ */
+export function taggedShell(tag: string, script: string, argv: string[]): string[] {
+  return ['env', `${blockTagVariable}=${tag}`, 'sh', '-c', script, 'pod-runner', ...argv];
+}
+
+/**
+ * Run by `taggedShell`; argv: size workspace filename timeoutSeconds [interpreter...]. Writes
+ * stdin to a temporary file next to the target (checked, with symlinks resolved in the pod, to
+ * stay inside the workspace) and renames it into place only once complete, so concurrent runs of
+ * the same file never see each other's half-written code. Then runs the first interpreter found
+ * under `timeout`; when it exits, whatever it started is killed, so the exec ends with the
+ * block's own exit code. With no interpreter it only writes the file.
  *
  * Every block pays for each process this starts, so the common case (a plain file name in an
- * existing workspace) uses shell builtins only; `realpath` runs only for names with a slash and
- * for symlinks.
+ * existing workspace) uses shell builtins, `head`, `wc`, `mv` and one `grep`; `realpath` runs only
+ * for names with a slash and for symlinks.
  */
 export const runBlockScript = `
 m='${scriptMarker}'
 fail() { printf '%s%s\\n' "$m" "$2" >&2; exit "$1"; }
-size=$1; ws=$2; name=$3; limit=$4; pidfile=$5; shift 5
+${signalTaggedFunction}
+size=$1; ws=$2; name=$3; limit=$4; shift 4
+# Only the code and what it starts carry the tag, not this shell's helpers.
+tag=$${blockTagVariable}
+unset ${blockTagVariable}
 [ -d "$ws" ] || mkdir -p -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot create the workspace $ws"
 cd -P -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot enter the workspace $ws"
 root=$PWD
@@ -42,8 +80,12 @@ if [ -z "$real" ]; then
   case $real in "$root"/*) ;; *) fail ${exitCodes.outsideWorkspace} "Filename is not in the workspace" ;; esac
   mkdir -p -- "\${real%/*}" || fail ${exitCodes.setupFailed} "cannot create the directory of $name"
 fi
-head -c "$size" > "$real" || fail ${exitCodes.setupFailed} "cannot write $real"
-[ "$(wc -c < "$real")" -eq "$size" ] || fail ${exitCodes.incomplete} "the code arrived incomplete"
+part="\${real%/*}/.\${real##*/}.$tag.part"
+trap 'rm -f -- "$part"' EXIT
+trap 'exit 143' TERM INT HUP
+head -c "$size" > "$part" || fail ${exitCodes.setupFailed} "cannot write $real"
+[ "$(wc -c < "$part")" -eq "$size" ] || fail ${exitCodes.incomplete} "the code arrived incomplete"
+mv -f -- "$part" "$real" || fail ${exitCodes.setupFailed} "cannot write $real"
 [ $# -gt 0 ] || exit 0
 interp=
 for candidate in "$@"; do
@@ -51,31 +93,24 @@ for candidate in "$@"; do
 done
 [ -n "$interp" ] || fail ${exitCodes.missingInterpreter} "no interpreter for this language in the pod (looked for: $*)"
 command -v timeout >/dev/null 2>&1 || fail ${exitCodes.missingInterpreter} "the image has no timeout command (coreutils)"
-PYTHONUNBUFFERED=1 timeout -k 2 "$limit" "$interp" "$real" </dev/null &
-child=$!
-printf '%s' "$child" > "$pidfile"
-wait "$child" 2>/dev/null
+${blockTagVariable}=$tag PYTHONUNBUFFERED=1 timeout -k 2 "$limit" "$interp" "$real" </dev/null &
+wait "$!" 2>/dev/null
 rc=$?
-# Leftovers in the block's process group (daemons holding stdout) would keep the exec open.
-# (dash's kill takes "-PGID" but not "--".)
-kill -KILL "-$child" 2>/dev/null
-rm -f -- "$pidfile"
+# Leftovers (daemons, setsid, background jobs) would hold the exec's stdout open and run on.
+i=0
+while signal_tagged KILL "$tag" && [ "$i" -lt 20 ]; do i=$((i+1)); done
 exit "$rc"
 `;
 
 /**
- * argv: pidFile. Kills the process group a block runs in: TERM, then KILL for whatever ignores it.
- * Waits briefly for the pid file when the block is still starting.
+ * argv: tag. Kills every process of a block: TERM, then KILL for whatever ignores it or was
+ * started meanwhile.
  */
 export const killBlockScript = `
-pidfile=$1
+${signalTaggedFunction}
+tag=$1
 i=0
-while [ ! -s "$pidfile" ] && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i+1)); done
-pid=$(cat -- "$pidfile" 2>/dev/null) || exit 0
-kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-i=0
-while kill -0 "-$pid" 2>/dev/null && [ "$i" -lt 10 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL "-$pid" 2>/dev/null
-rm -f -- "$pidfile"
+while signal_tagged TERM "$tag" && [ "$i" -lt 10 ]; do sleep 0.1; i=$((i+1)); done
+while signal_tagged KILL "$tag" && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i+1)); done
 exit 0
 `;

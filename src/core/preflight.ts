@@ -1,5 +1,5 @@
 import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { withApiRetry } from './apiRetry.ts';
+import { makeApiClient, withApiRetry } from './apiRetry.ts';
 import { KubernetesApiError, PermissionDeniedError } from './errors.ts';
 import { rbacHint, translateApiError } from './kubernetesErrors.ts';
 import type { Logger } from './logger.ts';
@@ -51,7 +51,7 @@ export async function checkPermissions(
   permissions: Permission[],
   logger: Logger,
 ): Promise<void> {
-  const api = kubeConfig.makeApiClient(AuthorizationV1Api);
+  const api = makeApiClient(kubeConfig, AuthorizationV1Api);
   let answers: boolean[];
   try {
     answers = await Promise.all(

@@ -93,6 +93,11 @@ export function volumeBinds(container: Json, paths: Map<string, string>): Volume
   });
 }
 
+/** The container's securityContext.readOnlyRootFilesystem (volumes stay as their mounts say). */
+export function readOnlyRootFilesystem(container: Json): boolean {
+  return (container.securityContext as Json | undefined)?.readOnlyRootFilesystem === true;
+}
+
 async function ensureDir(path: string): Promise<string> {
   await mkdir(path, { recursive: true, mode: 0o777 });
   await chmod(path, 0o777);

@@ -8,7 +8,7 @@ import type { EventRecorder } from './eventRecorder.ts';
 import type { ImageDefinition } from './imageCatalog.ts';
 import type { ImageManager } from './imageManager.ts';
 import { ContainerConfigError, containerArgv, containerEnvironment } from './podEnvironment.ts';
-import { MountError, prepareVolumes, volumeBinds } from './podVolumes.ts';
+import { MountError, prepareVolumes, readOnlyRootFilesystem, volumeBinds } from './podVolumes.ts';
 import { probeReadiness } from './prober.ts';
 import { createPodSandbox, startContainer, type PodSandbox } from './sandbox.ts';
 import { StatusManager } from './statusManager.ts';
@@ -278,6 +278,7 @@ export class PodWorker implements PodReporter {
           : '/',
       commands: image.commands,
       volumes: volumeBinds(slot.spec, this.volumePaths),
+      readOnlyRootFilesystem: readOnlyRootFilesystem(slot.spec),
       etcHosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.podIP}\t${this.name}\n`,
       onOutput: (chunk) => log.write(chunk),
     });

@@ -117,6 +117,8 @@ export interface ContainerLaunch {
   /** The image's commands for /usr/local/bin: name → host path, or a script to write. */
   commands: Record<string, string | { script: string }>;
   volumes: VolumeBind[];
+  /** securityContext.readOnlyRootFilesystem: the root (with /tmp) is read-only; mounts are not. */
+  readOnlyRootFilesystem: boolean;
   etcHosts: string;
   /**
    * Receives the container's output from the moment it starts (Node discards the output of a
@@ -275,7 +277,10 @@ function containerSetupScript(
     'mkdir dev/pts dev/shm && mount -t tmpfs -o mode=1777 shm dev/shm',
     '{ mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts dev/pts && ln -s pts/ptmx dev/ptmx; } 2>/dev/null || true',
     'ln -s /proc/self/fd dev/fd && ln -s /proc/self/fd/0 dev/stdin && ln -s /proc/self/fd/1 dev/stdout && ln -s /proc/self/fd/2 dev/stderr',
-    'mount -t tmpfs -o mode=1777 tmp tmp && chmod 1777 var/tmp',
+    // As with runc, /tmp is part of the root filesystem: read-only with it.
+    launch.readOnlyRootFilesystem
+      ? 'chmod 1777 tmp var/tmp'
+      : 'mount -t tmpfs -o mode=1777 tmp tmp && chmod 1777 var/tmp',
   );
   for (const volume of launch.volumes) {
     const target = quote(`.${volume.mountPath}`);
@@ -289,6 +294,9 @@ function containerSetupScript(
   }
   const workingDir = launch.workingDir || '/';
   lines.push(`mkdir -p ${quote(`.${workingDir}`)}`);
+  if (launch.readOnlyRootFilesystem) {
+    lines.push(`mount -o remount,ro ${r}`);
+  }
   const command = launch.argv[0] ?? '';
   const notFound = `exec: "${command}": executable file not found in $PATH`;
   lines.push(

@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { PodCommandLineCodeExecutor } from '../../src/core/index.ts';
+import type { WebSocketFactory } from '../../src/core/podExec.ts';
+import { eventually, managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
+
+type Emulator = Awaited<ReturnType<typeof withEmulator>>;
+
+/**
+ * Opens WebSockets as usual; once `holdNext()` was called, the next exec whose stdin is larger
+ * than one frame (1 MiB) sends only its first frame and keeps the rest until `release()`.
+ */
+function stdinGate() {
+  let armed = false;
+  let releaseHeld: (() => void) | undefined;
+  const factory: WebSocketFactory = (url, protocols, options) => {
+    const socket = new WebSocket(url, protocols, options);
+    const send = socket.send.bind(socket) as (data: Buffer) => void;
+    let queue: Buffer[] | undefined;
+    socket.send = ((data: Buffer) => {
+      if (queue) {
+        queue.push(data);
+        return;
+      }
+      send(data);
+      if (armed && data.length > 1024 * 1024) {
+        armed = false;
+        queue = [];
+        releaseHeld = () => {
+          const frames = queue ?? [];
+          queue = undefined;
+          for (const frame of frames) {
+            send(frame);
+          }
+        };
+      }
+    }) as typeof socket.send;
+    return socket;
+  };
+  return {
+    factory,
+    holdNext: () => (armed = true),
+    release() {
+      releaseHeld?.();
+      releaseHeld = undefined;
+    },
+  };
+}
+
+describe("a block's files and processes are its own", () => {
+  let emulator: Emulator;
+  let executor: PodCommandLineCodeExecutor;
+  const gate = stdinGate();
+  const run = (code: string, options?: { signal?: AbortSignal; onOutput?: () => void }) =>
+    executor.executeCodeBlocks([{ language: 'sh', code }], options);
+  const inPod = async (script: string) => (await run(script)).output;
+
+  before(async () => {
+    emulator = await withEmulator({ backoffBaseMs: 200 });
+    executor = new PodCommandLineCodeExecutor({
+      kubeconfig: emulator.kubeconfigPath,
+      timeout: 3,
+      startupTimeout: 30,
+      webSocketFactory: gate.factory,
+    });
+    await executor.start();
+  });
+
+  after(async () => {
+    gate.release();
+    await executor.stop();
+    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours is left behind');
+    await emulator.verifyNoLeaks();
+  });
+
+  test('a run of the same file never cuts short a run that is reading it', async () => {
+    // sh reads its script as it goes: run A waits at the top until /workspace/go exists, while
+    // run B of the same code has written only its first MiB.
+    const filler = `# ${'x'.repeat(1000)}\n`.repeat(2100);
+    const code = `# filename: overlap.sh\necho waiting\nwhile [ ! -e /workspace/go ]; do sleep 0.05; done\n${filler}echo ok\n`;
+    await inPod('rm -f /workspace/go');
+    let waiting!: () => void;
+    const aWaits = new Promise<void>((resolve) => (waiting = resolve));
+    const first = executor.executeCodeBlocks([{ language: 'sh', code }], {
+      onOutput: () => waiting(),
+    });
+    await aWaits;
+    gate.holdNext();
+    const second = run(code);
+    // B has begun writing and is held: some copy of the file is there but short.
+    const fullSize = Buffer.byteLength(code);
+    await eventually(
+      async () =>
+        (
+          await inPod(
+            'for f in /workspace/overlap.sh /workspace/.overlap.sh.*.part; do [ -f "$f" ] && wc -c < "$f"; done',
+          )
+        )
+          .split('\n')
+          .some((size) => Number(size) > 0 && Number(size) < fullSize),
+      20_000,
+      "run B's first MiB in the pod",
+    );
+    await inPod('touch /workspace/go');
+    const a = await first;
+    gate.release();
+    const b = await second;
+    assert.deepEqual(a, {
+      exitCode: 0,
+      output: 'waiting\nok\n',
+      codeFile: '/workspace/overlap.sh',
+    });
+    assert.deepEqual(b, {
+      exitCode: 0,
+      output: 'waiting\nok\n',
+      codeFile: '/workspace/overlap.sh',
+    });
+    assert.equal(
+      await inPod('ls -a /workspace | grep -c "\\.part$" || true'),
+      '0\n',
+      'no partial file is left',
+    );
+  });
+
+  test('8 concurrent copies of a 2 MB block, 3 rounds: every one runs to its end', async () => {
+    const code = `x = ${JSON.stringify('y'.repeat(2 * 1024 * 1024))}\nprint('ok')\n`;
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => executor.executeCodeBlocks([{ language: 'python', code }])),
+      );
+      for (const result of results) {
+        assert.equal(result.exitCode, 0, `round ${round}`);
+        assert.equal(result.output, 'ok\n', `round ${round}`);
+      }
+    }
+  });
+
+  test('a block that leaves setsid daemons ends with its own exit code, and the daemons are killed', async () => {
+    const started = Date.now();
+    const result = await run(
+      "setsid sleep 301 & setsid sh -c 'sleep 302' >/dev/null 2>&1 & echo started; exit 3",
+    );
+    assert.deepEqual(result.exitCode, 3);
+    assert.equal(result.output, 'started\n');
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms (timeout 3 s)`);
+    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[12]" || true'), '0\n');
+  });
+
+  test('cancelling kills setsid daemons too', async () => {
+    const controller = new AbortController();
+    const result = await run('setsid sleep 303 & echo begun; sleep 304', {
+      signal: controller.signal,
+      onOutput: () => controller.abort(),
+    });
+    assert.equal(result.output, 'begun\nCode execution was cancelled.');
+    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[34]" || true'), '0\n');
+  });
+
+  test('with a read-only root filesystem (/tmp too), cancelling still kills the block', async () => {
+    const readOnly = new PodCommandLineCodeExecutor({
+      kubeconfig: emulator.kubeconfigPath,
+      podName: 'read-only-root',
+      timeout: 60,
+      startupTimeout: 30,
+      volume: { name: 'workspace', emptyDir: {} },
+      podSpec: {
+        spec: {
+          containers: [
+            {
+              name: 'autogen-executor',
+              image: 'python:3-slim',
+              securityContext: { readOnlyRootFilesystem: true },
+            },
+          ],
+        },
+      },
+    });
+    await readOnly.start();
+    try {
+      const inReadOnly = async (code: string) =>
+        (await readOnly.executeCodeBlocks([{ language: 'sh', code }])).output;
+      const probe = await inReadOnly(
+        'touch /tmp/x 2>&1; touch /x 2>&1; touch ok && echo workspace writable',
+      );
+      assert.match(
+        probe,
+        /cannot touch '\/tmp\/x': Read-only file system/,
+        'the emulator honours it',
+      );
+      assert.match(probe, /cannot touch '\/x': Read-only file system/);
+      assert.match(probe, /workspace writable/);
+      const controller = new AbortController();
+      const result = await readOnly.executeCodeBlocks(
+        [{ language: 'sh', code: 'echo begun; sleep 305' }],
+        {
+          signal: controller.signal,
+          onOutput: (chunk) => chunk.text.includes('begun') && controller.abort(),
+        },
+      );
+      assert.match(result.output, /begun\nCode execution was cancelled\.$/);
+      assert.equal(await inReadOnly('ps -eo args | grep -c "[s]leep 305" || true'), '0\n');
+    } finally {
+      await readOnly.stop();
+    }
+  });
+});
