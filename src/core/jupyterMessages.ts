@@ -115,7 +115,7 @@ export function parseMessage(text: string): JupyterMessage | undefined {
   return {
     channel: (typeof parsed.channel === 'string' ? parsed.channel : '') as Channel,
     header: parsed.header as unknown as MessageHeader,
-    parent_header: asRecord(parsed.parent_header) as Partial<MessageHeader>,
+    parent_header: asRecord(parsed.parent_header),
     metadata: asRecord(parsed.metadata),
     content: asRecord(parsed.content),
   };
