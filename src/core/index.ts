@@ -73,6 +73,7 @@ export {
   PodJupyterServer,
   defaultJupyterCommand,
   defaultJupyterImage,
+  type JupyterServerAccess,
   type PodJupyterServerOptions,
 } from './podJupyterServer.ts';
 export { PortForwarder, type PortForwarderOptions } from './portForwarder.ts';

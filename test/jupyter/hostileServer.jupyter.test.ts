@@ -97,6 +97,12 @@ describe('a hostile Jupyter server (scripted)', () => {
       output: 'after\n',
     },
     {
+      name: 'an input_request with content null (input is answered with an empty line)',
+      outcome: { iopub: [{ msgType: 'input_request', content: null }] },
+      exitCode: 0,
+      output: 'after\n',
+    },
+    {
       name: 'an update_display_data, clear_output and execute_input with content null',
       outcome: {
         iopub: ['update_display_data', 'clear_output', 'execute_input'].map((msgType) => ({
