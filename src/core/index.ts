@@ -24,7 +24,7 @@ export {
   type ClusterTargetOptions,
 } from './kubeconfig.ts';
 export { supportedLanguages, type CodeBlock, type CommandLineCodeResult } from './codeBlocks.ts';
-export type { OutputChunk, OutputStream } from './outputCollector.ts';
+export { OutputCollector, type OutputChunk, type OutputStream } from './outputCollector.ts';
 export {
   formatFunctionsForPrompt,
   withRequirements,
@@ -73,6 +73,7 @@ export {
   PodJupyterServer,
   defaultJupyterCommand,
   defaultJupyterImage,
+  type JupyterServerAccess,
   type PodJupyterServerOptions,
 } from './podJupyterServer.ts';
 export { PortForwarder, type PortForwarderOptions } from './portForwarder.ts';

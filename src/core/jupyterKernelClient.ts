@@ -7,7 +7,9 @@ import {
   type PodJupyterConnectionInfo,
 } from './jupyterConnection.ts';
 import {
+  asTraceback,
   executeRequest,
+  executionCount,
   inputReply,
   kernelInfoRequest,
   outputEvent,
@@ -206,8 +208,16 @@ export class KernelChannel {
       );
       socket.once('open', () => {
         socket.on('message', (data: Buffer, isBinary: boolean) => {
-          if (!isBinary) {
+          if (isBinary) {
+            return;
+          }
+          // An exception here would escape the WebSocket's event handler and end the process.
+          try {
             this.dispatch(data.toString('utf8'));
+          } catch (error) {
+            this.logger.warn(
+              `kernel ${this.kernelId}: a message could not be handled: ${(error as Error).message}`,
+            );
           }
         });
         socket.on('close', () => this.onClose(socket));
@@ -276,7 +286,9 @@ export class KernelChannel {
       return;
     }
     if (event.type === 'input_request') {
-      void this.answerInput(message, event, execution);
+      this.answerInput(message, event, execution).catch((error: unknown) =>
+        this.logger.warn(`could not answer input(): ${(error as Error).message}`),
+      );
       return;
     }
     execution.options.onEvent?.(event);
@@ -365,16 +377,18 @@ export class KernelChannel {
 function executionReply(content: Record<string, unknown>): ExecutionReply {
   const status =
     content.status === 'error' ? 'error' : content.status === 'aborted' ? 'aborted' : 'ok';
-  const executionCount =
-    typeof content.execution_count === 'number' ? content.execution_count : null;
+  const count = executionCount(content);
   if (status !== 'error') {
-    return { status, executionCount };
+    return { status, executionCount: count };
   }
   const text = (value: unknown) => (typeof value === 'string' ? value : '');
-  const traceback = Array.isArray(content.traceback) ? content.traceback.map(text) : [];
   return {
     status,
-    executionCount,
-    error: { ename: text(content.ename), evalue: text(content.evalue), traceback },
+    executionCount: count,
+    error: {
+      ename: text(content.ename),
+      evalue: text(content.evalue),
+      traceback: asTraceback(content.traceback),
+    },
   };
 }

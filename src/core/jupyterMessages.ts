@@ -97,25 +97,38 @@ export function kernelInfoRequest(session: string) {
   return createMessage('shell', 'kernel_info_request', session, {});
 }
 
-/** Parses a text frame; undefined for frames that are not Jupyter messages. */
+/**
+ * Parses a text frame; undefined for frames that are not Jupyter messages. Whatever the server
+ * sends, the message returned has the documented shape: a header with a string msg_type, and
+ * objects for parent_header, metadata and content (anything else there becomes `{}`).
+ */
 export function parseMessage(text: string): JupyterMessage | undefined {
+  let parsed: unknown;
   try {
-    const message = JSON.parse(text) as JupyterMessage;
-    return message &&
-      typeof message === 'object' &&
-      message.header &&
-      typeof message.header.msg_type === 'string'
-      ? message
-      : undefined;
+    parsed = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (!isRecord(parsed) || !isRecord(parsed.header) || typeof parsed.header.msg_type !== 'string') {
+    return undefined;
+  }
+  return {
+    channel: (typeof parsed.channel === 'string' ? parsed.channel : '') as Channel,
+    header: parsed.header as unknown as MessageHeader,
+    parent_header: asRecord(parsed.parent_header),
+    metadata: asRecord(parsed.metadata),
+    content: asRecord(parsed.content),
+  };
 }
 
-/** The output event an iopub or stdin message carries, if any. */
+/** The output event an iopub or stdin message carries, if any (fields of the wrong type are ignored). */
 export function outputEvent(message: JupyterMessage): KernelOutputEvent | undefined {
   const content = message.content;
-  const transient = (content.transient ?? {}) as { display_id?: string };
+  const displayId = asRecord(content.transient).display_id;
+  const bundle = () => ({
+    data: asRecord(content.data) as MimeBundle,
+    metadata: asRecord(content.metadata),
+  });
   switch (message.header.msg_type) {
     case 'stream':
       return {
@@ -126,25 +139,17 @@ export function outputEvent(message: JupyterMessage): KernelOutputEvent | undefi
     case 'display_data':
       return {
         type: 'display_data',
-        data: (content.data ?? {}) as MimeBundle,
-        metadata: (content.metadata ?? {}) as Record<string, unknown>,
-        ...(transient.display_id ? { displayId: transient.display_id } : {}),
+        ...bundle(),
+        ...(typeof displayId === 'string' && displayId ? { displayId } : {}),
       };
     case 'update_display_data':
       return {
         type: 'update_display_data',
-        data: (content.data ?? {}) as MimeBundle,
-        metadata: (content.metadata ?? {}) as Record<string, unknown>,
-        displayId: transient.display_id ?? '',
+        ...bundle(),
+        displayId: typeof displayId === 'string' ? displayId : '',
       };
     case 'execute_result':
-      return {
-        type: 'execute_result',
-        data: (content.data ?? {}) as MimeBundle,
-        metadata: (content.metadata ?? {}) as Record<string, unknown>,
-        executionCount:
-          typeof content.execution_count === 'number' ? content.execution_count : null,
-      };
+      return { type: 'execute_result', ...bundle(), executionCount: executionCount(content) };
     case 'clear_output':
       return { type: 'clear_output', wait: content.wait === true };
     case 'error':
@@ -152,14 +157,10 @@ export function outputEvent(message: JupyterMessage): KernelOutputEvent | undefi
         type: 'error',
         ename: asText(content.ename),
         evalue: asText(content.evalue),
-        traceback: (content.traceback ?? []) as string[],
+        traceback: asTraceback(content.traceback),
       };
     case 'execute_input':
-      return {
-        type: 'execute_input',
-        executionCount:
-          typeof content.execution_count === 'number' ? content.execution_count : null,
-      };
+      return { type: 'execute_input', executionCount: executionCount(content) };
     case 'input_request':
       return {
         type: 'input_request',
@@ -171,6 +172,18 @@ export function outputEvent(message: JupyterMessage): KernelOutputEvent | undefi
   }
 }
 
+/** A traceback as a list of lines: a single string is one line, other values are left out. */
+export function asTraceback(value: unknown): string[] {
+  if (typeof value === 'string') {
+    return [value];
+  }
+  return Array.isArray(value) ? value.filter((line) => typeof line === 'string') : [];
+}
+
+export function executionCount(content: Record<string, unknown>): number | null {
+  return typeof content.execution_count === 'number' ? content.execution_count : null;
+}
+
 /** Removes ANSI escape sequences (IPython colours tracebacks). */
 export function stripAnsi(text: string): string {
   // eslint-disable-next-line no-control-regex
@@ -178,5 +191,16 @@ export function stripAnsi(text: string): string {
 }
 
 function asText(value: unknown): string {
-  return typeof value === 'string' ? value : Array.isArray(value) ? value.join('') : '';
+  if (typeof value === 'string') {
+    return value;
+  }
+  return Array.isArray(value) ? value.filter((part) => typeof part === 'string').join('') : '';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return isRecord(value) ? value : {};
 }

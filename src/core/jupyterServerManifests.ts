@@ -5,17 +5,29 @@ import { instanceLabel, jupyterServerLabel, managedByLabel, managedByValue } fro
 import { loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
 
 export const defaultJupyterImage = 'quay.io/jupyter/docker-stacks-foundation';
-/** The seed's command, with `exec` so the gateway is PID 1 and stops promptly on SIGTERM. */
+/**
+ * The seed's command, with `exec` so the gateway is PID 1 and stops promptly on SIGTERM. The bind
+ * address comes from KG_IP alone: a --KernelGatewayApp.ip flag would override it.
+ */
 export const defaultJupyterCommand = [
   '/bin/bash',
   '-o',
   'pipefail',
   '-c',
-  'mamba install --yes jupyter_kernel_gateway ipykernel && mamba clean --all -f -y && fix-permissions "${CONDA_DIR}" && fix-permissions "/home/${NB_USER}"; exec python -m jupyter kernelgateway --KernelGatewayApp.ip=0.0.0.0 --JupyterApp.answer_yes=true --JupyterWebsocketPersonality.list_kernels=true',
+  'mamba install --yes jupyter_kernel_gateway ipykernel && mamba clean --all -f -y && fix-permissions "${CONDA_DIR}" && fix-permissions "/home/${NB_USER}"; exec python -m jupyter kernelgateway --JupyterApp.answer_yes=true --JupyterWebsocketPersonality.list_kernels=true',
 ];
+
+/**
+ * How clients reach the gateway. `portForward`: through the Kubernetes API only, so the gateway
+ * listens on the pod's loopback and no Service is created. `inCluster`: from other pods, through
+ * a ClusterIP Service, so it listens on every address of the pod.
+ */
+export type JupyterServerAccess = 'portForward' | 'inCluster';
 
 /** What shapes a gateway's Pod, Secret and Service. */
 export interface JupyterServerSpecOptions {
+  /** Default `portForward` (what connect() and the extension use). */
+  access?: JupyterServerAccess;
   /** Default quay.io/jupyter/docker-stacks-foundation (the README recommends a prebuilt gateway image). */
   image?: string;
   /** Default: install the kernel gateway, then start it. `null`: the image's own command. */
@@ -24,6 +36,7 @@ export interface JupyterServerSpecOptions {
   workspacePath?: string;
   volume?: SpecInput;
   podSpec?: SpecInput;
+  /** Only with `access: 'inCluster'`. */
   serviceSpec?: SpecInput;
   secretSpec?: SpecInput;
   /** Extra labels for the pod, secret and service (Pod Runner's own labels take precedence). */
@@ -40,7 +53,8 @@ export interface JupyterServerIdentity {
 export interface JupyterServerManifests {
   pod: JsonObject;
   secret: JsonObject | undefined;
-  service: JsonObject;
+  /** None when the gateway is reached by port-forward. */
+  service: JsonObject | undefined;
 }
 
 const isObject = (value: unknown): value is JsonObject =>
@@ -101,7 +115,8 @@ export function buildJupyterServerManifests(
   }
   const secretName = secret ? String((secret.metadata as JsonObject).name) : undefined;
   const pod = buildPod(options, server, namespace, labels, secretName);
-  const service = buildService(options, server, namespace, labels);
+  const service =
+    options.access === 'inCluster' ? buildService(options, server, namespace, labels) : undefined;
   return { manifests: { pod, secret, service }, token };
 }
 
@@ -117,7 +132,7 @@ function buildPod(
     options.volume === undefined ? undefined : loadSpec(options.volume, 'Volume', 'volume').spec;
   const env = [
     { name: 'KG_PORT', value: String(server.port) },
-    { name: 'KG_IP', value: '0.0.0.0' },
+    { name: 'KG_IP', value: options.access === 'inCluster' ? '0.0.0.0' : '127.0.0.1' },
     { name: 'KG_LIST_KERNELS', value: 'True' },
   ];
   const fill = (container: JsonObject): JsonObject => {
@@ -136,9 +151,11 @@ function buildPod(
     }
     filled.env = existingEnv;
     if (secretName) {
-      // Always the Secret actually created (the seed could reference another name).
+      // Always the Secret actually created (the seed's spec may name the default one); the
+      // user's own Secrets stay.
+      const ownNames = new Set([secretName, `${server.podName}-secret`]);
       const others = (Array.isArray(filled.envFrom) ? (filled.envFrom as JsonObject[]) : []).filter(
-        (e) => !(isObject(e.secretRef) && String(e.secretRef.name).endsWith('-secret')),
+        (e) => !(isObject(e.secretRef) && ownNames.has(String(e.secretRef.name))),
       );
       filled.envFrom = [...others, { secretRef: { name: secretName } }];
     }

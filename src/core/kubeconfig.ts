@@ -47,10 +47,7 @@ export function loadClusterTarget(options: ClusterTargetOptions = {}): ClusterTa
       const where =
         options.kubeconfig ??
         (process.env.KUBECONFIG ? `KUBECONFIG (${process.env.KUBECONFIG})` : '~/.kube/config');
-      throw new KubeconfigError(
-        `cannot load kubeconfig from ${where}: ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw loadError(where, error);
     }
   }
   const contexts = kubeConfig.getContexts().map((c) => c.name);
@@ -77,6 +74,31 @@ export function loadClusterTarget(options: ClusterTargetOptions = {}): ClusterTa
     inClusterNamespace() ??
     'default';
   return { kubeConfig, context, namespace };
+}
+
+/**
+ * A YAML parser's message quotes the lines around the error, which may hold a token or a key:
+ * only its reason and position are kept, and it is not attached as the cause (loggers print that).
+ */
+function loadError(where: string, error: unknown): KubeconfigError {
+  const yaml = error as {
+    name?: unknown;
+    reason?: unknown;
+    mark?: { line?: unknown; column?: unknown };
+  };
+  if (
+    yaml.name === 'YAMLException' &&
+    typeof yaml.mark?.line === 'number' &&
+    typeof yaml.mark.column === 'number'
+  ) {
+    const reason = typeof yaml.reason === 'string' ? yaml.reason : 'invalid YAML';
+    return new KubeconfigError(
+      `cannot load kubeconfig from ${where}: invalid YAML at line ${yaml.mark.line + 1}, column ${yaml.mark.column + 1}: ${reason}`,
+    );
+  }
+  return new KubeconfigError(`cannot load kubeconfig from ${where}: ${(error as Error).message}`, {
+    cause: error,
+  });
 }
 
 /**

@@ -32,6 +32,16 @@ export class OutputCollector {
     this.append(stream, this.decoders[stream].write(bytes));
   }
 
+  /** Appends output that arrives already decoded (a kernel's stream message). */
+  pushText(stream: OutputStream, text: string): void {
+    this.append(stream, text);
+  }
+
+  /** Whether nothing has been collected yet. */
+  get isEmpty(): boolean {
+    return this.headBytes === 0 && this.tail.length === 0 && this.droppedBytes === 0;
+  }
+
   /** Appends text that is not program output (e.g. the timeout notice). */
   note(text: string): void {
     this.store(text);

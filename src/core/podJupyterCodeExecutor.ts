@@ -16,6 +16,7 @@ import {
 import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
 import { JupyterRestClient } from './jupyterRestClient.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { OutputCollector } from './outputCollector.ts';
 
 /** Something that yields a reachable server: a PodJupyterServer (through its port-forward). */
 export interface JupyterConnectionProvider {
@@ -29,6 +30,11 @@ export interface PodJupyterCodeExecutorOptions {
   timeout?: number;
   /** Where images and HTML outputs are saved; default a fresh temporary directory removed by stop(). */
   outputDir?: string;
+  /**
+   * The most output kept per executeCodeBlocks() call, in bytes (its head and tail, with a marker
+   * saying how much was left out); default 10 MiB. `onOutput` still sees every event.
+   */
+  maxOutputBytes?: number;
   /** Answers input(); without it input() fails at once instead of hanging. */
   onInput?: (prompt: string, password: boolean) => Promise<string>;
   logger?: Logger;
@@ -65,6 +71,7 @@ const fileTypes: Record<string, { extension: string; base64: boolean }> = {
 export class PodJupyterCodeExecutor implements AsyncDisposable {
   readonly kernelName: string;
   readonly timeout: number;
+  readonly maxOutputBytes: number;
   private readonly logger: Logger;
   private rest: JupyterRestClient | undefined;
   private channel: KernelChannel | undefined;
@@ -82,6 +89,13 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       throw new OptionError(
         'timeout',
         `must be a number of at least 1, got ${String(options.timeout)}`,
+      );
+    }
+    this.maxOutputBytes = options.maxOutputBytes ?? 10 * 1024 * 1024;
+    if (!Number.isFinite(this.maxOutputBytes) || this.maxOutputBytes < 1) {
+      throw new OptionError(
+        'maxOutputBytes',
+        `must be a number of at least 1, got ${String(options.maxOutputBytes)}`,
       );
     }
     this.logger = options.logger ?? silentLogger;
@@ -149,42 +163,50 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     if (blocks.length === 0) {
       throw new OptionError('blocks', 'no code blocks to execute');
     }
-    const outputs: string[] = [];
+    const collector = new OutputCollector(this.maxOutputBytes);
     const outputFiles: string[] = [];
     for (const block of blocks) {
-      const result = await this.runBlock(block.code, options);
-      outputFiles.push(...result.outputFiles);
-      if (result.exitCode !== 0) {
-        return {
-          exitCode: result.exitCode,
-          output: [...outputs, result.output].filter(Boolean).join('\n'),
-          outputFiles,
-        };
+      // Blocks' outputs are separated by a newline, as if joined.
+      let blockIsEmpty = true;
+      const write = (text: string) => {
+        if (text && blockIsEmpty && !collector.isEmpty) {
+          collector.note('\n');
+        }
+        blockIsEmpty &&= !text;
+        collector.pushText('stdout', text);
+      };
+      const exitCode = await this.runBlock(block.code, options, write, outputFiles);
+      if (exitCode !== 0) {
+        return { exitCode, output: collector.finish(), outputFiles };
       }
-      outputs.push(result.output);
     }
-    return { exitCode: 0, output: outputs.filter(Boolean).join('\n'), outputFiles };
+    return { exitCode: 0, output: collector.finish(), outputFiles };
   }
 
-  private async runBlock(code: string, options: JupyterExecuteOptions): Promise<JupyterCodeResult> {
+  /** Runs one block, writing its output through `write`; resolves with its exit code. */
+  private async runBlock(
+    code: string,
+    options: JupyterExecuteOptions,
+    write: (text: string) => void,
+    files: string[],
+  ): Promise<number> {
     const channel = this.channel;
     if (!channel || !this.outputDir) {
       throw new ExecutorStateError('the Jupyter executor is not running: call start() first');
     }
     if (options.signal?.aborted) {
-      return { exitCode: 1, output: 'Code execution was cancelled.', outputFiles: [] };
+      write('Code execution was cancelled.');
+      return 1;
     }
-    let text = '';
-    const files: string[] = [];
     const saves: Promise<void>[] = [];
     let error: Extract<KernelOutputEvent, { type: 'error' }> | undefined;
     const onEvent = (event: KernelOutputEvent) => {
       options.onOutput?.(event);
       if (event.type === 'stream') {
-        text += event.text;
+        write(event.text);
       } else if (event.type === 'execute_result' || event.type === 'display_data') {
         for (const [mime, value] of Object.entries(event.data)) {
-          text += this.renderMime(mime, value, files, saves);
+          write(this.renderMime(mime, value, files, saves));
         }
       } else if (event.type === 'error') {
         error = event;
@@ -229,7 +251,8 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       }
       if (failure instanceof KernelDiedError) {
         this.kernelDied = true;
-        return { exitCode: 1, output: `${text}ERROR: ${failure.message}`, outputFiles: files };
+        write(`ERROR: ${failure.message}`);
+        return 1;
       }
       throw failure;
     } finally {
@@ -239,28 +262,26 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       await Promise.all(saves);
     }
     if (stopReason === 'timeout') {
-      return { exitCode: 124, output: `${text}\n Timeout`, outputFiles: files };
+      write('\n Timeout');
+      return 124;
     }
     if (stopReason === 'cancelled') {
-      return { exitCode: 1, output: `${text}Code execution was cancelled.`, outputFiles: files };
+      write('Code execution was cancelled.');
+      return 1;
     }
     if (reply.status === 'aborted') {
-      return {
-        exitCode: 1,
-        output: `${text}ERROR: the kernel aborted this block without running it (a request before it on the kernel failed)`,
-        outputFiles: files,
-      };
+      write(
+        'ERROR: the kernel aborted this block without running it (a request before it on the kernel failed)',
+      );
+      return 1;
     }
     error ??= reply.error && { type: 'error', ...reply.error };
     if (error) {
       const traceback = stripAnsi(error.traceback.join('\n'));
-      return {
-        exitCode: 1,
-        output: `${text}ERROR: ${error.ename}: ${error.evalue}\n${traceback}`,
-        outputFiles: files,
-      };
+      write(`ERROR: ${error.ename}: ${error.evalue}\n${traceback}`);
+      return 1;
     }
-    return { exitCode: 0, output: text, outputFiles: files };
+    return 0;
   }
 
   private renderMime(

@@ -6,6 +6,7 @@ import { validateWorkspacePath } from './executorPod.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import {
   buildJupyterServerManifests,
+  type JupyterServerAccess,
   type JupyterServerManifests,
   type JupyterServerSpecOptions,
 } from './jupyterServerManifests.ts';
@@ -13,25 +14,37 @@ import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { translateApiError } from './kubernetesErrors.ts';
 import type { WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.ts';
 import { PodExecClient } from './podExec.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder } from './portForwarder.ts';
 import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
-import type { JsonObject } from './specLoader.ts';
+import { loadSpec, type JsonObject } from './specLoader.ts';
 
-export { defaultJupyterCommand, defaultJupyterImage } from './jupyterServerManifests.ts';
+export {
+  defaultJupyterCommand,
+  defaultJupyterImage,
+  type JupyterServerAccess,
+} from './jupyterServerManifests.ts';
 export { jupyterServerLabel } from './podLabels.ts';
 
 export interface PodJupyterServerOptions extends JupyterServerSpecOptions {
   kubeconfig?: string | KubeConfig;
   context?: string;
   namespace?: string;
-  /** Default "autogen-jupyter-<uuid>"; at most 56 characters so "<name>-secret" fits. */
+  /**
+   * Default: the podSpec's metadata.name, else "autogen-jupyter-<uuid>"; at most 56 characters so
+   * "<name>-secret" fits.
+   */
   podName?: string;
   /** Seconds to wait for the pod to be ready; default 300. */
   startupTimeout?: number;
-  /** Delete the pod, secret and service on stop(); default true. */
+  /**
+   * Whether disposal (`await using`, [Symbol.asyncDispose]) deletes the pod, secret and service;
+   * default true. With false they are left running, and a later server of the same podName adopts
+   * them (only if they carry Pod Runner's labels for that gateway). stop() always deletes.
+   */
   autoRemove?: boolean;
   /** The gateway's port in the pod; default 8888. */
   port?: number;
@@ -42,8 +55,8 @@ export interface PodJupyterServerOptions extends JupyterServerSpecOptions {
   webSocketFactory?: WebSocketFactory;
 }
 
-/** The names of what one start created (and so what stop() deletes). */
-interface CreatedObjects {
+/** The names of a gateway's objects: those one start created, or all it uses. */
+interface GatewayObjects {
   pod?: string;
   secret?: string;
   service?: string;
@@ -55,7 +68,8 @@ interface ServerSession {
   launcher: PodLauncher;
   exec: PodExecClient;
   manifests: JupyterServerManifests;
-  created: CreatedObjects;
+  /** What stop() deletes: the objects created or adopted. */
+  used: GatewayObjects;
   forwarder: PortForwarder | undefined;
 }
 
@@ -64,8 +78,10 @@ interface ServerSession {
  * outside the cluster through a port-forward on 127.0.0.1.
  */
 export class PodJupyterServer implements AsyncDisposable {
+  /** The name of the gateway's pod as created (a podSpec's metadata.name when it has one). */
   readonly podName: string;
   readonly port: number;
+  readonly access: JupyterServerAccess;
   private token: string;
   private readonly logger: Logger;
   private readonly autoRemove: boolean;
@@ -73,13 +89,14 @@ export class PodJupyterServer implements AsyncDisposable {
   private starting: Promise<void> | undefined;
 
   constructor(private readonly options: PodJupyterServerOptions = {}) {
-    this.podName = options.podName ?? `autogen-jupyter-${randomUUID()}`;
-    if (!/^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$/.test(this.podName)) {
+    this.access = options.access ?? 'portForward';
+    if (options.serviceSpec !== undefined && this.access !== 'inCluster') {
       throw new OptionError(
-        'podName',
-        `"${this.podName}" is not valid: use at most 56 lower-case letters, digits and '-', starting and ending with a letter or digit`,
+        'serviceSpec',
+        "a Service is created only with access: 'inCluster' (a port-forwarded gateway has none)",
       );
     }
+    this.podName = resolvePodName(options);
     this.port = options.port ?? 8888;
     if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65535) {
       throw new OptionError(
@@ -102,9 +119,14 @@ export class PodJupyterServer implements AsyncDisposable {
     return this.session !== undefined;
   }
 
-  /** The in-cluster address (Service FQDN), as the seed gives it. */
+  /** The in-cluster address (Service FQDN), as the seed gives it; only with `access: 'inCluster'`. */
   get connectionInfo(): PodJupyterConnectionInfo {
-    const service = this.session
+    if (this.access !== 'inCluster') {
+      throw new ExecutorStateError(
+        "the gateway has no in-cluster address (access: 'portForward'): use connect()",
+      );
+    }
+    const service = this.session?.manifests.service
       ? String((this.session.manifests.service.metadata as JsonObject).name)
       : this.podName;
     return {
@@ -143,24 +165,56 @@ export class PodJupyterServer implements AsyncDisposable {
     await checkPermissions(
       target.kubeConfig,
       namespace,
-      secretManifest
-        ? jupyterServerPermissions
-        : jupyterServerPermissions.filter((p) => p.resource !== 'secrets'),
+      jupyterServerPermissions.filter(
+        (p) =>
+          (secretManifest || p.resource !== 'secrets') &&
+          (manifests.service || p.resource !== 'services'),
+      ),
       this.logger,
     );
-    const created: CreatedObjects = {};
+    const created: GatewayObjects = {};
+    const used: GatewayObjects = {};
+    const place = async (
+      kind: keyof GatewayObjects,
+      manifest: JsonObject,
+      create: () => Promise<unknown>,
+      read: (name: string) => Promise<{ metadata?: { labels?: Record<string, string> } }>,
+    ) => {
+      const name = String((manifest.metadata as JsonObject).name);
+      const adopted = await this.createOrAdopt(kind, name, namespace, create, read);
+      used[kind] = name;
+      if (!adopted) {
+        created[kind] = name;
+      }
+      return adopted;
+    };
     try {
       if (secretManifest) {
-        created.secret = await this.getOrCreate('secret', secretManifest, () =>
-          core.createNamespacedSecret({ namespace, body: secretManifest }),
+        const adopted = await place(
+          'secret',
+          secretManifest,
+          () => core.createNamespacedSecret({ namespace, body: secretManifest }),
+          (name) => core.readNamespacedSecret({ namespace, name }),
+        );
+        if (adopted) {
+          this.token = adoptedToken(adopted as { data?: Record<string, string> }, namespace);
+        }
+      }
+      await place(
+        'pod',
+        manifests.pod,
+        () => launcher.create(manifests.pod),
+        (name) => core.readNamespacedPod({ namespace, name }),
+      );
+      const service = manifests.service;
+      if (service) {
+        await place(
+          'service',
+          service,
+          () => core.createNamespacedService({ namespace, body: service }),
+          (name) => core.readNamespacedService({ namespace, name }),
         );
       }
-      created.pod = await this.getOrCreate('pod', manifests.pod, () =>
-        launcher.create(manifests.pod),
-      );
-      created.service = await this.getOrCreate('service', manifests.service, () =>
-        core.createNamespacedService({ namespace, body: manifests.service }),
-      );
       await launcher.waitUntilReady(
         String((manifests.pod.metadata as JsonObject).name),
         (this.options.startupTimeout ?? 300) * 1000,
@@ -173,7 +227,7 @@ export class PodJupyterServer implements AsyncDisposable {
     const exec = new PodExecClient(target.kubeConfig, {
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
-    this.session = { target, core, launcher, exec, manifests, created, forwarder: undefined };
+    this.session = { target, core, launcher, exec, manifests, used, forwarder: undefined };
     this.logger.info(
       `Jupyter gateway pod ${namespace}/${String((manifests.pod.metadata as JsonObject).name)} is ready`,
     );
@@ -212,27 +266,42 @@ export class PodJupyterServer implements AsyncDisposable {
     return { host: '127.0.0.1', port: localPort, ...(this.token ? { token: this.token } : {}) };
   }
 
-  /** Closes the port-forward and deletes what this server created (when autoRemove), waiting for the pod; start() may follow. */
+  /**
+   * Closes the port-forward and deletes the gateway's pod, secret and service (created or
+   * adopted), waiting for the pod; start() may follow.
+   */
   async stop(): Promise<void> {
-    await this.starting?.catch(() => undefined);
-    const session = this.session;
-    this.session = undefined;
-    if (!session) {
-      return;
-    }
-    await session.forwarder?.stop();
-    if (this.autoRemove) {
+    const session = await this.endSession();
+    if (session) {
       await this.removeCreated(
         session.core,
         session.launcher,
         session.target.namespace,
-        session.created,
+        session.used,
       );
     }
   }
 
+  /** stop() when autoRemove (the default); otherwise closes the port-forward and leaves the gateway running. */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
+    if (this.autoRemove) {
+      await this.stop();
+      return;
+    }
+    const session = await this.endSession();
+    if (session) {
+      this.logger.info(
+        `leaving the Jupyter gateway pod ${session.target.namespace}/${this.podName} running`,
+      );
+    }
+  }
+
+  private async endSession(): Promise<ServerSession | undefined> {
+    await this.starting?.catch(() => undefined);
+    const session = this.session;
+    this.session = undefined;
+    await session?.forwarder?.stop();
+    return session;
   }
 
   private requireSession(): ServerSession {
@@ -242,23 +311,37 @@ export class PodJupyterServer implements AsyncDisposable {
     return this.session;
   }
 
-  private async getOrCreate(
-    kind: 'pod' | 'secret' | 'service',
-    manifest: JsonObject,
+  /**
+   * Creates an object; with autoRemove false, one of the same name already there is adopted
+   * (and returned) if Pod Runner created it for this gateway, and refused otherwise.
+   */
+  private async createOrAdopt<Existing extends { metadata?: { labels?: Record<string, string> } }>(
+    kind: keyof GatewayObjects,
+    name: string,
+    namespace: string,
     create: () => Promise<unknown>,
-  ): Promise<string | undefined> {
-    const name = String((manifest.metadata as JsonObject).name);
+    read: (name: string) => Promise<Existing>,
+  ): Promise<Existing | undefined> {
     try {
       await create();
-      return name;
+      return undefined;
     } catch (error) {
       const translated = translateApiError(error, `create ${kind} ${name}`);
-      if ('statusCode' in translated && translated.statusCode === 409 && !this.autoRemove) {
-        this.logger.info(`reusing existing ${kind} ${name}`);
-        return undefined;
+      if (!('statusCode' in translated) || translated.statusCode !== 409 || this.autoRemove) {
+        throw translated;
       }
-      throw translated;
     }
+    const existing = await read(name).catch((error: unknown) => {
+      throw translateApiError(error, `read ${kind} ${name}`);
+    });
+    const labels = existing.metadata?.labels ?? {};
+    if (labels[managedByLabel] !== managedByValue || labels[jupyterServerLabel] !== this.podName) {
+      throw new ExecutorStateError(
+        `${kind} ${namespace}/${name} already exists and was not created by Pod Runner for this gateway; choose another podName`,
+      );
+    }
+    this.logger.info(`reusing existing ${kind} ${namespace}/${name}`);
+    return existing;
   }
 
   /** Deletes what one start created; failures are logged, not thrown (cleanup is best effort). */
@@ -266,7 +349,7 @@ export class PodJupyterServer implements AsyncDisposable {
     core: CoreV1Api,
     launcher: PodLauncher,
     namespace: string,
-    { pod, secret, service }: CreatedObjects,
+    { pod, secret, service }: GatewayObjects,
   ): Promise<void> {
     const logFailure = (error: unknown) =>
       this.logger.error(
@@ -297,4 +380,38 @@ export class PodJupyterServer implements AsyncDisposable {
     this.token = token;
     return manifests;
   }
+}
+
+/** The gateway's pod name: the podSpec's metadata.name, the podName option, or a fresh one. */
+function resolvePodName(options: PodJupyterServerOptions): string {
+  const specMetadata =
+    options.podSpec === undefined
+      ? undefined
+      : (loadSpec(options.podSpec, 'Pod', 'podSpec').spec.metadata as JsonObject | undefined);
+  const specName = typeof specMetadata?.name === 'string' ? specMetadata.name : undefined;
+  if (specName !== undefined && options.podName !== undefined && specName !== options.podName) {
+    throw new OptionError(
+      'podName',
+      `"${options.podName}" differs from the podSpec's metadata.name "${specName}": give one name`,
+    );
+  }
+  const name = specName ?? options.podName ?? `autogen-jupyter-${randomUUID()}`;
+  if (!/^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$/.test(name)) {
+    throw new OptionError(
+      'podName',
+      `"${name}" is not valid: use at most 56 lower-case letters, digits and '-', starting and ending with a letter or digit`,
+    );
+  }
+  return name;
+}
+
+/** The token of an adopted Secret: the gateway in the adopted pod requires that one. */
+function adoptedToken(secret: { data?: Record<string, string> }, namespace: string): string {
+  const encoded = secret.data?.KG_AUTH_TOKEN;
+  if (encoded === undefined) {
+    throw new ExecutorStateError(
+      `the existing gateway Secret in namespace ${namespace} has no KG_AUTH_TOKEN`,
+    );
+  }
+  return Buffer.from(encoded, 'base64').toString('utf8');
 }

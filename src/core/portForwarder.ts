@@ -74,19 +74,29 @@ export class PortForwarder {
 
   private forward(connection: Socket): void {
     this.connections.add(connection);
-    connection.once('close', () => this.connections.delete(connection));
+    // A connection that closes while its WebSocket opens takes the opening WebSocket with it.
+    const closed = new AbortController();
+    connection.once('close', () => {
+      this.connections.delete(connection);
+      closed.abort(new PortForwardError('the local connection closed'));
+    });
     connection.on('error', () => undefined);
     connection.pause();
-    void this.open().then(
+    const signal = this.running
+      ? AbortSignal.any([this.running.signal, closed.signal])
+      : closed.signal;
+    void this.open(signal).then(
       (socket) => this.pipe(connection, socket),
       (error: Error) => {
-        this.logger.warn(`port-forward to ${this.options.pod}: ${error.message}`);
+        if (!closed.signal.aborted) {
+          this.logger.warn(`port-forward to ${this.options.pod}: ${error.message}`);
+        }
         connection.destroy();
       },
     );
   }
 
-  private open(): Promise<WebSocket> {
+  private open(signal: AbortSignal): Promise<WebSocket> {
     const { namespace, pod, remotePort } = this.options;
     return openKubernetesWebSocket({
       kubeConfig: this.options.kubeConfig,
@@ -95,12 +105,16 @@ export class PortForwarder {
       action: `port-forward to pod ${pod}`,
       connectionError: (detail) =>
         new PortForwardError(`port-forward to pod ${pod} failed: ${detail}`),
-      ...(this.running ? { signal: this.running.signal } : {}),
+      signal,
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
   }
 
   private pipe(connection: Socket, socket: WebSocket): void {
+    if (connection.destroyed) {
+      socket.terminate();
+      return;
+    }
     this.sockets.add(socket);
     const seenPrefix = [false, false];
     socket.on('message', (data: Buffer, isBinary: boolean) => {

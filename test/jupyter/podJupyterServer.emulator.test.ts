@@ -53,7 +53,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     await emulator.verifyNoLeaks();
   });
 
-  test('creates a Secret, Pod and Service that match (the pod references the Secret actually created)', async (t) => {
+  test('creates a Secret and a Pod that match (the pod references the Secret actually created); reached by port-forward, no Service', async (t) => {
     if (
       !requireTool(
         t,
@@ -64,7 +64,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
       return;
     }
     assert.deepEqual(await names(emulator, 'secrets'), [`${server.podName}-secret`]);
-    assert.deepEqual(await names(emulator, 'services'), [server.podName]);
+    assert.deepEqual(await names(emulator, 'services'), [], "the default access is 'portForward'");
     const pod = (
       await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${server.podName}`)
     ).body as {
@@ -82,12 +82,11 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     assert.deepEqual(container.envFrom, [{ secretRef: { name: `${server.podName}-secret` } }]);
     assert.deepEqual(
       container.env.map((e) => `${e.name}=${e.value}`),
-      ['KG_PORT=8888', 'KG_IP=0.0.0.0', 'KG_LIST_KERNELS=True'],
+      ['KG_PORT=8888', 'KG_IP=127.0.0.1', 'KG_LIST_KERNELS=True'],
     );
     assert.deepEqual(container.ports, [{ name: 'jupyter', containerPort: 8888, protocol: 'TCP' }]);
-    const info = server.connectionInfo;
-    assert.equal(info.host, `${server.podName}.default.svc.cluster.local`);
-    assert.match(info.token ?? '', /^[0-9a-f]{64}$/);
+    assert.throws(() => server.connectionInfo, /no in-cluster address/);
+    assert.match((await server.connect()).token ?? '', /^[0-9a-f]{64}$/);
   });
 
   test('connect() forwards one stable port on 127.0.0.1; the gateway answers 401 to a bad token and lists kernels', async (t) => {
@@ -259,6 +258,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     const fromFile = new PodJupyterServer({
       kubeconfig: emulator.kubeconfigPath,
       podName: 'file-gateway',
+      access: 'inCluster',
       podSpec: file,
       serviceSpec: file,
       secretSpec: file,
@@ -329,7 +329,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
       return;
     }
     const core = require.resolve('../../src/core/index.ts');
-    const script = `const { PodJupyterServer } = require(${JSON.stringify(core)}); new PodJupyterServer({ kubeconfig: process.argv[1], podName: 'crashed-gateway', startupTimeout: 60 }).start().then(() => { process.stdout.write('started'); setInterval(() => {}, 1000); });`;
+    const script = `const { PodJupyterServer } = require(${JSON.stringify(core)}); new PodJupyterServer({ kubeconfig: process.argv[1], podName: 'crashed-gateway', access: 'inCluster', startupTimeout: 60 }).start().then(() => { process.stdout.write('started'); setInterval(() => {}, 1000); });`;
     const client = spawn(
       process.execPath,
       ['--import', 'tsx', '-e', script, emulator.kubeconfigPath],
@@ -353,7 +353,8 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     assert.deepEqual(reaped, ['crashed-gateway']);
     assert.deepEqual(ours(await names(emulator, 'secrets')), [], 'its Secret went with it');
     assert.deepEqual(ours(await names(emulator, 'services')), [], 'its Service went with it');
-    assert.ok((await names(emulator, 'services')).includes(server.podName), 'the live one is kept');
+    assert.ok((await names(emulator, 'pods')).includes(server.podName), 'the live one is kept');
+    assert.ok((await names(emulator, 'secrets')).includes(`${server.podName}-secret`));
     await eventually(
       async () => ours(await names(emulator, 'pods')).length === 0,
       20_000,

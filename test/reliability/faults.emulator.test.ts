@@ -159,13 +159,16 @@ describe('faults: each ends in a typed error or a correct result within a bound,
     );
   });
 
-  // The gateway creates its Secret, then its Pod, then its Service: a 403 on the Pod finds the
-  // Secret made, a 403 on the Service finds the Secret and a starting Pod made.
+  // The in-cluster gateway creates its Secret, then its Pod, then its Service: a 403 on the Pod
+  // finds the Secret made, a 403 on the Service finds the Secret and a starting Pod made.
   for (const forbidden of ['pods', 'services']) {
     test(`a 403 on the ${forbidden} create half-way through the gateway start removes what was already created`, async () => {
       emulator.faults.failRequests({ verb: 'create', resource: forbidden, status: 403 });
       faultsInjected += 1;
-      const gateway = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath });
+      const gateway = new PodJupyterServer({
+        kubeconfig: emulator.kubeconfigPath,
+        access: 'inCluster',
+      });
       const outcome = await settle(gateway.start());
       assert.ok(outcome.error instanceof PermissionDeniedError, String(outcome.error));
       assert.match(outcome.error.message, new RegExp(`create ${forbidden.slice(0, -1)}`));

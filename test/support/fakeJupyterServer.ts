@@ -14,6 +14,12 @@ export interface FakeOutcome {
   iopubError?: boolean;
   /** The kernel runs it but every message goes nowhere (the client's connection is gone). */
   unseen?: boolean;
+  /** Messages published on iopub (for this request) before the stdout, in order, as given. */
+  iopub?: { msgType: string; content: unknown }[];
+  /** Text frames sent as they are (not even JSON, perhaps) before the stdout. */
+  frames?: string[];
+  /** The execute_reply's content, as given, instead of a well-formed one. */
+  replyContent?: unknown;
 }
 
 type ShellHandler = (request: JupyterMessage, fake: FakeJupyterServer) => void;
@@ -100,6 +106,12 @@ export class FakeJupyterServer {
         execution_count: count,
       });
     }
+    for (const { msgType, content } of outcome.iopub ?? []) {
+      this.send(request, 'iopub', msgType, content);
+    }
+    for (const frame of outcome.frames ?? []) {
+      this.connections.at(-1)?.send(frame);
+    }
     if (outcome.stdout) {
       this.send(request, 'iopub', 'stream', { name: 'stdout', text: outcome.stdout });
     }
@@ -107,11 +119,14 @@ export class FakeJupyterServer {
     if (status === 'error' && outcome.iopubError !== false) {
       this.send(request, 'iopub', 'error', failure);
     }
-    this.send(request, 'shell', 'execute_reply', {
-      status,
-      execution_count: count,
-      ...(status === 'error' ? failure : {}),
-    });
+    this.send(
+      request,
+      'shell',
+      'execute_reply',
+      'replyContent' in outcome
+        ? outcome.replyContent
+        : { status, execution_count: count, ...(status === 'error' ? failure : {}) },
+    );
     this.status(request, 'idle');
   }
 
@@ -145,12 +160,7 @@ export class FakeJupyterServer {
     this.send(parent, 'iopub', 'status', { execution_state: state });
   }
 
-  private send(
-    parent: JupyterMessage,
-    channel: string,
-    msgType: string,
-    content: Record<string, unknown>,
-  ): void {
+  private send(parent: JupyterMessage, channel: string, msgType: string, content: unknown): void {
     const message = {
       channel,
       header: {

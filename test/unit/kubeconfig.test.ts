@@ -51,3 +51,29 @@ test('a missing file or context is a KubeconfigError that says what exists', () 
     /kubeconfig file not found: \/nowhere\/config/,
   );
 });
+
+test('a kubeconfig with a YAML error is reported by file, line and column, without its text', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'pod-runner-kc-')), 'config');
+  const token = 'abcdef.0123456789abcdef';
+  writeFileSync(
+    path,
+    kubeconfig.replace(
+      'user: {token: abcdefgh12345678}',
+      `user:\n    token: ${token}\n   broken: [`,
+    ),
+  );
+  assert.throws(
+    () => loadClusterTarget({ kubeconfig: path }),
+    (error: KubeconfigError) => {
+      assert.ok(error instanceof KubeconfigError);
+      assert.equal(
+        error.message,
+        `cannot load kubeconfig from ${path}: invalid YAML at line 11, column 4: bad indentation of a mapping entry`,
+      );
+      assert.equal(error.cause, undefined, 'the parser error (which quotes the file) is not kept');
+      assert.ok(!JSON.stringify(error).includes('abcdef'), 'no token text anywhere in the error');
+      assert.ok(!String(error.stack).includes('abcdef'));
+      return true;
+    },
+  );
+});

@@ -27,10 +27,11 @@ def truthy(value):
     return str(value).lower() in ("1", "true", "yes")
 
 
-port = os.environ.get("KG_PORT") or flag("KernelGatewayApp.port", "8888")
-ip = os.environ.get("KG_IP") or flag("KernelGatewayApp.ip", "127.0.0.1")
-token = os.environ.get("KG_AUTH_TOKEN") or flag("KernelGatewayApp.auth_token", "")
-list_kernels = truthy(os.environ.get("KG_LIST_KERNELS") or flag("JupyterWebsocketPersonality.list_kernels", "false"))
+# As in the gateway, a command-line flag overrides its environment variable (the default).
+port = flag("KernelGatewayApp.port") or os.environ.get("KG_PORT") or "8888"
+ip = flag("KernelGatewayApp.ip") or os.environ.get("KG_IP") or "127.0.0.1"
+token = flag("KernelGatewayApp.auth_token") or os.environ.get("KG_AUTH_TOKEN") or ""
+list_kernels = truthy(flag("JupyterWebsocketPersonality.list_kernels") or os.environ.get("KG_LIST_KERNELS") or "false")
 
 
 def get_login_url(self):
