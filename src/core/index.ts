@@ -19,6 +19,7 @@ export {
   type ClusterTargetOptions,
 } from './kubeconfig.ts';
 export { supportedLanguages, type CodeBlock, type CommandLineCodeResult } from './codeBlocks.ts';
+export { defaultMaxOutputBytes } from './outputCollector.ts';
 export type { OutputChunk, OutputStream } from './outputCollector.ts';
 export {
   formatFunctionsForPrompt,

@@ -25,7 +25,7 @@ import {
 } from './functions.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { OutputCollector, type OutputChunk } from './outputCollector.ts';
+import { defaultMaxOutputBytes, OutputCollector, type OutputChunk } from './outputCollector.ts';
 import { PodExecClient, type WebSocketFactory } from './podExec.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
@@ -119,7 +119,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     this.startupTimeout = positiveNumber('startupTimeout', options.startupTimeout ?? 300);
     this.maxOutputBytes = positiveNumber(
       'maxOutputBytes',
-      options.maxOutputBytes ?? 10 * 1024 * 1024,
+      options.maxOutputBytes ?? defaultMaxOutputBytes,
     );
     this.workspacePath = options.workspacePath ?? '/workspace';
     validateWorkspacePath(this.workspacePath);

@@ -13,19 +13,27 @@ export class CellOutputWriter {
   constructor(private readonly execution: vscode.NotebookCellExecution) {}
 
   write(event: KernelOutputEvent): void {
-    for (const operation of this.model.apply(event)) {
-      // An edit fails only once the execution has ended or its notebook has closed; the
-      // edits after it must still be tried in order, so the chain goes on.
-      this.chain = this.chain.then(() => this.perform(operation)).then(undefined, () => undefined);
-    }
+    this.enqueue(this.model.apply(event));
   }
 
-  /** Resolves when every edit written so far has been applied. */
+  /**
+   * Writes the output the cell's cap held back (its tail, behind a marker), then resolves when
+   * every edit written so far has been applied: called once the cell has run.
+   */
   flushed(): Promise<void> {
+    this.enqueue(this.model.finish());
     return this.chain;
   }
 
-  private async perform(operation: OutputOperation): Promise<void> {
+  private enqueue(operations: OutputOperation[]): void {
+    for (const operation of operations) {
+      // An edit fails only once the execution has ended or its notebook has closed; the
+      // edits after it must still be tried in order, so the chain goes on.
+      this.chain = this.chain.then(() => this.edit(operation)).then(undefined, () => undefined);
+    }
+  }
+
+  private async edit(operation: OutputOperation): Promise<void> {
     switch (operation.kind) {
       case 'executionOrder':
         this.execution.executionOrder = operation.value;
@@ -38,6 +46,13 @@ export class CellOutputWriter {
         const output = new vscode.NotebookCellOutput(operation.items.map(toItem));
         this.outputs.set(operation.output, output);
         await this.execution.appendOutput(output);
+        return;
+      }
+      case 'appendItems': {
+        const output = this.outputs.get(operation.output);
+        if (output) {
+          await this.execution.appendOutputItems(operation.items.map(toItem), output);
+        }
         return;
       }
       case 'replace': {
