@@ -25,6 +25,71 @@ export const stdoutMime = 'application/vnd.code.notebook.stdout';
 export const stderrMime = 'application/vnd.code.notebook.stderr';
 export const errorMime = 'application/vnd.code.notebook.error';
 
+type ItemsOperation = Extract<OutputOperation, { items: OutputItem[] }>;
+
+/**
+ * Folds operations that VS Code has not applied yet into fewer: text appended to an output joins
+ * the operation before it on that output, and a replacement makes the edits just before it on
+ * that output unneeded. Each edit costs VS Code time in proportion to the whole output, so the
+ * edits must be few however many messages arrive.
+ */
+export function coalesce(operations: OutputOperation[]): OutputOperation[] {
+  const folded: OutputOperation[] = [];
+  for (const operation of operations) {
+    const last = folded.at(-1);
+    if (last && 'items' in last && 'items' in operation && last.output === operation.output) {
+      const merged = foldInto(last, operation);
+      if (merged) {
+        folded[folded.length - 1] = merged;
+        continue;
+      }
+    }
+    folded.push(operation);
+  }
+  return folded.map((operation) =>
+    'items' in operation ? { ...operation, items: joinAdjacent(operation.items) } : operation,
+  );
+}
+
+function foldInto(last: ItemsOperation, next: ItemsOperation): ItemsOperation | undefined {
+  if (next.kind === 'appendItems') {
+    return { ...last, items: [...last.items, ...next.items] };
+  }
+  if (next.kind === 'replace' && last.kind !== 'append') {
+    return next;
+  }
+  if (next.kind === 'replace') {
+    return { ...last, items: next.items };
+  }
+  return undefined;
+}
+
+const streamMimes = new Set([stdoutMime, stderrMime]);
+
+/** Stream items of one stream in a row become one item (VS Code shows them as one text anyway). */
+function joinAdjacent(items: OutputItem[]): OutputItem[] {
+  const joined: OutputItem[] = [];
+  let run: OutputItem[] = [];
+  const endRun = () => {
+    if (run.length > 0) {
+      joined.push(
+        run.length === 1
+          ? run[0]!
+          : { mime: run[0]!.mime, data: Buffer.concat(run.map((item) => item.data)) },
+      );
+    }
+    run = [];
+  };
+  for (const item of items) {
+    if (run[0] && (run[0].mime !== item.mime || !streamMimes.has(item.mime))) {
+      endRun();
+    }
+    run.push(item);
+  }
+  endRun();
+  return joined;
+}
+
 /** Mime types in Jupyter's preference order; VS Code shows the richest it can render. */
 const mimeOrder = [
   'application/json',

@@ -1,14 +1,24 @@
 import * as vscode from 'vscode';
 import type { KernelOutputEvent } from '../core/index.ts';
-import { CellOutputModel, type OutputItem, type OutputOperation } from './cellOutputModel.ts';
+import {
+  CellOutputModel,
+  coalesce,
+  type OutputItem,
+  type OutputOperation,
+} from './cellOutputModel.ts';
 
 const toItem = (item: OutputItem) => new vscode.NotebookCellOutputItem(item.data, item.mime);
 
-/** Writes one cell's output events into its execution, one edit at a time, in order. */
+/**
+ * Writes one cell's output events into its execution, in order. Operations that arrive while
+ * VS Code applies an edit wait and are folded into fewer edits, so a fast stream of messages
+ * costs a few edits, not one each.
+ */
 export class CellOutputWriter {
   private readonly model = new CellOutputModel();
   private readonly outputs = new Map<number, vscode.NotebookCellOutput>();
-  private chain = Promise.resolve();
+  private pending: OutputOperation[] = [];
+  private draining: Promise<void> | undefined;
 
   constructor(private readonly execution: vscode.NotebookCellExecution) {}
 
@@ -20,17 +30,30 @@ export class CellOutputWriter {
    * Writes the output the cell's cap held back (its tail, behind a marker), then resolves when
    * every edit written so far has been applied: called once the cell has run.
    */
-  flushed(): Promise<void> {
+  async flushed(): Promise<void> {
     this.enqueue(this.model.finish());
-    return this.chain;
+    await this.draining;
   }
 
   private enqueue(operations: OutputOperation[]): void {
-    for (const operation of operations) {
-      // An edit fails only once the execution has ended or its notebook has closed; the
-      // edits after it must still be tried in order, so the chain goes on.
-      this.chain = this.chain.then(() => this.edit(operation)).then(undefined, () => undefined);
+    this.pending.push(...operations);
+    if (this.pending.length > 0) {
+      this.draining ??= this.drain();
     }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      for (const operation of coalesce(this.pending.splice(0))) {
+        try {
+          await this.edit(operation);
+        } catch {
+          // An edit fails only once the execution has ended or its notebook has closed; the
+          // edits after it must still be tried in order.
+        }
+      }
+    }
+    this.draining = undefined;
   }
 
   private async edit(operation: OutputOperation): Promise<void> {

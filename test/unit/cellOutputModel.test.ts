@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { KernelOutputEvent } from '../../src/core/index.ts';
 import {
   CellOutputModel,
+  coalesce,
   errorMime,
   mimeBundleItems,
   stderrMime,
@@ -234,6 +235,49 @@ describe('stream output cost and cap', () => {
       [...shown.outputs.values()][0]?.map((item) => decoder.decode(item.data)).join(''),
       `step 9: ${'z'.repeat(60)}`,
     );
+  });
+});
+
+describe('folding operations VS Code has not applied yet', () => {
+  const item = (text: string, mime = stdoutMime): OutputItem => ({
+    mime,
+    data: new TextEncoder().encode(text),
+  });
+
+  test('many appends become one edit with one item per stream; what a replacement overrides goes', () => {
+    const operations: OutputOperation[] = [
+      { kind: 'append', output: 0, items: [item('a')] },
+      ...Array.from({ length: 100 }, (): OutputOperation => ({
+        kind: 'appendItems',
+        output: 0,
+        items: [item('b')],
+      })),
+      { kind: 'append', output: 1, items: [item('e', stderrMime)] },
+      { kind: 'appendItems', output: 1, items: [item('f', stderrMime)] },
+      { kind: 'replace', output: 1, items: [item('g', stderrMime)] },
+      { kind: 'replace', output: 1, items: [item('h', stderrMime), item('i', stderrMime)] },
+      { kind: 'appendItems', output: 1, items: [item('j', stderrMime)] },
+    ];
+    assert.deepEqual(readable(coalesce(operations)), [
+      { kind: 'append', output: 0, items: [`${stdoutMime}: a${'b'.repeat(100)}`] },
+      { kind: 'append', output: 1, items: [`${stderrMime}: hij`] },
+    ]);
+  });
+
+  test('a clear and other outputs keep their place; rich items are never joined', () => {
+    const rich: OutputOperation = {
+      kind: 'append',
+      output: 2,
+      items: [item('<b>', 'text/html'), item('b', 'text/plain')],
+    };
+    const operations: OutputOperation[] = [
+      { kind: 'appendItems', output: 0, items: [item('a')] },
+      { kind: 'clear' },
+      { kind: 'appendItems', output: 0, items: [item('b')] },
+      rich,
+      { kind: 'appendItems', output: 0, items: [item('c')] },
+    ];
+    assert.deepEqual(readable(coalesce(operations)), readable(operations));
   });
 });
 
