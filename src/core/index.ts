@@ -24,7 +24,12 @@ export {
   type ClusterTargetOptions,
 } from './kubeconfig.ts';
 export { supportedLanguages, type CodeBlock, type CommandLineCodeResult } from './codeBlocks.ts';
-export { OutputCollector, type OutputChunk, type OutputStream } from './outputCollector.ts';
+export {
+  defaultMaxOutputBytes,
+  OutputCollector,
+  type OutputChunk,
+  type OutputStream,
+} from './outputCollector.ts';
 export {
   formatFunctionsForPrompt,
   withRequirements,

@@ -1,5 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 
+/** Output kept per run unless told otherwise: beyond it, the head and the tail. */
+export const defaultMaxOutputBytes = 10 * 1024 * 1024;
+
 export type OutputStream = 'stdout' | 'stderr';
 
 export interface OutputChunk {
@@ -102,7 +105,7 @@ export class OutputCollector {
 }
 
 /** The longest prefix of `text` whose UTF-8 encoding fits in `bytes`, never splitting a character. */
-function prefixWithin(text: string, bytes: number): string {
+export function prefixWithin(text: string, bytes: number): string {
   if (Buffer.byteLength(text) <= bytes) {
     return text;
   }

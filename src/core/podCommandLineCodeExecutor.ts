@@ -19,6 +19,7 @@ import {
 import type { FunctionWithRequirements } from './functions.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { defaultMaxOutputBytes } from './outputCollector.ts';
 import { PodExecClient, type WebSocketFactory } from './podExec.ts';
 import { managedByLabel, managedByValue } from './podLabels.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
@@ -102,7 +103,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     this.startupTimeout = positiveNumber('startupTimeout', options.startupTimeout ?? 300);
     this.maxOutputBytes = positiveNumber(
       'maxOutputBytes',
-      options.maxOutputBytes ?? 10 * 1024 * 1024,
+      options.maxOutputBytes ?? defaultMaxOutputBytes,
     );
     this.workspacePath = options.workspacePath ?? '/workspace';
     validateWorkspacePath(this.workspacePath);

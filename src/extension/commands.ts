@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { isCancellation } from './cancellation.ts';
 import { selectContext, selectNamespace } from './clusterPickers.ts';
 import { clusterTargetOf } from './config.ts';
+import type { ManagedPod } from '../core/index.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { showPodLogs } from './podLogs.ts';
@@ -132,29 +133,51 @@ async function managePods(ctx: Ctx): Promise<void> {
   }
 }
 
-/** Offers Pod Runner's pods that this window did not create (left by crashed windows) for deletion. */
+/**
+ * Offers for deletion the pods that earlier windows of this workspace on this machine left (its
+ * client label), none pre-selected. Pods of other clients (other machines, users, workspaces) may
+ * be live kernels of someone else: they are listed only when asked for, under their own title.
+ */
 async function reapOrphans(ctx: Ctx): Promise<void> {
   const target = clusterTargetOf(ctx.settings);
-  const { listManagedPods, reapOrphanedPods, sessionLabel } = await loadCore();
+  const { clientLabel, listManagedPods, reapOrphanedPods, sessionLabel } = await loadCore();
   const ownSession = ctx.podLabels[sessionLabel];
+  const ownClient = ctx.podLabels[clientLabel];
   const orphans = (await listManagedPods(target)).filter((pod) => pod.session !== ownSession);
+  const own = orphans.filter((pod) => pod.client === ownClient);
+  const others = orphans.filter((pod) => pod.client !== ownClient);
   if (orphans.length === 0) {
     await vscode.window.showInformationMessage('Pod Runner: no orphaned pods.');
     return;
   }
+  const item = (pod: ManagedPod) => ({
+    label: pod.name,
+    description: `${pod.phase}${pod.createdAt ? ` · created ${pod.createdAt}` : ''}`,
+  });
+  const showOthers = {
+    label: '$(warning) Show pods of other clients…',
+    description: `${others.length} pod(s) of other machines, users or workspaces`,
+  };
   const picked = await vscode.window.showQuickPick(
-    orphans.map((pod) => ({
-      label: pod.name,
-      description: `${pod.phase}${pod.createdAt ? ` · created ${pod.createdAt}` : ''}`,
-      picked: true,
-    })),
-    { title: 'Pod Runner: delete orphaned pods', canPickMany: true },
+    [...own.map(item), ...(others.length > 0 ? [showOthers] : [])],
+    {
+      title: `Pod Runner: delete pods that earlier windows of this workspace left (${own.length})`,
+      canPickMany: true,
+    },
   );
-  if (picked?.length) {
-    const deleted = await reapOrphanedPods({
-      ...target,
-      only: picked.map((item) => item.label),
+  let chosen = picked?.filter((choice) => choice !== showOthers) ?? [];
+  if (picked?.includes(showOthers)) {
+    const ofOthers = await vscode.window.showQuickPick(others.map(item), {
+      title: 'Pod Runner: delete pods of OTHER clients (they may be in use by someone else)',
+      canPickMany: true,
     });
+    if (!ofOthers) {
+      return;
+    }
+    chosen = [...chosen, ...ofOthers];
+  }
+  if (chosen.length > 0) {
+    const deleted = await reapOrphanedPods({ ...target, only: chosen.map((pod) => pod.label) });
     ctx.logger.info(`deleted orphaned pods: ${deleted.join(', ')}`);
   }
 }

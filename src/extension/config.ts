@@ -23,6 +23,23 @@ export function readSettings(): PodRunnerSettings {
   return parseSettings(raw);
 }
 
+/**
+ * What closing the window or stopping does to the pods (`autoRemove`, `cleanupPolicy`), read
+ * apart from the other settings: an invalid setting elsewhere must not keep pods from being
+ * deleted. Either of the two invalid counts as its default, which deletes.
+ */
+export function readCleanupSettings(): Pick<PodRunnerSettings, 'autoRemove' | 'cleanupPolicy'> {
+  const configuration = vscode.workspace.getConfiguration(configurationSection);
+  try {
+    return parseSettings({
+      autoRemove: configuration.get('autoRemove'),
+      cleanupPolicy: configuration.get('cleanupPolicy'),
+    });
+  } catch {
+    return parseSettings({});
+  }
+}
+
 /** Whether a configuration change touches a setting that needs new pods. */
 export function needsReconnect(event: vscode.ConfigurationChangeEvent): boolean {
   return reconnectSettings.some((key) =>

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger, PodRunnerSettings } from '../core/index.ts';
-import { needsReconnect, readSettings } from './config.ts';
+import { needsReconnect, readCleanupSettings, readSettings } from './config.ts';
 import { ExecutorSession } from './executorSession.ts';
 import { LeftoverPods } from './leftoverPods.ts';
 import { windowPodLabels } from './windowIdentity.ts';
@@ -114,7 +114,7 @@ export class Ctx implements vscode.Disposable {
    */
   closePods(): Promise<void> {
     this.closingPods ??= (async () => {
-      if (this.settings.cleanupPolicy === 'deleteOnClose') {
+      if (readCleanupSettings().cleanupPolicy === 'deleteOnClose') {
         await this.stopPods(false);
       }
     })();

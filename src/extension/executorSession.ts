@@ -5,7 +5,7 @@ import type {
   PodCommandLineCodeExecutor,
 } from '../core/index.ts';
 import { unlessAborted } from './cancellation.ts';
-import { clusterTargetOf } from './config.ts';
+import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
@@ -47,7 +47,7 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
   /** Deletes the pod when asked to (`force`) or when autoRemove is on; otherwise leaves it running. */
   async stop(force = false): Promise<void> {
     await this.close(async (executor) => {
-      if (force || this.ctx.settings.autoRemove) {
+      if (force || readCleanupSettings().autoRemove) {
         await executor.stop();
       } else {
         await executor[Symbol.asyncDispose]();

@@ -1,11 +1,16 @@
 import * as vscode from 'vscode';
 import type { CommandLineCodeResult } from '../core/index.ts';
+import { defaultMaxOutputBytes } from '../core/outputCollector.ts';
 import { signalFromToken } from './cancellation.ts';
 import type { Ctx } from './ctx.ts';
+import { OutputCap } from './outputCap.ts';
 
 const languageOf: Record<string, string> = { python: 'python', shellscript: 'bash' };
 
-/** Runs code in the executor pod with a cancellable progress notification and streamed output. */
+/**
+ * Runs code in the executor pod with a cancellable progress notification and its output streamed
+ * to the output channel, capped as the executor caps the result.
+ */
 export async function runInPod(
   ctx: Ctx,
   language: string,
@@ -22,6 +27,7 @@ export async function runInPod(
     source,
   );
   const startedAt = Date.now();
+  const cap = new OutputCap(defaultMaxOutputBytes);
   try {
     const result = await vscode.window.withProgress(
       {
@@ -37,10 +43,16 @@ export async function runInPod(
             : cancellation.signal;
           return await ctx.executor.run([{ language, code }], {
             signal: combined,
-            onOutput: (chunk) => ctx.output.chunk(chunk),
+            onOutput: (chunk) => {
+              const shown = cap.admit(chunk);
+              if (shown) {
+                ctx.output.chunk(shown);
+              }
+            },
           });
         } finally {
           cancellation.dispose();
+          cap.finish().forEach((chunk) => ctx.output.chunk(chunk));
         }
       },
     );

@@ -32,15 +32,19 @@ export function createStatelessController(ctx: Ctx): vscode.Disposable {
       await output.flushed();
       return false;
     }
-    const result = await ctx.executor.run([{ language, code: cell.document.getText() }], {
-      signal,
-      onOutput: (chunk) => output.write({ type: 'stream', name: chunk.stream, text: chunk.text }),
-    });
-    if (result.exitCode !== 0) {
-      output.write({ type: 'stream', name: 'stderr', text: `\nexit code ${result.exitCode}\n` });
+    try {
+      const result = await ctx.executor.run([{ language, code: cell.document.getText() }], {
+        signal,
+        onOutput: (chunk) => output.write({ type: 'stream', name: chunk.stream, text: chunk.text }),
+      });
+      if (result.exitCode !== 0) {
+        output.write({ type: 'stream', name: 'stderr', text: `\nexit code ${result.exitCode}\n` });
+      }
+      return result.exitCode === 0;
+    } finally {
+      // The tail of capped output is written also when the run failed.
+      await output.flushed();
     }
-    await output.flushed();
-    return result.exitCode === 0;
   });
   // Stopping the executor pod (or cancelling its start) cancels the cells using or awaiting it.
   const stopped = ctx.executor.onDidStop(() => queues.cancelAll());

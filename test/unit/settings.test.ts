@@ -10,7 +10,10 @@ import {
 } from '../../src/core/index.ts';
 
 const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
-  contributes: { configuration: { properties: Record<string, { default?: unknown }> } };
+  capabilities: { untrustedWorkspaces: { restrictedConfigurations: string[] } };
+  contributes: {
+    configuration: { properties: Record<string, { default?: unknown; scope?: string }> };
+  };
 };
 
 test('the settings the code reads are exactly the settings package.json declares', () => {
@@ -33,6 +36,27 @@ test("the declared defaults parse to the model's defaults", () => {
     parseSettings({ jupyterCommand: [] }).jupyterCommand,
     undefined,
     'VS Code gives [] for an unset list',
+  );
+});
+
+test('only the user or the machine chooses the kubeconfig; a workspace cannot', () => {
+  const properties = manifest.contributes.configuration.properties;
+  assert.equal(properties['podRunner.kubeconfig']?.scope, 'machine');
+  const scopes = Object.fromEntries(
+    Object.entries(properties)
+      .filter(([, schema]) => schema.scope !== undefined)
+      .map(([key, schema]) => [key, schema.scope]),
+  );
+  // What the pod is made of may come from the project (a trusted workspace): it runs in the pod.
+  assert.deepEqual(scopes, {
+    'podRunner.kubeconfig': 'machine',
+    'podRunner.podSpec': 'machine-overridable',
+    'podRunner.volume': 'machine-overridable',
+    'podRunner.jupyterCommand': 'machine-overridable',
+  });
+  assert.deepEqual(
+    [...manifest.capabilities.untrustedWorkspaces.restrictedConfigurations].sort(),
+    Object.keys(scopes).sort(),
   );
 });
 

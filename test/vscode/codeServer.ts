@@ -130,14 +130,26 @@ export interface RunningCodeServer {
   stop(): Promise<void>;
 }
 
-/** Starts code-server on 127.0.0.1 with throwaway config, data and extension directories. */
+/**
+ * Starts code-server on 127.0.0.1 with throwaway config, data and extension directories.
+ * `machineSettings` are the machine's own settings (code-server's window is a remote one), where
+ * machine-scoped settings such as `podRunner.kubeconfig` are read; a workspace cannot set them.
+ */
 export async function startCodeServer(options: {
   workspace: string;
   env?: NodeJS.ProcessEnv;
   extensionsDir?: string;
+  machineSettings?: Record<string, unknown>;
 }): Promise<RunningCodeServer> {
   const bin = await ensureCodeServer();
   const home = await mkdtemp(join(tmpdir(), 'pod-runner-code-server-'));
+  if (options.machineSettings) {
+    await mkdir(join(home, 'user-data', 'Machine'), { recursive: true });
+    await writeFile(
+      join(home, 'user-data', 'Machine', 'settings.json'),
+      JSON.stringify(options.machineSettings, null, 2),
+    );
+  }
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,

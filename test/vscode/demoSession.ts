@@ -35,7 +35,6 @@ export async function startDemoSession(say: (line: string) => void): Promise<Dem
       join(workspace, '.vscode', 'settings.json'),
       JSON.stringify(
         {
-          'podRunner.kubeconfig': emulator.kubeconfigPath,
           'podRunner.context': 'pod-runner-emulator',
           'workbench.startupEditor': 'none',
         },
@@ -56,7 +55,11 @@ export async function startDemoSession(say: (line: string) => void): Promise<Dem
         },
       },
     );
-    const server = await startCodeServer({ workspace, extensionsDir });
+    const server = await startCodeServer({
+      workspace,
+      extensionsDir,
+      machineSettings: { 'podRunner.kubeconfig': emulator.kubeconfigPath },
+    });
     return {
       url: `${server.url}/?folder=${encodeURIComponent(workspace)}`,
       workspace,

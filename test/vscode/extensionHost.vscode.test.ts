@@ -46,7 +46,11 @@ describe('the extension in a real VS Code extension host (runTests, on code-serv
       await writeFile(
         join(workspace, '.vscode', 'settings.json'),
         JSON.stringify(
-          { 'podRunner.kubeconfig': emulator.kubeconfigPath, 'podRunner.timeout': 30 },
+          // The kubeconfig is machine-scoped: the workspace's must be ignored, or nothing runs.
+          {
+            'podRunner.kubeconfig': join(scratch, 'kubeconfig-chosen-by-the-workspace'),
+            'podRunner.timeout': 30,
+          },
           null,
           2,
         ),
@@ -67,6 +71,9 @@ describe('the extension in a real VS Code extension host (runTests, on code-serv
           extensionTestsEnv: {
             POD_RUNNER_TEST_RESULTS: resultsFile,
             POD_RUNNER_UNREACHABLE_KUBECONFIG: unreachable,
+            POD_RUNNER_MACHINE_SETTINGS: JSON.stringify({
+              'podRunner.kubeconfig': emulator.kubeconfigPath,
+            }),
           },
         });
       } catch (error) {

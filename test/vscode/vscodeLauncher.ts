@@ -31,7 +31,14 @@ function parseArguments(argv: string[]): {
 
 async function main(): Promise<number> {
   const { extensionPath, testsPath, folder } = parseArguments(process.argv.slice(2));
-  const server = await startCodeServer({ workspace: folder });
+  // runTests() hands its extensionTestsEnv to "VS Code": the settings only a machine may set.
+  const machineSettings = process.env.POD_RUNNER_MACHINE_SETTINGS;
+  const server = await startCodeServer({
+    workspace: folder,
+    ...(machineSettings
+      ? { machineSettings: JSON.parse(machineSettings) as Record<string, unknown> }
+      : {}),
+  });
   // runTests() stops "VS Code" with SIGINT on Ctrl-C: code-server must not outlive it.
   const stop = () => void server.stop().finally(() => process.exit(130));
   process.once('SIGINT', stop);

@@ -1,30 +1,38 @@
 import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { PodRunnerApi } from '../../../src/extension/api.ts';
+import { bigOutputFeature } from './bigOutput.ts';
 import { commandsFeature } from './commands.ts';
+import { executorCleanupFeature } from './executorCleanup.ts';
 import { check, type HostFeature } from './host.ts';
 import { kernelNotebookFeature } from './kernelNotebook.ts';
 import { kernelStopFeature } from './kernelStop.ts';
 import { leftoverPodsFeature } from './leftoverPods.ts';
+import { orphanedPodsFeature } from './orphanedPods.ts';
 import { podSessionFeature } from './podSession.ts';
 import { podShellFeature } from './podShell.ts';
 import { runCodeFeature } from './runCode.ts';
 import { settingsFeature } from './settings.ts';
 import { statelessNotebookFeature } from './statelessNotebook.ts';
+import { trustFeature } from './trust.ts';
 import { windowCloseFeature } from './windowClose.ts';
 
 /** In order: each feature's tests may start from the pods the ones before left running. */
 const features: HostFeature[] = [
   commandsFeature,
+  trustFeature,
   runCodeFeature,
   podShellFeature,
   settingsFeature,
   statelessNotebookFeature,
+  bigOutputFeature,
   kernelNotebookFeature,
   kernelStopFeature,
   podSessionFeature,
+  executorCleanupFeature,
   windowCloseFeature,
   leftoverPodsFeature,
+  orphanedPodsFeature,
 ];
 
 /**

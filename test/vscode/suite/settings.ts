@@ -64,7 +64,7 @@ export const settingsFeature: HostFeature = {
         await configuration.update(
           'kubeconfig',
           process.env.POD_RUNNER_UNREACHABLE_KUBECONFIG,
-          vscode.ConfigurationTarget.Workspace,
+          vscode.ConfigurationTarget.Global,
         );
         try {
           const started = Date.now();
@@ -85,7 +85,7 @@ export const settingsFeature: HostFeature = {
           check(Date.now() - started < 60_000, 'failed in time');
           check(api.status().executor === 'error', `state ${api.status().executor}`);
         } finally {
-          await configuration.update('kubeconfig', original, vscode.ConfigurationTarget.Workspace);
+          await configuration.update('kubeconfig', original, vscode.ConfigurationTarget.Global);
         }
       },
     },
