@@ -97,11 +97,11 @@ export class Ctx implements vscode.Disposable {
   }
 
   /**
-   * Stops both pods; `force` deletes the executor pod even when autoRemove is off. One pod that
+   * Stops both pods; `force` deletes them even when autoRemove is off. One pod that
    * fails to stop does not keep the other: the first failure is thrown once both are done.
    */
   async stopPods(force: boolean): Promise<void> {
-    const results = await Promise.allSettled([this.executor.stop(force), this.kernels.stop()]);
+    const results = await Promise.allSettled([this.executor.stop(force), this.kernels.stop(force)]);
     const failed = results.find((result) => result.status === 'rejected');
     if (failed) {
       throw failed.reason;

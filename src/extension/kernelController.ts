@@ -84,16 +84,17 @@ export class KernelController implements vscode.Disposable {
   }
 
   /**
-   * Cancels every cell, stops every kernel and deletes the gateway pod, secret and service. A
-   * start in progress is cancelled first, so nothing waits for it.
+   * Cancels every cell, stops every kernel and deletes the gateway pod, secret and service (when
+   * asked to, `force`, or when autoRemove is on; otherwise the gateway is left running). A start
+   * in progress is cancelled first, so nothing waits for it.
    */
-  async stop(): Promise<void> {
+  async stop(force = true): Promise<void> {
     const kernels = [...this.kernels.values()];
     this.kernels.clear();
     await this.gateway.close(async (server) => {
       // The kernels first, while their server answers; those that fail to stop are only logged.
       await Promise.all(kernels.map((entry) => this.stopKernel(entry)));
-      await server.stop();
+      await (force ? server.stop() : server[Symbol.asyncDispose]());
     });
   }
 
@@ -114,13 +115,18 @@ export class KernelController implements vscode.Disposable {
     // A cell cancelled while the gateway pod or its kernel starts ends without running.
     const { server, kernel } = await unlessAborted(this.kernelFor(cell.notebook), signal);
     const output = new CellOutputWriter(execution);
-    const result = await this.gateway.use(server, () =>
-      kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
-        signal,
-        onOutput: (event) => output.write(event),
-      }),
-    );
-    await output.flushed();
+    let result;
+    try {
+      result = await this.gateway.use(server, () =>
+        kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
+          signal,
+          onOutput: (event) => output.write(event),
+        }),
+      );
+    } finally {
+      // The tail of capped output is written also when the run failed.
+      await output.flushed();
+    }
     return result.exitCode === 0;
   }
 
