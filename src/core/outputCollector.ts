@@ -22,14 +22,14 @@ export class OutputCollector {
   };
   private head = '';
   private headBytes = 0;
-  private tail: string[] = [];
-  private tailBytes = 0;
-  private droppedBytes = 0;
+  private readonly tail: BoundedTail<{ text: string }>;
 
   constructor(
     private readonly maxBytes: number,
     private readonly onChunk?: (chunk: OutputChunk) => void,
-  ) {}
+  ) {
+    this.tail = new BoundedTail(maxBytes - Math.floor(maxBytes / 2));
+  }
 
   push(stream: OutputStream, bytes: Buffer): void {
     this.append(stream, this.decoders[stream].write(bytes));
@@ -42,7 +42,7 @@ export class OutputCollector {
 
   /** Whether nothing has been collected yet. */
   get isEmpty(): boolean {
-    return this.headBytes === 0 && this.tail.length === 0 && this.droppedBytes === 0;
+    return this.headBytes === 0 && this.tail.pieces.length === 0 && this.tail.droppedBytes === 0;
   }
 
   /** Appends text that is not program output (e.g. the timeout notice). */
@@ -55,10 +55,11 @@ export class OutputCollector {
     for (const stream of ['stdout', 'stderr'] as const) {
       this.append(stream, this.decoders[stream].end());
     }
-    if (this.droppedBytes === 0) {
-      return this.head + this.tail.join('');
+    const tail = this.tail.pieces.map((piece) => piece.text).join('');
+    if (this.tail.droppedBytes === 0) {
+      return this.head + tail;
     }
-    return `${this.head}\n... [${this.droppedBytes} bytes of output truncated] ...\n${this.tail.join('')}`;
+    return `${this.head}\n... [${this.tail.droppedBytes} bytes of output truncated] ...\n${tail}`;
   }
 
   private append(stream: OutputStream, text: string): void {
@@ -70,7 +71,7 @@ export class OutputCollector {
 
   private store(text: string): void {
     const headLimit = Math.floor(this.maxBytes / 2);
-    if (this.tail.length === 0 && this.headBytes < headLimit) {
+    if (this.tail.pieces.length === 0 && this.headBytes < headLimit) {
       const fits = prefixWithin(text, headLimit - this.headBytes);
       this.head += fits;
       this.headBytes += Buffer.byteLength(fits);
@@ -79,28 +80,57 @@ export class OutputCollector {
         return;
       }
     }
-    this.tail.push(text);
-    this.tailBytes += Buffer.byteLength(text);
-    const tailLimit = this.maxBytes - headLimit;
-    while (this.tailBytes > tailLimit && this.tail.length > 0) {
-      const first = this.tail[0]!;
-      const excess = this.tailBytes - tailLimit;
-      const firstBytes = Buffer.byteLength(first);
-      if (firstBytes <= excess) {
-        this.tail.shift();
-        this.tailBytes -= firstBytes;
-        this.droppedBytes += firstBytes;
+    this.tail.push({ text });
+  }
+}
+
+/**
+ * The latest `maxBytes` of UTF-8 text arriving in pieces: the oldest pieces go first, and the
+ * oldest kept one is cut at a byte offset, dropping the broken start of a character it splits.
+ */
+export class BoundedTail<T extends { readonly text: string }> {
+  private readonly kept: T[] = [];
+  private keptBytes = 0;
+  private dropped = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The pieces kept, oldest first. */
+  get pieces(): readonly T[] {
+    return this.kept;
+  }
+
+  /** How many bytes of text have been left out so far. */
+  get droppedBytes(): number {
+    return this.dropped;
+  }
+
+  push(piece: T): void {
+    this.kept.push(piece);
+    this.keptBytes += Buffer.byteLength(piece.text);
+    let excess = this.keptBytes - this.maxBytes;
+    let drop = 0;
+    while (excess > 0 && drop < this.kept.length) {
+      const oldest = this.kept[drop]!;
+      const bytes = Buffer.byteLength(oldest.text);
+      if (bytes <= excess) {
+        drop++;
+        excess -= bytes;
+        this.keptBytes -= bytes;
+        this.dropped += bytes;
       } else {
-        const kept = Buffer.from(first)
+        const text = Buffer.from(oldest.text)
           .subarray(excess)
           .toString('utf8')
           .replace(/^\uFFFD+/, '');
-        const keptBytes = Buffer.byteLength(kept);
-        this.tail[0] = kept;
-        this.tailBytes -= firstBytes - keptBytes;
-        this.droppedBytes += firstBytes - keptBytes;
+        const textBytes = Buffer.byteLength(text);
+        this.kept[drop] = { ...oldest, text };
+        this.keptBytes -= bytes - textBytes;
+        this.dropped += bytes - textBytes;
+        excess = 0;
       }
     }
+    this.kept.splice(0, drop);
   }
 }
 
