@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  blockTagVariable,
+  killBlockScript,
+  runBlockScript,
+  taggedShell,
+} from '../../src/core/podScripts.ts';
+
+/** Pids of the host's processes whose environment holds `POD_RUNNER_BLOCK=<tag>`. */
+function taggedPids(tag: string): number[] {
+  const record = `${blockTagVariable}=${tag}`;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(record);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * The block scripts as an Alpine image runs them: busybox's sh, grep, timeout, mv... and nothing
+ * else on PATH. Busybox comes from the distribution's package (no system install); the variable
+ * sits after others in every environ, where a grep that stops at the first NUL never sees it.
+ */
+describe('the block scripts with busybox tools only', () => {
+  let dir: string;
+  let busyboxPath: string;
+  const tags: string[] = [];
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pod-runner-busybox-'));
+    execFileSync('apt-get', ['download', 'busybox-static'], { cwd: dir, stdio: 'ignore' });
+    const deb = readdirSync(dir).find((name) => name.endsWith('.deb'));
+    assert.ok(deb, 'apt-get download fetched the busybox-static package');
+    execFileSync('dpkg-deb', ['-x', join(dir, deb), join(dir, 'root')]);
+    busyboxPath = join(dir, 'bin');
+    mkdirSync(busyboxPath);
+    execFileSync(join(dir, 'root/bin/busybox'), ['--install', '-s', busyboxPath]);
+  });
+
+  after(() => {
+    for (const pid of tags.flatMap(taggedPids)) {
+      process.kill(pid, 'SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Starts a block of sh code; resolves with its exit code, stdout and run time once it ends. */
+  function startBlock(code: string, timeoutSeconds: number) {
+    const tag = randomBytes(8).toString('hex');
+    tags.push(tag);
+    const [command, ...args] = taggedShell(tag, runBlockScript, [
+      String(Buffer.byteLength(code)),
+      join(dir, 'workspace'),
+      'block.sh',
+      String(timeoutSeconds),
+      'sh',
+    ]);
+    const started = Date.now();
+    const child = spawn(command as string, args, { env: { HOME: dir, PATH: busyboxPath } });
+    child.stdin.end(code);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const ended = new Promise<{ exitCode: number | null; stdout: string; ms: number }>((resolve) =>
+      child.on('close', (exitCode) => resolve({ exitCode, stdout, ms: Date.now() - started })),
+    );
+    const printed = (text: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => stdout.includes(text) && resolve();
+        child.stdout.on('data', check);
+        check();
+      });
+    return { tag, ended, printed };
+  }
+
+  test(
+    'a block that leaves a setsid daemon ends at once, and the daemon is killed',
+    { timeout: 20_000 },
+    async () => {
+      const block = startBlock('setsid sleep 311 & echo started; exit 4', 60);
+      const result = await block.ended;
+      assert.equal(result.exitCode, 4);
+      assert.equal(result.stdout, 'started\n');
+      assert.ok(result.ms < 5_000, `took ${result.ms} ms`);
+      assert.deepEqual(taggedPids(block.tag), []);
+    },
+  );
+
+  test(
+    'the kill script ends a running block and its setsid daemon',
+    { timeout: 20_000 },
+    async () => {
+      const block = startBlock('setsid sleep 312 & echo begun; sleep 313', 60);
+      await block.printed('begun');
+      execFileSync('sh', ['-c', killBlockScript, 'pod-runner-kill', block.tag], {
+        env: { PATH: busyboxPath },
+      });
+      const result = await block.ended;
+      assert.equal(result.stdout, 'begun\n');
+      assert.ok(result.ms < 10_000, `took ${result.ms} ms`);
+      assert.deepEqual(taggedPids(block.tag), []);
+    },
+  );
+});
