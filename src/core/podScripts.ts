@@ -24,9 +24,10 @@ export const exitCodes = {
 
 /**
  * `signal_tagged SIGNAL TAG`: sends SIGNAL to every process tagged TAG except this shell, and to
- * every process group led by one of them (other than this shell's own), which also reaches a
- * process that dropped the tag (\`env -i\`, an emptied environment) but stayed in its group;
- * succeeds when it found one. grep matches whole NUL-separated records (-z -x): busybox grep
+ * every process group one of them led in this or an earlier call (other than this shell's own;
+ * remembered because the leader often dies first), which also reaches a process that dropped the
+ * tag (`env -i`, an emptied environment) but stayed in its group; succeeds when it found a
+ * tagged process. grep matches whole NUL-separated records (-z -x): busybox grep
  * otherwise sees only the first variable of each environ. (dash's kill takes no "--"; the
  * shell's own helpers carry no tag.)
  *
@@ -39,6 +40,7 @@ group_of() {
   set -- \${stat##*) }
   group=$3
 }
+groups=
 signal_tagged() {
   found=1
   tagged=
@@ -48,11 +50,12 @@ signal_tagged() {
   done
   group_of $$; own=$group
   for pid in $tagged; do
-    if group_of "$pid" && [ "$group" != "$own" ]; then
-      case "$tagged " in *" $group "*) kill "-$1" "-$group" 2>/dev/null ;; esac
-    fi
-    kill "-$1" "$pid" 2>/dev/null && found=0
+    group_of "$pid" || continue
+    case "$groups " in *" $group "*) continue ;; esac
+    case "$tagged " in *" $group "*) [ "$group" = "$own" ] || groups="$groups $group" ;; esac
   done
+  for group in $groups; do kill "-$1" "-$group" 2>/dev/null; done
+  for pid in $tagged; do kill "-$1" "$pid" 2>/dev/null && found=0; done
   return $found
 }
 now() {
