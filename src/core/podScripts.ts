@@ -122,12 +122,16 @@ for candidate in "$@"; do
 done
 [ -n "$interp" ] || fail ${exitCodes.missingInterpreter} "no interpreter for this language in the pod (looked for: $*)"
 command -v timeout >/dev/null 2>&1 || fail ${exitCodes.missingInterpreter} "the image has no timeout command (coreutils)"
-${blockTagVariable}=$tag PYTHONUNBUFFERED=1 timeout -k 2 "$limit" "$interp" "$real" </dev/null &
+# The code runs in a process group of its own: GNU timeout makes one, busybox's needs setsid
+# (started in the background, it is no group leader, so setsid runs timeout itself, unforked).
+own_group=
+command -v setsid >/dev/null 2>&1 && own_group=setsid
+${blockTagVariable}=$tag PYTHONUNBUFFERED=1 $own_group timeout -k 2 "$limit" "$interp" "$real" </dev/null &
 child=$!
 wait "$child" 2>/dev/null
 rc=$?
 # Leftovers (daemons, setsid, background jobs) would hold the exec's stdout open and run on:
-# timeout's process group (GNU timeout leads one) holds those that dropped the tag.
+# timeout's process group holds those that dropped the tag.
 kill -KILL "-$child" 2>/dev/null
 now; deadline=$((now + 200))
 while signal_tagged KILL "$tag" && before "$deadline"; do :; done

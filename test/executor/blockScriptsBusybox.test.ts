@@ -12,20 +12,21 @@ import {
   taggedShell,
 } from '../../src/core/podScripts.ts';
 
-/** Pids of the host's processes whose environment holds `POD_RUNNER_BLOCK=<tag>`. */
-function taggedPids(tag: string): number[] {
-  const record = `${blockTagVariable}=${tag}`;
+/** Pids of the host's processes whose NUL-separated `file` in /proc has `record`. */
+function pidsWith(file: 'environ' | 'cmdline', record: string): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(record);
+        return readFileSync(`/proc/${pid}/${file}`, 'latin1').split('\0').includes(record);
       } catch {
         return false;
       }
     })
     .map(Number);
 }
+
+const taggedPids = (tag: string) => pidsWith('environ', `${blockTagVariable}=${tag}`);
 
 /**
  * The block scripts as an Alpine image runs them: busybox's sh, grep, timeout, mv... and nothing
@@ -49,11 +50,14 @@ describe('the block scripts with busybox tools only', () => {
   });
 
   after(() => {
-    for (const pid of tags.flatMap(taggedPids)) {
+    for (const pid of [...tags.flatMap(taggedPids), ...untaggedSleeps()]) {
       process.kill(pid, 'SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });
   });
+
+  /** Sleeps started by their full path: only the test that drops the tag does that. */
+  const untaggedSleeps = () => pidsWith('cmdline', join(busyboxPath, 'sleep'));
 
   /** Starts a block of sh code; resolves with its exit code, stdout and run time once it ends. */
   function startBlock(code: string, timeoutSeconds: number) {
@@ -93,6 +97,19 @@ describe('the block scripts with busybox tools only', () => {
       assert.equal(result.stdout, 'started\n');
       assert.ok(result.ms < 5_000, `took ${result.ms} ms`);
       assert.deepEqual(taggedPids(block.tag), []);
+    },
+  );
+
+  test(
+    'a process that dropped the tag ends with the block (busybox timeout makes no process group)',
+    { timeout: 20_000 },
+    async () => {
+      const block = startBlock(`env -i ${busyboxPath}/sleep 315 & echo started; exit 0`, 60);
+      const result = await block.ended;
+      assert.equal(result.exitCode, 0);
+      assert.equal(result.stdout, 'started\n');
+      assert.ok(result.ms < 5_000, `took ${result.ms} ms`);
+      assert.deepEqual(untaggedSleeps(), []);
     },
   );
 
