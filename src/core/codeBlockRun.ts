@@ -120,8 +120,11 @@ export async function runCodeBlock(
         output: `${collector.finish()}${scriptMessage}`,
       };
     }
+    // GNU timeout exits 124; busybox's runs the code in its own place, so the code ends by the
+    // signal itself (SIGTERM, or SIGKILL after -k, as with GNU timeout when the code ignores TERM).
+    const killedBySignal = exitCode === 137 || exitCode === 143;
     const timedOut =
-      exitCode === 124 || (exitCode === 137 && Date.now() - started >= pod.timeout * 1000);
+      exitCode === 124 || (killedBySignal && Date.now() - started >= pod.timeout * 1000);
     if (timedOut) {
       collector.note(timeoutText);
     }

@@ -23,19 +23,46 @@ export const exitCodes = {
 } as const;
 
 /**
- * `signal_tagged SIGNAL TAG`: sends SIGNAL to every process tagged TAG except this shell; succeeds
- * when it found one. (dash's kill takes no "--"; the shell's own helpers carry no tag.)
+ * `signal_tagged SIGNAL TAG`: sends SIGNAL to every process tagged TAG except this shell, and to
+ * every process group one of them led in this or an earlier call (other than this shell's own;
+ * remembered because the leader often dies first), which also reaches a process that dropped the
+ * tag (`env -i`, an emptied environment) but stayed in its group; succeeds when it found a
+ * tagged process. grep matches whole NUL-separated records (-z -x): busybox grep
+ * otherwise sees only the first variable of each environ. (dash's kill takes no "--"; the
+ * shell's own helpers carry no tag.)
+ *
+ * `before DEADLINE`: true while /proc/uptime, in hundredths of a second, is below DEADLINE, so a
+ * loop over slow scans (thousands of processes) still ends in time.
  */
 const signalTaggedFunction = `
+group_of() {
+  read -r stat 2>/dev/null < "/proc/$1/stat" || return 1
+  set -- \${stat##*) }
+  group=$3
+}
+groups=
 signal_tagged() {
   found=1
-  for env_file in $(grep -l -F "${blockTagVariable}=$2" /proc/[0-9]*/environ 2>/dev/null); do
+  tagged=
+  for env_file in $(grep -l -z -x -F "${blockTagVariable}=$2" /proc/[0-9]*/environ 2>/dev/null); do
     pid=\${env_file#/proc/}; pid=\${pid%/environ}
-    [ "$pid" = "$$" ] && continue
-    kill "-$1" "$pid" 2>/dev/null && found=0
+    [ "$pid" = "$$" ] || tagged="$tagged $pid"
   done
+  group_of $$; own=$group
+  for pid in $tagged; do
+    group_of "$pid" || continue
+    case "$groups " in *" $group "*) continue ;; esac
+    case "$tagged " in *" $group "*) [ "$group" = "$own" ] || groups="$groups $group" ;; esac
+  done
+  for group in $groups; do kill "-$1" "-$group" 2>/dev/null; done
+  for pid in $tagged; do kill "-$1" "$pid" 2>/dev/null && found=0; done
   return $found
 }
+now() {
+  read -r up _ < /proc/uptime
+  now=$(( \${up%.*} * 100 + 1\${up#*.} - 100 ))
+}
+before() { now; [ "$now" -lt "$1" ]; }
 `;
 
 /**
@@ -85,7 +112,9 @@ trap 'rm -f -- "$part"' EXIT
 trap 'exit 143' TERM INT HUP
 head -c "$size" > "$part" || fail ${exitCodes.setupFailed} "cannot write $real"
 [ "$(wc -c < "$part")" -eq "$size" ] || fail ${exitCodes.incomplete} "the code arrived incomplete"
-mv -f -- "$part" "$real" || fail ${exitCodes.setupFailed} "cannot write $real"
+# -T and the check: a directory of that name must not receive the code.
+[ -d "$real" ] && fail ${exitCodes.setupFailed} "cannot write $real"
+mv -fT -- "$part" "$real" || fail ${exitCodes.setupFailed} "cannot write $real"
 [ $# -gt 0 ] || exit 0
 interp=
 for candidate in "$@"; do
@@ -93,12 +122,19 @@ for candidate in "$@"; do
 done
 [ -n "$interp" ] || fail ${exitCodes.missingInterpreter} "no interpreter for this language in the pod (looked for: $*)"
 command -v timeout >/dev/null 2>&1 || fail ${exitCodes.missingInterpreter} "the image has no timeout command (coreutils)"
-${blockTagVariable}=$tag PYTHONUNBUFFERED=1 timeout -k 2 "$limit" "$interp" "$real" </dev/null &
-wait "$!" 2>/dev/null
+# The code runs in a process group of its own: GNU timeout makes one, busybox's needs setsid
+# (started in the background, it is no group leader, so setsid runs timeout itself, unforked).
+own_group=
+command -v setsid >/dev/null 2>&1 && own_group=setsid
+${blockTagVariable}=$tag PYTHONUNBUFFERED=1 $own_group timeout -k 2 "$limit" "$interp" "$real" </dev/null &
+child=$!
+wait "$child" 2>/dev/null
 rc=$?
-# Leftovers (daemons, setsid, background jobs) would hold the exec's stdout open and run on.
-i=0
-while signal_tagged KILL "$tag" && [ "$i" -lt 20 ]; do i=$((i+1)); done
+# Leftovers (daemons, setsid, background jobs) would hold the exec's stdout open and run on:
+# timeout's process group holds those that dropped the tag.
+kill -KILL "-$child" 2>/dev/null
+now; deadline=$((now + 200))
+while signal_tagged KILL "$tag" && before "$deadline"; do :; done
 exit "$rc"
 `;
 
@@ -109,8 +145,8 @@ exit "$rc"
 export const killBlockScript = `
 ${signalTaggedFunction}
 tag=$1
-i=0
-while signal_tagged TERM "$tag" && [ "$i" -lt 10 ]; do sleep 0.1; i=$((i+1)); done
-while signal_tagged KILL "$tag" && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i+1)); done
+now; term_until=$((now + 100)); kill_until=$((now + 300))
+while signal_tagged TERM "$tag" && before "$term_until"; do sleep 0.1; done
+while signal_tagged KILL "$tag" && before "$kill_until"; do sleep 0.1; done
 exit 0
 `;

@@ -157,6 +157,41 @@ describe("a block's files and processes are its own", () => {
     assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[34]" || true'), '0\n');
   });
 
+  test("a process that dropped the tag but stayed in the block's process group ends with it", async () => {
+    const started = Date.now();
+    const result = await run('env -i /bin/sleep 306 & echo started; exit 0');
+    assert.deepEqual(result.exitCode, 0);
+    assert.equal(result.output, 'started\n');
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms (timeout 3 s)`);
+    const python = await executor.executeCodeBlocks([
+      {
+        language: 'python',
+        code: "import subprocess\nsubprocess.Popen(['sleep', '307'], env={})\nprint('started')",
+      },
+    ]);
+    assert.deepEqual(python, { ...python, exitCode: 0, output: 'started\n' });
+    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[67]" || true'), '0\n');
+  });
+
+  test('cancelling kills an untagged process of the block that ignores SIGTERM', async () => {
+    const controller = new AbortController();
+    const result = await run(
+      `env -i /bin/sh -c 'trap "" TERM; /bin/sleep 308' & echo begun; sleep 309`,
+      { signal: controller.signal, onOutput: () => controller.abort() },
+    );
+    assert.equal(result.output, 'begun\nCode execution was cancelled.');
+    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[89]" || true'), '0\n');
+  });
+
+  test('# filename naming a directory fails to write and leaves the directory as it was', async () => {
+    await inPod('mkdir -p /workspace/a-directory');
+    assert.deepEqual(await run('# filename: a-directory\necho ran'), {
+      exitCode: 1,
+      output: 'cannot write /workspace/a-directory',
+    });
+    assert.equal(await inPod('ls -A /workspace/a-directory; echo listed'), 'listed\n');
+  });
+
   test('with a read-only root filesystem (/tmp too), cancelling still kills the block', async () => {
     const readOnly = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
