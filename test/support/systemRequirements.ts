@@ -152,6 +152,12 @@ export const requirements: readonly Requirement[] = [
     neededBy: testOnly,
   },
   {
+    name: 'busybox-static',
+    checks: [{ command: '/bin/busybox' }],
+    why: "the block scripts are tested with busybox's tools, as an Alpine image has them",
+    neededBy: testOnly,
+  },
+  {
     name: 'kubectl',
     checks: [{ kubectlAtLeast: minimumKubectl }],
     why: 'conformance tests with kubectl',
