@@ -11,7 +11,13 @@ import {
   type PodJupyterServerOptions,
 } from '../../src/core/index.ts';
 import { PortForwarder } from '../../src/core/portForwarder.ts';
-import { apiRequest, eventually, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import {
+  apiRequest,
+  eventually,
+  managedNames,
+  requireTool,
+  withEmulator,
+} from '../support/emulatorFixture.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 import { PodClient } from '../support/podHelpers.ts';
 
@@ -20,14 +26,9 @@ type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 const tool = "Debian's python3-jupyter-server (the gateway's stand-in in the pod)";
 
 async function names(emulator: Emulator, resource: string, prefix = ''): Promise<string[]> {
-  const list = (
-    await apiRequest(
-      emulator,
-      'GET',
-      `/api/v1/namespaces/default/${resource}?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner`,
-    )
-  ).body as { items: { metadata: { name: string } }[] };
-  return list.items.map((item) => item.metadata.name).filter((name) => name.startsWith(prefix));
+  return (await managedNames(emulator, resource, 'default')).filter((name) =>
+    name.startsWith(prefix),
+  );
 }
 
 /** The addresses the pod listens on for `port`, from its own /proc/net/tcp (hex address:port). */

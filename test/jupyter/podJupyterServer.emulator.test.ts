@@ -11,21 +11,20 @@ import {
   PodStartError,
   reapOrphanedPods,
 } from '../../src/core/index.ts';
-import { apiRequest, eventually, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import {
+  apiRequest,
+  eventually,
+  managedNames,
+  requireTool,
+  withEmulator,
+} from '../support/emulatorFixture.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
-async function names(emulator: Emulator, resource: string): Promise<string[]> {
-  const list = (
-    await apiRequest(
-      emulator,
-      'GET',
-      `/api/v1/namespaces/default/${resource}?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner`,
-    )
-  ).body as { items: { metadata: { name: string } }[] };
-  return list.items.map((item) => item.metadata.name);
+function names(emulator: Emulator, resource: string): Promise<string[]> {
+  return managedNames(emulator, resource, 'default');
 }
 
 describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', () => {

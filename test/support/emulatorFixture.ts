@@ -236,13 +236,23 @@ export const restrictedToken = (emulator: RunningEmulator) =>
   emulator.kubeconfig.users[1]!.user.token;
 
 /** Names of the pods Pod Runner created (by its managed-by label), in every namespace. */
-export async function managedPodNames(emulator: RunningEmulator): Promise<string[]> {
+/** Names of Pod Runner's objects of one kind (pods, secrets, services) in a namespace, or in all. */
+export async function managedNames(
+  emulator: RunningEmulator,
+  resource = 'pods',
+  namespace?: string,
+): Promise<string[]> {
+  const scope = namespace ? `/namespaces/${namespace}` : '';
   const list = (
     await apiRequest(
       emulator,
       'GET',
-      '/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner',
+      `/api/v1${scope}/${resource}?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpod-runner`,
     )
   ).body as { items: { metadata: { name: string } }[] };
-  return list.items.map((pod) => pod.metadata.name);
+  return list.items.map((item) => item.metadata.name);
+}
+
+export function managedPodNames(emulator: RunningEmulator): Promise<string[]> {
+  return managedNames(emulator);
 }
