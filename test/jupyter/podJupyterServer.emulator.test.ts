@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -19,6 +18,7 @@ import {
   withEmulator,
 } from '../support/emulatorFixture.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
+import { scratchDir } from '../support/scratch.ts';
 
 const available = jupyterServerAvailable();
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
@@ -245,7 +245,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
     }
-    const file = join(mkdtempSync(join(tmpdir(), 'pod-runner-specs-')), 'gateway.yaml');
+    const file = join(scratchDir('pod-runner-specs-'), 'gateway.yaml');
     writeFileSync(
       file,
       [

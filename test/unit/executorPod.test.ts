@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { OptionError, PodCommandLineCodeExecutor, SpecError } from '../../src/core/index.ts';
+import { scratchDir } from '../support/scratch.ts';
 
 type Pod = {
   metadata: { name: string; namespace: string; labels: Record<string, string> };
@@ -39,7 +39,7 @@ test("the default pod is the seed's, with our labels and a TERM-aware keep-alive
 });
 
 test('a volume in each form is added and mounted at the workspace, with or without a podSpec', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pod-runner-volume-'));
+  const dir = scratchDir('pod-runner-volume-');
   const volumeFile = join(dir, 'volume.yaml');
   writeFileSync(volumeFile, 'name: data\npersistentVolumeClaim: {claimName: work}\n');
   for (const volume of [
@@ -67,7 +67,7 @@ test('a volume in each form is added and mounted at the workspace, with or witho
 });
 
 test('a podSpec in each form is merged with the defaults as the seed does', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pod-runner-podspec-'));
+  const dir = scratchDir('pod-runner-podspec-');
   const yaml =
     'metadata:\n  name: custom\nspec:\n  containers:\n  - name: autogen-executor\n    image: python:3.12\n  - name: sidecar\n    image: busybox\n';
   const path = join(dir, 'pod.yaml');

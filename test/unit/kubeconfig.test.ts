@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KubeconfigError, loadClusterTarget } from '../../src/core/index.ts';
+import { scratchDir } from '../support/scratch.ts';
 
 const kubeconfig = `apiVersion: v1
 kind: Config
@@ -22,7 +22,7 @@ contexts:
 `;
 
 test('a context is chosen in memory: the kubeconfig file is never written', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'pod-runner-kc-')), 'config');
+  const path = join(scratchDir('pod-runner-kc-'), 'config');
   writeFileSync(path, kubeconfig);
   const target = loadClusterTarget({ kubeconfig: path, context: 'two' });
   assert.equal(target.context, 'two');
@@ -36,7 +36,7 @@ test('a context is chosen in memory: the kubeconfig file is never written', () =
 });
 
 test('a missing file or context is a KubeconfigError that says what exists', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'pod-runner-kc-')), 'config');
+  const path = join(scratchDir('pod-runner-kc-'), 'config');
   writeFileSync(path, kubeconfig);
   assert.throws(
     () => loadClusterTarget({ kubeconfig: path, context: 'three' }),
@@ -53,7 +53,7 @@ test('a missing file or context is a KubeconfigError that says what exists', () 
 });
 
 test('a kubeconfig with a YAML error is reported by file, line and column, without its text', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'pod-runner-kc-')), 'config');
+  const path = join(scratchDir('pod-runner-kc-'), 'config');
   const token = 'abcdef.0123456789abcdef';
   writeFileSync(
     path,

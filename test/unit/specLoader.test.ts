@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSpec, SpecError } from '../../src/core/index.ts';
+import { scratchDir } from '../support/scratch.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pod-runner-spec-'));
+const dir = scratchDir('pod-runner-spec-');
 const file = (name: string, content: string) => {
   const path = join(dir, name);
   writeFileSync(path, content);
