@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
+import { connect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { Exec, Watch, type V1Pod } from '@kubernetes/client-node';
 import { apiRequest, eventually, withEmulator } from '../support/emulatorFixture.ts';
@@ -174,5 +177,35 @@ describe('emulator fault injection', () => {
     assert.equal((await pods.exec('guarded', ['echo', 'still here'])).stdout, 'still here\n');
     await pods.delete('guarded');
     await pods.waitGone('guarded');
+  });
+});
+
+describe('a client that resets its connection during a refused WebSocket upgrade', () => {
+  test('does not crash the apiserver (an uncaught ECONNRESET would fail this file)', async () => {
+    const emulator = await withEmulator();
+    try {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const raw = createConnection({
+          host: '127.0.0.1',
+          port: Number(new URL(emulator.url).port),
+        });
+        await once(raw, 'connect');
+        const socket = connect({ socket: raw, rejectUnauthorized: false });
+        await once(socket, 'secureConnect');
+        // Refused (the pod does not exist): the apiserver answers on the raw socket.
+        socket.write(
+          'GET /api/v1/namespaces/default/pods/absent/exec?command=true&stdout=true HTTP/1.1\r\n' +
+            'Host: emulator\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+        await once(socket, 'data');
+        // A TCP reset, as from a client process that was killed.
+        raw.resetAndDestroy();
+      }
+      const reply = await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods');
+      assert.equal(reply.status, 200, 'the apiserver still answers');
+    } finally {
+      await emulator.verifyNoLeaks();
+    }
   });
 });

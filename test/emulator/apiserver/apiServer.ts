@@ -260,6 +260,9 @@ export class ApiServer {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // The HTTP server stops handling this socket's errors at the upgrade: a client that resets
+    // the connection while it is refused must not take the apiserver down.
+    socket.on('error', () => socket.destroy());
     try {
       const url = new URL(req.url ?? '/', 'https://emulator');
       const user = this.authenticate(req, url.pathname);

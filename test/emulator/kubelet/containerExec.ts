@@ -72,7 +72,9 @@ export function execInContainer(options: ExecOptions): ExecProcess {
   const closed = new Promise<number>((resolve) =>
     child.once('close', (code, signal) => resolve(code ?? 128 + signalNumber(signal))),
   );
-  child.stdin!.on('error', () => undefined);
+  // A client that goes away mid-stream resets these pipes; that ends the stream, as in a kubelet,
+  // and never the emulator.
+  ignoreResets(child);
   // Piped at once: Node discards the output of a child that exits before its pipes are read, and
   // the WebSocket that consumes this output is attached only after the upgrade completes.
   const stdout = child.stdout!.pipe(new PassThrough());
@@ -116,4 +118,11 @@ export function connectInSandbox(
     ],
     { env: helperEnv(sandbox.directory), stdio: ['pipe', 'pipe', 'pipe'] },
   );
+}
+
+/** Errors on a helper process's pipes (EPIPE, ECONNRESET when it dies) end them quietly. */
+export function ignoreResets(child: ChildProcess): void {
+  for (const stream of child.stdio) {
+    stream?.on('error', () => undefined);
+  }
 }

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { ExecProcess } from './containerExec.ts';
+import { ignoreResets, type ExecProcess } from './containerExec.ts';
 
 /** The kubelet's channel protocols over WebSocket: byte 0 of each binary frame is the channel. */
 
@@ -213,7 +213,7 @@ export function servePortForward(
     ws.send(prefix(errorChannel));
     const bridge = connect(port);
     bridges.push(bridge);
-    bridge.stdin!.on('error', () => undefined);
+    ignoreResets(bridge);
     let error = '';
     bridge.stderr!.on('data', (chunk: Buffer) => (error += chunk.toString()));
     pump(ws, bridge.stdout!, dataChannel);
