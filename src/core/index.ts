@@ -60,6 +60,7 @@ export {
   type ExecuteOptions,
   type PodCommandLineCodeExecutorOptions,
 } from './podCommandLineCodeExecutor.ts';
+export type { RunFileOptions } from './fileRun.ts';
 export {
   jupyterApiUrl,
   jupyterBaseUrl,
@@ -96,3 +97,4 @@ export {
   jupyterServerPermissions,
   type Permission,
 } from './preflight.ts';
+export { localToRemote, remoteToLocal, type PathMapping } from './pathMapping.ts';

@@ -68,6 +68,8 @@ export interface PodCommandLineCodeExecutorOptions {
   /** Output kept per call; beyond it the head and tail are kept. Default 10 MiB. */
   maxOutputBytes?: number;
   logger?: Logger;
+  /** Keep the generated code files (tmp_code_*) in the workspace after each block; default false. */
+  keepCodeFiles?: boolean;
   /** Exec subprotocols to offer, newest first (default v5 then v4). */
   execProtocols?: string[];
   webSocketFactory?: WebSocketFactory;
@@ -308,6 +310,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       workspacePath: this.workspacePath,
       timeout: this.timeout,
       maxOutputBytes: this.maxOutputBytes,
+      keepCodeFiles: this.options.keepCodeFiles ?? false,
       logger: this.logger,
     };
   }
