@@ -140,6 +140,15 @@ describe('runFile and blocks in a synced project', () => {
     );
     await assert.rejects(executor.runFile('../outside.py'), /is not in a folder synced/);
     await assert.rejects(executor.runFile('app/main.py', { root: '/elsewhere' }), OptionError);
+    await assert.rejects(
+      executor.runFile('app/missing.py'),
+      /proj\/app\/missing\.py does not exist/,
+    );
+    await assert.rejects(executor.runFile('app'), /proj\/app is a folder/);
+    await assert.rejects(
+      executor.runFile('app/main.py', { cwd: 'elsewhere' as 'root' }),
+      /must be 'root' or 'file'/,
+    );
   });
 
   test('a timeout ends the file with 124 and kills what it started', async () => {
@@ -213,6 +222,22 @@ describe('runFile and blocks in a synced project', () => {
     const listing = (await executor.runFile('scripts/list.sh', { args: ['/workspace'] })).output;
     assert.ok(listing.split('\n').includes('kept.py'), listing);
     assert.ok(!listing.includes('tmp_code_'), listing);
+  });
+
+  // Last: from here on two folders are synced.
+  test('with several folders synced, a relative file names its folder with root', async () => {
+    const other = join(local, '..', 'other');
+    mkdirSync(join(other, 'app'), { recursive: true });
+    writeFileSync(join(other, 'app/main.py'), 'import os\nprint("other", os.getcwd())\n');
+    const otherRoot = (await executor.syncWorkspace(other)).root;
+    await assert.rejects(executor.runFile('app/main.py'), /several folders are synced/);
+    const result = await executor.runFile('app/main.py', { root: other });
+    assert.equal(result.output, `other ${otherRoot}\n`);
+    assert.deepEqual(result.pathMappings, [
+      { local, remote: root },
+      { local: other, remote: otherRoot },
+    ]);
+    assert.equal((await executor.runFile(join(local, 'app/main.py'))).exitCode, 0);
   });
 
   test('keepCodeFiles keeps the generated code files in the workspace', async () => {
