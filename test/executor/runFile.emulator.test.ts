@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -8,6 +10,7 @@ import {
   remoteToLocal,
   type OutputChunk,
 } from '../../src/core/index.ts';
+import { runFileScript, taggedShell } from '../../src/core/podScripts.ts';
 import { managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
 import { scratchDir } from '../support/scratch.ts';
 
@@ -255,5 +258,43 @@ describe('runFile and blocks in a synced project', () => {
     } finally {
       await keeping.stop();
     }
+  });
+});
+
+describe("the run-file script with busybox's tools only", () => {
+  test('arguments, environment, working directory and exit code as with coreutils', () => {
+    // Debian's busybox-static (npm test's set-up installs it); its applets as links in a folder.
+    assert.ok(existsSync('/bin/busybox'), "Debian's busybox-static is installed (npm run setup)");
+    const dir = scratchDir('pod-runner-run-file-busybox-');
+    mkdirSync(join(dir, 'bin'));
+    copyFileSync('/bin/busybox', join(dir, 'busybox'));
+    execFileSync(join(dir, 'busybox'), ['--install', '-s', join(dir, 'bin')]);
+    mkdirSync(join(dir, 'proj/sub'), { recursive: true });
+    writeFileSync(
+      join(dir, 'proj/sub/show.sh'),
+      'printf "<%s>" "$@"; printf "\\n%s|%s|%s\\n" "$NOTE" "$PYTHONPATH" "$PWD"; exit 5\n',
+    );
+    const args = ['a b', '', 'new\nline', '$HOME', '*'];
+    const note = 'x "y"\nz';
+    const [command, ...argv] = taggedShell(randomBytes(8).toString('hex'), runFileScript, [
+      join(dir, 'proj/sub'),
+      join(dir, 'proj'),
+      '5',
+      join(dir, 'proj/sub/show.sh'),
+      'sh',
+      String(args.length),
+      ...args,
+      `NOTE=${note}`,
+    ]);
+    const result = spawnSync(command!, argv, {
+      env: { PATH: join(dir, 'bin') },
+      encoding: 'utf8',
+    });
+    assert.equal(result.stderr, '');
+    assert.equal(result.status, 5);
+    assert.equal(
+      result.stdout,
+      `${args.map((arg) => `<${arg}>`).join('')}\n${note}|${join(dir, 'proj')}|${join(dir, 'proj/sub')}\n`,
+    );
   });
 });
