@@ -190,24 +190,38 @@ async function inTreeSymlink(
     return undefined;
   }
   const resolved = resolve(dirname(absolute), target);
-  if (!isInside(root, resolved)) {
-    skip(path, `symlink points outside the folder (${target})`);
+  const escape = await chainEscape(fs, root, absolute);
+  if (escape) {
+    skip(path, `${escape} (${target})`);
     return undefined;
-  }
-  try {
-    if (!isInside(root, await fs.realpath(absolute))) {
-      skip(path, `symlink leads outside the folder (${target})`);
-      return undefined;
-    }
-  } catch (error) {
-    if (errorCode(error) === 'ELOOP') {
-      skip(path, `symlink loop (${target})`);
-      return undefined;
-    }
-    // A dangling link inside the tree is copied as it is.
   }
   const relativeTarget = isAbsolute(target) ? relative(dirname(absolute), resolved) || '.' : target;
   return { kind: 'symlink', path, target: relativeTarget.split(sep).join('/') };
+}
+
+/** Follows a chain of links: why it leaves the tree or loops, or undefined when it stays inside. */
+async function chainEscape(
+  fs: LocalFileSystem,
+  root: string,
+  link: string,
+): Promise<string | undefined> {
+  let current = link;
+  for (let hops = 0; hops < 40; hops++) {
+    const next = resolve(dirname(current), await fs.readlink(current));
+    if (!isInside(root, next)) {
+      return hops === 0 ? 'symlink points outside the folder' : 'symlink leads outside the folder';
+    }
+    const stats = await fs.lstat(next).catch(() => undefined);
+    if (!stats?.isSymbolicLink()) {
+      // The folders on the way may be links too: the real path must stay inside as well.
+      const real = await fs.realpath(next).catch(() => undefined);
+      return real === undefined || isInside(root, real)
+        ? undefined
+        : 'symlink leads outside the folder';
+    }
+    current = next;
+  }
+  return 'symlink loop';
 }
 
 function isInside(root: string, path: string): boolean {

@@ -238,3 +238,31 @@ walk() {
 walk .
 printf 'end\\000'
 `;
+
+/**
+ * Names what Download from Pod copies over sh, NUL-terminated: `d|f|x|l <path>` (x: an executable
+ * file), or `X <reason>`. Without a size tool sh cannot frame contents, so each file is then read
+ * by an exec of its own (`shFileReader`).
+ */
+export const shSenderLister = `${shReader}
+src=$1
+[ "$src" = / ] || src=\${src%/}
+[ -L "$src" ] || [ -e "$src" ] || { printf 'X No such file or directory\\000'; exit 0; }
+walk() {
+  for e in "$1"/* "$1"/.*; do
+    case \${e##*/} in .|..) continue ;; esac
+    item "$e"
+  done
+}
+item() {
+  if [ -L "$1" ]; then printf 'l %s\\000' "$1"
+  elif [ -d "$1" ]; then printf 'd %s\\000' "$1"; walk "$1"
+  elif [ -f "$1" ] && [ -x "$1" ]; then printf 'x %s\\000' "$1"
+  elif [ -f "$1" ]; then printf 'f %s\\000' "$1"
+  fi
+}
+item "$src"
+printf 'end\\000'
+`;
+
+export const shFileReader = 'exec head -c 1099511627776 < "$1"';

@@ -52,6 +52,7 @@ interface SyncRun {
   deleted: number;
   bytes: number;
   total: number;
+  batches: number;
 }
 
 /**
@@ -128,6 +129,7 @@ export class WorkspaceSync {
       deleted: 0,
       bytes: 0,
       total: 0,
+      batches: 0,
     };
     if (options.verify || !this.manifests.has(root)) {
       state.manifest = await this.listRemote(state);
@@ -210,6 +212,9 @@ export class WorkspaceSync {
       ms: Math.round(performance.now() - started),
       skipped: state.skipped,
       apiCalls: state.apiCalls,
+      ...(state.batches > 0 && this.programs.description
+        ? { receiver: this.programs.description }
+        : {}),
     };
   }
 
@@ -271,6 +276,7 @@ export class WorkspaceSync {
   /** One exec: the records go in, and each record the pod confirms goes into the manifest. */
   private async sendBatch(state: SyncRun, records: Buffer[], pending: Pending[]): Promise<void> {
     records.push(endRecord);
+    state.batches++;
     let done = false;
     let failed: { record: number; reason: string } | undefined;
     const detail: string[] = [];
