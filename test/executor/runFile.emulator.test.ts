@@ -243,20 +243,31 @@ describe('runFile and blocks in a synced project', () => {
     assert.equal((await executor.runFile(join(local, 'app/main.py'))).exitCode, 0);
   });
 
-  test('keepCodeFiles keeps the generated code files in the workspace', async () => {
-    const keeping = new PodCommandLineCodeExecutor({
+  test('another executor: keepCodeFiles keeps generated code files; maxOutputBytes caps a file run', async () => {
+    const other = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
       podName: 'keeps-code-files',
       startupTimeout: 30,
       keepCodeFiles: true,
+      maxOutputBytes: 1000,
     });
-    await keeping.start();
+    await other.start();
     try {
-      const result = await keeping.executeCodeBlocks([{ language: 'python', code: 'print(1)' }]);
-      const listing = await keeping.executeCodeBlocks([{ language: 'sh', code: 'ls /workspace' }]);
+      const result = await other.executeCodeBlocks([{ language: 'python', code: 'print(1)' }]);
+      const listing = await other.executeCodeBlocks([{ language: 'sh', code: 'ls /workspace' }]);
       assert.ok(listing.output.split('\n').includes(result.codeFile!.slice('/workspace/'.length)));
+      const flood = join(local, '..', 'flood');
+      mkdirSync(flood);
+      writeFileSync(join(flood, 'flood.py'), 'for i in range(100000):\n    print("line", i)\n');
+      await other.syncWorkspace(flood);
+      const flooded = await other.runFile('flood.py');
+      assert.equal(flooded.exitCode, 0);
+      assert.ok(flooded.output.startsWith('line 0\nline 1\n'));
+      assert.ok(flooded.output.endsWith('line 99999\n'));
+      assert.match(flooded.output, /bytes of output truncated/);
+      assert.ok(flooded.output.length < 1200);
     } finally {
-      await keeping.stop();
+      await other.stop();
     }
   });
 });
