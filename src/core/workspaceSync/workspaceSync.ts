@@ -7,9 +7,16 @@ import {
   fileHeader,
   fileTrailer,
   LineReader,
+  ListingThenLines,
   symlinkRecord,
 } from './framing.ts';
-import { nodeFileSystem, walkLocalTree, type LocalFileSystem } from './localTree.ts';
+import {
+  nodeFileSystem,
+  walkLocalTree,
+  type LocalEntry,
+  type LocalFile,
+  type LocalFileSystem,
+} from './localTree.ts';
 import {
   parsePythonListing,
   parseShListing,
@@ -21,6 +28,7 @@ import {
   type ManifestEntry,
 } from './manifest.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
+import { readAhead } from './readAhead.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
 import {
   defaultMaxFileBytes,
@@ -39,6 +47,8 @@ interface Pending {
   path: string;
   entry: ManifestEntry | undefined;
   bytes: number;
+  /** A file's content: hashed once the pod confirmed it, while later records still travel. */
+  content?: Buffer;
 }
 
 interface SyncRun {
@@ -131,36 +141,45 @@ export class WorkspaceSync {
       total: 0,
       batches: 0,
     };
-    if (options.verify || !this.manifests.has(root)) {
+    // A first sync learns what the root holds from the receiver itself (one exec); `verify`
+    // lists and hashes first, so only what differs travels.
+    let listFirst = !this.manifests.has(root) && !options.verify;
+    if (options.verify) {
       state.manifest = await this.listRemote(state);
+      this.manifests.set(root, state.manifest);
     }
-    this.manifests.set(root, state.manifest);
-    const fs = options.fileSystem ?? nodeFileSystem;
-    const toSend = [];
+    const read = (entry: LocalFile) =>
+      this.readLocal(options.fileSystem ?? nodeFileSystem, state, entry.path, maxFileBytes);
+    const toSend: { entry: LocalEntry; content?: Buffer }[] = [];
+    const toHash: LocalFile[] = [];
     let unchanged = 0;
     for (const entry of tree.entries) {
       const known = state.manifest.get(entry.path);
       if (unchangedByStat(entry, known)) {
         unchanged++;
-        continue;
+      } else if (entry.kind === 'file' && worthHashing(entry, known)) {
+        toHash.push(entry);
+      } else {
+        toSend.push({ entry });
       }
-      if (entry.kind === 'file' && known?.kind === 'file' && worthHashing(entry, known)) {
-        const content = await this.readLocal(fs, state, entry.path, maxFileBytes);
-        if (content && sha256(content) === known.sha256) {
-          state.manifest.set(entry.path, { ...known, mtimeMs: entry.mtimeMs, listed: false });
-          unchanged++;
-          continue;
-        }
+    }
+    for await (const [entry, content] of readAhead(toHash, read, (entry) => entry.size)) {
+      const known = state.manifest.get(entry.path);
+      if (content && known?.kind === 'file' && sha256(content) === known.sha256) {
+        state.manifest.set(entry.path, { ...known, mtimeMs: entry.mtimeMs, listed: false });
+        unchanged++;
+      } else if (content) {
+        toSend.push({ entry, content });
       }
-      toSend.push(entry);
     }
     state.total = toSend.length;
     const records: Buffer[] = [];
     const pending: Pending[] = [];
     let size = 0;
     const flush = async () => {
-      if (pending.length > 0) {
-        await this.sendBatch(state, records.splice(0), pending.splice(0));
+      if (pending.length > 0 || listFirst) {
+        await this.sendBatch(state, records.splice(0), pending.splice(0), listFirst);
+        listFirst = false;
         size = 0;
       }
     };
@@ -168,7 +187,13 @@ export class WorkspaceSync {
       records.push(deleteRecord(path));
       pending.push({ path, entry: undefined, bytes: 0 });
     }
-    for (const entry of toSend) {
+    const contentOf = (item: (typeof toSend)[number]) =>
+      item.content || item.entry.kind === 'symlink'
+        ? Promise.resolve(item.content)
+        : read(item.entry);
+    const sizeOf = (item: (typeof toSend)[number]) =>
+      item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
+    for await (const [{ entry }, content] of readAhead(toSend, contentOf, sizeOf)) {
       if (entry.kind === 'symlink') {
         records.push(symlinkRecord(entry.target, entry.path));
         pending.push({
@@ -178,7 +203,6 @@ export class WorkspaceSync {
         });
         continue;
       }
-      const content = await this.readLocal(fs, state, entry.path, maxFileBytes);
       if (!content) {
         state.total--;
         continue;
@@ -186,19 +210,20 @@ export class WorkspaceSync {
       records.push(fileHeader(entry.mode, content.length, entry.path), content, fileTrailer);
       pending.push({
         path: entry.path,
-        entry: {
-          kind: 'file',
-          size: entry.size,
-          mtimeMs: entry.mtimeMs,
-          mode: entry.mode,
-          sha256: sha256(content),
-        },
+        entry: { kind: 'file', size: content.length, mtimeMs: entry.mtimeMs, mode: entry.mode },
         bytes: content.length,
+        content,
       });
       size += content.length;
       if (size >= batchBytes) {
         await flush();
       }
+    }
+    await flush();
+    // What a first sync found in the root and the folder does not have.
+    for (const path of pathsToDelete(state.manifest, tree)) {
+      records.push(deleteRecord(path));
+      pending.push({ path, entry: undefined, bytes: 0 });
     }
     await flush();
     this.folders.set(localDir, { local: localDir, remote: root });
@@ -274,7 +299,12 @@ export class WorkspaceSync {
   }
 
   /** One exec: the records go in, and each record the pod confirms goes into the manifest. */
-  private async sendBatch(state: SyncRun, records: Buffer[], pending: Pending[]): Promise<void> {
+  private async sendBatch(
+    state: SyncRun,
+    records: Buffer[],
+    pending: Pending[],
+    listFirst: boolean,
+  ): Promise<void> {
     records.push(endRecord);
     state.batches++;
     let done = false;
@@ -293,13 +323,16 @@ export class WorkspaceSync {
         detail.push(line.trim());
       }
     });
+    const output = listFirst
+      ? new ListingThenLines((listing) => this.adoptListing(state, listing), lines)
+      : lines;
     const outcome = await this.programs
       .run(
         { python: pythonReceiver, sh: shReceiver },
         {
-          args: [state.root],
+          args: listFirst ? [state.root, 'list'] : [state.root],
           stdin: Buffer.concat(records),
-          onStdout: (chunk) => lines.push(chunk),
+          onStdout: (chunk) => output.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
         },
@@ -307,6 +340,9 @@ export class WorkspaceSync {
       .catch((error: unknown) => {
         throw this.failure(state, `the sync to ${state.root} was cut`, error);
       });
+    if (output instanceof ListingThenLines) {
+      output.end();
+    }
     if (done && outcome.exitCode === 0) {
       return;
     }
@@ -320,8 +356,25 @@ export class WorkspaceSync {
     );
   }
 
+  /**
+   * The receiver's listing of the root before it wrote: recorded as the pod's state (what this
+   * batch writes is confirmed over it), from now on the manifest of the root.
+   */
+  private adoptListing(state: SyncRun, listing: Buffer): void {
+    const found = parseShListing(listing);
+    for (const [path, entry] of found ?? []) {
+      if (!state.manifest.has(path)) {
+        state.manifest.set(path, entry);
+      }
+    }
+    this.manifests.set(state.root, state.manifest);
+  }
+
   private confirm(state: SyncRun, record: Pending): void {
     if (record.entry) {
+      if (record.content && record.entry.kind === 'file') {
+        record.entry.sha256 = sha256(record.content);
+      }
       state.manifest.set(record.path, record.entry);
       state.sent++;
       state.bytes += record.bytes;
@@ -341,31 +394,5 @@ export class WorkspaceSync {
     return new SyncError(`${what} in pod ${this.programs.target.pod}: ${message}`, state.root, {
       cause: error,
     });
-  }
-}
-
-/**
- * The sync engine of an executor or server: made on first use for the running pod and dropped
- * with it, so a restarted pod starts from a fresh listing.
- */
-export class WorkspaceSyncSlot {
-  private engine: WorkspaceSync | undefined;
-
-  constructor(private readonly running: () => { target: PodTarget; workspacePath: string }) {}
-
-  get folders(): readonly SyncedFolder[] {
-    return this.engine?.syncedFolders ?? [];
-  }
-
-  current(): WorkspaceSync {
-    const { target, workspacePath } = this.running();
-    if (!this.engine?.serves(target)) {
-      this.engine = new WorkspaceSync(target, workspacePath);
-    }
-    return this.engine;
-  }
-
-  clear(): void {
-    this.engine = undefined;
   }
 }
