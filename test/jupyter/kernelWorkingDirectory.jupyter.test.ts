@@ -102,6 +102,21 @@ describe("the kernel's working directory and import roots", () => {
     assert.equal((await where()).output, `${notebooks}\na,b from util\n`);
   });
 
+  test('set before start(), it applies to the kernel start() creates', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const early = new PodJupyterCodeExecutor(server!.info, { timeout: 10 });
+    try {
+      await early.setWorkingDirectory(notebooks, { importRoots: [project] });
+      await early.start();
+      const result = await early.executeCodeBlocks([{ language: 'python', code: whereCode }]);
+      assert.equal(result.output, `${notebooks}\na,b from util\n`);
+    } finally {
+      await early.stop();
+    }
+  });
+
   test('a folder the kernel cannot enter is a clear error and the previous one stays', async (t) => {
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
