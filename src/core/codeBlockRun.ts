@@ -69,8 +69,8 @@ const setupSlackMs = 30_000;
 /**
  * Runs one block through pods/exec: its code goes in on stdin and is written to its file in the
  * workspace (a generated one, unless the pod keeps code files, is this run's own and is removed
- * afterwards), then runs
- * in `options.cwd` (default the workspace) with `importRoots` first on PYTHONPATH.
+ * afterwards), then runs in `options.cwd` (default the workspace) with `importRoots` first on
+ * PYTHONPATH.
  */
 export async function runCodeBlock(
   pod: ExecutorContainer,
