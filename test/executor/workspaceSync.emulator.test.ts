@@ -268,6 +268,15 @@ describe('workspace sync on the emulator', () => {
       executor.syncWorkspace(dir, { remoteRoot: 'relative/path' }),
       /remoteRoot: must be an absolute POSIX path/,
     );
+    await assert.rejects(
+      executor.syncWorkspace(join(dir, 'missing')),
+      (error: unknown) =>
+        error instanceof SyncError && /^cannot sync .*missing: ENOENT/.test(error.message),
+    );
+    await assert.rejects(
+      executor.syncWorkspace(join(dir, 'small.txt')),
+      /^SyncError: cannot sync .*small\.txt: not a folder/,
+    );
   });
 
   test('Download from Pod: a folder, a file, names kept, modes kept; a missing path is a clear error', async () => {

@@ -71,6 +71,9 @@ const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefine
 export async function walkLocalTree(root: string, options: WalkOptions): Promise<LocalTree> {
   const fs = options.fileSystem ?? nodeFileSystem;
   const realRoot = await fs.realpath(root);
+  if (!(await fs.lstat(realRoot)).isDirectory()) {
+    throw new Error('not a folder');
+  }
   const layers: IgnoreLayer[] = [...(await enclosingRepositoryLayers(fs, realRoot))];
   layers.push({ base: '', prefix: '', rules: parseIgnoreText((options.exclude ?? []).join('\n')) });
   const entries: LocalEntry[] = [];

@@ -127,6 +127,12 @@ export class WorkspaceSync {
       maxFileBytes,
       ...(options.exclude ? { exclude: options.exclude } : {}),
       ...(options.fileSystem ? { fileSystem: options.fileSystem } : {}),
+    }).catch((error: unknown) => {
+      throw new SyncError(
+        `cannot sync ${localDir}: ${error instanceof Error ? error.message : String(error)}`,
+        localDir,
+        { cause: error },
+      );
     });
     const state: SyncRun = {
       options,
@@ -194,6 +200,7 @@ export class WorkspaceSync {
     const sizeOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
     for await (const [{ entry }, content] of readAhead(toSend, contentOf, sizeOf)) {
+      options.signal?.throwIfAborted();
       if (entry.kind === 'symlink') {
         records.push(symlinkRecord(entry.target, entry.path));
         pending.push({
