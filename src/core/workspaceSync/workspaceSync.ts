@@ -87,10 +87,8 @@ export class WorkspaceSync {
   }
 
   sync(localDir: string, options: SyncOptions = {}): Promise<SyncResult> {
-    const run = this.queue.then(
-      () => this.syncNow(localDir, options),
-      () => this.syncNow(localDir, options),
-    );
+    const run = this.queue.then(() => this.syncNow(localDir, options));
+    // The next sync waits for this one, whatever its outcome.
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -227,7 +225,7 @@ export class WorkspaceSync {
       }
     }
     await flush();
-    // What a first sync found in the root and the folder does not have.
+    // What a first sync found in the root that the folder does not have.
     for (const path of pathsToDelete(state.manifest, tree)) {
       records.push(deleteRecord(path));
       pending.push({ path, entry: undefined, bytes: 0 });
