@@ -158,7 +158,33 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
   };
 }
 
-export const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** A file's content, or undefined (skipped and reported) when it cannot be read or grew too big. */
+export async function readFileForSync(
+  fs: LocalFileSystem,
+  root: string,
+  path: string,
+  maxFileBytes: number,
+  skip: (skipped: SkippedPath) => void,
+): Promise<Buffer | undefined> {
+  try {
+    const content = await fs.readFile(join(root, path));
+    if (content.length > maxFileBytes) {
+      skip({ path, reason: 'grew past maxFileBytes during the sync' });
+      return undefined;
+    }
+    return content;
+  } catch (error) {
+    const code = errorCode(error);
+    skip({
+      path,
+      reason:
+        code === 'ENOENT' ? 'deleted during the sync' : `not readable (${code ?? String(error)})`,
+    });
+    return undefined;
+  }
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 async function localFile(
   fs: LocalFileSystem,

@@ -1,4 +1,4 @@
-import { basename, join, posix, resolve } from 'node:path';
+import { basename, posix, resolve } from 'node:path';
 import { OptionError, SyncError } from '../errors.ts';
 import { downloadFromPod } from './download.ts';
 import {
@@ -12,10 +12,10 @@ import {
 } from './framing.ts';
 import {
   nodeFileSystem,
+  readFileForSync,
   walkLocalTree,
   type LocalEntry,
   type LocalFile,
-  type LocalFileSystem,
 } from './localTree.ts';
 import {
   parsePythonListing,
@@ -153,7 +153,13 @@ export class WorkspaceSync {
       this.manifests.set(root, state.manifest);
     }
     const read = (entry: LocalFile) =>
-      this.readLocal(options.fileSystem ?? nodeFileSystem, state, entry.path, maxFileBytes);
+      readFileForSync(
+        options.fileSystem ?? nodeFileSystem,
+        localDir,
+        entry.path,
+        maxFileBytes,
+        (skip) => state.skipped.push(skip),
+      );
     const toSend: { entry: LocalEntry; content?: Buffer }[] = [];
     const toHash: LocalFile[] = [];
     let unchanged = 0;
@@ -246,31 +252,6 @@ export class WorkspaceSync {
         ? { receiver: this.programs.description }
         : {}),
     };
-  }
-
-  /** A file's content, or undefined (skipped and reported) when it cannot be read or grew too big. */
-  private async readLocal(
-    fs: LocalFileSystem,
-    state: SyncRun,
-    path: string,
-    maxFileBytes: number,
-  ): Promise<Buffer | undefined> {
-    try {
-      const content = await fs.readFile(join(state.localDir, path));
-      if (content.length > maxFileBytes) {
-        state.skipped.push({ path, reason: `grew past maxFileBytes during the sync` });
-        return undefined;
-      }
-      return content;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      state.skipped.push({
-        path,
-        reason:
-          code === 'ENOENT' ? 'deleted during the sync' : `not readable (${code ?? String(error)})`,
-      });
-      return undefined;
-    }
   }
 
   /** What the pod holds under the root (Python hashes every file; sh only names them). */
