@@ -324,7 +324,12 @@ describe('workspace sync on the emulator', () => {
       await subject.start();
       try {
         const dir = freshDir();
-        writeTree(dir, { ...projectTree, 'large.bin': 'L'.repeat(3 * 1024 * 1024 + 7) });
+        writeTree(dir, {
+          ...projectTree,
+          'large.bin': 'L'.repeat(3 * 1024 * 1024 + 7),
+          '-starts-with-a-dash': 'dash',
+          'dash-link': { link: '-starts-with-a-dash' },
+        });
         // The root already holds an extra file, a file where a folder goes, a symlink out.
         await inPod(
           emulator.kubeconfigPath,
@@ -333,7 +338,7 @@ describe('workspace sync on the emulator', () => {
         );
         const first = await subject.syncWorkspace(dir);
         assert.equal(first.receiver, receiver);
-        assert.deepEqual([first.sent, first.deleted], [14, 3]);
+        assert.deepEqual([first.sent, first.deleted], [16, 3]);
         const snapshotOf = () =>
           remoteSnapshot(
             emulator.kubeconfigPath,
@@ -351,7 +356,7 @@ describe('workspace sync on the emulator', () => {
         const verified = await subject.syncWorkspace(dir, { verify: true });
         assert.equal(verified.deleted, 1);
         // Python compares hashes; sh cannot, so it sends everything again.
-        assert.equal(verified.sent, receiver === 'python' ? 0 : 13);
+        assert.equal(verified.sent, receiver === 'python' ? 0 : 15);
         assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
         const target = join(scratch, `download-${++folders}`);
         const downloaded = await subject.downloadFromPod(`${first.root}/app`, target);

@@ -282,7 +282,7 @@ while IFS=' ' read -r op a b c; do
   case $op in
     Q) echo done; exit 0 ;;
     D)
-      decode "$a"
+      decode "$a"; p=./$p
       if [ -L "$p" ] || [ ! -d "$p" ]; then rm -f "$p" 2>&1 || fail 'cannot remove'; fi
       d=\${p%/*}
       while [ "$d" != "$p" ] && rmdir "$d" 2>/dev/null; do p=$d; d=\${p%/*}; done
@@ -290,8 +290,9 @@ while IFS=' ' read -r op a b c; do
       ;;
     F|L)
       if [ "$op" = L ]; then decode "$a"; link=$p; decode "$b"; else decode "$c"; fi
+      # A name may start with "-": every path the tools see starts with "./".
+      p=./$p
       d=\${p%/*}
-      [ "$d" = "$p" ] && d=.
       if [ "$d" != "$made" ]; then
         folder "$d" || fail 'cannot create the folder'
         made=$d
@@ -303,7 +304,7 @@ while IFS=' ' read -r op a b c; do
         chmod "$a" "$tmp" 2>&1 || fail 'cannot set the mode'
       else
         rm -f "$tmp"
-        ln -s "$link" "$tmp" 2>&1 || fail 'cannot create the symlink'
+        ln -s -- "$link" "$tmp" 2>&1 || fail 'cannot create the symlink'
       fi
       [ -L "$p" ] && rm -f "$p"
       mv -f "$tmp" "$p" 2>&1 || fail 'cannot rename into place'
