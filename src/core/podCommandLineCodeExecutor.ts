@@ -110,16 +110,10 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   private functionsReady: Promise<void> | undefined;
   private ownsPod = false;
   private readonly workspace = new WorkspaceSyncSlot(() => {
-    const session = this.requireSession();
-    return {
-      target: {
-        exec: session.exec,
-        namespace: session.target.namespace,
-        pod: this.podName,
-        container: this.containerName,
-      },
-      workspacePath: this.workspacePath,
-    };
+    const { exec, namespace, name, container, workspacePath } = this.container(
+      this.requireSession(),
+    );
+    return { target: { exec, namespace, pod: name, container }, workspacePath };
   });
 
   constructor(private readonly options: PodCommandLineCodeExecutorOptions = {}) {
@@ -411,6 +405,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       await this.stop();
     } else {
       this.session = undefined;
+      this.workspace.clear();
     }
   }
 }

@@ -268,6 +268,15 @@ describe('workspace sync on the emulator', () => {
       executor.syncWorkspace(dir, { remoteRoot: 'relative/path' }),
       /remoteRoot: must be an absolute POSIX path/,
     );
+    await assert.rejects(
+      executor.syncWorkspace(join(dir, 'missing')),
+      (error: unknown) =>
+        error instanceof SyncError && /^cannot sync .*missing: ENOENT/.test(error.message),
+    );
+    await assert.rejects(
+      executor.syncWorkspace(join(dir, 'small.txt')),
+      /^SyncError: cannot sync .*small\.txt: not a folder/,
+    );
   });
 
   test('Download from Pod: a folder, a file, names kept, modes kept; a missing path is a clear error', async () => {
@@ -315,7 +324,12 @@ describe('workspace sync on the emulator', () => {
       await subject.start();
       try {
         const dir = freshDir();
-        writeTree(dir, { ...projectTree, 'large.bin': 'L'.repeat(3 * 1024 * 1024 + 7) });
+        writeTree(dir, {
+          ...projectTree,
+          'large.bin': 'L'.repeat(3 * 1024 * 1024 + 7),
+          '-starts-with-a-dash': 'dash',
+          'dash-link': { link: '-starts-with-a-dash' },
+        });
         // The root already holds an extra file, a file where a folder goes, a symlink out.
         await inPod(
           emulator.kubeconfigPath,
@@ -324,7 +338,7 @@ describe('workspace sync on the emulator', () => {
         );
         const first = await subject.syncWorkspace(dir);
         assert.equal(first.receiver, receiver);
-        assert.deepEqual([first.sent, first.deleted], [14, 3]);
+        assert.deepEqual([first.sent, first.deleted], [16, 3]);
         const snapshotOf = () =>
           remoteSnapshot(
             emulator.kubeconfigPath,
@@ -342,7 +356,7 @@ describe('workspace sync on the emulator', () => {
         const verified = await subject.syncWorkspace(dir, { verify: true });
         assert.equal(verified.deleted, 1);
         // Python compares hashes; sh cannot, so it sends everything again.
-        assert.equal(verified.sent, receiver === 'python' ? 0 : 13);
+        assert.equal(verified.sent, receiver === 'python' ? 0 : 15);
         assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
         const target = join(scratch, `download-${++folders}`);
         const downloaded = await subject.downloadFromPod(`${first.root}/app`, target);

@@ -71,6 +71,9 @@ const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefine
 export async function walkLocalTree(root: string, options: WalkOptions): Promise<LocalTree> {
   const fs = options.fileSystem ?? nodeFileSystem;
   const realRoot = await fs.realpath(root);
+  if (!(await fs.lstat(realRoot)).isDirectory()) {
+    throw new Error('not a folder');
+  }
   const layers: IgnoreLayer[] = [...(await enclosingRepositoryLayers(fs, realRoot))];
   layers.push({ base: '', prefix: '', rules: parseIgnoreText((options.exclude ?? []).join('\n')) });
   const entries: LocalEntry[] = [];
@@ -155,7 +158,33 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
   };
 }
 
-export const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** A file's content, or undefined (skipped and reported) when it cannot be read or grew too big. */
+export async function readFileForSync(
+  fs: LocalFileSystem,
+  root: string,
+  path: string,
+  maxFileBytes: number,
+  skip: (skipped: SkippedPath) => void,
+): Promise<Buffer | undefined> {
+  try {
+    const content = await fs.readFile(join(root, path));
+    if (content.length > maxFileBytes) {
+      skip({ path, reason: 'grew past maxFileBytes during the sync' });
+      return undefined;
+    }
+    return content;
+  } catch (error) {
+    const code = errorCode(error);
+    skip({
+      path,
+      reason:
+        code === 'ENOENT' ? 'deleted during the sync' : `not readable (${code ?? String(error)})`,
+    });
+    return undefined;
+  }
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 async function localFile(
   fs: LocalFileSystem,

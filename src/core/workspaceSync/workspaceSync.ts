@@ -1,4 +1,4 @@
-import { basename, join, posix, resolve } from 'node:path';
+import { basename, posix, resolve } from 'node:path';
 import { OptionError, SyncError } from '../errors.ts';
 import { downloadFromPod } from './download.ts';
 import {
@@ -12,10 +12,10 @@ import {
 } from './framing.ts';
 import {
   nodeFileSystem,
+  readFileForSync,
   walkLocalTree,
   type LocalEntry,
   type LocalFile,
-  type LocalFileSystem,
 } from './localTree.ts';
 import {
   parsePythonListing,
@@ -87,10 +87,8 @@ export class WorkspaceSync {
   }
 
   sync(localDir: string, options: SyncOptions = {}): Promise<SyncResult> {
-    const run = this.queue.then(
-      () => this.syncNow(localDir, options),
-      () => this.syncNow(localDir, options),
-    );
+    const run = this.queue.then(() => this.syncNow(localDir, options));
+    // The next sync waits for this one, whatever its outcome.
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -127,6 +125,12 @@ export class WorkspaceSync {
       maxFileBytes,
       ...(options.exclude ? { exclude: options.exclude } : {}),
       ...(options.fileSystem ? { fileSystem: options.fileSystem } : {}),
+    }).catch((error: unknown) => {
+      throw new SyncError(
+        `cannot sync ${localDir}: ${error instanceof Error ? error.message : String(error)}`,
+        localDir,
+        { cause: error },
+      );
     });
     const state: SyncRun = {
       options,
@@ -149,7 +153,13 @@ export class WorkspaceSync {
       this.manifests.set(root, state.manifest);
     }
     const read = (entry: LocalFile) =>
-      this.readLocal(options.fileSystem ?? nodeFileSystem, state, entry.path, maxFileBytes);
+      readFileForSync(
+        options.fileSystem ?? nodeFileSystem,
+        localDir,
+        entry.path,
+        maxFileBytes,
+        (skip) => state.skipped.push(skip),
+      );
     const toSend: { entry: LocalEntry; content?: Buffer }[] = [];
     const toHash: LocalFile[] = [];
     let unchanged = 0;
@@ -194,6 +204,7 @@ export class WorkspaceSync {
     const sizeOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
     for await (const [{ entry }, content] of readAhead(toSend, contentOf, sizeOf)) {
+      options.signal?.throwIfAborted();
       if (entry.kind === 'symlink') {
         records.push(symlinkRecord(entry.target, entry.path));
         pending.push({
@@ -220,7 +231,7 @@ export class WorkspaceSync {
       }
     }
     await flush();
-    // What a first sync found in the root and the folder does not have.
+    // What a first sync found in the root that the folder does not have.
     for (const path of pathsToDelete(state.manifest, tree)) {
       records.push(deleteRecord(path));
       pending.push({ path, entry: undefined, bytes: 0 });
@@ -241,31 +252,6 @@ export class WorkspaceSync {
         ? { receiver: this.programs.description }
         : {}),
     };
-  }
-
-  /** A file's content, or undefined (skipped and reported) when it cannot be read or grew too big. */
-  private async readLocal(
-    fs: LocalFileSystem,
-    state: SyncRun,
-    path: string,
-    maxFileBytes: number,
-  ): Promise<Buffer | undefined> {
-    try {
-      const content = await fs.readFile(join(state.localDir, path));
-      if (content.length > maxFileBytes) {
-        state.skipped.push({ path, reason: `grew past maxFileBytes during the sync` });
-        return undefined;
-      }
-      return content;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      state.skipped.push({
-        path,
-        reason:
-          code === 'ENOENT' ? 'deleted during the sync' : `not readable (${code ?? String(error)})`,
-      });
-      return undefined;
-    }
   }
 
   /** What the pod holds under the root (Python hashes every file; sh only names them). */
