@@ -150,7 +150,8 @@ describe("the gateway pod's kernel works in the synced notebook's folder", () =>
     }
     server = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath, startupTimeout: 60 });
     await server.start();
-    executor = new PodJupyterCodeExecutor(server, { timeout: 20 });
+    // Generous: on a loaded machine the gateway's first kernel can take a while to answer.
+    executor = new PodJupyterCodeExecutor(server, { timeout: 60 });
     await executor.start();
   });
 
