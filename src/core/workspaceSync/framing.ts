@@ -9,6 +9,10 @@
  *
  * Paths are UTF-8 bytes with every byte outside [A-Za-z0-9._/+,=@~-] written as `\0ooo` (octal),
  * which `printf %b` decodes in any POSIX sh, so names with spaces or newlines travel safely.
+ *
+ * Back from the pod: a receiver run with `list` first prints the root's paths, each
+ * NUL-terminated as `f <path>` or `l <path>`, then `end`; a download stream uses the records above
+ * plus `M <path>` (a folder) and `X <path> <reason>` (the sender failed).
  */
 
 const safeByte = (byte: number) =>

@@ -24,11 +24,15 @@ export interface SyncOptions {
   exclude?: string[];
   /** Larger files are skipped and reported; default 50 MiB. */
   maxFileBytes?: number;
-  /** Compare with what the pod really holds (always done on the first sync of a pod). */
+  /**
+   * List and hash what the pod holds first, so only what differs travels (over sh, which cannot
+   * hash, everything is sent again). A first sync of a root compares too, within its one exec:
+   * the receiver lists the root before it writes, and what the folder lacks is deleted.
+   */
   verify?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: SyncProgress) => void;
-  /** The local file calls; default node:fs/promises (tests inject faults through it). */
+  /** The local file calls; default node:fs (tests inject faults through it). */
   fileSystem?: LocalFileSystem;
 }
 
