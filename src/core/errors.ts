@@ -89,3 +89,14 @@ export class ExecStartError extends PodRunnerError {}
 
 /** The port-forward could not reach the pod (gone, not running, nothing listening). */
 export class PortForwardError extends PodRunnerError {}
+
+/** A workspace sync or download that failed: names the file (or folder) and the reason. */
+export class SyncError extends PodRunnerError {
+  constructor(
+    message: string,
+    readonly path?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

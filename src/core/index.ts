@@ -15,6 +15,7 @@ export {
   PodStartError,
   PortForwardError,
   SpecError,
+  SyncError,
 } from './errors.ts';
 export { loadSpec, type JsonObject, type LoadedSpec, type SpecInput } from './specLoader.ts';
 export {
@@ -96,3 +97,13 @@ export {
   jupyterServerPermissions,
   type Permission,
 } from './preflight.ts';
+export {
+  defaultMaxFileBytes,
+  type DownloadResult,
+  type LocalFileSystem,
+  type SkippedPath,
+  type SyncedFolder,
+  type SyncOptions,
+  type SyncProgress,
+  type SyncResult,
+} from './workspaceSync/index.ts';

@@ -26,6 +26,13 @@ import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { checkPermissions, executorPermissions } from './preflight.ts';
 import type { JsonObject, SpecInput } from './specLoader.ts';
+import {
+  WorkspaceSyncSlot,
+  type DownloadResult,
+  type SyncedFolder,
+  type SyncOptions,
+  type SyncResult,
+} from './workspaceSync/index.ts';
 
 export type { ExecuteOptions } from './codeBlockRun.ts';
 
@@ -97,6 +104,18 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   private starting: Promise<void> | undefined;
   private functionsReady: Promise<void> | undefined;
   private ownsPod = false;
+  private readonly workspace = new WorkspaceSyncSlot(() => {
+    const session = this.requireSession();
+    return {
+      target: {
+        exec: session.exec,
+        namespace: session.target.namespace,
+        pod: this.podName,
+        container: this.containerName,
+      },
+      workspacePath: this.workspacePath,
+    };
+  });
 
   constructor(private readonly options: PodCommandLineCodeExecutorOptions = {}) {
     this.timeout = positiveNumber('timeout', options.timeout ?? 60);
@@ -294,6 +313,28 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     });
   }
 
+  /**
+   * Mirrors a local folder into the pod under `<workspacePath>/<folder name>` (or `remoteRoot`):
+   * only new and changed files travel, in one exec; nothing changed costs no API call.
+   */
+  syncWorkspace(localDir: string, options?: SyncOptions): Promise<SyncResult> {
+    return this.workspace.current().sync(localDir, options);
+  }
+
+  /** Copies a file or folder from the pod into a local folder (as `<localDir>/<its name>`). */
+  downloadFromPod(
+    remotePath: string,
+    localDir: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<DownloadResult> {
+    return this.workspace.current().download(remotePath, localDir, options);
+  }
+
+  /** The folders synced to the current pod (none after stop or restart). */
+  get syncedFolders(): readonly SyncedFolder[] {
+    return this.workspace.folders;
+  }
+
   /** The executor container's log (its last `tailLines` lines when given). */
   async readLogs(tailLines?: number): Promise<string> {
     return this.requireSession().launcher.readLogs(this.podName, tailLines);
@@ -331,6 +372,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     const session = this.session;
     this.session = undefined;
     this.functionsReady = undefined;
+    this.workspace.clear();
     if (session && this.ownsPod) {
       this.logger.info(`deleting pod ${session.target.namespace}/${this.podName}`);
       await session.launcher.deleteAndWait(this.podName);

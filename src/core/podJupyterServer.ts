@@ -21,6 +21,8 @@ import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder } from './portForwarder.ts';
 import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
 import { loadSpec, type JsonObject } from './specLoader.ts';
+import type { DownloadResult, SyncOptions, SyncResult } from './workspaceSync/types.ts';
+import { WorkspaceSyncSlot, type PodTarget } from './workspaceSync/index.ts';
 
 export {
   defaultJupyterCommand,
@@ -87,6 +89,10 @@ export class PodJupyterServer implements AsyncDisposable {
   private readonly autoRemove: boolean;
   private session: ServerSession | undefined;
   private starting: Promise<void> | undefined;
+  private readonly workspace = new WorkspaceSyncSlot(() => ({
+    target: gatewayTarget(this.requireSession(), this.podName),
+    workspacePath: this.options.workspacePath ?? '/workspace',
+  }));
 
   constructor(private readonly options: PodJupyterServerOptions = {}) {
     this.access = options.access ?? 'portForward';
@@ -236,14 +242,32 @@ export class PodJupyterServer implements AsyncDisposable {
   /** An interactive shell (tty) in the gateway container; `/bin/sh` unless a command is given. */
   async openTerminal(options: TerminalOptions = {}): Promise<PodTerminal> {
     const session = this.requireSession();
-    const containers = (session.manifests.pod.spec as JsonObject).containers as JsonObject[];
     return session.exec.openTerminal({
       ...options,
       namespace: session.target.namespace,
       pod: this.podName,
-      container: String(containers[0]?.name),
+      container: gatewayTarget(session, this.podName).container,
       command: options.command ?? ['/bin/sh'],
     });
+  }
+
+  /** Mirrors a local folder into the gateway's pod, as PodCommandLineCodeExecutor.syncWorkspace. */
+  syncWorkspace(localDir: string, options?: SyncOptions): Promise<SyncResult> {
+    return this.workspace.current().sync(localDir, options);
+  }
+
+  /** Copies a file or folder from the gateway's pod into a local folder. */
+  downloadFromPod(
+    remotePath: string,
+    localDir: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<DownloadResult> {
+    return this.workspace.current().download(remotePath, localDir, options);
+  }
+
+  /** The folders synced to the current gateway pod (none after stop). */
+  get syncedFolders(): WorkspaceSyncSlot['folders'] {
+    return this.workspace.folders;
   }
 
   /** The gateway container's log (its last `tailLines` lines when given). */
@@ -300,6 +324,7 @@ export class PodJupyterServer implements AsyncDisposable {
     await this.starting?.catch(() => undefined);
     const session = this.session;
     this.session = undefined;
+    this.workspace.clear();
     await session?.forwarder?.stop();
     return session;
   }
@@ -403,6 +428,13 @@ function resolvePodName(options: PodJupyterServerOptions): string {
     );
   }
   return name;
+}
+
+/** Where execs into the gateway go: the pod's first container. */
+function gatewayTarget(session: ServerSession, pod: string): PodTarget {
+  const containers = (session.manifests.pod.spec as JsonObject).containers as JsonObject[];
+  const container = String(containers[0]?.name);
+  return { exec: session.exec, namespace: session.target.namespace, pod, container };
 }
 
 /** The token of an adopted Secret: the gateway in the adopted pod requires that one. */

@@ -1,0 +1,12 @@
+export { WorkspaceSync, WorkspaceSyncSlot } from './workspaceSync.ts';
+export type { LocalFileSystem } from './localTree.ts';
+export type { PodTarget } from './podProgramRunner.ts';
+export {
+  defaultMaxFileBytes,
+  type DownloadResult,
+  type SkippedPath,
+  type SyncedFolder,
+  type SyncOptions,
+  type SyncProgress,
+  type SyncResult,
+} from './types.ts';

@@ -1,0 +1,267 @@
+import type { Dirent, Stats } from 'node:fs';
+import * as fsPromises from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isIgnored, parseIgnoreText, type IgnoreLayer } from './ignoreRules.ts';
+import type { SkippedPath } from './types.ts';
+
+/** The local file calls a sync makes (node:fs/promises by default; tests inject faults). */
+export interface LocalFileSystem {
+  readdir(path: string, options: { withFileTypes: true }): Promise<Dirent[]>;
+  lstat(path: string): Promise<Stats>;
+  readFile(path: string): Promise<Buffer>;
+  readlink(path: string): Promise<string>;
+  realpath(path: string): Promise<string>;
+}
+
+export const nodeFileSystem: LocalFileSystem = {
+  readdir: (path, options) => fsPromises.readdir(path, options),
+  lstat: (path) => fsPromises.lstat(path),
+  readFile: (path) => fsPromises.readFile(path),
+  readlink: (path) => fsPromises.readlink(path),
+  realpath: (path) => fsPromises.realpath(path),
+};
+
+export interface LocalFile {
+  kind: 'file';
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** Permission bits. */
+  mode: number;
+}
+
+export interface LocalSymlink {
+  kind: 'symlink';
+  path: string;
+  /** Relative to the link's folder, inside the tree. */
+  target: string;
+}
+
+export type LocalEntry = LocalFile | LocalSymlink;
+
+export interface LocalTree {
+  /** Sorted by path. */
+  entries: LocalEntry[];
+  skipped: SkippedPath[];
+  /** Whether a path (relative, POSIX) is ignored by the rules seen, its folders included. */
+  ignores(path: string): boolean;
+}
+
+export interface WalkOptions {
+  exclude?: string[];
+  maxFileBytes: number;
+  fileSystem?: LocalFileSystem;
+}
+
+const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
+
+/**
+ * Lists what a sync sends from `root`: files and in-tree symlinks not ignored by .gitignore files
+ * at any depth, .git/info/exclude and `exclude`; ignored folders are never read.
+ */
+export async function walkLocalTree(root: string, options: WalkOptions): Promise<LocalTree> {
+  const fs = options.fileSystem ?? nodeFileSystem;
+  const realRoot = await fs.realpath(root);
+  const layers: IgnoreLayer[] = [...(await enclosingRepositoryLayers(fs, realRoot))];
+  layers.push({ base: '', prefix: '', rules: parseIgnoreText((options.exclude ?? []).join('\n')) });
+  const entries: LocalEntry[] = [];
+  const skipped: SkippedPath[] = [];
+  const skip = (path: string, reason: string) => skipped.push({ path, reason });
+
+  const walk = async (dir: string): Promise<void> => {
+    const absolute = join(realRoot, dir);
+    let children: Dirent[];
+    try {
+      children = await fs.readdir(absolute, { withFileTypes: true });
+    } catch (error) {
+      skip(dir, `folder not readable (${errorCode(error) ?? String(error)})`);
+      return;
+    }
+    const gitignore = children.find((child) => child.name === '.gitignore' && child.isFile());
+    if (gitignore) {
+      const text = await fs
+        .readFile(join(absolute, '.gitignore'))
+        .then((data) => data.toString('utf8'))
+        .catch(() => '');
+      // The root's own .gitignore sits under the exclude option: the option is applied last.
+      const layer = { base: dir, prefix: '', rules: parseIgnoreText(text) };
+      if (dir === '') {
+        layers.splice(layers.length - 1, 0, layer);
+      } else {
+        layers.push(layer);
+      }
+    }
+    const folders: string[] = [];
+    const found = await Promise.all(
+      children.map(async (child): Promise<LocalEntry | undefined> => {
+        if (child.name === '.git') {
+          return undefined;
+        }
+        const path = dir === '' ? child.name : `${dir}/${child.name}`;
+        if (child.isDirectory()) {
+          if (!isIgnored(layers, path, true)) {
+            folders.push(path);
+          }
+          return undefined;
+        }
+        if (isIgnored(layers, path, false)) {
+          return undefined;
+        }
+        if (child.isSymbolicLink()) {
+          return inTreeSymlink(fs, realRoot, path, skip);
+        }
+        if (!child.isFile()) {
+          skip(path, 'not a regular file, folder or symlink');
+          return undefined;
+        }
+        return localFile(fs, realRoot, path, options.maxFileBytes, skip);
+      }),
+    );
+    for (const entry of found) {
+      if (entry) {
+        entries.push(entry);
+      }
+    }
+    folders.sort();
+    for (const folder of folders) {
+      await walk(folder);
+    }
+  };
+
+  await walk('');
+  entries.sort((a, b) => compare(a.path, b.path));
+  skipped.sort((a, b) => compare(a.path, b.path));
+  return {
+    entries,
+    skipped,
+    ignores: (path) => {
+      const parts = path.split('/');
+      return parts.some(
+        (_, index) =>
+          parts[index] === '.git' ||
+          isIgnored(layers, parts.slice(0, index + 1).join('/'), index < parts.length - 1),
+      );
+    },
+  };
+}
+
+export const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+async function localFile(
+  fs: LocalFileSystem,
+  root: string,
+  path: string,
+  maxFileBytes: number,
+  skip: (path: string, reason: string) => void,
+): Promise<LocalFile | undefined> {
+  let stats: Stats;
+  try {
+    stats = await fs.lstat(join(root, path));
+  } catch (error) {
+    skip(path, `not readable (${errorCode(error) ?? String(error)})`);
+    return undefined;
+  }
+  if (stats.size > maxFileBytes) {
+    skip(path, `larger than maxFileBytes (${stats.size} > ${maxFileBytes} bytes)`);
+    return undefined;
+  }
+  return {
+    kind: 'file',
+    path,
+    size: stats.size,
+    mtimeMs: stats.mtimeMs,
+    mode: stats.mode & 0o7777,
+  };
+}
+
+/** A symlink kept only when it and every link it goes through stay inside the tree. */
+async function inTreeSymlink(
+  fs: LocalFileSystem,
+  root: string,
+  path: string,
+  skip: (path: string, reason: string) => void,
+): Promise<LocalSymlink | undefined> {
+  const absolute = join(root, path);
+  let target: string;
+  try {
+    target = await fs.readlink(absolute);
+  } catch (error) {
+    skip(path, `symlink not readable (${errorCode(error) ?? String(error)})`);
+    return undefined;
+  }
+  const resolved = resolve(dirname(absolute), target);
+  if (!isInside(root, resolved)) {
+    skip(path, `symlink points outside the folder (${target})`);
+    return undefined;
+  }
+  try {
+    if (!isInside(root, await fs.realpath(absolute))) {
+      skip(path, `symlink leads outside the folder (${target})`);
+      return undefined;
+    }
+  } catch (error) {
+    if (errorCode(error) === 'ELOOP') {
+      skip(path, `symlink loop (${target})`);
+      return undefined;
+    }
+    // A dangling link inside the tree is copied as it is.
+  }
+  const relativeTarget = isAbsolute(target) ? relative(dirname(absolute), resolved) || '.' : target;
+  return { kind: 'symlink', path, target: relativeTarget.split(sep).join('/') };
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * When the root lies inside a git repository: its .git/info/exclude and the .gitignore files of
+ * the folders from the repository's top down to (not including) the root.
+ */
+async function enclosingRepositoryLayers(
+  fs: LocalFileSystem,
+  root: string,
+): Promise<IgnoreLayer[]> {
+  const above: string[] = [];
+  for (let dir = root; ; dir = dirname(dir)) {
+    const hasGit = await fs.lstat(join(dir, '.git')).then(
+      () => true,
+      () => false,
+    );
+    if (hasGit) {
+      const read = (file: string) =>
+        fs
+          .readFile(file)
+          .then((data) => data.toString('utf8'))
+          .catch(() => '');
+      const layers: IgnoreLayer[] = [];
+      const toRoot = relative(dir, root).split(sep).join('/');
+      const prefixFor = (folder: string) => {
+        const rest = relative(folder, root).split(sep).join('/');
+        return rest === '' ? '' : `${rest}/`;
+      };
+      layers.push({
+        base: '',
+        prefix: toRoot === '' ? '' : `${toRoot}/`,
+        rules: parseIgnoreText(await read(join(dir, '.git', 'info', 'exclude'))),
+      });
+      for (const folder of [dir, ...above.reverse()]) {
+        if (folder !== root) {
+          layers.push({
+            base: '',
+            prefix: prefixFor(folder),
+            rules: parseIgnoreText(await read(join(folder, '.gitignore'))),
+          });
+        }
+      }
+      return layers;
+    }
+    if (dirname(dir) === dir) {
+      return [];
+    }
+    if (dir !== root) {
+      above.push(dir);
+    }
+  }
+}

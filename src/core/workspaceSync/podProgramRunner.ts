@@ -1,0 +1,130 @@
+import { ExecStartError, SyncError } from '../errors.ts';
+import type { PodExecClient } from '../podExec.ts';
+
+/** The container a sync talks to. */
+export interface PodTarget {
+  exec: PodExecClient;
+  namespace: string;
+  pod: string;
+  container: string;
+}
+
+export interface PodProgram {
+  python: string;
+  sh: string;
+}
+
+export interface ProgramRun {
+  /** Arguments after the program; for sh the first one is $1. */
+  args: string[];
+  stdin?: Buffer;
+  onStdout?: (chunk: Buffer) => void;
+  signal?: AbortSignal;
+  /** Counts every exec made. */
+  onExec: () => void;
+}
+
+export interface ProgramOutcome {
+  exitCode: number;
+  stderr: string;
+  interpreter: 'python' | 'sh';
+}
+
+type Interpreter = { kind: 'python'; command: string } | { kind: 'sh'; reader: string };
+
+const notFound = /not found|no such file/i;
+
+/**
+ * Runs the sync's programs in one container. The first run finds the interpreter (python3, then
+ * python, then sh, whose exact-read tool it detects) and every later run uses it.
+ */
+export class PodProgramRunner {
+  private interpreter: Interpreter | undefined;
+
+  constructor(readonly target: PodTarget) {}
+
+  get interpreterKind(): 'python' | 'sh' | undefined {
+    return this.interpreter?.kind;
+  }
+
+  async run(program: PodProgram, run: ProgramRun): Promise<ProgramOutcome> {
+    const candidates: Interpreter[] = this.interpreter
+      ? [this.interpreter]
+      : [
+          { kind: 'python', command: 'python3' },
+          { kind: 'python', command: 'python' },
+          { kind: 'sh', reader: 'detect' },
+        ];
+    for (const candidate of candidates) {
+      try {
+        return await this.runWith(candidate, program, run);
+      } catch (error) {
+        if (
+          !(error instanceof ExecStartError && notFound.test(error.message)) ||
+          this.interpreter
+        ) {
+          throw error;
+        }
+      }
+    }
+    throw new SyncError(
+      `pod ${this.target.pod} has neither python3, python nor sh in container ${this.target.container}: a sync needs one of them`,
+    );
+  }
+
+  private async runWith(
+    interpreter: Interpreter,
+    program: PodProgram,
+    run: ProgramRun,
+  ): Promise<ProgramOutcome> {
+    const command =
+      interpreter.kind === 'python'
+        ? [interpreter.command, '-c', program.python, ...run.args]
+        : ['sh', '-c', program.sh, 'sh', run.args[0] ?? '', interpreter.reader];
+    let stderr = '';
+    let onStdout = run.onStdout;
+    if (interpreter.kind === 'sh' && interpreter.reader === 'detect') {
+      onStdout = this.readerLine(run.onStdout);
+    }
+    run.onExec();
+    const { exitCode } = await this.target.exec.run({
+      namespace: this.target.namespace,
+      pod: this.target.pod,
+      container: this.target.container,
+      command,
+      ...(run.stdin ? { stdin: run.stdin } : {}),
+      ...(onStdout ? { onStdout } : {}),
+      onStderr: (chunk) => (stderr += chunk.toString('utf8')),
+      ...(run.signal ? { signal: run.signal } : {}),
+    });
+    if (interpreter.kind === 'python') {
+      this.interpreter = interpreter;
+    }
+    return { exitCode, stderr, interpreter: interpreter.kind };
+  }
+
+  /** Takes the `reader <name>` line a detecting sh program prints first, and passes the rest on. */
+  private readerLine(onStdout: ((chunk: Buffer) => void) | undefined): (chunk: Buffer) => void {
+    let head: Buffer | undefined = Buffer.alloc(0);
+    return (chunk) => {
+      if (!head) {
+        onStdout?.(chunk);
+        return;
+      }
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf(0x0a);
+      if (end === -1) {
+        return;
+      }
+      const match = /^reader (\S+)$/.exec(head.subarray(0, end).toString('latin1'));
+      if (match) {
+        this.interpreter = { kind: 'sh', reader: match[1]! };
+      }
+      const rest = head.subarray(end + 1);
+      head = undefined;
+      if (rest.length > 0) {
+        onStdout?.(rest);
+      }
+    };
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The programs a sync runs in the pod, in Python and in POSIX sh (framing: framing.ts). Each
+ * reads or writes one framed stream, so a whole batch costs one exec.
+ *
+ * Receivers write every file to a temporary name and rename it into place only after its closing
+ * ".\n" arrived, then print `ok <record number>`; on any failure they print
+ * `err <record number> <reason>`, remove the temporary file and exit 1. Lines that are neither are
+ * a failed command's own message (sh sends its tools' stderr there), the detail of the next `err`.
+ */
+
+const pythonPathCodec = `
+import os, re, sys, stat, hashlib
+SAFE = set(b'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+,=@~-')
+def enc(p):
+    return ''.join(chr(b) if b in SAFE else '\\\\0%03o' % b for b in p)
+def dec(s):
+    return re.sub(rb'\\\\0([0-7]{3})', lambda m: bytes([int(m.group(1), 8)]), s)
+`;
+
+export const pythonReceiver = `${pythonPathCodec}
+out = sys.stdout
+number = 0
+tmp = None
+def say(line):
+    out.write(line + '\\n')
+    out.flush()
+def fail(reason):
+    if tmp is not None:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    say('err %d %s' % (number, reason.replace('\\n', ' ')))
+    sys.exit(1)
+def prune(p):
+    parent = os.path.dirname(p)
+    while parent:
+        try:
+            os.rmdir(parent)
+        except OSError:
+            return
+        parent = os.path.dirname(parent)
+try:
+    os.makedirs(sys.argv[1], exist_ok=True)
+    os.chdir(sys.argv[1])
+except OSError as e:
+    fail(e.strerror or str(e))
+source = sys.stdin.buffer
+while True:
+    line = source.readline()
+    if not line.endswith(b'\\n'):
+        fail('the stream ended early')
+    number += 1
+    fields = line.split()
+    op = fields[0]
+    if op == b'Q':
+        say('done')
+        break
+    try:
+        if op == b'D':
+            p = dec(fields[1])
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+            prune(p)
+        else:
+            p = dec(fields[-1])
+            parent = os.path.dirname(p) or b'.'
+            os.makedirs(parent, exist_ok=True)
+            tmp = os.path.join(parent, b'.podrunner-sync.%d.tmp' % os.getpid())
+            if op == b'L':
+                os.symlink(dec(fields[1]), tmp)
+            else:
+                left = int(fields[2])
+                with open(tmp, 'wb') as f:
+                    while left:
+                        chunk = source.read(min(left, 1 << 20))
+                        if not chunk:
+                            fail('the stream ended early')
+                        f.write(chunk)
+                        left -= len(chunk)
+                os.chmod(tmp, int(fields[1], 8))
+                if source.read(2) != b'.\\n':
+                    fail('the stream ended early')
+            os.replace(tmp, p)
+            tmp = None
+    except OSError as e:
+        fail(e.strerror or str(e))
+    say('ok %d' % number)
+`;
+
+/** Prints `f <mode> <size> <sha256> <path>` and `l <target> <path>` for the tree, then `end`. */
+export const pythonLister = `${pythonPathCodec}
+root = os.fsencode(sys.argv[1])
+def walk(folder):
+    for entry in os.scandir(folder):
+        rel = os.path.relpath(entry.path, root)
+        if entry.is_symlink():
+            print('l %s %s' % (enc(os.readlink(entry.path)), enc(rel)))
+        elif entry.is_dir():
+            if entry.name != b'.git':
+                walk(entry.path)
+        elif entry.is_file():
+            st = entry.stat(follow_symlinks=False)
+            h = hashlib.sha256()
+            try:
+                with open(entry.path, 'rb') as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b''):
+                        h.update(chunk)
+            except OSError:
+                continue
+            print('f %o %d %s %s' % (stat.S_IMODE(st.st_mode), st.st_size, h.hexdigest(), enc(rel)))
+if os.path.isdir(root):
+    walk(root)
+print('end')
+`;
+
+/** Sends a file or a folder (named by its base name) as a framed stream on stdout. */
+export const pythonSender = `${pythonPathCodec}
+out = sys.stdout.buffer
+source = os.fsencode(sys.argv[1].rstrip('/') or '/')
+base = os.path.dirname(source)
+def send(path):
+    rel = enc(os.path.relpath(path, base))
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        out.write(b'L %s %s\\n' % (enc(os.readlink(path)).encode(), rel.encode()))
+    elif stat.S_ISDIR(st.st_mode):
+        out.write(b'M %s\\n' % rel.encode())
+        for name in sorted(os.listdir(path)):
+            send(os.path.join(path, name))
+    elif stat.S_ISREG(st.st_mode):
+        with open(path, 'rb') as f:
+            data = f.read()
+        out.write(b'F %o %d %s\\n' % (stat.S_IMODE(st.st_mode), len(data), rel.encode()))
+        out.write(data)
+        out.write(b'.\\n')
+try:
+    send(source)
+except OSError as e:
+    out.write(('X %s %s\\n' % (enc(os.fsencode(e.filename or source)), e.strerror or e)).encode())
+    sys.exit(0)
+out.write(b'Q\\n')
+`;
+
+/**
+ * How sh reads exactly N bytes from the stream. GNU head does; busybox head reads ahead from a
+ * pipe, so busybox images use dd counting bytes, and plain `dd bs=1` is the slow last resort.
+ * Run with $2 = "detect", a script first finds the reader and prints `reader <name>`.
+ */
+const shReader = `
+if [ "$2" = detect ]; then
+  probe() { [ "$(printf 'abcd\\nxy\\n' | { "$@" >/dev/null 2>&1; IFS= read -r l; echo "$l"; })" = cd ]; }
+  if probe head -c 2; then reader=head
+  elif probe dd bs=65536 count=2 iflag=count_bytes,fullblock; then reader=dd
+  else reader=bytes
+  fi
+  echo "reader $reader"
+else
+  reader=$2
+fi
+copy() {
+  case $reader in
+    head) head -c "$1" ;;
+    dd) dd bs=65536 count="$1" iflag=count_bytes,fullblock 2>/dev/null ;;
+    *) dd bs=1 count="$1" 2>/dev/null ;;
+  esac
+}
+decode() {
+  case $1 in
+    *\\\\*) p=$(printf '%bx' "$1"); p=\${p%x} ;;
+    *) p=$1 ;;
+  esac
+}
+`;
+
+export const shReceiver = `${shReader}
+trap '' PIPE
+n=0
+tmp=
+fail() {
+  [ -n "$tmp" ] && rm -f "$tmp"
+  echo "err $n $1"
+  exit 1
+}
+mkdir -p "$1" 2>&1 && cd "$1" 2>&1 || fail 'cannot create or enter the folder'
+while IFS=' ' read -r op a b c; do
+  n=$((n + 1))
+  case $op in
+    Q) echo done; exit 0 ;;
+    D)
+      decode "$a"
+      if [ -L "$p" ] || [ ! -d "$p" ]; then rm -f "$p" 2>&1 || fail 'cannot remove'; fi
+      d=\${p%/*}
+      while [ "$d" != "$p" ] && rmdir "$d" 2>/dev/null; do p=$d; d=\${p%/*}; done
+      ;;
+    F|L)
+      if [ "$op" = L ]; then decode "$a"; link=$p; decode "$b"; else decode "$c"; fi
+      d=\${p%/*}
+      [ "$d" = "$p" ] && d=.
+      [ -d "$d" ] || mkdir -p "$d" 2>&1 || fail 'cannot create the folder'
+      tmp="$d/.podrunner-sync.$$.tmp"
+      if [ "$op" = F ]; then
+        copy "$b" 2>&1 >"$tmp" || fail 'cannot write'
+        IFS= read -r t && [ "$t" = . ] || fail 'the stream ended early'
+        chmod "$a" "$tmp" 2>&1 || fail 'cannot set the mode'
+      else
+        rm -f "$tmp"
+        ln -s "$link" "$tmp" 2>&1 || fail 'cannot create the symlink'
+      fi
+      [ -L "$p" ] && rm -f "$p"
+      mv -f "$tmp" "$p" 2>&1 || fail 'cannot rename into place'
+      tmp=
+      ;;
+    *) fail 'unexpected record' ;;
+  esac
+  echo "ok $n"
+done
+fail 'the stream ended early'
+`;
+
+/**
+ * Lists the tree's paths NUL-terminated as `f <path>` or `l <path>`, then `end`: sh cannot hash,
+ * so a sync over sh resends every file and removes what is not in the folder.
+ */
+export const shLister = `${shReader}
+cd "$1" 2>/dev/null || { printf 'end\\000'; exit 0; }
+walk() {
+  for e in "$1"/* "$1"/.*; do
+    case \${e##*/} in .|..) continue ;; esac
+    if [ -L "$e" ]; then printf 'l %s\\000' "\${e#./}"
+    elif [ -d "$e" ]; then [ "\${e##*/}" = .git ] || walk "$e"
+    elif [ -f "$e" ]; then printf 'f %s\\000' "\${e#./}"
+    fi
+  done
+}
+walk .
+printf 'end\\000'
+`;

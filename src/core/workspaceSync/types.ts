@@ -1,0 +1,62 @@
+import type { LocalFileSystem } from './localTree.ts';
+
+/** The public shapes of workspace sync and Download from Pod. */
+
+export interface SyncProgress {
+  /** Files the pod has confirmed so far. */
+  files: number;
+  /** Their bytes. */
+  bytes: number;
+  /** Files this sync sends. */
+  total: number;
+}
+
+export interface SkippedPath {
+  /** Relative to the synced folder, POSIX separators. */
+  path: string;
+  reason: string;
+}
+
+export interface SyncOptions {
+  /** Default `<workspacePath>/<folder name>`. */
+  remoteRoot?: string;
+  /** gitignore-syntax patterns, applied like a top-level .gitignore. */
+  exclude?: string[];
+  /** Larger files are skipped and reported; default 50 MiB. */
+  maxFileBytes?: number;
+  /** Compare with what the pod really holds (always done on the first sync of a pod). */
+  verify?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: SyncProgress) => void;
+  /** The local file calls; default node:fs/promises (tests inject faults through it). */
+  fileSystem?: LocalFileSystem;
+}
+
+export interface SyncResult {
+  /** The absolute local folder. */
+  localDir: string;
+  /** The remote root. */
+  root: string;
+  sent: number;
+  deleted: number;
+  unchanged: number;
+  bytes: number;
+  ms: number;
+  skipped: SkippedPath[];
+  /** Execs this sync made (0 when nothing changed). */
+  apiCalls: number;
+}
+
+export interface SyncedFolder {
+  local: string;
+  remote: string;
+}
+
+export interface DownloadResult {
+  /** The local file or folder written. */
+  localPath: string;
+  files: number;
+  bytes: number;
+}
+
+export const defaultMaxFileBytes = 50 * 1024 * 1024;

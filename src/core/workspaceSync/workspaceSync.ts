@@ -1,0 +1,365 @@
+import { basename, join, posix, resolve } from 'node:path';
+import { OptionError, SyncError } from '../errors.ts';
+import { downloadFromPod } from './download.ts';
+import {
+  deleteRecord,
+  endRecord,
+  fileHeader,
+  fileTrailer,
+  LineReader,
+  symlinkRecord,
+} from './framing.ts';
+import { nodeFileSystem, walkLocalTree, type LocalFileSystem } from './localTree.ts';
+import {
+  parsePythonListing,
+  parseShListing,
+  pathsToDelete,
+  sha256,
+  unchangedByStat,
+  worthHashing,
+  type Manifest,
+  type ManifestEntry,
+} from './manifest.ts';
+import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
+import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
+import {
+  defaultMaxFileBytes,
+  type DownloadResult,
+  type SkippedPath,
+  type SyncedFolder,
+  type SyncOptions,
+  type SyncResult,
+} from './types.ts';
+
+/** Bytes of file content per exec; a larger sync is sent in several batches. */
+const batchBytes = 64 * 1024 * 1024;
+
+/** One record of a batch: what the manifest becomes at `path` once the pod confirms it. */
+interface Pending {
+  path: string;
+  entry: ManifestEntry | undefined;
+  bytes: number;
+}
+
+interface SyncRun {
+  options: SyncOptions;
+  root: string;
+  localDir: string;
+  manifest: Manifest;
+  skipped: SkippedPath[];
+  apiCalls: number;
+  sent: number;
+  deleted: number;
+  bytes: number;
+  total: number;
+}
+
+/**
+ * Mirrors local folders into one pod: the manifest of each remote root says what the pod holds,
+ * so only new and changed files travel, in one exec per batch; syncs of the pod run one at a time.
+ */
+export class WorkspaceSync {
+  private readonly programs: PodProgramRunner;
+  private readonly manifests = new Map<string, Manifest>();
+  private readonly folders = new Map<string, SyncedFolder>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    target: PodTarget,
+    private readonly workspacePath: string,
+  ) {
+    this.programs = new PodProgramRunner(target);
+  }
+
+  get syncedFolders(): readonly SyncedFolder[] {
+    return [...this.folders.values()];
+  }
+
+  sync(localDir: string, options: SyncOptions = {}): Promise<SyncResult> {
+    const run = this.queue.then(
+      () => this.syncNow(localDir, options),
+      () => this.syncNow(localDir, options),
+    );
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  download(
+    remotePath: string,
+    localDir: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<DownloadResult> {
+    return downloadFromPod(this.programs, remotePath, localDir, options);
+  }
+
+  /** Whether this engine talks to the container `target` names. */
+  serves(target: PodTarget): boolean {
+    const own = this.programs.target;
+    return (
+      own.exec === target.exec &&
+      own.pod === target.pod &&
+      own.namespace === target.namespace &&
+      own.container === target.container
+    );
+  }
+
+  private async syncNow(localDirInput: string, options: SyncOptions): Promise<SyncResult> {
+    const started = performance.now();
+    options.signal?.throwIfAborted();
+    const localDir = resolve(localDirInput);
+    const root = options.remoteRoot ?? posix.join(this.workspacePath, basename(localDir));
+    if (!posix.isAbsolute(root)) {
+      throw new OptionError('remoteRoot', `must be an absolute POSIX path, got "${root}"`);
+    }
+    const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
+    const tree = await walkLocalTree(localDir, {
+      maxFileBytes,
+      ...(options.exclude ? { exclude: options.exclude } : {}),
+      ...(options.fileSystem ? { fileSystem: options.fileSystem } : {}),
+    });
+    const state: SyncRun = {
+      options,
+      root,
+      localDir,
+      manifest: this.manifests.get(root) ?? new Map<string, ManifestEntry>(),
+      skipped: tree.skipped,
+      apiCalls: 0,
+      sent: 0,
+      deleted: 0,
+      bytes: 0,
+      total: 0,
+    };
+    if (options.verify || !this.manifests.has(root)) {
+      state.manifest = await this.listRemote(state);
+    }
+    this.manifests.set(root, state.manifest);
+    const fs = options.fileSystem ?? nodeFileSystem;
+    const toSend = [];
+    let unchanged = 0;
+    for (const entry of tree.entries) {
+      const known = state.manifest.get(entry.path);
+      if (unchangedByStat(entry, known)) {
+        unchanged++;
+        continue;
+      }
+      if (entry.kind === 'file' && known?.kind === 'file' && worthHashing(entry, known)) {
+        const content = await this.readLocal(fs, state, entry.path, maxFileBytes);
+        if (content && sha256(content) === known.sha256) {
+          state.manifest.set(entry.path, { ...known, mtimeMs: entry.mtimeMs, listed: false });
+          unchanged++;
+          continue;
+        }
+      }
+      toSend.push(entry);
+    }
+    state.total = toSend.length;
+    const records: Buffer[] = [];
+    const pending: Pending[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (pending.length > 0) {
+        await this.sendBatch(state, records.splice(0), pending.splice(0));
+        size = 0;
+      }
+    };
+    for (const path of pathsToDelete(state.manifest, tree)) {
+      records.push(deleteRecord(path));
+      pending.push({ path, entry: undefined, bytes: 0 });
+    }
+    for (const entry of toSend) {
+      if (entry.kind === 'symlink') {
+        records.push(symlinkRecord(entry.target, entry.path));
+        pending.push({
+          path: entry.path,
+          entry: { kind: 'symlink', target: entry.target },
+          bytes: 0,
+        });
+        continue;
+      }
+      const content = await this.readLocal(fs, state, entry.path, maxFileBytes);
+      if (!content) {
+        state.total--;
+        continue;
+      }
+      records.push(fileHeader(entry.mode, content.length, entry.path), content, fileTrailer);
+      pending.push({
+        path: entry.path,
+        entry: {
+          kind: 'file',
+          size: entry.size,
+          mtimeMs: entry.mtimeMs,
+          mode: entry.mode,
+          sha256: sha256(content),
+        },
+        bytes: content.length,
+      });
+      size += content.length;
+      if (size >= batchBytes) {
+        await flush();
+      }
+    }
+    await flush();
+    this.folders.set(localDir, { local: localDir, remote: root });
+    return {
+      localDir,
+      root,
+      sent: state.sent,
+      deleted: state.deleted,
+      unchanged,
+      bytes: state.bytes,
+      ms: Math.round(performance.now() - started),
+      skipped: state.skipped,
+      apiCalls: state.apiCalls,
+    };
+  }
+
+  /** A file's content, or undefined (skipped and reported) when it cannot be read or grew too big. */
+  private async readLocal(
+    fs: LocalFileSystem,
+    state: SyncRun,
+    path: string,
+    maxFileBytes: number,
+  ): Promise<Buffer | undefined> {
+    try {
+      const content = await fs.readFile(join(state.localDir, path));
+      if (content.length > maxFileBytes) {
+        state.skipped.push({ path, reason: `grew past maxFileBytes during the sync` });
+        return undefined;
+      }
+      return content;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      state.skipped.push({
+        path,
+        reason:
+          code === 'ENOENT' ? 'deleted during the sync' : `not readable (${code ?? String(error)})`,
+      });
+      return undefined;
+    }
+  }
+
+  /** What the pod holds under the root (Python hashes every file; sh only names them). */
+  private async listRemote(state: SyncRun): Promise<Manifest> {
+    const chunks: Buffer[] = [];
+    const outcome = await this.programs
+      .run(
+        { python: pythonLister, sh: shLister },
+        {
+          args: [state.root],
+          onStdout: (chunk) => chunks.push(chunk),
+          onExec: () => state.apiCalls++,
+          ...(state.options.signal ? { signal: state.options.signal } : {}),
+        },
+      )
+      .catch((error: unknown) => {
+        throw this.failure(state, `could not list ${state.root}`, error);
+      });
+    const output = Buffer.concat(chunks);
+    const listing =
+      outcome.interpreter === 'python'
+        ? parsePythonListing(output.toString('latin1'))
+        : parseShListing(output);
+    if (outcome.exitCode !== 0 || !listing) {
+      throw new SyncError(
+        `could not list ${state.root} in pod ${this.programs.target.pod} (exit code ${outcome.exitCode}): ${outcome.stderr.trim()}`,
+        state.root,
+      );
+    }
+    return listing;
+  }
+
+  /** One exec: the records go in, and each record the pod confirms goes into the manifest. */
+  private async sendBatch(state: SyncRun, records: Buffer[], pending: Pending[]): Promise<void> {
+    records.push(endRecord);
+    let done = false;
+    let failed: { record: number; reason: string } | undefined;
+    const detail: string[] = [];
+    const lines = new LineReader((line) => {
+      const [word, number, ...reason] = line.split(' ');
+      const record = Number(number);
+      if (word === 'ok' && pending[record - 1]) {
+        this.confirm(state, pending[record - 1]!);
+      } else if (word === 'err') {
+        failed = { record, reason: reason.join(' ') };
+      } else if (word === 'done') {
+        done = true;
+      } else if (line.trim()) {
+        detail.push(line.trim());
+      }
+    });
+    const outcome = await this.programs
+      .run(
+        { python: pythonReceiver, sh: shReceiver },
+        {
+          args: [state.root],
+          stdin: Buffer.concat(records),
+          onStdout: (chunk) => lines.push(chunk),
+          onExec: () => state.apiCalls++,
+          ...(state.options.signal ? { signal: state.options.signal } : {}),
+        },
+      )
+      .catch((error: unknown) => {
+        throw this.failure(state, `the sync to ${state.root} was cut`, error);
+      });
+    if (done && outcome.exitCode === 0) {
+      return;
+    }
+    const reason = [failed?.reason, ...detail, outcome.stderr.trim()].filter(Boolean).join(': ');
+    const what = failed?.record ? pending[failed.record - 1]?.path : undefined;
+    throw new SyncError(
+      what === undefined
+        ? `could not write the remote root ${state.root} in pod ${this.programs.target.pod}: ${reason || `exit code ${outcome.exitCode}`}`
+        : `could not write ${posix.join(state.root, what)} in pod ${this.programs.target.pod}: ${reason || `exit code ${outcome.exitCode}`}`,
+      what === undefined ? state.root : posix.join(state.root, what),
+    );
+  }
+
+  private confirm(state: SyncRun, record: Pending): void {
+    if (record.entry) {
+      state.manifest.set(record.path, record.entry);
+      state.sent++;
+      state.bytes += record.bytes;
+      state.options.onProgress?.({ files: state.sent, bytes: state.bytes, total: state.total });
+    } else {
+      state.manifest.delete(record.path);
+      state.deleted++;
+    }
+  }
+
+  /** A cancel stays the caller's abort reason; anything else becomes a SyncError naming the root. */
+  private failure(state: SyncRun, what: string, error: unknown): unknown {
+    if (state.options.signal?.aborted) {
+      return error;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new SyncError(`${what} in pod ${this.programs.target.pod}: ${message}`, state.root, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The sync engine of an executor or server: made on first use for the running pod and dropped
+ * with it, so a restarted pod starts from a fresh listing.
+ */
+export class WorkspaceSyncSlot {
+  private engine: WorkspaceSync | undefined;
+
+  constructor(private readonly running: () => { target: PodTarget; workspacePath: string }) {}
+
+  get folders(): readonly SyncedFolder[] {
+    return this.engine?.syncedFolders ?? [];
+  }
+
+  current(): WorkspaceSync {
+    const { target, workspacePath } = this.running();
+    if (!this.engine?.serves(target)) {
+      this.engine = new WorkspaceSync(target, workspacePath);
+    }
+    return this.engine;
+  }
+
+  clear(): void {
+    this.engine = undefined;
+  }
+}
