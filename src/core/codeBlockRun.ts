@@ -29,6 +29,15 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Output as it arrives, stdout and stderr in arrival order. */
   onOutput?: (chunk: OutputChunk) => void;
+  /** The blocks' working directory in the pod (a POSIX path); default the workspace. */
+  cwd?: string;
+  /** Folders in the pod put first on PYTHONPATH (a synced project's root). */
+  importRoots?: string[];
+  /**
+   * Where the code came from: the result then maps its code file to `localFile`, its line numbers
+   * shifted to the editor's (`startLine` is the 1-based line of the code's first line).
+   */
+  source?: { localFile: string; startLine: number };
 }
 
 /** The executor container code runs in, and the limits it runs under. */
@@ -42,6 +51,8 @@ export interface ExecutorContainer {
   /** Seconds per block. */
   timeout: number;
   maxOutputBytes: number;
+  /** Keep generated code files (tmp_code_*) in the workspace after their block. */
+  keepCodeFiles: boolean;
   logger: Logger;
 }
 
@@ -56,9 +67,10 @@ export const killDeadlineMs = 10_000;
 const setupSlackMs = 30_000;
 
 /**
- * Runs one block through pods/exec: its code goes in on stdin, runs under the timeout with every
- * process it starts tagged (all killed when it ends, on cancel, or when the wall clock runs out),
- * and streams its output back.
+ * Runs one block through pods/exec: its code goes in on stdin and is written to its file in the
+ * workspace (a generated one, unless the pod keeps code files, is this run's own and is removed
+ * afterwards), then runs
+ * in `options.cwd` (default the workspace) with `importRoots` first on PYTHONPATH.
  */
 export async function runCodeBlock(
   pod: ExecutorContainer,
@@ -70,10 +82,47 @@ export async function runCodeBlock(
     return { exitCode: 1, output: `Unsupported language: ${block.language}` };
   }
   const code = silencePip(block.code, runtime);
-  const filename = declaredFilename(code) ?? generatedFilename(code, runtime);
+  const declared = declaredFilename(code);
+  const removeAfter = declared === undefined && !pod.keepCodeFiles;
+  const filename =
+    declared ??
+    generatedFilename(code, runtime, removeAfter ? randomBytes(8).toString('hex') : undefined);
   const codeFile = posix.isAbsolute(filename)
     ? posix.normalize(filename)
     : posix.join(pod.workspacePath, filename);
+  const body = Buffer.from(code);
+  const result = await runTagged(
+    pod,
+    runBlockScript,
+    [
+      String(body.length),
+      pod.workspacePath,
+      filename,
+      String(pod.timeout),
+      options.cwd ?? '',
+      (options.importRoots ?? []).join(':'),
+      removeAfter ? '1' : '0',
+      ...runtime.interpreters,
+    ],
+    options,
+    body,
+  );
+  const { ranCode, ...outcome } = result;
+  return ranCode ? { ...outcome, codeFile } : outcome;
+}
+
+/**
+ * Runs a shell script of podScripts.ts through pods/exec, tagged, under the pod's timeout, and
+ * streams its output back; on cancel or when the wall clock runs out, every process it started
+ * is killed. `ranCode` is false when the script itself failed before running any code.
+ */
+export async function runTagged(
+  pod: ExecutorContainer,
+  script: string,
+  argv: string[],
+  options: ExecuteOptions,
+  stdin?: Buffer,
+): Promise<{ exitCode: number; output: string; ranCode: boolean }> {
   const tag = randomBytes(16).toString('hex');
   const collector = new OutputCollector(pod.maxOutputBytes, options.onOutput);
   let scriptMessage: string | undefined;
@@ -86,20 +135,13 @@ export async function runCodeBlock(
   const stop = options.signal
     ? AbortSignal.any([options.signal, wallClock.signal])
     : wallClock.signal;
-  const body = Buffer.from(code);
   try {
     const { exitCode } = await pod.exec.run({
       namespace: pod.namespace,
       pod: pod.name,
       container: pod.container,
-      command: taggedShell(tag, runBlockScript, [
-        String(body.length),
-        pod.workspacePath,
-        filename,
-        String(pod.timeout),
-        ...runtime.interpreters,
-      ]),
-      stdin: body,
+      command: taggedShell(tag, script, argv),
+      ...(stdin ? { stdin } : {}),
       signal: stop,
       onStdout: (chunk) => collector.push('stdout', chunk),
       onStderr: (chunk) => {
@@ -113,11 +155,12 @@ export async function runCodeBlock(
     });
     if (scriptMessage !== undefined && Object.values(exitCodes).includes(exitCode as never)) {
       if (exitCode === exitCodes.outsideWorkspace) {
-        return { exitCode: 1, output: 'Filename is not in the workspace' };
+        return { exitCode: 1, output: 'Filename is not in the workspace', ranCode: false };
       }
       return {
         exitCode: exitCode === exitCodes.missingInterpreter ? 127 : 1,
         output: `${collector.finish()}${scriptMessage}`,
+        ranCode: false,
       };
     }
     // GNU timeout exits 124; busybox's runs the code in its own place, so the code ends by the
@@ -128,7 +171,7 @@ export async function runCodeBlock(
     if (timedOut) {
       collector.note(timeoutText);
     }
-    return { exitCode: timedOut ? 124 : exitCode, output: collector.finish(), codeFile };
+    return { exitCode: timedOut ? 124 : exitCode, output: collector.finish(), ranCode: true };
   } catch (error) {
     if (!stop.aborted) {
       throw error;
@@ -136,12 +179,12 @@ export async function runCodeBlock(
     const unconfirmed = await killBlock(pod, tag);
     if (wallClock.signal.aborted && !(options.signal?.aborted ?? false)) {
       collector.note(`${unconfirmed ?? ''}${timeoutText}`);
-      return { exitCode: 124, output: collector.finish(), codeFile };
+      return { exitCode: 124, output: collector.finish(), ranCode: true };
     }
     return {
       exitCode: 1,
       output: `${collector.finish()}${unconfirmed ?? ''}${cancelledText}`,
-      codeFile,
+      ranCode: true,
     };
   } finally {
     clearTimeout(timer);
@@ -213,6 +256,9 @@ export async function setUpFunctions(
       pod.workspacePath,
       file,
       String(pod.timeout),
+      '',
+      '',
+      '0',
     ]),
     pod.timeout,
     module,

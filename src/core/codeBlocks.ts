@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { PathMapping } from './pathMapping.ts';
 
 export interface CodeBlock {
   language: string;
@@ -8,8 +9,13 @@ export interface CodeBlock {
 export interface CommandLineCodeResult {
   exitCode: number;
   output: string;
-  /** The pod path of the first block's file. */
+  /** The pod path of the first block's file (of the file run, for runFile). */
   codeFile?: string;
+  /**
+   * The synced folders and, for code with a `source`, its code file mapped to that file: map the
+   * output with `remoteToLocal(result.output, result.pathMappings)`.
+   */
+  pathMappings?: PathMapping[];
 }
 
 export interface LanguageRuntime {
@@ -64,7 +70,15 @@ export function declaredFilename(code: string): string | undefined {
   return name ? name : undefined;
 }
 
-/** `tmp_code_<sha256>.<ext>`, as the seed names files. */
-export function generatedFilename(code: string, runtime: LanguageRuntime): string {
-  return `tmp_code_${createHash('sha256').update(code).digest('hex')}.${runtime.extension}`;
+/**
+ * `tmp_code_<sha256>.<ext>`, as the seed names files: the hash of the code, and of `nonce` when
+ * given (a file removed after its run must be its run's alone: a concurrent run of the same code
+ * may not have opened its copy yet).
+ */
+export function generatedFilename(code: string, runtime: LanguageRuntime, nonce?: string): string {
+  const hash = createHash('sha256').update(code);
+  if (nonce !== undefined) {
+    hash.update(`\0${nonce}`);
+  }
+  return `tmp_code_${hash.digest('hex')}.${runtime.extension}`;
 }

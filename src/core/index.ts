@@ -61,6 +61,7 @@ export {
   type ExecuteOptions,
   type PodCommandLineCodeExecutorOptions,
 } from './podCommandLineCodeExecutor.ts';
+export type { RunFileOptions } from './fileRun.ts';
 export {
   jupyterApiUrl,
   jupyterBaseUrl,
@@ -107,3 +108,4 @@ export {
   type SyncProgress,
   type SyncResult,
 } from './workspaceSync/index.ts';
+export { localToRemote, remoteToLocal, type PathMapping } from './pathMapping.ts';

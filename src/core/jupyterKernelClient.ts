@@ -34,6 +34,8 @@ export interface ExecuteRequestOptions {
   onEvent?: (event: KernelOutputEvent) => void;
   /** Answers input(); without it the kernel is told stdin is unavailable and input() fails at once. */
   onInput?: (prompt: string, password: boolean) => Promise<string>;
+  /** Run without output in the history or the execution count (the executor's own set-up code). */
+  silent?: boolean;
 }
 
 export type JupyterWebSocketFactory = (url: string, options: WebSocket.ClientOptions) => WebSocket;
@@ -91,7 +93,12 @@ export class KernelChannel {
   /** Runs code; resolves when both execute_reply and status idle for it have arrived. */
   async execute(code: string, options: ExecuteRequestOptions = {}): Promise<ExecutionReply> {
     const socket = await this.open();
-    const message = executeRequest(this.session, code, options.onInput !== undefined);
+    const message = executeRequest(
+      this.session,
+      code,
+      options.onInput !== undefined,
+      options.silent,
+    );
     return new Promise<ExecutionReply>((resolve, reject) => {
       const request = JSON.stringify(message);
       this.pending.set(message.header.msg_id, {

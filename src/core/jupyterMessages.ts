@@ -73,11 +73,12 @@ export function createMessage<Content>(
   };
 }
 
-export function executeRequest(session: string, code: string, allowStdin: boolean) {
+/** `silent`: the executor's own code, kept out of the history and the execution count. */
+export function executeRequest(session: string, code: string, allowStdin: boolean, silent = false) {
   return createMessage('shell', 'execute_request', session, {
     code,
-    silent: false,
-    store_history: true,
+    silent,
+    store_history: !silent,
     user_expressions: {},
     allow_stdin: allowStdin,
     // Cells are sent one at a time and the caller decides what follows an error. With `true`, a

@@ -75,6 +75,8 @@ export interface PodCommandLineCodeExecutorOptions {
   /** Output kept per call; beyond it the head and tail are kept. Default 10 MiB. */
   maxOutputBytes?: number;
   logger?: Logger;
+  /** Keep the generated code files (tmp_code_*) in the workspace after each block; default false. */
+  keepCodeFiles?: boolean;
   /** Exec subprotocols to offer, newest first (default v5 then v4). */
   execProtocols?: string[];
   webSocketFactory?: WebSocketFactory;
@@ -349,6 +351,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       workspacePath: this.workspacePath,
       timeout: this.timeout,
       maxOutputBytes: this.maxOutputBytes,
+      keepCodeFiles: this.options.keepCodeFiles ?? false,
       logger: this.logger,
     };
   }

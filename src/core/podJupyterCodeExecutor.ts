@@ -15,6 +15,7 @@ import {
 } from './jupyterKernelClient.ts';
 import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
 import { JupyterRestClient } from './jupyterRestClient.ts';
+import { enterWorkingDirectory, type KernelWorkingDirectory } from './kernelWorkingDirectory.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { OutputCollector } from './outputCollector.ts';
 
@@ -78,6 +79,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
   private outputDir: string | undefined;
   private ownsOutputDir = false;
   private kernelDied = false;
+  private workingDirectory: KernelWorkingDirectory | undefined;
 
   constructor(
     private readonly server: PodJupyterConnectionInfo | JupyterConnectionProvider,
@@ -137,6 +139,29 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
     this.logger.info(`started kernel ${kernelId} (${this.kernelName})`);
+    await this.enterWorkingDirectory();
+  }
+
+  /**
+   * Makes `remoteDir` the kernel's working directory and puts `importRoots` first on sys.path:
+   * now (once started) and again after every restart and replaced kernel, silently (no output
+   * in any cell, no execution count), so `open('input.csv')` next to a synced notebook works.
+   */
+  async setWorkingDirectory(
+    remoteDir: string,
+    options: { importRoots?: string[] } = {},
+  ): Promise<void> {
+    const where = { directory: remoteDir, importRoots: options.importRoots ?? [] };
+    if (this.channel) {
+      await enterWorkingDirectory(this.channel, where, this.timeout * 1000);
+    }
+    this.workingDirectory = where;
+  }
+
+  private async enterWorkingDirectory(): Promise<void> {
+    if (this.channel && this.workingDirectory) {
+      await enterWorkingDirectory(this.channel, this.workingDirectory, this.timeout * 1000);
+    }
   }
 
   /** Asks for the kernelspecs until the server answers (it may still be starting) or `timeout` passes. */
@@ -351,18 +376,23 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       });
       this.kernelDied = false;
       this.logger.info(`replaced the dead kernel with ${kernelId}`);
-      return;
+    } else {
+      await rest.restartKernel(channel.kernelId);
+      await channel.reconnectWhenReady();
     }
-    await rest.restartKernel(channel.kernelId);
-    await channel.reconnectWhenReady();
+    await this.enterWorkingDirectory();
   }
 
-  /** Shuts the kernel down and removes the default output directory; start() may follow. */
+  /**
+   * Shuts the kernel down, forgets its working directory and removes the default output
+   * directory; start() may follow.
+   */
   async stop(): Promise<void> {
     const rest = this.rest;
     const channel = this.channel;
     this.rest = undefined;
     this.channel = undefined;
+    this.workingDirectory = undefined;
     channel?.close();
     if (rest && channel) {
       await rest.deleteKernel(channel.kernelId).catch((error: unknown) => {

@@ -20,6 +20,7 @@ export const exitCodes = {
   outsideWorkspace: 202,
   incomplete: 203,
   missingInterpreter: 204,
+  missingFile: 205,
 } as const;
 
 /**
@@ -74,25 +75,63 @@ export function taggedShell(tag: string, script: string, argv: string[]): string
 }
 
 /**
- * Run by `taggedShell`; argv: size workspace filename timeoutSeconds [interpreter...]. Writes
- * stdin to a temporary file next to the target (checked, with symlinks resolved in the pod, to
- * stay inside the workspace) and renames it into place only once complete, so concurrent runs of
- * the same file never see each other's half-written code. Then runs the first interpreter found
- * under `timeout`; when it exits, whatever it started is killed, so the exec ends with the
- * block's own exit code. With no interpreter it only writes the file.
+ * Shared by the scripts that run code: the tag is taken off this shell (only the code and what it
+ * starts carry it, not the script's helpers), and
+ * - `pick_interpreter CANDIDATE...` sets `interp` to the first one on PATH, or fails;
+ * - `run_tagged DIR ROOTS LIMIT [NAME=VALUE...] PROGRAM [ARG...]` runs the program through `env`
+ *   (so the assignments reach it alone, byte-exact) in DIR, with ROOTS (colon-separated) first on
+ *   PYTHONPATH, tagged, in a process group of its own, under `timeout`; when it exits, whatever it
+ *   started is killed, so the exec ends with the program's own exit code, left in `rc`.
+ */
+const launchFunctions = `
+m='${scriptMarker}'
+fail() { printf '%s%s\\n' "$m" "$2" >&2; exit "$1"; }
+${signalTaggedFunction}
+tag=$${blockTagVariable}
+unset ${blockTagVariable}
+pick_interpreter() {
+  for candidate in "$@"; do
+    if command -v "$candidate" >/dev/null 2>&1; then interp=$candidate; return 0; fi
+  done
+  fail ${exitCodes.missingInterpreter} "no interpreter for this language in the pod (looked for: $*)"
+}
+run_tagged() {
+  dir=$1; roots=$2; limit=$3; shift 3
+  command -v timeout >/dev/null 2>&1 || fail ${exitCodes.missingInterpreter} "the image has no timeout command (coreutils)"
+  cd -- "$dir" 2>/dev/null || fail ${exitCodes.setupFailed} "the working directory $dir does not exist in the pod"
+  [ -z "$roots" ] || { PYTHONPATH=$roots\${PYTHONPATH:+:$PYTHONPATH}; export PYTHONPATH; }
+  # GNU timeout makes a process group, busybox's needs setsid (started in the background, it is
+  # no group leader, so setsid runs timeout itself, unforked).
+  own_group=
+  command -v setsid >/dev/null 2>&1 && own_group=setsid
+  ${blockTagVariable}=$tag PYTHONUNBUFFERED=1 $own_group timeout -k 2 "$limit" env "$@" </dev/null &
+  child=$!
+  wait "$child" 2>/dev/null
+  rc=$?
+  # Leftovers (daemons, setsid, background jobs) would hold the exec's stdout open and run on:
+  # timeout's process group holds those that dropped the tag.
+  kill -KILL "-$child" 2>/dev/null
+  now; deadline=$((now + 200))
+  while signal_tagged KILL "$tag" && before "$deadline"; do :; done
+}
+`;
+
+/**
+ * Run by `taggedShell`; argv: size workspace filename timeoutSeconds dir roots remove
+ * [interpreter...]. Writes stdin to a temporary file next to the target (checked, with symlinks
+ * resolved in the pod, to stay inside the workspace) and renames it into place only once
+ * complete, so concurrent runs of the same file never see each other's half-written code. Then
+ * runs it with the first interpreter found (`run_tagged`, in `dir`, default the workspace). With
+ * `remove` = 1 the file is deleted when the script ends, however it ends (timeout, a kill's
+ * TERM). With no interpreter it only writes the file.
  *
  * Every block pays for each process this starts, so the common case (a plain file name in an
  * existing workspace) uses shell builtins, `head`, `wc`, `mv` and one `grep`; `realpath` runs only
  * for names with a slash and for symlinks.
  */
 export const runBlockScript = `
-m='${scriptMarker}'
-fail() { printf '%s%s\\n' "$m" "$2" >&2; exit "$1"; }
-${signalTaggedFunction}
-size=$1; ws=$2; name=$3; limit=$4; shift 4
-# Only the code and what it starts carry the tag, not this shell's helpers.
-tag=$${blockTagVariable}
-unset ${blockTagVariable}
+${launchFunctions}
+size=$1; ws=$2; name=$3; limit=$4; dir=$5; roots=$6; remove=$7; shift 7
 [ -d "$ws" ] || mkdir -p -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot create the workspace $ws"
 cd -P -- "$ws" 2>/dev/null || fail ${exitCodes.setupFailed} "cannot enter the workspace $ws"
 root=$PWD
@@ -108,7 +147,11 @@ if [ -z "$real" ]; then
   mkdir -p -- "\${real%/*}" || fail ${exitCodes.setupFailed} "cannot create the directory of $name"
 fi
 part="\${real%/*}/.\${real##*/}.$tag.part"
-trap 'rm -f -- "$part"' EXIT
+cleanup() {
+  rm -f -- "$part"
+  [ "$remove" != 1 ] || rm -f -- "$real"
+}
+trap cleanup EXIT
 trap 'exit 143' TERM INT HUP
 head -c "$size" > "$part" || fail ${exitCodes.setupFailed} "cannot write $real"
 [ "$(wc -c < "$part")" -eq "$size" ] || fail ${exitCodes.incomplete} "the code arrived incomplete"
@@ -116,25 +159,31 @@ head -c "$size" > "$part" || fail ${exitCodes.setupFailed} "cannot write $real"
 [ -d "$real" ] && fail ${exitCodes.setupFailed} "cannot write $real"
 mv -fT -- "$part" "$real" || fail ${exitCodes.setupFailed} "cannot write $real"
 [ $# -gt 0 ] || exit 0
-interp=
-for candidate in "$@"; do
-  if command -v "$candidate" >/dev/null 2>&1; then interp=$candidate; break; fi
-done
-[ -n "$interp" ] || fail ${exitCodes.missingInterpreter} "no interpreter for this language in the pod (looked for: $*)"
-command -v timeout >/dev/null 2>&1 || fail ${exitCodes.missingInterpreter} "the image has no timeout command (coreutils)"
-# The code runs in a process group of its own: GNU timeout makes one, busybox's needs setsid
-# (started in the background, it is no group leader, so setsid runs timeout itself, unforked).
-own_group=
-command -v setsid >/dev/null 2>&1 && own_group=setsid
-${blockTagVariable}=$tag PYTHONUNBUFFERED=1 $own_group timeout -k 2 "$limit" "$interp" "$real" </dev/null &
-child=$!
-wait "$child" 2>/dev/null
-rc=$?
-# Leftovers (daemons, setsid, background jobs) would hold the exec's stdout open and run on:
-# timeout's process group holds those that dropped the tag.
-kill -KILL "-$child" 2>/dev/null
-now; deadline=$((now + 200))
-while signal_tagged KILL "$tag" && before "$deadline"; do :; done
+pick_interpreter "$@"
+run_tagged "\${dir:-$root}" "$roots" "$limit" "$interp" "$real"
+exit "$rc"
+`;
+
+/**
+ * Run by `taggedShell`; argv: dir roots timeoutSeconds file interpreters argCount [arg...]
+ * [NAME=VALUE...]. Runs a file already in the pod, in place, with its arguments and environment
+ * exactly as given: `interpreters` (space-separated) are tried in order; when empty the file runs
+ * itself (its shebang). Nothing passes through a shell string: the arguments only move within
+ * "$@" (rotated so the assignments come first, then the program, then its arguments).
+ */
+export const runFileScript = `
+${launchFunctions}
+dir=$1; roots=$2; limit=$3; file=$4; interpreters=$5; count=$6; shift 6
+[ -f "$file" ] || fail ${exitCodes.missingFile} "$file is not in the pod: not synced (new since the last sync, ignored, or too large)"
+if [ -n "$interpreters" ]; then
+  pick_interpreter $interpreters
+  set -- "$@" "$interp" "$file"
+else
+  [ -x "$file" ] || fail ${exitCodes.missingInterpreter} "$file has no known extension and is not executable"
+  set -- "$@" "$file"
+fi
+while [ "$count" -gt 0 ]; do set -- "$@" "$1"; shift; count=$((count - 1)); done
+run_tagged "$dir" "$roots" "$limit" "$@"
 exit "$rc"
 `;
 

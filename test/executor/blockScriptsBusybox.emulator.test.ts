@@ -80,6 +80,9 @@ describe('the block scripts with busybox tools only', () => {
       join(dir, 'workspace'),
       'block.sh',
       String(timeoutSeconds),
+      '',
+      '',
+      '0',
       'sh',
     ]);
     const started = Date.now();

@@ -47,7 +47,12 @@ describe('security: secrets stay out of logs and errors, listeners stay on loopb
 
   before(async () => {
     emulator = await withEmulator();
-    executor = new PodCommandLineCodeExecutor({ kubeconfig: emulator.kubeconfigPath, logger });
+    // The fuzz test reads each block's code file back after the block.
+    executor = new PodCommandLineCodeExecutor({
+      kubeconfig: emulator.kubeconfigPath,
+      logger,
+      keepCodeFiles: true,
+    });
     await executor.start();
   });
 

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ExecutorStateError, PodJupyterCodeExecutor } from '../../src/core/index.ts';
+import type { KernelOutputEvent } from '../../src/core/jupyterMessages.ts';
+import { requireTool } from '../support/emulatorFixture.ts';
+import {
+  jupyterServerAvailable,
+  startJupyterServer,
+  type RunningJupyterServer,
+} from '../support/jupyterServer.ts';
+import { scratchDir } from '../support/scratch.ts';
+
+const available = jupyterServerAvailable();
+
+/**
+ * The server runs on this machine, so its kernel's files are local ones: the project folder
+ * stands for the synced root in the pod.
+ */
+describe("the kernel's working directory and import roots", () => {
+  let server: RunningJupyterServer | undefined;
+  let executor: PodJupyterCodeExecutor;
+  const project = join(scratchDir('pod-runner-kernel-cwd-'), 'my project');
+  const notebooks = join(project, 'notebooks');
+  const py = (code: string, onOutput?: (event: KernelOutputEvent) => void) =>
+    executor.executeCodeBlocks([{ language: 'python', code }], onOutput ? { onOutput } : {});
+  /** What a notebook next to input.csv relies on, printed by one cell. */
+  const where = () =>
+    py(
+      'import os, app.util\nprint(os.getcwd())\nprint(open("input.csv").read().strip(), app.util.VALUE)',
+    );
+
+  before(async () => {
+    mkdirSync(join(project, 'app'), { recursive: true });
+    mkdirSync(notebooks);
+    writeFileSync(join(project, 'app/__init__.py'), '');
+    writeFileSync(join(project, 'app/util.py'), 'VALUE = "from util"\n');
+    writeFileSync(join(notebooks, 'input.csv'), 'a,b\n');
+    if (!available) {
+      return;
+    }
+    server = await startJupyterServer();
+    executor = new PodJupyterCodeExecutor(server.info, { timeout: 10 });
+    await executor.start();
+  });
+
+  after(async () => {
+    await executor?.stop();
+    await server?.stop();
+  });
+
+  test('applies now, silently: no output, no execution count, no history, no names left', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const counts: (number | null)[] = [];
+    const count = (event: KernelOutputEvent) =>
+      event.type === 'execute_result' && counts.push(event.executionCount);
+    await py('1', count);
+    await executor.setWorkingDirectory(notebooks, { importRoots: [project] });
+    const result = await where();
+    assert.deepEqual(result, {
+      exitCode: 0,
+      output: `${notebooks}\na,b from util\n`,
+      outputFiles: [],
+    });
+    const hidden = await py(
+      // The marker is split so this cell's own text does not hold it.
+      'mark = "pod_" + "runner"\n[n for n in globals() if mark in n] + [c for c in In if mark in c]',
+      count,
+    );
+    assert.equal(hidden.output, '[]\n');
+    assert.equal(counts.length, 2);
+    assert.equal(counts[1], counts[0]! + 2, 'only the two visible cells between them were counted');
+  });
+
+  test('holds after restart() and after a dead kernel is replaced', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    await py('import os\nos.chdir("/")');
+    await executor.restart();
+    assert.equal((await where()).output, `${notebooks}\na,b from util\n`);
+    const kernelBefore = executor.kernelId;
+    assert.match((await py('import os\nos._exit(1)')).output, /kernel died/);
+    await executor.restart();
+    assert.notEqual(executor.kernelId, kernelBefore, 'the dead kernel was replaced');
+    assert.equal((await where()).output, `${notebooks}\na,b from util\n`);
+  });
+
+  test('a folder the kernel cannot enter is a clear error and the previous one stays', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const missing = join(project, 'not synced');
+    await assert.rejects(executor.setWorkingDirectory(missing), (error: Error) => {
+      assert.ok(error instanceof ExecutorStateError);
+      assert.match(
+        error.message,
+        /could not make .*not synced its working directory \(FileNotFoundError/,
+      );
+      return true;
+    });
+    await executor.restart();
+    assert.equal((await where()).output, `${notebooks}\na,b from util\n`);
+  });
+});
