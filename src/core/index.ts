@@ -98,6 +98,7 @@ export {
   jupyterServerPermissions,
   type Permission,
 } from './preflight.ts';
+export { localToRemote, remoteToLocal, type PathMapping } from './pathMapping.ts';
 export {
   defaultMaxFileBytes,
   type DownloadResult,
@@ -108,4 +109,3 @@ export {
   type SyncProgress,
   type SyncResult,
 } from './workspaceSync/index.ts';
-export { localToRemote, remoteToLocal, type PathMapping } from './pathMapping.ts';
