@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const emulator = await startEmulatorProcess();
   try {
-    say('executor paths (P1, P3, P6, P4)…');
+    say('executor paths (P1, P9, P3, P6, P4)…');
     rows.push(...(await execBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
     say('kernel paths (P2, gateway first cell)…');
     rows.push(...(await kernelBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));

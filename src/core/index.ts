@@ -60,8 +60,8 @@ export {
   PodCommandLineCodeExecutor,
   type ExecuteOptions,
   type PodCommandLineCodeExecutorOptions,
+  type RunFileOptions,
 } from './podCommandLineCodeExecutor.ts';
-export type { RunFileOptions } from './fileRun.ts';
 export {
   jupyterApiUrl,
   jupyterBaseUrl,

@@ -10,6 +10,7 @@ import {
 } from './codeBlockRun.ts';
 import type { CodeBlock, CommandLineCodeResult } from './codeBlocks.ts';
 import { ExecutorStateError, OptionError } from './errors.ts';
+import { runSyncedFile, type RunFileOptions } from './fileRun.ts';
 import {
   buildExecutorPod,
   executorContainerName,
@@ -21,6 +22,7 @@ import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { defaultMaxOutputBytes } from './outputCollector.ts';
 import { PodExecClient, type WebSocketFactory } from './podExec.ts';
+import { resultMappings } from './pathMapping.ts';
 import { managedByLabel, managedByValue } from './podLabels.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
@@ -35,6 +37,7 @@ import {
 } from './workspaceSync/index.ts';
 
 export type { ExecuteOptions } from './codeBlockRun.ts';
+export type { RunFileOptions } from './fileRun.ts';
 
 export interface PodCommandLineCodeExecutorOptions {
   /** A kubeconfig path or KubeConfig; default: KUBECONFIG (paths merged), ~/.kube/config, in-cluster. */
@@ -297,7 +300,26 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
         break;
       }
     }
-    return { exitCode, output, ...(codeFile ? { codeFile } : {}) };
+    const pathMappings = resultMappings(this.syncedFolders, codeFile, options.source);
+    return {
+      exitCode,
+      output,
+      ...(codeFile ? { codeFile } : {}),
+      ...(pathMappings.length > 0 ? { pathMappings } : {}),
+    };
+  }
+
+  /**
+   * Runs a file of a synced folder in place (`file`: a local path in it, absolute or relative to
+   * its root), by its language, as `python app/main.py` runs locally from the root: local imports
+   * and relative data paths work. Exit codes, timeout (124), cancel and output as for blocks.
+   */
+  async runFile(file: string, options: RunFileOptions = {}): Promise<CommandLineCodeResult> {
+    const session = this.requireSession();
+    if (options.signal?.aborted) {
+      return { exitCode: 1, output: cancelledText };
+    }
+    return runSyncedFile(this.container(session), file, this.syncedFolders, options);
   }
 
   /**

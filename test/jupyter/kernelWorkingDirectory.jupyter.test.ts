@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ExecutorStateError, PodJupyterCodeExecutor } from '../../src/core/index.ts';
+import {
+  ExecutorStateError,
+  PodJupyterCodeExecutor,
+  PodJupyterServer,
+} from '../../src/core/index.ts';
 import type { KernelOutputEvent } from '../../src/core/jupyterMessages.ts';
-import { requireTool } from '../support/emulatorFixture.ts';
+import { managedNames, requireTool, withEmulator } from '../support/emulatorFixture.ts';
 import {
   jupyterServerAvailable,
   startJupyterServer,
@@ -13,6 +17,18 @@ import {
 import { scratchDir } from '../support/scratch.ts';
 
 const available = jupyterServerAvailable();
+
+/** A package at the root and a notebook folder with the data file its notebook reads. */
+function writeProject(project: string): void {
+  mkdirSync(join(project, 'app'), { recursive: true });
+  mkdirSync(join(project, 'notebooks'));
+  writeFileSync(join(project, 'app/__init__.py'), '');
+  writeFileSync(join(project, 'app/util.py'), 'VALUE = "from util"\n');
+  writeFileSync(join(project, 'notebooks/input.csv'), 'a,b\n');
+}
+
+const whereCode =
+  'import os, app.util\nprint(os.getcwd())\nprint(open("input.csv").read().strip(), app.util.VALUE)';
 
 /**
  * The server runs on this machine, so its kernel's files are local ones: the project folder
@@ -26,17 +42,10 @@ describe("the kernel's working directory and import roots", () => {
   const py = (code: string, onOutput?: (event: KernelOutputEvent) => void) =>
     executor.executeCodeBlocks([{ language: 'python', code }], onOutput ? { onOutput } : {});
   /** What a notebook next to input.csv relies on, printed by one cell. */
-  const where = () =>
-    py(
-      'import os, app.util\nprint(os.getcwd())\nprint(open("input.csv").read().strip(), app.util.VALUE)',
-    );
+  const where = () => py(whereCode);
 
   before(async () => {
-    mkdirSync(join(project, 'app'), { recursive: true });
-    mkdirSync(notebooks);
-    writeFileSync(join(project, 'app/__init__.py'), '');
-    writeFileSync(join(project, 'app/util.py'), 'VALUE = "from util"\n');
-    writeFileSync(join(notebooks, 'input.csv'), 'a,b\n');
+    writeProject(project);
     if (!available) {
       return;
     }
@@ -104,5 +113,43 @@ describe("the kernel's working directory and import roots", () => {
     });
     await executor.restart();
     assert.equal((await where()).output, `${notebooks}\na,b from util\n`);
+  });
+});
+
+describe("the gateway pod's kernel works in the synced notebook's folder", () => {
+  let emulator: Awaited<ReturnType<typeof withEmulator>>;
+  let server: PodJupyterServer;
+  let executor: PodJupyterCodeExecutor;
+  const project = join(scratchDir('pod-runner-kernel-sync-'), 'proj');
+  const where = () => executor.executeCodeBlocks([{ language: 'python', code: whereCode }]);
+
+  before(async () => {
+    writeProject(project);
+    emulator = await withEmulator({ backoffBaseMs: 200 });
+    if (!available) {
+      return;
+    }
+    server = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath, startupTimeout: 60 });
+    await server.start();
+    executor = new PodJupyterCodeExecutor(server, { timeout: 20 });
+    await executor.start();
+  });
+
+  after(async () => {
+    await executor?.stop();
+    await server?.stop();
+    assert.deepEqual(await managedNames(emulator, 'pods'), [], 'no pod of ours remains');
+    await emulator.verifyNoLeaks();
+  });
+
+  test("after a sync, open('input.csv') and import app.util work, also after restart", async (t) => {
+    if (!requireTool(t, available, "Debian's python3-jupyter-server (the gateway in the pod)")) {
+      return;
+    }
+    const { root } = await server.syncWorkspace(project);
+    await executor.setWorkingDirectory(`${root}/notebooks`, { importRoots: [root] });
+    assert.equal((await where()).output, `${root}/notebooks\na,b from util\n`);
+    await executor.restart();
+    assert.equal((await where()).output, `${root}/notebooks\na,b from util\n`);
   });
 });
