@@ -23,7 +23,8 @@ export const tracebacksFeature: HostFeature = {
           written.includes(`File "${projectPath('app', 'bad_row.py')}", line 4`),
           `and the script: ${written}`,
         );
-        check(!written.includes(remoteRoot()), `no pod path is left: ${written}`);
+        const traceback = written.slice(written.indexOf('Traceback'));
+        check(!traceback.includes(remoteRoot()), `no pod path is left: ${traceback}`);
         await waitFor(
           () => outputDocument()?.getText().includes(util) === true,
           20_000,
