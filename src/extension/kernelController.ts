@@ -15,9 +15,12 @@ import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
 import { mapBetweenColours, StreamLineMappers } from './lineMapper.ts';
 import type { PodStateHolder } from './podState.ts';
-import { projectFolderOf, remotePathOf } from './workspaceSync.ts';
+import { remotePathOf } from './workspaceSync.ts';
 
-type KernelCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers' | 'workspaceSync'>;
+type KernelCtx = Pick<
+  Ctx,
+  'settings' | 'logger' | 'podLabels' | 'leftovers' | 'workspaceSync' | 'output'
+>;
 
 /** A notebook's kernel, tied to the gateway server it was started on. */
 interface NotebookKernel {
@@ -160,12 +163,15 @@ export class KernelController implements vscode.Disposable {
     kernel: PodJupyterCodeExecutor,
     signal: AbortSignal,
   ): Promise<void> {
-    const project = projectFolderOf(notebook.uri, this.ctx.settings);
+    const project = await this.ctx.workspaceSync.syncNotebook(
+      entry.server,
+      notebook,
+      signal,
+      (text) => this.ctx.output.write(text),
+    );
     if (!project) {
       return;
     }
-    const synced = await this.ctx.workspaceSync.sync(entry.server, project, { signal });
-    this.ctx.logger.info(`notebook sync:\n${this.ctx.workspaceSync.describe(synced)}`);
     const directory = posix.dirname(remotePathOf(project, notebook.uri.fsPath));
     if (entry.workingDirectory !== directory) {
       await kernel.setWorkingDirectory(directory, { importRoots: [project.root] });

@@ -6,7 +6,7 @@ import { NotebookCellQueues } from './cellQueue.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { StreamLineMappers } from './lineMapper.ts';
-import { projectFolderOf, remotePathOf } from './workspaceSync.ts';
+import { remotePathOf } from './workspaceSync.ts';
 
 const languages: Record<string, string> = { python: 'python', shellscript: 'bash' };
 
@@ -40,11 +40,12 @@ export function createStatelessController(ctx: Ctx): vscode.Disposable {
     }
     try {
       const result = await ctx.executor.withPod(signal, async (executor) => {
-        const project = projectFolderOf(cell.notebook.uri, ctx.settings);
-        if (project) {
-          const synced = await ctx.workspaceSync.sync(executor, project, { signal });
-          ctx.logger.info(`notebook sync:\n${ctx.workspaceSync.describe(synced)}`);
-        }
+        const project = await ctx.workspaceSync.syncNotebook(
+          executor,
+          cell.notebook,
+          signal,
+          (text) => ctx.output.write(text),
+        );
         const { remoteToLocal } = await loadCore();
         const mappers = new StreamLineMappers<OutputStream>((text) =>
           remoteToLocal(text, executor.syncedFolders),

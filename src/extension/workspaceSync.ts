@@ -72,6 +72,30 @@ export class WorkspaceSync {
   }
 
   /**
+   * Syncs a notebook's folder before a cell of it runs (nothing when sync is off or the notebook
+   * is not in an open folder). Only a sync that changed something, or skipped a file not reported
+   * before, is reported: a notebook syncs before every cell.
+   */
+  async syncNotebook(
+    target: SyncTarget,
+    notebook: vscode.NotebookDocument,
+    signal: AbortSignal,
+    report: (text: string) => void,
+  ): Promise<ProjectFolder | undefined> {
+    const project = projectFolderOf(notebook.uri, this.readSettings());
+    if (!project) {
+      return undefined;
+    }
+    const result = await this.sync(target, project, { signal });
+    const description = this.describe(result);
+    const newSkips = description.trimEnd().split('\n').length > 1;
+    if (result.sent + result.deleted > 0 || newSkips) {
+      report(`▷ ${vscode.workspace.asRelativePath(notebook.uri)}\n${description}`);
+    }
+    return project;
+  }
+
+  /**
    * A line on what the sync did (`synced 3 files, 12 KB, 40 ms`), then one per skipped file not
    * reported before, with the reason.
    */

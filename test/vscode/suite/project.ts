@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { PodRunnerApi } from '../../../src/extension/api.ts';
@@ -45,4 +46,28 @@ export function outputDocument(): vscode.TextDocument | undefined {
   return vscode.workspace.textDocuments.find(
     (document) => document.uri.scheme === 'output' && document.languageId === 'pod-runner-output',
   );
+}
+
+/** Writes a notebook of code cells into the project, opens it and picks the controller. */
+export async function openProjectNotebook(
+  file: string,
+  sources: string[],
+  controller: 'pod-runner-kernel' | 'pod-runner-stateless',
+): Promise<vscode.NotebookDocument> {
+  const path = projectPath(file);
+  const cells = sources.map((source) => ({
+    cell_type: 'code',
+    execution_count: null,
+    metadata: {},
+    outputs: [],
+    source,
+  }));
+  await writeFile(path, JSON.stringify({ cells, metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+  const notebook = await vscode.workspace.openNotebookDocument(vscode.Uri.file(path));
+  await vscode.window.showNotebookDocument(notebook);
+  await vscode.commands.executeCommand('notebook.selectKernel', {
+    id: controller,
+    extension: 'pod-runner.pod-runner',
+  });
+  return notebook;
 }

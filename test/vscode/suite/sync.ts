@@ -1,8 +1,8 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { SyncResult } from '../../../src/core/index.ts';
-import { check, withTimeout, type HostFeature } from './host.ts';
-import { projectPath, remoteRoot, runFromEditor } from './project.ts';
+import { cellText, check, runCell, withTimeout, type HostFeature } from './host.ts';
+import { openProjectNotebook, projectPath, remoteRoot, runFromEditor } from './project.ts';
 
 const settings = () => vscode.workspace.getConfiguration('podRunner');
 
@@ -95,6 +95,24 @@ export const syncFeature: HostFeature = {
         } finally {
           await rm(projectPath('data', 'new'), { recursive: true, force: true });
         }
+      },
+    },
+    {
+      name: "a stateless notebook of the project runs each cell in the notebook's folder, the root importable",
+      run: async () => {
+        const notebook = await openProjectNotebook(
+          'notebooks/stateless.ipynb',
+          [
+            "from app.util import parse_row\nprint(open('../data/input.csv').readline().strip())\nprint(parse_row('figs,2,1.5'))",
+          ],
+          'pod-runner-stateless',
+        );
+        await runCell(notebook, 0);
+        check(
+          cellText(notebook, 0) === "name,quantity,price\n('figs', 2, 1.5)\n",
+          `the cell's output: ${cellText(notebook, 0)}`,
+        );
+        await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
       },
     },
     {

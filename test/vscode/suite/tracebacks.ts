@@ -1,8 +1,13 @@
-import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { stripAnsi } from '../../../src/core/jupyterMessages.ts';
 import { cellText, check, runCell, waitFor, withTimeout, type HostFeature } from './host.ts';
-import { outputDocument, projectPath, remoteRoot, runFromEditor } from './project.ts';
+import {
+  openProjectNotebook,
+  outputDocument,
+  projectPath,
+  remoteRoot,
+  runFromEditor,
+} from './project.ts';
 
 /** app/util.py's line that raises on a malformed row. */
 const raisingLine = 7;
@@ -89,31 +94,14 @@ export const tracebacksFeature: HostFeature = {
     {
       name: 'a kernel notebook of the project runs in its folder; its error output names the local file and line',
       run: async () => {
-        const path = projectPath('notebooks', 'failing.ipynb');
-        await writeFile(
-          path,
-          JSON.stringify({
-            cells: [
-              "print(open('../data/input.csv').readline().strip())",
-              "from app.util import parse_row\nparse_row('pears,two,0.75')",
-            ].map((source) => ({
-              cell_type: 'code',
-              execution_count: null,
-              metadata: {},
-              outputs: [],
-              source,
-            })),
-            metadata: {},
-            nbformat: 4,
-            nbformat_minor: 5,
-          }),
+        const notebook = await openProjectNotebook(
+          'notebooks/failing.ipynb',
+          [
+            "print(open('../data/input.csv').readline().strip())",
+            "from app.util import parse_row\nparse_row('pears,two,0.75')",
+          ],
+          'pod-runner-kernel',
         );
-        const notebook = await vscode.workspace.openNotebookDocument(vscode.Uri.file(path));
-        await vscode.window.showNotebookDocument(notebook);
-        await vscode.commands.executeCommand('notebook.selectKernel', {
-          id: 'pod-runner-kernel',
-          extension: 'pod-runner.pod-runner',
-        });
         await runCell(notebook, 0);
         check(
           cellText(notebook, 0) === 'name,quantity,price\n',
