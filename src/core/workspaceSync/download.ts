@@ -2,9 +2,9 @@ import { chmod, mkdir, realpath, rename, rm, symlink, writeFile } from 'node:fs/
 import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { SyncError } from '../errors.ts';
 import { parseSentStream, type SentRecord } from './framing.ts';
-import type { PodProgramRunner } from './podProgramRunner.ts';
-import { pythonSender } from './podPrograms.ts';
-import type { DownloadResult } from './types.ts';
+import type { PodProgram, PodProgramRunner, ProgramOutcome } from './podProgramRunner.ts';
+import { pythonSender, shFileReader, shSenderLister } from './podPrograms.ts';
+import type { DownloadResult, SkippedPath } from './types.ts';
 
 /**
  * Copies a file or folder from the pod into `localDir` (as `localDir/<its name>`), in one exec.
@@ -20,42 +20,46 @@ export async function downloadFromPod(
     throw new SyncError(`the path in the pod must be absolute, got "${remotePath}"`, remotePath);
   }
   const pod = programs.target.pod;
-  const chunks: Buffer[] = [];
-  const outcome = await programs
-    .run(
-      { python: pythonSender, sh: shDownloadUnsupported },
-      {
-        args: [remotePath],
+  const failed = (detail: string, cause?: unknown) =>
+    new SyncError(`could not download ${remotePath} from pod ${pod}: ${detail}`, remotePath, {
+      cause,
+    });
+  const run = async (
+    program: PodProgram,
+    path: string,
+  ): Promise<ProgramOutcome & { out: Buffer }> => {
+    const chunks: Buffer[] = [];
+    try {
+      const outcome = await programs.run(program, {
+        args: [path],
         onStdout: (chunk) => chunks.push(chunk),
         onExec: () => undefined,
         ...(options.signal ? { signal: options.signal } : {}),
-      },
-    )
-    .catch((error: unknown) => {
+      });
+      return { ...outcome, out: Buffer.concat(chunks) };
+    } catch (error) {
       if (options.signal?.aborted) {
         throw error;
       }
-      throw new SyncError(
-        `could not download ${remotePath} from pod ${pod}: ${error instanceof Error ? error.message : String(error)}`,
-        remotePath,
-        { cause: error },
-      );
-    });
-  if (outcome.interpreter === 'sh') {
-    throw new SyncError(
-      `could not download ${remotePath} from pod ${pod}: Download from Pod needs python3 or python in the container`,
-      remotePath,
-    );
-  }
+      throw failed(error instanceof Error ? error.message : String(error), error);
+    }
+  };
+  const sent = await run({ python: pythonSender, sh: shSenderLister }, remotePath);
+  const skipped: SkippedPath[] = [];
   let records: SentRecord[];
   try {
-    records = parseSentStream(Buffer.concat(chunks));
+    records =
+      sent.interpreter === 'python'
+        ? parseSentStream(sent.out)
+        : await readOverSh(sent.out, remotePath, skipped, (path) =>
+            run({ python: '', sh: shFileReader }, path).then((outcome) => outcome.out),
+          );
   } catch (error) {
+    if (error instanceof SyncError) {
+      throw error;
+    }
     const message = error instanceof Error ? error.message : String(error);
-    throw new SyncError(
-      `could not download ${remotePath} from pod ${pod}: ${message}${outcome.stderr ? `: ${outcome.stderr.trim()}` : ''}`,
-      remotePath,
-    );
+    throw failed(`${message}${sent.stderr ? `: ${sent.stderr.trim()}` : ''}`);
   }
   const target = resolve(localDir);
   await mkdir(target, { recursive: true });
@@ -95,7 +99,36 @@ export async function downloadFromPod(
     await rename(temporary, local);
   }
   const name = posix.basename(remotePath.replace(/\/+$/, '')) || '.';
-  return { localPath: join(target, name), files, bytes };
+  return { localPath: join(target, name), files, bytes, skipped };
+}
+
+/** The sh lister's records, each file read by an exec of its own. */
+async function readOverSh(
+  listing: Buffer,
+  remotePath: string,
+  skipped: SkippedPath[],
+  read: (path: string) => Promise<Buffer>,
+): Promise<SentRecord[]> {
+  const base = posix.dirname(remotePath === '/' ? '/' : remotePath.replace(/\/+$/, ''));
+  const records: SentRecord[] = [];
+  for (const item of listing.toString('utf8').split('\0')) {
+    if (item === 'end') {
+      return records;
+    }
+    if (item.startsWith('X ')) {
+      throw new Error(`${remotePath}: ${item.slice(2)}`);
+    }
+    const path = posix.relative(base, item.slice(2));
+    if (item.startsWith('d ')) {
+      records.push({ kind: 'folder', path });
+    } else if (item.startsWith('l ')) {
+      skipped.push({ path, reason: 'a symlink: the pod has no Python to read its target' });
+    } else if (item.startsWith('f ') || item.startsWith('x ')) {
+      const mode = item.startsWith('x ') ? 0o755 : 0o644;
+      records.push({ kind: 'file', path, mode, content: await read(item.slice(2)) });
+    }
+  }
+  throw new Error('the listing from the pod ended early');
 }
 
 /** The local path of a relative path from the pod; refuses anything that leaves `folder`. */
@@ -114,5 +147,3 @@ function within(folder: string, path: string): boolean {
   const rel = relative(folder, path);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
-
-const shDownloadUnsupported = 'exit 0';

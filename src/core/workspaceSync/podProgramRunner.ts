@@ -43,8 +43,15 @@ export class PodProgramRunner {
 
   constructor(readonly target: PodTarget) {}
 
-  get interpreterKind(): 'python' | 'sh' | undefined {
-    return this.interpreter?.kind;
+  /** `python`, or `sh` and its exact-read tool; undefined until a run found out. */
+  get description(): string | undefined {
+    const found = this.interpreter;
+    if (!found) {
+      return undefined;
+    }
+    return found.kind === 'python'
+      ? 'python'
+      : `sh ${found.reader === 'bytes' ? 'dd bs=1' : found.reader}`;
   }
 
   async run(program: PodProgram, run: ProgramRun): Promise<ProgramOutcome> {

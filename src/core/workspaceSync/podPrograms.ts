@@ -21,17 +21,44 @@ export const pythonReceiver = `${pythonPathCodec}
 out = sys.stdout
 number = 0
 tmp = None
-def say(line):
-    out.write(line + '\\n')
-    out.flush()
 def fail(reason):
     if tmp is not None:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-    say('err %d %s' % (number, reason.replace('\\n', ' ')))
+    out.write('err %d %s\\n' % (number, reason.replace('\\n', ' ')))
+    out.flush()
     sys.exit(1)
+class Source:
+    # Reads stdin itself so that it knows when it is about to wait: the confirmations written so
+    # far go out first, in one write rather than one per file.
+    def __init__(self):
+        self.data = b''
+        self.pos = 0
+    def more(self):
+        out.flush()
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            fail('the stream ended early')
+        self.data = self.data[self.pos:] + chunk
+        self.pos = 0
+    def line(self):
+        while True:
+            end = self.data.find(b'\\n', self.pos)
+            if end >= 0:
+                line = self.data[self.pos:end]
+                self.pos = end + 1
+                return line
+            self.more()
+    def take(self, size, sink):
+        while size:
+            if self.pos >= len(self.data):
+                self.more()
+            piece = memoryview(self.data)[self.pos:self.pos + size]
+            sink(piece)
+            self.pos += len(piece)
+            size -= len(piece)
 def prune(p):
     parent = os.path.dirname(p)
     while parent:
@@ -45,16 +72,14 @@ try:
     os.chdir(sys.argv[1])
 except OSError as e:
     fail(e.strerror or str(e))
-source = sys.stdin.buffer
+source = Source()
 while True:
-    line = source.readline()
-    if not line.endswith(b'\\n'):
-        fail('the stream ended early')
+    fields = source.line().split()
     number += 1
-    fields = line.split()
-    op = fields[0]
+    op = fields[0] if fields else b''
     if op == b'Q':
-        say('done')
+        out.write('done\\n')
+        out.flush()
         break
     try:
         if op == b'D':
@@ -64,7 +89,7 @@ while True:
             except FileNotFoundError:
                 pass
             prune(p)
-        else:
+        elif op in (b'F', b'L'):
             p = dec(fields[-1])
             parent = os.path.dirname(p) or b'.'
             os.makedirs(parent, exist_ok=True)
@@ -72,22 +97,20 @@ while True:
             if op == b'L':
                 os.symlink(dec(fields[1]), tmp)
             else:
-                left = int(fields[2])
                 with open(tmp, 'wb') as f:
-                    while left:
-                        chunk = source.read(min(left, 1 << 20))
-                        if not chunk:
-                            fail('the stream ended early')
-                        f.write(chunk)
-                        left -= len(chunk)
+                    source.take(int(fields[2]), f.write)
                 os.chmod(tmp, int(fields[1], 8))
-                if source.read(2) != b'.\\n':
+                trailer = bytearray()
+                source.take(2, trailer.extend)
+                if trailer != b'.\\n':
                     fail('the stream ended early')
             os.replace(tmp, p)
             tmp = None
+        else:
+            fail('unexpected record')
     except OSError as e:
         fail(e.strerror or str(e))
-    say('ok %d' % number)
+    out.write('ok %d\\n' % number)
 `;
 
 /** Prints `f <mode> <size> <sha256> <path>` and `l <target> <path>` for the tree, then `end`. */
@@ -238,3 +261,31 @@ walk() {
 walk .
 printf 'end\\000'
 `;
+
+/**
+ * Names what Download from Pod copies over sh, NUL-terminated: `d|f|x|l <path>` (x: an executable
+ * file), or `X <reason>`. Without a size tool sh cannot frame contents, so each file is then read
+ * by an exec of its own (`shFileReader`).
+ */
+export const shSenderLister = `${shReader}
+src=$1
+[ "$src" = / ] || src=\${src%/}
+[ -L "$src" ] || [ -e "$src" ] || { printf 'X No such file or directory\\000'; exit 0; }
+walk() {
+  for e in "$1"/* "$1"/.*; do
+    case \${e##*/} in .|..) continue ;; esac
+    item "$e"
+  done
+}
+item() {
+  if [ -L "$1" ]; then printf 'l %s\\000' "$1"
+  elif [ -d "$1" ]; then printf 'd %s\\000' "$1"; walk "$1"
+  elif [ -f "$1" ] && [ -x "$1" ]; then printf 'x %s\\000' "$1"
+  elif [ -f "$1" ]; then printf 'f %s\\000' "$1"
+  fi
+}
+item "$src"
+printf 'end\\000'
+`;
+
+export const shFileReader = 'exec head -c 1099511627776 < "$1"';

@@ -45,6 +45,11 @@ export interface SyncResult {
   skipped: SkippedPath[];
   /** Execs this sync made (0 when nothing changed). */
   apiCalls: number;
+  /**
+   * The program that wrote the files in the pod: `python`, or `sh` with the tool that reads
+   * exactly N bytes (`sh head`, `sh dd`, `sh dd bs=1`); absent when nothing was sent.
+   */
+  receiver?: string;
 }
 
 export interface SyncedFolder {
@@ -57,6 +62,8 @@ export interface DownloadResult {
   localPath: string;
   files: number;
   bytes: number;
+  /** What could not be copied (over sh: symlinks), with the reason. */
+  skipped: SkippedPath[];
 }
 
 export const defaultMaxFileBytes = 50 * 1024 * 1024;

@@ -9,7 +9,13 @@ import {
   LineReader,
   symlinkRecord,
 } from './framing.ts';
-import { nodeFileSystem, walkLocalTree, type LocalFileSystem } from './localTree.ts';
+import {
+  nodeFileSystem,
+  walkLocalTree,
+  type LocalEntry,
+  type LocalFile,
+  type LocalFileSystem,
+} from './localTree.ts';
 import {
   parsePythonListing,
   parseShListing,
@@ -21,6 +27,7 @@ import {
   type ManifestEntry,
 } from './manifest.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
+import { readAhead } from './readAhead.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
 import {
   defaultMaxFileBytes,
@@ -52,6 +59,7 @@ interface SyncRun {
   deleted: number;
   bytes: number;
   total: number;
+  batches: number;
 }
 
 /**
@@ -128,29 +136,35 @@ export class WorkspaceSync {
       deleted: 0,
       bytes: 0,
       total: 0,
+      batches: 0,
     };
     if (options.verify || !this.manifests.has(root)) {
       state.manifest = await this.listRemote(state);
     }
     this.manifests.set(root, state.manifest);
-    const fs = options.fileSystem ?? nodeFileSystem;
-    const toSend = [];
+    const read = (entry: LocalFile) =>
+      this.readLocal(options.fileSystem ?? nodeFileSystem, state, entry.path, maxFileBytes);
+    const toSend: { entry: LocalEntry; content?: Buffer }[] = [];
+    const toHash: LocalFile[] = [];
     let unchanged = 0;
     for (const entry of tree.entries) {
       const known = state.manifest.get(entry.path);
       if (unchangedByStat(entry, known)) {
         unchanged++;
-        continue;
+      } else if (entry.kind === 'file' && worthHashing(entry, known)) {
+        toHash.push(entry);
+      } else {
+        toSend.push({ entry });
       }
-      if (entry.kind === 'file' && known?.kind === 'file' && worthHashing(entry, known)) {
-        const content = await this.readLocal(fs, state, entry.path, maxFileBytes);
-        if (content && sha256(content) === known.sha256) {
-          state.manifest.set(entry.path, { ...known, mtimeMs: entry.mtimeMs, listed: false });
-          unchanged++;
-          continue;
-        }
+    }
+    for await (const [entry, content] of readAhead(toHash, read, (entry) => entry.size)) {
+      const known = state.manifest.get(entry.path);
+      if (content && known?.kind === 'file' && sha256(content) === known.sha256) {
+        state.manifest.set(entry.path, { ...known, mtimeMs: entry.mtimeMs, listed: false });
+        unchanged++;
+      } else if (content) {
+        toSend.push({ entry, content });
       }
-      toSend.push(entry);
     }
     state.total = toSend.length;
     const records: Buffer[] = [];
@@ -166,7 +180,13 @@ export class WorkspaceSync {
       records.push(deleteRecord(path));
       pending.push({ path, entry: undefined, bytes: 0 });
     }
-    for (const entry of toSend) {
+    const contentOf = (item: (typeof toSend)[number]) =>
+      item.content || item.entry.kind === 'symlink'
+        ? Promise.resolve(item.content)
+        : read(item.entry);
+    const sizeOf = (item: (typeof toSend)[number]) =>
+      item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
+    for await (const [{ entry }, content] of readAhead(toSend, contentOf, sizeOf)) {
       if (entry.kind === 'symlink') {
         records.push(symlinkRecord(entry.target, entry.path));
         pending.push({
@@ -176,7 +196,6 @@ export class WorkspaceSync {
         });
         continue;
       }
-      const content = await this.readLocal(fs, state, entry.path, maxFileBytes);
       if (!content) {
         state.total--;
         continue;
@@ -186,7 +205,7 @@ export class WorkspaceSync {
         path: entry.path,
         entry: {
           kind: 'file',
-          size: entry.size,
+          size: content.length,
           mtimeMs: entry.mtimeMs,
           mode: entry.mode,
           sha256: sha256(content),
@@ -210,6 +229,9 @@ export class WorkspaceSync {
       ms: Math.round(performance.now() - started),
       skipped: state.skipped,
       apiCalls: state.apiCalls,
+      ...(state.batches > 0 && this.programs.description
+        ? { receiver: this.programs.description }
+        : {}),
     };
   }
 
@@ -271,6 +293,7 @@ export class WorkspaceSync {
   /** One exec: the records go in, and each record the pod confirms goes into the manifest. */
   private async sendBatch(state: SyncRun, records: Buffer[], pending: Pending[]): Promise<void> {
     records.push(endRecord);
+    state.batches++;
     let done = false;
     let failed: { record: number; reason: string } | undefined;
     const detail: string[] = [];

@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import WebSocket from 'ws';
+import type { WebSocketFactory } from '../../src/core/podExec.ts';
+import type { ImageCatalogOptions } from '../emulator/kubelet/imageCatalog.ts';
+import { execFileAsync } from './emulatorFixture.ts';
+
+/** Keeps a Python-only container alive until SIGTERM. */
+export const pythonKeepAlive = [
+  'python3',
+  '-c',
+  'import signal, time\nsignal.signal(signal.SIGTERM, lambda *_: exit(0))\nwhile True: time.sleep(5)',
+];
+
+/**
+ * Images without tar, rsync or a shell's usual tools on PATH: busybox's sh alone (an Alpine
+ * without Python: its head reads ahead from a pipe), dash with GNU head and the file tools (a
+ * slim Debian without Python), and Python alone (no sh at all).
+ */
+export const syncImages: NonNullable<ImageCatalogOptions['images']> = {
+  'busybox-sh-only': { commands: { sh: '/bin/busybox' }, env: { PATH: '/usr/local/bin' } },
+  'dash-gnu-head': {
+    commands: {
+      sh: '/bin/dash',
+      ...Object.fromEntries(
+        ['head', 'mkdir', 'mv', 'rm', 'rmdir', 'chmod', 'ln'].map((tool) => [tool, `/bin/${tool}`]),
+      ),
+    },
+    env: { PATH: '/usr/local/bin' },
+  },
+  'python-only': {
+    commands: { python3: '/usr/bin/python3' },
+    env: { PATH: '/usr/local/bin' },
+    cmd: pythonKeepAlive,
+  },
+};
+
+export type TreeSpec = Record<
+  string,
+  string | { content: string; mode: number } | { link: string }
+>;
+
+/** Writes files, executable files and symlinks under `root`. */
+export function writeTree(root: string, files: TreeSpec): void {
+  mkdirSync(root, { recursive: true });
+  for (const [path, spec] of Object.entries(files)) {
+    const target = join(root, path);
+    mkdirSync(dirname(target), { recursive: true });
+    if (typeof spec === 'string') {
+      writeFileSync(target, spec);
+    } else if ('link' in spec) {
+      symlinkSync(spec.link, target);
+    } else {
+      writeFileSync(target, spec.content);
+      chmodSync(target, spec.mode);
+    }
+  }
+}
+
+/**
+ * Every file and symlink under `dir` (folders too with `withFolders`): path → `file <mode> <sha256>`,
+ * `link <target>` or `folder`.
+ */
+export function snapshot(dir: string, withFolders = false): Record<string, string> {
+  const result: Record<string, string> = {};
+  const walk = (relative: string) => {
+    for (const name of readdirSync(join(dir, relative))) {
+      const path = relative ? `${relative}/${name}` : name;
+      const stats = lstatSync(join(dir, path));
+      if (stats.isSymbolicLink()) {
+        result[path] = `link ${readlinkSync(join(dir, path))}`;
+      } else if (stats.isDirectory()) {
+        if (withFolders) {
+          result[path] = 'folder';
+        }
+        walk(path);
+      } else {
+        const hash = createHash('sha256')
+          .update(readFileSync(join(dir, path)))
+          .digest('hex');
+        result[path] = `file ${(stats.mode & 0o777).toString(8)} ${hash.slice(0, 16)}`;
+      }
+    }
+  };
+  walk('');
+  return Object.fromEntries(Object.entries(result).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * What the pod holds under `root`, as a snapshot: the host's tar (by its absolute path, so the
+ * images' PATH does not matter) packs it in the pod and it is unpacked into `scratch`.
+ */
+export async function remoteSnapshot(
+  kubeconfig: string,
+  pod: string,
+  root: string,
+  scratch: string,
+  withFolders = false,
+): Promise<Record<string, string>> {
+  mkdirSync(scratch, { recursive: true });
+  await execFileAsync('sh', [
+    '-c',
+    'kubectl --kubeconfig "$1" exec "$2" -- /bin/tar -C "$3" -cf - . | tar -x -C "$4"',
+    'sh',
+    kubeconfig,
+    pod,
+    root,
+    scratch,
+  ]);
+  return snapshot(scratch, withFolders);
+}
+
+/** Runs a shell command in the pod with the host's sh (by its absolute path). */
+export async function inPod(kubeconfig: string, pod: string, script: string): Promise<string> {
+  const { stdout } = await execFileAsync('kubectl', [
+    '--kubeconfig',
+    kubeconfig,
+    'exec',
+    pod,
+    '--',
+    '/bin/sh',
+    '-c',
+    `PATH=/usr/bin:/bin; ${script}`,
+  ]);
+  return stdout;
+}
+
+/**
+ * Opens WebSockets as usual; after `holdNext()`, the next exec that sends more than one frame
+ * of stdin sends only its first frame and keeps the rest until `release()`.
+ */
+export function stdinGate() {
+  let armed = false;
+  let held: (() => void) | undefined;
+  let opened: (() => void) | undefined;
+  const factory: WebSocketFactory = (url, protocols, options) => {
+    const socket = new WebSocket(url, protocols, options);
+    const send = socket.send.bind(socket) as (data: Buffer) => void;
+    let queue: Buffer[] | undefined;
+    socket.send = ((data: Buffer) => {
+      if (queue) {
+        queue.push(data);
+        return;
+      }
+      send(data);
+      if (armed && data.length > 1024 * 1024) {
+        armed = false;
+        queue = [];
+        held = () => {
+          const frames = queue ?? [];
+          queue = undefined;
+          for (const frame of frames) {
+            if (socket.readyState === WebSocket.OPEN) {
+              send(frame);
+            }
+          }
+        };
+        opened?.();
+      }
+    }) as typeof socket.send;
+    return socket;
+  };
+  return {
+    factory,
+    /** Holds the next large stdin; resolves once its first frame went out. */
+    holdNext(): Promise<void> {
+      armed = true;
+      return new Promise((resolve) => (opened = resolve));
+    },
+    release() {
+      held?.();
+      held = undefined;
+    },
+  };
+}
