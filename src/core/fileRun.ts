@@ -38,25 +38,16 @@ export async function runSyncedFile(
   folders: readonly PathMapping[],
   options: RunFileOptions,
 ): Promise<CommandLineCodeResult> {
-  const { folder, localFile, remoteFile } = locate(file, folders, options.root);
-  const env = Object.entries(options.env ?? {});
-  for (const [name, value] of env) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || value.includes('\0')) {
-      throw new OptionError('env', `${JSON.stringify(name)} is not a valid variable to pass`);
-    }
+  if (options.cwd !== undefined && options.cwd !== 'root' && options.cwd !== 'file') {
+    throw new OptionError('cwd', `must be 'root' or 'file', got ${JSON.stringify(options.cwd)}`);
   }
+  const { folder, localFile, remoteFile } = locate(file, folders, options.root);
+  const runtime = await runtimeOfFile(localFile);
+  const roots = options.importRoots ?? [folder.remote];
   const args = options.args ?? [];
   if (args.some((arg) => arg.includes('\0'))) {
     throw new OptionError('args', 'an argument cannot contain a NUL character');
   }
-  const roots = options.importRoots ?? [folder.remote];
-  const assignments = env.map(([name, value]) =>
-    // The program's own PYTHONPATH keeps the import roots first.
-    name === 'PYTHONPATH' && roots.length > 0
-      ? `${name}=${[...roots, value].join(':')}`
-      : `${name}=${value}`,
-  );
-  const runtime = await runtimeOfFile(localFile);
   const outcome = await runTagged(
     pod,
     runFileScript,
@@ -68,7 +59,7 @@ export async function runSyncedFile(
       runtime?.interpreters.join(' ') ?? '',
       String(args.length),
       ...args,
-      ...assignments,
+      ...assignments(options.env ?? {}, roots),
     ],
     options,
   );
@@ -83,6 +74,18 @@ export async function runSyncedFile(
     codeFile: remoteFile,
     pathMappings: resultMappings(folders, undefined, undefined),
   };
+}
+
+/** `NAME=VALUE` for `env`; a PYTHONPATH given keeps the import roots first. */
+function assignments(env: Record<string, string>, roots: string[]): string[] {
+  return Object.entries(env).map(([name, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || value.includes('\0')) {
+      throw new OptionError('env', `${JSON.stringify(name)} is not a variable that can be passed`);
+    }
+    return name === 'PYTHONPATH' && roots.length > 0
+      ? `${name}=${[...roots, value].join(':')}`
+      : `${name}=${value}`;
+  });
 }
 
 /** The synced folder holding `file`, and the file's local and remote paths. */
@@ -106,9 +109,9 @@ function locate(
       `${file} is relative and several folders are synced: say which one with root`,
     );
   }
-  const localFile = isAbsolute(file) ? file : resolve(candidates[0]!.local, file);
+  const localFile = resolve(candidates[0]!.local, file);
   const found = mappingHolding(localFile, candidates);
-  if (!found || found.rest === '' || found.rest.split('/').includes('..')) {
+  if (!found || found.rest === '') {
     throw new OptionError(
       'file',
       `${file} is not in a folder synced to the pod (${candidates.map((f) => f.local).join(', ')})`,
@@ -140,7 +143,7 @@ async function runtimeOfFile(localFile: string): Promise<LanguageRuntime | undef
   return language ? runtimeFor(language) : undefined;
 }
 
-/** The file's first line (up to 256 bytes); '' when it cannot be read locally. */
+/** The file's first line (up to 256 bytes); a file that is not there locally is an error. */
 async function readFirstLine(path: string): Promise<string> {
   try {
     const handle = await open(path, 'r');
@@ -151,7 +154,14 @@ async function readFirstLine(path: string): Promise<string> {
     } finally {
       await handle.close();
     }
-  } catch {
-    return '';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EISDIR'
+          ? 'is a folder'
+          : `cannot be read (${(error as Error).message})`;
+    throw new OptionError('file', `${path} ${reason}`);
   }
 }

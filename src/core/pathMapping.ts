@@ -14,21 +14,22 @@ export interface PathMapping {
 
 /** Characters that may precede a path: a path starts at a word boundary, never mid-path. */
 const pathStart = /[^\w.~/\\-]/;
-/** What may follow a mapped prefix: its end, a separator, or a character that ends the path. */
-const prefixEnd = /^(?:$|[/\s"':,;)\]>])/;
+/** Characters that end an unquoted path (so `path:N:` keeps its suffix). */
+const pathDelimiter = /[\s"':,;)\]>]/;
 /** The line number after a path: `", line N`, `:N`, `: line N` (bash) or `: N:` (dash). */
-const lineSuffix = /^(?:(["'], line )|(:)|(: line )|(: ))(\d+)/;
+const lineSuffix = /(?:["'], line |:|: line |: )(\d+)/y;
 
 /**
  * Rewrites the remote paths in `text` that lie in a mapping (the longest mapping wins; a path
  * merely starting with the same characters is left alone) to their local paths, and shifts the
  * line numbers that follow a file mapping's path by its `lineOffset`. Handles Python's
  * `File "…", line N`, IPython's `File …:N, in f()`, `path:N:` and bash's `path: line N:`.
+ * Linear in the text's length, so whole outputs can be mapped.
  */
 export function remoteToLocal(text: string, mappings: readonly PathMapping[] = []): string {
   const ordered = mappings
     .map((mapping) => ({ ...mapping, remote: trimSeparator(mapping.remote) }))
-    .filter((mapping) => mapping.remote.startsWith('/'))
+    .filter((mapping) => mapping.remote.startsWith('/') && text.includes(mapping.remote))
     .sort((a, b) => b.remote.length - a.remote.length);
   if (ordered.length === 0) {
     return text;
@@ -39,11 +40,13 @@ export function remoteToLocal(text: string, mappings: readonly PathMapping[] = [
     if (index > 0 && !pathStart.test(text[index - 1]!)) {
       continue;
     }
-    const mapping = ordered.find(
-      (candidate) =>
+    const mapping = ordered.find((candidate) => {
+      const next = text[index + candidate.remote.length];
+      return (
         text.startsWith(candidate.remote, index) &&
-        prefixEnd.test(text.slice(index + candidate.remote.length)),
-    );
+        (next === undefined || next === '/' || pathDelimiter.test(next))
+      );
+    });
     if (!mapping) {
       continue;
     }
@@ -51,13 +54,12 @@ export function remoteToLocal(text: string, mappings: readonly PathMapping[] = [
     const rest = text.slice(index + mapping.remote.length, end);
     result += text.slice(copied, index) + joinLocal(mapping.local, rest);
     copied = end;
-    if (rest === '' && mapping.lineOffset) {
-      const line = lineSuffix.exec(text.slice(end));
-      if (line) {
-        const prefix = line[0].slice(0, line[0].length - line[5]!.length);
-        result += `${prefix}${Number(line[5]) + mapping.lineOffset}`;
-        copied = end + line[0].length;
-      }
+    lineSuffix.lastIndex = end;
+    const line = rest === '' && mapping.lineOffset ? lineSuffix.exec(text) : null;
+    if (line) {
+      const number = line[1]!;
+      result += `${line[0].slice(0, -number.length)}${Number(number) + mapping.lineOffset!}`;
+      copied = end + line[0].length;
     }
     index = copied - 1;
   }
@@ -112,27 +114,30 @@ export function resultMappings(
 }
 
 /**
- * Where a path whose mapped prefix ends at `from` ends: at its closing quote when quoted; after
- * IPython's unquoted `File ` (which may hold spaces), before the `:N` of its line; else at a
- * delimiter (so `path:N:` keeps its suffix).
+ * Where a path whose mapped prefix ends at `from` ends, looking no further than its line: at its
+ * closing quote when quoted; after IPython's unquoted `File ` (which may hold spaces), before the
+ * `:N` of its line; else at a delimiter.
  */
 function pathEnd(text: string, start: number, from: number): number {
+  // No path is longer than PATH_MAX (4096), so a long line costs no more than that per path.
+  const newline = text.slice(from, from + 4096).indexOf('\n');
+  const lineEnd = newline === -1 ? Math.min(text.length, from + 4096) : from + newline;
   const before = text[start - 1];
   if (before === '"' || before === "'") {
-    const close = text.slice(from).search(new RegExp(`[${before}\\n]`));
-    return close === -1 ? text.length : from + close;
+    const close = text.indexOf(before, from);
+    return close === -1 || close > lineEnd ? lineEnd : close;
   }
-  if (text.slice(Math.max(0, start - 5), start) === 'File ') {
-    const lineEnd = text.indexOf('\n', from);
-    const withLine = /^(.*?):\d+(?:,|$)/.exec(
-      text.slice(from, lineEnd === -1 ? undefined : lineEnd),
-    );
+  if (text.startsWith('File ', start - 5)) {
+    const withLine = /^(.*?):\d+(?:,|$)/.exec(text.slice(from, lineEnd));
     if (withLine) {
       return from + withLine[1]!.length;
     }
   }
-  const delimiter = text.slice(from).search(/[\s"':,;)\]>]/);
-  return delimiter === -1 ? text.length : from + delimiter;
+  let end = from;
+  while (end < lineEnd && !pathDelimiter.test(text[end]!)) {
+    end++;
+  }
+  return end;
 }
 
 function isWindowsPath(path: string): boolean {

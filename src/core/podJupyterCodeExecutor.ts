@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
@@ -15,6 +14,7 @@ import {
 } from './jupyterKernelClient.ts';
 import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
 import { JupyterRestClient } from './jupyterRestClient.ts';
+import { renderMime } from './kernelOutputFiles.ts';
 import { enterWorkingDirectory, type KernelWorkingDirectory } from './kernelWorkingDirectory.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { OutputCollector } from './outputCollector.ts';
@@ -60,13 +60,6 @@ const serverPollBackoff: BackoffPolicy = { initialDelayMs: 250, maxDelayMs: 250 
 
 /** How long a cell may go on after its interrupt before it is abandoned. */
 const interruptGraceMs = 15_000;
-
-const fileTypes: Record<string, { extension: string; base64: boolean }> = {
-  'image/png': { extension: 'png', base64: true },
-  'image/jpeg': { extension: 'jpeg', base64: true },
-  'image/svg+xml': { extension: 'svg', base64: false },
-  'text/html': { extension: 'html', base64: false },
-};
 
 /** A stateful Python kernel on a Jupyter server (or kernel gateway), fed code blocks over its WebSocket. */
 export class PodJupyterCodeExecutor implements AsyncDisposable {
@@ -215,8 +208,8 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     write: (text: string) => void,
     files: string[],
   ): Promise<number> {
-    const channel = this.channel;
-    if (!channel || !this.outputDir) {
+    const { channel, outputDir } = this;
+    if (!channel || !outputDir) {
       throw new ExecutorStateError('the Jupyter executor is not running: call start() first');
     }
     if (options.signal?.aborted) {
@@ -231,7 +224,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
         write(event.text);
       } else if (event.type === 'execute_result' || event.type === 'display_data') {
         for (const [mime, value] of Object.entries(event.data)) {
-          write(this.renderMime(mime, value, files, saves));
+          write(renderMime(outputDir, mime, value, files, saves));
         }
       } else if (event.type === 'error') {
         error = event;
@@ -307,32 +300,6 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       return 1;
     }
     return 0;
-  }
-
-  private renderMime(
-    mime: string,
-    value: unknown,
-    files: string[],
-    saves: Promise<void>[],
-  ): string {
-    if (mime === 'text/plain') {
-      return `${String(value)}\n`;
-    }
-    const type = fileTypes[mime];
-    if (!type) {
-      return `${JSON.stringify(value)}\n`;
-    }
-    const path = join(this.outputDir!, `${randomUUID().replace(/-/g, '')}.${type.extension}`);
-    files.push(path);
-    const content = Array.isArray(value) ? value.join('') : String(value);
-    saves.push(
-      writeFile(
-        path,
-        type.base64 ? Buffer.from(content, 'base64') : content,
-        type.base64 ? undefined : 'utf8',
-      ),
-    );
-    return `${path}\n`;
   }
 
   private async interruptFor(

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -8,6 +10,7 @@ import {
   remoteToLocal,
   type OutputChunk,
 } from '../../src/core/index.ts';
+import { runFileScript, taggedShell } from '../../src/core/podScripts.ts';
 import { managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
 import { scratchDir } from '../support/scratch.ts';
 
@@ -140,6 +143,15 @@ describe('runFile and blocks in a synced project', () => {
     );
     await assert.rejects(executor.runFile('../outside.py'), /is not in a folder synced/);
     await assert.rejects(executor.runFile('app/main.py', { root: '/elsewhere' }), OptionError);
+    await assert.rejects(
+      executor.runFile('app/missing.py'),
+      /proj\/app\/missing\.py does not exist/,
+    );
+    await assert.rejects(executor.runFile('app'), /proj\/app is a folder/);
+    await assert.rejects(
+      executor.runFile('app/main.py', { cwd: 'elsewhere' as 'root' }),
+      /must be 'root' or 'file'/,
+    );
   });
 
   test('a timeout ends the file with 124 and kills what it started', async () => {
@@ -215,20 +227,85 @@ describe('runFile and blocks in a synced project', () => {
     assert.ok(!listing.includes('tmp_code_'), listing);
   });
 
-  test('keepCodeFiles keeps the generated code files in the workspace', async () => {
-    const keeping = new PodCommandLineCodeExecutor({
+  // Last: from here on two folders are synced.
+  test('with several folders synced, a relative file names its folder with root', async () => {
+    const other = join(local, '..', 'other');
+    mkdirSync(join(other, 'app'), { recursive: true });
+    writeFileSync(join(other, 'app/main.py'), 'import os\nprint("other", os.getcwd())\n');
+    const otherRoot = (await executor.syncWorkspace(other)).root;
+    await assert.rejects(executor.runFile('app/main.py'), /several folders are synced/);
+    const result = await executor.runFile('app/main.py', { root: other });
+    assert.equal(result.output, `other ${otherRoot}\n`);
+    assert.deepEqual(result.pathMappings, [
+      { local, remote: root },
+      { local: other, remote: otherRoot },
+    ]);
+    assert.equal((await executor.runFile(join(local, 'app/main.py'))).exitCode, 0);
+  });
+
+  test('another executor: keepCodeFiles keeps generated code files; maxOutputBytes caps a file run', async () => {
+    const other = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
       podName: 'keeps-code-files',
       startupTimeout: 30,
       keepCodeFiles: true,
+      maxOutputBytes: 1000,
     });
-    await keeping.start();
+    await other.start();
     try {
-      const result = await keeping.executeCodeBlocks([{ language: 'python', code: 'print(1)' }]);
-      const listing = await keeping.executeCodeBlocks([{ language: 'sh', code: 'ls /workspace' }]);
+      const result = await other.executeCodeBlocks([{ language: 'python', code: 'print(1)' }]);
+      const listing = await other.executeCodeBlocks([{ language: 'sh', code: 'ls /workspace' }]);
       assert.ok(listing.output.split('\n').includes(result.codeFile!.slice('/workspace/'.length)));
+      const flood = join(local, '..', 'flood');
+      mkdirSync(flood);
+      writeFileSync(join(flood, 'flood.py'), 'for i in range(100000):\n    print("line", i)\n');
+      await other.syncWorkspace(flood);
+      const flooded = await other.runFile('flood.py');
+      assert.equal(flooded.exitCode, 0);
+      assert.ok(flooded.output.startsWith('line 0\nline 1\n'));
+      assert.ok(flooded.output.endsWith('line 99999\n'));
+      assert.match(flooded.output, /bytes of output truncated/);
+      assert.ok(flooded.output.length < 1200);
     } finally {
-      await keeping.stop();
+      await other.stop();
     }
+  });
+});
+
+describe("the run-file script with busybox's tools only", () => {
+  test('arguments, environment, working directory and exit code as with coreutils', () => {
+    // Debian's busybox-static (npm test's set-up installs it); its applets as links in a folder.
+    assert.ok(existsSync('/bin/busybox'), "Debian's busybox-static is installed (npm run setup)");
+    const dir = scratchDir('pod-runner-run-file-busybox-');
+    mkdirSync(join(dir, 'bin'));
+    copyFileSync('/bin/busybox', join(dir, 'busybox'));
+    execFileSync(join(dir, 'busybox'), ['--install', '-s', join(dir, 'bin')]);
+    mkdirSync(join(dir, 'proj/sub'), { recursive: true });
+    writeFileSync(
+      join(dir, 'proj/sub/show.sh'),
+      'printf "<%s>" "$@"; printf "\\n%s|%s|%s\\n" "$NOTE" "$PYTHONPATH" "$PWD"; exit 5\n',
+    );
+    const args = ['a b', '', 'new\nline', '$HOME', '*'];
+    const note = 'x "y"\nz';
+    const [command, ...argv] = taggedShell(randomBytes(8).toString('hex'), runFileScript, [
+      join(dir, 'proj/sub'),
+      join(dir, 'proj'),
+      '5',
+      join(dir, 'proj/sub/show.sh'),
+      'sh',
+      String(args.length),
+      ...args,
+      `NOTE=${note}`,
+    ]);
+    const result = spawnSync(command!, argv, {
+      env: { PATH: join(dir, 'bin') },
+      encoding: 'utf8',
+    });
+    assert.equal(result.stderr, '');
+    assert.equal(result.status, 5);
+    assert.equal(
+      result.stdout,
+      `${args.map((arg) => `<${arg}>`).join('')}\n${note}|${join(dir, 'proj')}|${join(dir, 'proj/sub')}\n`,
+    );
   });
 });

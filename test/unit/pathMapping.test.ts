@@ -122,3 +122,15 @@ test('round trip: a local file maps to the pod and back', () => {
   assert.equal(remoteToLocal('no paths here', [project]), 'no paths here');
   assert.equal(remoteToLocal('/workspace/proj/x', []), '/workspace/proj/x');
 });
+
+test('whole outputs map in linear time (quadratic would take minutes): 10 MB on one line and on many', () => {
+  const piece = 'File "/workspace/proj/app/util.py", line 3 /usr/lib/x.py /workspace/projx ';
+  for (const separator of [' ', '\n']) {
+    const text = Array.from({ length: 140_000 }, () => piece).join(separator);
+    const started = performance.now();
+    const mapped = remoteToLocal(text, [project, selection]);
+    assert.ok(performance.now() - started < 5_000, `took ${performance.now() - started} ms`);
+    assert.equal(mapped.split('/home/ada/proj/app/util.py').length - 1, 140_000);
+    assert.equal(mapped.split('/workspace/projx').length - 1, 140_000);
+  }
+});
