@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import type {
   KernelOutputEvent,
@@ -15,7 +14,7 @@ import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
 import { mapBetweenColours, StreamLineMappers } from './lineMapper.ts';
 import type { PodStateHolder } from './podState.ts';
-import { remotePathOf } from './workspaceSync.ts';
+import { remoteFolderOf } from './workspaceSync.ts';
 
 type KernelCtx = Pick<
   Ctx,
@@ -172,7 +171,7 @@ export class KernelController implements vscode.Disposable {
     if (!project) {
       return;
     }
-    const directory = posix.dirname(remotePathOf(project, notebook.uri.fsPath));
+    const directory = remoteFolderOf(project, notebook.uri.fsPath);
     if (entry.workingDirectory !== directory) {
       await kernel.setWorkingDirectory(directory, { importRoots: [project.root] });
       entry.workingDirectory = directory;

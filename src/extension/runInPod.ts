@@ -109,7 +109,7 @@ function runMappings(
   workspacePath: string,
 ): (text: string) => readonly PathMapping[] {
   const origin = request.origin;
-  if (!origin || origin.wholeFile) {
+  if (!origin || origin.wholeFile || origin.uri.scheme !== 'file') {
     return () => folders;
   }
   const codeFilePattern = new RegExp(

@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import type { CommandLineCodeResult, OutputStream } from '../core/index.ts';
 import { CellOutputWriter } from './cellOutputWriter.ts';
@@ -6,7 +5,7 @@ import { NotebookCellQueues } from './cellQueue.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { StreamLineMappers } from './lineMapper.ts';
-import { remotePathOf } from './workspaceSync.ts';
+import { remoteFolderOf } from './workspaceSync.ts';
 
 const languages: Record<string, string> = { python: 'python', shellscript: 'bash' };
 
@@ -57,7 +56,7 @@ export function createStatelessController(ctx: Ctx): vscode.Disposable {
             signal,
             onOutput: (chunk) => write(chunk.stream, mappers.write(chunk.stream, chunk.text)),
             ...(project && {
-              cwd: posix.dirname(remotePathOf(project, cell.notebook.uri.fsPath)),
+              cwd: remoteFolderOf(project, cell.notebook.uri.fsPath),
               importRoots: [project.root],
             }),
           });

@@ -1,6 +1,7 @@
-import { posix, relative, sep } from 'node:path';
+import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import type { PodRunnerSettings, SyncOptions, SyncResult, SyncedFolder } from '../core/index.ts';
+import { localToRemote } from '../core/pathMapping.ts';
 import { remoteRootFor } from './remoteRoots.ts';
 
 /** A pod the workspace is mirrored into: the executor pod or the Jupyter server pod. */
@@ -45,9 +46,11 @@ function remoteRootOf(folder: vscode.WorkspaceFolder, workspacePath: string): st
   return remoteRootFor(folder.uri.fsPath, open, workspacePath);
 }
 
-/** Where a local file of the project is in the pod. */
-export function remotePathOf(project: ProjectFolder, localPath: string): string {
-  return posix.join(project.root, ...relative(project.folder.uri.fsPath, localPath).split(sep));
+/** The folder in the pod that holds a local file of the project: a notebook's working directory. */
+export function remoteFolderOf(project: ProjectFolder, localFile: string): string {
+  const mapping = { local: project.folder.uri.fsPath, remote: project.root };
+  const remote = localToRemote(localFile, [mapping]);
+  return remote ? posix.dirname(remote) : project.root;
 }
 
 /** Mirrors folders into the pods with the settings' rules and says what each sync did. */
