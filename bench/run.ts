@@ -4,6 +4,7 @@ import { requireCommand } from './requirements.ts';
 import { execBench } from './execBench.ts';
 import { extensionBench } from './extensionBench.ts';
 import { kernelBench } from './kernelBench.ts';
+import { syncBench } from './syncBench.ts';
 import { machineDescription, markdownTable, writeJson, type BenchRow } from './report.ts';
 
 /**
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   try {
     say('executor paths (P1, P9, P3, P6, P4)…');
     rows.push(...(await execBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
+    say('workspace sync (P7, P8)…');
+    rows.push(...(await syncBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
     say('kernel paths (P2, gateway first cell)…');
     rows.push(...(await kernelBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
   } finally {

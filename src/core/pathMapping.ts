@@ -14,6 +14,9 @@ export interface PathMapping {
 
 /** Characters that may precede a path: a path starts at a word boundary, never mid-path. */
 const pathStart = /[^\w.~/\\-]/;
+/** A colour code (SGR) right before a position: IPython colours the paths of its tracebacks. */
+// eslint-disable-next-line no-control-regex
+const colourBefore = /\x1b\[[0-9;]*m$/;
 /** Characters that end an unquoted path (so `path:N:` keeps its suffix). */
 const pathDelimiter = /[\s"':,;)\]>]/;
 /** The line number after a path: `", line N`, `:N`, `: line N` (bash) or `: N:` (dash). */
@@ -37,7 +40,7 @@ export function remoteToLocal(text: string, mappings: readonly PathMapping[] = [
   let result = '';
   let copied = 0;
   for (let index = text.indexOf('/'); index !== -1; index = text.indexOf('/', index + 1)) {
-    if (index > 0 && !pathStart.test(text[index - 1]!)) {
+    if (index > 0 && !pathStart.test(text[index - 1]!) && colourStart(text, index) === index) {
       continue;
     }
     const mapping = ordered.find((candidate) => {
@@ -127,8 +130,9 @@ function pathEnd(text: string, start: number, from: number): number {
     const close = text.indexOf(before, from);
     return close === -1 || close > lineEnd ? lineEnd : close;
   }
-  if (text.startsWith('File ', start - 5)) {
-    const withLine = /^(.*?):\d+(?:,|$)/.exec(text.slice(from, lineEnd));
+  if (text.startsWith('File ', colourStart(text, start) - 5)) {
+    // eslint-disable-next-line no-control-regex
+    const withLine = /^(.*?):\d+(?:\x1b\[[0-9;]*m)?(?:,|$)/.exec(text.slice(from, lineEnd));
     if (withLine) {
       return from + withLine[1]!.length;
     }
@@ -138,6 +142,12 @@ function pathEnd(text: string, start: number, from: number): number {
     end++;
   }
   return end;
+}
+
+/** Where the colour code right before `index` starts (`index` itself when there is none). */
+function colourStart(text: string, index: number): number {
+  const code = colourBefore.exec(text.slice(Math.max(0, index - 16), index));
+  return code ? index - code[0].length : index;
 }
 
 function isWindowsPath(path: string): boolean {

@@ -78,10 +78,11 @@ export function taggedShell(tag: string, script: string, argv: string[]): string
  * Shared by the scripts that run code: the tag is taken off this shell (only the code and what it
  * starts carry it, not the script's helpers), and
  * - `pick_interpreter CANDIDATE...` sets `interp` to the first one on PATH, or fails;
- * - `run_tagged DIR ROOTS LIMIT [NAME=VALUE...] PROGRAM [ARG...]` runs the program through `env`
- *   (so the assignments reach it alone, byte-exact) in DIR, with ROOTS (colon-separated) first on
- *   PYTHONPATH, tagged, in a process group of its own, under `timeout`; when it exits, whatever it
- *   started is killed, so the exec ends with the program's own exit code, left in `rc`.
+ * - `run_tagged DIR ROOTS LIMIT [NAME=VALUE...] PROGRAM [ARG...]` runs the program (through
+ *   `env` when there are assignments, so they reach it alone, byte-exact) in DIR, with ROOTS
+ *   (colon-separated) first on PYTHONPATH, tagged, in a process group of its own, under
+ *   `timeout`; when it exits, whatever it started is killed, so the exec ends with the program's
+ *   own exit code, left in `rc`.
  */
 const launchFunctions = `
 m='${scriptMarker}'
@@ -104,7 +105,10 @@ run_tagged() {
   # no group leader, so setsid runs timeout itself, unforked).
   own_group=
   command -v setsid >/dev/null 2>&1 && own_group=setsid
-  ${blockTagVariable}=$tag PYTHONUNBUFFERED=1 $own_group timeout -k 2 "$limit" env "$@" </dev/null &
+  # env only when there are assignments: every block would pay for its exec.
+  with_env=
+  case $1 in *=*) with_env=env ;; esac
+  ${blockTagVariable}=$tag PYTHONUNBUFFERED=1 $own_group timeout -k 2 "$limit" $with_env "$@" </dev/null &
   child=$!
   wait "$child" 2>/dev/null
   rc=$?

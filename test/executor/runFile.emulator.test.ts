@@ -191,6 +191,14 @@ describe('runFile and blocks in a synced project', () => {
       { cwd: root, importRoots: [root] },
     );
     assert.equal(block.output, '[1, 2, 3, 4]\n');
+    assert.deepEqual(
+      await executor.executeCodeBlocks([{ language: 'sh', code: 'pwd' }], { cwd: `${root}/nope` }),
+      {
+        exitCode: 1,
+        output: `the working directory ${root}/nope does not exist in the pod`,
+        pathMappings: [{ local, remote: root }],
+      },
+    );
     const selection = await executor.executeCodeBlocks(
       [{ language: 'python', code: 'x = 1\n\nraise RuntimeError("at line 3")' }],
       {

@@ -103,7 +103,7 @@ describe('workspace sync on the emulator', () => {
     assert.equal(result.sent, 13);
     assert.equal(result.deleted, 0);
     assert.equal(result.unchanged, 0);
-    assert.equal(result.apiCalls, 2, 'one listing of the pod, one exec for the files');
+    assert.equal(result.apiCalls, 1, 'one exec: the receiver lists the root, then writes');
     assert.equal(result.receiver, 'python');
     assert.deepEqual(result.skipped, [
       { path: 'link-outside', reason: 'symlink points outside the folder (/etc/hostname)' },
@@ -198,6 +198,41 @@ describe('workspace sync on the emulator', () => {
     assert.deepEqual(inThePod, expectedSnapshot(dir));
   });
 
+  test('a first sync into a root that holds files: extras go, ignored ones stay, files and symlinks in the way of folders are replaced', async () => {
+    const dir = freshDir();
+    writeTree(dir, projectTree);
+    const root = `/workspace/${basename(dir)}`;
+    await inPod(
+      emulator.kubeconfigPath,
+      executor.podName,
+      `mkdir -p ${root}/old/deep && cd ${root} && echo x > old/deep/extra.txt && echo mine > debug.log && echo file > app && ln -s /tmp data`,
+    );
+    const result = await executor.syncWorkspace(dir);
+    assert.deepEqual(
+      { sent: result.sent, deleted: result.deleted, apiCalls: result.apiCalls },
+      { sent: 13, deleted: 3, apiCalls: 2 },
+    );
+    const inThePod = await remote(root, true);
+    assert.equal(inThePod.old, undefined, 'the emptied folders went too');
+    assert.equal(inThePod['debug.log']?.startsWith('file'), true, 'an ignored file stays');
+    assert.deepEqual(
+      Object.fromEntries(
+        Object.entries(inThePod).filter(
+          ([path, kind]) => kind !== 'folder' && path !== 'debug.log',
+        ),
+      ),
+      expectedSnapshot(dir),
+    );
+    assert.deepEqual(
+      await inPod(
+        emulator.kubeconfigPath,
+        executor.podName,
+        'ls /tmp/app /tmp/util.py 2>&1 | wc -l',
+      ),
+      '2\n',
+    );
+  });
+
   test('concurrent syncs of one pod run one after the other', async () => {
     const dir = freshDir();
     writeTree(dir, projectTree);
@@ -262,7 +297,7 @@ describe('workspace sync on the emulator', () => {
     await executor.restart();
     assert.deepEqual(executor.syncedFolders, []);
     const result = await executor.syncWorkspace(dir);
-    assert.deepEqual([result.apiCalls, result.sent], [2, 1]);
+    assert.deepEqual([result.apiCalls, result.sent], [1, 1]);
   });
 
   for (const [image, receiver, command] of [
@@ -281,9 +316,15 @@ describe('workspace sync on the emulator', () => {
       try {
         const dir = freshDir();
         writeTree(dir, { ...projectTree, 'large.bin': 'L'.repeat(3 * 1024 * 1024 + 7) });
+        // The root already holds an extra file, a file where a folder goes, a symlink out.
+        await inPod(
+          emulator.kubeconfigPath,
+          subject.podName,
+          `mkdir -p /workspace/${basename(dir)} && cd /workspace/${basename(dir)} && echo x > extra && echo x > app && ln -s /tmp data`,
+        );
         const first = await subject.syncWorkspace(dir);
         assert.equal(first.receiver, receiver);
-        assert.equal(first.sent, 14);
+        assert.deepEqual([first.sent, first.deleted], [14, 3]);
         const snapshotOf = () =>
           remoteSnapshot(
             emulator.kubeconfigPath,

@@ -6,6 +6,7 @@ import {
   ExecutorStateError,
   PodJupyterCodeExecutor,
   PodJupyterServer,
+  remoteToLocal,
 } from '../../src/core/index.ts';
 import type { KernelOutputEvent } from '../../src/core/jupyterMessages.ts';
 import { managedNames, requireTool, withEmulator } from '../support/emulatorFixture.ts';
@@ -23,7 +24,10 @@ function writeProject(project: string): void {
   mkdirSync(join(project, 'app'), { recursive: true });
   mkdirSync(join(project, 'notebooks'));
   writeFileSync(join(project, 'app/__init__.py'), '');
-  writeFileSync(join(project, 'app/util.py'), 'VALUE = "from util"\n');
+  writeFileSync(
+    join(project, 'app/util.py'),
+    'VALUE = "from util"\n\ndef fail():\n    raise ValueError("in util")\n',
+  );
   writeFileSync(join(project, 'notebooks/input.csv'), 'a,b\n');
 }
 
@@ -151,5 +155,19 @@ describe("the gateway pod's kernel works in the synced notebook's folder", () =>
     assert.equal((await where()).output, `${root}/notebooks\na,b from util\n`);
     await executor.restart();
     assert.equal((await where()).output, `${root}/notebooks\na,b from util\n`);
+    const tracebacks: string[] = [];
+    const failed = await executor.executeCodeBlocks(
+      [{ language: 'python', code: 'import app.util\napp.util.fail()' }],
+      {
+        onOutput: (event) => event.type === 'error' && tracebacks.push(event.traceback.join('\n')),
+      },
+    );
+    assert.equal(failed.exitCode, 1);
+    for (const text of [failed.output, ...tracebacks]) {
+      assert.ok(text.includes(`${root}/app/util.py:4`), text);
+      const mapped = remoteToLocal(text, server.syncedFolders);
+      assert.ok(mapped.includes(`${project}/app/util.py:4`), mapped);
+      assert.ok(!mapped.includes(root), mapped);
+    }
   });
 });

@@ -205,7 +205,7 @@ describe('sync with bad input', () => {
         }
       }
       const result = await executor.syncWorkspace(dir);
-      assert.deepEqual([result.sent, result.apiCalls, result.skipped.length], [50_000, 2, 0]);
+      assert.deepEqual([result.sent, result.apiCalls, result.skipped.length], [50_000, 1, 0]);
       const counted = await inPod(
         emulator.kubeconfigPath,
         executor.podName,

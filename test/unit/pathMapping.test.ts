@@ -45,6 +45,25 @@ test('IPython 8 frames (unquoted, spaces allowed) and path:line:col forms', () =
   );
 });
 
+test("IPython's coloured tracebacks (raw error outputs) are mapped, colours kept", () => {
+  const frame =
+    'File \u001b[0;32m/workspace/proj/app/util.py:2\u001b[0m, in \u001b[0;36mparse\u001b[0;34m(t)\u001b[0m\n';
+  assert.equal(
+    remoteToLocal(frame, [project]),
+    'File \u001b[0;32m/home/ada/proj/app/util.py:2\u001b[0m, in \u001b[0;36mparse\u001b[0;34m(t)\u001b[0m\n',
+  );
+  const spaced = [{ local: '/home/ada/my proj', remote: '/workspace/my proj' }];
+  assert.equal(
+    remoteToLocal('File \u001b[0;32m/workspace/my proj/a.py:2\u001b[0m, in f()', spaced),
+    'File \u001b[0;32m/home/ada/my proj/a.py:2\u001b[0m, in f()',
+  );
+  assert.equal(
+    remoteToLocal('File \u001b[0;32m/workspace/tmp_code_ab12.py:2\u001b[0m, in f()', [selection]),
+    'File \u001b[0;32m/home/ada/proj/app/main.py:8\u001b[0m, in f()',
+  );
+  assert.equal(remoteToLocal('name/workspace/proj/x', [project]), 'name/workspace/proj/x');
+});
+
 test('the longest mapping wins; a path merely sharing the first characters is not mapped', () => {
   const nested: PathMapping = { local: '/home/ada/lib', remote: '/workspace/proj/vendor/lib' };
   assert.equal(

@@ -116,3 +116,48 @@ export function parseSentStream(data: Buffer): SentRecord[] {
     }
   }
 }
+
+/**
+ * A receiver's output that starts with its NUL-terminated listing (ending in `end`): the listing
+ * goes to `onListing`, everything after it to `lines`. Output that ends before the listing did
+ * (the receiver failed first) goes to `lines` on end().
+ */
+export class ListingThenLines {
+  private head: Buffer | undefined = Buffer.alloc(0);
+
+  constructor(
+    private readonly onListing: (listing: Buffer) => void,
+    private readonly lines: LineReader,
+  ) {}
+
+  push(chunk: Buffer): void {
+    if (!this.head) {
+      this.lines.push(chunk);
+      return;
+    }
+    const head = Buffer.concat([this.head, chunk]);
+    this.head = head;
+    let end = -1;
+    if (head.subarray(0, listingEnd.length - 1).equals(listingEnd.subarray(1))) {
+      end = listingEnd.length - 1;
+    } else if (head.includes(listingEnd)) {
+      end = head.indexOf(listingEnd) + listingEnd.length;
+    }
+    if (end !== -1) {
+      this.head = undefined;
+      this.onListing(head.subarray(0, end));
+      if (end < head.length) {
+        this.lines.push(head.subarray(end));
+      }
+    }
+  }
+
+  end(): void {
+    if (this.head?.length) {
+      this.lines.push(Buffer.concat([this.head, Buffer.from('\n')]));
+    }
+    this.head = undefined;
+  }
+}
+
+const listingEnd = Buffer.from('\0end\0');

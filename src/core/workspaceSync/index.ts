@@ -1,4 +1,5 @@
-export { WorkspaceSync, WorkspaceSyncSlot } from './workspaceSync.ts';
+export { WorkspaceSync } from './workspaceSync.ts';
+export { WorkspaceSyncSlot } from './syncSlot.ts';
 export type { LocalFileSystem } from './localTree.ts';
 export type { PodTarget } from './podProgramRunner.ts';
 export {

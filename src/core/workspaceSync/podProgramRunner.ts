@@ -15,7 +15,7 @@ export interface PodProgram {
 }
 
 export interface ProgramRun {
-  /** Arguments after the program; for sh the first one is $1. */
+  /** Arguments after the program; for sh the first one is $1, the rest $3 on ($2 names the reader). */
   args: string[];
   stdin?: Buffer;
   onStdout?: (chunk: Buffer) => void;
@@ -86,8 +86,16 @@ export class PodProgramRunner {
   ): Promise<ProgramOutcome> {
     const command =
       interpreter.kind === 'python'
-        ? [interpreter.command, '-c', program.python, ...run.args]
-        : ['sh', '-c', program.sh, 'sh', run.args[0] ?? '', interpreter.reader];
+        ? [interpreter.command, '-S', '-c', program.python, ...run.args]
+        : [
+            'sh',
+            '-c',
+            program.sh,
+            'sh',
+            run.args[0] ?? '',
+            interpreter.reader,
+            ...run.args.slice(1),
+          ];
     let stderr = '';
     let onStdout = run.onStdout;
     if (interpreter.kind === 'sh' && interpreter.reader === 'detect') {

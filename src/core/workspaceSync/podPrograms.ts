@@ -14,11 +14,13 @@ SAFE = set(b'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+,
 def enc(p):
     return ''.join(chr(b) if b in SAFE else '\\\\0%03o' % b for b in p)
 def dec(s):
+    if b'\\\\' not in s:
+        return s
     return re.sub(rb'\\\\0([0-7]{3})', lambda m: bytes([int(m.group(1), 8)]), s)
 `;
 
 export const pythonReceiver = `${pythonPathCodec}
-out = sys.stdout
+out = sys.stdout.buffer
 number = 0
 tmp = None
 def fail(reason):
@@ -27,7 +29,7 @@ def fail(reason):
             os.unlink(tmp)
         except OSError:
             pass
-    out.write('err %d %s\\n' % (number, reason.replace('\\n', ' ')))
+    out.write(('err %d %s\\n' % (number, reason.replace('\\n', ' '))).encode())
     out.flush()
     sys.exit(1)
 class Source:
@@ -67,39 +69,66 @@ def prune(p):
         except OSError:
             return
         parent = os.path.dirname(parent)
+def folder(parent):
+    # The folder mirrors a local folder: a symlink or file in its way is replaced, never followed.
+    prefix = b''
+    for part in parent.split(b'/'):
+        prefix = os.path.join(prefix, part)
+        if os.path.islink(prefix) or os.path.isfile(prefix):
+            os.unlink(prefix)
+    os.makedirs(parent, exist_ok=True)
 try:
     os.makedirs(sys.argv[1], exist_ok=True)
     os.chdir(sys.argv[1])
 except OSError as e:
     fail(e.strerror or str(e))
+def listing(top):
+    for entry in os.scandir(top):
+        if entry.is_symlink():
+            out.write(b'l %s\\0' % entry.path[2:])
+        elif entry.is_dir():
+            if entry.name != b'.git':
+                listing(entry.path)
+        elif entry.is_file():
+            out.write(b'f %s\\0' % entry.path[2:])
+if sys.argv[2:] == ['list']:
+    # What the root held before: the paths this sync does not write are deleted afterwards.
+    listing(b'.')
+    out.write(b'end\\0')
 source = Source()
+made = set()
+suffix = b'.podrunner-sync.%d.tmp' % os.getpid()
 while True:
     fields = source.line().split()
     number += 1
     op = fields[0] if fields else b''
     if op == b'Q':
-        out.write('done\\n')
+        out.write(b'done\\n')
         out.flush()
         break
     try:
         if op == b'D':
             p = dec(fields[1])
             try:
-                os.unlink(p)
+                if os.path.islink(p) or not os.path.isdir(p):
+                    os.unlink(p)
             except FileNotFoundError:
                 pass
             prune(p)
+            made.clear()
         elif op in (b'F', b'L'):
             p = dec(fields[-1])
             parent = os.path.dirname(p) or b'.'
-            os.makedirs(parent, exist_ok=True)
-            tmp = os.path.join(parent, b'.podrunner-sync.%d.tmp' % os.getpid())
+            if parent not in made:
+                folder(parent)
+                made.add(parent)
+            tmp = os.path.join(parent, suffix)
             if op == b'L':
                 os.symlink(dec(fields[1]), tmp)
             else:
                 with open(tmp, 'wb') as f:
                     source.take(int(fields[2]), f.write)
-                os.chmod(tmp, int(fields[1], 8))
+                    os.fchmod(f.fileno(), int(fields[1], 8))
                 trailer = bytearray()
                 source.take(2, trailer.extend)
                 if trailer != b'.\\n':
@@ -110,7 +139,7 @@ while True:
             fail('unexpected record')
     except OSError as e:
         fail(e.strerror or str(e))
-    out.write('ok %d\\n' % number)
+    out.write(b'ok %d\\n' % number)
 `;
 
 /** Prints `f <mode> <size> <sha256> <path>` and `l <target> <path>` for the tree, then `end`. */
@@ -198,16 +227,45 @@ decode() {
 }
 `;
 
-export const shReceiver = `${shReader}
+/** Prints the tree under the current folder NUL-terminated as `f <path>` or `l <path>`, then `end`. */
+const shWalk = `
+walk() {
+  for e in "$1"/* "$1"/.*; do
+    case \${e##*/} in .|..) continue ;; esac
+    if [ -L "$e" ]; then printf 'l %s\\000' "\${e#./}"
+    elif [ -d "$e" ]; then [ "\${e##*/}" = .git ] || walk "$e"
+    elif [ -f "$e" ]; then printf 'f %s\\000' "\${e#./}"
+    fi
+  done
+}
+`;
+
+export const shReceiver = `${shReader}${shWalk}
 trap '' PIPE
 n=0
 tmp=
+made=
+# The folder mirrors a local folder: a symlink or file in its way is replaced, never followed.
+folder() {
+  q=.
+  rest=$1/
+  while [ -n "$rest" ]; do
+    q=$q/\${rest%%/*}
+    rest=\${rest#*/}
+    if [ -L "$q" ] || [ -f "$q" ]; then rm -f "$q" 2>&1 || return 1; fi
+  done
+  mkdir -p "$1" 2>&1
+}
 fail() {
   [ -n "$tmp" ] && rm -f "$tmp"
   echo "err $n $1"
   exit 1
 }
 mkdir -p "$1" 2>&1 && cd "$1" 2>&1 || fail 'cannot create or enter the folder'
+if [ "$3" = list ]; then
+  walk .
+  printf 'end\\000'
+fi
 while IFS=' ' read -r op a b c; do
   n=$((n + 1))
   case $op in
@@ -217,12 +275,16 @@ while IFS=' ' read -r op a b c; do
       if [ -L "$p" ] || [ ! -d "$p" ]; then rm -f "$p" 2>&1 || fail 'cannot remove'; fi
       d=\${p%/*}
       while [ "$d" != "$p" ] && rmdir "$d" 2>/dev/null; do p=$d; d=\${p%/*}; done
+      made=
       ;;
     F|L)
       if [ "$op" = L ]; then decode "$a"; link=$p; decode "$b"; else decode "$c"; fi
       d=\${p%/*}
       [ "$d" = "$p" ] && d=.
-      [ -d "$d" ] || mkdir -p "$d" 2>&1 || fail 'cannot create the folder'
+      if [ "$d" != "$made" ]; then
+        folder "$d" || fail 'cannot create the folder'
+        made=$d
+      fi
       tmp="$d/.podrunner-sync.$$.tmp"
       if [ "$op" = F ]; then
         copy "$b" 2>&1 >"$tmp" || fail 'cannot write'
@@ -247,17 +309,8 @@ fail 'the stream ended early'
  * Lists the tree's paths NUL-terminated as `f <path>` or `l <path>`, then `end`: sh cannot hash,
  * so a sync over sh resends every file and removes what is not in the folder.
  */
-export const shLister = `${shReader}
+export const shLister = `${shReader}${shWalk}
 cd "$1" 2>/dev/null || { printf 'end\\000'; exit 0; }
-walk() {
-  for e in "$1"/* "$1"/.*; do
-    case \${e##*/} in .|..) continue ;; esac
-    if [ -L "$e" ]; then printf 'l %s\\000' "\${e#./}"
-    elif [ -d "$e" ]; then [ "\${e##*/}" = .git ] || walk "$e"
-    elif [ -f "$e" ]; then printf 'f %s\\000' "\${e#./}"
-    fi
-  done
-}
 walk .
 printf 'end\\000'
 `;

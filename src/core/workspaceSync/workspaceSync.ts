@@ -7,6 +7,7 @@ import {
   fileHeader,
   fileTrailer,
   LineReader,
+  ListingThenLines,
   symlinkRecord,
 } from './framing.ts';
 import {
@@ -46,6 +47,8 @@ interface Pending {
   path: string;
   entry: ManifestEntry | undefined;
   bytes: number;
+  /** A file's content: hashed once the pod confirmed it, while later records still travel. */
+  content?: Buffer;
 }
 
 interface SyncRun {
@@ -138,10 +141,13 @@ export class WorkspaceSync {
       total: 0,
       batches: 0,
     };
-    if (options.verify || !this.manifests.has(root)) {
+    // A first sync learns what the root holds from the receiver itself (one exec); `verify`
+    // lists and hashes first, so only what differs travels.
+    let listFirst = !this.manifests.has(root) && !options.verify;
+    if (options.verify) {
       state.manifest = await this.listRemote(state);
+      this.manifests.set(root, state.manifest);
     }
-    this.manifests.set(root, state.manifest);
     const read = (entry: LocalFile) =>
       this.readLocal(options.fileSystem ?? nodeFileSystem, state, entry.path, maxFileBytes);
     const toSend: { entry: LocalEntry; content?: Buffer }[] = [];
@@ -171,8 +177,9 @@ export class WorkspaceSync {
     const pending: Pending[] = [];
     let size = 0;
     const flush = async () => {
-      if (pending.length > 0) {
-        await this.sendBatch(state, records.splice(0), pending.splice(0));
+      if (pending.length > 0 || listFirst) {
+        await this.sendBatch(state, records.splice(0), pending.splice(0), listFirst);
+        listFirst = false;
         size = 0;
       }
     };
@@ -203,19 +210,20 @@ export class WorkspaceSync {
       records.push(fileHeader(entry.mode, content.length, entry.path), content, fileTrailer);
       pending.push({
         path: entry.path,
-        entry: {
-          kind: 'file',
-          size: content.length,
-          mtimeMs: entry.mtimeMs,
-          mode: entry.mode,
-          sha256: sha256(content),
-        },
+        entry: { kind: 'file', size: content.length, mtimeMs: entry.mtimeMs, mode: entry.mode },
         bytes: content.length,
+        content,
       });
       size += content.length;
       if (size >= batchBytes) {
         await flush();
       }
+    }
+    await flush();
+    // What a first sync found in the root and the folder does not have.
+    for (const path of pathsToDelete(state.manifest, tree)) {
+      records.push(deleteRecord(path));
+      pending.push({ path, entry: undefined, bytes: 0 });
     }
     await flush();
     this.folders.set(localDir, { local: localDir, remote: root });
@@ -291,7 +299,12 @@ export class WorkspaceSync {
   }
 
   /** One exec: the records go in, and each record the pod confirms goes into the manifest. */
-  private async sendBatch(state: SyncRun, records: Buffer[], pending: Pending[]): Promise<void> {
+  private async sendBatch(
+    state: SyncRun,
+    records: Buffer[],
+    pending: Pending[],
+    listFirst: boolean,
+  ): Promise<void> {
     records.push(endRecord);
     state.batches++;
     let done = false;
@@ -310,13 +323,16 @@ export class WorkspaceSync {
         detail.push(line.trim());
       }
     });
+    const output = listFirst
+      ? new ListingThenLines((listing) => this.adoptListing(state, listing), lines)
+      : lines;
     const outcome = await this.programs
       .run(
         { python: pythonReceiver, sh: shReceiver },
         {
-          args: [state.root],
+          args: listFirst ? [state.root, 'list'] : [state.root],
           stdin: Buffer.concat(records),
-          onStdout: (chunk) => lines.push(chunk),
+          onStdout: (chunk) => output.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
         },
@@ -324,6 +340,9 @@ export class WorkspaceSync {
       .catch((error: unknown) => {
         throw this.failure(state, `the sync to ${state.root} was cut`, error);
       });
+    if (output instanceof ListingThenLines) {
+      output.end();
+    }
     if (done && outcome.exitCode === 0) {
       return;
     }
@@ -337,8 +356,25 @@ export class WorkspaceSync {
     );
   }
 
+  /**
+   * The receiver's listing of the root before it wrote: recorded as the pod's state (what this
+   * batch writes is confirmed over it), from now on the manifest of the root.
+   */
+  private adoptListing(state: SyncRun, listing: Buffer): void {
+    const found = parseShListing(listing);
+    for (const [path, entry] of found ?? []) {
+      if (!state.manifest.has(path)) {
+        state.manifest.set(path, entry);
+      }
+    }
+    this.manifests.set(state.root, state.manifest);
+  }
+
   private confirm(state: SyncRun, record: Pending): void {
     if (record.entry) {
+      if (record.content && record.entry.kind === 'file') {
+        record.entry.sha256 = sha256(record.content);
+      }
       state.manifest.set(record.path, record.entry);
       state.sent++;
       state.bytes += record.bytes;
@@ -358,31 +394,5 @@ export class WorkspaceSync {
     return new SyncError(`${what} in pod ${this.programs.target.pod}: ${message}`, state.root, {
       cause: error,
     });
-  }
-}
-
-/**
- * The sync engine of an executor or server: made on first use for the running pod and dropped
- * with it, so a restarted pod starts from a fresh listing.
- */
-export class WorkspaceSyncSlot {
-  private engine: WorkspaceSync | undefined;
-
-  constructor(private readonly running: () => { target: PodTarget; workspacePath: string }) {}
-
-  get folders(): readonly SyncedFolder[] {
-    return this.engine?.syncedFolders ?? [];
-  }
-
-  current(): WorkspaceSync {
-    const { target, workspacePath } = this.running();
-    if (!this.engine?.serves(target)) {
-      this.engine = new WorkspaceSync(target, workspacePath);
-    }
-    return this.engine;
-  }
-
-  clear(): void {
-    this.engine = undefined;
   }
 }
