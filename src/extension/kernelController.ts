@@ -12,7 +12,7 @@ import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
-import { mapBetweenColours, StreamLineMappers } from './lineMapper.ts';
+import { StreamLineMappers } from './lineMapper.ts';
 import type { PodStateHolder } from './podState.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
 
@@ -256,7 +256,7 @@ function mappedEvents(
         {
           ...event,
           evalue: toLocal(event.evalue),
-          traceback: event.traceback.map((entry) => mapBetweenColours(entry, toLocal)),
+          traceback: event.traceback.map(toLocal),
         },
       ]
     : [...held, event];

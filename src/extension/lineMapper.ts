@@ -45,17 +45,3 @@ export class StreamLineMappers<S extends string> {
       .filter(({ text }) => text !== '');
   }
 }
-
-/**
- * Maps the text between terminal colour codes piece by piece: IPython colours the path of each
- * `File <path>:<line>`, and a colour code right before a path hides where the path starts.
- */
-export function mapBetweenColours(text: string, map: (text: string) => string): string {
-  return (
-    text
-      // eslint-disable-next-line no-control-regex
-      .split(/(\x1b\[[\d;]*m)/)
-      .map((piece, index) => (index % 2 === 0 ? map(piece) : piece))
-      .join('')
-  );
-}
