@@ -116,6 +116,25 @@ export const syncFeature: HostFeature = {
       },
     },
     {
+      name: 'an invalid sync setting fails the run with an error naming the setting',
+      run: async (api) => {
+        await settings().update('sync.exclude', 'data/', vscode.ConfigurationTarget.Workspace);
+        try {
+          const written = await runFromEditor(api, 'podRunner.runFile', 'app/main.py');
+          check(
+            /■ failed after [\d.]+ s: podRunner\.sync\.exclude: expected a list of glob strings/.test(
+              written,
+            ),
+            `the run's footer: ${written}`,
+          );
+        } finally {
+          await settings().update('sync.exclude', undefined, vscode.ConfigurationTarget.Workspace);
+          // The run's error message, so no later test takes it for its own notification.
+          await vscode.commands.executeCommand('notifications.clearAll');
+        }
+      },
+    },
+    {
       name: 'with podRunner.sync.enabled off, Run Selection sends only the text, as before',
       run: async (api) => {
         await settings().update('sync.enabled', false, vscode.ConfigurationTarget.Workspace);
