@@ -95,6 +95,12 @@ if sys.argv[2:] == ['list']:
     # What the root held before: the paths this sync does not write are deleted afterwards.
     listing(b'.')
     out.write(b'end\\0')
+def write_all(fd, piece):
+    while piece:
+        piece = piece[os.write(fd, piece):]
+umask = os.umask(0)
+os.umask(umask)
+CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0)
 source = Source()
 made = set()
 suffix = b'.podrunner-sync.%d.tmp' % os.getpid()
@@ -126,9 +132,14 @@ while True:
             if op == b'L':
                 os.symlink(dec(fields[1]), tmp)
             else:
-                with open(tmp, 'wb') as f:
-                    source.take(int(fields[2]), f.write)
-                    os.fchmod(f.fileno(), int(fields[1], 8))
+                mode = int(fields[1], 8)
+                fd = os.open(tmp, CREATE, mode)
+                try:
+                    source.take(int(fields[2]), lambda piece: write_all(fd, piece))
+                    if mode & umask:
+                        os.fchmod(fd, mode)
+                finally:
+                    os.close(fd)
                 trailer = bytearray()
                 source.take(2, trailer.extend)
                 if trailer != b'.\\n':
