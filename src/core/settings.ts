@@ -19,6 +19,10 @@ export interface PodRunnerSettings {
   jupyterPort: number;
   kernelName: string;
   cleanupPolicy: 'deleteOnClose' | 'keep';
+  /** Mirroring the open folders into the pods before each run. */
+  sync: { enabled: boolean; exclude: string[]; maxFileBytes: number };
+  /** Run File's working directory: the synced folder's root, or the file's own folder. */
+  runFile: { cwd: 'root' | 'file' };
 }
 
 /** Settings that change which cluster or pod is used: changing them means reconnecting. */
@@ -36,6 +40,14 @@ export const reconnectSettings = [
   'jupyterCommand',
   'jupyterPort',
 ] as const;
+
+/** The keys of `settingKeys`: a setting of a group (`sync.exclude`) fills a field of its object. */
+type SettingKey =
+  | Exclude<keyof PodRunnerSettings, 'sync' | 'runFile'>
+  | 'sync.enabled'
+  | 'sync.exclude'
+  | 'sync.maxFileSizeMB'
+  | 'runFile.cwd';
 
 export const settingKeys = [
   'kubeconfig',
@@ -55,7 +67,11 @@ export const settingKeys = [
   'jupyterPort',
   'kernelName',
   'cleanupPolicy',
-] as const satisfies readonly (keyof PodRunnerSettings)[];
+  'sync.enabled',
+  'sync.exclude',
+  'sync.maxFileSizeMB',
+  'runFile.cwd',
+] as const satisfies readonly SettingKey[];
 
 type Raw = Record<string, unknown>;
 
@@ -97,6 +113,45 @@ const specOrPath = (raw: Raw, key: string): string | Record<string, unknown> | u
     return value as string | Record<string, unknown>;
   }
   throw new OptionError(`podRunner.${key}`, 'expected an object or a file path');
+};
+
+const megabyte = 1024 * 1024;
+
+const syncSettings = (raw: Raw): PodRunnerSettings['sync'] => {
+  const exclude = raw['sync.exclude'] ?? [];
+  if (!Array.isArray(exclude) || exclude.some((glob) => typeof glob !== 'string')) {
+    throw new OptionError('podRunner.sync.exclude', 'expected a list of glob strings');
+  }
+  const enabled = raw['sync.enabled'] ?? true;
+  if (typeof enabled !== 'boolean') {
+    throw new OptionError(
+      'podRunner.sync.enabled',
+      `expected true or false, got ${typeof enabled}`,
+    );
+  }
+  const maxFileSizeMB = raw['sync.maxFileSizeMB'] ?? 50;
+  if (typeof maxFileSizeMB !== 'number' || !(maxFileSizeMB > 0) || maxFileSizeMB > 1_048_576) {
+    throw new OptionError(
+      'podRunner.sync.maxFileSizeMB',
+      `expected a number of megabytes above 0 and up to 1048576, got ${JSON.stringify(maxFileSizeMB)}`,
+    );
+  }
+  return {
+    enabled,
+    exclude: (exclude as string[]).filter((glob) => glob.trim() !== ''),
+    maxFileBytes: Math.round(maxFileSizeMB * megabyte),
+  };
+};
+
+const runFileCwd = (raw: Raw): 'root' | 'file' => {
+  const cwd = raw['runFile.cwd'] ?? 'root';
+  if (cwd !== 'root' && cwd !== 'file') {
+    throw new OptionError(
+      'podRunner.runFile.cwd',
+      `expected "root" or "file", got ${JSON.stringify(cwd)}`,
+    );
+  }
+  return cwd;
 };
 
 /** Validates raw settings (as VS Code returns them) into the typed model, naming any bad key. */
@@ -160,6 +215,8 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     jupyterPort: integer(raw, 'jupyterPort', 8888, 1, 65_535),
     kernelName: text(raw, 'kernelName', 'python3'),
     cleanupPolicy,
+    sync: syncSettings(raw),
+    runFile: { cwd: runFileCwd(raw) },
   };
 }
 

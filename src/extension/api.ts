@@ -23,7 +23,7 @@ export interface PodRunnerApi {
 export function podRunnerApi(ctx: Ctx): PodRunnerApi {
   return {
     runCode: (language, code, options) =>
-      runInPod(ctx, language, code, 'API call', options?.signal),
+      runInPod(ctx, { language, code, label: 'API call' }, options?.signal),
     onDidWriteOutput: ctx.output.onDidWrite,
     executorPodName: () => ctx.executor.podName,
     kernelPodName: () => ctx.kernels.podName,

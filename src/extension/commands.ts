@@ -10,6 +10,7 @@ import { openPodShell } from './podShell.ts';
 import { pickPod, type PodKind } from './podTargets.ts';
 import { codeFromEditor, runInPod } from './runInPod.ts';
 import { podRunnerStatus } from './statusBar.ts';
+import { downloadFromPodCommand, syncWorkspaceCommand } from './syncCommands.ts';
 
 type Command = (...args: unknown[]) => unknown;
 
@@ -53,6 +54,12 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
       return target && openPodShell(ctx, target);
     }),
   reapOrphans: (ctx) => () => guarded(ctx, 'cannot delete orphaned pods', () => reapOrphans(ctx)),
+  syncWorkspace: (ctx) => () =>
+    guarded(ctx, 'cannot sync the workspace', () => syncWorkspaceCommand(ctx)),
+  downloadFromPod: (ctx) => (remotePath, localDir, kind) =>
+    guarded(ctx, 'cannot download from the pod', () =>
+      downloadFromPodCommand(ctx, optionalText(remotePath), optionalText(localDir), podKind(kind)),
+    ),
 };
 
 export function registerCommands(ctx: Ctx): void {
@@ -64,6 +71,11 @@ export function registerCommands(ctx: Ctx): void {
 /** The optional argument of the shell and log commands: which pod, instead of asking. */
 function podKind(argument: unknown): PodKind | undefined {
   return argument === 'executor' || argument === 'kernel' ? argument : undefined;
+}
+
+/** A text argument of a command (the tests and keybindings pass them); anything else is none. */
+function optionalText(argument: unknown): string | undefined {
+  return typeof argument === 'string' && argument !== '' ? argument : undefined;
 }
 
 async function guarded<T>(
@@ -98,9 +110,7 @@ async function runFromEditor(ctx: Ctx, wholeFile: boolean): Promise<void> {
     );
     return;
   }
-  await guarded(ctx, `running ${code.source} failed`, () =>
-    runInPod(ctx, code.language, code.code, code.source),
-  );
+  await guarded(ctx, `running ${code.label} failed`, () => runInPod(ctx, code));
 }
 
 async function managePods(ctx: Ctx): Promise<void> {
@@ -115,6 +125,8 @@ async function managePods(ctx: Ctx): Promise<void> {
     [kernelUp, '$(debug-stop) Stop kernel pod', 'stopKernelPod'],
     [executorUp || kernelUp, '$(list-flat) Show pod logs', 'showPodLogs'],
     [true, '$(terminal) Open a shell in the pod', 'openShell'],
+    [true, '$(cloud-upload) Sync workspace to the pod', 'syncWorkspace'],
+    [executorUp || kernelUp, '$(cloud-download) Download from the pod', 'downloadFromPod'],
     [true, '$(trash) Delete orphaned pods', 'reapOrphans'],
     [true, '$(server-environment) Select context', 'selectContext'],
     [true, '$(symbol-namespace) Select namespace', 'selectNamespace'],

@@ -8,12 +8,16 @@ import { KernelController } from './kernelController.ts';
 import { channelLogger } from './logging.ts';
 import { PodLogsProvider, podLogsScheme } from './podLogs.ts';
 import { RunOutput } from './runOutput.ts';
+import { registerTracebackLinks } from './tracebackLinks.ts';
+import { WorkspaceSync } from './workspaceSync.ts';
 
 /** What the extension holds for the window's lifetime, passed explicitly to every part. */
 export class Ctx implements vscode.Disposable {
   readonly logChannel = vscode.window.createOutputChannel('Pod Runner', { log: true });
   readonly logger: Logger = channelLogger(this.logChannel);
   readonly output = new RunOutput();
+  /** Mirrors the open folders into the pods; remembers which skipped files it has reported. */
+  readonly workspaceSync = new WorkspaceSync(() => this.settings);
   /** On every pod this window creates: which workspace (client) and which window (session). */
   readonly podLabels = windowPodLabels(
     vscode.env.machineId,
@@ -38,6 +42,7 @@ export class Ctx implements vscode.Disposable {
       this.kernels,
       this.podLogs,
       vscode.workspace.registerTextDocumentContentProvider(podLogsScheme, this.podLogs),
+      registerTracebackLinks(),
     );
     vscode.workspace.onDidChangeConfiguration(
       (event) => void this.onConfigurationChanged(event),

@@ -1,9 +1,4 @@
-import type {
-  CodeBlock,
-  CommandLineCodeResult,
-  OutputChunk,
-  PodCommandLineCodeExecutor,
-} from '../core/index.ts';
+import type { PodCommandLineCodeExecutor } from '../core/index.ts';
 import { unlessAborted } from './cancellation.ts';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
@@ -29,14 +24,16 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
     return this.running?.namespace;
   }
 
-  /** Runs code blocks in the pod, starting it first when needed (unless cancelled meanwhile). */
-  async run(
-    blocks: CodeBlock[],
-    options: { signal?: AbortSignal; onOutput?: (chunk: OutputChunk) => void },
-  ): Promise<CommandLineCodeResult> {
-    const started = this.ensureStarted();
-    const executor = options.signal ? await unlessAborted(started, options.signal) : await started;
-    return this.use(executor, () => executor.executeCodeBlocks(blocks, options));
+  /**
+   * Runs `action` on the pod (busy meanwhile), starting the pod first when needed, unless
+   * `signal` fires while it starts.
+   */
+  async withPod<T>(
+    signal: AbortSignal,
+    action: (executor: PodCommandLineCodeExecutor) => Promise<T>,
+  ): Promise<T> {
+    const executor = await unlessAborted(this.ensureStarted(), signal);
+    return this.use(executor, () => action(executor));
   }
 
   /** Deletes the pod and starts a new one, as any start: with progress, cancelled by a stop. */

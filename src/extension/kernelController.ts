@@ -1,5 +1,10 @@
 import * as vscode from 'vscode';
-import type { PodJupyterCodeExecutor, PodJupyterServer } from '../core/index.ts';
+import type {
+  KernelOutputEvent,
+  OutputStream,
+  PodJupyterCodeExecutor,
+  PodJupyterServer,
+} from '../core/index.ts';
 import { cancellationError, unlessAborted } from './cancellation.ts';
 import { CellOutputWriter } from './cellOutputWriter.ts';
 import { NotebookCellQueues } from './cellQueue.ts';
@@ -7,14 +12,21 @@ import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
+import { StreamLineMappers } from './lineMapper.ts';
 import type { PodStateHolder } from './podState.ts';
+import { remoteFolderOf } from './workspaceSync.ts';
 
-type KernelCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>;
+type KernelCtx = Pick<
+  Ctx,
+  'settings' | 'logger' | 'podLabels' | 'leftovers' | 'workspaceSync' | 'output'
+>;
 
 /** A notebook's kernel, tied to the gateway server it was started on. */
 interface NotebookKernel {
   server: PodJupyterServer;
   kernel: Promise<PodJupyterCodeExecutor>;
+  /** The kernel's working directory in the pod, once set (it keeps it across restarts). */
+  workingDirectory?: string;
 }
 
 /**
@@ -113,27 +125,61 @@ export class KernelController implements vscode.Disposable {
     signal: AbortSignal,
   ): Promise<boolean> {
     // A cell cancelled while the gateway pod or its kernel starts ends without running.
-    const { server, kernel } = await unlessAborted(this.kernelFor(cell.notebook), signal);
+    const entry = await unlessAborted(this.kernelFor(cell.notebook), signal);
+    const { server } = entry;
+    const kernel = await entry.kernel;
     const output = new CellOutputWriter(execution);
+    const { remoteToLocal } = await loadCore();
+    const toLocal = (text: string) => remoteToLocal(text, server.syncedFolders);
+    const streams = new StreamLineMappers<OutputStream>(toLocal);
     let result;
     try {
-      result = await this.gateway.use(server, () =>
-        kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
+      result = await this.gateway.use(server, async () => {
+        await this.syncNotebookFolder(cell.notebook, entry, kernel, signal);
+        return kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
           signal,
-          onOutput: (event) => output.write(event),
-        }),
-      );
+          onOutput: (event) =>
+            mappedEvents(event, streams, toLocal).forEach((mapped) => output.write(mapped)),
+        });
+      });
     } finally {
+      for (const { stream, text } of streams.flush()) {
+        output.write({ type: 'stream', name: stream, text });
+      }
       // The tail of capped output is written also when the run failed.
       await output.flushed();
     }
     return result.exitCode === 0;
   }
 
-  /** The notebook's kernel on the running gateway server; starts either when needed. */
-  private async kernelFor(
+  /**
+   * Mirrors the notebook's folder into the gateway pod (nothing is sent when nothing changed) and
+   * makes the notebook's folder there the kernel's working directory, the root importable.
+   */
+  private async syncNotebookFolder(
     notebook: vscode.NotebookDocument,
-  ): Promise<{ server: PodJupyterServer; kernel: PodJupyterCodeExecutor }> {
+    entry: NotebookKernel,
+    kernel: PodJupyterCodeExecutor,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const project = await this.ctx.workspaceSync.syncNotebook(
+      entry.server,
+      notebook,
+      signal,
+      (text) => this.ctx.output.write(text),
+    );
+    if (!project) {
+      return;
+    }
+    const directory = remoteFolderOf(project, notebook.uri.fsPath);
+    if (entry.workingDirectory !== directory) {
+      await kernel.setWorkingDirectory(directory, { importRoots: [project.root] });
+      entry.workingDirectory = directory;
+    }
+  }
+
+  /** The notebook's kernel on the running gateway server; starts either when needed. */
+  private async kernelFor(notebook: vscode.NotebookDocument): Promise<NotebookKernel> {
     const key = notebook.uri.toString();
     const server = await this.gateway.ensureStarted();
     if (server !== this.gateway.running) {
@@ -151,7 +197,8 @@ export class KernelController implements vscode.Disposable {
       this.kernels.set(key, started);
       entry = started;
     }
-    return { server, kernel: await entry.kernel };
+    await entry.kernel;
+    return entry;
   }
 
   private async startKernel(server: PodJupyterServer): Promise<PodJupyterCodeExecutor> {
@@ -187,6 +234,34 @@ export class KernelController implements vscode.Disposable {
   }
 }
 
+/**
+ * A kernel output event with the pod's paths of synced folders shown as the local ones. Stream
+ * text is mapped by whole lines; any other event first releases the lines held, to keep the order.
+ */
+function mappedEvents(
+  event: KernelOutputEvent,
+  streams: StreamLineMappers<OutputStream>,
+  toLocal: (text: string) => string,
+): KernelOutputEvent[] {
+  if (event.type === 'stream') {
+    const text = streams.write(event.name, event.text);
+    return text ? [{ ...event, text }] : [];
+  }
+  const held = streams
+    .flush()
+    .map(({ stream, text }): KernelOutputEvent => ({ type: 'stream', name: stream, text }));
+  return event.type === 'error'
+    ? [
+        ...held,
+        {
+          ...event,
+          evalue: toLocal(event.evalue),
+          traceback: event.traceback.map(toLocal),
+        },
+      ]
+    : [...held, event];
+}
+
 async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {
   const settings = ctx.settings;
   const { PodJupyterServer } = await loadCore();
@@ -195,6 +270,8 @@ async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {
     image: settings.jupyterImage,
     ...(settings.jupyterCommand ? { command: settings.jupyterCommand } : {}),
     port: settings.jupyterPort,
+    // The same path as the executor's: a folder syncs to the same root in both pods.
+    workspacePath: settings.workspacePath,
     startupTimeout: settings.startupTimeout,
     autoRemove: settings.autoRemove,
     labels: { ...settings.labels, ...ctx.podLabels },

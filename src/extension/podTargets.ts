@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { PodTerminal, TerminalOptions } from '../core/index.ts';
+import type { DownloadResult, PodTerminal, SyncedFolder, TerminalOptions } from '../core/index.ts';
 import type { Ctx } from './ctx.ts';
 
 /** A pod of this window that a shell or a log view can target. */
@@ -11,6 +11,13 @@ export interface PodTarget {
   namespace: string;
   openTerminal(options: TerminalOptions): Promise<PodTerminal>;
   readLogs(tailLines?: number): Promise<string>;
+  /** The folders synced to the pod, local and remote. */
+  readonly syncedFolders: readonly SyncedFolder[];
+  downloadFromPod(
+    remotePath: string,
+    localDir: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<DownloadResult>;
 }
 
 export function runningPods(ctx: Ctx): PodTarget[] {
@@ -23,6 +30,8 @@ export function runningPods(ctx: Ctx): PodTarget[] {
       namespace: executor.namespace,
       openTerminal: (options) => executor.openTerminal(options),
       readLogs: (tail) => executor.readLogs(tail),
+      syncedFolders: executor.syncedFolders,
+      downloadFromPod: (remote, local, options) => executor.downloadFromPod(remote, local, options),
     });
   }
   const server = ctx.kernels.runningServer;
@@ -33,6 +42,8 @@ export function runningPods(ctx: Ctx): PodTarget[] {
       namespace: server.namespace ?? '',
       openTerminal: (options) => server.openTerminal(options),
       readLogs: (tail) => server.readLogs(tail),
+      syncedFolders: server.syncedFolders,
+      downloadFromPod: (remote, local, options) => server.downloadFromPod(remote, local, options),
     });
   }
   return targets;

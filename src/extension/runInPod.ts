@@ -1,21 +1,40 @@
+import { posix } from 'node:path';
 import * as vscode from 'vscode';
-import type { CommandLineCodeResult } from '../core/index.ts';
+import type {
+  CommandLineCodeResult,
+  OutputChunk,
+  PathMapping,
+  PodCommandLineCodeExecutor,
+} from '../core/index.ts';
 import { defaultMaxOutputBytes } from '../core/outputCollector.ts';
 import { signalFromToken } from './cancellation.ts';
 import type { Ctx } from './ctx.ts';
+import { loadCore } from './lazyCore.ts';
+import { LineMapper } from './lineMapper.ts';
 import { OutputCap } from './outputCap.ts';
+import { projectFolderOf, type ProjectFolder } from './workspaceSync.ts';
 
 const languageOf: Record<string, string> = { python: 'python', shellscript: 'bash' };
 
+/** Code to run and where it came from. */
+export interface RunRequest {
+  language: string;
+  code: string;
+  /** How the output header names it: `app/main.py`, `app/main.py:7`, `API call`. */
+  label: string;
+  /** The editor's file: all of it, or the code starting at `startLine` (1-based) of it. */
+  origin?: { uri: vscode.Uri; startLine: number; wholeFile: boolean };
+}
+
 /**
  * Runs code in the executor pod with a cancellable progress notification and its output streamed
- * to the output channel, capped as the executor caps the result.
+ * to the output channel, capped as the executor caps the result. Code from a file of an open
+ * folder runs in that folder's mirror in the pod, synced first (a whole file runs in place), and
+ * the pod's paths in its output are shown as the local ones.
  */
 export async function runInPod(
   ctx: Ctx,
-  language: string,
-  code: string,
-  source: string,
+  request: RunRequest,
   signal?: AbortSignal,
 ): Promise<CommandLineCodeResult> {
   const executor = await ctx.executor.ensureStarted();
@@ -23,36 +42,42 @@ export async function runInPod(
   ctx.output.show();
   ctx.output.header(
     { context, namespace: executor.namespace, pod: executor.podName },
-    language,
-    source,
+    request.language,
+    request.label,
   );
   const startedAt = Date.now();
-  const cap = new OutputCap(defaultMaxOutputBytes);
   try {
     const result = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `Pod Runner: running ${source}`,
+        title: `Pod Runner: running ${request.label}`,
         cancellable: true,
       },
-      async (_progress, token) => {
+      async (progress, token) => {
         const cancellation = signalFromToken(token);
         try {
           const combined = signal
             ? AbortSignal.any([signal, cancellation.signal])
             : cancellation.signal;
-          return await ctx.executor.run([{ language, code }], {
-            signal: combined,
-            onOutput: (chunk) => {
-              const shown = cap.admit(chunk);
-              if (shown) {
-                ctx.output.chunk(shown);
+          return await ctx.executor.use(executor, async () => {
+            const project = request.origin && projectFolderOf(request.origin.uri, ctx.settings);
+            if (project) {
+              if (request.origin?.wholeFile) {
+                // Run File runs the file the pod has: the editor's unsaved text must reach it.
+                await saveIfDirty(request.origin.uri);
               }
-            },
+              progress.report({ message: `syncing ${project.folder.name}` });
+              const synced = await ctx.workspaceSync.sync(executor, project, { signal: combined });
+              ctx.output.write(ctx.workspaceSync.describe(synced));
+              progress.report({ message: '' });
+            }
+            const mappings = runMappings(executor.syncedFolders, request, executor.workspacePath);
+            return streamMapped(ctx, mappings, (onOutput) =>
+              execute(ctx, executor, request, project, { signal: combined, onOutput }),
+            );
           });
         } finally {
           cancellation.dispose();
-          cap.finish().forEach((chunk) => ctx.output.chunk(chunk));
         }
       },
     );
@@ -64,24 +89,119 @@ export async function runInPod(
   }
 }
 
+async function saveIfDirty(uri: vscode.Uri): Promise<void> {
+  const document = vscode.workspace.textDocuments.find(
+    (open) => open.uri.toString() === uri.toString(),
+  );
+  if (document?.isDirty && !(await document.save())) {
+    throw new Error(`${vscode.workspace.asRelativePath(uri)} could not be saved`);
+  }
+}
+
+/**
+ * The paths a run's output is mapped with: the synced folders and, for a selection, its code file
+ * → the editor's file with the lines shifted to the editor's. The executor names that file with a
+ * random part (`tmp_code_<hex>.<ext>` in the workspace path), so it is learnt from the output.
+ */
+function runMappings(
+  folders: readonly PathMapping[],
+  request: RunRequest,
+  workspacePath: string,
+): (text: string) => readonly PathMapping[] {
+  const origin = request.origin;
+  if (!origin || origin.wholeFile || origin.uri.scheme !== 'file') {
+    return () => folders;
+  }
+  const codeFilePattern = new RegExp(
+    `${posix.join(workspacePath, 'tmp_code_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[0-9a-f]+\\.\\w+`,
+  );
+  let mappings = folders;
+  return (text) => {
+    const codeFile = mappings === folders ? codeFilePattern.exec(text)?.[0] : undefined;
+    if (codeFile) {
+      const lineOffset = origin.startLine - 1;
+      mappings = [...folders, { local: origin.uri.fsPath, remote: codeFile, lineOffset }];
+    }
+    return mappings;
+  };
+}
+
+/** Streams a run's output to the channel, capped, with the pod's paths of synced folders mapped. */
+async function streamMapped(
+  ctx: Ctx,
+  mappings: (text: string) => readonly PathMapping[],
+  run: (onOutput: (chunk: OutputChunk) => void) => Promise<CommandLineCodeResult>,
+): Promise<CommandLineCodeResult> {
+  const { remoteToLocal } = await loadCore();
+  const mapper = new LineMapper((text) => remoteToLocal(text, mappings(text)));
+  const cap = new OutputCap(defaultMaxOutputBytes);
+  try {
+    return await run((chunk) => {
+      const shown = cap.admit(chunk);
+      if (shown) {
+        ctx.output.write(mapper.write(shown.text));
+      }
+    });
+  } finally {
+    cap.finish().forEach((chunk) => ctx.output.write(mapper.write(chunk.text)));
+    ctx.output.write(mapper.flush());
+  }
+}
+
+function execute(
+  ctx: Ctx,
+  executor: PodCommandLineCodeExecutor,
+  request: RunRequest,
+  project: ProjectFolder | undefined,
+  options: { signal: AbortSignal; onOutput: (chunk: OutputChunk) => void },
+): Promise<CommandLineCodeResult> {
+  const origin = request.origin;
+  if (!project || !origin) {
+    return executor.executeCodeBlocks(
+      [{ language: request.language, code: request.code }],
+      options,
+    );
+  }
+  if (origin.wholeFile) {
+    return executor.runFile(origin.uri.fsPath, {
+      ...options,
+      cwd: ctx.settings.runFile.cwd,
+      root: project.folder.uri.fsPath,
+    });
+  }
+  return executor.executeCodeBlocks([{ language: request.language, code: request.code }], {
+    ...options,
+    cwd: project.root,
+    importRoots: [project.root],
+    source: { localFile: origin.uri.fsPath, startLine: origin.startLine },
+  });
+}
+
 /** The selection (or the current line when nothing is selected) or the whole file, and its language. */
 export function codeFromEditor(
   editor: vscode.TextEditor,
   wholeFile: boolean,
-): { language: string; code: string; source: string } | undefined {
+): RunRequest | undefined {
   const language = languageOf[editor.document.languageId];
   if (!language) {
     return undefined;
   }
-  const name = vscode.workspace.asRelativePath(editor.document.uri);
+  const document = editor.document;
+  const name = vscode.workspace.asRelativePath(document.uri);
   if (wholeFile) {
-    return { language, code: editor.document.getText(), source: name };
+    return {
+      language,
+      code: document.getText(),
+      label: name,
+      origin: { uri: document.uri, startLine: 1, wholeFile },
+    };
   }
   const selection = editor.selection;
-  const range = selection.isEmpty ? editor.document.lineAt(selection.active.line).range : selection;
+  const range = selection.isEmpty ? document.lineAt(selection.active.line).range : selection;
   return {
     language,
-    code: editor.document.getText(range),
-    source: `${name}:${range.start.line + 1}`,
+    code: document.getText(range),
+    label: `${name}:${range.start.line + 1}`,
+    origin: { uri: document.uri, startLine: range.start.line + 1, wholeFile },
   };
 }

@@ -1,9 +1,14 @@
 import * as vscode from 'vscode';
-import type { CommandLineCodeResult, OutputChunk } from '../core/index.ts';
+import type { CommandLineCodeResult } from '../core/index.ts';
+import { runOutputLanguage } from './tracebackLinks.ts';
 
 /** The "Pod Runner: Output" channel: each run's header, streamed output and footer. */
 export class RunOutput implements vscode.Disposable {
-  private readonly channel = vscode.window.createOutputChannel('Pod Runner: Output');
+  /** Its own language, so the traceback link provider applies to this channel only. */
+  private readonly channel = vscode.window.createOutputChannel(
+    'Pod Runner: Output',
+    runOutputLanguage,
+  );
   private readonly writeEmitter = new vscode.EventEmitter<string>();
   /** Everything written to the channel, as it is written (for other extensions and tests). */
   readonly onDidWrite = this.writeEmitter.event;
@@ -13,6 +18,9 @@ export class RunOutput implements vscode.Disposable {
   }
 
   write(text: string): void {
+    if (text === '') {
+      return;
+    }
     this.channel.append(text);
     this.writeEmitter.fire(text);
   }
@@ -25,10 +33,6 @@ export class RunOutput implements vscode.Disposable {
     this.write(
       `\n▶ ${source} · ${language} · pod ${target.namespace}/${target.pod} · context ${target.context}\n`,
     );
-  }
-
-  chunk(chunk: OutputChunk): void {
-    this.write(chunk.text);
   }
 
   footer(result: CommandLineCodeResult | Error, startedAt: number): void {

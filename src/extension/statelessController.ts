@@ -1,13 +1,18 @@
 import * as vscode from 'vscode';
+import type { CommandLineCodeResult, OutputStream } from '../core/index.ts';
 import { CellOutputWriter } from './cellOutputWriter.ts';
 import { NotebookCellQueues } from './cellQueue.ts';
 import type { Ctx } from './ctx.ts';
+import { loadCore } from './lazyCore.ts';
+import { StreamLineMappers } from './lineMapper.ts';
+import { remoteFolderOf } from './workspaceSync.ts';
 
 const languages: Record<string, string> = { python: 'python', shellscript: 'bash' };
 
 /**
  * "Kubernetes pod (stateless)": each cell runs as a fresh script in the executor pod. Cells of a
- * notebook run one at a time, in order.
+ * notebook run one at a time, in order. A notebook of an open folder has the folder synced before
+ * each cell, which runs in the notebook's folder in the pod with the folder's root importable.
  */
 export function createStatelessController(ctx: Ctx): vscode.Disposable {
   const controller = vscode.notebooks.createNotebookController(
@@ -33,14 +38,33 @@ export function createStatelessController(ctx: Ctx): vscode.Disposable {
       return false;
     }
     try {
-      const result = await ctx.executor.run([{ language, code: cell.document.getText() }], {
-        signal,
-        onOutput: (chunk) => output.write({ type: 'stream', name: chunk.stream, text: chunk.text }),
+      const result = await ctx.executor.withPod(signal, async (executor) => {
+        const project = await ctx.workspaceSync.syncNotebook(
+          executor,
+          cell.notebook,
+          signal,
+          (text) => ctx.output.write(text),
+        );
+        const { remoteToLocal } = await loadCore();
+        const mappers = new StreamLineMappers<OutputStream>((text) =>
+          remoteToLocal(text, executor.syncedFolders),
+        );
+        const write = (name: OutputStream, text: string) =>
+          text && output.write({ type: 'stream', name, text });
+        try {
+          return await executor.executeCodeBlocks([{ language, code: cell.document.getText() }], {
+            signal,
+            onOutput: (chunk) => write(chunk.stream, mappers.write(chunk.stream, chunk.text)),
+            ...(project && {
+              cwd: remoteFolderOf(project, cell.notebook.uri.fsPath),
+              importRoots: [project.root],
+            }),
+          });
+        } finally {
+          mappers.flush().forEach(({ stream, text }) => write(stream, text));
+        }
       });
-      if (result.exitCode !== 0) {
-        output.write({ type: 'stream', name: 'stderr', text: `\nexit code ${result.exitCode}\n` });
-      }
-      return result.exitCode === 0;
+      return reportExit(result, output);
     } finally {
       // The tail of capped output is written also when the run failed.
       await output.flushed();
@@ -49,4 +73,11 @@ export function createStatelessController(ctx: Ctx): vscode.Disposable {
   // Stopping the executor pod (or cancelling its start) cancels the cells using or awaiting it.
   const stopped = ctx.executor.onDidStop(() => queues.cancelAll());
   return vscode.Disposable.from(stopped, queues, controller);
+}
+
+function reportExit(result: CommandLineCodeResult, output: CellOutputWriter): boolean {
+  if (result.exitCode !== 0) {
+    output.write({ type: 'stream', name: 'stderr', text: `\nexit code ${result.exitCode}\n` });
+  }
+  return result.exitCode === 0;
 }

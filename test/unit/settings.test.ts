@@ -79,6 +79,33 @@ test('bad settings name the key and what was expected', () => {
   );
 });
 
+test('the sync and Run File settings: defaults, megabytes as bytes, errors naming the setting', () => {
+  const defaults = parseSettings({});
+  assert.deepEqual(defaults.sync, { enabled: true, exclude: [], maxFileBytes: 50 * 1024 * 1024 });
+  assert.deepEqual(defaults.runFile, { cwd: 'root' });
+  const chosen = parseSettings({
+    'sync.enabled': false,
+    'sync.exclude': ['data/raw/', ' '],
+    'sync.maxFileSizeMB': 0.5,
+    'runFile.cwd': 'file',
+  });
+  assert.deepEqual(chosen.sync, { enabled: false, exclude: ['data/raw/'], maxFileBytes: 524288 });
+  assert.equal(chosen.runFile.cwd, 'file');
+  assert.throws(
+    () => parseSettings({ 'sync.exclude': 'node_modules' }),
+    /podRunner\.sync\.exclude: expected a list of glob strings/,
+  );
+  assert.throws(
+    () => parseSettings({ 'sync.maxFileSizeMB': 0 }),
+    /podRunner\.sync\.maxFileSizeMB: expected a number of megabytes above 0/,
+  );
+  assert.throws(() => parseSettings({ 'sync.enabled': 'yes' }), /podRunner\.sync\.enabled/);
+  assert.throws(
+    () => parseSettings({ 'runFile.cwd': 'home' }),
+    /podRunner\.runFile\.cwd: expected "root" or "file", got "home"/,
+  );
+});
+
 test('resource settings become container limits (GPU as nvidia.com/gpu)', () => {
   assert.equal(resourceRequirements({}), undefined);
   assert.deepEqual(resourceRequirements({ cpu: '500m', memory: '1Gi', gpu: 1 }), {

@@ -45,6 +45,17 @@ async function runCommand(page: Page, title: string): Promise<void> {
   await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().click();
 }
 
+/** Opens a file of the workspace with Quick Open. */
+async function openFile(page: Page, path: string): Promise<void> {
+  await page.locator('.command-center-center').click();
+  await page.locator('.quick-input-widget input').fill(path);
+  await page
+    .locator('.quick-input-widget .monaco-list-row', { hasText: path.split('/').at(-1)! })
+    .first()
+    .click();
+  await page.locator('.tab.active', { hasText: path.split('/').at(-1)! }).waitFor();
+}
+
 /** Runs a browser step; on failure the page is saved next to the screenshots, to see why. */
 async function step(page: Page, name: string, action: () => Promise<void>): Promise<void> {
   try {
@@ -149,6 +160,43 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     await page.locator('.panel .view-lines', { hasText: 'exit code 0' }).waitFor();
     await page.waitForTimeout(500);
     await saveScreenshot(page, 'run-file.png');
+  });
+
+  test('Run File on the sample project: app/main.py imports its package and reads its data in the pod', async (t) => {
+    if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
+      return;
+    }
+    await openFile(page, 'app/main.py');
+    await runCommand(page, 'Pod Runner: Run File in Pod');
+    await page
+      .locator('.panel .view-lines', { hasText: '3 orders, total 5.00' })
+      .waitFor({ timeout: 120_000 });
+  });
+
+  test('a traceback in the output names the local files, and Ctrl+click opens one at its line', async (t) => {
+    if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
+      return;
+    }
+    await openFile(page, 'app/bad_row.py');
+    await runCommand(page, 'Pod Runner: Run File in Pod');
+    const util = join(session!.workspace, 'app', 'util.py');
+    const line = page.locator('.panel .view-line', { hasText: `File "${util}", line 7` });
+    await line.waitFor({ timeout: 120_000 });
+    await page.locator('.panel .view-lines', { hasText: 'exit code 1' }).waitFor();
+    // Held Ctrl shows the link under the pointer, as a user sees it before the click.
+    const link = line.locator('.detected-link').first();
+    await link.waitFor({ timeout: 10_000 });
+    await page.keyboard.down('Control');
+    await link.hover();
+    // Under the held Ctrl the link's class becomes detected-link-active.
+    const active = page.locator('.panel .detected-link-active').first();
+    await active.waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(1000);
+    await saveScreenshot(page, 'traceback.png');
+    await active.click();
+    await page.keyboard.up('Control');
+    await page.locator('.tab.active', { hasText: 'util.py' }).waitFor({ timeout: 10_000 });
+    await page.locator('.statusbar-item', { hasText: 'Ln 7, Col 1' }).waitFor({ timeout: 10_000 });
   });
 
   test('Stop Executor Pod and Stop Kernel Pod delete every pod, secret and service the session made', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -41,7 +41,9 @@ describe('the extension in a real VS Code extension host (runTests, on code-serv
         'test/vscode/suite/index.ts',
         join(repoRoot, 'out', 'test', 'index.js'),
       );
+      // The sample project (npm start's): the sync, Run File and traceback tests run it.
       const workspace = join(scratch, 'workspace');
+      await cp(join(repoRoot, 'test', 'vscode', 'sample'), workspace, { recursive: true });
       await mkdir(join(workspace, '.vscode'), { recursive: true });
       await writeFile(
         join(workspace, '.vscode', 'settings.json'),

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const session = await startDemoSession(say);
   say(`\nVS Code with Pod Runner: ${session.url}`);
-  say('Open hello.py and run a selection, or plot.ipynb and run all. Ctrl-C stops everything.');
+  say(
+    'Open app/main.py and Run File in Pod, app/bad_row.py for a traceback that links home, or plot.ipynb and Run All. Ctrl-C stops everything.',
+  );
   let stopping = false;
   const stop = () => {
     if (stopping) {

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { PodRunnerApi } from '../../../src/extension/api.ts';
 import { bigOutputFeature } from './bigOutput.ts';
 import { commandsFeature } from './commands.ts';
+import { downloadFeature } from './download.ts';
 import { executorCleanupFeature } from './executorCleanup.ts';
 import { check, type HostFeature } from './host.ts';
 import { kernelNotebookFeature } from './kernelNotebook.ts';
@@ -14,6 +15,8 @@ import { podShellFeature } from './podShell.ts';
 import { runCodeFeature } from './runCode.ts';
 import { settingsFeature } from './settings.ts';
 import { statelessNotebookFeature } from './statelessNotebook.ts';
+import { syncFeature } from './sync.ts';
+import { tracebacksFeature } from './tracebacks.ts';
 import { trustFeature } from './trust.ts';
 import { windowCloseFeature } from './windowClose.ts';
 
@@ -26,6 +29,9 @@ const features: HostFeature[] = [
   settingsFeature,
   statelessNotebookFeature,
   bigOutputFeature,
+  syncFeature,
+  tracebacksFeature,
+  downloadFeature,
   kernelNotebookFeature,
   kernelStopFeature,
   podSessionFeature,

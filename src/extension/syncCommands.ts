@@ -1,0 +1,125 @@
+import { homedir } from 'node:os';
+import * as vscode from 'vscode';
+import type { DownloadResult, SyncResult } from '../core/index.ts';
+import { signalFromToken } from './cancellation.ts';
+import type { Ctx } from './ctx.ts';
+import { pickPod, type PodKind } from './podTargets.ts';
+import { formatBytes, projectFolders, syncSummary, type SyncTarget } from './workspaceSync.ts';
+
+/**
+ * Syncs every open folder to the executor pod (started when needed) and to the kernel pod when
+ * it runs, under a cancellable progress notification that counts the files; reports what each
+ * sync did and resolves to the results.
+ */
+export async function syncWorkspaceCommand(ctx: Ctx): Promise<SyncResult[]> {
+  const projects = projectFolders(ctx.settings);
+  if (projects.length === 0) {
+    await vscode.window.showWarningMessage('Pod Runner: open a folder to sync it to the pod.');
+    return [];
+  }
+  const executor = await ctx.executor.ensureStarted();
+  const targets: { name: string; pod: SyncTarget }[] = [{ name: executor.podName, pod: executor }];
+  const server = ctx.kernels.runningServer;
+  if (server) {
+    targets.push({ name: server.podName, pod: server });
+  }
+  const results = await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: 'Pod Runner: syncing the workspace',
+      cancellable: true,
+    },
+    async (progress, token) => {
+      const cancellation = signalFromToken(token);
+      const done: SyncResult[] = [];
+      try {
+        for (const target of targets) {
+          for (const project of projects) {
+            const sync = () =>
+              ctx.workspaceSync.sync(target.pod, project, {
+                signal: cancellation.signal,
+                onProgress: ({ files, bytes, total }) =>
+                  progress.report({
+                    message: `${project.folder.name} → ${target.name}: ${files} of ${total} files, ${formatBytes(bytes)}`,
+                  }),
+              });
+            const result =
+              target.pod === executor ? await ctx.executor.use(executor, sync) : await sync();
+            ctx.output.write(`Sync to ${target.name}:\n${ctx.workspaceSync.describe(result)}`);
+            done.push(result);
+          }
+        }
+        return done;
+      } finally {
+        cancellation.dispose();
+      }
+    },
+  );
+  void vscode.window.showInformationMessage(
+    `Pod Runner: ${results.map((result) => `${result.root}: ${syncSummary(result)}`).join('; ')}`,
+  );
+  return results;
+}
+
+/**
+ * Copies a file or folder from a pod of this window to a local folder: the remote path from the
+ * arguments or an input box (pre-filled with the synced root), the destination from the arguments
+ * or a folder picker. Resolves to what was written.
+ */
+export async function downloadFromPodCommand(
+  ctx: Ctx,
+  remotePath?: string,
+  localDir?: string,
+  kind?: PodKind,
+): Promise<DownloadResult | undefined> {
+  const target = await pickPod(ctx, 'Pod Runner: download from', true, kind);
+  if (!target) {
+    return undefined;
+  }
+  const source =
+    remotePath ??
+    (await vscode.window.showInputBox({
+      title: `Pod Runner: download from ${target.podName}`,
+      prompt: 'A file or folder in the pod (absolute, or relative to the synced root)',
+      value: target.syncedFolders[0]?.remote ?? ctx.settings.workspacePath,
+      ignoreFocusOut: true,
+    }));
+  if (!source) {
+    return undefined;
+  }
+  const destination = localDir ?? (await pickDestination(source));
+  if (!destination) {
+    return undefined;
+  }
+  const result = await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Pod Runner: downloading ${source}`,
+      cancellable: true,
+    },
+    async (_progress, token) => {
+      const cancellation = signalFromToken(token);
+      try {
+        return await target.downloadFromPod(source, destination, { signal: cancellation.signal });
+      } finally {
+        cancellation.dispose();
+      }
+    },
+  );
+  const summary = `downloaded ${result.files} ${result.files === 1 ? 'file' : 'files'} (${formatBytes(result.bytes)}) to ${result.localPath}`;
+  ctx.output.write(`Download from ${target.podName}: ${summary}\n`);
+  void vscode.window.showInformationMessage(`Pod Runner: ${summary}`);
+  return result;
+}
+
+async function pickDestination(source: string): Promise<string | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title: `Pod Runner: download ${source} into`,
+    canSelectFiles: false,
+    canSelectFolders: true,
+    canSelectMany: false,
+    openLabel: 'Download here',
+    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(homedir()),
+  });
+  return picked?.[0]?.fsPath;
+}
