@@ -16,6 +16,7 @@ import {
 } from './functions.ts';
 import type { Logger } from './logger.ts';
 import { OutputCollector, type OutputChunk } from './outputCollector.ts';
+import type { PathMapping } from './pathMapping.ts';
 import type { PodExecClient } from './podExec.ts';
 import {
   exitCodes,
@@ -38,6 +39,12 @@ export interface ExecuteOptions {
    * shifted to the editor's (`startLine` is the 1-based line of the code's first line).
    */
   source?: { localFile: string; startLine: number };
+  /**
+   * Called before each block's output arrives with the mappings that turn it into local paths
+   * (the synced folders and, with `source`, the block's code file), so streamed output can be
+   * mapped as it comes; the result carries the same mappings.
+   */
+  onPathMappings?: (mappings: readonly PathMapping[]) => void;
 }
 
 /** The executor container code runs in, and the limits it runs under. */
@@ -76,6 +83,7 @@ export async function runCodeBlock(
   pod: ExecutorContainer,
   block: CodeBlock,
   options: ExecuteOptions,
+  onCodeFile?: (codeFile: string) => void,
 ): Promise<CommandLineCodeResult> {
   const runtime = runtimeFor(block.language);
   if (!runtime) {
@@ -90,6 +98,7 @@ export async function runCodeBlock(
   const codeFile = posix.isAbsolute(filename)
     ? posix.normalize(filename)
     : posix.join(pod.workspacePath, filename);
+  onCodeFile?.(codeFile);
   const body = Buffer.from(code);
   const result = await runTagged(
     pod,

@@ -48,6 +48,8 @@ export async function runSyncedFile(
   if (args.some((arg) => arg.includes('\0'))) {
     throw new OptionError('args', 'an argument cannot contain a NUL character');
   }
+  const pathMappings = resultMappings(folders, undefined, undefined);
+  options.onPathMappings?.(pathMappings);
   const outcome = await runTagged(
     pod,
     runFileScript,
@@ -72,7 +74,7 @@ export async function runSyncedFile(
           `${localFile} is not in the pod (${remoteFile})`,
         ),
     codeFile: remoteFile,
-    pathMappings: resultMappings(folders, undefined, undefined),
+    pathMappings,
   };
 }
 

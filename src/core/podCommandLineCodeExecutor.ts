@@ -285,8 +285,12 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     let output = '';
     let exitCode = 0;
     let codeFile: string | undefined;
+    const mappingsFor = (file: string | undefined) =>
+      resultMappings(this.syncedFolders, file, options.source);
     for (const block of blocks) {
-      const result = await runCodeBlock(this.container(session), block, options);
+      const result = await runCodeBlock(this.container(session), block, options, (file) =>
+        options.onPathMappings?.(mappingsFor(codeFile ?? file)),
+      );
       output += result.output;
       exitCode = result.exitCode;
       codeFile ??= result.codeFile;
@@ -294,7 +298,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
         break;
       }
     }
-    const pathMappings = resultMappings(this.syncedFolders, codeFile, options.source);
+    const pathMappings = mappingsFor(codeFile);
     return {
       exitCode,
       output,

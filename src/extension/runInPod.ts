@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import type {
   CommandLineCodeResult,
@@ -71,9 +70,16 @@ export async function runInPod(
               ctx.output.write(ctx.workspaceSync.describe(synced));
               progress.report({ message: '' });
             }
-            const mappings = runMappings(executor.syncedFolders, request, executor.workspacePath);
+            // The executor says, before a block's output comes, how its pod paths map home.
+            const mappings: { current: readonly PathMapping[] } = {
+              current: executor.syncedFolders,
+            };
             return streamMapped(ctx, mappings, (onOutput) =>
-              execute(ctx, executor, request, project, { signal: combined, onOutput }),
+              execute(ctx, executor, request, project, {
+                signal: combined,
+                onOutput,
+                onPathMappings: (current) => (mappings.current = current),
+              }),
             );
           });
         } finally {
@@ -98,42 +104,14 @@ async function saveIfDirty(uri: vscode.Uri): Promise<void> {
   }
 }
 
-/**
- * The paths a run's output is mapped with: the synced folders and, for a selection, its code file
- * → the editor's file with the lines shifted to the editor's. The executor names that file with a
- * random part (`tmp_code_<hex>.<ext>` in the workspace path), so it is learnt from the output.
- */
-function runMappings(
-  folders: readonly PathMapping[],
-  request: RunRequest,
-  workspacePath: string,
-): (text: string) => readonly PathMapping[] {
-  const origin = request.origin;
-  if (!origin || origin.wholeFile || origin.uri.scheme !== 'file') {
-    return () => folders;
-  }
-  const codeFilePattern = new RegExp(
-    `${posix.join(workspacePath, 'tmp_code_').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[0-9a-f]+\\.\\w+`,
-  );
-  let mappings = folders;
-  return (text) => {
-    const codeFile = mappings === folders ? codeFilePattern.exec(text)?.[0] : undefined;
-    if (codeFile) {
-      const lineOffset = origin.startLine - 1;
-      mappings = [...folders, { local: origin.uri.fsPath, remote: codeFile, lineOffset }];
-    }
-    return mappings;
-  };
-}
-
 /** Streams a run's output to the channel, capped, with the pod's paths of synced folders mapped. */
 async function streamMapped(
   ctx: Ctx,
-  mappings: (text: string) => readonly PathMapping[],
+  mappings: { readonly current: readonly PathMapping[] },
   run: (onOutput: (chunk: OutputChunk) => void) => Promise<CommandLineCodeResult>,
 ): Promise<CommandLineCodeResult> {
   const { remoteToLocal } = await loadCore();
-  const mapper = new LineMapper((text) => remoteToLocal(text, mappings(text)));
+  const mapper = new LineMapper((text) => remoteToLocal(text, mappings.current));
   const cap = new OutputCap(defaultMaxOutputBytes);
   try {
     return await run((chunk) => {
@@ -153,7 +131,11 @@ function execute(
   executor: PodCommandLineCodeExecutor,
   request: RunRequest,
   project: ProjectFolder | undefined,
-  options: { signal: AbortSignal; onOutput: (chunk: OutputChunk) => void },
+  options: {
+    signal: AbortSignal;
+    onOutput: (chunk: OutputChunk) => void;
+    onPathMappings: (mappings: readonly PathMapping[]) => void;
+  },
 ): Promise<CommandLineCodeResult> {
   const origin = request.origin;
   if (!project || !origin) {

@@ -8,6 +8,7 @@ import {
   OptionError,
   PodCommandLineCodeExecutor,
   remoteToLocal,
+  type PathMapping,
   type OutputChunk,
 } from '../../src/core/index.ts';
 import { runFileScript, taggedShell } from '../../src/core/podScripts.ts';
@@ -123,7 +124,11 @@ describe('runFile and blocks in a synced project', () => {
   });
 
   test('a traceback maps back to the local files', async () => {
-    const result = await executor.runFile('app/boom.py');
+    let announced: readonly PathMapping[] | undefined;
+    const result = await executor.runFile('app/boom.py', {
+      onPathMappings: (mappings) => (announced = mappings),
+    });
+    assert.deepEqual(announced, result.pathMappings);
     assert.equal(result.exitCode, 1);
     assert.match(result.output, new RegExp(`File "${root}/app/util.py", line 5, in explode`));
     const mapped = remoteToLocal(result.output, result.pathMappings);
@@ -199,14 +204,24 @@ describe('runFile and blocks in a synced project', () => {
         pathMappings: [{ local, remote: root }],
       },
     );
+    // The mappings come before the output, so streamed output maps as it arrives.
+    let announced: readonly PathMapping[] | undefined;
+    let streamedMapped = '';
     const selection = await executor.executeCodeBlocks(
       [{ language: 'python', code: 'x = 1\n\nraise RuntimeError("at line 3")' }],
       {
         cwd: root,
         importRoots: [root],
         source: { localFile: join(local, 'app/main.py'), startLine: 7 },
+        onPathMappings: (mappings) => (announced = mappings),
+        onOutput: ({ text }) => {
+          assert.ok(announced, 'output arrived before its path mappings');
+          streamedMapped += remoteToLocal(text, announced);
+        },
       },
     );
+    assert.deepEqual(announced, selection.pathMappings);
+    assert.ok(streamedMapped.includes(`${join(local, 'app/main.py')}", line 9`), streamedMapped);
     assert.equal(selection.exitCode, 1);
     assert.match(selection.output, /File "\/workspace\/tmp_code_[0-9a-f]{64}\.py", line 3/);
     const mapped = remoteToLocal(selection.output, selection.pathMappings);
