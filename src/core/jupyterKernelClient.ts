@@ -79,6 +79,10 @@ export class KernelChannel {
   private readonly barriers = new Map<string, () => void>();
   /** Aborted by close(): a connection being retried gives up at once. */
   private readonly lifetime = new AbortController();
+  private restartsSeen = 0;
+  /** Server restarts after which the connection was opened afresh and the kernel answered. */
+  private restartsRecovered = 0;
+  private recovering: Promise<void> | undefined;
 
   constructor(
     private readonly info: PodJupyterConnectionInfo,
@@ -86,12 +90,21 @@ export class KernelChannel {
     private readonly options: { webSocketFactory?: JupyterWebSocketFactory; logger?: Logger } = {},
   ) {}
 
+  /**
+   * How many times the server said it restarts this kernel (status `restarting`: its restarter
+   * replaced a dead process under the same id), so the caller knows the kernel's state is gone.
+   */
+  get restarts(): number {
+    return this.restartsSeen;
+  }
+
   private get logger(): Logger {
     return this.options.logger ?? silentLogger;
   }
 
   /** Runs code; resolves when both execute_reply and status idle for it have arrived. */
   async execute(code: string, options: ExecuteRequestOptions = {}): Promise<ExecutionReply> {
+    await this.recoverFromServerRestart();
     const socket = await this.open();
     const message = executeRequest(
       this.session,
@@ -148,6 +161,22 @@ export class KernelChannel {
         `kernel ${this.kernelId} did not answer within ${Math.round(timeoutMs / 1000)} s`,
       );
     }
+  }
+
+  /**
+   * After the server restarted the kernel, requests wait for the new process: sent at once, they
+   * can be lost, or their output can (iopub not yet connected to it). A fresh connection is one
+   * the server opens only once the kernel's channels answer.
+   */
+  private recoverFromServerRestart(): Promise<void> {
+    const seen = this.restartsSeen;
+    if (seen === this.restartsRecovered) {
+      return Promise.resolve();
+    }
+    this.recovering ??= this.reconnectWhenReady()
+      .then(() => void (this.restartsRecovered = seen))
+      .finally(() => (this.recovering = undefined));
+    return this.recovering;
   }
 
   /** Abandons every pending execution with `error` (kernel restart or death). */
@@ -268,6 +297,9 @@ export class KernelChannel {
         this.barriers.get(parentId)?.();
       }
       const state = (message.content as { execution_state?: string }).execution_state;
+      if (state === 'restarting') {
+        this.restartsSeen++;
+      }
       if (state === 'restarting' || state === 'dead') {
         this.failPending(
           new KernelDiedError(`the kernel died (status: ${state}); restart() starts a fresh one`),

@@ -1,3 +1,5 @@
+import { posix, win32 } from 'node:path';
+
 /**
  * Maps paths between the pod and the local machine, so output that names files in the pod
  * (tracebacks, error lines) points at the user's own files. Local paths may be POSIX or Windows
@@ -19,8 +21,11 @@ const pathStart = /[^\w.~/\\-]/;
 const colourBefore = /\x1b\[[0-9;]*m$/;
 /** Characters that end an unquoted path (so `path:N:` keeps its suffix). */
 const pathDelimiter = /[\s"':,;)\]>]/;
-/** The line number after a path: `", line N`, `:N`, `: line N` (bash) or `: N:` (dash). */
-const lineSuffix = /(?:["'], line |:|: line |: )(\d+)/y;
+/**
+ * The line number after a path: `", line N`, `:N`, `: line N` (bash) or `: N:` (dash; the `:` after
+ * N is required, so `path: 12 bytes` keeps its number).
+ */
+const lineSuffix = /(?:["'], line |:|: line |: (?=\d+:))(\d+)/y;
 
 /**
  * Rewrites the remote paths in `text` that lie in a mapping (the longest mapping wins; a path
@@ -163,13 +168,18 @@ function joinLocal(local: string, rest: string): string {
   return local.replace(/[\\/]+$/, '') + rest.replace(/\//g, separator);
 }
 
-/** The POSIX path of `path` under `folder` ('' for the folder itself), or undefined when outside. */
+/**
+ * The POSIX path of `path` under `folder` ('' for the folder itself), or undefined when outside.
+ * Both are normalised first (as Windows paths when the folder is one), so `proj/../x` is outside.
+ */
 function relativeLocal(folder: string, path: string): string | undefined {
   const windows = isWindowsPath(folder);
-  const normalize = (value: string) =>
-    windows ? trimSeparator(value.replace(/\\/g, '/')).toLowerCase() : trimSeparator(value);
-  const base = normalize(folder);
-  const target = windows ? trimSeparator(path.replace(/\\/g, '/')) : trimSeparator(path);
+  const clean = (value: string) =>
+    windows
+      ? trimSeparator(win32.normalize(value).replace(/\\/g, '/'))
+      : trimSeparator(posix.normalize(value));
+  const base = windows ? clean(folder).toLowerCase() : clean(folder);
+  const target = clean(path);
   const comparable = windows ? target.toLowerCase() : target;
   if (comparable === base) {
     return '';

@@ -15,7 +15,7 @@ import {
 import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
 import { JupyterRestClient } from './jupyterRestClient.ts';
 import { renderMime } from './kernelOutputFiles.ts';
-import { enterWorkingDirectory, type KernelWorkingDirectory } from './kernelWorkingDirectory.ts';
+import { WorkingDirectoryKeeper } from './kernelWorkingDirectory.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { OutputCollector } from './outputCollector.ts';
 
@@ -72,7 +72,11 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
   private outputDir: string | undefined;
   private ownsOutputDir = false;
   private kernelDied = false;
-  private workingDirectory: KernelWorkingDirectory | undefined;
+  private starting: Promise<void> | undefined;
+  private restarting: Promise<void> | undefined;
+  private readonly workingDirectory = new WorkingDirectoryKeeper();
+  /** Cells of this executor in the kernel now: a request sent meanwhile waits behind them. */
+  private cellsRunning = 0;
 
   constructor(
     private readonly server: PodJupyterConnectionInfo | JupyterConnectionProvider,
@@ -104,11 +108,20 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     return this.outputDir;
   }
 
-  /** Waits for the server's kernelspecs, checks the kernel exists, and starts a kernel. */
+  /**
+   * Waits for the server's kernelspecs, checks the kernel exists, starts a kernel and enters the
+   * working directory set before. All or nothing: when a step fails, the kernel is deleted and a
+   * later start() begins afresh.
+   */
   async start(): Promise<void> {
     if (this.channel) {
       return;
     }
+    this.starting ??= this.startKernel().finally(() => (this.starting = undefined));
+    await this.starting;
+  }
+
+  private async startKernel(): Promise<void> {
     const info = 'connect' in this.server ? await this.server.connect() : this.server;
     const rest = new JupyterRestClient(info, this.options.fetch);
     const specs = await this.waitForServer(rest);
@@ -126,35 +139,57 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       this.ownsOutputDir = true;
     }
     const kernelId = await rest.startKernel(this.kernelName);
+    const channel = this.openChannel(rest, kernelId);
+    try {
+      await this.workingDirectory.ensure(channel, this.timeout * 1000);
+    } catch (error) {
+      channel.close();
+      await rest
+        .deleteKernel(kernelId)
+        .catch((failure: unknown) =>
+          this.logger.warn(
+            `could not delete kernel ${kernelId} after a failed start: ${(failure as Error).message}`,
+          ),
+        );
+      throw error;
+    }
     this.rest = rest;
-    this.channel = new KernelChannel(info, kernelId, {
+    this.channel = channel;
+    this.kernelDied = false;
+    this.logger.info(`started kernel ${kernelId} (${this.kernelName})`);
+  }
+
+  private openChannel(rest: JupyterRestClient, kernelId: string): KernelChannel {
+    return new KernelChannel(rest.info, kernelId, {
       logger: this.logger,
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
-    this.logger.info(`started kernel ${kernelId} (${this.kernelName})`);
-    await this.enterWorkingDirectory();
   }
 
   /**
    * Makes `remoteDir` the kernel's working directory and puts `importRoots` first on sys.path:
-   * now (once started) and again after every restart and replaced kernel, silently (no output
-   * in any cell, no execution count), so `open('input.csv')` next to a synced notebook works.
+   * now (once started) and again after every restart (the executor's, or the server's own after
+   * the kernel died) and replaced kernel, silently (no output in any cell, no execution count),
+   * so `open('input.csv')` next to a synced notebook works. While a cell runs, the change waits
+   * behind it. Rejected when the kernel cannot enter the folder (ExecutorStateError: the previous
+   * directory stays); after any other failure the new directory is entered before the next cell.
    */
   async setWorkingDirectory(
     remoteDir: string,
     options: { importRoots?: string[] } = {},
   ): Promise<void> {
     const where = { directory: remoteDir, importRoots: options.importRoots ?? [] };
-    if (this.channel) {
-      await enterWorkingDirectory(this.channel, where, this.timeout * 1000);
-    }
-    this.workingDirectory = where;
+    // Sent during a restart, the change could reach the old process: it follows the restart.
+    await this.restarting?.catch(() => undefined);
+    await this.workingDirectory.set(this.channel, where, this.setUpDeadlineMs());
   }
 
-  private async enterWorkingDirectory(): Promise<void> {
-    if (this.channel && this.workingDirectory) {
-      await enterWorkingDirectory(this.channel, this.workingDirectory, this.timeout * 1000);
-    }
+  /**
+   * The executor's own requests wait for the kernel's answer up to the block timeout, but not while
+   * a cell runs: they queue behind it, and the cell's own timeout bounds the wait.
+   */
+  private setUpDeadlineMs(): number | undefined {
+    return this.cellsRunning > 0 ? undefined : this.timeout * 1000;
   }
 
   /** Asks for the kernelspecs until the server answers (it may still be starting) or `timeout` passes. */
@@ -216,6 +251,9 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       write('Code execution was cancelled.');
       return 1;
     }
+    // After the server restarted a dead kernel (or a change that got no answer), the working
+    // directory is entered again before the cell.
+    await this.workingDirectory.ensure(channel, this.setUpDeadlineMs());
     const saves: Promise<void>[] = [];
     let error: Extract<KernelOutputEvent, { type: 'error' }> | undefined;
     const onEvent = (event: KernelOutputEvent) => {
@@ -230,6 +268,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
         error = event;
       }
     };
+    this.cellsRunning++;
     const execution = channel.execute(code, {
       onEvent,
       ...(this.options.onInput ? { onInput: this.options.onInput } : {}),
@@ -274,6 +313,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       }
       throw failure;
     } finally {
+      this.cellsRunning--;
       clearTimeout(timer);
       clearTimeout(giveUpTimer);
       options.signal?.removeEventListener('abort', onAbort);
@@ -325,8 +365,22 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
    * new kernel replaces it (the server's own restarter may still be restarting the dead one).
    */
   async restart(): Promise<void> {
+    const restarting = this.restartKernel();
+    this.restarting = restarting;
+    try {
+      await restarting;
+    } finally {
+      if (this.restarting === restarting) {
+        this.restarting = undefined;
+      }
+    }
+  }
+
+  private async restartKernel(): Promise<void> {
     const { rest, channel } = this.requireRunning();
     channel.failPending(new KernelDiedError('the kernel was restarted'));
+    this.workingDirectory.invalidate();
+    let current = channel;
     if (this.kernelDied) {
       channel.close();
       await rest
@@ -335,19 +389,15 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
           this.logger.warn(`could not delete the dead kernel: ${(error as Error).message}`),
         );
       const kernelId = await rest.startKernel(this.kernelName);
-      this.channel = new KernelChannel(rest.info, kernelId, {
-        logger: this.logger,
-        ...(this.options.webSocketFactory
-          ? { webSocketFactory: this.options.webSocketFactory }
-          : {}),
-      });
+      current = this.openChannel(rest, kernelId);
+      this.channel = current;
       this.kernelDied = false;
       this.logger.info(`replaced the dead kernel with ${kernelId}`);
     } else {
       await rest.restartKernel(channel.kernelId);
       await channel.reconnectWhenReady();
     }
-    await this.enterWorkingDirectory();
+    await this.workingDirectory.ensure(current, this.timeout * 1000);
   }
 
   /**
@@ -359,7 +409,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     const channel = this.channel;
     this.rest = undefined;
     this.channel = undefined;
-    this.workingDirectory = undefined;
+    this.workingDirectory.forget();
     channel?.close();
     if (rest && channel) {
       await rest.deleteKernel(channel.kernelId).catch((error: unknown) => {

@@ -78,11 +78,12 @@ export function taggedShell(tag: string, script: string, argv: string[]): string
  * Shared by the scripts that run code: the tag is taken off this shell (only the code and what it
  * starts carry it, not the script's helpers), and
  * - `pick_interpreter CANDIDATE...` sets `interp` to the first one on PATH, or fails;
- * - `run_tagged DIR ROOTS LIMIT [NAME=VALUE...] PROGRAM [ARG...]` runs the program (through
- *   `env` when there are assignments, so they reach it alone, byte-exact) in DIR, with ROOTS
- *   (colon-separated) first on PYTHONPATH, tagged, in a process group of its own, under
- *   `timeout`; when it exits, whatever it started is killed, so the exec ends with the program's
- *   own exit code, left in `rc`.
+ * - `run_tagged DIR ROOTS LIMIT ASSIGNED [NAME=VALUE...] PROGRAM [ARG...]` runs the program
+ *   (through `env` when ASSIGNED, the count of assignments, is above 0, so they reach it alone,
+ *   byte-exact; env takes every word holding `=` for one more assignment, so PROGRAM must then
+ *   hold none) in DIR, with ROOTS (colon-separated) first on PYTHONPATH, tagged, in a process
+ *   group of its own, under `timeout`; when it exits, whatever it started is killed, so the exec
+ *   ends with the program's own exit code, left in `rc`.
  */
 const launchFunctions = `
 m='${scriptMarker}'
@@ -97,7 +98,7 @@ pick_interpreter() {
   fail ${exitCodes.missingInterpreter} "no interpreter for this language in the pod (looked for: $*)"
 }
 run_tagged() {
-  dir=$1; roots=$2; limit=$3; shift 3
+  dir=$1; roots=$2; limit=$3; assigned=$4; shift 4
   command -v timeout >/dev/null 2>&1 || fail ${exitCodes.missingInterpreter} "the image has no timeout command (coreutils)"
   cd -- "$dir" 2>/dev/null || fail ${exitCodes.setupFailed} "the working directory $dir does not exist in the pod"
   [ -z "$roots" ] || { PYTHONPATH=$roots\${PYTHONPATH:+:$PYTHONPATH}; export PYTHONPATH; }
@@ -107,7 +108,7 @@ run_tagged() {
   command -v setsid >/dev/null 2>&1 && own_group=setsid
   # env only when there are assignments: every block would pay for its exec.
   with_env=
-  case $1 in *=*) with_env=env ;; esac
+  [ "$assigned" -eq 0 ] || with_env=env
   ${blockTagVariable}=$tag PYTHONUNBUFFERED=1 $own_group timeout -k 2 "$limit" $with_env "$@" </dev/null &
   child=$!
   wait "$child" 2>/dev/null
@@ -164,7 +165,7 @@ head -c "$size" > "$part" || fail ${exitCodes.setupFailed} "cannot write $real"
 mv -fT -- "$part" "$real" || fail ${exitCodes.setupFailed} "cannot write $real"
 [ $# -gt 0 ] || exit 0
 pick_interpreter "$@"
-run_tagged "\${dir:-$root}" "$roots" "$limit" "$interp" "$real"
+run_tagged "\${dir:-$root}" "$roots" "$limit" 0 "$interp" "$real"
 exit "$rc"
 `;
 
@@ -173,21 +174,26 @@ exit "$rc"
  * [NAME=VALUE...]. Runs a file already in the pod, in place, with its arguments and environment
  * exactly as given: `interpreters` (space-separated) are tried in order; when empty the file runs
  * itself (its shebang). Nothing passes through a shell string: the arguments only move within
- * "$@" (rotated so the assignments come first, then the program, then its arguments).
+ * "$@" (rotated so the assignments come first, then the program, then its arguments). A file that
+ * runs itself with assignments is started by `/bin/sh -c 'exec "$0" "$@"'`: its path may hold `=`
+ * (`runs/date=2024-01-01/report`), which `env` would take for one more assignment (the shell goes
+ * by its path, as env looks it up with the assignments, PATH among them, already applied).
  */
 export const runFileScript = `
 ${launchFunctions}
 dir=$1; roots=$2; limit=$3; file=$4; interpreters=$5; count=$6; shift 6
+assigned=$(($# - count))
 [ -f "$file" ] || fail ${exitCodes.missingFile} "$file is not in the pod: not synced (new since the last sync, ignored, or too large)"
 if [ -n "$interpreters" ]; then
   pick_interpreter $interpreters
   set -- "$@" "$interp" "$file"
 else
   [ -x "$file" ] || fail ${exitCodes.missingInterpreter} "$file has no known extension and is not executable"
+  [ "$assigned" -eq 0 ] || set -- "$@" /bin/sh -c 'exec "$0" "$@"'
   set -- "$@" "$file"
 fi
 while [ "$count" -gt 0 ]; do set -- "$@" "$1"; shift; count=$((count - 1)); done
-run_tagged "$dir" "$roots" "$limit" "$@"
+run_tagged "$dir" "$roots" "$limit" "$assigned" "$@"
 exit "$rc"
 `;
 

@@ -48,12 +48,15 @@ function writeProject(dir: string): void {
     'scripts/list.sh': 'ls -A "$1"\n',
     'scripts/arrays.bash': 'a=(x "y z"); echo "${#a[@]} ${a[1]}"\n',
     'scripts/shebang.sh': '#!/usr/bin/env bash\necho "${BASH_VERSION:+bash}"\n',
+    // No extension and an interpreter Pod Runner does not know: the file runs itself.
+    'runs/date=2024-01-01/report': '#!/bin/dash\necho "$#:$*|${NOTE-unset}"\n',
   };
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), text);
   }
   chmodSync(join(dir, 'scripts/args.sh'), 0o755);
+  chmodSync(join(dir, 'runs/date=2024-01-01/report'), 0o755);
 }
 
 describe('runFile and blocks in a synced project', () => {
@@ -116,6 +119,21 @@ describe('runFile and blocks in a synced project', () => {
       executor.runFile('app/main.py', { env: { 'BAD NAME': 'x' } }),
       OptionError,
     );
+  });
+
+  test('a file that runs itself from a folder whose name holds "=" gets exactly its arguments and environment', async () => {
+    const report = 'runs/date=2024-01-01/report';
+    assert.deepEqual(await executor.runFile(report), {
+      exitCode: 0,
+      output: '0:|unset\n',
+      codeFile: `${root}/${report}`,
+      pathMappings: [{ local, remote: root }],
+    });
+    const withEnv = await executor.runFile(report, {
+      args: ['A=1', '-i', '--'],
+      env: { NOTE: 'x=y' },
+    });
+    assert.deepEqual([withEnv.exitCode, withEnv.output], [0, '3:A=1 -i --|x=y\n']);
   });
 
   test('the language comes from the shebang, else the extension', async () => {
@@ -296,13 +314,22 @@ describe('runFile and blocks in a synced project', () => {
 });
 
 describe("the run-file script with busybox's tools only", () => {
-  test('arguments, environment, working directory and exit code as with coreutils', () => {
+  const dir = scratchDir('pod-runner-run-file-busybox-');
+  /** Runs the script with busybox's applets alone on PATH. */
+  const runScript = (argv: string[]) => {
+    const [command, ...rest] = taggedShell(randomBytes(8).toString('hex'), runFileScript, argv);
+    return spawnSync(command!, rest, { env: { PATH: join(dir, 'bin') }, encoding: 'utf8' });
+  };
+
+  before(() => {
     // Debian's busybox-static (npm test's set-up installs it); its applets as links in a folder.
     assert.ok(existsSync('/bin/busybox'), "Debian's busybox-static is installed (npm run setup)");
-    const dir = scratchDir('pod-runner-run-file-busybox-');
     mkdirSync(join(dir, 'bin'));
     copyFileSync('/bin/busybox', join(dir, 'busybox'));
     execFileSync(join(dir, 'busybox'), ['--install', '-s', join(dir, 'bin')]);
+  });
+
+  test('arguments, environment, working directory and exit code as with coreutils', () => {
     mkdirSync(join(dir, 'proj/sub'), { recursive: true });
     writeFileSync(
       join(dir, 'proj/sub/show.sh'),
@@ -310,7 +337,7 @@ describe("the run-file script with busybox's tools only", () => {
     );
     const args = ['a b', '', 'new\nline', '$HOME', '*'];
     const note = 'x "y"\nz';
-    const [command, ...argv] = taggedShell(randomBytes(8).toString('hex'), runFileScript, [
+    const result = runScript([
       join(dir, 'proj/sub'),
       join(dir, 'proj'),
       '5',
@@ -320,15 +347,24 @@ describe("the run-file script with busybox's tools only", () => {
       ...args,
       `NOTE=${note}`,
     ]);
-    const result = spawnSync(command!, argv, {
-      env: { PATH: join(dir, 'bin') },
-      encoding: 'utf8',
-    });
     assert.equal(result.stderr, '');
     assert.equal(result.status, 5);
     assert.equal(
       result.stdout,
       `${args.map((arg) => `<${arg}>`).join('')}\n${note}|${join(dir, 'proj')}|${join(dir, 'proj/sub')}\n`,
     );
+  });
+
+  test('a file whose path holds "=" runs itself, with and without environment values', () => {
+    const file = join(dir, 'proj/date=2024-01-01/report');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, `#!${join(dir, 'bin/sh')}\necho "$#:$*|\${NOTE-unset}"\n`);
+    chmodSync(file, 0o755);
+    const run = (args: string[], assignments: string[]) =>
+      runScript([dir, '', '5', file, '', String(args.length), ...args, ...assignments]);
+    const plain = run([], []);
+    assert.deepEqual([plain.status, plain.stdout, plain.stderr], [0, '0:|unset\n', '']);
+    const assigned = run(['B=2'], ['NOTE=x=y']);
+    assert.deepEqual([assigned.status, assigned.stdout, assigned.stderr], [0, '1:B=2|x=y\n', '']);
   });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   ExecutorStateError,
+  jupyterApiUrl,
   PodJupyterCodeExecutor,
   PodJupyterServer,
   remoteToLocal,
@@ -132,6 +133,147 @@ describe("the kernel's working directory and import roots", () => {
     });
     await executor.restart();
     assert.equal((await where()).output, `${notebooks}\na,b from util\n`);
+  });
+});
+
+describe("the kernel's working directory through restarts, busy kernels and failed starts", () => {
+  let server: RunningJupyterServer | undefined;
+  const project = join(scratchDir('pod-runner-kernel-cwd-edges-'), 'proj');
+  const notebooks = join(project, 'notebooks');
+  const cwdOf = async (executor: PodJupyterCodeExecutor) =>
+    (
+      await executor.executeCodeBlocks([
+        { language: 'python', code: 'import os\nprint(os.getcwd())' },
+      ])
+    ).output;
+  const kernelIds = async () => {
+    const response = await fetch(jupyterApiUrl(server!.info, '/api/kernels'), {
+      headers: { Authorization: `token ${server!.info.token}` },
+    });
+    return ((await response.json()) as { id: string }[]).map((kernel) => kernel.id).sort();
+  };
+
+  before(async () => {
+    writeProject(project);
+    if (available) {
+      server = await startJupyterServer();
+    }
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('a kernel the server restarted by itself (it died) runs the next cell in the directory again', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const executor = new PodJupyterCodeExecutor(server!.info, { timeout: 20 });
+    await executor.start();
+    try {
+      await executor.setWorkingDirectory(notebooks);
+      const kernel = executor.kernelId;
+      const died = await executor.executeCodeBlocks([
+        { language: 'python', code: 'import os\nos._exit(1)' },
+      ]);
+      assert.match(died.output, /kernel died \(status: restarting\)/);
+      assert.equal(await cwdOf(executor), `${notebooks}\n`);
+      assert.equal(executor.kernelId, kernel, 'the same kernel, restarted by the server');
+    } finally {
+      await executor.stop();
+    }
+  });
+
+  test('a change asked for while a cell runs waits behind it with no deadline of its own, and is kept', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const timeoutSeconds = 1;
+    const executor = new PodJupyterCodeExecutor(server!.info, { timeout: timeoutSeconds });
+    const release = join(project, 'release-the-cell');
+    await executor.start();
+    try {
+      await executor.setWorkingDirectory(notebooks);
+      // Runs until the test releases it, past its own timeout's interrupt.
+      const code = [
+        'import os, time',
+        'print("running", flush=True)',
+        `while not os.path.exists(${JSON.stringify(release)}):`,
+        '    try:',
+        '        time.sleep(0.05)',
+        '    except KeyboardInterrupt:',
+        '        pass',
+        'print(os.getcwd())',
+      ].join('\n');
+      let running!: () => void;
+      const started = new Promise<void>((resolve) => (running = resolve));
+      const cell = executor.executeCodeBlocks([{ language: 'python', code }], {
+        onOutput: (event) => event.type === 'stream' && event.text.includes('running') && running(),
+      });
+      await started;
+      const change = executor.setWorkingDirectory(project);
+      // Released only after a deadline of the block timeout would have passed.
+      const releaseTimer = setTimeout(
+        () => writeFileSync(release, ''),
+        timeoutSeconds * 1000 + 1000,
+      );
+      try {
+        await change;
+      } finally {
+        clearTimeout(releaseTimer);
+      }
+      assert.ok(existsSync(release), 'the change waited for the cell');
+      assert.equal((await cell).output, `running\n${notebooks}\n\n Timeout`);
+      assert.equal(await cwdOf(executor), `${project}\n`);
+      await executor.restart();
+      assert.equal(await cwdOf(executor), `${project}\n`);
+    } finally {
+      await executor.stop();
+    }
+  });
+
+  test('a change asked for during restart() follows it', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const executor = new PodJupyterCodeExecutor(server!.info, { timeout: 20 });
+    await executor.start();
+    try {
+      await executor.setWorkingDirectory(notebooks);
+      await Promise.all([executor.restart(), executor.setWorkingDirectory(project)]);
+      assert.equal(await cwdOf(executor), `${project}\n`);
+      await executor.restart();
+      assert.equal(await cwdOf(executor), `${project}\n`);
+    } finally {
+      await executor.stop();
+    }
+  });
+
+  test('start() that cannot enter the directory deletes its kernel; a later start() begins afresh', async (t) => {
+    if (!requireTool(t, available, 'Jupyter Server')) {
+      return;
+    }
+    const executor = new PodJupyterCodeExecutor(server!.info, { timeout: 20 });
+    try {
+      const kernelsBefore = await kernelIds();
+      await executor.setWorkingDirectory(join(project, 'not synced'));
+      await assert.rejects(executor.start(), (error: Error) => {
+        assert.ok(error instanceof ExecutorStateError);
+        assert.match(error.message, /could not make .*not synced its working directory/);
+        return true;
+      });
+      assert.equal(executor.kernelId, undefined);
+      assert.deepEqual(await kernelIds(), kernelsBefore, 'the kernel it started is deleted');
+      await assert.rejects(executor.start(), ExecutorStateError, 'it tries again, cleanly');
+      assert.deepEqual(await kernelIds(), kernelsBefore);
+      await executor.setWorkingDirectory(notebooks);
+      await executor.start();
+      assert.equal(await cwdOf(executor), `${notebooks}\n`);
+      await executor.restart();
+      assert.equal(await cwdOf(executor), `${notebooks}\n`);
+    } finally {
+      await executor.stop();
+    }
   });
 });
 

@@ -102,6 +102,13 @@ test("a selection's code file maps to the editor file with its lines shifted", (
     '/home/ada/proj/run.sh: line 12: nope: command not found\n' +
       '/home/ada/proj/run.sh: 14: nope: not found\n',
   );
+  // `: N` is a line number only in dash's `path: N:` form.
+  assert.equal(
+    remoteToLocal('wrote to /workspace/tmp_code_cd.sh: 12 bytes\n', [
+      { ...script, lineOffset: 10 },
+    ]),
+    'wrote to /home/ada/proj/run.sh: 12 bytes\n',
+  );
 });
 
 test('Windows local paths get backslashes; localToRemote accepts either separator and case', () => {
@@ -119,6 +126,11 @@ test('Windows local paths get backslashes; localToRemote accepts either separato
     '/workspace/proj/data/in.csv',
   );
   assert.equal(localToRemote('C:\\Users\\ada\\proj2\\x.py', [windows]), undefined);
+  assert.equal(localToRemote('C:\\Users\\ada\\proj\\..\\x.py', [windows]), undefined);
+  assert.equal(
+    localToRemote('C:\\Users\\ada\\proj\\app\\.\\..\\run.py', [windows]),
+    '/workspace/proj/run.py',
+  );
 });
 
 test('localToRemote: the folder, files under it, the longest mapping, nothing outside', () => {
@@ -128,6 +140,10 @@ test('localToRemote: the folder, files under it, the longest mapping, nothing ou
   assert.equal(localToRemote('/home/ada/proj/a b/c.py', [project]), '/workspace/proj/a b/c.py');
   assert.equal(localToRemote('/home/ada/proj/sub/x.py', [project, nested]), '/srv/sub/x.py');
   assert.equal(localToRemote('/home/ada/project/x.py', [project]), undefined);
+  assert.equal(localToRemote('/home/ada/proj/../x.py', [project]), undefined);
+  assert.equal(localToRemote('/home/ada/proj/sub/../..', [project]), undefined);
+  assert.equal(localToRemote('/home/ada/proj/./app//x.py', [project]), '/workspace/proj/app/x.py');
+  assert.equal(localToRemote('/home/ada/proj/..data/x', [project]), '/workspace/proj/..data/x');
   assert.equal(
     localToRemote('/home/ada/proj/app/main.py', [selection]),
     '/workspace/tmp_code_ab12.py',
