@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fileLocations } from '../../src/extension/fileLocations.ts';
+import { fileLocations, linkableLocations } from '../../src/extension/fileLocations.ts';
 import { LineMapper, StreamLineMappers } from '../../src/extension/lineMapper.ts';
 
 const located = (text: string) =>
@@ -36,6 +36,60 @@ test('`path:N` forms are found: IPython frames (coloured or not), warnings; URLs
 test('one place is found once, even when both forms would match it', () => {
   assert.equal(fileLocations('File "/a/b.py", line 2 and /a/b.py:2').length, 2);
   assert.equal(fileLocations('File "/a/b.py:2", line 2').length, 1);
+});
+
+test('bash (`path: line N:`) and dash (`path: N:`) errors are found, without the colon after the line', () => {
+  const text = [
+    '/home/ana/run.sh: line 9: foo: command not found',
+    '/home/ana/run.sh: 2: nosuch: not found',
+    '/home/ana/notes.txt: see above: 3 items',
+  ].join('\n');
+  assert.deepEqual(located(text), [
+    { path: '/home/ana/run.sh', line: 9, linked: '/home/ana/run.sh: line 9' },
+    { path: '/home/ana/run.sh', line: 2, linked: '/home/ana/run.sh: 2' },
+  ]);
+});
+
+const frames = (count: number, distinctFiles: number) =>
+  Array.from(
+    { length: count },
+    (_, i) => `  File "/home/ana/app/m${i % distinctFiles}.py", line ${i + 1}, in f\n`,
+  ).join('');
+
+test('40,000 locations are found in one linear pass, each existing file checked once', () => {
+  const text = frames(40_000, 50);
+  const checked: string[] = [];
+  const started = performance.now();
+  const links = linkableLocations(text, (path) => (checked.push(path), !path.endsWith('m7.py')), {
+    maxScannedChars: text.length,
+    maxLinks: 40_000,
+  });
+  const elapsed = performance.now() - started;
+  assert.equal(links.length, 40_000 - 40_000 / 50);
+  assert.equal(checked.length, 50);
+  assert.equal(text.slice(links[0]!.start, links[0]!.end), 'File "/home/ana/app/m0.py", line 1');
+  // The quadratic search took over 6 s for this; a linear one takes tens of milliseconds.
+  assert.ok(elapsed < 1000, `took ${Math.round(elapsed)} ms`);
+});
+
+test('only the tail of a huge document is searched, and only the last links are made', () => {
+  const text = frames(40_000, 40_000);
+  const byWindow = linkableLocations(text, () => true, {
+    maxScannedChars: 10_000,
+    maxLinks: 40_000,
+  });
+  assert.ok(byWindow.length > 100 && byWindow.length < 250, `${byWindow.length} links`);
+  assert.equal(byWindow.at(-1)!.line, 40_000);
+  assert.ok(text.length - byWindow[0]!.start <= 10_000);
+  assert.equal(text[byWindow[0]!.start - 3], '\n', 'the window starts at a line');
+  const byCount = linkableLocations(text, () => true, {
+    maxScannedChars: text.length,
+    maxLinks: 10,
+  });
+  assert.deepEqual(
+    byCount.map(({ line }) => line),
+    Array.from({ length: 10 }, (_, i) => 39_991 + i),
+  );
 });
 
 test('the line mapper maps whole lines: a path split across chunks is still mapped', () => {
