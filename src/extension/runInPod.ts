@@ -111,18 +111,21 @@ async function streamMapped(
   run: (onOutput: (chunk: OutputChunk) => void) => Promise<CommandLineCodeResult>,
 ): Promise<CommandLineCodeResult> {
   const { remoteToLocal } = await loadCore();
-  const mapper = new LineMapper((text) => remoteToLocal(text, mappings.current));
+  const mapper = new LineMapper(
+    (text) => remoteToLocal(text, mappings.current),
+    (text) => ctx.output.write(text),
+  );
   const cap = new OutputCap(defaultMaxOutputBytes);
   try {
     return await run((chunk) => {
       const shown = cap.admit(chunk);
       if (shown) {
-        ctx.output.write(mapper.write(shown.text));
+        mapper.write(shown.text);
       }
     });
   } finally {
-    cap.finish().forEach((chunk) => ctx.output.write(mapper.write(chunk.text)));
-    ctx.output.write(mapper.flush());
+    cap.finish().forEach((chunk) => mapper.write(chunk.text));
+    mapper.flush();
   }
 }
 

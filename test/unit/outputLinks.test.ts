@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileLocations, linkableLocations } from '../../src/extension/fileLocations.ts';
-import { LineMapper, StreamLineMappers } from '../../src/extension/lineMapper.ts';
+import {
+  idleFlushMs,
+  LineMapper,
+  maxHeldChars,
+  StreamLineMappers,
+} from '../../src/extension/lineMapper.ts';
 
 const located = (text: string) =>
   fileLocations(text).map(({ path, line, start, end }) => ({
@@ -92,19 +97,74 @@ test('only the tail of a huge document is searched, and only the last links are 
   );
 });
 
+/** A mapper whose emitted text is collected in `shown`. */
+function collectingMapper(map: (text: string) => string) {
+  const shown: string[] = [];
+  const mapper = new LineMapper(map, (text) => shown.push(text));
+  return { mapper, shown: () => shown.join('') };
+}
+
 test('the line mapper maps whole lines: a path split across chunks is still mapped', () => {
-  const mapper = new LineMapper((text) => text.replaceAll('/workspace/shop', '/home/ana/shop'));
+  const { mapper, shown } = collectingMapper((text) =>
+    text.replaceAll('/workspace/shop', '/home/ana/shop'),
+  );
   const chunks = ['Traceback\n  File "/works', 'pace/sh', 'op/app/util.py", line 7\n', 'Value'];
-  const shown = chunks.map((chunk) => mapper.write(chunk)).join('') + mapper.flush();
-  assert.equal(shown, 'Traceback\n  File "/home/ana/shop/app/util.py", line 7\nValue');
-  assert.equal(mapper.flush(), '');
+  chunks.forEach((chunk) => mapper.write(chunk));
+  assert.equal(shown(), 'Traceback\n  File "/home/ana/shop/app/util.py", line 7\n');
+  mapper.flush();
+  assert.equal(shown(), 'Traceback\n  File "/home/ana/shop/app/util.py", line 7\nValue');
+  mapper.flush();
+  assert.equal(shown(), 'Traceback\n  File "/home/ana/shop/app/util.py", line 7\nValue');
+});
+
+test('16 MB without a newline stream through in linear time, at most 4 KB held back', () => {
+  let mapped = 0;
+  const { mapper, shown } = collectingMapper((text) => ((mapped += text.length), text));
+  const chunk = 'x'.repeat(16 * 1024);
+  const started = performance.now();
+  for (let i = 0; i < 1024; i++) {
+    mapper.write(chunk);
+  }
+  const elapsed = performance.now() - started;
+  assert.equal(shown().length, 16 * 1024 * 1024 - maxHeldChars);
+  assert.equal(mapped, shown().length, 'each character is mapped once');
+  // Rescanning the held text on every write took seconds and held all 16 MB.
+  assert.ok(elapsed < 1000, `took ${Math.round(elapsed)} ms`);
+  mapper.flush();
+  assert.equal(shown().length, 16 * 1024 * 1024);
+});
+
+test('an unfinished line (a prompt, progress dots) is shown once the stream is idle', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { mapper, shown } = collectingMapper((text) => text.toUpperCase());
+  mapper.write('working.');
+  mapper.write('.');
+  assert.equal(shown(), '');
+  t.mock.timers.tick(idleFlushMs - 1);
+  assert.equal(shown(), '');
+  t.mock.timers.tick(1);
+  assert.equal(shown(), 'WORKING..');
+  mapper.write('Enter your name: ');
+  t.mock.timers.tick(idleFlushMs);
+  assert.equal(shown(), 'WORKING..ENTER YOUR NAME: ');
+  mapper.write(' done\n');
+  assert.equal(shown(), 'WORKING..ENTER YOUR NAME:  DONE\n');
 });
 
 test("stdout's unfinished line never joins stderr's", () => {
-  const mappers = new StreamLineMappers<'stdout' | 'stderr'>((text) => text.toUpperCase());
-  assert.equal(mappers.write('stdout', 'progress '), '');
-  assert.equal(mappers.write('stderr', 'warning\n'), 'WARNING\n');
-  assert.equal(mappers.write('stdout', '50%\r'), 'PROGRESS 50%\r');
-  assert.equal(mappers.write('stdout', 'done'), '');
-  assert.deepEqual(mappers.flush(), [{ stream: 'stdout', text: 'DONE' }]);
+  const shown: { stream: string; text: string }[] = [];
+  const mappers = new StreamLineMappers<'stdout' | 'stderr'>(
+    (text) => text.toUpperCase(),
+    (stream, text) => shown.push({ stream, text }),
+  );
+  mappers.write('stdout', 'progress ');
+  mappers.write('stderr', 'warning\n');
+  mappers.write('stdout', '50%\r');
+  mappers.write('stdout', 'done');
+  mappers.flush();
+  assert.deepEqual(shown, [
+    { stream: 'stderr', text: 'WARNING\n' },
+    { stream: 'stdout', text: 'PROGRESS 50%\r' },
+    { stream: 'stdout', text: 'DONE' },
+  ]);
 });
