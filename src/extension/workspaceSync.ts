@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import type { PodRunnerSettings, SyncOptions, SyncResult, SyncedFolder } from '../core/index.ts';
 import { localToRemote } from '../core/pathMapping.ts';
-import { remoteRootFor } from './remoteRoots.ts';
+import { RemoteRoots } from './remoteRoots.ts';
 
 /** A pod the workspace is mirrored into: the executor pod or the Jupyter server pod. */
 export interface SyncTarget {
@@ -41,9 +41,12 @@ export function projectFolders(settings: PodRunnerSettings): ProjectFolder[] {
     .map((folder) => ({ folder, root: remoteRootOf(folder, settings.workspacePath) }));
 }
 
+/** The roots given to this window's folders: each keeps its own while the window lives. */
+const remoteRoots = new RemoteRoots();
+
 function remoteRootOf(folder: vscode.WorkspaceFolder, workspacePath: string): string {
   const open = (vscode.workspace.workspaceFolders ?? []).map((other) => other.uri.fsPath);
-  return remoteRootFor(folder.uri.fsPath, open, workspacePath);
+  return remoteRoots.rootOf(folder.uri.fsPath, open, workspacePath);
 }
 
 /** The folder in the pod that holds a local file of the project: a notebook's working directory. */
