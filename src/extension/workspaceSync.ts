@@ -1,7 +1,8 @@
-import { posix } from 'node:path';
+import { posix, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
 import type { PodRunnerSettings, SyncOptions, SyncResult, SyncedFolder } from '../core/index.ts';
 import { localToRemote } from '../core/pathMapping.ts';
+import { isIgnored, parseIgnoreText } from '../core/workspaceSync/ignoreRules.ts';
 import { RemoteRoots } from './remoteRoots.ts';
 
 /** A pod the workspace is mirrored into: the executor pod or the Jupyter server pod. */
@@ -54,6 +55,35 @@ export function remoteFolderOf(project: ProjectFolder, localFile: string): strin
   const mapping = { local: project.folder.uri.fsPath, remote: project.root };
   const remote = localToRemote(localFile, [mapping]);
   return remote ? posix.dirname(remote) : project.root;
+}
+
+/**
+ * Why a sync left a file of the project out of the pod: the reason the sync gave for skipping
+ * it, else the ignore rules that keep it out. `hasText` is false for a file skipped as too large
+ * or unreadable, whose text must not be sent either.
+ */
+export function notSyncedReason(
+  project: ProjectFolder,
+  localFile: string,
+  synced: SyncResult,
+  exclude: readonly string[],
+): { reason: string; sendText: boolean } {
+  const path = relative(project.folder.uri.fsPath, localFile).split(sep).join('/');
+  const skipped = synced.skipped.find((skip) => skip.path === path);
+  if (skipped) {
+    return { reason: skipped.reason, sendText: false };
+  }
+  const layers = [{ base: '', prefix: '', rules: parseIgnoreText(exclude.join('\n')) }];
+  const parts = path.split('/');
+  const excluded = parts.some((_, index) =>
+    isIgnored(layers, parts.slice(0, index + 1).join('/'), index < parts.length - 1),
+  );
+  return {
+    reason: excluded
+      ? 'excluded by podRunner.sync.exclude'
+      : 'ignored by .gitignore or .git/info/exclude',
+    sendText: true,
+  };
 }
 
 /** Mirrors folders into the pods with the settings' rules and says what each sync did. */
