@@ -61,7 +61,9 @@ export async function runInPod(
             ? AbortSignal.any([signal, cancellation.signal])
             : cancellation.signal;
           return await ctx.executor.use(executor, async () => {
-            const project = request.origin && projectFolderOf(request.origin.uri, ctx.settings);
+            const project =
+              request.origin &&
+              projectFolderOf(request.origin.uri, ctx.settingsFor(request.origin.uri));
             let synced: SyncResult | undefined;
             if (project) {
               if (request.origin?.wholeFile) {
@@ -169,9 +171,10 @@ async function execute(
   if (!origin.wholeFile) {
     return asBlock();
   }
+  const settings = ctx.settingsFor(origin.uri);
   const ran = await executor.runFile(origin.uri.fsPath, {
     ...options,
-    cwd: ctx.settings.runFile.cwd,
+    cwd: settings.runFile.cwd,
     root: sync.project.folder.uri.fsPath,
   });
   if (ran.exitCode !== exitCodes.missingFile || !ran.output.includes(' is not in the pod')) {
@@ -183,7 +186,7 @@ async function execute(
     sync.project,
     origin.uri.fsPath,
     sync.result,
-    ctx.settings.sync.exclude,
+    settings.sync.exclude,
   );
   const name = vscode.workspace.asRelativePath(origin.uri);
   if (!sendText) {

@@ -91,14 +91,14 @@ export class WorkspaceSync {
   /** Skipped files already reported, by path and reason: each is listed once per window. */
   private readonly reportedSkips = new Set<string>();
 
-  constructor(private readonly readSettings: () => PodRunnerSettings) {}
+  constructor(private readonly readSettings: (resource: vscode.Uri) => PodRunnerSettings) {}
 
   sync(
     target: SyncTarget,
     project: ProjectFolder,
     options: Pick<SyncOptions, 'signal' | 'onProgress'> = {},
   ): Promise<SyncResult> {
-    const { sync } = this.readSettings();
+    const { sync } = this.readSettings(project.folder.uri);
     return target.syncWorkspace(project.folder.uri.fsPath, {
       remoteRoot: project.root,
       exclude: sync.exclude,
@@ -118,7 +118,7 @@ export class WorkspaceSync {
     signal: AbortSignal,
     report: (text: string) => void,
   ): Promise<ProjectFolder | undefined> {
-    const project = projectFolderOf(notebook.uri, this.readSettings());
+    const project = projectFolderOf(notebook.uri, this.readSettings(notebook.uri));
     if (!project) {
       return undefined;
     }

@@ -2,7 +2,13 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { SyncResult } from '../../../src/core/index.ts';
 import { cellText, check, runCell, withTimeout, type HostFeature } from './host.ts';
-import { openProjectNotebook, projectPath, remoteRoot, runFromEditor } from './project.ts';
+import {
+  openProjectNotebook,
+  projectFolder,
+  projectPath,
+  remoteRoot,
+  runFromEditor,
+} from './project.ts';
 
 const settings = () => vscode.workspace.getConfiguration('podRunner');
 
@@ -125,6 +131,33 @@ export const syncFeature: HostFeature = {
           await rm(projectPath('app', 'big_job.py'), { force: true });
           // The too large file's error message, so no later test takes it for its own.
           await vscode.commands.executeCommand('notifications.clearAll');
+        }
+      },
+    },
+    {
+      name: "the folder's own podRunner.runFile.cwd is honoured: Run File runs in the file's folder",
+      run: async (api) => {
+        await writeFile(projectPath('app', 'where.py'), 'import os\nprint(os.getcwd())\n');
+        const folderSettings = vscode.workspace.getConfiguration('podRunner', projectFolder().uri);
+        await folderSettings.update(
+          'runFile.cwd',
+          'file',
+          vscode.ConfigurationTarget.WorkspaceFolder,
+        );
+        try {
+          const written = await runFromEditor(api, 'podRunner.runFile', 'app/where.py');
+          // The pod's path, or the local one should bare paths ever be mapped.
+          const inFileFolder = [`${remoteRoot()}/app`, projectPath('app')].some((folder) =>
+            written.includes(`\n${folder}\n`),
+          );
+          check(inFileFolder, `the working directory: ${written}`);
+        } finally {
+          await folderSettings.update(
+            'runFile.cwd',
+            undefined,
+            vscode.ConfigurationTarget.WorkspaceFolder,
+          );
+          await rm(projectPath('app', 'where.py'), { force: true });
         }
       },
     },
