@@ -7,7 +7,6 @@ import type {
   SyncResult,
 } from '../core/index.ts';
 import { defaultMaxOutputBytes } from '../core/outputCollector.ts';
-import { exitCodes } from '../core/podScripts.ts';
 import { signalFromToken } from './cancellation.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
@@ -177,7 +176,8 @@ async function execute(
     cwd: settings.runFile.cwd,
     root: sync.project.folder.uri.fsPath,
   });
-  if (ran.exitCode !== exitCodes.missingFile || !ran.output.includes(' is not in the pod')) {
+  // The executor's own words when the file is missing from the pod (nothing ran).
+  if (ran.exitCode === 0 || !ran.output.includes(`${origin.uri.fsPath} is not in the pod (`)) {
     return ran;
   }
   // The sync left the file out: say why, and run the editor's text from the root (the file's
