@@ -12,7 +12,12 @@ import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { LineMapper } from './lineMapper.ts';
 import { OutputCap } from './outputCap.ts';
-import { notSyncedReason, projectFolderOf, type ProjectFolder } from './workspaceSync.ts';
+import {
+  ignoredReason,
+  projectFolderOf,
+  skippedReason,
+  type ProjectFolder,
+} from './workspaceSync.ts';
 
 const languageOf: Record<string, string> = { python: 'python', shellscript: 'bash' };
 
@@ -170,6 +175,12 @@ async function execute(
   if (!origin.wholeFile) {
     return asBlock();
   }
+  const name = vscode.workspace.asRelativePath(origin.uri);
+  // A copy an earlier sync sent may still be in the pod: it must not run in the file's stead.
+  const skipped = skippedReason(sync.project, origin.uri.fsPath, sync.result);
+  if (skipped) {
+    throw new Error(`${name} is not synced to the pod (${skipped}), so it was not run`);
+  }
   const settings = ctx.settingsFor(origin.uri);
   const ran = await executor.runFile(origin.uri.fsPath, {
     ...options,
@@ -180,18 +191,9 @@ async function execute(
   if (ran.exitCode === 0 || !ran.output.includes(`${origin.uri.fsPath} is not in the pod (`)) {
     return ran;
   }
-  // The sync left the file out: say why, and run the editor's text from the root (the file's
-  // own folder may be left out of the pod too).
-  const { reason, sendText } = notSyncedReason(
-    sync.project,
-    origin.uri.fsPath,
-    sync.result,
-    settings.sync.exclude,
-  );
-  const name = vscode.workspace.asRelativePath(origin.uri);
-  if (!sendText) {
-    throw new Error(`${name} is not synced to the pod (${reason}), so it was not run`);
-  }
+  // Ignored: say by what, and run the editor's text from the root (the file's own folder may be
+  // left out of the pod too).
+  const reason = ignoredReason(sync.project, origin.uri.fsPath, settings.sync.exclude);
   ctx.output.write(`  ${name} is not synced (${reason}): ran its text\n`);
   return asBlock();
 }

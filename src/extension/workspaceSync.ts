@@ -57,33 +57,35 @@ export function remoteFolderOf(project: ProjectFolder, localFile: string): strin
   return remote ? posix.dirname(remote) : project.root;
 }
 
-/**
- * Why a sync left a file of the project out of the pod: the reason the sync gave for skipping
- * it, else the ignore rules that keep it out. `hasText` is false for a file skipped as too large
- * or unreadable, whose text must not be sent either.
- */
-export function notSyncedReason(
+/** A file's path in the project: relative to the folder, POSIX. */
+function projectPathOf(project: ProjectFolder, localFile: string): string {
+  return relative(project.folder.uri.fsPath, localFile).split(sep).join('/');
+}
+
+/** Why the sync skipped a file of the project (too large, unreadable...), if it did. */
+export function skippedReason(
   project: ProjectFolder,
   localFile: string,
   synced: SyncResult,
+): string | undefined {
+  const path = projectPathOf(project, localFile);
+  return synced.skipped.find((skip) => skip.path === path)?.reason;
+}
+
+/** Which rules keep a file of the project out of the pod: the exclude setting or git's. */
+export function ignoredReason(
+  project: ProjectFolder,
+  localFile: string,
   exclude: readonly string[],
-): { reason: string; sendText: boolean } {
-  const path = relative(project.folder.uri.fsPath, localFile).split(sep).join('/');
-  const skipped = synced.skipped.find((skip) => skip.path === path);
-  if (skipped) {
-    return { reason: skipped.reason, sendText: false };
-  }
+): string {
   const layers = [{ base: '', prefix: '', rules: parseIgnoreText(exclude.join('\n')) }];
-  const parts = path.split('/');
+  const parts = projectPathOf(project, localFile).split('/');
   const excluded = parts.some((_, index) =>
     isIgnored(layers, parts.slice(0, index + 1).join('/'), index < parts.length - 1),
   );
-  return {
-    reason: excluded
-      ? 'excluded by podRunner.sync.exclude'
-      : 'ignored by .gitignore or .git/info/exclude',
-    sendText: true,
-  };
+  return excluded
+    ? 'excluded by podRunner.sync.exclude'
+    : 'ignored by .gitignore or .git/info/exclude';
 }
 
 /** Mirrors folders into the pods with the settings' rules and says what each sync did. */
