@@ -56,9 +56,15 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
   reapOrphans: (ctx) => () => guarded(ctx, 'cannot delete orphaned pods', () => reapOrphans(ctx)),
   syncWorkspace: (ctx) => () =>
     guarded(ctx, 'cannot sync the workspace', () => syncWorkspaceCommand(ctx)),
-  downloadFromPod: (ctx) => (remotePath, localDir, kind) =>
+  downloadFromPod: (ctx) => (remotePath, localDir, kind, overwrite) =>
     guarded(ctx, 'cannot download from the pod', () =>
-      downloadFromPodCommand(ctx, optionalText(remotePath), optionalText(localDir), podKind(kind)),
+      downloadFromPodCommand(
+        ctx,
+        optionalText(remotePath),
+        optionalText(localDir),
+        podKind(kind),
+        typeof overwrite === 'boolean' ? overwrite : undefined,
+      ),
     ),
 };
 

@@ -8,9 +8,12 @@ import {
 
 export const configurationSection = 'podRunner';
 
-/** Reads and validates every setting in one place. */
-export function readSettings(): PodRunnerSettings {
-  const configuration = vscode.workspace.getConfiguration(configurationSection);
+/**
+ * Reads and validates every setting in one place; with `scope` (a folder or a file in it) the
+ * folder's own values of resource-scoped settings (what is synced, how a file runs) win.
+ */
+export function readSettings(scope?: vscode.Uri): PodRunnerSettings {
+  const configuration = vscode.workspace.getConfiguration(configurationSection, scope);
   const raw: Record<string, unknown> = {};
   for (const key of settingKeys) {
     // Configuration values are read-only proxies: copy them into plain data.

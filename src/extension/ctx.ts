@@ -17,7 +17,7 @@ export class Ctx implements vscode.Disposable {
   readonly logger: Logger = channelLogger(this.logChannel);
   readonly output = new RunOutput();
   /** Mirrors the open folders into the pods; remembers which skipped files it has reported. */
-  readonly workspaceSync = new WorkspaceSync(() => this.settings);
+  readonly workspaceSync = new WorkspaceSync((resource) => this.settingsFor(resource));
   /** On every pod this window creates: which workspace (client) and which window (session). */
   readonly podLabels = windowPodLabels(
     vscode.env.machineId,
@@ -54,6 +54,11 @@ export class Ctx implements vscode.Disposable {
   /** The validated settings, read fresh (VS Code caches the configuration itself). */
   get settings(): PodRunnerSettings {
     return readSettings();
+  }
+
+  /** The settings as the folder of `resource` sees them (its own sync and Run File settings). */
+  settingsFor(resource: vscode.Uri): PodRunnerSettings {
+    return readSettings(resource);
   }
 
   push(...disposables: vscode.Disposable[]): void {

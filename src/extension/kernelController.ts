@@ -131,21 +131,20 @@ export class KernelController implements vscode.Disposable {
     const output = new CellOutputWriter(execution);
     const { remoteToLocal } = await loadCore();
     const toLocal = (text: string) => remoteToLocal(text, server.syncedFolders);
-    const streams = new StreamLineMappers<OutputStream>(toLocal);
+    const streams = new StreamLineMappers<OutputStream>(toLocal, (name, text) =>
+      output.write({ type: 'stream', name, text }),
+    );
     let result;
     try {
       result = await this.gateway.use(server, async () => {
         await this.syncNotebookFolder(cell.notebook, entry, kernel, signal);
         return kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
           signal,
-          onOutput: (event) =>
-            mappedEvents(event, streams, toLocal).forEach((mapped) => output.write(mapped)),
+          onOutput: (event) => writeMapped(event, streams, toLocal, output),
         });
       });
     } finally {
-      for (const { stream, text } of streams.flush()) {
-        output.write({ type: 'stream', name: stream, text });
-      }
+      streams.flush();
       // The tail of capped output is written also when the run failed.
       await output.flushed();
     }
@@ -235,31 +234,26 @@ export class KernelController implements vscode.Disposable {
 }
 
 /**
- * A kernel output event with the pod's paths of synced folders shown as the local ones. Stream
- * text is mapped by whole lines; any other event first releases the lines held, to keep the order.
+ * Writes a kernel output event with the pod's paths of synced folders shown as the local ones.
+ * Stream text is mapped by whole lines; any other event first releases the lines held, to keep
+ * the order.
  */
-function mappedEvents(
+function writeMapped(
   event: KernelOutputEvent,
   streams: StreamLineMappers<OutputStream>,
   toLocal: (text: string) => string,
-): KernelOutputEvent[] {
+  output: CellOutputWriter,
+): void {
   if (event.type === 'stream') {
-    const text = streams.write(event.name, event.text);
-    return text ? [{ ...event, text }] : [];
+    streams.write(event.name, event.text);
+    return;
   }
-  const held = streams
-    .flush()
-    .map(({ stream, text }): KernelOutputEvent => ({ type: 'stream', name: stream, text }));
-  return event.type === 'error'
-    ? [
-        ...held,
-        {
-          ...event,
-          evalue: toLocal(event.evalue),
-          traceback: event.traceback.map(toLocal),
-        },
-      ]
-    : [...held, event];
+  streams.flush();
+  output.write(
+    event.type === 'error'
+      ? { ...event, evalue: toLocal(event.evalue), traceback: event.traceback.map(toLocal) }
+      : event,
+  );
 }
 
 async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {

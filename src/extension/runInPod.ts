@@ -4,6 +4,7 @@ import type {
   OutputChunk,
   PathMapping,
   PodCommandLineCodeExecutor,
+  SyncResult,
 } from '../core/index.ts';
 import { defaultMaxOutputBytes } from '../core/outputCollector.ts';
 import { signalFromToken } from './cancellation.ts';
@@ -11,7 +12,12 @@ import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { LineMapper } from './lineMapper.ts';
 import { OutputCap } from './outputCap.ts';
-import { projectFolderOf, type ProjectFolder } from './workspaceSync.ts';
+import {
+  ignoredReason,
+  projectFolderOf,
+  skippedReason,
+  type ProjectFolder,
+} from './workspaceSync.ts';
 
 const languageOf: Record<string, string> = { python: 'python', shellscript: 'bash' };
 
@@ -59,14 +65,17 @@ export async function runInPod(
             ? AbortSignal.any([signal, cancellation.signal])
             : cancellation.signal;
           return await ctx.executor.use(executor, async () => {
-            const project = request.origin && projectFolderOf(request.origin.uri, ctx.settings);
+            const project =
+              request.origin &&
+              projectFolderOf(request.origin.uri, ctx.settingsFor(request.origin.uri));
+            let synced: SyncResult | undefined;
             if (project) {
               if (request.origin?.wholeFile) {
                 // Run File runs the file the pod has: the editor's unsaved text must reach it.
                 await saveIfDirty(request.origin.uri);
               }
               progress.report({ message: `syncing ${project.folder.name}` });
-              const synced = await ctx.workspaceSync.sync(executor, project, { signal: combined });
+              synced = await ctx.workspaceSync.sync(executor, project, { signal: combined });
               ctx.output.write(ctx.workspaceSync.describe(synced));
               progress.report({ message: '' });
             }
@@ -75,7 +84,7 @@ export async function runInPod(
               current: executor.syncedFolders,
             };
             return streamMapped(ctx, mappings, (onOutput) =>
-              execute(ctx, executor, request, project, {
+              execute(ctx, executor, request, project && synced && { project, result: synced }, {
                 signal: combined,
                 onOutput,
                 onPathMappings: (current) => (mappings.current = current),
@@ -104,33 +113,46 @@ async function saveIfDirty(uri: vscode.Uri): Promise<void> {
   }
 }
 
-/** Streams a run's output to the channel, capped, with the pod's paths of synced folders mapped. */
+/**
+ * Streams a run's output to the channel, capped, with the pod's paths of synced folders mapped.
+ * Output the run returned without streaming it (an error of the executor's own) is written too.
+ */
 async function streamMapped(
   ctx: Ctx,
   mappings: { readonly current: readonly PathMapping[] },
   run: (onOutput: (chunk: OutputChunk) => void) => Promise<CommandLineCodeResult>,
 ): Promise<CommandLineCodeResult> {
   const { remoteToLocal } = await loadCore();
-  const mapper = new LineMapper((text) => remoteToLocal(text, mappings.current));
+  const mapper = new LineMapper(
+    (text) => remoteToLocal(text, mappings.current),
+    (text) => ctx.output.write(text),
+  );
   const cap = new OutputCap(defaultMaxOutputBytes);
+  let streamed = false;
+  let result: CommandLineCodeResult | undefined;
   try {
-    return await run((chunk) => {
+    result = await run((chunk) => {
+      streamed = true;
       const shown = cap.admit(chunk);
       if (shown) {
-        ctx.output.write(mapper.write(shown.text));
+        mapper.write(shown.text);
       }
     });
+    return result;
   } finally {
-    cap.finish().forEach((chunk) => ctx.output.write(mapper.write(chunk.text)));
-    ctx.output.write(mapper.flush());
+    cap.finish().forEach((chunk) => mapper.write(chunk.text));
+    if (!streamed && result?.output) {
+      mapper.write(result.output.endsWith('\n') ? result.output : `${result.output}\n`);
+    }
+    mapper.flush();
   }
 }
 
-function execute(
+async function execute(
   ctx: Ctx,
   executor: PodCommandLineCodeExecutor,
   request: RunRequest,
-  project: ProjectFolder | undefined,
+  sync: { project: ProjectFolder; result: SyncResult } | undefined,
   options: {
     signal: AbortSignal;
     onOutput: (chunk: OutputChunk) => void;
@@ -138,25 +160,42 @@ function execute(
   },
 ): Promise<CommandLineCodeResult> {
   const origin = request.origin;
-  if (!project || !origin) {
-    return executor.executeCodeBlocks(
-      [{ language: request.language, code: request.code }],
-      options,
-    );
+  const block = [{ language: request.language, code: request.code }];
+  if (!sync || !origin) {
+    return executor.executeCodeBlocks(block, options);
   }
-  if (origin.wholeFile) {
-    return executor.runFile(origin.uri.fsPath, {
+  const root = sync.project.root;
+  const asBlock = () =>
+    executor.executeCodeBlocks(block, {
       ...options,
-      cwd: ctx.settings.runFile.cwd,
-      root: project.folder.uri.fsPath,
+      cwd: root,
+      importRoots: [root],
+      source: { localFile: origin.uri.fsPath, startLine: origin.startLine },
     });
+  if (!origin.wholeFile) {
+    return asBlock();
   }
-  return executor.executeCodeBlocks([{ language: request.language, code: request.code }], {
+  const name = vscode.workspace.asRelativePath(origin.uri);
+  // A copy an earlier sync sent may still be in the pod: it must not run in the file's stead.
+  const skipped = skippedReason(sync.project, origin.uri.fsPath, sync.result);
+  if (skipped) {
+    throw new Error(`${name} is not synced to the pod (${skipped}), so it was not run`);
+  }
+  const settings = ctx.settingsFor(origin.uri);
+  const ran = await executor.runFile(origin.uri.fsPath, {
     ...options,
-    cwd: project.root,
-    importRoots: [project.root],
-    source: { localFile: origin.uri.fsPath, startLine: origin.startLine },
+    cwd: settings.runFile.cwd,
+    root: sync.project.folder.uri.fsPath,
   });
+  // The executor's own words when the file is missing from the pod (nothing ran).
+  if (ran.exitCode === 0 || !ran.output.includes(`${origin.uri.fsPath} is not in the pod (`)) {
+    return ran;
+  }
+  // Ignored: say by what, and run the editor's text from the root (the file's own folder may be
+  // left out of the pod too).
+  const reason = ignoredReason(sync.project, origin.uri.fsPath, settings.sync.exclude);
+  ctx.output.write(`  ${name} is not synced (${reason}): ran its text\n`);
+  return asBlock();
 }
 
 /** The selection (or the current line when nothing is selected) or the whole file, and its language. */

@@ -46,22 +46,21 @@ export function createStatelessController(ctx: Ctx): vscode.Disposable {
           (text) => ctx.output.write(text),
         );
         const { remoteToLocal } = await loadCore();
-        const mappers = new StreamLineMappers<OutputStream>((text) =>
-          remoteToLocal(text, executor.syncedFolders),
+        const mappers = new StreamLineMappers<OutputStream>(
+          (text) => remoteToLocal(text, executor.syncedFolders),
+          (name, text) => output.write({ type: 'stream', name, text }),
         );
-        const write = (name: OutputStream, text: string) =>
-          text && output.write({ type: 'stream', name, text });
         try {
           return await executor.executeCodeBlocks([{ language, code: cell.document.getText() }], {
             signal,
-            onOutput: (chunk) => write(chunk.stream, mappers.write(chunk.stream, chunk.text)),
+            onOutput: (chunk) => mappers.write(chunk.stream, chunk.text),
             ...(project && {
               cwd: remoteFolderOf(project, cell.notebook.uri.fsPath),
               importRoots: [project.root],
             }),
           });
         } finally {
-          mappers.flush().forEach(({ stream, text }) => write(stream, text));
+          mappers.flush();
         }
       });
       return reportExit(result, output);

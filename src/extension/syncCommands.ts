@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join, posix } from 'node:path';
 import * as vscode from 'vscode';
 import type { DownloadResult, SyncResult } from '../core/index.ts';
 import { signalFromToken } from './cancellation.ts';
@@ -63,31 +65,36 @@ export async function syncWorkspaceCommand(ctx: Ctx): Promise<SyncResult[]> {
 
 /**
  * Copies a file or folder from a pod of this window to a local folder: the remote path from the
- * arguments or an input box (pre-filled with the synced root), the destination from the arguments
- * or a folder picker. Resolves to what was written.
+ * arguments or an input box (pre-filled with the synced root; a relative path is taken from
+ * there), the destination from the arguments or a folder picker. What is already there is
+ * replaced only with consent: `overwrite` from the arguments, else a modal question. Resolves to
+ * what was written, or undefined when nothing was.
  */
 export async function downloadFromPodCommand(
   ctx: Ctx,
   remotePath?: string,
   localDir?: string,
   kind?: PodKind,
+  overwrite?: boolean,
 ): Promise<DownloadResult | undefined> {
   const target = await pickPod(ctx, 'Pod Runner: download from', true, kind);
   if (!target) {
     return undefined;
   }
-  const source =
+  const syncedRoot = target.syncedFolders[0]?.remote ?? ctx.settings.workspacePath;
+  const entered =
     remotePath ??
     (await vscode.window.showInputBox({
       title: `Pod Runner: download from ${target.podName}`,
       prompt: 'A file or folder in the pod (absolute, or relative to the synced root)',
-      value: target.syncedFolders[0]?.remote ?? ctx.settings.workspacePath,
+      value: syncedRoot,
       ignoreFocusOut: true,
     }));
-  if (!source) {
+  if (!entered) {
     return undefined;
   }
-  const destination = localDir ?? (await pickDestination(source));
+  const source = posix.resolve(syncedRoot, entered);
+  const destination = await consentedDestination(source, localDir, overwrite);
   if (!destination) {
     return undefined;
   }
@@ -110,6 +117,41 @@ export async function downloadFromPodCommand(
   ctx.output.write(`Download from ${target.podName}: ${summary}\n`);
   void vscode.window.showInformationMessage(`Pod Runner: ${summary}`);
   return result;
+}
+
+/**
+ * The folder to download `source` into, once replacing what it holds of that name is agreed:
+ * `overwrite` when given, else the user's answer (or another folder). Undefined: cancelled.
+ */
+async function consentedDestination(
+  source: string,
+  localDir: string | undefined,
+  overwrite: boolean | undefined,
+): Promise<string | undefined> {
+  let destination = localDir ?? (await pickDestination(source));
+  while (destination) {
+    const existing = join(destination, posix.basename(source));
+    if (overwrite === true || !existsSync(existing)) {
+      return destination;
+    }
+    if (overwrite === false) {
+      void vscode.window.showWarningMessage(
+        `Pod Runner: ${existing} exists; nothing was downloaded.`,
+      );
+      return undefined;
+    }
+    const answer = await vscode.window.showWarningMessage(
+      `${existing} exists. Overwrite it with ${source} from the pod?`,
+      { modal: true },
+      'Overwrite',
+      'Choose Another Folder',
+    );
+    if (answer === 'Overwrite') {
+      return destination;
+    }
+    destination = answer === 'Choose Another Folder' ? await pickDestination(source) : undefined;
+  }
+  return undefined;
 }
 
 async function pickDestination(source: string): Promise<string | undefined> {

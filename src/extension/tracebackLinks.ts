@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { fileLocations } from './fileLocations.ts';
+import { linkableLocations } from './fileLocations.ts';
 
 /** The language of the "Pod Runner: Output" channel's document: its links come from here. */
 export const runOutputLanguage = 'pod-runner-output';
@@ -12,22 +12,20 @@ function locationUri(path: string, line: number): vscode.Uri {
 
 /**
  * Makes the file locations in the output channel clickable when the file exists on this machine
- * (mapped tracebacks name local files; paths only the pod has are left as text).
+ * (mapped tracebacks name local files; paths only the pod has are left as text). Only the end of
+ * a long channel gets links, so the work per change stays bounded.
  */
 class TracebackLinkProvider implements vscode.DocumentLinkProvider {
   provideDocumentLinks(document: vscode.TextDocument): vscode.DocumentLink[] {
-    const text = document.getText();
-    return fileLocations(text)
-      .filter((location) => existsSync(location.path))
-      .map((location) => {
-        const range = new vscode.Range(
-          document.positionAt(location.start),
-          document.positionAt(location.end),
-        );
-        const link = new vscode.DocumentLink(range, locationUri(location.path, location.line));
-        link.tooltip = `Open ${location.path} at line ${location.line}`;
-        return link;
-      });
+    return linkableLocations(document.getText(), existsSync).map((location) => {
+      const range = new vscode.Range(
+        document.positionAt(location.start),
+        document.positionAt(location.end),
+      );
+      const link = new vscode.DocumentLink(range, locationUri(location.path, location.line));
+      link.tooltip = `Open ${location.path} at line ${location.line}`;
+      return link;
+    });
   }
 }
 

@@ -1,8 +1,9 @@
-import { posix } from 'node:path';
+import { posix, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
 import type { PodRunnerSettings, SyncOptions, SyncResult, SyncedFolder } from '../core/index.ts';
 import { localToRemote } from '../core/pathMapping.ts';
-import { remoteRootFor } from './remoteRoots.ts';
+import { isIgnored, parseIgnoreText } from '../core/workspaceSync/ignoreRules.ts';
+import { RemoteRoots } from './remoteRoots.ts';
 
 /** A pod the workspace is mirrored into: the executor pod or the Jupyter server pod. */
 export interface SyncTarget {
@@ -41,9 +42,12 @@ export function projectFolders(settings: PodRunnerSettings): ProjectFolder[] {
     .map((folder) => ({ folder, root: remoteRootOf(folder, settings.workspacePath) }));
 }
 
+/** The roots given to this window's folders: each keeps its own while the window lives. */
+const remoteRoots = new RemoteRoots();
+
 function remoteRootOf(folder: vscode.WorkspaceFolder, workspacePath: string): string {
   const open = (vscode.workspace.workspaceFolders ?? []).map((other) => other.uri.fsPath);
-  return remoteRootFor(folder.uri.fsPath, open, workspacePath);
+  return remoteRoots.rootOf(folder.uri.fsPath, open, workspacePath);
 }
 
 /** The folder in the pod that holds a local file of the project: a notebook's working directory. */
@@ -53,19 +57,50 @@ export function remoteFolderOf(project: ProjectFolder, localFile: string): strin
   return remote ? posix.dirname(remote) : project.root;
 }
 
+/** A file's path in the project: relative to the folder, POSIX. */
+function projectPathOf(project: ProjectFolder, localFile: string): string {
+  return relative(project.folder.uri.fsPath, localFile).split(sep).join('/');
+}
+
+/** Why the sync skipped a file of the project (too large, unreadable...), if it did. */
+export function skippedReason(
+  project: ProjectFolder,
+  localFile: string,
+  synced: SyncResult,
+): string | undefined {
+  const path = projectPathOf(project, localFile);
+  return synced.skipped.find((skip) => skip.path === path)?.reason;
+}
+
+/** Which rules keep a file of the project out of the pod: the exclude setting or git's. */
+export function ignoredReason(
+  project: ProjectFolder,
+  localFile: string,
+  exclude: readonly string[],
+): string {
+  const layers = [{ base: '', prefix: '', rules: parseIgnoreText(exclude.join('\n')) }];
+  const parts = projectPathOf(project, localFile).split('/');
+  const excluded = parts.some((_, index) =>
+    isIgnored(layers, parts.slice(0, index + 1).join('/'), index < parts.length - 1),
+  );
+  return excluded
+    ? 'excluded by podRunner.sync.exclude'
+    : 'ignored by .gitignore or .git/info/exclude';
+}
+
 /** Mirrors folders into the pods with the settings' rules and says what each sync did. */
 export class WorkspaceSync {
   /** Skipped files already reported, by path and reason: each is listed once per window. */
   private readonly reportedSkips = new Set<string>();
 
-  constructor(private readonly readSettings: () => PodRunnerSettings) {}
+  constructor(private readonly readSettings: (resource: vscode.Uri) => PodRunnerSettings) {}
 
   sync(
     target: SyncTarget,
     project: ProjectFolder,
     options: Pick<SyncOptions, 'signal' | 'onProgress'> = {},
   ): Promise<SyncResult> {
-    const { sync } = this.readSettings();
+    const { sync } = this.readSettings(project.folder.uri);
     return target.syncWorkspace(project.folder.uri.fsPath, {
       remoteRoot: project.root,
       exclude: sync.exclude,
@@ -85,7 +120,7 @@ export class WorkspaceSync {
     signal: AbortSignal,
     report: (text: string) => void,
   ): Promise<ProjectFolder | undefined> {
-    const project = projectFolderOf(notebook.uri, this.readSettings());
+    const project = projectFolderOf(notebook.uri, this.readSettings(notebook.uri));
     if (!project) {
       return undefined;
     }

@@ -1,20 +1,44 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { remoteRootFor } from '../../src/extension/remoteRoots.ts';
+import { RemoteRoots } from '../../src/extension/remoteRoots.ts';
 
 test('a folder syncs to <workspacePath>/<its name>', () => {
+  const roots = new RemoteRoots();
   const open = ['/home/ana/shop', '/home/ana/tools'];
-  assert.equal(remoteRootFor('/home/ana/shop', open, '/workspace'), '/workspace/shop');
-  assert.equal(remoteRootFor('/home/ana/tools', open, '/data/'), '/data/tools');
+  assert.equal(roots.rootOf('/home/ana/shop', open, '/workspace'), '/workspace/shop');
+  assert.equal(roots.rootOf('/home/ana/tools', open, '/data/'), '/data/tools');
 });
 
-test('two open folders of the same name get different roots, whatever their order', () => {
-  const open = ['/home/ana/a/api', '/home/ana/b/api', '/home/ana/web'];
-  const first = remoteRootFor('/home/ana/a/api', open, '/workspace');
-  const second = remoteRootFor('/home/ana/b/api', open, '/workspace');
-  assert.match(first, /^\/workspace\/api-[0-9a-f]{8}$/);
-  assert.match(second, /^\/workspace\/api-[0-9a-f]{8}$/);
-  assert.notEqual(first, second);
-  assert.equal(remoteRootFor('/home/ana/a/api', [...open].reverse(), '/workspace'), first);
-  assert.equal(remoteRootFor('/home/ana/web', open, '/workspace'), '/workspace/web');
+test('of two open folders of the same name the first in order has the plain name, the other a suffix', () => {
+  const roots = new RemoteRoots();
+  const open = ['/home/ana/b/api', '/home/ana/a/api', '/home/ana/web'];
+  assert.equal(
+    roots.rootOf('/home/ana/a/api', open, '/workspace'),
+    '/workspace/api-' + hash8('/home/ana/a/api'),
+  );
+  assert.equal(roots.rootOf('/home/ana/b/api', open, '/workspace'), '/workspace/api');
+  assert.equal(roots.rootOf('/home/ana/web', open, '/workspace'), '/workspace/web');
 });
+
+test("opening a second folder of the same name does not move the first one's root", () => {
+  const roots = new RemoteRoots();
+  assert.equal(
+    roots.rootOf('/home/ana/work/api', ['/home/ana/work/api'], '/workspace'),
+    '/workspace/api',
+  );
+  const both = ['/home/ana/other/api', '/home/ana/work/api'];
+  assert.equal(roots.rootOf('/home/ana/work/api', both, '/workspace'), '/workspace/api');
+  assert.match(
+    roots.rootOf('/home/ana/other/api', both, '/workspace'),
+    /^\/workspace\/api-[0-9a-f]{8}$/,
+  );
+  assert.equal(
+    roots.rootOf('/home/ana/work/api', [...both].reverse(), '/workspace'),
+    '/workspace/api',
+  );
+});
+
+function hash8(path: string): string {
+  return createHash('sha256').update(path).digest('hex').slice(0, 8);
+}

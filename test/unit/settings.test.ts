@@ -44,7 +44,7 @@ test('only the user or the machine chooses the kubeconfig; a workspace cannot', 
   assert.equal(properties['podRunner.kubeconfig']?.scope, 'machine');
   const scopes = Object.fromEntries(
     Object.entries(properties)
-      .filter(([, schema]) => schema.scope !== undefined)
+      .filter(([, schema]) => schema.scope !== undefined && schema.scope !== 'resource')
       .map(([key, schema]) => [key, schema.scope]),
   );
   // What the pod is made of may come from the project (a trusted workspace): it runs in the pod.
@@ -58,6 +58,19 @@ test('only the user or the machine chooses the kubeconfig; a workspace cannot', 
     [...manifest.capabilities.untrustedWorkspaces.restrictedConfigurations].sort(),
     Object.keys(scopes).sort(),
   );
+});
+
+test("what is synced and how a file runs are a folder's own settings (multi-root)", () => {
+  const resourceScoped = Object.entries(manifest.contributes.configuration.properties)
+    .filter(([, schema]) => schema.scope === 'resource')
+    .map(([key]) => key)
+    .sort();
+  assert.deepEqual(resourceScoped, [
+    'podRunner.runFile.cwd',
+    'podRunner.sync.enabled',
+    'podRunner.sync.exclude',
+    'podRunner.sync.maxFileSizeMB',
+  ]);
 });
 
 test('bad settings name the key and what was expected', () => {

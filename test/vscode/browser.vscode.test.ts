@@ -37,6 +37,24 @@ async function frameWith(page: Page, selector: string, timeoutMs: number): Promi
   throw new Error(`no frame showed ${selector} within ${timeoutMs} ms`);
 }
 
+/** The webview frame whose text matches `pattern`, once one does; resolves to that text. */
+async function frameText(page: Page, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      const text = await frame
+        .locator('body')
+        .innerText({ timeout: 1000 })
+        .catch(() => '');
+      if (pattern.test(text)) {
+        return text;
+      }
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no frame showed ${pattern} within ${timeoutMs} ms`);
+}
+
 /** Runs a command through the command palette, opened from the title bar's command center. */
 async function runCommand(page: Page, title: string): Promise<void> {
   await page.locator('.command-center-center').click();
@@ -171,6 +189,28 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     await page
       .locator('.panel .view-lines', { hasText: '3 orders, total 5.00' })
       .waitFor({ timeout: 120_000 });
+  });
+
+  test("Run All on the sample project's notebook: the kernel runs in its folder, the package importable", async (t) => {
+    if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
+      return;
+    }
+    await step(page, 'project-notebook', async () => {
+      await openFile(page, 'notebooks/orders.ipynb');
+      await page.getByRole('button', { name: /Select Kernel/ }).click();
+      // The kernel the first notebook chose is offered first.
+      await page
+        .locator('.quick-input-widget')
+        .getByRole('option', { name: /Kubernetes kernel/ })
+        .click();
+      await page
+        .getByRole('button', { name: /Run All/ })
+        .first()
+        .click();
+      // Cell 1 imports app.util and reads ../data/input.csv; cell 2 totals what it read.
+      const text = await frameText(page, /\('plums', 10, 0\.2\)\][\s\S]*\b5\.0\b/, 180_000);
+      assert.match(text, /\[\('apples', 3, 0\.5\), \('pears', 2, 0\.75\), \('plums', 10, 0\.2\)\]/);
+    });
   });
 
   test('a traceback in the output names the local files, and Ctrl+click opens one at its line', async (t) => {

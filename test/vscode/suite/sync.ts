@@ -2,7 +2,13 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { SyncResult } from '../../../src/core/index.ts';
 import { cellText, check, runCell, withTimeout, type HostFeature } from './host.ts';
-import { openProjectNotebook, projectPath, remoteRoot, runFromEditor } from './project.ts';
+import {
+  openProjectNotebook,
+  projectFolder,
+  projectPath,
+  remoteRoot,
+  runFromEditor,
+} from './project.ts';
 
 const settings = () => vscode.workspace.getConfiguration('podRunner');
 
@@ -69,6 +75,89 @@ export const syncFeature: HostFeature = {
             vscode.ConfigurationTarget.Workspace,
           );
           await rm(big, { force: true });
+        }
+      },
+    },
+    {
+      name: 'Run File of a file the sync leaves out says why: an ignored one runs its text, a too large one does not run',
+      run: async (api) => {
+        await writeFile(projectPath('.gitignore'), 'scratch/\n');
+        await mkdir(projectPath('scratch'), { recursive: true });
+        await writeFile(projectPath('scratch', 'try.py'), "print('scratch ran')\n");
+        await writeFile(projectPath('app', 'local_only.py'), "print('local only ran')\n");
+        await writeFile(projectPath('app', 'big_job.py'), `# ${'x'.repeat(2000)}\nprint('big')\n`);
+        await settings().update(
+          'sync.exclude',
+          ['app/local_only.py'],
+          vscode.ConfigurationTarget.Workspace,
+        );
+        try {
+          const ignored = await runFromEditor(api, 'podRunner.runFile', 'scratch/try.py');
+          check(
+            ignored.includes(
+              'scratch/try.py is not synced (ignored by .gitignore or .git/info/exclude): ran its text\nscratch ran\n■ exit code 0',
+            ),
+            `an ignored file: ${ignored}`,
+          );
+          const excluded = await runFromEditor(api, 'podRunner.runFile', 'app/local_only.py');
+          check(
+            excluded.includes(
+              'app/local_only.py is not synced (excluded by podRunner.sync.exclude): ran its text\nlocal only ran\n',
+            ),
+            `an excluded file: ${excluded}`,
+          );
+          await settings().update(
+            'sync.maxFileSizeMB',
+            0.001,
+            vscode.ConfigurationTarget.Workspace,
+          );
+          const tooLarge = await runFromEditor(api, 'podRunner.runFile', 'app/big_job.py');
+          check(
+            /■ failed after [\d.]+ s: app\/big_job\.py is not synced to the pod \(.+\), so it was not run/.test(
+              tooLarge,
+            ) && !tooLarge.includes('\nbig\n'),
+            `a file over maxFileSizeMB: ${tooLarge}`,
+          );
+        } finally {
+          await settings().update('sync.exclude', undefined, vscode.ConfigurationTarget.Workspace);
+          await settings().update(
+            'sync.maxFileSizeMB',
+            undefined,
+            vscode.ConfigurationTarget.Workspace,
+          );
+          await rm(projectPath('.gitignore'), { force: true });
+          await rm(projectPath('scratch'), { recursive: true, force: true });
+          await rm(projectPath('app', 'local_only.py'), { force: true });
+          await rm(projectPath('app', 'big_job.py'), { force: true });
+          // The too large file's error message, so no later test takes it for its own.
+          await vscode.commands.executeCommand('notifications.clearAll');
+        }
+      },
+    },
+    {
+      name: "the folder's own podRunner.runFile.cwd is honoured: Run File runs in the file's folder",
+      run: async (api) => {
+        await writeFile(projectPath('app', 'where.py'), 'import os\nprint(os.getcwd())\n');
+        const folderSettings = vscode.workspace.getConfiguration('podRunner', projectFolder().uri);
+        await folderSettings.update(
+          'runFile.cwd',
+          'file',
+          vscode.ConfigurationTarget.WorkspaceFolder,
+        );
+        try {
+          const written = await runFromEditor(api, 'podRunner.runFile', 'app/where.py');
+          // The pod's path, or the local one should bare paths ever be mapped.
+          const inFileFolder = [`${remoteRoot()}/app`, projectPath('app')].some((folder) =>
+            written.includes(`\n${folder}\n`),
+          );
+          check(inFileFolder, `the working directory: ${written}`);
+        } finally {
+          await folderSettings.update(
+            'runFile.cwd',
+            undefined,
+            vscode.ConfigurationTarget.WorkspaceFolder,
+          );
+          await rm(projectPath('app', 'where.py'), { force: true });
         }
       },
     },

@@ -1,3 +1,4 @@
+import { rm, writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { stripAnsi } from '../../../src/core/jupyterMessages.ts';
 import { cellText, check, runCell, waitFor, withTimeout, type HostFeature } from './host.ts';
@@ -89,6 +90,27 @@ export const tracebacksFeature: HostFeature = {
           written.includes(`File "${projectPath('app', 'util.py')}", line ${raisingLine}`),
           `the module's line: ${written}`,
         );
+      },
+    },
+    {
+      name: "a selection starting with a `# filename:` line still points at the editor's file and lines",
+      run: async (api) => {
+        const named = projectPath('app', 'named.py');
+        await writeFile(
+          named,
+          "x = 1\n# filename: named_block.py\nprint('a')\nraise ValueError('boom')\n",
+        );
+        try {
+          const written = await runFromEditor(
+            api,
+            'podRunner.runSelection',
+            'app/named.py',
+            new vscode.Selection(1, 0, 3, 200),
+          );
+          check(written.includes(`File "${named}", line 4`), `the selection's line: ${written}`);
+        } finally {
+          await rm(named, { force: true });
+        }
       },
     },
     {
