@@ -20,6 +20,8 @@ export interface ProgramRun {
   stdin?: Buffer;
   onStdout?: (chunk: Buffer) => void;
   signal?: AbortSignal;
+  /** The run fails when the pod sends nothing for this long; default 60 s. */
+  idleTimeoutMs?: number;
   /** Counts every exec made. */
   onExec: () => void;
 }
@@ -33,6 +35,8 @@ export interface ProgramOutcome {
 type Interpreter = { kind: 'python'; command: string } | { kind: 'sh'; reader: string };
 
 const notFound = /not found|no such file/i;
+
+const defaultIdleTimeoutMs = 60_000;
 
 /**
  * Runs the sync's programs in one container. The first run finds the interpreter (python3, then
@@ -102,16 +106,36 @@ export class PodProgramRunner {
       onStdout = this.readerLine(run.onStdout);
     }
     run.onExec();
-    const { exitCode } = await this.target.exec.run({
-      namespace: this.target.namespace,
-      pod: this.target.pod,
-      container: this.target.container,
-      command,
-      ...(run.stdin ? { stdin: run.stdin } : {}),
-      ...(onStdout ? { onStdout } : {}),
-      onStderr: (chunk) => (stderr += chunk.toString('utf8')),
-      ...(run.signal ? { signal: run.signal } : {}),
-    });
+    // A server or pod that stops answering must not hold a sync forever.
+    const idleMs = run.idleTimeoutMs ?? defaultIdleTimeoutMs;
+    const quiet = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const heard = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const seconds = Math.round(idleMs / 100) / 10;
+        quiet.abort(new SyncError(`pod ${this.target.pod} sent nothing for ${seconds} s`));
+      }, idleMs);
+    };
+    heard();
+    const { exitCode } = await this.target.exec
+      .run({
+        namespace: this.target.namespace,
+        pod: this.target.pod,
+        container: this.target.container,
+        command,
+        ...(run.stdin ? { stdin: run.stdin } : {}),
+        onStdout: (chunk) => {
+          heard();
+          onStdout?.(chunk);
+        },
+        onStderr: (chunk) => {
+          heard();
+          stderr += chunk.toString('utf8');
+        },
+        signal: run.signal ? AbortSignal.any([run.signal, quiet.signal]) : quiet.signal,
+      })
+      .finally(() => clearTimeout(timer));
     if (interpreter.kind === 'python') {
       this.interpreter = interpreter;
     }

@@ -6,6 +6,10 @@
  * ".\n" arrived, then print `ok <record number>`; on any failure they print
  * `err <record number> <reason>`, remove the temporary file and exit 1. Lines that are neither are
  * a failed command's own message (sh sends its tools' stderr there), the detail of the next `err`.
+ *
+ * Receivers run as `<root> list|mark|check <marker>`: each leaves the marker file (in /tmp) the
+ * sync engine named; one told to `check` that finds none prints `new-pod` and writes nothing, for
+ * the container is not the one the engine recorded (a pod replaced under the same name).
  */
 
 const pythonPathCodec = `
@@ -20,6 +24,7 @@ def dec(s):
 `;
 
 export const pythonReceiver = `${pythonPathCodec}
+import shutil
 out = sys.stdout.buffer
 number = 0
 tmp = None
@@ -77,6 +82,26 @@ def folder(parent):
         if os.path.islink(prefix) or os.path.isfile(prefix):
             os.unlink(prefix)
     os.makedirs(parent, exist_ok=True)
+    # A receiver that was killed left its temporary file behind.
+    for name in os.listdir(parent):
+        stale = STALE.fullmatch(name)
+        if stale and not os.path.exists(b'/proc/' + stale.group(1)):
+            os.unlink(os.path.join(parent, name))
+def real_parent(p):
+    # The folder of p opened without following a symlink anywhere on the way, else None: a
+    # deletion under a symlink the pod planted must not reach outside the root.
+    fd = os.open(b'.', os.O_RDONLY | os.O_DIRECTORY)
+    for part in os.path.dirname(p).split(b'/'):
+        if part:
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                inner = None
+            os.close(fd)
+            if inner is None:
+                return None
+            fd = inner
+    return fd
 try:
     os.makedirs(sys.argv[1], exist_ok=True)
     os.chdir(sys.argv[1])
@@ -91,10 +116,23 @@ def listing(top):
                 listing(entry.path)
         elif entry.is_file():
             out.write(b'f %s\\0' % entry.path[2:])
-if sys.argv[2:] == ['list']:
+def mark():
+    try:
+        os.close(os.open(sys.argv[3], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return True
+    except OSError:
+        return False
+if sys.argv[2] == 'list':
     # What the root held before: the paths this sync does not write are deleted afterwards.
     listing(b'.')
     out.write(b'end\\0')
+if sys.argv[2] != 'check' or os.path.exists(sys.argv[3]):
+    mark()
+elif mark():
+    # No mark of this sync's earlier receivers: a new container, whose files nobody recorded.
+    out.write(b'new-pod\\n')
+    out.flush()
+    sys.exit(0)
 def write_all(fd, piece):
     while piece:
         piece = piece[os.write(fd, piece):]
@@ -104,6 +142,7 @@ CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0)
 source = Source()
 made = set()
 suffix = b'.podrunner-sync.%d.tmp' % os.getpid()
+STALE = re.compile(rb'\\.podrunner-sync\\.([0-9]+)\\.tmp')
 while True:
     fields = source.line().split()
     number += 1
@@ -115,12 +154,18 @@ while True:
     try:
         if op == b'D':
             p = dec(fields[1])
-            try:
-                if os.path.islink(p) or not os.path.isdir(p):
-                    os.unlink(p)
-            except FileNotFoundError:
-                pass
-            prune(p)
+            fd = real_parent(p)
+            # Under a symlink or a file the path is gone from the root already.
+            if fd is not None:
+                try:
+                    name = os.path.basename(p)
+                    if not stat.S_ISDIR(os.lstat(name, dir_fd=fd).st_mode):
+                        os.unlink(name, dir_fd=fd)
+                except FileNotFoundError:
+                    pass
+                finally:
+                    os.close(fd)
+                prune(p)
             made.clear()
         elif op in (b'F', b'L'):
             p = dec(fields[-1])
@@ -144,6 +189,9 @@ while True:
                 source.take(2, trailer.extend)
                 if trailer != b'.\\n':
                     fail('the stream ended early')
+            if os.path.isdir(p) and not os.path.islink(p):
+                # The local side has a file where the pod has a folder: the mirror replaces it.
+                shutil.rmtree(p)
             os.replace(tmp, p)
             tmp = None
         else:
@@ -195,9 +243,15 @@ def send(path):
             send(os.path.join(path, name))
     elif stat.S_ISREG(st.st_mode):
         with open(path, 'rb') as f:
-            data = f.read()
-        out.write(b'F %o %d %s\\n' % (stat.S_IMODE(st.st_mode), len(data), rel.encode()))
-        out.write(data)
+            left = os.fstat(f.fileno()).st_size
+            out.write(b'F %o %d %s\\n' % (stat.S_IMODE(st.st_mode), left, rel.encode()))
+            while left:
+                chunk = f.read(min(left, 1 << 20))
+                if not chunk:
+                    # The file shrank: the stream is cut rather than padded.
+                    sys.exit(1)
+                out.write(chunk)
+                left -= len(chunk)
         out.write(b'.\\n')
 try:
     send(source)
@@ -265,7 +319,24 @@ folder() {
     rest=\${rest#*/}
     if [ -L "$q" ] || [ -f "$q" ]; then rm -f "$q" 2>&1 || return 1; fi
   done
-  mkdir -p "$1" 2>&1
+  mkdir -p "$1" 2>&1 || return 1
+  # A receiver that was killed left its temporary file behind.
+  for t in "$1"/.podrunner-sync.*.tmp; do
+    pid=\${t##*/.podrunner-sync.}; pid=\${pid%.tmp}
+    case $pid in *[!0-9]*|'') continue ;; esac
+    [ -d "/proc/$pid" ] || rm -f "$t"
+  done
+}
+# Whether every folder above $1 is a real folder: a deletion never follows a symlink the pod
+# planted where a folder was, and a path under one is gone from the root already.
+real_parent() {
+  q=.
+  rest=\${1#./}
+  while [ "\${rest#*/}" != "$rest" ]; do
+    q=$q/\${rest%%/*}
+    rest=\${rest#*/}
+    if [ -L "$q" ] || [ ! -d "$q" ]; then return 1; fi
+  done
 }
 fail() {
   [ -n "$tmp" ] && rm -f "$tmp"
@@ -277,15 +348,20 @@ if [ "$3" = list ]; then
   walk .
   printf 'end\\000'
 fi
+# No mark of this sync's earlier receivers: a new container, whose files nobody recorded.
+if [ "$3" = check ] && [ ! -e "$4" ] && (: >"$4") 2>/dev/null; then echo new-pod; exit 0; fi
+[ -e "$4" ] || (: >"$4") 2>/dev/null
 while IFS=' ' read -r op a b c; do
   n=$((n + 1))
   case $op in
     Q) echo done; exit 0 ;;
     D)
       decode "$a"; p=./$p
-      if [ -L "$p" ] || [ ! -d "$p" ]; then rm -f "$p" 2>&1 || fail 'cannot remove'; fi
-      d=\${p%/*}
-      while [ "$d" != "$p" ] && rmdir "$d" 2>/dev/null; do p=$d; d=\${p%/*}; done
+      if real_parent "$p"; then
+        if [ -L "$p" ] || [ ! -d "$p" ]; then rm -f "$p" 2>&1 || fail 'cannot remove'; fi
+        d=\${p%/*}
+        while [ "$d" != "$p" ] && rmdir "$d" 2>/dev/null; do p=$d; d=\${p%/*}; done
+      fi
       made=
       ;;
     F|L)
@@ -306,7 +382,10 @@ while IFS=' ' read -r op a b c; do
         rm -f "$tmp"
         ln -s -- "$link" "$tmp" 2>&1 || fail 'cannot create the symlink'
       fi
-      [ -L "$p" ] && rm -f "$p"
+      # mv would move the file into a folder in the way: the mirror replaces the folder.
+      if [ -L "$p" ]; then rm -f "$p"
+      elif [ -d "$p" ]; then rm -rf "$p" 2>&1 || fail 'cannot replace the folder'
+      fi
       mv -f "$tmp" "$p" 2>&1 || fail 'cannot rename into place'
       tmp=
       ;;

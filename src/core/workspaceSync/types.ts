@@ -31,6 +31,8 @@ export interface SyncOptions {
    */
   verify?: boolean;
   signal?: AbortSignal;
+  /** A sync that hears nothing from the pod for this long fails with a SyncError; default 60 s. */
+  idleTimeoutMs?: number;
   onProgress?: (progress: SyncProgress) => void;
   /** The local file calls; default node:fs (tests inject faults through it). */
   fileSystem?: LocalFileSystem;
@@ -59,6 +61,12 @@ export interface SyncResult {
 export interface SyncedFolder {
   local: string;
   remote: string;
+}
+
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  /** A download that hears nothing from the pod for this long fails; default 60 s. */
+  idleTimeoutMs?: number;
 }
 
 export interface DownloadResult {

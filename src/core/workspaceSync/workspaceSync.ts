@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { basename, posix, resolve } from 'node:path';
 import { OptionError, SyncError } from '../errors.ts';
 import { downloadFromPod } from './download.ts';
+import { isInside } from './paths.ts';
 import {
   deleteRecord,
   endRecord,
@@ -32,6 +34,7 @@ import { readAhead } from './readAhead.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
 import {
   defaultMaxFileBytes,
+  type DownloadOptions,
   type DownloadResult,
   type SkippedPath,
   type SyncedFolder,
@@ -63,6 +66,10 @@ interface SyncRun {
   bytes: number;
   total: number;
   batches: number;
+  /** The receiver found no marker of this engine: another pod (or container) of that name. */
+  newPod: boolean;
+  /** Whether the manifest came from a listing made by this sync. */
+  listed: boolean;
 }
 
 /**
@@ -74,6 +81,8 @@ export class WorkspaceSync {
   private readonly manifests = new Map<string, Manifest>();
   private readonly folders = new Map<string, SyncedFolder>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** A file each receiver of this engine finds (or leaves) in the container's /tmp. */
+  private readonly marker = `/tmp/.podrunner-pod.${randomUUID()}`;
 
   constructor(
     target: PodTarget,
@@ -87,16 +96,18 @@ export class WorkspaceSync {
   }
 
   sync(localDir: string, options: SyncOptions = {}): Promise<SyncResult> {
-    const run = this.queue.then(() => this.syncNow(localDir, options));
-    // The next sync waits for this one, whatever its outcome.
-    this.queue = run.catch(() => undefined);
+    const previous = this.queue;
+    const run = turnOf(previous, options.signal).then(() => this.syncNow(localDir, options));
+    // The next sync waits for this one, whatever its outcome (a sync cancelled while it waited
+    // ends at once, but its turn still comes after the one before it).
+    this.queue = previous.then(() => run).catch(() => undefined);
     return run;
   }
 
   download(
     remotePath: string,
     localDir: string,
-    options: { signal?: AbortSignal } = {},
+    options: DownloadOptions = {},
   ): Promise<DownloadResult> {
     return downloadFromPod(this.programs, remotePath, localDir, options);
   }
@@ -120,6 +131,7 @@ export class WorkspaceSync {
     if (!posix.isAbsolute(root)) {
       throw new OptionError('remoteRoot', `must be an absolute POSIX path, got "${root}"`);
     }
+    this.refuseOverlap(localDir, root);
     const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
     const tree = await walkLocalTree(localDir, {
       maxFileBytes,
@@ -132,6 +144,7 @@ export class WorkspaceSync {
         { cause: error },
       );
     });
+    options.signal?.throwIfAborted();
     const state: SyncRun = {
       options,
       root,
@@ -144,6 +157,8 @@ export class WorkspaceSync {
       bytes: 0,
       total: 0,
       batches: 0,
+      newPod: false,
+      listed: Boolean(options.verify),
     };
     // A first sync learns what the root holds from the receiver itself (one exec); `verify`
     // lists and hashes first, so only what differs travels.
@@ -182,12 +197,13 @@ export class WorkspaceSync {
         toSend.push({ entry, content });
       }
     }
+    options.signal?.throwIfAborted();
     state.total = toSend.length;
     const records: Buffer[] = [];
     const pending: Pending[] = [];
     let size = 0;
     const flush = async () => {
-      if (pending.length > 0 || listFirst) {
+      if ((pending.length > 0 || listFirst) && !state.newPod) {
         await this.sendBatch(state, records.splice(0), pending.splice(0), listFirst);
         listFirst = false;
         size = 0;
@@ -237,6 +253,13 @@ export class WorkspaceSync {
       pending.push({ path, entry: undefined, bytes: 0 });
     }
     await flush();
+    if (state.newPod) {
+      // Another pod of the same name: what the manifests said is void, so sync it all again.
+      this.manifests.clear();
+      this.folders.clear();
+      const again = await this.syncNow(localDirInput, options);
+      return { ...again, apiCalls: again.apiCalls + state.apiCalls };
+    }
     this.folders.set(localDir, { local: localDir, remote: root });
     return {
       localDir,
@@ -254,6 +277,24 @@ export class WorkspaceSync {
     };
   }
 
+  /**
+   * Another folder's remote root inside this one (or around it) would make both manifests
+   * stale: each sync deletes what the other wrote.
+   */
+  private refuseOverlap(localDir: string, root: string): void {
+    for (const folder of this.folders.values()) {
+      if (
+        folder.local !== localDir &&
+        (isInside(folder.remote, root, posix) || isInside(root, folder.remote, posix))
+      ) {
+        throw new SyncError(
+          `cannot sync ${localDir} to ${root} in pod ${this.programs.target.pod}: it overlaps ${folder.remote}, where ${folder.local} is synced`,
+          root,
+        );
+      }
+    }
+  }
+
   /** What the pod holds under the root (Python hashes every file; sh only names them). */
   private async listRemote(state: SyncRun): Promise<Manifest> {
     const chunks: Buffer[] = [];
@@ -265,6 +306,7 @@ export class WorkspaceSync {
           onStdout: (chunk) => chunks.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
+          ...(state.options.idleTimeoutMs ? { idleTimeoutMs: state.options.idleTimeoutMs } : {}),
         },
       )
       .catch((error: unknown) => {
@@ -305,6 +347,8 @@ export class WorkspaceSync {
         failed = { record, reason: reason.join(' ') };
       } else if (word === 'done') {
         done = true;
+      } else if (word === 'new-pod') {
+        state.newPod = true;
       } else if (line.trim()) {
         detail.push(line.trim());
       }
@@ -316,11 +360,13 @@ export class WorkspaceSync {
       .run(
         { python: pythonReceiver, sh: shReceiver },
         {
-          args: listFirst ? [state.root, 'list'] : [state.root],
+          // Its first batch marks the container (a listing told what it holds) or checks the mark.
+          args: [state.root, listFirst ? 'list' : state.listed ? 'mark' : 'check', this.marker],
           stdin: Buffer.concat(records),
           onStdout: (chunk) => output.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
+          ...(state.options.idleTimeoutMs ? { idleTimeoutMs: state.options.idleTimeoutMs } : {}),
         },
       )
       .catch((error: unknown) => {
@@ -329,15 +375,20 @@ export class WorkspaceSync {
     if (output instanceof ListingThenLines) {
       output.end();
     }
-    if (done && outcome.exitCode === 0) {
+    state.listed = true;
+    if ((done || state.newPod) && outcome.exitCode === 0) {
       return;
     }
-    const reason = [failed?.reason, ...detail, outcome.stderr.trim()].filter(Boolean).join(': ');
+    const reason =
+      [failed?.reason, ...detail, outcome.stderr.trim()].filter(Boolean).join(': ') ||
+      (outcome.exitCode === 137
+        ? 'the receiver was killed (exit code 137)'
+        : `exit code ${outcome.exitCode}`);
     const what = failed?.record ? pending[failed.record - 1]?.path : undefined;
     throw new SyncError(
       what === undefined
-        ? `could not write the remote root ${state.root} in pod ${this.programs.target.pod}: ${reason || `exit code ${outcome.exitCode}`}`
-        : `could not write ${posix.join(state.root, what)} in pod ${this.programs.target.pod}: ${reason || `exit code ${outcome.exitCode}`}`,
+        ? `could not write the remote root ${state.root} in pod ${this.programs.target.pod}: ${reason}`
+        : `could not write ${posix.join(state.root, what)} in pod ${this.programs.target.pod}: ${reason}`,
       what === undefined ? state.root : posix.join(state.root, what),
     );
   }
@@ -381,4 +432,23 @@ export class WorkspaceSync {
       cause: error,
     });
   }
+}
+
+/** Resolves when `turn` does, or rejects as soon as `signal` aborts. */
+function turnOf(turn: Promise<unknown>, signal: AbortSignal | undefined): Promise<unknown> {
+  if (!signal) {
+    return turn;
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    void turn.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(undefined);
+    });
+  });
 }
