@@ -71,6 +71,34 @@ for (const [name, records] of [
   });
 }
 
+test('a name starting with ".." is inside the folder, and so is a link to it', async () => {
+  const target = join(scratch, `t${++targets}`);
+  const result = await downloadFromPod(
+    podSending(stream(file('out/..notes', 'n'), `L ${encodePath('..notes')} out/to-notes\n`)),
+    '/workspace/out',
+    target,
+    {},
+  );
+  assert.equal(result.files, 1);
+  assert.equal(readFileSync(join(target, 'out/to-notes'), 'utf8'), 'n');
+});
+
+test('a symlink that leaves through a later one is refused and removed', async () => {
+  const target = join(scratch, `t${++targets}`);
+  // Each looks inside on its own: out/b/../.. is the folder, but out/b is out itself.
+  await assert.rejects(
+    downloadFromPod(
+      podSending(stream('M out\n', 'L b/../.. out/a\n', 'L . out/b\n')),
+      '/workspace/out',
+      target,
+      {},
+    ),
+    (error: unknown) =>
+      error instanceof SyncError && /"out\/a" .*leads outside/.test(error.message),
+  );
+  assert.equal(existsSync(join(target, 'out/a')), false);
+});
+
 test('a cut or failed stream is a clear error naming the remote path', async () => {
   const target = join(scratch, `t${++targets}`);
   await assert.rejects(
