@@ -182,7 +182,12 @@ describe('sync against a pod that changed under it', () => {
     const dir = freshDir();
     writeTree(dir, { 'a.txt': 'a', 'b/c.txt': 'c' });
     const first = await executor.syncWorkspace(dir);
-    const pod = JSON.parse((await kubectl('get', 'pod', executor.podName, '-o', 'json')).stdout);
+    const pod = JSON.parse(
+      (await kubectl('get', 'pod', executor.podName, '-o', 'json')).stdout,
+    ) as {
+      metadata: Record<string, unknown>;
+      spec: unknown;
+    };
     await kubectl('delete', 'pod', executor.podName, '--wait=true');
     const file = join(scratch, `pod-${cases}.json`);
     const { name, namespace, labels, annotations } = pod.metadata;
