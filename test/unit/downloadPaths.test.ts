@@ -71,16 +71,16 @@ for (const [name, records] of [
   });
 }
 
-test('a name starting with ".." is inside the folder, and so is a link to it', async () => {
+test('a name starting with ".." is inside the folder', async () => {
   const target = join(scratch, `t${++targets}`);
   const result = await downloadFromPod(
-    podSending(stream(file('out/..notes', 'n'), `L ${encodePath('..notes')} out/to-notes\n`)),
-    '/workspace/out',
+    podSending(stream(file('..notes', 'n'))),
+    '/workspace/..notes',
     target,
     {},
   );
-  assert.equal(result.files, 1);
-  assert.equal(readFileSync(join(target, 'out/to-notes'), 'utf8'), 'n');
+  assert.deepEqual(result, { localPath: join(target, '..notes'), files: 1, bytes: 1, skipped: [] });
+  assert.equal(readFileSync(join(target, '..notes'), 'utf8'), 'n');
 });
 
 test('a symlink that leaves through a later one is refused and removed', async () => {
