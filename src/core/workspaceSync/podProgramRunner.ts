@@ -17,7 +17,7 @@ export interface PodProgram {
 export interface ProgramRun {
   /** Arguments after the program; for sh the first one is $1, the rest $3 on ($2 names the reader). */
   args: string[];
-  stdin?: Buffer;
+  stdin?: Buffer | AsyncIterable<Buffer>;
   onStdout?: (chunk: Buffer) => void;
   signal?: AbortSignal;
   /** Counts every exec made. */
@@ -54,7 +54,13 @@ export class PodProgramRunner {
       : `sh ${found.reader === 'bytes' ? 'dd bs=1' : found.reader}`;
   }
 
-  async run(program: PodProgram, run: ProgramRun): Promise<ProgramOutcome> {
+  async run(program: PodProgram, runInput: ProgramRun): Promise<ProgramOutcome> {
+    // A candidate that is not found may have taken part of a streamed stdin: the next one is sent
+    // the same chunks again.
+    const stdin =
+      runInput.stdin && !Buffer.isBuffer(runInput.stdin) && !this.interpreter
+        ? replayable(runInput.stdin)
+        : undefined;
     const candidates: Interpreter[] = this.interpreter
       ? [this.interpreter]
       : [
@@ -63,6 +69,7 @@ export class PodProgramRunner {
           { kind: 'sh', reader: 'detect' },
         ];
     for (const candidate of candidates) {
+      const run = stdin ? { ...runInput, stdin: stdin() } : runInput;
       try {
         return await this.runWith(candidate, program, run);
       } catch (error) {
@@ -142,4 +149,22 @@ export class PodProgramRunner {
       }
     };
   }
+}
+
+/** Iterables over one source that each start from its first chunk; the source is read once. */
+function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> {
+  const iterator = source[Symbol.asyncIterator]();
+  const seen: Buffer[] = [];
+  return async function* () {
+    for (let index = 0; ; index++) {
+      if (index === seen.length) {
+        const next = await iterator.next();
+        if (next.done) {
+          return;
+        }
+        seen.push(next.value);
+      }
+      yield seen[index]!;
+    }
+  };
 }
