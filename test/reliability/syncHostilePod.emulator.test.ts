@@ -258,12 +258,12 @@ describe('sync and download through a server that stops answering', () => {
     assert.equal(firstSettled, false, 'the queued sync did not wait for the stalled one');
     const { error } = await first;
     assert.ok(error instanceof SyncError, String(error));
-    assert.match(error.message, new RegExp(`pod ${executor.podName} sent nothing for 1.5 s`));
+    assert.match(error.message, new RegExp(`pod ${executor.podName} did not answer for 1.5 s`));
     const download = await settle(
       executor.downloadFromPod('/etc/hostname', join(scratch, 'stalled'), { idleTimeoutMs: 1500 }),
     );
     assert.ok(download.error instanceof SyncError, String(download.error));
-    assert.match(download.error.message, new RegExp(`pod ${executor.podName} sent nothing`));
+    assert.match(download.error.message, new RegExp(`pod ${executor.podName} did not answer`));
     proxy.resume();
   });
 });

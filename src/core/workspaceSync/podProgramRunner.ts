@@ -17,7 +17,7 @@ export interface PodProgram {
 export interface ProgramRun {
   /** Arguments after the program; for sh the first one is $1, the rest $3 on ($2 names the reader). */
   args: string[];
-  stdin?: Buffer;
+  stdin?: Buffer | AsyncIterable<Buffer>;
   onStdout?: (chunk: Buffer) => void;
   signal?: AbortSignal;
   /** The run fails when the pod sends nothing for this long; default 60 s. */
@@ -58,7 +58,13 @@ export class PodProgramRunner {
       : `sh ${found.reader === 'bytes' ? 'dd bs=1' : found.reader}`;
   }
 
-  async run(program: PodProgram, run: ProgramRun): Promise<ProgramOutcome> {
+  async run(program: PodProgram, runInput: ProgramRun): Promise<ProgramOutcome> {
+    // A candidate that is not found may have taken part of a streamed stdin: the next one is sent
+    // the same chunks again.
+    const stdin =
+      runInput.stdin && !Buffer.isBuffer(runInput.stdin) && !this.interpreter
+        ? replayable(runInput.stdin)
+        : undefined;
     const candidates: Interpreter[] = this.interpreter
       ? [this.interpreter]
       : [
@@ -67,6 +73,7 @@ export class PodProgramRunner {
           { kind: 'sh', reader: 'detect' },
         ];
     for (const candidate of candidates) {
+      const run = stdin ? { ...runInput, stdin: stdin() } : runInput;
       try {
         return await this.runWith(candidate, program, run);
       } catch (error) {
@@ -106,7 +113,8 @@ export class PodProgramRunner {
       onStdout = this.readerLine(run.onStdout);
     }
     run.onExec();
-    // A server or pod that stops answering must not hold a sync forever.
+    // A server or pod that stops answering (sends nothing, takes no stdin) must not hold a sync
+    // forever.
     const idleMs = run.idleTimeoutMs ?? defaultIdleTimeoutMs;
     const quiet = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -114,7 +122,7 @@ export class PodProgramRunner {
       clearTimeout(timer);
       timer = setTimeout(() => {
         const seconds = Math.round(idleMs / 100) / 10;
-        quiet.abort(new SyncError(`pod ${this.target.pod} sent nothing for ${seconds} s`));
+        quiet.abort(new SyncError(`pod ${this.target.pod} did not answer for ${seconds} s`));
       }, idleMs);
     };
     heard();
@@ -124,7 +132,9 @@ export class PodProgramRunner {
         pod: this.target.pod,
         container: this.target.container,
         command,
-        ...(run.stdin ? { stdin: run.stdin } : {}),
+        ...(run.stdin
+          ? { stdin: Buffer.isBuffer(run.stdin) ? run.stdin : takenAsHeard(run.stdin, heard) }
+          : {}),
         onStdout: (chunk) => {
           heard();
           onStdout?.(chunk);
@@ -165,5 +175,34 @@ export class PodProgramRunner {
         onStdout?.(rest);
       }
     };
+  }
+}
+
+/** Iterables over one source that each start from its first chunk; the source is read once. */
+function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> {
+  const iterator = source[Symbol.asyncIterator]();
+  const seen: Buffer[] = [];
+  return async function* () {
+    for (let index = 0; ; index++) {
+      if (index === seen.length) {
+        const next = await iterator.next();
+        if (next.done) {
+          return;
+        }
+        seen.push(next.value);
+      }
+      yield seen[index]!;
+    }
+  };
+}
+
+/** The chunks of a streamed stdin; each one the socket takes counts as the pod answering. */
+async function* takenAsHeard(
+  chunks: AsyncIterable<Buffer>,
+  heard: () => void,
+): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    heard();
+    yield chunk;
   }
 }

@@ -2,16 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { basename, posix, resolve } from 'node:path';
 import { OptionError, SyncError } from '../errors.ts';
 import { downloadFromPod } from './download.ts';
+import { endRecord, LineReader, ListingThenLines } from './framing.ts';
 import { isInside } from './paths.ts';
-import {
-  deleteRecord,
-  endRecord,
-  fileHeader,
-  fileTrailer,
-  LineReader,
-  ListingThenLines,
-  symlinkRecord,
-} from './framing.ts';
 import {
   nodeFileSystem,
   readFileForSync,
@@ -29,6 +21,7 @@ import {
   type Manifest,
   type ManifestEntry,
 } from './manifest.ts';
+import { outgoing, type Outgoing, type Pending } from './outgoing.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
 import { readAhead } from './readAhead.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
@@ -44,15 +37,8 @@ import {
 
 /** Bytes of file content per exec; a larger sync is sent in several batches. */
 const batchBytes = 64 * 1024 * 1024;
-
-/** One record of a batch: what the manifest becomes at `path` once the pod confirms it. */
-interface Pending {
-  path: string;
-  entry: ManifestEntry | undefined;
-  bytes: number;
-  /** A file's content: hashed once the pod confirmed it, while later records still travel. */
-  content?: Buffer;
-}
+/** Records are sent in chunks of about this size, so reading, sending and writing overlap. */
+const stdinChunkBytes = 1024 * 1024;
 
 interface SyncRun {
   options: SyncOptions;
@@ -162,7 +148,7 @@ export class WorkspaceSync {
     };
     // A first sync learns what the root holds from the receiver itself (one exec); `verify`
     // lists and hashes first, so only what differs travels.
-    let listFirst = !this.manifests.has(root) && !options.verify;
+    const listFirst = !this.manifests.has(root) && !options.verify;
     if (options.verify) {
       state.manifest = await this.listRemote(state);
       this.manifests.set(root, state.manifest);
@@ -199,60 +185,20 @@ export class WorkspaceSync {
     }
     options.signal?.throwIfAborted();
     state.total = toSend.length;
-    const records: Buffer[] = [];
-    const pending: Pending[] = [];
-    let size = 0;
-    const flush = async () => {
-      if ((pending.length > 0 || listFirst) && !state.newPod) {
-        await this.sendBatch(state, records.splice(0), pending.splice(0), listFirst);
-        listFirst = false;
-        size = 0;
-      }
-    };
-    for (const path of pathsToDelete(state.manifest, tree)) {
-      records.push(deleteRecord(path));
-      pending.push({ path, entry: undefined, bytes: 0 });
-    }
     const contentOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink'
         ? Promise.resolve(item.content)
         : read(item.entry);
     const sizeOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
-    for await (const [{ entry }, content] of readAhead(toSend, contentOf, sizeOf)) {
-      options.signal?.throwIfAborted();
-      if (entry.kind === 'symlink') {
-        records.push(symlinkRecord(entry.target, entry.path));
-        pending.push({
-          path: entry.path,
-          entry: { kind: 'symlink', target: entry.target },
-          bytes: 0,
-        });
-        continue;
-      }
-      if (!content) {
-        state.total--;
-        continue;
-      }
-      records.push(fileHeader(entry.mode, content.length, entry.path), content, fileTrailer);
-      pending.push({
-        path: entry.path,
-        entry: { kind: 'file', size: content.length, mtimeMs: entry.mtimeMs, mode: entry.mode },
-        bytes: content.length,
-        content,
-      });
-      size += content.length;
-      if (size >= batchBytes) {
-        await flush();
-      }
-    }
-    await flush();
+    const files = readAhead(toSend, contentOf, sizeOf);
+    await this.sendAll(
+      state,
+      outgoing(pathsToDelete(state.manifest, tree), files, state),
+      listFirst,
+    );
     // What a first sync found in the root that the folder does not have.
-    for (const path of pathsToDelete(state.manifest, tree)) {
-      records.push(deleteRecord(path));
-      pending.push({ path, entry: undefined, bytes: 0 });
-    }
-    await flush();
+    await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state), false);
     if (state.newPod) {
       // Another pod of the same name: what the manifests said is void, so sync it all again.
       this.manifests.clear();
@@ -326,15 +272,51 @@ export class WorkspaceSync {
     return listing;
   }
 
-  /** One exec: the records go in, and each record the pod confirms goes into the manifest. */
-  private async sendBatch(
+  /** Sends every record, in as many execs as batchBytes asks; none when there is none. */
+  private async sendAll(
     state: SyncRun,
-    records: Buffer[],
-    pending: Pending[],
+    records: AsyncIterator<Outgoing>,
     listFirst: boolean,
   ): Promise<void> {
-    records.push(endRecord);
+    let next = await records.next();
+    while ((!next.done || listFirst) && !state.newPod) {
+      next = await this.sendBatch(state, records, next, listFirst);
+      listFirst = false;
+    }
+  }
+
+  /**
+   * One exec: records stream in as they are read, and each record the pod confirms goes into the
+   * manifest. Resolves with the first record of the next batch, if any.
+   */
+  private async sendBatch(
+    state: SyncRun,
+    records: AsyncIterator<Outgoing>,
+    first: IteratorResult<Outgoing>,
+    listFirst: boolean,
+  ): Promise<IteratorResult<Outgoing>> {
     state.batches++;
+    const pending: Pending[] = [];
+    let next = first;
+    async function* stdin(): AsyncGenerator<Buffer> {
+      let chunk: Buffer[] = [];
+      let chunkSize = 0;
+      let batchSize = 0;
+      while (!next.done && batchSize < batchBytes) {
+        pending.push(next.value.pending);
+        chunk.push(...next.value.record);
+        chunkSize += next.value.record.reduce((sum, part) => sum + part.length, 0);
+        batchSize += next.value.pending.bytes;
+        if (chunkSize >= stdinChunkBytes) {
+          yield Buffer.concat(chunk);
+          chunk = [];
+          chunkSize = 0;
+        }
+        next = await records.next();
+      }
+      chunk.push(endRecord);
+      yield Buffer.concat(chunk);
+    }
     let done = false;
     let failed: { record: number; reason: string } | undefined;
     const detail: string[] = [];
@@ -362,7 +344,7 @@ export class WorkspaceSync {
         {
           // Its first batch marks the container (a listing told what it holds) or checks the mark.
           args: [state.root, listFirst ? 'list' : state.listed ? 'mark' : 'check', this.marker],
-          stdin: Buffer.concat(records),
+          stdin: stdin(),
           onStdout: (chunk) => output.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
@@ -377,7 +359,7 @@ export class WorkspaceSync {
     }
     state.listed = true;
     if ((done || state.newPod) && outcome.exitCode === 0) {
-      return;
+      return next;
     }
     const reason =
       [failed?.reason, ...detail, outcome.stderr.trim()].filter(Boolean).join(': ') ||
