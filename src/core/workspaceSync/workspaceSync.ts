@@ -34,6 +34,12 @@ import {
 
 /** Bytes of file content per exec; a larger sync is sent in several batches. */
 const batchBytes = 64 * 1024 * 1024;
+/**
+ * Up to this many records and bytes, sh writes them where it can: each file costs sh two small
+ * tools (head, mv), about what python's start-up alone costs for one.
+ */
+const smallBatchRecords = 3;
+const smallBatchBytes = 1024 * 1024;
 /** Records are sent in chunks of about this size, so reading, sending and writing overlap. */
 const stdinChunkBytes = 1024 * 1024;
 
@@ -48,7 +54,10 @@ interface SyncRun {
   deleted: number;
   bytes: number;
   total: number;
-  batches: number;
+  /** The program that wrote the last batch. */
+  receiver?: string;
+  /** A few small records: sh may write them, which starts faster than python. */
+  small: boolean;
 }
 
 /**
@@ -129,7 +138,7 @@ export class WorkspaceSync {
       deleted: 0,
       bytes: 0,
       total: 0,
-      batches: 0,
+      small: false,
     };
     // A first sync learns what the root holds from the receiver itself (one exec); `verify`
     // lists and hashes first, so only what differs travels.
@@ -169,6 +178,12 @@ export class WorkspaceSync {
       }
     }
     state.total = toSend.length;
+    const deleted = pathsToDelete(state.manifest, tree);
+    const bytes = toSend.reduce(
+      (sum, { entry }) => sum + (entry.kind === 'file' ? entry.size : 0),
+      0,
+    );
+    state.small = toSend.length + deleted.length <= smallBatchRecords && bytes <= smallBatchBytes;
     const contentOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink'
         ? Promise.resolve(item.content)
@@ -176,11 +191,7 @@ export class WorkspaceSync {
     const sizeOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
     const files = readAhead(toSend, contentOf, sizeOf);
-    await this.sendAll(
-      state,
-      outgoing(pathsToDelete(state.manifest, tree), files, state),
-      listFirst,
-    );
+    await this.sendAll(state, outgoing(deleted, files, state), listFirst);
     // What a first sync found in the root that the folder does not have.
     await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state), false);
     this.folders.set(localDir, { local: localDir, remote: root });
@@ -194,9 +205,7 @@ export class WorkspaceSync {
       ms: Math.round(performance.now() - started),
       skipped: state.skipped,
       apiCalls: state.apiCalls,
-      ...(state.batches > 0 && this.programs.description
-        ? { receiver: this.programs.description }
-        : {}),
+      ...(state.receiver ? { receiver: state.receiver } : {}),
     };
   }
 
@@ -253,7 +262,6 @@ export class WorkspaceSync {
     first: IteratorResult<Outgoing>,
     listFirst: boolean,
   ): Promise<IteratorResult<Outgoing>> {
-    state.batches++;
     const pending: Pending[] = [];
     let next = first;
     async function* stdin(): AsyncGenerator<Buffer> {
@@ -287,6 +295,10 @@ export class WorkspaceSync {
         failed = { record, reason: reason.join(' ') };
       } else if (word === 'done') {
         done = true;
+        // The Python receiver says whether the sh one could run here too.
+        if (number !== undefined) {
+          this.programs.shTools = number === '1';
+        }
       } else if (line.trim()) {
         detail.push(line.trim());
       }
@@ -300,6 +312,7 @@ export class WorkspaceSync {
         {
           args: listFirst ? [state.root, 'list'] : [state.root],
           stdin: stdin(),
+          small: !listFirst && state.small,
           onStdout: (chunk) => output.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
@@ -311,6 +324,7 @@ export class WorkspaceSync {
     if (output instanceof ListingThenLines) {
       output.end();
     }
+    state.receiver = outcome.program;
     if (done && outcome.exitCode === 0) {
       return next;
     }
