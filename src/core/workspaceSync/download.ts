@@ -43,7 +43,12 @@ export async function downloadFromPod(
   const writer = new DownloadWriter(realpathSync.native(target));
   const skipped: SkippedPath[] = [];
   /** Runs a program whose output goes to `onStdout`; a refusal or a parse error stops it. */
-  const run = async (sh: string, path: string, onStdout: (chunk: Buffer) => void) => {
+  const run = async (
+    sh: string,
+    path: string,
+    onStdout: (chunk: Buffer) => void,
+    onInterpreter?: (kind: 'python' | 'sh') => void,
+  ) => {
     let problem: Error | undefined;
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
@@ -63,6 +68,7 @@ export async function downloadFromPod(
             }
           },
           onExec: () => undefined,
+          ...(onInterpreter ? { onInterpreter } : {}),
           signal,
           ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
         },
@@ -84,14 +90,14 @@ export async function downloadFromPod(
   try {
     const parser = new SentStreamParser(writer);
     const listing: Buffer[] = [];
-    const sent = await run(shSenderLister, remotePath, (chunk) => {
+    let overSh = false;
+    const sent = await run(
+      shSenderLister,
+      remotePath,
       // Python streams the records; sh (its reader line already taken) lists the names.
-      if (programs.description?.startsWith('sh')) {
-        listing.push(chunk);
-      } else {
-        parser.push(chunk);
-      }
-    });
+      (chunk) => (overSh ? listing.push(chunk) : parser.push(chunk)),
+      (kind) => (overSh = kind === 'sh'),
+    );
     if (sent.interpreter === 'python') {
       parser.end();
     } else {

@@ -24,12 +24,21 @@ export interface ProgramRun {
   idleTimeoutMs?: number;
   /** Counts every exec made. */
   onExec: () => void;
+  /** Told which interpreter a run uses, before its output arrives. */
+  onInterpreter?: (kind: 'python' | 'sh') => void;
+  /**
+   * A few records only: where python is the interpreter and the pod has sh and a fast exact-read
+   * tool, sh runs the program (it starts several times faster than python).
+   */
+  small?: boolean;
 }
 
 export interface ProgramOutcome {
   exitCode: number;
   stderr: string;
   interpreter: 'python' | 'sh';
+  /** What ran: `python`, or `sh` and its exact-read tool (`sh head`, `sh dd`, `sh dd bs=1`). */
+  program: string;
 }
 
 type Interpreter = { kind: 'python'; command: string } | { kind: 'sh'; reader: string };
@@ -44,19 +53,12 @@ const defaultIdleTimeoutMs = 60_000;
  */
 export class PodProgramRunner {
   private interpreter: Interpreter | undefined;
+  /** Whether sh and the tools of its receiver are on the PATH, as the Python receiver found. */
+  shTools = false;
+  /** sh's exact-read tool once a sh program detected it. */
+  private shReader: string | undefined;
 
   constructor(readonly target: PodTarget) {}
-
-  /** `python`, or `sh` and its exact-read tool; undefined until a run found out. */
-  get description(): string | undefined {
-    const found = this.interpreter;
-    if (!found) {
-      return undefined;
-    }
-    return found.kind === 'python'
-      ? 'python'
-      : `sh ${found.reader === 'bytes' ? 'dd bs=1' : found.reader}`;
-  }
 
   async run(program: PodProgram, runInput: ProgramRun): Promise<ProgramOutcome> {
     // A candidate that is not found may have taken part of a streamed stdin: the next one is sent
@@ -65,13 +67,20 @@ export class PodProgramRunner {
       runInput.stdin && !Buffer.isBuffer(runInput.stdin) && !this.interpreter
         ? replayable(runInput.stdin)
         : undefined;
-    const candidates: Interpreter[] = this.interpreter
-      ? [this.interpreter]
-      : [
-          { kind: 'python', command: 'python3' },
-          { kind: 'python', command: 'python' },
-          { kind: 'sh', reader: 'detect' },
-        ];
+    const quickSh =
+      runInput.small &&
+      this.interpreter?.kind === 'python' &&
+      this.shTools &&
+      this.shReader !== 'bytes';
+    const candidates: Interpreter[] = quickSh
+      ? [{ kind: 'sh', reader: this.shReader ?? 'detect' }]
+      : this.interpreter
+        ? [this.interpreter]
+        : [
+            { kind: 'python', command: 'python3' },
+            { kind: 'python', command: 'python' },
+            { kind: 'sh', reader: 'detect' },
+          ];
     for (const candidate of candidates) {
       const run = stdin ? { ...runInput, stdin: stdin() } : runInput;
       try {
@@ -113,6 +122,7 @@ export class PodProgramRunner {
       onStdout = this.readerLine(run.onStdout);
     }
     run.onExec();
+    run.onInterpreter?.(interpreter.kind);
     // A server or pod that stops answering (sends nothing, takes no stdin) must not hold a sync
     // forever.
     const idleMs = run.idleTimeoutMs ?? defaultIdleTimeoutMs;
@@ -149,7 +159,14 @@ export class PodProgramRunner {
     if (interpreter.kind === 'python') {
       this.interpreter = interpreter;
     }
-    return { exitCode, stderr, interpreter: interpreter.kind };
+    const reader = interpreter.kind === 'sh' ? (this.shReader ?? interpreter.reader) : '';
+    return {
+      exitCode,
+      stderr,
+      interpreter: interpreter.kind,
+      program:
+        interpreter.kind === 'python' ? 'python' : `sh ${reader === 'bytes' ? 'dd bs=1' : reader}`,
+    };
   }
 
   /** Takes the `reader <name>` line a detecting sh program prints first, and passes the rest on. */
@@ -167,7 +184,8 @@ export class PodProgramRunner {
       }
       const match = /^reader (\S+)$/.exec(head.subarray(0, end).toString('latin1'));
       if (match) {
-        this.interpreter = { kind: 'sh', reader: match[1]! };
+        this.shReader = match[1]!;
+        this.interpreter ??= { kind: 'sh', reader: this.shReader };
       }
       const rest = head.subarray(end + 1);
       head = undefined;

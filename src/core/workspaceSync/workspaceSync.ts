@@ -37,6 +37,12 @@ import {
 
 /** Bytes of file content per exec; a larger sync is sent in several batches. */
 const batchBytes = 64 * 1024 * 1024;
+/**
+ * Up to this many records and bytes, sh writes them where it can: each file costs sh two small
+ * tools (head, mv), about what python's start-up alone costs for one.
+ */
+const smallBatchRecords = 3;
+const smallBatchBytes = 1024 * 1024;
 /** Records are sent in chunks of about this size, so reading, sending and writing overlap. */
 const stdinChunkBytes = 1024 * 1024;
 
@@ -51,7 +57,10 @@ interface SyncRun {
   deleted: number;
   bytes: number;
   total: number;
-  batches: number;
+  /** The program that wrote the last batch. */
+  receiver?: string;
+  /** A few small records: sh may write them, which starts faster than python. */
+  small: boolean;
   /** The receiver found no marker of this engine: another pod (or container) of that name. */
   newPod: boolean;
   /** Whether the manifest came from a listing made by this sync. */
@@ -142,7 +151,7 @@ export class WorkspaceSync {
       deleted: 0,
       bytes: 0,
       total: 0,
-      batches: 0,
+      small: false,
       newPod: false,
       listed: Boolean(options.verify),
     };
@@ -185,6 +194,12 @@ export class WorkspaceSync {
     }
     options.signal?.throwIfAborted();
     state.total = toSend.length;
+    const deleted = pathsToDelete(state.manifest, tree);
+    const bytes = toSend.reduce(
+      (sum, { entry }) => sum + (entry.kind === 'file' ? entry.size : 0),
+      0,
+    );
+    state.small = toSend.length + deleted.length <= smallBatchRecords && bytes <= smallBatchBytes;
     const contentOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink'
         ? Promise.resolve(item.content)
@@ -192,11 +207,7 @@ export class WorkspaceSync {
     const sizeOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
     const files = readAhead(toSend, contentOf, sizeOf);
-    await this.sendAll(
-      state,
-      outgoing(pathsToDelete(state.manifest, tree), files, state),
-      listFirst,
-    );
+    await this.sendAll(state, outgoing(deleted, files, state), listFirst);
     // What a first sync found in the root that the folder does not have.
     await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state), false);
     if (state.newPod) {
@@ -217,9 +228,7 @@ export class WorkspaceSync {
       ms: Math.round(performance.now() - started),
       skipped: state.skipped,
       apiCalls: state.apiCalls,
-      ...(state.batches > 0 && this.programs.description
-        ? { receiver: this.programs.description }
-        : {}),
+      ...(state.receiver ? { receiver: state.receiver } : {}),
     };
   }
 
@@ -295,7 +304,6 @@ export class WorkspaceSync {
     first: IteratorResult<Outgoing>,
     listFirst: boolean,
   ): Promise<IteratorResult<Outgoing>> {
-    state.batches++;
     const pending: Pending[] = [];
     let next = first;
     async function* stdin(): AsyncGenerator<Buffer> {
@@ -329,6 +337,10 @@ export class WorkspaceSync {
         failed = { record, reason: reason.join(' ') };
       } else if (word === 'done') {
         done = true;
+        // The Python receiver says whether the sh one could run here too.
+        if (number !== undefined) {
+          this.programs.shTools = number === '1';
+        }
       } else if (word === 'new-pod') {
         state.newPod = true;
       } else if (line.trim()) {
@@ -345,6 +357,7 @@ export class WorkspaceSync {
           // Its first batch marks the container (a listing told what it holds) or checks the mark.
           args: [state.root, listFirst ? 'list' : state.listed ? 'mark' : 'check', this.marker],
           stdin: stdin(),
+          small: !listFirst && state.small,
           onStdout: (chunk) => output.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
@@ -358,6 +371,7 @@ export class WorkspaceSync {
       output.end();
     }
     state.listed = true;
+    state.receiver = outcome.program;
     if ((done || state.newPod) && outcome.exitCode === 0) {
       return next;
     }
