@@ -3,6 +3,7 @@ import { basename, posix, resolve } from 'node:path';
 import { OptionError, SyncError } from '../errors.ts';
 import { downloadFromPod } from './download.ts';
 import { endRecord, LineReader, ListingThenLines } from './framing.ts';
+import { turnOf } from './abortableTurn.ts';
 import { isInside } from './paths.ts';
 import {
   nodeFileSystem,
@@ -428,23 +429,4 @@ export class WorkspaceSync {
       cause: error,
     });
   }
-}
-
-/** Resolves when `turn` does, or rejects as soon as `signal` aborts. */
-function turnOf(turn: Promise<unknown>, signal: AbortSignal | undefined): Promise<unknown> {
-  if (!signal) {
-    return turn;
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    void turn.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(undefined);
-    });
-  });
 }
