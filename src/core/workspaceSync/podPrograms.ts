@@ -6,6 +6,8 @@
  * ".\n" arrived, then print `ok <record number>`; on any failure they print
  * `err <record number> <reason>`, remove the temporary file and exit 1. Lines that are neither are
  * a failed command's own message (sh sends its tools' stderr there), the detail of the next `err`.
+ * At the end they print `done`; the Python receiver's `done 1` adds that sh and the tools of the
+ * sh receiver are on the PATH as well.
  */
 
 // Only os and sys: every other import costs the receiver's start-up in the pod (re and hashlib
