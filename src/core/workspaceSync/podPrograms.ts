@@ -6,6 +6,8 @@
  * ".\n" arrived, then print `ok <record number>`; on any failure they print
  * `err <record number> <reason>`, remove the temporary file and exit 1. Lines that are neither are
  * a failed command's own message (sh sends its tools' stderr there), the detail of the next `err`.
+ * At the end they print `done`; the Python receiver's `done 1` adds that sh and the tools of the
+ * sh receiver are on the PATH as well.
  *
  * Receivers run as `<root> list|mark|check <marker>`: each leaves the marker file (in /tmp) the
  * sync engine named; one told to `check` that finds none prints `new-pod` and writes nothing, for

@@ -52,8 +52,10 @@ export interface SyncResult {
   /** Execs this sync made (0 when nothing changed). */
   apiCalls: number;
   /**
-   * The program that wrote the files in the pod: `python`, or `sh` with the tool that reads
-   * exactly N bytes (`sh head`, `sh dd`, `sh dd bs=1`); absent when nothing was sent.
+   * The program that wrote the files in the pod (the last batch's, when there were several):
+   * `python`, or `sh` with the tool that reads exactly N bytes (`sh head`, `sh dd`,
+   * `sh dd bs=1`); absent when nothing was sent. Where python is used, a sync of a few small
+   * files runs sh if the pod has it: sh starts several times faster.
    */
   receiver?: string;
 }
