@@ -101,6 +101,7 @@ export {
 export { localToRemote, remoteToLocal, type PathMapping } from './pathMapping.ts';
 export {
   defaultMaxFileBytes,
+  type DownloadOptions,
   type DownloadResult,
   type LocalFileSystem,
   type SkippedPath,

@@ -30,6 +30,7 @@ import { checkPermissions, executorPermissions } from './preflight.ts';
 import type { JsonObject, SpecInput } from './specLoader.ts';
 import {
   WorkspaceSyncSlot,
+  type DownloadOptions,
   type DownloadResult,
   type SyncedFolder,
   type SyncOptions,
@@ -347,7 +348,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   downloadFromPod(
     remotePath: string,
     localDir: string,
-    options?: { signal?: AbortSignal },
+    options?: DownloadOptions,
   ): Promise<DownloadResult> {
     return this.workspace.current().download(remotePath, localDir, options);
   }

@@ -23,14 +23,19 @@ export type { WebSocketFactory } from './kubernetesWebSocket.ts';
 export const execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
 const stdinChunkBytes = 1024 * 1024;
+/** A streamed stdin waits for the socket to drain past this many buffered bytes. */
+const stdinBufferedBytes = 4 * 1024 * 1024;
 
 export interface PodExecRequest {
   namespace: string;
   pod: string;
   container: string;
   command: string[];
-  /** Bytes for the process's stdin; on v5 stdin is closed after them. */
-  stdin?: Buffer;
+  /**
+   * Bytes for the process's stdin, or chunks sent as they are produced (the producer waits while
+   * the socket is behind); on v5 stdin is closed after them.
+   */
+  stdin?: Buffer | AsyncIterable<Buffer>;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
   /** Aborting closes the connection (the remote process keeps running: kill it separately). */
@@ -110,8 +115,15 @@ export class PodExecClient {
         }
       });
       socket.resume();
-      if (request.stdin) {
-        sendStdin(socket, request.stdin);
+      if (Buffer.isBuffer(request.stdin)) {
+        // Written in order before the close frame; the socket's close settles the run.
+        void sendStdin(socket, [request.stdin]);
+        closeStdin(socket);
+      } else if (request.stdin) {
+        streamStdin(socket, request.stdin).catch((error: unknown) => {
+          socket.terminate();
+          outcome.reject(error);
+        });
       }
     });
   }
@@ -159,16 +171,43 @@ export class PodExecClient {
   }
 }
 
-/** Sends stdin in frames; on v5 the close frame then ends it (v4 cannot half-close). */
-function sendStdin(socket: WebSocket, data: Buffer): void {
-  for (let offset = 0; offset < data.length; offset += stdinChunkBytes) {
-    const chunk = data.subarray(offset, offset + stdinChunkBytes);
-    const frame = Buffer.allocUnsafe(chunk.length + 1);
-    frame[0] = stdinChannel;
-    chunk.copy(frame, 1);
-    socket.send(frame);
+/** Sends stdin in frames of at most stdinChunkBytes; resolves once the last one was written. */
+function sendStdin(socket: WebSocket, chunks: readonly Buffer[]): Promise<void> {
+  let written: Promise<void> = Promise.resolve();
+  for (const data of chunks) {
+    for (let offset = 0; offset < data.length; offset += stdinChunkBytes) {
+      const chunk = data.subarray(offset, offset + stdinChunkBytes);
+      const frame = Buffer.allocUnsafe(chunk.length + 1);
+      frame[0] = stdinChannel;
+      chunk.copy(frame, 1);
+      written = new Promise((resolve) => socket.send(frame, () => resolve()));
+    }
   }
+  return written;
+}
+
+/** On v5 the close frame ends stdin (v4 cannot half-close). */
+function closeStdin(socket: WebSocket): void {
   if (socket.protocol === 'v5.channel.k8s.io') {
     socket.send(Buffer.from([closeChannel, stdinChannel]));
+  }
+}
+
+/**
+ * Sends chunks as the producer makes them. While more than stdinBufferedBytes wait in the socket,
+ * the producer is not asked for more; a socket that closed (the process exited) stops it.
+ */
+async function streamStdin(socket: WebSocket, chunks: AsyncIterable<Buffer>): Promise<void> {
+  for await (const chunk of chunks) {
+    if (socket.readyState !== socket.OPEN) {
+      return;
+    }
+    const written = sendStdin(socket, [chunk]);
+    if (socket.bufferedAmount > stdinBufferedBytes) {
+      await written;
+    }
+  }
+  if (socket.readyState === socket.OPEN) {
+    closeStdin(socket);
   }
 }

@@ -21,7 +21,12 @@ import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder } from './portForwarder.ts';
 import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
 import { loadSpec, type JsonObject } from './specLoader.ts';
-import type { DownloadResult, SyncOptions, SyncResult } from './workspaceSync/types.ts';
+import type {
+  DownloadOptions,
+  DownloadResult,
+  SyncOptions,
+  SyncResult,
+} from './workspaceSync/types.ts';
 import { WorkspaceSyncSlot, type PodTarget } from './workspaceSync/index.ts';
 
 export {
@@ -260,7 +265,7 @@ export class PodJupyterServer implements AsyncDisposable {
   downloadFromPod(
     remotePath: string,
     localDir: string,
-    options?: { signal?: AbortSignal },
+    options?: DownloadOptions,
   ): Promise<DownloadResult> {
     return this.workspace.current().download(remotePath, localDir, options);
   }

@@ -1,52 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import WebSocket from 'ws';
 import { PodCommandLineCodeExecutor } from '../../src/core/index.ts';
-import type { WebSocketFactory } from '../../src/core/podExec.ts';
 import { eventually, managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
+import { stdinGate } from '../support/syncHelpers.ts';
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-
-/**
- * Opens WebSockets as usual; once `holdNext()` was called, the next exec whose stdin is larger
- * than one frame (1 MiB) sends only its first frame and keeps the rest until `release()`.
- */
-function stdinGate() {
-  let armed = false;
-  let releaseHeld: (() => void) | undefined;
-  const factory: WebSocketFactory = (url, protocols, options) => {
-    const socket = new WebSocket(url, protocols, options);
-    const send = socket.send.bind(socket) as (data: Buffer) => void;
-    let queue: Buffer[] | undefined;
-    socket.send = ((data: Buffer) => {
-      if (queue) {
-        queue.push(data);
-        return;
-      }
-      send(data);
-      if (armed && data.length > 1024 * 1024) {
-        armed = false;
-        queue = [];
-        releaseHeld = () => {
-          const frames = queue ?? [];
-          queue = undefined;
-          for (const frame of frames) {
-            send(frame);
-          }
-        };
-      }
-    }) as typeof socket.send;
-    return socket;
-  };
-  return {
-    factory,
-    holdNext: () => (armed = true),
-    release() {
-      releaseHeld?.();
-      releaseHeld = undefined;
-    },
-  };
-}
 
 describe("a block's files and processes are its own", () => {
   let emulator: Emulator;
@@ -86,7 +44,7 @@ describe("a block's files and processes are its own", () => {
       onOutput: () => waiting(),
     });
     await aWaits;
-    gate.holdNext();
+    void gate.holdNext();
     const second = run(code);
     // B has begun writing and is held: some copy of the file is there but short.
     const fullSize = Buffer.byteLength(code);

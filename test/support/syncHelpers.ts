@@ -145,23 +145,26 @@ export function stdinGate() {
   let opened: (() => void) | undefined;
   const factory: WebSocketFactory = (url, protocols, options) => {
     const socket = new WebSocket(url, protocols, options);
-    const send = socket.send.bind(socket) as (data: Buffer) => void;
-    let queue: Buffer[] | undefined;
-    socket.send = ((data: Buffer) => {
+    type Callback = (error?: Error) => void;
+    const send = socket.send.bind(socket) as (data: Buffer, callback?: Callback) => void;
+    let queue: [Buffer, Callback | undefined][] | undefined;
+    socket.send = ((data: Buffer, callback?: Callback) => {
       if (queue) {
-        queue.push(data);
+        queue.push([data, callback]);
         return;
       }
-      send(data);
+      send(data, callback);
       if (armed && data.length > 1024 * 1024) {
         armed = false;
         queue = [];
         held = () => {
           const frames = queue ?? [];
           queue = undefined;
-          for (const frame of frames) {
+          for (const [frame, frameCallback] of frames) {
             if (socket.readyState === WebSocket.OPEN) {
-              send(frame);
+              send(frame, frameCallback);
+            } else {
+              frameCallback?.(new Error('the socket closed while its frame was held'));
             }
           }
         };

@@ -71,6 +71,34 @@ for (const [name, records] of [
   });
 }
 
+test('a name starting with ".." is inside the folder', async () => {
+  const target = join(scratch, `t${++targets}`);
+  const result = await downloadFromPod(
+    podSending(stream(file('..notes', 'n'))),
+    '/workspace/..notes',
+    target,
+    {},
+  );
+  assert.deepEqual(result, { localPath: join(target, '..notes'), files: 1, bytes: 1, skipped: [] });
+  assert.equal(readFileSync(join(target, '..notes'), 'utf8'), 'n');
+});
+
+test('a symlink that leaves through a later one is refused and removed', async () => {
+  const target = join(scratch, `t${++targets}`);
+  // Each looks inside on its own: out/b/../.. is the folder, but out/b is out itself.
+  await assert.rejects(
+    downloadFromPod(
+      podSending(stream('M out\n', 'L b/../.. out/a\n', 'L . out/b\n')),
+      '/workspace/out',
+      target,
+      {},
+    ),
+    (error: unknown) =>
+      error instanceof SyncError && /"out\/a" .*leads outside/.test(error.message),
+  );
+  assert.equal(existsSync(join(target, 'out/a')), false);
+});
+
 test('a cut or failed stream is a clear error naming the remote path', async () => {
   const target = join(scratch, `t${++targets}`);
   await assert.rejects(

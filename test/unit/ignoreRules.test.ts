@@ -202,6 +202,28 @@ describe('the local tree', () => {
     );
   });
 
+  test('a link chain that leaves through another link is skipped; names starting with ".." are inside', async () => {
+    const root = tree({ '..notes': 'n', 'sub/keep.txt': 'k' });
+    symlinkSync('..notes', join(root, 'to-notes'));
+    symlinkSync('../..notes', join(root, 'sub/up'));
+    mkdirSync(join(root, 's'));
+    symlinkSync('.', join(root, 's/b'));
+    // Read lexically, s/b/../.. is the root; through the link s/b it is the root's parent.
+    symlinkSync('b/../..', join(root, 's/a'));
+    const walked = await walkLocalTree(root, { maxFileBytes: 1e9 });
+    assert.deepEqual(walked.entries.map((entry) => entry.path).sort(), [
+      '..notes',
+      's/b',
+      'sub/keep.txt',
+      'sub/up',
+      'to-notes',
+    ]);
+    assert.deepEqual(
+      walked.skipped.map((entry) => [entry.path, entry.reason.split(' (')[0]]),
+      [['s/a', 'symlink leads outside the folder']],
+    );
+  });
+
   test('agrees with git on a tree of tricky rules', async () => {
     const root = tree({
       '.gitignore': [

@@ -45,8 +45,8 @@ function receiveOnFullDisk(command: string[]): { stdout: string; files: string }
 }
 
 for (const [name, command] of [
-  ['Python', ['python3', '-S', '-c', pythonReceiver, 'ROOT']],
-  ['sh', ['sh', '-c', shReceiver, 'sh', 'ROOT', 'detect']],
+  ['Python', ['python3', '-S', '-c', pythonReceiver, 'ROOT', 'mark', join(scratch, 'py-mark')]],
+  ['sh', ['sh', '-c', shReceiver, 'sh', 'ROOT', 'detect', 'mark', join(scratch, 'sh-mark')]],
 ] as const) {
   test(`the ${name} receiver on a full disk: the failing file is named, nothing half-written stays`, () => {
     const { stdout, files } = receiveOnFullDisk([...command]);

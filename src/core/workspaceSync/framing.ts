@@ -67,54 +67,81 @@ export class LineReader {
   }
 }
 
-/** One record of a stream the pod sends (a listing or a download). */
-export type SentRecord =
-  | { kind: 'file'; path: string; mode: number; content: Buffer }
-  | { kind: 'symlink'; path: string; target: string }
-  | { kind: 'folder'; path: string };
+/** What a download stream holds, told as it arrives: a file's content comes in pieces. */
+export interface SentStreamSink {
+  folder(path: string): void;
+  symlink(path: string, target: string): void;
+  fileStart(path: string, mode: number, size: number): void;
+  fileData(piece: Buffer): void;
+  fileEnd(): void;
+}
 
 /**
- * Parses a download stream: the records above plus `M <path>` (a folder) and `X <message>` (the
- * sender's error). Throws when the stream is cut or malformed.
+ * Parses a download stream as it arrives: the records above plus `M <path>` (a folder) and
+ * `X <path> <reason>` (the sender's error). Holds at most one line, never a file's content.
+ * Throws when the stream is malformed; end() throws when it was cut.
  */
-export function parseSentStream(data: Buffer): SentRecord[] {
-  const records: SentRecord[] = [];
-  let offset = 0;
-  const nextLine = () => {
-    const end = data.indexOf(0x0a, offset);
-    if (end === -1) {
+export class SentStreamParser {
+  private line = Buffer.alloc(0);
+  private contentLeft = 0;
+  private trailer: Buffer | undefined;
+  private ended = false;
+
+  constructor(private readonly sink: SentStreamSink) {}
+
+  push(chunk: Buffer): void {
+    let data = chunk;
+    while (data.length > 0 && !this.ended) {
+      if (this.contentLeft > 0) {
+        const piece = data.subarray(0, this.contentLeft);
+        this.sink.fileData(piece);
+        this.contentLeft -= piece.length;
+        data = data.subarray(piece.length);
+      } else if (this.trailer) {
+        const need = fileTrailer.length - this.trailer.length;
+        this.trailer = Buffer.concat([this.trailer, data.subarray(0, need)]);
+        data = data.subarray(need);
+        if (this.trailer.length === fileTrailer.length) {
+          if (!this.trailer.equals(fileTrailer)) {
+            throw new Error('the stream from the pod ended early');
+          }
+          this.trailer = undefined;
+          this.sink.fileEnd();
+        }
+      } else {
+        const end = data.indexOf(0x0a);
+        if (end === -1) {
+          this.line = Buffer.concat([this.line, data]);
+          return;
+        }
+        const line = Buffer.concat([this.line, data.subarray(0, end)]).toString('latin1');
+        this.line = Buffer.alloc(0);
+        data = data.subarray(end + 1);
+        this.record(line);
+      }
+    }
+  }
+
+  end(): void {
+    if (!this.ended) {
       throw new Error('the stream from the pod ended early');
     }
-    const line = data.subarray(offset, end).toString('latin1');
-    offset = end + 1;
-    return line;
-  };
-  for (;;) {
-    const line = nextLine();
+  }
+
+  private record(line: string): void {
     const [op, first, second, third] = line.split(' ');
     if (op === 'Q') {
-      return records;
-    }
-    if (op === 'X' && first !== undefined) {
+      this.ended = true;
+    } else if (op === 'X' && first !== undefined) {
       throw new Error(`${decodePath(first)}: ${line.split(' ').slice(2).join(' ')}`);
-    }
-    if (op === 'M' && first !== undefined) {
-      records.push({ kind: 'folder', path: decodePath(first) });
+    } else if (op === 'M' && first !== undefined) {
+      this.sink.folder(decodePath(first));
     } else if (op === 'L' && first !== undefined && second !== undefined) {
-      records.push({ kind: 'symlink', target: decodePath(first), path: decodePath(second) });
+      this.sink.symlink(decodePath(second), decodePath(first));
     } else if (op === 'F' && first && second && third) {
-      const size = Number(second);
-      const content = data.subarray(offset, offset + size);
-      offset += size;
-      if (content.length !== size || nextLine() !== '.') {
-        throw new Error('the stream from the pod ended early');
-      }
-      records.push({
-        kind: 'file',
-        path: decodePath(third),
-        mode: Number.parseInt(first, 8),
-        content,
-      });
+      this.contentLeft = Number(second);
+      this.trailer = Buffer.alloc(0);
+      this.sink.fileStart(decodePath(third), Number.parseInt(first, 8), this.contentLeft);
     } else {
       throw new Error(`unexpected line from the pod: ${JSON.stringify(line.slice(0, 200))}`);
     }

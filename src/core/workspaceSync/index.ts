@@ -4,6 +4,7 @@ export type { LocalFileSystem } from './localTree.ts';
 export type { PodTarget } from './podProgramRunner.ts';
 export {
   defaultMaxFileBytes,
+  type DownloadOptions,
   type DownloadResult,
   type SkippedPath,
   type SyncedFolder,

@@ -3,6 +3,7 @@ import * as nodeFs from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { isIgnored, parseIgnoreText, type IgnoreLayer } from './ignoreRules.ts';
+import { isInside } from './paths.ts';
 import type { SkippedPath } from './types.ts';
 
 /** The local file calls a sync makes (node:fs/promises by default; tests inject faults). */
@@ -27,7 +28,7 @@ export const nodeFileSystem: LocalFileSystem = {
   lstat: (path) => settled(() => nodeFs.lstatSync(path)),
   readFile: (path) => settled(() => nodeFs.readFileSync(path)),
   readlink: (path) => settled(() => nodeFs.readlinkSync(path)),
-  realpath: (path) => settled(() => nodeFs.realpathSync(path)),
+  realpath: (path) => settled(() => nodeFs.realpathSync.native(path)),
 };
 
 export interface LocalFile {
@@ -252,8 +253,9 @@ async function chainEscape(
     }
     const stats = await fs.lstat(next).catch(() => undefined);
     if (!stats?.isSymbolicLink()) {
-      // The folders on the way may be links too: the real path must stay inside as well.
-      const real = await fs.realpath(next).catch(() => undefined);
+      // The folders on the way may be links too (`b -> .`, `a -> b/../..`): the link's own real
+      // path must stay inside as well.
+      const real = await fs.realpath(link).catch(() => undefined);
       return real === undefined || isInside(root, real)
         ? undefined
         : 'symlink leads outside the folder';
@@ -261,11 +263,6 @@ async function chainEscape(
     current = next;
   }
   return 'symlink loop';
-}
-
-function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
 /**

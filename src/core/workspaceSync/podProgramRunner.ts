@@ -17,22 +17,35 @@ export interface PodProgram {
 export interface ProgramRun {
   /** Arguments after the program; for sh the first one is $1, the rest $3 on ($2 names the reader). */
   args: string[];
-  stdin?: Buffer;
+  stdin?: Buffer | AsyncIterable<Buffer>;
   onStdout?: (chunk: Buffer) => void;
   signal?: AbortSignal;
+  /** The run fails when the pod sends nothing for this long; default 60 s. */
+  idleTimeoutMs?: number;
   /** Counts every exec made. */
   onExec: () => void;
+  /** Told which interpreter a run uses, before its output arrives. */
+  onInterpreter?: (kind: 'python' | 'sh') => void;
+  /**
+   * A few records only: where python is the interpreter and the pod has sh and a fast exact-read
+   * tool, sh runs the program (it starts several times faster than python).
+   */
+  small?: boolean;
 }
 
 export interface ProgramOutcome {
   exitCode: number;
   stderr: string;
   interpreter: 'python' | 'sh';
+  /** What ran: `python`, or `sh` and its exact-read tool (`sh head`, `sh dd`, `sh dd bs=1`). */
+  program: string;
 }
 
 type Interpreter = { kind: 'python'; command: string } | { kind: 'sh'; reader: string };
 
 const notFound = /not found|no such file/i;
+
+const defaultIdleTimeoutMs = 60_000;
 
 /**
  * Runs the sync's programs in one container. The first run finds the interpreter (python3, then
@@ -40,29 +53,36 @@ const notFound = /not found|no such file/i;
  */
 export class PodProgramRunner {
   private interpreter: Interpreter | undefined;
+  /** Whether sh and the tools of its receiver are on the PATH, as the Python receiver found. */
+  shTools = false;
+  /** sh's exact-read tool once a sh program detected it. */
+  private shReader: string | undefined;
 
   constructor(readonly target: PodTarget) {}
 
-  /** `python`, or `sh` and its exact-read tool; undefined until a run found out. */
-  get description(): string | undefined {
-    const found = this.interpreter;
-    if (!found) {
-      return undefined;
-    }
-    return found.kind === 'python'
-      ? 'python'
-      : `sh ${found.reader === 'bytes' ? 'dd bs=1' : found.reader}`;
-  }
-
-  async run(program: PodProgram, run: ProgramRun): Promise<ProgramOutcome> {
-    const candidates: Interpreter[] = this.interpreter
-      ? [this.interpreter]
-      : [
-          { kind: 'python', command: 'python3' },
-          { kind: 'python', command: 'python' },
-          { kind: 'sh', reader: 'detect' },
-        ];
+  async run(program: PodProgram, runInput: ProgramRun): Promise<ProgramOutcome> {
+    // A candidate that is not found may have taken part of a streamed stdin: the next one is sent
+    // the same chunks again.
+    const stdin =
+      runInput.stdin && !Buffer.isBuffer(runInput.stdin) && !this.interpreter
+        ? replayable(runInput.stdin)
+        : undefined;
+    const quickSh =
+      runInput.small &&
+      this.interpreter?.kind === 'python' &&
+      this.shTools &&
+      this.shReader !== 'bytes';
+    const candidates: Interpreter[] = quickSh
+      ? [{ kind: 'sh', reader: this.shReader ?? 'detect' }]
+      : this.interpreter
+        ? [this.interpreter]
+        : [
+            { kind: 'python', command: 'python3' },
+            { kind: 'python', command: 'python' },
+            { kind: 'sh', reader: 'detect' },
+          ];
     for (const candidate of candidates) {
+      const run = stdin ? { ...runInput, stdin: stdin() } : runInput;
       try {
         return await this.runWith(candidate, program, run);
       } catch (error) {
@@ -102,20 +122,51 @@ export class PodProgramRunner {
       onStdout = this.readerLine(run.onStdout);
     }
     run.onExec();
-    const { exitCode } = await this.target.exec.run({
-      namespace: this.target.namespace,
-      pod: this.target.pod,
-      container: this.target.container,
-      command,
-      ...(run.stdin ? { stdin: run.stdin } : {}),
-      ...(onStdout ? { onStdout } : {}),
-      onStderr: (chunk) => (stderr += chunk.toString('utf8')),
-      ...(run.signal ? { signal: run.signal } : {}),
-    });
+    run.onInterpreter?.(interpreter.kind);
+    // A server or pod that stops answering (sends nothing, takes no stdin) must not hold a sync
+    // forever.
+    const idleMs = run.idleTimeoutMs ?? defaultIdleTimeoutMs;
+    const quiet = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const heard = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const seconds = Math.round(idleMs / 100) / 10;
+        quiet.abort(new SyncError(`pod ${this.target.pod} did not answer for ${seconds} s`));
+      }, idleMs);
+    };
+    heard();
+    const { exitCode } = await this.target.exec
+      .run({
+        namespace: this.target.namespace,
+        pod: this.target.pod,
+        container: this.target.container,
+        command,
+        ...(run.stdin
+          ? { stdin: Buffer.isBuffer(run.stdin) ? run.stdin : takenAsHeard(run.stdin, heard) }
+          : {}),
+        onStdout: (chunk) => {
+          heard();
+          onStdout?.(chunk);
+        },
+        onStderr: (chunk) => {
+          heard();
+          stderr += chunk.toString('utf8');
+        },
+        signal: run.signal ? AbortSignal.any([run.signal, quiet.signal]) : quiet.signal,
+      })
+      .finally(() => clearTimeout(timer));
     if (interpreter.kind === 'python') {
       this.interpreter = interpreter;
     }
-    return { exitCode, stderr, interpreter: interpreter.kind };
+    const reader = interpreter.kind === 'sh' ? (this.shReader ?? interpreter.reader) : '';
+    return {
+      exitCode,
+      stderr,
+      interpreter: interpreter.kind,
+      program:
+        interpreter.kind === 'python' ? 'python' : `sh ${reader === 'bytes' ? 'dd bs=1' : reader}`,
+    };
   }
 
   /** Takes the `reader <name>` line a detecting sh program prints first, and passes the rest on. */
@@ -133,7 +184,8 @@ export class PodProgramRunner {
       }
       const match = /^reader (\S+)$/.exec(head.subarray(0, end).toString('latin1'));
       if (match) {
-        this.interpreter = { kind: 'sh', reader: match[1]! };
+        this.shReader = match[1]!;
+        this.interpreter ??= { kind: 'sh', reader: this.shReader };
       }
       const rest = head.subarray(end + 1);
       head = undefined;
@@ -141,5 +193,34 @@ export class PodProgramRunner {
         onStdout?.(rest);
       }
     };
+  }
+}
+
+/** Iterables over one source that each start from its first chunk; the source is read once. */
+function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> {
+  const iterator = source[Symbol.asyncIterator]();
+  const seen: Buffer[] = [];
+  return async function* () {
+    for (let index = 0; ; index++) {
+      if (index === seen.length) {
+        const next = await iterator.next();
+        if (next.done) {
+          return;
+        }
+        seen.push(next.value);
+      }
+      yield seen[index]!;
+    }
+  };
+}
+
+/** The chunks of a streamed stdin; each one the socket takes counts as the pod answering. */
+async function* takenAsHeard(
+  chunks: AsyncIterable<Buffer>,
+  heard: () => void,
+): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    heard();
+    yield chunk;
   }
 }

@@ -6,17 +6,27 @@
  * ".\n" arrived, then print `ok <record number>`; on any failure they print
  * `err <record number> <reason>`, remove the temporary file and exit 1. Lines that are neither are
  * a failed command's own message (sh sends its tools' stderr there), the detail of the next `err`.
+ * At the end they print `done`; the Python receiver's `done 1` adds that sh and the tools of the
+ * sh receiver are on the PATH as well.
+ *
+ * Receivers run as `<root> list|mark|check <marker>`: each leaves the marker file (in /tmp) the
+ * sync engine named; one told to `check` that finds none prints `new-pod` and writes nothing, for
+ * the container is not the one the engine recorded (a pod replaced under the same name).
  */
 
+// Only os and sys: every other import costs the receiver's start-up in the pod (re and hashlib
+// together about 10 ms), which a sync of one changed file pays in full.
 const pythonPathCodec = `
-import os, re, sys, stat, hashlib
+import os, sys
 SAFE = set(b'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+,=@~-')
 def enc(p):
     return ''.join(chr(b) if b in SAFE else '\\\\0%03o' % b for b in p)
 def dec(s):
+    # Every backslash starts an escape: a backslash itself travels as one.
     if b'\\\\' not in s:
         return s
-    return re.sub(rb'\\\\0([0-7]{3})', lambda m: bytes([int(m.group(1), 8)]), s)
+    parts = s.split(b'\\\\0')
+    return parts[0] + b''.join(bytes([int(part[:3], 8)]) + part[3:] for part in parts[1:])
 `;
 
 export const pythonReceiver = `${pythonPathCodec}
@@ -32,35 +42,38 @@ def fail(reason):
     out.write(('err %d %s\\n' % (number, reason.replace('\\n', ' '))).encode())
     out.flush()
     sys.exit(1)
-class Source:
-    # Reads stdin itself so that it knows when it is about to wait: the confirmations written so
-    # far go out first, in one write rather than one per file.
-    def __init__(self):
-        self.data = b''
-        self.pos = 0
-    def more(self):
-        out.flush()
-        chunk = os.read(0, 1 << 20)
-        if not chunk:
-            fail('the stream ended early')
-        self.data = self.data[self.pos:] + chunk
-        self.pos = 0
-    def line(self):
-        while True:
-            end = self.data.find(b'\\n', self.pos)
-            if end >= 0:
-                line = self.data[self.pos:end]
-                self.pos = end + 1
-                return line
-            self.more()
-    def take(self, size, sink):
-        while size:
-            if self.pos >= len(self.data):
-                self.more()
-            piece = memoryview(self.data)[self.pos:self.pos + size]
-            sink(piece)
-            self.pos += len(piece)
-            size -= len(piece)
+# The stream is read in large pieces by the receiver itself, so that it knows when it is about to
+# wait: the confirmations written so far go out first, in one write rather than one per file.
+data = b''
+pos = 0
+def more():
+    global data, pos
+    out.flush()
+    chunk = os.read(0, 1 << 20)
+    if not chunk:
+        fail('the stream ended early')
+    data = data[pos:] + chunk
+    pos = 0
+def line():
+    global pos
+    while True:
+        end = data.find(b'\\n', pos)
+        if end >= 0:
+            found = data[pos:end]
+            pos = end + 1
+            return found
+        more()
+def copy(fd, size):
+    global pos
+    while size:
+        if pos >= len(data):
+            more()
+        end = min(pos + size, len(data))
+        piece = memoryview(data)[pos:end]
+        while piece:
+            piece = piece[os.write(fd, piece):]
+        size -= end - pos
+        pos = end
 def prune(p):
     parent = os.path.dirname(p)
     while parent:
@@ -77,6 +90,27 @@ def folder(parent):
         if os.path.islink(prefix) or os.path.isfile(prefix):
             os.unlink(prefix)
     os.makedirs(parent, exist_ok=True)
+    # A receiver that was killed left its temporary file behind.
+    for name in os.listdir(parent):
+        pid = name[16:-4]
+        if name.startswith(b'.podrunner-sync.') and name.endswith(b'.tmp') and pid.isdigit():
+            if not os.path.exists(b'/proc/' + pid):
+                os.unlink(parent + b'/' + name)
+def real_parent(p):
+    # The folder of p opened without following a symlink anywhere on the way, else None: a
+    # deletion under a symlink the pod planted must not reach outside the root.
+    fd = os.open(b'.', os.O_RDONLY | os.O_DIRECTORY)
+    for part in os.path.dirname(p).split(b'/'):
+        if part:
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                inner = None
+            os.close(fd)
+            if inner is None:
+                return None
+            fd = inner
+    return fd
 try:
     os.makedirs(sys.argv[1], exist_ok=True)
     os.chdir(sys.argv[1])
@@ -91,61 +125,86 @@ def listing(top):
                 listing(entry.path)
         elif entry.is_file():
             out.write(b'f %s\\0' % entry.path[2:])
-if sys.argv[2:] == ['list']:
+def mark():
+    try:
+        os.close(os.open(sys.argv[3], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return True
+    except OSError:
+        return False
+if sys.argv[2] == 'list':
     # What the root held before: the paths this sync does not write are deleted afterwards.
     listing(b'.')
     out.write(b'end\\0')
-def write_all(fd, piece):
-    while piece:
-        piece = piece[os.write(fd, piece):]
+if sys.argv[2] != 'check' or os.path.exists(sys.argv[3]):
+    mark()
+elif mark():
+    # No mark of this sync's earlier receivers: a new container, whose files nobody recorded.
+    out.write(b'new-pod\\n')
+    out.flush()
+    sys.exit(0)
+def on_path(tool):
+    return any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get('PATH', '').split(':') if d)
 umask = os.umask(0)
 os.umask(umask)
 CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0)
-source = Source()
 made = set()
 suffix = b'.podrunner-sync.%d.tmp' % os.getpid()
 while True:
-    fields = source.line().split()
+    fields = line().split()
     number += 1
     op = fields[0] if fields else b''
     if op == b'Q':
-        out.write(b'done\\n')
+        # "done 1": sh and its receiver's tools are here too, so a sync of a few files may use them.
+        tools = ('sh', 'head', 'mkdir', 'mv', 'chmod', 'rm', 'rmdir', 'ln')
+        out.write(b'done %d\\n' % all(on_path(tool) for tool in tools))
         out.flush()
         break
     try:
-        if op == b'D':
-            p = dec(fields[1])
-            try:
-                if os.path.islink(p) or not os.path.isdir(p):
-                    os.unlink(p)
-            except FileNotFoundError:
-                pass
-            prune(p)
-            made.clear()
-        elif op in (b'F', b'L'):
+        if op == b'F' or op == b'L':
             p = dec(fields[-1])
             parent = os.path.dirname(p) or b'.'
             if parent not in made:
                 folder(parent)
                 made.add(parent)
-            tmp = os.path.join(parent, suffix)
+            tmp = parent + b'/' + suffix
             if op == b'L':
                 os.symlink(dec(fields[1]), tmp)
             else:
                 mode = int(fields[1], 8)
                 fd = os.open(tmp, CREATE, mode)
                 try:
-                    source.take(int(fields[2]), lambda piece: write_all(fd, piece))
+                    copy(fd, int(fields[2]))
                     if mode & umask:
                         os.fchmod(fd, mode)
                 finally:
                     os.close(fd)
-                trailer = bytearray()
-                source.take(2, trailer.extend)
-                if trailer != b'.\\n':
+                while len(data) - pos < 2:
+                    more()
+                if data[pos:pos + 2] != b'.\\n':
                     fail('the stream ended early')
+                pos += 2
+            if os.path.isdir(p) and not os.path.islink(p):
+                # The local side has a file where the pod has a folder: the mirror replaces it.
+                import shutil
+                shutil.rmtree(p)
             os.replace(tmp, p)
             tmp = None
+        elif op == b'D':
+            p = dec(fields[1])
+            fd = real_parent(p)
+            # Under a symlink or a file the path is gone from the root already.
+            if fd is not None:
+                try:
+                    name = os.path.basename(p)
+                    # Not a folder (S_IFDIR): a file or symlink, removed.
+                    if os.lstat(name, dir_fd=fd).st_mode & 0o170000 != 0o040000:
+                        os.unlink(name, dir_fd=fd)
+                except FileNotFoundError:
+                    pass
+                finally:
+                    os.close(fd)
+                prune(p)
+            made.clear()
         else:
             fail('unexpected record')
     except OSError as e:
@@ -155,6 +214,7 @@ while True:
 
 /** Prints `f <mode> <size> <sha256> <path>` and `l <target> <path>` for the tree, then `end`. */
 export const pythonLister = `${pythonPathCodec}
+import hashlib, stat
 root = os.fsencode(sys.argv[1])
 def walk(folder):
     for entry in os.scandir(folder):
@@ -181,6 +241,7 @@ print('end')
 
 /** Sends a file or a folder (named by its base name) as a framed stream on stdout. */
 export const pythonSender = `${pythonPathCodec}
+import stat
 out = sys.stdout.buffer
 source = os.fsencode(sys.argv[1].rstrip('/') or '/')
 base = os.path.dirname(source)
@@ -195,9 +256,15 @@ def send(path):
             send(os.path.join(path, name))
     elif stat.S_ISREG(st.st_mode):
         with open(path, 'rb') as f:
-            data = f.read()
-        out.write(b'F %o %d %s\\n' % (stat.S_IMODE(st.st_mode), len(data), rel.encode()))
-        out.write(data)
+            left = os.fstat(f.fileno()).st_size
+            out.write(b'F %o %d %s\\n' % (stat.S_IMODE(st.st_mode), left, rel.encode()))
+            while left:
+                chunk = f.read(min(left, 1 << 20))
+                if not chunk:
+                    # The file shrank: the stream is cut rather than padded.
+                    sys.exit(1)
+                out.write(chunk)
+                left -= len(chunk)
         out.write(b'.\\n')
 try:
     send(source)
@@ -265,7 +332,24 @@ folder() {
     rest=\${rest#*/}
     if [ -L "$q" ] || [ -f "$q" ]; then rm -f "$q" 2>&1 || return 1; fi
   done
-  mkdir -p "$1" 2>&1
+  mkdir -p "$1" 2>&1 || return 1
+  # A receiver that was killed left its temporary file behind.
+  for t in "$1"/.podrunner-sync.*.tmp; do
+    pid=\${t##*/.podrunner-sync.}; pid=\${pid%.tmp}
+    case $pid in *[!0-9]*|'') continue ;; esac
+    [ -d "/proc/$pid" ] || rm -f "$t"
+  done
+}
+# Whether every folder above $1 is a real folder: a deletion never follows a symlink the pod
+# planted where a folder was, and a path under one is gone from the root already.
+real_parent() {
+  q=.
+  rest=\${1#./}
+  while [ "\${rest#*/}" != "$rest" ]; do
+    q=$q/\${rest%%/*}
+    rest=\${rest#*/}
+    if [ -L "$q" ] || [ ! -d "$q" ]; then return 1; fi
+  done
 }
 fail() {
   [ -n "$tmp" ] && rm -f "$tmp"
@@ -277,15 +361,20 @@ if [ "$3" = list ]; then
   walk .
   printf 'end\\000'
 fi
+# No mark of this sync's earlier receivers: a new container, whose files nobody recorded.
+if [ "$3" = check ] && [ ! -e "$4" ] && (: >"$4") 2>/dev/null; then echo new-pod; exit 0; fi
+[ -e "$4" ] || (: >"$4") 2>/dev/null
 while IFS=' ' read -r op a b c; do
   n=$((n + 1))
   case $op in
     Q) echo done; exit 0 ;;
     D)
       decode "$a"; p=./$p
-      if [ -L "$p" ] || [ ! -d "$p" ]; then rm -f "$p" 2>&1 || fail 'cannot remove'; fi
-      d=\${p%/*}
-      while [ "$d" != "$p" ] && rmdir "$d" 2>/dev/null; do p=$d; d=\${p%/*}; done
+      if real_parent "$p"; then
+        if [ -L "$p" ] || [ ! -d "$p" ]; then rm -f "$p" 2>&1 || fail 'cannot remove'; fi
+        d=\${p%/*}
+        while [ "$d" != "$p" ] && rmdir "$d" 2>/dev/null; do p=$d; d=\${p%/*}; done
+      fi
       made=
       ;;
     F|L)
@@ -306,7 +395,10 @@ while IFS=' ' read -r op a b c; do
         rm -f "$tmp"
         ln -s -- "$link" "$tmp" 2>&1 || fail 'cannot create the symlink'
       fi
-      [ -L "$p" ] && rm -f "$p"
+      # mv would move the file into a folder in the way: the mirror replaces the folder.
+      if [ -L "$p" ]; then rm -f "$p"
+      elif [ -d "$p" ]; then rm -rf "$p" 2>&1 || fail 'cannot replace the folder'
+      fi
       mv -f "$tmp" "$p" 2>&1 || fail 'cannot rename into place'
       tmp=
       ;;

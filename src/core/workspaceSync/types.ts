@@ -31,6 +31,8 @@ export interface SyncOptions {
    */
   verify?: boolean;
   signal?: AbortSignal;
+  /** A sync that hears nothing from the pod for this long fails with a SyncError; default 60 s. */
+  idleTimeoutMs?: number;
   onProgress?: (progress: SyncProgress) => void;
   /** The local file calls; default node:fs (tests inject faults through it). */
   fileSystem?: LocalFileSystem;
@@ -50,8 +52,10 @@ export interface SyncResult {
   /** Execs this sync made (0 when nothing changed). */
   apiCalls: number;
   /**
-   * The program that wrote the files in the pod: `python`, or `sh` with the tool that reads
-   * exactly N bytes (`sh head`, `sh dd`, `sh dd bs=1`); absent when nothing was sent.
+   * The program that wrote the files in the pod (the last batch's, when there were several):
+   * `python`, or `sh` with the tool that reads exactly N bytes (`sh head`, `sh dd`,
+   * `sh dd bs=1`); absent when nothing was sent. Where python is used, a sync of a few small
+   * files runs sh if the pod has it: sh starts several times faster.
    */
   receiver?: string;
 }
@@ -59,6 +63,12 @@ export interface SyncResult {
 export interface SyncedFolder {
   local: string;
   remote: string;
+}
+
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  /** A download that hears nothing from the pod for this long fails; default 60 s. */
+  idleTimeoutMs?: number;
 }
 
 export interface DownloadResult {

@@ -1,15 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { basename, posix, resolve } from 'node:path';
 import { OptionError, SyncError } from '../errors.ts';
 import { downloadFromPod } from './download.ts';
-import {
-  deleteRecord,
-  endRecord,
-  fileHeader,
-  fileTrailer,
-  LineReader,
-  ListingThenLines,
-  symlinkRecord,
-} from './framing.ts';
+import { endRecord, LineReader, ListingThenLines } from './framing.ts';
+import { turnOf } from './abortableTurn.ts';
+import { isInside } from './paths.ts';
 import {
   nodeFileSystem,
   readFileForSync,
@@ -27,11 +22,13 @@ import {
   type Manifest,
   type ManifestEntry,
 } from './manifest.ts';
+import { outgoing, type Outgoing, type Pending } from './outgoing.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
 import { readAhead } from './readAhead.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
 import {
   defaultMaxFileBytes,
+  type DownloadOptions,
   type DownloadResult,
   type SkippedPath,
   type SyncedFolder,
@@ -41,15 +38,14 @@ import {
 
 /** Bytes of file content per exec; a larger sync is sent in several batches. */
 const batchBytes = 64 * 1024 * 1024;
-
-/** One record of a batch: what the manifest becomes at `path` once the pod confirms it. */
-interface Pending {
-  path: string;
-  entry: ManifestEntry | undefined;
-  bytes: number;
-  /** A file's content: hashed once the pod confirmed it, while later records still travel. */
-  content?: Buffer;
-}
+/**
+ * Up to this many records and bytes, sh writes them where it can: each file costs sh two small
+ * tools (head, mv), about what python's start-up alone costs for one.
+ */
+const smallBatchRecords = 3;
+const smallBatchBytes = 1024 * 1024;
+/** Records are sent in chunks of about this size, so reading, sending and writing overlap. */
+const stdinChunkBytes = 1024 * 1024;
 
 interface SyncRun {
   options: SyncOptions;
@@ -62,7 +58,14 @@ interface SyncRun {
   deleted: number;
   bytes: number;
   total: number;
-  batches: number;
+  /** The program that wrote the last batch. */
+  receiver?: string;
+  /** A few small records: sh may write them, which starts faster than python. */
+  small: boolean;
+  /** The receiver found no marker of this engine: another pod (or container) of that name. */
+  newPod: boolean;
+  /** Whether the manifest came from a listing made by this sync. */
+  listed: boolean;
 }
 
 /**
@@ -74,6 +77,8 @@ export class WorkspaceSync {
   private readonly manifests = new Map<string, Manifest>();
   private readonly folders = new Map<string, SyncedFolder>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** A file each receiver of this engine finds (or leaves) in the container's /tmp. */
+  private readonly marker = `/tmp/.podrunner-pod.${randomUUID()}`;
 
   constructor(
     target: PodTarget,
@@ -87,16 +92,18 @@ export class WorkspaceSync {
   }
 
   sync(localDir: string, options: SyncOptions = {}): Promise<SyncResult> {
-    const run = this.queue.then(() => this.syncNow(localDir, options));
-    // The next sync waits for this one, whatever its outcome.
-    this.queue = run.catch(() => undefined);
+    const previous = this.queue;
+    const run = turnOf(previous, options.signal).then(() => this.syncNow(localDir, options));
+    // The next sync waits for this one, whatever its outcome (a sync cancelled while it waited
+    // ends at once, but its turn still comes after the one before it).
+    this.queue = previous.then(() => run).catch(() => undefined);
     return run;
   }
 
   download(
     remotePath: string,
     localDir: string,
-    options: { signal?: AbortSignal } = {},
+    options: DownloadOptions = {},
   ): Promise<DownloadResult> {
     return downloadFromPod(this.programs, remotePath, localDir, options);
   }
@@ -120,6 +127,7 @@ export class WorkspaceSync {
     if (!posix.isAbsolute(root)) {
       throw new OptionError('remoteRoot', `must be an absolute POSIX path, got "${root}"`);
     }
+    this.refuseOverlap(localDir, root);
     const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
     const tree = await walkLocalTree(localDir, {
       maxFileBytes,
@@ -132,6 +140,7 @@ export class WorkspaceSync {
         { cause: error },
       );
     });
+    options.signal?.throwIfAborted();
     const state: SyncRun = {
       options,
       root,
@@ -143,11 +152,13 @@ export class WorkspaceSync {
       deleted: 0,
       bytes: 0,
       total: 0,
-      batches: 0,
+      small: false,
+      newPod: false,
+      listed: Boolean(options.verify),
     };
     // A first sync learns what the root holds from the receiver itself (one exec); `verify`
     // lists and hashes first, so only what differs travels.
-    let listFirst = !this.manifests.has(root) && !options.verify;
+    const listFirst = !this.manifests.has(root) && !options.verify;
     if (options.verify) {
       state.manifest = await this.listRemote(state);
       this.manifests.set(root, state.manifest);
@@ -182,61 +193,31 @@ export class WorkspaceSync {
         toSend.push({ entry, content });
       }
     }
+    options.signal?.throwIfAborted();
     state.total = toSend.length;
-    const records: Buffer[] = [];
-    const pending: Pending[] = [];
-    let size = 0;
-    const flush = async () => {
-      if (pending.length > 0 || listFirst) {
-        await this.sendBatch(state, records.splice(0), pending.splice(0), listFirst);
-        listFirst = false;
-        size = 0;
-      }
-    };
-    for (const path of pathsToDelete(state.manifest, tree)) {
-      records.push(deleteRecord(path));
-      pending.push({ path, entry: undefined, bytes: 0 });
-    }
+    const deleted = pathsToDelete(state.manifest, tree);
+    const bytes = toSend.reduce(
+      (sum, { entry }) => sum + (entry.kind === 'file' ? entry.size : 0),
+      0,
+    );
+    state.small = toSend.length + deleted.length <= smallBatchRecords && bytes <= smallBatchBytes;
     const contentOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink'
         ? Promise.resolve(item.content)
         : read(item.entry);
     const sizeOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
-    for await (const [{ entry }, content] of readAhead(toSend, contentOf, sizeOf)) {
-      options.signal?.throwIfAborted();
-      if (entry.kind === 'symlink') {
-        records.push(symlinkRecord(entry.target, entry.path));
-        pending.push({
-          path: entry.path,
-          entry: { kind: 'symlink', target: entry.target },
-          bytes: 0,
-        });
-        continue;
-      }
-      if (!content) {
-        state.total--;
-        continue;
-      }
-      records.push(fileHeader(entry.mode, content.length, entry.path), content, fileTrailer);
-      pending.push({
-        path: entry.path,
-        entry: { kind: 'file', size: content.length, mtimeMs: entry.mtimeMs, mode: entry.mode },
-        bytes: content.length,
-        content,
-      });
-      size += content.length;
-      if (size >= batchBytes) {
-        await flush();
-      }
-    }
-    await flush();
+    const files = readAhead(toSend, contentOf, sizeOf);
+    await this.sendAll(state, outgoing(deleted, files, state), listFirst);
     // What a first sync found in the root that the folder does not have.
-    for (const path of pathsToDelete(state.manifest, tree)) {
-      records.push(deleteRecord(path));
-      pending.push({ path, entry: undefined, bytes: 0 });
+    await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state), false);
+    if (state.newPod) {
+      // Another pod of the same name: what the manifests said is void, so sync it all again.
+      this.manifests.clear();
+      this.folders.clear();
+      const again = await this.syncNow(localDirInput, options);
+      return { ...again, apiCalls: again.apiCalls + state.apiCalls };
     }
-    await flush();
     this.folders.set(localDir, { local: localDir, remote: root });
     return {
       localDir,
@@ -248,10 +229,26 @@ export class WorkspaceSync {
       ms: Math.round(performance.now() - started),
       skipped: state.skipped,
       apiCalls: state.apiCalls,
-      ...(state.batches > 0 && this.programs.description
-        ? { receiver: this.programs.description }
-        : {}),
+      ...(state.receiver ? { receiver: state.receiver } : {}),
     };
+  }
+
+  /**
+   * Another folder's remote root inside this one (or around it) would make both manifests
+   * stale: each sync deletes what the other wrote.
+   */
+  private refuseOverlap(localDir: string, root: string): void {
+    for (const folder of this.folders.values()) {
+      if (
+        folder.local !== localDir &&
+        (isInside(folder.remote, root, posix) || isInside(root, folder.remote, posix))
+      ) {
+        throw new SyncError(
+          `cannot sync ${localDir} to ${root} in pod ${this.programs.target.pod}: it overlaps ${folder.remote}, where ${folder.local} is synced`,
+          root,
+        );
+      }
+    }
   }
 
   /** What the pod holds under the root (Python hashes every file; sh only names them). */
@@ -265,6 +262,7 @@ export class WorkspaceSync {
           onStdout: (chunk) => chunks.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
+          ...(state.options.idleTimeoutMs ? { idleTimeoutMs: state.options.idleTimeoutMs } : {}),
         },
       )
       .catch((error: unknown) => {
@@ -284,15 +282,50 @@ export class WorkspaceSync {
     return listing;
   }
 
-  /** One exec: the records go in, and each record the pod confirms goes into the manifest. */
-  private async sendBatch(
+  /** Sends every record, in as many execs as batchBytes asks; none when there is none. */
+  private async sendAll(
     state: SyncRun,
-    records: Buffer[],
-    pending: Pending[],
+    records: AsyncIterator<Outgoing>,
     listFirst: boolean,
   ): Promise<void> {
-    records.push(endRecord);
-    state.batches++;
+    let next = await records.next();
+    while ((!next.done || listFirst) && !state.newPod) {
+      next = await this.sendBatch(state, records, next, listFirst);
+      listFirst = false;
+    }
+  }
+
+  /**
+   * One exec: records stream in as they are read, and each record the pod confirms goes into the
+   * manifest. Resolves with the first record of the next batch, if any.
+   */
+  private async sendBatch(
+    state: SyncRun,
+    records: AsyncIterator<Outgoing>,
+    first: IteratorResult<Outgoing>,
+    listFirst: boolean,
+  ): Promise<IteratorResult<Outgoing>> {
+    const pending: Pending[] = [];
+    let next = first;
+    async function* stdin(): AsyncGenerator<Buffer> {
+      let chunk: Buffer[] = [];
+      let chunkSize = 0;
+      let batchSize = 0;
+      while (!next.done && batchSize < batchBytes) {
+        pending.push(next.value.pending);
+        chunk.push(...next.value.record);
+        chunkSize += next.value.record.reduce((sum, part) => sum + part.length, 0);
+        batchSize += next.value.pending.bytes;
+        if (chunkSize >= stdinChunkBytes) {
+          yield Buffer.concat(chunk);
+          chunk = [];
+          chunkSize = 0;
+        }
+        next = await records.next();
+      }
+      chunk.push(endRecord);
+      yield Buffer.concat(chunk);
+    }
     let done = false;
     let failed: { record: number; reason: string } | undefined;
     const detail: string[] = [];
@@ -305,6 +338,12 @@ export class WorkspaceSync {
         failed = { record, reason: reason.join(' ') };
       } else if (word === 'done') {
         done = true;
+        // The Python receiver says whether the sh one could run here too.
+        if (number !== undefined) {
+          this.programs.shTools = number === '1';
+        }
+      } else if (word === 'new-pod') {
+        state.newPod = true;
       } else if (line.trim()) {
         detail.push(line.trim());
       }
@@ -316,11 +355,14 @@ export class WorkspaceSync {
       .run(
         { python: pythonReceiver, sh: shReceiver },
         {
-          args: listFirst ? [state.root, 'list'] : [state.root],
-          stdin: Buffer.concat(records),
+          // Its first batch marks the container (a listing told what it holds) or checks the mark.
+          args: [state.root, listFirst ? 'list' : state.listed ? 'mark' : 'check', this.marker],
+          stdin: stdin(),
+          small: !listFirst && state.small,
           onStdout: (chunk) => output.push(chunk),
           onExec: () => state.apiCalls++,
           ...(state.options.signal ? { signal: state.options.signal } : {}),
+          ...(state.options.idleTimeoutMs ? { idleTimeoutMs: state.options.idleTimeoutMs } : {}),
         },
       )
       .catch((error: unknown) => {
@@ -329,15 +371,21 @@ export class WorkspaceSync {
     if (output instanceof ListingThenLines) {
       output.end();
     }
-    if (done && outcome.exitCode === 0) {
-      return;
+    state.listed = true;
+    state.receiver = outcome.program;
+    if ((done || state.newPod) && outcome.exitCode === 0) {
+      return next;
     }
-    const reason = [failed?.reason, ...detail, outcome.stderr.trim()].filter(Boolean).join(': ');
+    const reason =
+      [failed?.reason, ...detail, outcome.stderr.trim()].filter(Boolean).join(': ') ||
+      (outcome.exitCode === 137
+        ? 'the receiver was killed (exit code 137)'
+        : `exit code ${outcome.exitCode}`);
     const what = failed?.record ? pending[failed.record - 1]?.path : undefined;
     throw new SyncError(
       what === undefined
-        ? `could not write the remote root ${state.root} in pod ${this.programs.target.pod}: ${reason || `exit code ${outcome.exitCode}`}`
-        : `could not write ${posix.join(state.root, what)} in pod ${this.programs.target.pod}: ${reason || `exit code ${outcome.exitCode}`}`,
+        ? `could not write the remote root ${state.root} in pod ${this.programs.target.pod}: ${reason}`
+        : `could not write ${posix.join(state.root, what)} in pod ${this.programs.target.pod}: ${reason}`,
       what === undefined ? state.root : posix.join(state.root, what),
     );
   }
