@@ -168,7 +168,7 @@ export class KernelChannel {
    * can be lost, or their output can (iopub not yet connected to it). A fresh connection is one
    * the server opens only once the kernel's channels answer.
    */
-  private recoverFromServerRestart(): Promise<void> {
+  recoverFromServerRestart(): Promise<void> {
     const seen = this.restartsSeen;
     if (seen === this.restartsRecovered) {
       return Promise.resolve();
@@ -284,8 +284,10 @@ export class KernelChannel {
       return;
     }
     const parentId = message.parent_header?.msg_id;
+    // A kernel_info request counts as answered by its status on iopub, not by its reply on
+    // shell: after a restart shell can be bridged to the new process before iopub is, and a
+    // request sent then would get its reply but never its idle.
     if (message.header.msg_type === 'kernel_info_reply' && parentId) {
-      this.infoRequests.get(parentId)?.();
       return;
     }
     const execution = parentId ? this.pending.get(parentId) : undefined;
@@ -295,6 +297,7 @@ export class KernelChannel {
     if (message.header.msg_type === 'status') {
       if (parentId) {
         this.barriers.get(parentId)?.();
+        this.infoRequests.get(parentId)?.();
       }
       const state = (message.content as { execution_state?: string }).execution_state;
       if (state === 'restarting') {

@@ -101,6 +101,8 @@ export class WorkingDirectoryKeeper {
     where: KernelWorkingDirectory,
     deadlineMs: number | undefined,
   ): Promise<void> {
+    // The deadline is the kernel's answer to the change, not a restart the server is doing.
+    await channel.recoverFromServerRestart();
     const restarts = channel.restarts;
     const generation = this.generation;
     let timer: NodeJS.Timeout | undefined;

@@ -150,6 +150,37 @@ describe('kernel protocol faults (scripted Jupyter server)', () => {
     assert.equal(result.output, 'again\n');
     assert.deepEqual(fake.executed.slice(before), ['print("again")'], 'ran exactly once');
   });
+
+  test('after the server restarts the kernel, a cell waits for iopub too, not just a shell reply', async () => {
+    // The restarted kernel answers kernel_info on shell before its iopub reaches the client; what
+    // runs then loses its status messages. Only the second kernel_info is answered on both.
+    let bridged = false;
+    let infoRequests = 0;
+    fake.onExecute = (request, server) => {
+      if (String(request.content.code) === 'die') {
+        server.publishStatus(request, 'restarting');
+      } else if (bridged) {
+        server.run(request, { stdout: 'after restart\n' });
+      } else {
+        server.replyOnShellOnly(request, 'execute_reply', { status: 'ok', execution_count: 1 });
+      }
+    };
+    fake.onKernelInfo = (request, server) => {
+      infoRequests += 1;
+      if (infoRequests === 1) {
+        server.replyOnShellOnly(request, 'kernel_info_reply', { status: 'ok' });
+        return;
+      }
+      bridged = true;
+      server.answerKernelInfo(request);
+    };
+    const died = await py('die');
+    assert.match(died.output, /kernel died \(status: restarting\)/);
+    const result = await py('print("after restart")');
+    assert.equal(result.output, 'after restart\n');
+    assert.ok(infoRequests >= 2, `kernel_info asked ${infoRequests} time(s)`);
+    fake.onKernelInfo = (request, server) => server.answerKernelInfo(request);
+  });
 });
 
 const available = jupyterServerAvailable();

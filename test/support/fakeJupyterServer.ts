@@ -137,6 +137,16 @@ export class FakeJupyterServer {
     this.status(request, 'idle');
   }
 
+  /** Publishes a status for a request: 'restarting' is the server's restarter replacing the kernel. */
+  publishStatus(parent: JupyterMessage, state: string): void {
+    this.status(parent, state);
+  }
+
+  /** Answers on shell alone, as a restarted kernel whose iopub is not bridged to the client yet. */
+  replyOnShellOnly(parent: JupyterMessage, msgType: string, content: unknown): void {
+    this.send(parent, 'shell', msgType, content);
+  }
+
   /** Makes a request vanish before the kernel got it (so a copy sent again is not a duplicate). */
   lose(request: JupyterMessage): void {
     this.received.delete(request.header.msg_id);
