@@ -152,9 +152,10 @@ if [ -z "$real" ]; then
   mkdir -p -- "\${real%/*}" || fail ${exitCodes.setupFailed} "cannot create the directory of $name"
 fi
 part="\${real%/*}/.\${real##*/}.$tag.part"
+# A kill sends TERM again every 0.1 s: one arriving during the clean-up must not end it halfway.
 cleanup() {
-  rm -f -- "$part"
-  [ "$remove" != 1 ] || rm -f -- "$real"
+  trap '' TERM INT HUP
+  if [ "$remove" = 1 ]; then rm -f -- "$part" "$real"; else rm -f -- "$part"; fi
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT HUP

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
@@ -9,6 +9,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,33 @@ before(() => {
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a TERM that arrives while the block script cleans up does not keep it from removing the code file', () => {
+  const workspace = mkdtempSync(join(dir, 'workspace-'));
+  const shims = mkdtempSync(join(dir, 'shims-'));
+  // An rm that signals the script first, as the kill's TERMs (every 0.1 s) can during a clean-up.
+  writeFileSync(join(shims, 'rm'), '#!/bin/sh\nkill -TERM "$PPID"\nexec /bin/rm "$@"\n', {
+    mode: 0o755,
+  });
+  const code = 'exit 3';
+  const [program, ...args] = taggedShell(randomBytes(8).toString('hex'), runBlockScript, [
+    String(code.length),
+    workspace,
+    'tmp_code_cleanup.sh',
+    '10',
+    '',
+    '',
+    '1',
+    'sh',
+  ]);
+  const run = spawnSync(program!, args, {
+    input: code,
+    env: { PATH: `${shims}:/usr/bin:/bin` },
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 3, run.stderr);
+  assert.deepEqual(readdirSync(workspace), []);
+});
 
 describe('the block scripts with busybox tools only', () => {
   const tags: string[] = [];
