@@ -24,17 +24,17 @@ test('of two open folders of the same name the first in order has the plain name
 test("opening a second folder of the same name does not move the first one's root", () => {
   const roots = new RemoteRoots();
   assert.equal(
-    roots.rootOf('/home/ana/work/api', ['/home/ana/work/api'], '/workspace'),
+    roots.rootOf('/home/ana/src/api', ['/home/ana/src/api'], '/workspace'),
     '/workspace/api',
   );
-  const both = ['/home/ana/other/api', '/home/ana/work/api'];
-  assert.equal(roots.rootOf('/home/ana/work/api', both, '/workspace'), '/workspace/api');
+  const both = ['/home/ana/other/api', '/home/ana/src/api'];
+  assert.equal(roots.rootOf('/home/ana/src/api', both, '/workspace'), '/workspace/api');
   assert.match(
     roots.rootOf('/home/ana/other/api', both, '/workspace'),
     /^\/workspace\/api-[0-9a-f]{8}$/,
   );
   assert.equal(
-    roots.rootOf('/home/ana/work/api', [...both].reverse(), '/workspace'),
+    roots.rootOf('/home/ana/src/api', [...both].reverse(), '/workspace'),
     '/workspace/api',
   );
 });
