@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { makeApiClient, withApiRetry } from '../../src/core/apiRetry.ts';
 import { PodCommandLineCodeExecutor } from '../../src/core/index.ts';
 import { managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
-import { startStallingProxy, type StallingProxy } from '../support/stallingProxy.ts';
+import { stallingProxyFor, type StallingProxy } from '../support/stallingProxy.ts';
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
@@ -15,22 +15,11 @@ describe('an API server that stops answering (a stalling proxy in front of the e
   let emulator: Emulator;
   let proxy: StallingProxy;
   let executor: PodCommandLineCodeExecutor;
-  const kubeConfig = new KubeConfig();
+  let kubeConfig: KubeConfig;
 
   before(async () => {
     emulator = await withEmulator();
-    const server = new URL(emulator.url);
-    proxy = await startStallingProxy({ host: server.hostname, port: Number(server.port) });
-    kubeConfig.loadFromFile(emulator.kubeconfigPath);
-    kubeConfig.loadFromOptions({
-      clusters: kubeConfig.clusters.map((cluster) => ({
-        ...cluster,
-        server: proxy.urlFor(cluster.server),
-      })),
-      users: kubeConfig.users,
-      contexts: kubeConfig.contexts,
-      currentContext: kubeConfig.currentContext,
-    });
+    ({ proxy, kubeConfig } = await stallingProxyFor(emulator));
     executor = new PodCommandLineCodeExecutor({ kubeconfig: kubeConfig, startupTimeout: 30 });
     await executor.start();
   });

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { PodCommandLineCodeExecutor, SyncError } from '../../src/core/index.ts';
 import { nodeFileSystem } from '../../src/core/workspaceSync/localTree.ts';
 import { eventually, execFileAsync, withEmulator } from '../support/emulatorFixture.ts';
 import { scratchDir } from '../support/scratch.ts';
-import { startStallingProxy, type StallingProxy } from '../support/stallingProxy.ts';
+import { stallingProxyFor, type StallingProxy } from '../support/stallingProxy.ts';
 import { inPod, stdinGate, syncImages, writeTree } from '../support/syncHelpers.ts';
 
 /** What a pod (its user code, or whoever replaced it) does to the files a sync wrote. */
@@ -218,20 +217,12 @@ describe('sync and download through a server that stops answering', () => {
 
   before(async () => {
     emulator = await withEmulator();
-    const server = new URL(emulator.url);
-    proxy = await startStallingProxy({ host: server.hostname, port: Number(server.port) });
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(emulator.kubeconfigPath);
-    kubeConfig.loadFromOptions({
-      clusters: kubeConfig.clusters.map((cluster) => ({
-        ...cluster,
-        server: proxy.urlFor(cluster.server),
-      })),
-      users: kubeConfig.users,
-      contexts: kubeConfig.contexts,
-      currentContext: kubeConfig.currentContext,
+    const through = await stallingProxyFor(emulator);
+    proxy = through.proxy;
+    executor = new PodCommandLineCodeExecutor({
+      kubeconfig: through.kubeConfig,
+      startupTimeout: 30,
     });
-    executor = new PodCommandLineCodeExecutor({ kubeconfig: kubeConfig, startupTimeout: 30 });
     await executor.start();
   });
 

@@ -1,4 +1,5 @@
 import { connect, createServer, type Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a server, that can be told to stop answering: after
@@ -86,4 +87,25 @@ export async function startStallingProxy(target: {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A stalling proxy in front of an emulator, and the emulator's kubeconfig pointed through it. */
+export async function stallingProxyFor(emulator: {
+  url: string;
+  kubeconfigPath: string;
+}): Promise<{ proxy: StallingProxy; kubeConfig: KubeConfig }> {
+  const server = new URL(emulator.url);
+  const proxy = await startStallingProxy({ host: server.hostname, port: Number(server.port) });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(emulator.kubeconfigPath);
+  kubeConfig.loadFromOptions({
+    clusters: kubeConfig.clusters.map((cluster) => ({
+      ...cluster,
+      server: proxy.urlFor(cluster.server),
+    })),
+    users: kubeConfig.users,
+    contexts: kubeConfig.contexts,
+    currentContext: kubeConfig.currentContext,
+  });
+  return { proxy, kubeConfig };
 }
