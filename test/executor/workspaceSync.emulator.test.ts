@@ -352,11 +352,21 @@ describe('workspace sync on the emulator', () => {
         const second = await subject.syncWorkspace(dir);
         assert.deepEqual([second.apiCalls, second.sent, second.deleted], [1, 1, 1]);
         assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
+        // Modes without an execute bit are created exact (no chmod); others are set after.
+        writeTree(dir, {
+          'private.txt': { content: 'p\n', mode: 0o600 },
+          'shared.txt': { content: 's\n', mode: 0o640 },
+          'readonly.txt': { content: 'r\n', mode: 0o444 },
+          'tool.sh': { content: '#!/bin/sh\n', mode: 0o750 },
+        });
+        const modes = await subject.syncWorkspace(dir);
+        assert.deepEqual([modes.apiCalls, modes.sent], [1, 4]);
+        assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
         await inPod(emulator.kubeconfigPath, subject.podName, `echo extra > ${first.root}/extra`);
         const verified = await subject.syncWorkspace(dir, { verify: true });
         assert.equal(verified.deleted, 1);
         // Python compares hashes; sh cannot, so it sends everything again.
-        assert.equal(verified.sent, receiver === 'python' ? 0 : 15);
+        assert.equal(verified.sent, receiver === 'python' ? 0 : 19);
         assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
         const target = join(scratch, `download-${++folders}`);
         const downloaded = await subject.downloadFromPod(`${first.root}/app`, target);

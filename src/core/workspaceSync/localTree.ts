@@ -61,6 +61,10 @@ export interface WalkOptions {
   exclude?: string[];
   maxFileBytes: number;
   fileSystem?: LocalFileSystem;
+  /** Told of each folder the walk reads, before it reads it (a watch started then misses nothing). */
+  onFolder?: (absolute: string, relative: string) => void;
+  /** Told of each ignore file above the root, before it is read. */
+  onOutsideIgnoreFile?: (absolute: string) => void;
 }
 
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
@@ -75,7 +79,9 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
   if (!(await fs.lstat(realRoot)).isDirectory()) {
     throw new Error('not a folder');
   }
-  const layers: IgnoreLayer[] = [...(await enclosingRepositoryLayers(fs, realRoot))];
+  const layers: IgnoreLayer[] = [
+    ...(await enclosingRepositoryLayers(fs, realRoot, options.onOutsideIgnoreFile)),
+  ];
   layers.push({ base: '', prefix: '', rules: parseIgnoreText((options.exclude ?? []).join('\n')) });
   const entries: LocalEntry[] = [];
   const skipped: SkippedPath[] = [];
@@ -83,6 +89,7 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
 
   const walk = async (dir: string): Promise<void> => {
     const absolute = join(realRoot, dir);
+    options.onFolder?.(absolute, dir);
     let children: Dirent[];
     try {
       children = await fs.readdir(absolute, { withFileTypes: true });
@@ -272,6 +279,7 @@ async function chainEscape(
 async function enclosingRepositoryLayers(
   fs: LocalFileSystem,
   root: string,
+  onRead: ((absolute: string) => void) | undefined,
 ): Promise<IgnoreLayer[]> {
   const above: string[] = [];
   for (let dir = root; ; dir = dirname(dir)) {
@@ -280,11 +288,13 @@ async function enclosingRepositoryLayers(
       () => false,
     );
     if (hasGit) {
-      const read = (file: string) =>
-        fs
+      const read = (file: string) => {
+        onRead?.(file);
+        return fs
           .readFile(file)
           .then((data) => data.toString('utf8'))
           .catch(() => '');
+      };
       const layers: IgnoreLayer[] = [];
       const toRoot = relative(dir, root).split(sep).join('/');
       const prefixFor = (folder: string) => {

@@ -323,6 +323,7 @@ trap '' PIPE
 n=0
 tmp=
 made=
+umask=
 # The folder mirrors a local folder: a symlink or file in its way is replaced, never followed.
 folder() {
   q=.
@@ -332,7 +333,7 @@ folder() {
     rest=\${rest#*/}
     if [ -L "$q" ] || [ -f "$q" ]; then rm -f "$q" 2>&1 || return 1; fi
   done
-  mkdir -p "$1" 2>&1 || return 1
+  [ -d "$1" ] || mkdir -p "$1" 2>&1 || return 1
   # A receiver that was killed left its temporary file behind.
   for t in "$1"/.podrunner-sync.*.tmp; do
     pid=\${t##*/.podrunner-sync.}; pid=\${pid%.tmp}
@@ -356,7 +357,7 @@ fail() {
   echo "err $n $1"
   exit 1
 }
-mkdir -p "$1" 2>&1 && cd "$1" 2>&1 || fail 'cannot create or enter the folder'
+{ [ -d "$1" ] || mkdir -p "$1" 2>&1; } && cd "$1" 2>&1 || fail 'cannot create or enter the folder'
 if [ "$3" = list ]; then
   walk .
   printf 'end\\000'
@@ -388,9 +389,22 @@ while IFS=' ' read -r op a b c; do
       fi
       tmp="$d/.podrunner-sync.$$.tmp"
       if [ "$op" = F ]; then
-        copy "$b" 2>&1 >"$tmp" || fail 'cannot write'
+        case $a in
+          # No execute or special bit: a umask of the mode's complement creates it exact, and
+          # saves starting chmod.
+          [0246][0246][0246])
+            [ -n "$umask" ] || umask=$(umask)
+            r=\${a#?}
+            umask "$((6 - \${a%??}))$((6 - \${r%?}))$((6 - \${r#?}))"
+            copy "$b" 2>&1 >"$tmp" || fail 'cannot write'
+            umask "$umask"
+            ;;
+          *)
+            copy "$b" 2>&1 >"$tmp" || fail 'cannot write'
+            chmod "$a" "$tmp" 2>&1 || fail 'cannot set the mode'
+            ;;
+        esac
         IFS= read -r t && [ "$t" = . ] || fail 'the stream ended early'
-        chmod "$a" "$tmp" 2>&1 || fail 'cannot set the mode'
       else
         rm -f "$tmp"
         ln -s -- "$link" "$tmp" 2>&1 || fail 'cannot create the symlink'

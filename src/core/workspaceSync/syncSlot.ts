@@ -18,12 +18,15 @@ export class WorkspaceSyncSlot {
   current(): WorkspaceSync {
     const { target, workspacePath } = this.running();
     if (!this.engine?.serves(target)) {
+      this.engine?.close();
       this.engine = new WorkspaceSync(target, workspacePath);
     }
     return this.engine;
   }
 
+  /** Drops the engine with its folder watches. */
   clear(): void {
+    this.engine?.close();
     this.engine = undefined;
   }
 }

@@ -52,6 +52,12 @@ export interface SyncResult {
   /** Execs this sync made (0 when nothing changed). */
   apiCalls: number;
   /**
+   * Local files looked at for changes: every file when the folder was walked (the first sync,
+   * or after a file was created, deleted or renamed, or an ignore file changed), otherwise only
+   * the files written since the last sync, as the folder's watches reported them.
+   */
+  checked: number;
+  /**
    * The program that wrote the files in the pod (the last batch's, when there were several):
    * `python`, or `sh` with the tool that reads exactly N bytes (`sh head`, `sh dd`,
    * `sh dd bs=1`); absent when nothing was sent. Where python is used, a sync of a few small

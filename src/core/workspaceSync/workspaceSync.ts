@@ -11,6 +11,7 @@ import {
   walkLocalTree,
   type LocalEntry,
   type LocalFile,
+  type WalkOptions,
 } from './localTree.ts';
 import {
   parsePythonListing,
@@ -25,6 +26,7 @@ import {
 import { outgoing, type Outgoing, type Pending } from './outgoing.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
 import { readAhead } from './readAhead.ts';
+import { WatchedTree, watchSupported, type CheckedTree } from './treeWatch.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
 import {
   defaultMaxFileBytes,
@@ -76,6 +78,8 @@ export class WorkspaceSync {
   private readonly programs: PodProgramRunner;
   private readonly manifests = new Map<string, Manifest>();
   private readonly folders = new Map<string, SyncedFolder>();
+  /** The local folders' trees, kept current by their watches between syncs. */
+  private readonly trees = new Map<string, WatchedTree>();
   private queue: Promise<unknown> = Promise.resolve();
   /** A file each receiver of this engine finds (or leaves) in the container's /tmp. */
   private readonly marker = `/tmp/.podrunner-pod.${randomUUID()}`;
@@ -129,7 +133,7 @@ export class WorkspaceSync {
     }
     this.refuseOverlap(localDir, root);
     const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
-    const tree = await walkLocalTree(localDir, {
+    const { tree, checked, written } = await this.localTree(localDir, {
       maxFileBytes,
       ...(options.exclude ? { exclude: options.exclude } : {}),
       ...(options.fileSystem ? { fileSystem: options.fileSystem } : {}),
@@ -176,7 +180,7 @@ export class WorkspaceSync {
     let unchanged = 0;
     for (const entry of tree.entries) {
       const known = state.manifest.get(entry.path);
-      if (unchangedByStat(entry, known)) {
+      if (!written.has(entry.path) && unchangedByStat(entry, known)) {
         unchanged++;
       } else if (entry.kind === 'file' && worthHashing(entry, known)) {
         toHash.push(entry);
@@ -229,8 +233,35 @@ export class WorkspaceSync {
       ms: Math.round(performance.now() - started),
       skipped: state.skipped,
       apiCalls: state.apiCalls,
+      checked,
       ...(state.receiver ? { receiver: state.receiver } : {}),
     };
+  }
+
+  /** Stops watching the local folders. */
+  close(): void {
+    for (const tree of this.trees.values()) {
+      tree.close();
+    }
+    this.trees.clear();
+  }
+
+  /** The folder's tree now; an injected file system is walked every time (it cannot be watched). */
+  private localTree(localDir: string, options: WalkOptions): Promise<CheckedTree> {
+    if (options.fileSystem || !watchSupported) {
+      return walkLocalTree(localDir, options).then((tree) => ({
+        tree,
+        checked: tree.entries.length,
+        written: new Set<string>(),
+      }));
+    }
+    let watched = this.trees.get(localDir);
+    if (!watched?.sameWalk(options)) {
+      watched?.close();
+      watched = new WatchedTree(localDir, options);
+      this.trees.set(localDir, watched);
+    }
+    return watched.current();
   }
 
   /**
