@@ -1,3 +1,4 @@
+import { stdinFrameOffset } from '../podExec.ts';
 import { deleteRecord, fileHeader, fileTrailer, symlinkRecord } from './framing.ts';
 import type { LocalEntry } from './localTree.ts';
 import type { ManifestEntry } from './manifest.ts';
@@ -49,5 +50,49 @@ export async function* outgoing(
       // Unreadable now (skipped and reported): one file fewer to send.
       run.total--;
     }
+  }
+}
+
+/**
+ * Packs records into stdin frames of frameBytes each (the channel byte left free before them),
+ * so each byte is copied once on its way to the socket.
+ */
+export class StdinFramer {
+  private frame: Buffer;
+  private used = stdinFrameOffset;
+  private readonly filled: Buffer[] = [];
+
+  constructor(private readonly frameBytes: number) {
+    this.frame = this.newFrame();
+  }
+
+  write(part: Buffer): void {
+    for (let offset = 0; offset < part.length;) {
+      const copied = part.copy(this.frame, this.used, offset);
+      this.used += copied;
+      offset += copied;
+      if (this.used === this.frame.length) {
+        this.filled.push(this.frame);
+        this.frame = this.newFrame();
+        this.used = stdinFrameOffset;
+      }
+    }
+  }
+
+  /** The frames filled since the last call. */
+  takeFilled(): Buffer[] {
+    return this.filled.splice(0);
+  }
+
+  /** The frames filled since the last call and the partly filled one: the end of the stream. */
+  takeAll(): Buffer[] {
+    const last = this.frame.subarray(0, this.used);
+    this.frame = this.newFrame();
+    this.used = stdinFrameOffset;
+    return [...this.takeFilled(), last];
+  }
+
+  private newFrame(): Buffer {
+    return Buffer.allocUnsafe(stdinFrameOffset + this.frameBytes);
   }
 }

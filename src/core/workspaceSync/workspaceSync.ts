@@ -22,7 +22,7 @@ import {
   type Manifest,
   type ManifestEntry,
 } from './manifest.ts';
-import { outgoing, type Outgoing, type Pending } from './outgoing.ts';
+import { outgoing, StdinFramer, type Outgoing, type Pending } from './outgoing.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
 import { readAhead } from './readAhead.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
@@ -308,23 +308,19 @@ export class WorkspaceSync {
     const pending: Pending[] = [];
     let next = first;
     async function* stdin(): AsyncGenerator<Buffer> {
-      let chunk: Buffer[] = [];
-      let chunkSize = 0;
+      const framer = new StdinFramer(stdinChunkBytes);
       let batchSize = 0;
       while (!next.done && batchSize < batchBytes) {
         pending.push(next.value.pending);
-        chunk.push(...next.value.record);
-        chunkSize += next.value.record.reduce((sum, part) => sum + part.length, 0);
-        batchSize += next.value.pending.bytes;
-        if (chunkSize >= stdinChunkBytes) {
-          yield Buffer.concat(chunk);
-          chunk = [];
-          chunkSize = 0;
+        for (const part of next.value.record) {
+          framer.write(part);
         }
+        batchSize += next.value.pending.bytes;
+        yield* framer.takeFilled();
         next = await records.next();
       }
-      chunk.push(endRecord);
-      yield Buffer.concat(chunk);
+      framer.write(endRecord);
+      yield* framer.takeAll();
     }
     let done = false;
     let failed: { record: number; reason: string } | undefined;
