@@ -37,6 +37,8 @@ export interface PodExecRequest {
    * Bytes for the process's stdin, or frames sent as they are produced (the producer waits while
    * the socket is behind); on v5 stdin is closed after them. A streamed frame holds its bytes from
    * index stdinFrameOffset on: the client writes the channel before them and sends it as it is.
+   * Each frame is sent (its bytes masked into the socket's own buffer) before the next is asked
+   * for, so the producer may fill it again from then on.
    */
   stdin?: Buffer | AsyncIterable<Buffer>;
   onStdout?: (chunk: Buffer) => void;

@@ -196,7 +196,10 @@ export class PodProgramRunner {
   }
 }
 
-/** Iterables over one source that each start from its first chunk; the source is read once. */
+/**
+ * Iterables over one source that each start from its first chunk; the source is read once, and
+ * each chunk kept as a copy (the source may fill a chunk's memory again once the next is asked for).
+ */
 function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> {
   const iterator = source[Symbol.asyncIterator]();
   const seen: Buffer[] = [];
@@ -207,7 +210,7 @@ function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> 
         if (next.done) {
           return;
         }
-        seen.push(next.value);
+        seen.push(Buffer.from(next.value));
       }
       yield seen[index]!;
     }

@@ -163,13 +163,14 @@ export class WorkspaceSync {
       state.manifest = await this.listRemote(state);
       this.manifests.set(root, state.manifest);
     }
-    const read = (entry: LocalFile) =>
+    const read = (entry: LocalFile, into?: Buffer) =>
       readFileForSync(
         options.fileSystem ?? nodeFileSystem,
         localDir,
         entry.path,
         maxFileBytes,
         (skip) => state.skipped.push(skip),
+        into,
       );
     const toSend: { entry: LocalEntry; content?: Buffer }[] = [];
     const toHash: LocalFile[] = [];
@@ -201,13 +202,14 @@ export class WorkspaceSync {
       0,
     );
     state.small = toSend.length + deleted.length <= smallBatchRecords && bytes <= smallBatchBytes;
-    const contentOf = (item: (typeof toSend)[number]) =>
+    const contentOf = (item: (typeof toSend)[number], into?: Buffer) =>
       item.content || item.entry.kind === 'symlink'
         ? Promise.resolve(item.content)
-        : read(item.entry);
+        : read(item.entry, into);
     const sizeOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
-    const files = readAhead(toSend, contentOf, sizeOf);
+    // Each content is framed before the next is asked for: read-ahead may lend its memory again.
+    const files = readAhead(toSend, contentOf, sizeOf, { lend: true });
     await this.sendAll(state, outgoing(deleted, files, state), listFirst);
     // What a first sync found in the root that the folder does not have.
     await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state), false);
@@ -402,9 +404,6 @@ export class WorkspaceSync {
 
   private confirm(state: SyncRun, record: Pending): void {
     if (record.entry) {
-      if (record.content && record.entry.kind === 'file') {
-        record.entry.sha256 = sha256(record.content);
-      }
       state.manifest.set(record.path, record.entry);
       state.sent++;
       state.bytes += record.bytes;
