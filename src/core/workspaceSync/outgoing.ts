@@ -105,3 +105,10 @@ export class StdinFramer {
     return this.spare.pop() ?? Buffer.allocUnsafe(stdinFrameOffset + this.frameBytes);
   }
 }
+
+/** An iterator over a source known later: each next() waits for it (and fails if it does). */
+export function later<T>(source: Promise<AsyncIterator<T>>): AsyncIterator<T> {
+  // Failing before anyone asked is not an unhandled rejection: the next next() rethrows it.
+  source.catch(() => undefined);
+  return { next: async () => (await source).next() };
+}

@@ -128,8 +128,14 @@ export class PodProgramRunner {
     const idleMs = run.idleTimeoutMs ?? defaultIdleTimeoutMs;
     const quiet = new AbortController();
     let timer: NodeJS.Timeout | undefined;
+    // While the stdin is being made (a first sync's walk runs after its exec opened), nothing
+    // is waited for from the pod.
+    let producing = false;
     const heard = () => {
       clearTimeout(timer);
+      if (producing) {
+        return;
+      }
       timer = setTimeout(() => {
         const seconds = Math.round(idleMs / 100) / 10;
         quiet.abort(new SyncError(`pod ${this.target.pod} did not answer for ${seconds} s`));
@@ -143,7 +149,14 @@ export class PodProgramRunner {
         container: this.target.container,
         command,
         ...(run.stdin
-          ? { stdin: Buffer.isBuffer(run.stdin) ? run.stdin : takenAsHeard(run.stdin, heard) }
+          ? {
+              stdin: Buffer.isBuffer(run.stdin)
+                ? run.stdin
+                : whileProducing(run.stdin, (on) => {
+                    producing = on;
+                    heard();
+                  }),
+            }
           : {}),
         onStdout: (chunk) => {
           heard();
@@ -217,13 +230,22 @@ function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> 
   };
 }
 
-/** The chunks of a streamed stdin; each one the socket takes counts as the pod answering. */
-async function* takenAsHeard(
+/**
+ * The chunks of a streamed stdin, told to `producing` while the next one is being made; each one
+ * the socket takes counts as the pod answering.
+ */
+async function* whileProducing(
   chunks: AsyncIterable<Buffer>,
-  heard: () => void,
+  producing: (on: boolean) => void,
 ): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) {
-    heard();
-    yield chunk;
+  producing(true);
+  try {
+    for await (const chunk of chunks) {
+      producing(false);
+      yield chunk;
+      producing(true);
+    }
+  } finally {
+    producing(false);
   }
 }

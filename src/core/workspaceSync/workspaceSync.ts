@@ -11,6 +11,7 @@ import {
   walkLocalTree,
   type LocalEntry,
   type LocalFile,
+  type LocalTree,
 } from './localTree.ts';
 import {
   parsePythonListing,
@@ -20,9 +21,9 @@ import {
   unchangedByStat,
   worthHashing,
   type Manifest,
-  type ManifestEntry,
 } from './manifest.ts';
-import { outgoing, StdinFramer, type Outgoing, type Pending } from './outgoing.ts';
+import { newRun, type SyncRun } from './syncRun.ts';
+import { later, outgoing, StdinFramer, type Outgoing, type Pending } from './outgoing.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
 import { readAhead } from './readAhead.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
@@ -30,7 +31,6 @@ import {
   defaultMaxFileBytes,
   type DownloadOptions,
   type DownloadResult,
-  type SkippedPath,
   type SyncedFolder,
   type SyncOptions,
   type SyncResult,
@@ -46,27 +46,6 @@ const smallBatchRecords = 3;
 const smallBatchBytes = 1024 * 1024;
 /** Records are sent in chunks of about this size, so reading, sending and writing overlap. */
 const stdinChunkBytes = 1024 * 1024;
-
-interface SyncRun {
-  options: SyncOptions;
-  root: string;
-  localDir: string;
-  manifest: Manifest;
-  skipped: SkippedPath[];
-  apiCalls: number;
-  sent: number;
-  deleted: number;
-  bytes: number;
-  total: number;
-  /** The program that wrote the last batch. */
-  receiver?: string;
-  /** A few small records: sh may write them, which starts faster than python. */
-  small: boolean;
-  /** The receiver found no marker of this engine: another pod (or container) of that name. */
-  newPod: boolean;
-  /** Whether the manifest came from a listing made by this sync. */
-  listed: boolean;
-}
 
 /**
  * Mirrors local folders into one pod: the manifest of each remote root says what the pod holds,
@@ -128,6 +107,53 @@ export class WorkspaceSync {
       throw new OptionError('remoteRoot', `must be an absolute POSIX path, got "${root}"`);
     }
     this.refuseOverlap(localDir, root);
+    const state = newRun(options, root, localDir, this.manifests.get(root));
+    // A first sync learns what the root holds from the receiver itself, in its one exec: opened
+    // while the walk runs, its records follow once known. `verify` lists and hashes first, so
+    // only what differs travels.
+    const listFirst = !this.manifests.has(root) && !options.verify;
+    const planned = this.plan(state, listFirst);
+    const firstBatch = listFirst
+      ? this.sendBatch(state, later(planned.then(({ records }) => records)), undefined, true)
+      : undefined;
+    // Awaited below; a failure meanwhile is not an unhandled rejection.
+    firstBatch?.catch(() => undefined);
+    // A plan that fails (or a cancel) ends the early exec, and the sync waits until it has.
+    const { tree, records, unchanged } = await planned.catch(async (error: unknown) => {
+      await firstBatch?.catch(() => undefined);
+      throw error;
+    });
+    await this.sendAll(state, records, firstBatch);
+    // What a first sync found in the root that the folder does not have.
+    await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state));
+    if (state.newPod) {
+      // Another pod of the same name: what the manifests said is void, so sync it all again.
+      this.manifests.clear();
+      this.folders.clear();
+      const again = await this.syncNow(localDirInput, options);
+      return { ...again, apiCalls: again.apiCalls + state.apiCalls };
+    }
+    this.folders.set(localDir, { local: localDir, remote: root });
+    return {
+      localDir,
+      root,
+      sent: state.sent,
+      deleted: state.deleted,
+      unchanged,
+      bytes: state.bytes,
+      ms: Math.round(performance.now() - started),
+      skipped: state.skipped,
+      apiCalls: state.apiCalls,
+      ...(state.receiver ? { receiver: state.receiver } : {}),
+    };
+  }
+
+  /** Walks the folder and hashes what may be unchanged: the records a sync sends. */
+  private async plan(
+    state: SyncRun,
+    listFirst: boolean,
+  ): Promise<{ tree: LocalTree; records: AsyncIterator<Outgoing>; unchanged: number }> {
+    const { options, localDir } = state;
     const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
     const tree = await walkLocalTree(localDir, {
       maxFileBytes,
@@ -141,27 +167,10 @@ export class WorkspaceSync {
       );
     });
     options.signal?.throwIfAborted();
-    const state: SyncRun = {
-      options,
-      root,
-      localDir,
-      manifest: this.manifests.get(root) ?? new Map<string, ManifestEntry>(),
-      skipped: tree.skipped,
-      apiCalls: 0,
-      sent: 0,
-      deleted: 0,
-      bytes: 0,
-      total: 0,
-      small: false,
-      newPod: false,
-      listed: Boolean(options.verify),
-    };
-    // A first sync learns what the root holds from the receiver itself (one exec); `verify`
-    // lists and hashes first, so only what differs travels.
-    const listFirst = !this.manifests.has(root) && !options.verify;
+    state.skipped.push(...tree.skipped);
     if (options.verify) {
       state.manifest = await this.listRemote(state);
-      this.manifests.set(root, state.manifest);
+      this.manifests.set(state.root, state.manifest);
     }
     const read = (entry: LocalFile, into?: Buffer) =>
       readFileForSync(
@@ -196,7 +205,9 @@ export class WorkspaceSync {
     }
     options.signal?.throwIfAborted();
     state.total = toSend.length;
-    const deleted = pathsToDelete(state.manifest, tree);
+    // A first sync's receiver lists the root, maybe during the walk: what it found that the folder
+    // lacks goes in a second exec, whenever the listing came.
+    const deleted = listFirst ? [] : pathsToDelete(state.manifest, tree);
     const bytes = toSend.reduce(
       (sum, { entry }) => sum + (entry.kind === 'file' ? entry.size : 0),
       0,
@@ -210,29 +221,7 @@ export class WorkspaceSync {
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
     // Each content is framed before the next is asked for: read-ahead may lend its memory again.
     const files = readAhead(toSend, contentOf, sizeOf, { lend: true });
-    await this.sendAll(state, outgoing(deleted, files, state), listFirst);
-    // What a first sync found in the root that the folder does not have.
-    await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state), false);
-    if (state.newPod) {
-      // Another pod of the same name: what the manifests said is void, so sync it all again.
-      this.manifests.clear();
-      this.folders.clear();
-      const again = await this.syncNow(localDirInput, options);
-      return { ...again, apiCalls: again.apiCalls + state.apiCalls };
-    }
-    this.folders.set(localDir, { local: localDir, remote: root });
-    return {
-      localDir,
-      root,
-      sent: state.sent,
-      deleted: state.deleted,
-      unchanged,
-      bytes: state.bytes,
-      ms: Math.round(performance.now() - started),
-      skipped: state.skipped,
-      apiCalls: state.apiCalls,
-      ...(state.receiver ? { receiver: state.receiver } : {}),
-    };
+    return { tree, records: outgoing(deleted, files, state), unchanged };
   }
 
   /**
@@ -284,16 +273,18 @@ export class WorkspaceSync {
     return listing;
   }
 
-  /** Sends every record, in as many execs as batchBytes asks; none when there is none. */
+  /**
+   * Sends every record, in as many execs as batchBytes asks; none when there is none. A batch
+   * already under way (a first sync's) is awaited first.
+   */
   private async sendAll(
     state: SyncRun,
     records: AsyncIterator<Outgoing>,
-    listFirst: boolean,
+    firstBatch?: Promise<IteratorResult<Outgoing>>,
   ): Promise<void> {
-    let next = await records.next();
-    while ((!next.done || listFirst) && !state.newPod) {
-      next = await this.sendBatch(state, records, next, listFirst);
-      listFirst = false;
+    let next = await (firstBatch ?? records.next());
+    while (!next.done && !state.newPod) {
+      next = await this.sendBatch(state, records, next, false);
     }
   }
 
@@ -304,13 +295,16 @@ export class WorkspaceSync {
   private async sendBatch(
     state: SyncRun,
     records: AsyncIterator<Outgoing>,
-    first: IteratorResult<Outgoing>,
+    first: IteratorResult<Outgoing> | undefined,
     listFirst: boolean,
   ): Promise<IteratorResult<Outgoing>> {
     const pending: Pending[] = [];
-    let next = first;
+    let next: IteratorResult<Outgoing> = first ?? { done: true, value: undefined };
     async function* stdin(): AsyncGenerator<Buffer> {
       const framer = new StdinFramer(stdinChunkBytes);
+      if (!first) {
+        next = await records.next();
+      }
       let batchSize = 0;
       while (!next.done && batchSize < batchBytes) {
         pending.push(next.value.pending);
