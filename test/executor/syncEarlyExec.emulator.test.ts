@@ -89,6 +89,23 @@ describe('a first sync opens its exec during the walk', () => {
     );
   });
 
+  test('a walk longer than the idle deadline does not fail the sync: before its stdin starts, the pod is not waited for', async () => {
+    const dir = freshDir();
+    writeTree(dir, { 'a.txt': 'a' });
+    const idleTimeoutMs = 300;
+    const opened = nextExecOpen(sockets, 10_000);
+    // The walk holds past four idle deadlines after the receiver is running.
+    const held = opened.then(
+      () => new Promise((resolve) => setTimeout(resolve, 4 * idleTimeoutMs)),
+    );
+    const result = await executor.syncWorkspace(dir, {
+      fileSystem: walkHeldBy(held),
+      idleTimeoutMs,
+    });
+    assert.equal(await opened, 'open');
+    assert.deepEqual([result.sent, result.apiCalls], [1, 1]);
+  });
+
   for (const ending of ['a walk that fails', 'a cancel during the walk'] as const) {
     test(`${ending} ends the early exec: no receiver stays in the pod, nothing is written`, async () => {
       const dir = freshDir();

@@ -128,12 +128,12 @@ export class PodProgramRunner {
     const idleMs = run.idleTimeoutMs ?? defaultIdleTimeoutMs;
     const quiet = new AbortController();
     let timer: NodeJS.Timeout | undefined;
-    // While the stdin is being made (a first sync's walk runs after its exec opened), nothing
-    // is waited for from the pod.
-    let producing = false;
+    // Until the stdin's first chunk is made (a first sync's walk runs after its exec opened),
+    // nothing is waited for from the pod.
+    let beforeStdin = false;
     const heard = () => {
       clearTimeout(timer);
-      if (producing) {
+      if (beforeStdin) {
         return;
       }
       timer = setTimeout(() => {
@@ -152,8 +152,8 @@ export class PodProgramRunner {
           ? {
               stdin: Buffer.isBuffer(run.stdin)
                 ? run.stdin
-                : whileProducing(run.stdin, (on) => {
-                    producing = on;
+                : takenAsHeard(run.stdin, (waiting) => {
+                    beforeStdin = waiting;
                     heard();
                   }),
             }
@@ -231,21 +231,20 @@ function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> 
 }
 
 /**
- * The chunks of a streamed stdin, told to `producing` while the next one is being made; each one
- * the socket takes counts as the pod answering.
+ * The chunks of a streamed stdin: `waiting` is told when the first one is being made and when
+ * each one is taken by the socket, which counts as the pod answering.
  */
-async function* whileProducing(
+async function* takenAsHeard(
   chunks: AsyncIterable<Buffer>,
-  producing: (on: boolean) => void,
+  waiting: (beforeFirst: boolean) => void,
 ): AsyncGenerator<Buffer> {
-  producing(true);
+  waiting(true);
   try {
     for await (const chunk of chunks) {
-      producing(false);
+      waiting(false);
       yield chunk;
-      producing(true);
     }
   } finally {
-    producing(false);
+    waiting(false);
   }
 }
