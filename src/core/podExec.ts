@@ -23,6 +23,8 @@ export type { WebSocketFactory } from './kubernetesWebSocket.ts';
 export const execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
 const stdinChunkBytes = 1024 * 1024;
+/** Where a streamed stdin frame's bytes start: the byte before them is the channel's. */
+export const stdinFrameOffset = 1;
 /** A streamed stdin waits for the socket to drain past this many buffered bytes. */
 const stdinBufferedBytes = 4 * 1024 * 1024;
 
@@ -32,8 +34,11 @@ export interface PodExecRequest {
   container: string;
   command: string[];
   /**
-   * Bytes for the process's stdin, or chunks sent as they are produced (the producer waits while
-   * the socket is behind); on v5 stdin is closed after them.
+   * Bytes for the process's stdin, or frames sent as they are produced (the producer waits while
+   * the socket is behind); on v5 stdin is closed after them. A streamed frame holds its bytes from
+   * index stdinFrameOffset on: the client writes the channel before them and sends it as it is.
+   * Each frame is sent (its bytes masked into the socket's own buffer) before the next is asked
+   * for, so the producer may fill it again from then on.
    */
   stdin?: Buffer | AsyncIterable<Buffer>;
   onStdout?: (chunk: Buffer) => void;
@@ -117,7 +122,7 @@ export class PodExecClient {
       socket.resume();
       if (Buffer.isBuffer(request.stdin)) {
         // Written in order before the close frame; the socket's close settles the run.
-        void sendStdin(socket, [request.stdin]);
+        sendStdin(socket, request.stdin);
         closeStdin(socket);
       } else if (request.stdin) {
         streamStdin(socket, request.stdin).catch((error: unknown) => {
@@ -171,19 +176,15 @@ export class PodExecClient {
   }
 }
 
-/** Sends stdin in frames of at most stdinChunkBytes; resolves once the last one was written. */
-function sendStdin(socket: WebSocket, chunks: readonly Buffer[]): Promise<void> {
-  let written: Promise<void> = Promise.resolve();
-  for (const data of chunks) {
-    for (let offset = 0; offset < data.length; offset += stdinChunkBytes) {
-      const chunk = data.subarray(offset, offset + stdinChunkBytes);
-      const frame = Buffer.allocUnsafe(chunk.length + 1);
-      frame[0] = stdinChannel;
-      chunk.copy(frame, 1);
-      written = new Promise((resolve) => socket.send(frame, () => resolve()));
-    }
+/** Sends stdin in frames of at most stdinChunkBytes, in order before anything sent after it. */
+function sendStdin(socket: WebSocket, data: Buffer): void {
+  for (let offset = 0; offset < data.length; offset += stdinChunkBytes) {
+    const chunk = data.subarray(offset, offset + stdinChunkBytes);
+    const frame = Buffer.allocUnsafe(chunk.length + stdinFrameOffset);
+    frame[0] = stdinChannel;
+    chunk.copy(frame, stdinFrameOffset);
+    socket.send(frame);
   }
-  return written;
 }
 
 /** On v5 the close frame ends stdin (v4 cannot half-close). */
@@ -194,15 +195,19 @@ function closeStdin(socket: WebSocket): void {
 }
 
 /**
- * Sends chunks as the producer makes them. While more than stdinBufferedBytes wait in the socket,
+ * Sends frames as the producer makes them. While more than stdinBufferedBytes wait in the socket,
  * the producer is not asked for more; a socket that closed (the process exited) stops it.
  */
-async function streamStdin(socket: WebSocket, chunks: AsyncIterable<Buffer>): Promise<void> {
-  for await (const chunk of chunks) {
+async function streamStdin(socket: WebSocket, frames: AsyncIterable<Buffer>): Promise<void> {
+  for await (const frame of frames) {
     if (socket.readyState !== socket.OPEN) {
       return;
     }
-    const written = sendStdin(socket, [chunk]);
+    if (frame.length <= stdinFrameOffset) {
+      continue;
+    }
+    frame[0] = stdinChannel;
+    const written = new Promise<void>((resolve) => socket.send(frame, () => resolve()));
     if (socket.bufferedAmount > stdinBufferedBytes) {
       await written;
     }

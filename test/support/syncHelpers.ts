@@ -150,7 +150,8 @@ export function stdinGate() {
     let queue: [Buffer, Callback | undefined][] | undefined;
     socket.send = ((data: Buffer, callback?: Callback) => {
       if (queue) {
-        queue.push([data, callback]);
+        // ws masks a client frame into its own buffer as it sends it: the caller may reuse `data`.
+        queue.push([Buffer.from(data), callback]);
         return;
       }
       send(data, callback);

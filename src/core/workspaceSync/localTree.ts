@@ -2,6 +2,7 @@ import type { Dirent, Stats } from 'node:fs';
 import * as nodeFs from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { readFileInto } from './fileInto.ts';
 import { isIgnored, parseIgnoreText, type IgnoreLayer } from './ignoreRules.ts';
 import { isInside } from './paths.ts';
 import type { SkippedPath } from './types.ts';
@@ -10,7 +11,8 @@ import type { SkippedPath } from './types.ts';
 export interface LocalFileSystem {
   readdir(path: string, options: { withFileTypes: true }): Promise<Dirent[]>;
   lstat(path: string): Promise<Stats>;
-  readFile(path: string): Promise<Buffer>;
+  /** `into`, when given, is memory the caller lends: a file that fits may be read into it. */
+  readFile(path: string, into?: Buffer): Promise<Buffer>;
   readlink(path: string): Promise<string>;
   realpath(path: string): Promise<string>;
 }
@@ -26,7 +28,7 @@ const settled = <T>(call: () => T): Promise<T> => new Promise<T>((resolve) => re
 export const nodeFileSystem: LocalFileSystem = {
   readdir: (path, options) => settled(() => nodeFs.readdirSync(path, options)),
   lstat: (path) => settled(() => nodeFs.lstatSync(path)),
-  readFile: (path) => settled(() => nodeFs.readFileSync(path)),
+  readFile: (path, into) => settled(() => readFileInto(path, into)),
   readlink: (path) => settled(() => nodeFs.readlinkSync(path)),
   realpath: (path) => settled(() => nodeFs.realpathSync.native(path)),
 };
@@ -173,9 +175,10 @@ export async function readFileForSync(
   path: string,
   maxFileBytes: number,
   skip: (skipped: SkippedPath) => void,
+  into?: Buffer,
 ): Promise<Buffer | undefined> {
   try {
-    const content = await fs.readFile(join(root, path));
+    const content = await fs.readFile(join(root, path), into);
     if (content.length > maxFileBytes) {
       skip({ path, reason: 'grew past maxFileBytes during the sync' });
       return undefined;

@@ -128,8 +128,14 @@ export class PodProgramRunner {
     const idleMs = run.idleTimeoutMs ?? defaultIdleTimeoutMs;
     const quiet = new AbortController();
     let timer: NodeJS.Timeout | undefined;
+    // Until the stdin's first chunk is made (a first sync's walk runs after its exec opened),
+    // nothing is waited for from the pod.
+    let beforeStdin = false;
     const heard = () => {
       clearTimeout(timer);
+      if (beforeStdin) {
+        return;
+      }
       timer = setTimeout(() => {
         const seconds = Math.round(idleMs / 100) / 10;
         quiet.abort(new SyncError(`pod ${this.target.pod} did not answer for ${seconds} s`));
@@ -143,7 +149,14 @@ export class PodProgramRunner {
         container: this.target.container,
         command,
         ...(run.stdin
-          ? { stdin: Buffer.isBuffer(run.stdin) ? run.stdin : takenAsHeard(run.stdin, heard) }
+          ? {
+              stdin: Buffer.isBuffer(run.stdin)
+                ? run.stdin
+                : takenAsHeard(run.stdin, (waiting) => {
+                    beforeStdin = waiting;
+                    heard();
+                  }),
+            }
           : {}),
         onStdout: (chunk) => {
           heard();
@@ -196,7 +209,10 @@ export class PodProgramRunner {
   }
 }
 
-/** Iterables over one source that each start from its first chunk; the source is read once. */
+/**
+ * Iterables over one source that each start from its first chunk; the source is read once, and
+ * each chunk kept as a copy (the source may fill a chunk's memory again once the next is asked for).
+ */
 function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> {
   const iterator = source[Symbol.asyncIterator]();
   const seen: Buffer[] = [];
@@ -207,20 +223,28 @@ function replayable(source: AsyncIterable<Buffer>): () => AsyncIterable<Buffer> 
         if (next.done) {
           return;
         }
-        seen.push(next.value);
+        seen.push(Buffer.from(next.value));
       }
       yield seen[index]!;
     }
   };
 }
 
-/** The chunks of a streamed stdin; each one the socket takes counts as the pod answering. */
+/**
+ * The chunks of a streamed stdin: `waiting` is told when the first one is being made and when
+ * each one is taken by the socket, which counts as the pod answering.
+ */
 async function* takenAsHeard(
   chunks: AsyncIterable<Buffer>,
-  heard: () => void,
+  waiting: (beforeFirst: boolean) => void,
 ): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) {
-    heard();
-    yield chunk;
+  waiting(true);
+  try {
+    for await (const chunk of chunks) {
+      waiting(false);
+      yield chunk;
+    }
+  } finally {
+    waiting(false);
   }
 }

@@ -183,11 +183,13 @@ while True:
                 if data[pos:pos + 2] != b'.\\n':
                     fail('the stream ended early')
                 pos += 2
-            if os.path.isdir(p) and not os.path.islink(p):
+            try:
+                os.replace(tmp, p)
+            except IsADirectoryError:
                 # The local side has a file where the pod has a folder: the mirror replaces it.
                 import shutil
                 shutil.rmtree(p)
-            os.replace(tmp, p)
+                os.replace(tmp, p)
             tmp = None
         elif op == b'D':
             p = dec(fields[1])

@@ -26,6 +26,36 @@ export interface CheckedTree {
   written: ReadonlySet<string>;
 }
 
+/** The local folders of one sync engine: each watched where the OS allows, else walked each time. */
+export class LocalTrees {
+  private readonly trees = new Map<string, WatchedTree>();
+
+  /** The folder's tree now; an injected file system is walked every time (it cannot be watched). */
+  current(localDir: string, options: WalkOptions): Promise<CheckedTree> {
+    if (options.fileSystem || !watchSupported) {
+      return walkLocalTree(localDir, options).then((tree) => ({
+        tree,
+        checked: tree.entries.length,
+        written: new Set<string>(),
+      }));
+    }
+    let watched = this.trees.get(localDir);
+    if (!watched?.sameWalk(options)) {
+      watched?.close();
+      watched = new WatchedTree(localDir, options);
+      this.trees.set(localDir, watched);
+    }
+    return watched.current();
+  }
+
+  close(): void {
+    for (const tree of this.trees.values()) {
+      tree.close();
+    }
+    this.trees.clear();
+  }
+}
+
 /**
  * A synced folder's tree kept current by the OS's change events, one watch per folder the walk
  * read: a later sync looks again only at the files written since, instead of every file.

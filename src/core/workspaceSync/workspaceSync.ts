@@ -8,10 +8,9 @@ import { isInside } from './paths.ts';
 import {
   nodeFileSystem,
   readFileForSync,
-  walkLocalTree,
   type LocalEntry,
   type LocalFile,
-  type WalkOptions,
+  type LocalTree,
 } from './localTree.ts';
 import {
   parsePythonListing,
@@ -21,18 +20,17 @@ import {
   unchangedByStat,
   worthHashing,
   type Manifest,
-  type ManifestEntry,
 } from './manifest.ts';
-import { outgoing, type Outgoing, type Pending } from './outgoing.ts';
+import { newRun, type SyncRun } from './syncRun.ts';
+import { later, outgoing, StdinFramer, type Outgoing, type Pending } from './outgoing.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
 import { readAhead } from './readAhead.ts';
-import { WatchedTree, watchSupported, type CheckedTree } from './treeWatch.ts';
+import { LocalTrees } from './treeWatch.ts';
 import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
 import {
   defaultMaxFileBytes,
   type DownloadOptions,
   type DownloadResult,
-  type SkippedPath,
   type SyncedFolder,
   type SyncOptions,
   type SyncResult,
@@ -49,27 +47,6 @@ const smallBatchBytes = 1024 * 1024;
 /** Records are sent in chunks of about this size, so reading, sending and writing overlap. */
 const stdinChunkBytes = 1024 * 1024;
 
-interface SyncRun {
-  options: SyncOptions;
-  root: string;
-  localDir: string;
-  manifest: Manifest;
-  skipped: SkippedPath[];
-  apiCalls: number;
-  sent: number;
-  deleted: number;
-  bytes: number;
-  total: number;
-  /** The program that wrote the last batch. */
-  receiver?: string;
-  /** A few small records: sh may write them, which starts faster than python. */
-  small: boolean;
-  /** The receiver found no marker of this engine: another pod (or container) of that name. */
-  newPod: boolean;
-  /** Whether the manifest came from a listing made by this sync. */
-  listed: boolean;
-}
-
 /**
  * Mirrors local folders into one pod: the manifest of each remote root says what the pod holds,
  * so only new and changed files travel, in one exec per batch; syncs of the pod run one at a time.
@@ -79,7 +56,7 @@ export class WorkspaceSync {
   private readonly manifests = new Map<string, Manifest>();
   private readonly folders = new Map<string, SyncedFolder>();
   /** The local folders' trees, kept current by their watches between syncs. */
-  private readonly trees = new Map<string, WatchedTree>();
+  private readonly trees = new LocalTrees();
   private queue: Promise<unknown> = Promise.resolve();
   /** A file each receiver of this engine finds (or leaves) in the container's /tmp. */
   private readonly marker = `/tmp/.podrunner-pod.${randomUUID()}`;
@@ -132,48 +109,87 @@ export class WorkspaceSync {
       throw new OptionError('remoteRoot', `must be an absolute POSIX path, got "${root}"`);
     }
     this.refuseOverlap(localDir, root);
-    const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
-    const { tree, checked, written } = await this.localTree(localDir, {
-      maxFileBytes,
-      ...(options.exclude ? { exclude: options.exclude } : {}),
-      ...(options.fileSystem ? { fileSystem: options.fileSystem } : {}),
-    }).catch((error: unknown) => {
-      throw new SyncError(
-        `cannot sync ${localDir}: ${error instanceof Error ? error.message : String(error)}`,
-        localDir,
-        { cause: error },
-      );
-    });
-    options.signal?.throwIfAborted();
-    const state: SyncRun = {
-      options,
-      root,
-      localDir,
-      manifest: this.manifests.get(root) ?? new Map<string, ManifestEntry>(),
-      skipped: tree.skipped,
-      apiCalls: 0,
-      sent: 0,
-      deleted: 0,
-      bytes: 0,
-      total: 0,
-      small: false,
-      newPod: false,
-      listed: Boolean(options.verify),
-    };
-    // A first sync learns what the root holds from the receiver itself (one exec); `verify`
-    // lists and hashes first, so only what differs travels.
+    const state = newRun(options, root, localDir, this.manifests.get(root));
+    // A first sync learns what the root holds from the receiver itself, in its one exec: opened
+    // while the walk runs, its records follow once known. `verify` lists and hashes first, so
+    // only what differs travels.
     const listFirst = !this.manifests.has(root) && !options.verify;
+    const planned = this.plan(state, listFirst);
+    const firstBatch = listFirst
+      ? this.sendBatch(state, later(planned.then(({ records }) => records)), undefined, true)
+      : undefined;
+    // Awaited below; a failure meanwhile is not an unhandled rejection.
+    firstBatch?.catch(() => undefined);
+    // A plan that fails (or a cancel) ends the early exec, and the sync waits until it has.
+    const { tree, records, unchanged, checked } = await planned.catch(async (error: unknown) => {
+      await firstBatch?.catch(() => undefined);
+      throw error;
+    });
+    await this.sendAll(state, records, firstBatch);
+    // What a first sync found in the root that the folder does not have.
+    await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state));
+    if (state.newPod) {
+      // Another pod of the same name: what the manifests said is void, so sync it all again.
+      this.manifests.clear();
+      this.folders.clear();
+      const again = await this.syncNow(localDirInput, options);
+      return { ...again, apiCalls: again.apiCalls + state.apiCalls };
+    }
+    this.folders.set(localDir, { local: localDir, remote: root });
+    return {
+      localDir,
+      root,
+      sent: state.sent,
+      deleted: state.deleted,
+      unchanged,
+      bytes: state.bytes,
+      ms: Math.round(performance.now() - started),
+      skipped: state.skipped,
+      apiCalls: state.apiCalls,
+      checked,
+      ...(state.receiver ? { receiver: state.receiver } : {}),
+    };
+  }
+
+  /** Walks the folder and hashes what may be unchanged: the records a sync sends. */
+  private async plan(
+    state: SyncRun,
+    listFirst: boolean,
+  ): Promise<{
+    tree: LocalTree;
+    records: AsyncIterator<Outgoing>;
+    unchanged: number;
+    checked: number;
+  }> {
+    const { options, localDir } = state;
+    const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
+    const { tree, checked, written } = await this.trees
+      .current(localDir, {
+        maxFileBytes,
+        ...(options.exclude ? { exclude: options.exclude } : {}),
+        ...(options.fileSystem ? { fileSystem: options.fileSystem } : {}),
+      })
+      .catch((error: unknown) => {
+        throw new SyncError(
+          `cannot sync ${localDir}: ${error instanceof Error ? error.message : String(error)}`,
+          localDir,
+          { cause: error },
+        );
+      });
+    options.signal?.throwIfAborted();
+    state.skipped.push(...tree.skipped);
     if (options.verify) {
       state.manifest = await this.listRemote(state);
-      this.manifests.set(root, state.manifest);
+      this.manifests.set(state.root, state.manifest);
     }
-    const read = (entry: LocalFile) =>
+    const read = (entry: LocalFile, into?: Buffer) =>
       readFileForSync(
         options.fileSystem ?? nodeFileSystem,
         localDir,
         entry.path,
         maxFileBytes,
         (skip) => state.skipped.push(skip),
+        into,
       );
     const toSend: { entry: LocalEntry; content?: Buffer }[] = [];
     const toHash: LocalFile[] = [];
@@ -199,69 +215,28 @@ export class WorkspaceSync {
     }
     options.signal?.throwIfAborted();
     state.total = toSend.length;
-    const deleted = pathsToDelete(state.manifest, tree);
+    // A first sync's receiver lists the root, maybe during the walk: what it found that the folder
+    // lacks goes in a second exec, whenever the listing came.
+    const deleted = listFirst ? [] : pathsToDelete(state.manifest, tree);
     const bytes = toSend.reduce(
       (sum, { entry }) => sum + (entry.kind === 'file' ? entry.size : 0),
       0,
     );
     state.small = toSend.length + deleted.length <= smallBatchRecords && bytes <= smallBatchBytes;
-    const contentOf = (item: (typeof toSend)[number]) =>
+    const contentOf = (item: (typeof toSend)[number], into?: Buffer) =>
       item.content || item.entry.kind === 'symlink'
         ? Promise.resolve(item.content)
-        : read(item.entry);
+        : read(item.entry, into);
     const sizeOf = (item: (typeof toSend)[number]) =>
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
-    const files = readAhead(toSend, contentOf, sizeOf);
-    await this.sendAll(state, outgoing(deleted, files, state), listFirst);
-    // What a first sync found in the root that the folder does not have.
-    await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state), false);
-    if (state.newPod) {
-      // Another pod of the same name: what the manifests said is void, so sync it all again.
-      this.manifests.clear();
-      this.folders.clear();
-      const again = await this.syncNow(localDirInput, options);
-      return { ...again, apiCalls: again.apiCalls + state.apiCalls };
-    }
-    this.folders.set(localDir, { local: localDir, remote: root });
-    return {
-      localDir,
-      root,
-      sent: state.sent,
-      deleted: state.deleted,
-      unchanged,
-      bytes: state.bytes,
-      ms: Math.round(performance.now() - started),
-      skipped: state.skipped,
-      apiCalls: state.apiCalls,
-      checked,
-      ...(state.receiver ? { receiver: state.receiver } : {}),
-    };
+    // Each content is framed before the next is asked for: read-ahead may lend its memory again.
+    const files = readAhead(toSend, contentOf, sizeOf, { lend: true });
+    return { tree, records: outgoing(deleted, files, state), unchanged, checked };
   }
 
   /** Stops watching the local folders. */
   close(): void {
-    for (const tree of this.trees.values()) {
-      tree.close();
-    }
-    this.trees.clear();
-  }
-
-  /** The folder's tree now; an injected file system is walked every time (it cannot be watched). */
-  private localTree(localDir: string, options: WalkOptions): Promise<CheckedTree> {
-    if (options.fileSystem || !watchSupported) {
-      return walkLocalTree(localDir, options).then((tree) => ({
-        tree,
-        checked: tree.entries.length,
-        written: new Set<string>(),
-      }));
-    }
-    let watched = this.trees.get(localDir);
-    if (!watched?.sameWalk(options)) {
-      watched?.close();
-      watched = new WatchedTree(localDir, options);
-      this.trees.set(localDir, watched);
-    }
-    return watched.current();
+    this.trees.close();
   }
 
   /**
@@ -313,16 +288,18 @@ export class WorkspaceSync {
     return listing;
   }
 
-  /** Sends every record, in as many execs as batchBytes asks; none when there is none. */
+  /**
+   * Sends every record, in as many execs as batchBytes asks; none when there is none. A batch
+   * already under way (a first sync's) is awaited first.
+   */
   private async sendAll(
     state: SyncRun,
     records: AsyncIterator<Outgoing>,
-    listFirst: boolean,
+    firstBatch?: Promise<IteratorResult<Outgoing>>,
   ): Promise<void> {
-    let next = await records.next();
-    while ((!next.done || listFirst) && !state.newPod) {
-      next = await this.sendBatch(state, records, next, listFirst);
-      listFirst = false;
+    let next = await (firstBatch ?? records.next());
+    while (!next.done && !state.newPod) {
+      next = await this.sendBatch(state, records, next, false);
     }
   }
 
@@ -333,29 +310,28 @@ export class WorkspaceSync {
   private async sendBatch(
     state: SyncRun,
     records: AsyncIterator<Outgoing>,
-    first: IteratorResult<Outgoing>,
+    first: IteratorResult<Outgoing> | undefined,
     listFirst: boolean,
   ): Promise<IteratorResult<Outgoing>> {
     const pending: Pending[] = [];
-    let next = first;
+    let next: IteratorResult<Outgoing> = first ?? { done: true, value: undefined };
     async function* stdin(): AsyncGenerator<Buffer> {
-      let chunk: Buffer[] = [];
-      let chunkSize = 0;
+      const framer = new StdinFramer(stdinChunkBytes);
+      if (!first) {
+        next = await records.next();
+      }
       let batchSize = 0;
       while (!next.done && batchSize < batchBytes) {
         pending.push(next.value.pending);
-        chunk.push(...next.value.record);
-        chunkSize += next.value.record.reduce((sum, part) => sum + part.length, 0);
-        batchSize += next.value.pending.bytes;
-        if (chunkSize >= stdinChunkBytes) {
-          yield Buffer.concat(chunk);
-          chunk = [];
-          chunkSize = 0;
+        for (const part of next.value.record) {
+          framer.write(part);
         }
+        batchSize += next.value.pending.bytes;
+        yield* framer.takeFilled();
         next = await records.next();
       }
-      chunk.push(endRecord);
-      yield Buffer.concat(chunk);
+      framer.write(endRecord);
+      yield* framer.takeAll();
     }
     let done = false;
     let failed: { record: number; reason: string } | undefined;
@@ -437,9 +413,6 @@ export class WorkspaceSync {
 
   private confirm(state: SyncRun, record: Pending): void {
     if (record.entry) {
-      if (record.content && record.entry.kind === 'file') {
-        record.entry.sha256 = sha256(record.content);
-      }
       state.manifest.set(record.path, record.entry);
       state.sent++;
       state.bytes += record.bytes;
