@@ -17,7 +17,11 @@
 // Only os and sys: every other import costs the receiver's start-up in the pod (re and hashlib
 // together about 10 ms), which a sync of one changed file pays in full.
 const pythonPathCodec = `
-import os, sys
+import atexit, os, sys
+# Buffered whatever PYTHONUNBUFFERED says (images often set it): one write per flush, not one
+# write (and one WebSocket frame) per line.
+out = open(1, 'wb', closefd=False)
+atexit.register(out.flush)
 SAFE = set(b'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+,=@~-')
 def enc(p):
     return ''.join(chr(b) if b in SAFE else '\\\\0%03o' % b for b in p)
@@ -30,7 +34,6 @@ def dec(s):
 `;
 
 export const pythonReceiver = `${pythonPathCodec}
-out = sys.stdout.buffer
 number = 0
 tmp = None
 def fail(reason):
@@ -222,7 +225,7 @@ def walk(folder):
     for entry in os.scandir(folder):
         rel = os.path.relpath(entry.path, root)
         if entry.is_symlink():
-            print('l %s %s' % (enc(os.readlink(entry.path)), enc(rel)))
+            out.write(b'l %s %s\\n' % (enc(os.readlink(entry.path)).encode(), enc(rel).encode()))
         elif entry.is_dir():
             if entry.name != b'.git':
                 walk(entry.path)
@@ -235,16 +238,16 @@ def walk(folder):
                         h.update(chunk)
             except OSError:
                 continue
-            print('f %o %d %s %s' % (stat.S_IMODE(st.st_mode), st.st_size, h.hexdigest(), enc(rel)))
+            line = 'f %o %d %s %s\\n' % (stat.S_IMODE(st.st_mode), st.st_size, h.hexdigest(), enc(rel))
+            out.write(line.encode())
 if os.path.isdir(root):
     walk(root)
-print('end')
+out.write(b'end\\n')
 `;
 
 /** Sends a file or a folder (named by its base name) as a framed stream on stdout. */
 export const pythonSender = `${pythonPathCodec}
 import stat
-out = sys.stdout.buffer
 source = os.fsencode(sys.argv[1].rstrip('/') or '/')
 base = os.path.dirname(source)
 def send(path):
