@@ -91,6 +91,14 @@ export {
   settingKeys,
   type PodRunnerSettings,
 } from './settings.ts';
+export {
+  parseProfiles,
+  profilePodSpec,
+  type PodProfile,
+  type ProfileBase,
+  type ProfilePod,
+  type ProfileVolume,
+} from './profiles.ts';
 export { listManagedPods, reapOrphanedPods, type ManagedPod } from './orphans.ts';
 export {
   checkPermissions,
