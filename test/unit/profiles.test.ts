@@ -12,6 +12,7 @@ import {
   profilePodSpec,
   type PodProfile,
 } from '../../src/core/index.ts';
+import { podOptionsOf } from '../../src/extension/profilePods.ts';
 import { scratchDir } from '../support/scratch.ts';
 
 type Container = {
@@ -266,5 +267,42 @@ test("a broken profile podSpec is reported with the profile's name", () => {
   assert.throws(
     () => executorPod(profileNamed('gpu', { podSpec: 'spec: [unclosed' })),
     /profile gpu: podSpec: invalid YAML\/JSON/,
+  );
+});
+
+test("the extension builds the pods from the settings alone without a profile, from the profile's podSpec with one", async () => {
+  const settings = parseSettings({
+    image: 'python:3.12',
+    jupyterImage: 'gateway:1',
+    podSpec: { spec: { priorityClassName: 'interactive' } },
+    resources: { memory: '2Gi' },
+    profiles: { 'gpu-large': gpuLarge },
+  });
+  assert.deepEqual(await podOptionsOf(settings, undefined, 'executor'), {
+    image: 'python:3.12',
+    podSpec: { spec: { priorityClassName: 'interactive' } },
+    resources: { limits: { memory: '2Gi' } },
+  });
+  assert.deepEqual(
+    await podOptionsOf(settings, undefined, 'kernel'),
+    { image: 'gateway:1' },
+    "the podSpec and resources settings are the executor pod's",
+  );
+  const profile = settings.profiles[0];
+  const executor = await podOptionsOf(settings, profile, 'executor');
+  assert.equal(executor.image, 'registry.example/torch:2');
+  const pod = new PodCommandLineCodeExecutor({ namespace: 'ns', ...executor })
+    .podManifest as unknown as Pod & { spec: { priorityClassName: string } };
+  assert.equal(pod.spec.priorityClassName, 'interactive');
+  assert.deepEqual(codeContainer(pod).resources?.limits, {
+    memory: '32Gi',
+    cpu: '8',
+    'nvidia.com/gpu': 1,
+  });
+  const kernel = await podOptionsOf(settings, profile, 'kernel');
+  assert.equal(kernel.image, 'registry.example/torch-gateway:2');
+  assert.equal(
+    ((kernel.podSpec as { spec: Pod['spec'] }).spec.containers[0] as Container).image,
+    'registry.example/torch-gateway:2',
   );
 });
