@@ -67,7 +67,10 @@ export const profilesFeature: HostFeature = {
           await api.stopPods();
           await vscode.commands.executeCommand('podRunner.selectProfile', '');
           check(api.status().profile === undefined, 'back to no profile');
-          check(!api.status().text.includes('('), `status bar: ${api.status().text}`);
+          check(
+            api.status().text.includes('Pod Runner: no pods'),
+            `status bar: ${api.status().text}`,
+          );
         } finally {
           await api.stopPods();
           await configuration().update('profiles', undefined, vscode.ConfigurationTarget.Workspace);
