@@ -46,6 +46,7 @@ export {
   jupyterServerLabel,
   managedByLabel,
   managedByValue,
+  profileLabel,
   sessionLabel,
 } from './podLabels.ts';
 export { PodExecClient, type PodExecRequest, type PodExecResult } from './podExec.ts';

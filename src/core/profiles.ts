@@ -122,10 +122,11 @@ export function parseProfiles(raw: unknown, key = 'podRunner.profiles'): PodProf
 
 function parseProfile(name: string, raw: unknown, parentKey: string): PodProfile {
   const key = `${parentKey}.${name}`;
-  if (!profileNamePattern.test(name)) {
+  // The name is also the value of the pods' profile label.
+  if (!profileNamePattern.test(name) || name.length > 63) {
     throw new OptionError(
       key,
-      'a profile name uses letters, digits, "-", "_" and ".", starting and ending with a letter or digit',
+      'a profile name has at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit',
     );
   }
   if (!isObject(raw)) {

@@ -62,7 +62,7 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
 /** The executor of the window's active profile (none: the settings alone). */
 async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecutor> {
   const settings = ctx.settings;
-  const { image, podSpec, resources } = await podOptionsOf(
+  const { image, podSpec, resources, labels } = await podOptionsOf(
     settings,
     ctx.profiles.profileFor(settings),
     'executor',
@@ -77,7 +77,7 @@ async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecu
     timeout: settings.timeout,
     startupTimeout: settings.startupTimeout,
     autoRemove: settings.autoRemove,
-    labels: { ...settings.labels, ...ctx.podLabels },
+    labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,
   });

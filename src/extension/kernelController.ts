@@ -272,7 +272,7 @@ function writeMapped(
 /** The gateway server of `profile` (none given: the window's active profile). */
 async function createServer(ctx: KernelCtx, profile?: string): Promise<PodJupyterServer> {
   const settings = ctx.settings;
-  const { image, podSpec } = await podOptionsOf(
+  const { image, podSpec, labels } = await podOptionsOf(
     settings,
     ctx.profiles.profileFor(settings, profile),
     'kernel',
@@ -288,7 +288,7 @@ async function createServer(ctx: KernelCtx, profile?: string): Promise<PodJupyte
     workspacePath: settings.workspacePath,
     startupTimeout: settings.startupTimeout,
     autoRemove: settings.autoRemove,
-    labels: { ...settings.labels, ...ctx.podLabels },
+    labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     logger: ctx.logger,
   });
 }

@@ -7,11 +7,15 @@ import type {
 } from '../core/index.ts';
 import { loadCore } from './lazyCore.ts';
 
-/** What a pod is built from: its image, and its manifest when a setting or a profile gives one. */
+/**
+ * What a pod is built from: its image, its manifest when a setting or a profile gives one, and
+ * the label naming the profile.
+ */
 export interface ProfilePodOptions {
   image: string;
   podSpec?: SpecInput;
   resources?: JsonObject;
+  labels: Record<string, string>;
 }
 
 /**
@@ -23,7 +27,7 @@ export async function podOptionsOf(
   profile: PodProfile | undefined,
   pod: ProfilePod,
 ): Promise<ProfilePodOptions> {
-  const { profilePodSpec, resourceRequirements } = await loadCore();
+  const { profileLabel, profilePodSpec, resourceRequirements } = await loadCore();
   const executor = pod === 'executor';
   const image = executor ? settings.image : settings.jupyterImage;
   // The podSpec, volume and resources settings are the executor pod's alone.
@@ -34,6 +38,7 @@ export async function podOptionsOf(
       image,
       ...(podSpec !== undefined ? { podSpec } : {}),
       ...(resources ? { resources } : {}),
+      labels: {},
     };
   }
   const limits = resources?.limits as Record<string, string | number> | undefined;
@@ -45,6 +50,7 @@ export async function podOptionsOf(
       ...(limits ? { limits } : {}),
       workspacePath: settings.workspacePath,
     }),
+    labels: { [profileLabel]: profile.name },
   };
 }
 

@@ -18,7 +18,11 @@ export class Profiles implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fired when the active profile changes. */
   readonly onDidChange = this.changed.event;
-  private readonly controllers = new Map<string, KernelController>();
+  /** Each profile's controller, and the profile's definition its pod was made for. */
+  private readonly controllers = new Map<
+    string,
+    { controller: KernelController; definition: string }
+  >();
   private readonly subscriptions: vscode.Disposable[] = [this.changed];
 
   constructor(private readonly ctx: Ctx) {
@@ -48,11 +52,6 @@ export class Profiles implements vscode.Disposable {
       this.ctx.logger.warn(`profile "${name}" is not in podRunner.profiles: using the settings`);
     }
     return profile;
-  }
-
-  /** The profiles' notebook controllers, by profile name. */
-  get kernelControllers(): ReadonlyMap<string, KernelController> {
-    return this.controllers;
   }
 
   /**
@@ -119,8 +118,9 @@ export class Profiles implements vscode.Disposable {
   }
 
   /**
-   * Creates a notebook controller for each profile the settings hold and removes those of
-   * profiles that are gone (their gateway pods are deleted). Invalid settings leave them as
+   * Creates a notebook controller for each profile the settings hold, removes those of profiles
+   * that are gone, and replaces the gateway pod of a profile that changed (unless a cell runs
+   * on it: that pod keeps the old set-up until it is stopped). Invalid settings leave them as
    * they are (the settings' error is shown where they are used).
    */
   update(): void {
@@ -130,16 +130,32 @@ export class Profiles implements vscode.Disposable {
     } catch {
       return;
     }
-    const names = new Set(profiles.map((profile) => profile.name));
-    for (const [name, controller] of this.controllers) {
-      if (!names.has(name)) {
+    const definitions = new Map(profiles.map((profile) => [profile.name, JSON.stringify(profile)]));
+    for (const [name, entry] of this.controllers) {
+      const definition = definitions.get(name);
+      if (definition === entry.definition) {
+        continue;
+      }
+      if (definition === undefined) {
         this.controllers.delete(name);
-        void controller.stop().finally(() => controller.dispose());
+        void this.deletePod(name, entry.controller).finally(() => entry.controller.dispose());
+      } else {
+        entry.definition = definition;
+        if (entry.controller.status.state === 'busy') {
+          this.ctx.logger.info(
+            `profile "${name}" changed while its kernel runs: its pod keeps the old set-up until it is stopped`,
+          );
+        } else {
+          void this.deletePod(name, entry.controller);
+        }
       }
     }
-    for (const profile of profiles) {
-      if (!this.controllers.has(profile.name)) {
-        this.controllers.set(profile.name, new KernelController(this.ctx, profile.name));
+    for (const [name, definition] of definitions) {
+      if (!this.controllers.has(name)) {
+        this.controllers.set(name, {
+          controller: new KernelController(this.ctx, name),
+          definition,
+        });
       }
     }
   }
@@ -147,7 +163,7 @@ export class Profiles implements vscode.Disposable {
   /** Stops the profiles' kernels and gateway pods (deletes them when `force`). */
   async stop(force: boolean): Promise<void> {
     const results = await Promise.allSettled(
-      [...this.controllers.values()].map((controller) => controller.stop(force)),
+      [...this.controllers.values()].map(({ controller }) => controller.stop(force)),
     );
     const failed = results.find((result) => result.status === 'rejected');
     if (failed) {
@@ -156,12 +172,23 @@ export class Profiles implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const controller of this.controllers.values()) {
+    for (const { controller } of this.controllers.values()) {
       controller.dispose();
     }
     this.controllers.clear();
     for (const subscription of this.subscriptions) {
       subscription.dispose();
+    }
+  }
+
+  /** Deletes a profile's gateway pod (the next cell starts one); a failure is only logged. */
+  private async deletePod(name: string, controller: KernelController): Promise<void> {
+    try {
+      await controller.stop();
+    } catch (error) {
+      this.ctx.logger.warn(
+        `could not delete the kernel pod of profile "${name}": ${String(error)}`,
+      );
     }
   }
 }

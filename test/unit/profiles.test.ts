@@ -145,7 +145,8 @@ test('an invalid profile names the key and the expected type', () => {
     ],
     [{ gpu: { podSpec: 7 } }, 'podRunner.profiles.gpu.podSpec', /expected a Pod manifest/],
     [{ gpu: { cpu: '2' } }, 'podRunner.profiles.gpu.cpu', /unknown field; a profile has image/],
-    [{ 'gpu large': {} }, 'podRunner.profiles.gpu large', /a profile name uses letters/],
+    [{ 'gpu large': {} }, 'podRunner.profiles.gpu large', /a profile name has at most 63/],
+    [{ ['g'.repeat(64)]: {} }, `podRunner.profiles.${'g'.repeat(64)}`, /at most 63 letters/],
   ];
   for (const [profiles, key, message] of cases) {
     assert.throws(
@@ -282,15 +283,17 @@ test("the extension builds the pods from the settings alone without a profile, f
     image: 'python:3.12',
     podSpec: { spec: { priorityClassName: 'interactive' } },
     resources: { limits: { memory: '2Gi' } },
+    labels: {},
   });
   assert.deepEqual(
     await podOptionsOf(settings, undefined, 'kernel'),
-    { image: 'gateway:1' },
+    { image: 'gateway:1', labels: {} },
     "the podSpec and resources settings are the executor pod's",
   );
   const profile = settings.profiles[0];
   const executor = await podOptionsOf(settings, profile, 'executor');
   assert.equal(executor.image, 'registry.example/torch:2');
+  assert.deepEqual(executor.labels, { 'pod-runner.dev/profile': 'gpu-large' });
   const pod = new PodCommandLineCodeExecutor({ namespace: 'ns', ...executor })
     .podManifest as unknown as Pod & { spec: { priorityClassName: string } };
   assert.equal(pod.spec.priorityClassName, 'interactive');

@@ -28,6 +28,11 @@ export const profilesFeature: HostFeature = {
               "import os\nopen('/data/from-kernel.txt', 'w').write(os.environ['PROFILE_MARK'])\nprint('mark', os.environ['PROFILE_MARK'])",
               'python',
             ),
+            new vscode.NotebookCellData(
+              vscode.NotebookCellKind.Code,
+              "import os\nprint('now', os.environ['PROFILE_MARK'])",
+              'python',
+            ),
           ]),
         );
         await vscode.window.showNotebookDocument(notebook);
@@ -42,6 +47,17 @@ export const profilesFeature: HostFeature = {
           api.kernelPodName() === undefined,
           "the profile's kernel has its own gateway pod, not the window's default one",
         );
+        // A changed profile replaces its (idle) gateway pod: the next cell runs in the new set-up.
+        const changed = {
+          [profileName]: { ...profiles[profileName], env: { PROFILE_MARK: 'v2' } },
+        };
+        await configuration().update('profiles', changed, vscode.ConfigurationTarget.Workspace);
+        await runCell(notebook, 1);
+        check(
+          cellText(notebook, 1).includes('now v2'),
+          `after the change: ${cellText(notebook, 1)}`,
+        );
+        await configuration().update('profiles', profiles, vscode.ConfigurationTarget.Workspace);
         await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
       },
     },
