@@ -251,7 +251,7 @@ export function profilePodSpec(
   base: ProfileBase,
 ): JsonObject {
   const input = profile.podSpec ?? base.podSpec;
-  const option = `${profile.podSpec === undefined ? 'podSpec' : `profile ${profile.name}: podSpec`}`;
+  const option = profile.podSpec === undefined ? 'podSpec' : `profile ${profile.name}: podSpec`;
   const manifest: JsonObject = input === undefined ? {} : loadSpec(input, 'Pod', option).spec;
   const spec: JsonObject = isObject(manifest.spec) ? { ...manifest.spec } : {};
   const containers = Array.isArray(spec.containers) ? [...(spec.containers as unknown[])] : [];

@@ -7,7 +7,7 @@ import { KernelController } from './kernelController.ts';
 import { summary } from './profilePods.ts';
 
 /** The workspace-state key of the profile this window's pods use. */
-export const activeProfileKey = 'podRunner.activeProfile';
+const activeProfileKey = 'podRunner.activeProfile';
 
 /**
  * The window's profiles: which one its pods use (kept in workspace state; none means the
@@ -41,7 +41,7 @@ export class Profiles implements vscode.Disposable {
 
   /**
    * The profile named `name` (default: the active one) in `settings`; a name the settings no
-   * longer hold means none (the settings alone), which the log says.
+   * longer hold (they changed since) means none: the settings alone, which the log says.
    */
   profileFor(settings: PodRunnerSettings, name = this.activeName): PodProfile | undefined {
     if (name === undefined) {
@@ -157,6 +157,14 @@ export class Profiles implements vscode.Disposable {
           definition,
         });
       }
+    }
+    const active = this.activeName;
+    if (active !== undefined && !definitions.has(active)) {
+      // The status bar must not name a profile the pods can no longer use.
+      this.ctx.logger.info(`profile "${active}" was removed from the settings: no profile now`);
+      void this.ctx.extension.workspaceState
+        .update(activeProfileKey, undefined)
+        .then(() => this.changed.fire());
     }
   }
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { cellText, check, runCell, type HostFeature } from './host.ts';
+import { cellText, check, runCell, waitFor, type HostFeature } from './host.ts';
 
 const profileName = 'host-small';
 const profiles = {
@@ -86,6 +86,13 @@ export const profilesFeature: HostFeature = {
           check(
             api.status().text.includes('Pod Runner: no pods'),
             `status bar: ${api.status().text}`,
+          );
+          await vscode.commands.executeCommand('podRunner.selectProfile', profileName);
+          await configuration().update('profiles', undefined, vscode.ConfigurationTarget.Workspace);
+          await waitFor(
+            () => api.status().profile === undefined,
+            10_000,
+            'the removed profile to be dropped',
           );
         } finally {
           await api.stopPods();
