@@ -34,14 +34,24 @@ export class Profiles implements vscode.Disposable {
     this.update();
   }
 
-  /** The name of the profile this window's pods use, if any. */
+  /**
+   * The name of the profile this window's pods use, if any: the one chosen, while the settings
+   * hold it (one removed from them is not named in the status bar, and is used again if put back).
+   */
   get activeName(): string | undefined {
-    return this.ctx.extension.workspaceState.get<string>(activeProfileKey);
+    const chosen = this.ctx.extension.workspaceState.get<string>(activeProfileKey);
+    let names: string[] = [];
+    try {
+      names = this.ctx.settings.profiles.map((profile) => profile.name);
+    } catch {
+      // Invalid settings: no profile is usable (what uses them reports the error).
+    }
+    return chosen !== undefined && names.includes(chosen) ? chosen : undefined;
   }
 
   /**
-   * The profile named `name` (default: the active one) in `settings`; a name the settings no
-   * longer hold (they changed since) means none: the settings alone, which the log says.
+   * The profile named `name` (default: the active one) in `settings`; a name the settings do
+   * not hold (they changed meanwhile) means none: the settings alone, which the log says.
    */
   profileFor(settings: PodRunnerSettings, name = this.activeName): PodProfile | undefined {
     if (name === undefined) {
@@ -157,14 +167,6 @@ export class Profiles implements vscode.Disposable {
           definition,
         });
       }
-    }
-    const active = this.activeName;
-    if (active !== undefined && !definitions.has(active)) {
-      // The status bar must not name a profile the pods can no longer use.
-      this.ctx.logger.info(`profile "${active}" was removed from the settings: no profile now`);
-      void this.ctx.extension.workspaceState
-        .update(activeProfileKey, undefined)
-        .then(() => this.changed.fire());
     }
   }
 
