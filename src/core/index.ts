@@ -46,6 +46,7 @@ export {
   jupyterServerLabel,
   managedByLabel,
   managedByValue,
+  profileLabel,
   sessionLabel,
 } from './podLabels.ts';
 export { PodExecClient, type PodExecRequest, type PodExecResult } from './podExec.ts';
@@ -91,6 +92,14 @@ export {
   settingKeys,
   type PodRunnerSettings,
 } from './settings.ts';
+export {
+  parseProfiles,
+  profilePodSpec,
+  type PodProfile,
+  type ProfileBase,
+  type ProfilePod,
+  type ProfileVolume,
+} from './profiles.ts';
 export { listManagedPods, reapOrphanedPods, type ManagedPod } from './orphans.ts';
 export {
   checkPermissions,

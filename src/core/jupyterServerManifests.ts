@@ -138,6 +138,11 @@ function buildPod(
   const fill = (container: JsonObject): JsonObject => {
     const filled: JsonObject = { ...container };
     filled.image ??= options.image ?? defaultJupyterImage;
+    if (filled.command === undefined && filled.args === undefined) {
+      // A spec's gateway container without a command would run the image's own, not the gateway.
+      const { command, args } = defaultContainer;
+      Object.assign(filled, command ? { command } : {}, args ? { args } : {});
+    }
     const ports = Array.isArray(filled.ports) ? [...(filled.ports as JsonObject[])] : [];
     if (!ports.some((p) => p.name === 'jupyter')) {
       ports.push({ name: 'jupyter', containerPort: server.port });

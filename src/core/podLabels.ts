@@ -7,5 +7,7 @@ export const instanceLabel = 'pod-runner.dev/executor-id';
 export const clientLabel = 'pod-runner.dev/client';
 /** The client's session: for the extension, a hash of one window's session id. */
 export const sessionLabel = 'pod-runner.dev/session';
+/** The profile (`podRunner.profiles`) a pod was made from, when one was. */
+export const profileLabel = 'pod-runner.dev/profile';
 /** On a Jupyter gateway's Pod, Secret and Service: the gateway's pod name. */
 export const jupyterServerLabel = 'autogen-kubernetes/jupyter-server';

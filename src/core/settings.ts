@@ -1,4 +1,5 @@
 import { OptionError } from './errors.ts';
+import { parseProfiles, type PodProfile } from './profiles.ts';
 
 /** The extension's settings, validated; the single typed model every part of the extension reads. */
 export interface PodRunnerSettings {
@@ -23,6 +24,8 @@ export interface PodRunnerSettings {
   sync: { enabled: boolean; exclude: string[]; maxFileBytes: number };
   /** Run File's working directory: the synced folder's root, or the file's own folder. */
   runFile: { cwd: 'root' | 'file' };
+  /** Named pod set-ups; the window uses one of them, or none (the settings alone). */
+  profiles: PodProfile[];
 }
 
 /** Settings that change which cluster or pod is used: changing them means reconnecting. */
@@ -39,6 +42,7 @@ export const reconnectSettings = [
   'jupyterImage',
   'jupyterCommand',
   'jupyterPort',
+  'profiles',
 ] as const;
 
 /** The keys of `settingKeys`: a setting of a group (`sync.exclude`) fills a field of its object. */
@@ -71,6 +75,7 @@ export const settingKeys = [
   'sync.exclude',
   'sync.maxFileSizeMB',
   'runFile.cwd',
+  'profiles',
 ] as const satisfies readonly SettingKey[];
 
 type Raw = Record<string, unknown>;
@@ -217,6 +222,7 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     cleanupPolicy,
     sync: syncSettings(raw),
     runFile: { cwd: runFileCwd(raw) },
+    profiles: parseProfiles(raw.profiles),
   };
 }
 

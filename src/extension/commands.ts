@@ -21,6 +21,10 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
   selectContext: (ctx) => () => guarded(ctx, 'cannot list contexts', () => selectContext(ctx)),
   selectNamespace: (ctx) => () =>
     guarded(ctx, 'cannot list namespaces', () => selectNamespace(ctx)),
+  selectProfile: (ctx) => (name) =>
+    guarded(ctx, 'cannot select the profile', () =>
+      name === undefined ? ctx.profiles.pick() : ctx.profiles.select(optionalText(name)),
+    ),
   showLogs: (ctx) => () => ctx.logChannel.show(),
   showOutput: (ctx) => () => ctx.output.show(),
   openSettings: () => () =>
@@ -134,6 +138,7 @@ async function managePods(ctx: Ctx): Promise<void> {
     [true, '$(cloud-upload) Sync workspace to the pod', 'syncWorkspace'],
     [executorUp || kernelUp, '$(cloud-download) Download from the pod', 'downloadFromPod'],
     [true, '$(trash) Delete orphaned pods', 'reapOrphans'],
+    [true, '$(server-process) Select profile', 'selectProfile'],
     [true, '$(server-environment) Select context', 'selectContext'],
     [true, '$(symbol-namespace) Select namespace', 'selectNamespace'],
     [true, '$(output) Show Pod Runner log', 'showLogs'],

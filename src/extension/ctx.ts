@@ -7,6 +7,7 @@ import { windowPodLabels } from './windowIdentity.ts';
 import { KernelController } from './kernelController.ts';
 import { channelLogger } from './logging.ts';
 import { PodLogsProvider, podLogsScheme } from './podLogs.ts';
+import { Profiles } from './profiles.ts';
 import { RunOutput } from './runOutput.ts';
 import { registerTracebackLinks } from './tracebackLinks.ts';
 import { WorkspaceSync } from './workspaceSync.ts';
@@ -25,6 +26,8 @@ export class Ctx implements vscode.Disposable {
     vscode.env.sessionId,
   );
   readonly leftovers = new LeftoverPods(this);
+  /** The window's profile choice and the profiles' own notebook controllers. */
+  readonly profiles = new Profiles(this);
   /** The executor pod (Run Selection, Run File, the API, stateless notebook cells). */
   readonly executor = new ExecutorSession(this);
   /** The gateway-pod notebook controller and its kernels. */
@@ -40,6 +43,7 @@ export class Ctx implements vscode.Disposable {
       this.output,
       this.executor,
       this.kernels,
+      this.profiles,
       this.podLogs,
       vscode.workspace.registerTextDocumentContentProvider(podLogsScheme, this.podLogs),
       registerTracebackLinks(),
@@ -111,7 +115,11 @@ export class Ctx implements vscode.Disposable {
    * fails to stop does not keep the other: the first failure is thrown once both are done.
    */
   async stopPods(force: boolean): Promise<void> {
-    const results = await Promise.allSettled([this.executor.stop(force), this.kernels.stop(force)]);
+    const results = await Promise.allSettled([
+      this.executor.stop(force),
+      this.kernels.stop(force),
+      this.profiles.stop(force),
+    ]);
     const failed = results.find((result) => result.status === 'rejected');
     if (failed) {
       throw failed.reason;

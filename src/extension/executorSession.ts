@@ -4,10 +4,16 @@ import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
+import { podOptionsOf } from './profilePods.ts';
+import type { Profiles } from './profiles.ts';
+
+type ExecutorCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'> & {
+  profiles: Pick<Profiles, 'profileFor'>;
+};
 
 /** The window's executor pod: started on first use, reused by every run, deleted on stop. */
 export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
-  constructor(private readonly ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>) {
+  constructor(private readonly ctx: ExecutorCtx) {
     super({
       kind: 'pod',
       create: () => createExecutor(ctx),
@@ -53,22 +59,25 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
   }
 }
 
-async function createExecutor(
-  ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels'>,
-): Promise<PodCommandLineCodeExecutor> {
+/** The executor of the window's active profile (none: the settings alone). */
+async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecutor> {
   const settings = ctx.settings;
-  const { PodCommandLineCodeExecutor, resourceRequirements } = await loadCore();
-  const resources = resourceRequirements(settings.resources);
+  const { image, podSpec, resources, labels } = await podOptionsOf(
+    settings,
+    ctx.profiles.profileFor(settings),
+    'executor',
+  );
+  const { PodCommandLineCodeExecutor } = await loadCore();
   return new PodCommandLineCodeExecutor({
     ...clusterTargetOf(settings),
-    image: settings.image,
-    ...(settings.podSpec !== undefined ? { podSpec: settings.podSpec } : {}),
+    image,
+    ...(podSpec !== undefined ? { podSpec } : {}),
     ...(settings.volume !== undefined ? { volume: settings.volume } : {}),
     workspacePath: settings.workspacePath,
     timeout: settings.timeout,
     startupTimeout: settings.startupTimeout,
     autoRemove: settings.autoRemove,
-    labels: { ...settings.labels, ...ctx.podLabels },
+    labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,
   });

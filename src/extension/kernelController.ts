@@ -12,13 +12,14 @@ import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
+import { podOptionsOf, summary } from './profilePods.ts';
 import { StreamLineMappers } from './lineMapper.ts';
 import type { PodStateHolder } from './podState.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
 
 type KernelCtx = Pick<
   Ctx,
-  'settings' | 'logger' | 'podLabels' | 'leftovers' | 'workspaceSync' | 'output'
+  'settings' | 'logger' | 'podLabels' | 'leftovers' | 'workspaceSync' | 'output' | 'profiles'
 >;
 
 /** A notebook's kernel, tied to the gateway server it was started on. */
@@ -32,27 +33,39 @@ interface NotebookKernel {
 /**
  * "Kubernetes kernel (Jupyter gateway pod)": one gateway pod per window, started lazily, one
  * kernel per notebook. Rich outputs, display updates, clear_output, errors in the cell; a
- * cancelled cell interrupts the kernel.
+ * cancelled cell interrupts the kernel. Its pod follows the window's profile; a profile's own
+ * controller ("Kubernetes kernel — gpu-large", `profile` given) always uses that profile.
  */
 export class KernelController implements vscode.Disposable {
-  private readonly controller = vscode.notebooks.createNotebookController(
-    'pod-runner-kernel',
-    'jupyter-notebook',
-    'Kubernetes kernel (Jupyter gateway pod)',
-  );
+  private readonly controller: vscode.NotebookController;
   private readonly gateway: PodSession<PodJupyterServer>;
   /** One kernel per open notebook, by notebook URI; removed when the notebook closes. */
   private readonly kernels = new Map<string, NotebookKernel>();
   private readonly queues: NotebookCellQueues;
   private readonly subscriptions: vscode.Disposable[] = [];
 
-  constructor(private readonly ctx: KernelCtx) {
+  constructor(
+    private readonly ctx: KernelCtx,
+    profile?: string,
+  ) {
+    this.controller = vscode.notebooks.createNotebookController(
+      profile === undefined ? 'pod-runner-kernel' : `pod-runner-kernel-profile-${profile}`,
+      'jupyter-notebook',
+      profile === undefined
+        ? 'Kubernetes kernel (Jupyter gateway pod)'
+        : `Kubernetes kernel — ${profile}`,
+    );
     this.gateway = new PodSession({
-      kind: 'kernel pod',
-      create: () => createServer(ctx),
+      kind: profile === undefined ? 'kernel pod' : `kernel pod (profile ${profile})`,
+      create: () => createServer(ctx, profile),
       afterStart: () => ctx.leftovers.afterPodStart(),
     });
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
+    if (profile !== undefined) {
+      const settings = ctx.settings;
+      const own = settings.profiles.find((candidate) => candidate.name === profile);
+      this.controller.detail = own && summary(own);
+    }
     this.controller.supportedLanguages = ['python'];
     this.controller.supportsExecutionOrder = true;
     // Cancelling a cell aborts its signal; the executor turns that into a kernel interrupt
@@ -256,19 +269,26 @@ function writeMapped(
   );
 }
 
-async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {
+/** The gateway server of `profile` (none given: the window's active profile). */
+async function createServer(ctx: KernelCtx, profile?: string): Promise<PodJupyterServer> {
   const settings = ctx.settings;
+  const { image, podSpec, labels } = await podOptionsOf(
+    settings,
+    ctx.profiles.profileFor(settings, profile),
+    'kernel',
+  );
   const { PodJupyterServer } = await loadCore();
   return new PodJupyterServer({
     ...clusterTargetOf(settings),
-    image: settings.jupyterImage,
+    image,
+    ...(podSpec !== undefined ? { podSpec } : {}),
     ...(settings.jupyterCommand ? { command: settings.jupyterCommand } : {}),
     port: settings.jupyterPort,
     // The same path as the executor's: a folder syncs to the same root in both pods.
     workspacePath: settings.workspacePath,
     startupTimeout: settings.startupTimeout,
     autoRemove: settings.autoRemove,
-    labels: { ...settings.labels, ...ctx.podLabels },
+    labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     logger: ctx.logger,
   });
 }

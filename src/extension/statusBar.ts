@@ -16,6 +16,8 @@ const precedence: PodState[] = ['error', 'starting', 'busy', 'ready', 'none'];
 export interface PodRunnerStatus {
   executor: PodState;
   kernel: PodState;
+  /** The profile the window's pods use, if any. */
+  profile: string | undefined;
   /** The status-bar text, icons included. */
   text: string;
 }
@@ -28,8 +30,9 @@ export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
     ...(executor === 'none' ? [] : [`executor ${executor}`]),
     ...(kernel === 'none' ? [] : [`kernel ${kernel}`]),
   ];
-  const text = `${icons[shown]} Pod Runner: ${parts.length ? parts.join(' · ') : 'no pods'}`;
-  return { executor, kernel, text };
+  const profile = ctx.profiles.activeName;
+  const text = `${icons[shown]} Pod Runner${profile === undefined ? '' : ` (${profile})`}: ${parts.length ? parts.join(' · ') : 'no pods'}`;
+  return { executor, kernel, profile, text };
 }
 
 function podLine(label: string, name: string | undefined, holder: PodStateHolder): string {
@@ -57,14 +60,19 @@ export function createStatusBar(ctx: Ctx): vscode.Disposable {
     const status = podRunnerStatus(ctx);
     item.text = status.text;
     const lines = [
-      `**Pod Runner** · ${target}`,
+      `**Pod Runner** · ${target}${status.profile === undefined ? '' : ` · profile ${status.profile}`}`,
       podLine('Executor pod', ctx.executor.podName, ctx.executor.status),
       podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status),
-      '[Manage Pods](command:podRunner.managePods) · [Select Context](command:podRunner.selectContext) · [Show Logs](command:podRunner.showLogs)',
+      '[Manage Pods](command:podRunner.managePods) · [Select Profile](command:podRunner.selectProfile) · [Select Context](command:podRunner.selectContext) · [Show Logs](command:podRunner.showLogs)',
     ];
     item.tooltip = new vscode.MarkdownString(lines.join('\n\n'));
     item.tooltip.isTrusted = {
-      enabledCommands: ['podRunner.managePods', 'podRunner.selectContext', 'podRunner.showLogs'],
+      enabledCommands: [
+        'podRunner.managePods',
+        'podRunner.selectProfile',
+        'podRunner.selectContext',
+        'podRunner.showLogs',
+      ],
     };
     item.backgroundColor =
       status.executor === 'error' || status.kernel === 'error'
@@ -77,6 +85,7 @@ export function createStatusBar(ctx: Ctx): vscode.Disposable {
     item,
     ctx.executor.status.onDidChange(update),
     ctx.kernels.status.onDidChange(update),
+    ctx.profiles.onDidChange(update),
     vscode.workspace.onDidChangeConfiguration(
       (e) => e.affectsConfiguration('podRunner') && update(),
     ),

@@ -53,6 +53,7 @@ test('only the user or the machine chooses the kubeconfig; a workspace cannot', 
     'podRunner.podSpec': 'machine-overridable',
     'podRunner.volume': 'machine-overridable',
     'podRunner.jupyterCommand': 'machine-overridable',
+    'podRunner.profiles': 'machine-overridable',
   });
   assert.deepEqual(
     [...manifest.capabilities.untrustedWorkspaces.restrictedConfigurations].sort(),

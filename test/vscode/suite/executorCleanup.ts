@@ -115,6 +115,7 @@ export const executorCleanupFeature: HostFeature = {
           logger: silentLogger,
           podLabels: {},
           leftovers: { afterPodStart: () => undefined } as unknown as LeftoverPods,
+          profiles: { profileFor: () => undefined },
         });
         try {
           const executor = await session.ensureStarted();

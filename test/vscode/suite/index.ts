@@ -12,6 +12,7 @@ import { leftoverPodsFeature } from './leftoverPods.ts';
 import { orphanedPodsFeature } from './orphanedPods.ts';
 import { podSessionFeature } from './podSession.ts';
 import { podShellFeature } from './podShell.ts';
+import { profilesFeature } from './profiles.ts';
 import { runCodeFeature } from './runCode.ts';
 import { settingsFeature } from './settings.ts';
 import { statelessNotebookFeature } from './statelessNotebook.ts';
@@ -39,6 +40,7 @@ const features: HostFeature[] = [
   windowCloseFeature,
   leftoverPodsFeature,
   orphanedPodsFeature,
+  profilesFeature,
 ];
 
 /**
