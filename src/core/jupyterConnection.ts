@@ -11,6 +11,11 @@ export interface PodJupyterConnectionInfo {
   basePath?: string;
   /** https/wss instead of http/ws. Default: from the host URL, else false. */
   secure?: boolean;
+  /**
+   * Why the server can never be reached again (its pod was deleted), once that is known; a
+   * connection being retried gives up with this error instead of trying until its deadline.
+   */
+  permanentFailure?: () => Error | undefined;
 }
 
 /**

@@ -58,8 +58,12 @@ interface PendingExecution {
   reject: (error: Error) => void;
 }
 
-/** Five tries to open the kernel's WebSocket, 400 ms to 3.2 s apart. */
-const reconnectBackoff: BackoffPolicy = { initialDelayMs: 400, maxDelayMs: 3_200, maxAttempts: 5 };
+/**
+ * Tries to open the kernel's WebSocket, 400 ms to 5 s apart, for up to `reconnectWindowMs`: long
+ * enough to ride out a network loss or a laptop's sleep of minutes.
+ */
+const reconnectBackoff: BackoffPolicy = { initialDelayMs: 400, maxDelayMs: 5_000 };
+export const reconnectWindowMs = 10 * 60_000;
 /** After a restart, kernel_info is asked again each second until the kernel answers. */
 const kernelInfoBackoff: BackoffPolicy = { initialDelayMs: 1_000, maxDelayMs: 1_000 };
 
@@ -206,14 +210,26 @@ export class KernelChannel {
   }
 
   private async connectWithRetries(): Promise<WebSocket> {
-    const backoff = new Backoff(reconnectBackoff, this.lifetime.signal);
-    for (;;) {
+    const backoff = new Backoff(
+      reconnectBackoff,
+      AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(reconnectWindowMs)]),
+    );
+    for (let attempt = 1; ; attempt++) {
       try {
         const socket = await this.connectOnce();
+        if (attempt > 1) {
+          this.logger.info(`kernel ${this.kernelId}: reconnected after ${attempt} attempts`);
+        }
         this.socket = socket;
         return socket;
       } catch (error) {
-        if (error instanceof JupyterAuthError || !(await backoff.wait())) {
+        const unreachable = this.info.permanentFailure?.();
+        if (unreachable) {
+          throw unreachable;
+        }
+        // Neither a refused token nor a kernel the server no longer has gets better with time.
+        const final = error instanceof JupyterAuthError || error instanceof KernelDiedError;
+        if (final || !(await backoff.wait())) {
           throw error;
         }
       }
@@ -236,7 +252,9 @@ export class KernelChannel {
             ? new JupyterAuthError(
                 `the Jupyter server refused the kernel connection (HTTP ${status}): check the token`,
               )
-            : new KernelConnectionError(`the kernel connection was refused with HTTP ${status}`),
+            : status === 404
+              ? new KernelDiedError(`kernel ${this.kernelId} no longer exists on the server`)
+              : new KernelConnectionError(`the kernel connection was refused with HTTP ${status}`),
         );
       });
       socket.once('error', (error) =>

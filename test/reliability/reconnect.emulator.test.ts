@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import {
+  PodGoneError,
+  PodJupyterCodeExecutor,
+  PodJupyterServer,
+  type Logger,
+  type PortForwardState,
+} from '../../src/core/index.ts';
+import {
+  apiRequest,
+  eventually,
+  managedPodNames,
+  requireTool,
+  withEmulator,
+} from '../support/emulatorFixture.ts';
+import { jupyterServerAvailable } from '../support/jupyterServer.ts';
+import { scratchDir } from '../support/scratch.ts';
+
+const available = jupyterServerAvailable();
+const requirement = "Debian's python3-jupyter-server (the gateway's stand-in in the pod)";
+type Emulator = Awaited<ReturnType<typeof withEmulator>>;
+
+/** The old limit of the kernel socket's reconnection: an outage must outlast it. */
+const attemptsBeyondTheOldLimit = 6;
+
+/**
+ * A cell that prints, then waits (in the kernel) until the Jupyter server has no socket for the
+ * kernel (so it buffers) and the test opens the gate, prints again, and marks itself done: its
+ * second half runs entirely during the outage.
+ */
+function cellAcrossTheOutage(kernelId: string): string {
+  return [
+    'import json, os, time, urllib.request',
+    'runs += 1',
+    'print("started", flush=True)',
+    'def connections():',
+    `    url = f"http://127.0.0.1:{os.environ['KG_PORT']}/api/kernels/${kernelId}"`,
+    `    headers = {"Authorization": "token " + os.environ["KG_AUTH_TOKEN"]}`,
+    '    return json.load(urllib.request.urlopen(urllib.request.Request(url, headers=headers)))["connections"]',
+    'while connections() > 0 or not os.path.exists("/workspace/gate"):',
+    '    time.sleep(0.05)',
+    'print("finished while the API server was down", flush=True)',
+    'open("/workspace/done", "w").close()',
+  ].join('\n');
+}
+
+describe('reconnect: the API server unreachable for a while, then back', () => {
+  let emulator: Emulator;
+  let server: PodJupyterServer | undefined;
+  let executor: PodJupyterCodeExecutor | undefined;
+  let outage: { restore(): Promise<void> } | undefined;
+  let states: PortForwardState[] = [];
+  let refusals = 0;
+
+  const logger: Logger = {
+    trace: () => undefined,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (message) => {
+      if (/port-forward to pod .* failed: .*ECONNREFUSED/.test(message)) {
+        refusals++;
+      }
+    },
+    error: () => undefined,
+  };
+
+  /** A gateway whose /workspace is `gate` on the host, and a kernel on it. */
+  async function startKernel(gate: string): Promise<PodJupyterCodeExecutor> {
+    states = [];
+    refusals = 0;
+    server = new PodJupyterServer({
+      kubeconfig: emulator.kubeconfigPath,
+      startupTimeout: 60,
+      volume: { name: 'gate', hostPath: { path: gate } },
+      logger,
+      onConnectionState: (state) => states.push(state),
+    });
+    await server.start();
+    executor = new PodJupyterCodeExecutor(server, { timeout: 300 });
+    await executor.start();
+    return executor;
+  }
+
+  before(async () => {
+    emulator = await withEmulator({ backoffBaseMs: 200 });
+  });
+
+  afterEach(async () => {
+    await outage?.restore();
+    outage = undefined;
+    await executor?.stop();
+    await server?.stop();
+    executor = undefined;
+    server = undefined;
+    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours remains');
+  });
+
+  after(async () => {
+    await emulator.verifyNoLeaks();
+  });
+
+  test('a cell running across the outage completes with all its output, run once; the kernel keeps its state', async (t) => {
+    if (!requireTool(t, available, requirement)) {
+      return;
+    }
+    const gate = scratchDir('pod-runner-reconnect-');
+    const kernel = await startKernel(gate);
+    await kernel.executeCodeBlocks([{ language: 'python', code: 'runs = 0' }]);
+    let outageBegun: Promise<void> | undefined;
+    const running = kernel.executeCodeBlocks(
+      [{ language: 'python', code: cellAcrossTheOutage(kernel.kernelId!) }],
+      {
+        onOutput: (event) => {
+          if (event.type === 'stream' && !outageBegun) {
+            outageBegun = emulator.faults.takeApiServerDown().then((down) => {
+              outage = down;
+            });
+          }
+        },
+      },
+    );
+    await eventually(() => outageBegun !== undefined, 60_000, 'the cell to print its first line');
+    await outageBegun;
+    await eventually(
+      () => refusals >= attemptsBeyondTheOldLimit,
+      60_000,
+      `${attemptsBeyondTheOldLimit} refused reconnection attempts`,
+    );
+    assert.equal(states.at(-1), 'reconnecting');
+    writeFileSync(join(gate, 'gate'), '');
+    await eventually(() => existsSync(join(gate, 'done')), 60_000, 'the cell to finish');
+    await outage!.restore();
+    outage = undefined;
+
+    const result = await running;
+    assert.equal(result.exitCode, 0, result.output);
+    assert.equal(result.output, 'started\nfinished while the API server was down\n');
+    assert.equal(states.at(-1), 'connected');
+    const after = await kernel.executeCodeBlocks([{ language: 'python', code: 'print(runs)' }]);
+    assert.equal(after.output, '1\n', 'the cell ran exactly once');
+  });
+
+  test('the pod stopped during the outage: the running cell fails as gone, with its events, not retried forever', async (t) => {
+    if (!requireTool(t, available, requirement)) {
+      return;
+    }
+    const kernel = await startKernel(scratchDir('pod-runner-reconnect-'));
+    let outageBegun: Promise<void> | undefined;
+    const running = kernel
+      .executeCodeBlocks(
+        [
+          {
+            language: 'python',
+            code: 'print("started", flush=True)\nimport time\ntime.sleep(600)',
+          },
+        ],
+        {
+          onOutput: () => {
+            outageBegun ??= emulator.faults.takeApiServerDown().then((down) => {
+              outage = down;
+            });
+          },
+        },
+      )
+      .then(
+        () => assert.fail('the cell cannot complete: its pod stopped'),
+        (error: unknown) => error,
+      );
+    await eventually(() => outageBegun !== undefined, 60_000, 'the cell to print');
+    await outageBegun;
+    await eventually(() => refusals >= 1, 60_000, 'a refused reconnection attempt');
+    emulator.faults.killPod('default', server!.podName, 'OOMKilled');
+    await outage!.restore();
+    outage = undefined;
+
+    const error = await running;
+    assert.ok(error instanceof PodGoneError, String(error));
+    assert.equal(error.pod, server!.podName);
+    assert.match(error.message, /stopped \(phase Failed/);
+    assert.ok(error.events.length > 0, 'the last events are given');
+    assert.match(error.message, /Last events:\n {2}\S/);
+    assert.equal(states.at(-1), 'gone');
+  });
+
+  test('the pod deleted between cells: the next cell fails at once as gone, with its events', async (t) => {
+    if (!requireTool(t, available, requirement)) {
+      return;
+    }
+    const kernel = await startKernel(scratchDir('pod-runner-reconnect-'));
+    await kernel.executeCodeBlocks([{ language: 'python', code: 'x = 1' }]);
+    const podName = server!.podName;
+    await apiRequest(emulator, 'DELETE', `/api/v1/namespaces/default/pods/${podName}`);
+    await eventually(
+      async () => !(await managedPodNames(emulator)).includes(podName),
+      60_000,
+      'the pod to be deleted',
+    );
+    const started = Date.now();
+    await assert.rejects(
+      kernel.executeCodeBlocks([{ language: 'python', code: 'print(x)' }]),
+      (error: unknown) =>
+        error instanceof PodGoneError &&
+        /was deleted: it cannot be reconnected to/.test(error.message) &&
+        error.events.length > 0,
+    );
+    assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
+    assert.equal(states.at(-1), 'gone');
+  });
+});
