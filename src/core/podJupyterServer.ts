@@ -61,7 +61,7 @@ export interface PodJupyterServerOptions extends JupyterServerSpecOptions {
   /** Opens the Kubernetes WebSockets (port-forward, terminals); for tests. */
   webSocketFactory?: WebSocketFactory;
   /** The port-forward's state as it changes: `reconnecting` while the cluster is unreachable. */
-  onConnectionState?: (state: PortForwardState) => void;
+  onConnectionState?: (state: PortForwardState, podGone?: Error) => void;
 }
 
 /** The names of a gateway's objects: those one start created, or all it uses. */

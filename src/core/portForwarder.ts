@@ -29,7 +29,8 @@ export interface PortForwarderOptions {
   webSocketFactory?: WebSocketFactory;
   /** Without it a pod that is gone is never told from an unreachable one. */
   podLookup?: PodLookup;
-  onStateChange?: (state: PortForwardState) => void;
+  /** Called on each change; with `gone`, the error that says why. */
+  onStateChange?: (state: PortForwardState, podGone?: PodGoneError) => void;
 }
 
 const portForwardProtocol = 'v4.channel.k8s.io';
@@ -137,7 +138,7 @@ export class PortForwarder {
   private setState(state: PortForwardState): void {
     if (this.stateNow !== state && this.stateNow !== 'gone') {
       this.stateNow = state;
-      this.options.onStateChange?.(state);
+      this.options.onStateChange?.(state, this.gone);
     }
   }
 

@@ -49,7 +49,7 @@ export class KernelController implements vscode.Disposable {
   constructor(private readonly ctx: KernelCtx) {
     this.gateway = new PodSession({
       kind: 'kernel pod',
-      create: () => createServer(ctx),
+      create: () => createServer(ctx, this.gateway.status),
       afterStart: () => ctx.leftovers.afterPodStart(),
     });
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
@@ -256,7 +256,7 @@ function writeMapped(
   );
 }
 
-async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {
+async function createServer(ctx: KernelCtx, status: PodStateHolder): Promise<PodJupyterServer> {
   const settings = ctx.settings;
   const { PodJupyterServer } = await loadCore();
   return new PodJupyterServer({
@@ -270,5 +270,6 @@ async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {
     autoRemove: settings.autoRemove,
     labels: { ...settings.labels, ...ctx.podLabels },
     logger: ctx.logger,
+    onConnectionState: (state, podGone) => status.followConnection(state, podGone),
   });
 }
