@@ -59,11 +59,18 @@ interface PendingExecution {
 }
 
 /**
- * Tries to open the kernel's WebSocket, 400 ms to 5 s apart, for up to `reconnectWindowMs`: long
- * enough to ride out a network loss or a laptop's sleep of minutes.
+ * Tries to open the kernel's WebSocket 400 ms to 5 s apart, for up to ten minutes by default: long
+ * enough to ride out a network loss or a laptop's sleep of minutes, not for ever.
  */
 const reconnectBackoff: BackoffPolicy = { initialDelayMs: 400, maxDelayMs: 5_000 };
-export const reconnectWindowMs = 10 * 60_000;
+const defaultReconnectWindowMs = 10 * 60_000;
+
+export interface KernelChannelOptions {
+  webSocketFactory?: JupyterWebSocketFactory;
+  logger?: Logger;
+  /** How long a connection is tried again before the channel gives up; default 10 minutes. */
+  reconnectWindowMs?: number;
+}
 /** After a restart, kernel_info is asked again each second until the kernel answers. */
 const kernelInfoBackoff: BackoffPolicy = { initialDelayMs: 1_000, maxDelayMs: 1_000 };
 
@@ -91,7 +98,7 @@ export class KernelChannel {
   constructor(
     private readonly info: PodJupyterConnectionInfo,
     readonly kernelId: string,
-    private readonly options: { webSocketFactory?: JupyterWebSocketFactory; logger?: Logger } = {},
+    private readonly options: KernelChannelOptions = {},
   ) {}
 
   /**
@@ -212,7 +219,10 @@ export class KernelChannel {
   private async connectWithRetries(): Promise<WebSocket> {
     const backoff = new Backoff(
       reconnectBackoff,
-      AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(reconnectWindowMs)]),
+      AbortSignal.any([
+        this.lifetime.signal,
+        AbortSignal.timeout(this.options.reconnectWindowMs ?? defaultReconnectWindowMs),
+      ]),
     );
     for (let attempt = 1; ; attempt++) {
       try {

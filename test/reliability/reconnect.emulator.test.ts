@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { KernelChannel } from '../../src/core/jupyterKernelClient.ts';
 import {
+  KernelConnectionError,
   PodGoneError,
   PodJupyterCodeExecutor,
   PodJupyterServer,
@@ -216,5 +220,61 @@ describe('reconnect: the API server unreachable for a while, then back', () => {
     );
     assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
     assert.equal(states.at(-1), 'gone');
+  });
+});
+
+describe('reconnect: the kernel socket retries with a bound', () => {
+  /** A port on 127.0.0.1 where nothing listens: every connection is refused. */
+  async function refusingPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  function countingFactory(): { attempts: () => number; factory: typeof createWebSocket } {
+    let attempts = 0;
+    return {
+      attempts: () => attempts,
+      factory: (url, options) => {
+        attempts++;
+        return createWebSocket(url, options);
+      },
+    };
+  }
+  const createWebSocket = (url: string, options: WebSocket.ClientOptions) =>
+    new WebSocket(url, options);
+
+  test('a server that stays unreachable: tries again with backoff, then gives up at the end of its window', async () => {
+    const counting = countingFactory();
+    const channel = new KernelChannel({ host: '127.0.0.1', port: await refusingPort() }, 'k', {
+      reconnectWindowMs: 2_000,
+      webSocketFactory: counting.factory,
+    });
+    const started = Date.now();
+    await assert.rejects(
+      channel.execute('1'),
+      (error: unknown) =>
+        error instanceof KernelConnectionError && /ECONNREFUSED/.test(error.message),
+    );
+    const elapsed = Date.now() - started;
+    channel.close();
+    assert.ok(elapsed >= 2_000 && elapsed < 8_000, `gave up after ${elapsed} ms`);
+    // 400, 800 ms... apart within 2 s: more than one try, far fewer than a tight loop's.
+    assert.ok(counting.attempts() >= 3 && counting.attempts() <= 5, `${counting.attempts()} tries`);
+  });
+
+  test('a server known to be gone for good: the first failure ends the retries with that reason', async () => {
+    const counting = countingFactory();
+    const gone = new PodGoneError('pod default/p was deleted: it cannot be reconnected to', 'p');
+    const channel = new KernelChannel(
+      { host: '127.0.0.1', port: await refusingPort(), permanentFailure: () => gone },
+      'k',
+      { webSocketFactory: counting.factory },
+    );
+    await assert.rejects(channel.execute('1'), (error: unknown) => error === gone);
+    channel.close();
+    assert.equal(counting.attempts(), 1);
   });
 });
