@@ -4,6 +4,7 @@ import { JupyterAuthError, KernelConnectionError, KernelDiedError } from './erro
 import {
   authorizationHeaders,
   jupyterWebSocketUrl,
+  reconnectionBackoff,
   type PodJupyterConnectionInfo,
 } from './jupyterConnection.ts';
 import {
@@ -40,6 +41,13 @@ export interface ExecuteRequestOptions {
 
 export type JupyterWebSocketFactory = (url: string, options: WebSocket.ClientOptions) => WebSocket;
 
+export interface KernelChannelOptions {
+  webSocketFactory?: JupyterWebSocketFactory;
+  logger?: Logger;
+  /** How long a lost connection is tried again before the channel gives up; default 10 minutes. */
+  reconnectWindowMs?: number;
+}
+
 interface PendingExecution {
   msgId: string;
   /**
@@ -58,19 +66,6 @@ interface PendingExecution {
   reject: (error: Error) => void;
 }
 
-/**
- * Tries to open the kernel's WebSocket 400 ms to 5 s apart, for up to ten minutes by default: long
- * enough to ride out a network loss or a laptop's sleep of minutes, not for ever.
- */
-const reconnectBackoff: BackoffPolicy = { initialDelayMs: 400, maxDelayMs: 5_000 };
-const defaultReconnectWindowMs = 10 * 60_000;
-
-export interface KernelChannelOptions {
-  webSocketFactory?: JupyterWebSocketFactory;
-  logger?: Logger;
-  /** How long a connection is tried again before the channel gives up; default 10 minutes. */
-  reconnectWindowMs?: number;
-}
 /** After a restart, kernel_info is asked again each second until the kernel answers. */
 const kernelInfoBackoff: BackoffPolicy = { initialDelayMs: 1_000, maxDelayMs: 1_000 };
 
@@ -217,19 +212,10 @@ export class KernelChannel {
   }
 
   private async connectWithRetries(): Promise<WebSocket> {
-    const backoff = new Backoff(
-      reconnectBackoff,
-      AbortSignal.any([
-        this.lifetime.signal,
-        AbortSignal.timeout(this.options.reconnectWindowMs ?? defaultReconnectWindowMs),
-      ]),
-    );
-    for (let attempt = 1; ; attempt++) {
+    const backoff = reconnectionBackoff(this.lifetime.signal, this.options.reconnectWindowMs);
+    for (;;) {
       try {
         const socket = await this.connectOnce();
-        if (attempt > 1) {
-          this.logger.info(`kernel ${this.kernelId}: reconnected after ${attempt} attempts`);
-        }
         this.socket = socket;
         return socket;
       } catch (error) {

@@ -112,148 +112,164 @@ describe('reconnect: the API server unreachable for a while, then back', () => {
     await emulator.verifyNoLeaks();
   });
 
-  test('a cell running across the outage completes with all its output, run once; the kernel keeps its state', async (t) => {
-    if (!requireTool(t, available, requirement)) {
-      return;
-    }
-    const gate = scratchDir('pod-runner-reconnect-');
-    const kernel = await startKernel(gate);
-    await kernel.executeCodeBlocks([{ language: 'python', code: 'runs = 0' }]);
-    let outageBegun: Promise<void> | undefined;
-    const running = kernel.executeCodeBlocks(
-      [{ language: 'python', code: cellAcrossTheOutage(kernel.kernelId!) }],
-      {
-        onOutput: (event) => {
-          if (event.type === 'stream' && !outageBegun) {
-            outageBegun = emulator.faults.takeApiServerDown().then((down) => {
-              outage = down;
-            });
-          }
-        },
-      },
-    );
-    await eventually(() => outageBegun !== undefined, 60_000, 'the cell to print its first line');
-    await outageBegun;
-    await eventually(
-      () => refusals >= attemptsBeyondTheOldLimit,
-      60_000,
-      `${attemptsBeyondTheOldLimit} refused reconnection attempts`,
-    );
-    assert.equal(states.at(-1), 'reconnecting');
-    writeFileSync(join(gate, 'gate'), '');
-    await eventually(() => existsSync(join(gate, 'done')), 60_000, 'the cell to finish');
-    await outage!.restore();
-    outage = undefined;
-
-    const result = await running;
-    assert.equal(result.exitCode, 0, result.output);
-    assert.equal(result.output, 'started\nfinished while the API server was down\n');
-    assert.equal(states.at(-1), 'connected');
-    const after = await kernel.executeCodeBlocks([{ language: 'python', code: 'print(runs)' }]);
-    assert.equal(after.output, '1\n', 'the cell ran exactly once');
-  });
-
-  test('the pod stopped during the outage: the running cell fails as gone, with its events, not retried forever', async (t) => {
-    if (!requireTool(t, available, requirement)) {
-      return;
-    }
-    // Not restarted in place: a killed gateway leaves its pod Failed.
-    const kernel = await startKernel(scratchDir('pod-runner-reconnect-'), {
-      spec: { restartPolicy: 'Never' },
-    });
-    let outageBegun: Promise<void> | undefined;
-    const running = kernel
-      .executeCodeBlocks(
-        [
-          {
-            language: 'python',
-            code: 'print("started", flush=True)\nimport time\ntime.sleep(600)',
-          },
-        ],
+  test(
+    'a cell running across the outage completes with all its output, run once; the kernel keeps its state',
+    { timeout: 180_000 },
+    async (t) => {
+      if (!requireTool(t, available, requirement)) {
+        return;
+      }
+      const gate = scratchDir('pod-runner-reconnect-');
+      const kernel = await startKernel(gate);
+      await kernel.executeCodeBlocks([{ language: 'python', code: 'runs = 0' }]);
+      let outageBegun: Promise<void> | undefined;
+      const running = kernel.executeCodeBlocks(
+        [{ language: 'python', code: cellAcrossTheOutage(kernel.kernelId!) }],
         {
-          onOutput: () => {
-            outageBegun ??= emulator.faults.takeApiServerDown().then((down) => {
-              outage = down;
-            });
+          onOutput: (event) => {
+            if (event.type === 'stream' && !outageBegun) {
+              outageBegun = emulator.faults.takeApiServerDown().then((down) => {
+                outage = down;
+              });
+            }
           },
         },
-      )
-      .then(
-        (value) =>
-          assert.fail(`the cell completed though its pod stopped: ${JSON.stringify(value)}`),
-        (error: unknown) => error,
       );
-    await eventually(() => outageBegun !== undefined, 60_000, 'the cell to print');
-    await outageBegun;
-    await eventually(() => refusals >= 1, 60_000, 'a refused reconnection attempt');
-    emulator.faults.killPod('default', server!.podName, 'OOMKilled');
-    await outage!.restore();
-    outage = undefined;
+      await eventually(() => outageBegun !== undefined, 60_000, 'the cell to print its first line');
+      await outageBegun;
+      await eventually(
+        () => refusals >= attemptsBeyondTheOldLimit,
+        60_000,
+        `${attemptsBeyondTheOldLimit} refused reconnection attempts`,
+      );
+      assert.equal(states.at(-1), 'reconnecting');
+      writeFileSync(join(gate, 'gate'), '');
+      await eventually(() => existsSync(join(gate, 'done')), 60_000, 'the cell to finish');
+      await outage!.restore();
+      outage = undefined;
 
-    const error = await running;
-    assert.ok(error instanceof PodGoneError, String(error));
-    assert.equal(error.pod, server!.podName);
-    assert.match(error.message, /stopped \(phase Failed/);
-    assert.ok(error.events.length > 0, 'the last events are given');
-    assert.match(error.message, /Last events:\n {2}\S/);
-    assert.equal(states.at(-1), 'gone');
-  });
+      const result = await running;
+      assert.equal(result.exitCode, 0, result.output);
+      assert.equal(result.output, 'started\nfinished while the API server was down\n');
+      assert.equal(states.at(-1), 'connected');
+      const after = await kernel.executeCodeBlocks([{ language: 'python', code: 'print(runs)' }]);
+      assert.equal(after.output, '1\n', 'the cell ran exactly once');
+    },
+  );
 
-  test('the pod deleted between cells: the next cell fails at once as gone, with its events', async (t) => {
-    if (!requireTool(t, available, requirement)) {
-      return;
-    }
-    const kernel = await startKernel(scratchDir('pod-runner-reconnect-'));
-    await kernel.executeCodeBlocks([{ language: 'python', code: 'x = 1' }]);
-    const podName = server!.podName;
-    await apiRequest(emulator, 'DELETE', `/api/v1/namespaces/default/pods/${podName}`);
-    await eventually(
-      async () => !(await managedPodNames(emulator)).includes(podName),
-      60_000,
-      'the pod to be deleted',
-    );
-    const started = Date.now();
-    await assert.rejects(
-      kernel.executeCodeBlocks([{ language: 'python', code: 'print(x)' }]),
-      (error: unknown) =>
-        error instanceof PodGoneError &&
-        /was deleted: it cannot be reconnected to/.test(error.message) &&
-        error.events.length > 0,
-    );
-    assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
-    assert.equal(states.at(-1), 'gone');
-  });
+  test(
+    'the pod stopped during the outage: the running cell fails as gone, with its events, not retried forever',
+    { timeout: 180_000 },
+    async (t) => {
+      if (!requireTool(t, available, requirement)) {
+        return;
+      }
+      // Not restarted in place: a killed gateway leaves its pod Failed.
+      const kernel = await startKernel(scratchDir('pod-runner-reconnect-'), {
+        spec: { restartPolicy: 'Never' },
+      });
+      let outageBegun: Promise<void> | undefined;
+      const running = kernel
+        .executeCodeBlocks(
+          [
+            {
+              language: 'python',
+              code: 'print("started", flush=True)\nimport time\ntime.sleep(600)',
+            },
+          ],
+          {
+            onOutput: () => {
+              outageBegun ??= emulator.faults.takeApiServerDown().then((down) => {
+                outage = down;
+              });
+            },
+          },
+        )
+        .then(
+          (value) =>
+            assert.fail(`the cell completed though its pod stopped: ${JSON.stringify(value)}`),
+          (error: unknown) => error,
+        );
+      await eventually(() => outageBegun !== undefined, 60_000, 'the cell to print');
+      await outageBegun;
+      await eventually(() => refusals >= 1, 60_000, 'a refused reconnection attempt');
+      emulator.faults.killPod('default', server!.podName, 'OOMKilled');
+      await outage!.restore();
+      outage = undefined;
+
+      const error = await running;
+      assert.ok(error instanceof PodGoneError, String(error));
+      assert.equal(error.pod, server!.podName);
+      assert.match(error.message, /stopped \(phase Failed/);
+      assert.ok(error.events.length > 0, 'the last events are given');
+      assert.match(error.message, /Last events:\n {2}\S/);
+      assert.equal(states.at(-1), 'gone');
+    },
+  );
+
+  test(
+    'the pod deleted between cells: the next cell fails at once as gone, with its events',
+    { timeout: 180_000 },
+    async (t) => {
+      if (!requireTool(t, available, requirement)) {
+        return;
+      }
+      const kernel = await startKernel(scratchDir('pod-runner-reconnect-'));
+      await kernel.executeCodeBlocks([{ language: 'python', code: 'x = 1' }]);
+      const podName = server!.podName;
+      await apiRequest(emulator, 'DELETE', `/api/v1/namespaces/default/pods/${podName}`);
+      await eventually(
+        async () => !(await managedPodNames(emulator)).includes(podName),
+        60_000,
+        'the pod to be deleted',
+      );
+      const started = Date.now();
+      await assert.rejects(
+        kernel.executeCodeBlocks([{ language: 'python', code: 'print(x)' }]),
+        (error: unknown) =>
+          error instanceof PodGoneError &&
+          /was deleted: it cannot be reconnected to/.test(error.message) &&
+          error.events.length > 0,
+      );
+      assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
+      assert.equal(states.at(-1), 'gone');
+    },
+  );
 });
 
 describe('reconnect: the command-line executor after an outage', () => {
-  test('a run while the API server is down fails at once, typed; once it is back the same pod runs again', async () => {
-    const emulator = await withEmulator();
-    const executor = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
-      timeout: 60,
-      startupTimeout: 30,
-    });
-    try {
-      await executor.start();
-      const run = (code: string) => executor.executeCodeBlocks([{ language: 'sh', code }]);
-      await run('echo kept > /workspace/state');
-      const outage = await emulator.faults.takeApiServerDown();
+  test(
+    'a run while the API server is down fails at once, typed; once it is back the same pod runs again',
+    { timeout: 180_000 },
+    async () => {
+      const emulator = await withEmulator();
+      const executor = new PodCommandLineCodeExecutor({
+        kubeconfig: emulator.kubeconfigPath,
+        timeout: 60,
+        startupTimeout: 30,
+      });
       try {
-        await assert.rejects(
-          run('echo never'),
-          (error: unknown) =>
-            error instanceof ConnectionLostError && error.message.includes(executor.podName),
-        );
+        await executor.start();
+        const run = (code: string) => executor.executeCodeBlocks([{ language: 'sh', code }]);
+        await run('echo kept > /workspace/state');
+        const outage = await emulator.faults.takeApiServerDown();
+        try {
+          await assert.rejects(
+            run('echo never'),
+            (error: unknown) =>
+              error instanceof ConnectionLostError && error.message.includes(executor.podName),
+          );
+        } finally {
+          await outage.restore();
+        }
+        assert.equal((await run('cat /workspace/state')).output, 'kept\n');
+        assert.deepEqual(await managedPodNames(emulator), [executor.podName], 'the same pod');
       } finally {
-        await outage.restore();
+        await executor.stop();
+        await emulator.verifyNoLeaks();
       }
-      assert.equal((await run('cat /workspace/state')).output, 'kept\n');
-      assert.deepEqual(await managedPodNames(emulator), [executor.podName], 'the same pod');
-    } finally {
-      await executor.stop();
-      await emulator.verifyNoLeaks();
-    }
-  });
+    },
+  );
 });
 
 describe('reconnect: the kernel socket retries with a bound', () => {
