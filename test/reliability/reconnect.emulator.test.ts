@@ -12,6 +12,7 @@ import {
   PodGoneError,
   PodJupyterCodeExecutor,
   PodJupyterServer,
+  type JupyterCodeResult,
   type Logger,
   type PortForwardState,
 } from '../../src/core/index.ts';
@@ -94,6 +95,31 @@ describe('reconnect: the API server unreachable for a while, then back', () => {
     return executor;
   }
 
+  /**
+   * Starts a cell that prints and then sleeps, takes the API server down at its first output, and
+   * resolves once it is down (after a refused reconnection) with the cell's outcome to come
+   * (wrapped: an async function would wait for a promise it returns).
+   */
+  async function runIntoAnOutage(
+    kernel: PodJupyterCodeExecutor,
+  ): Promise<{ outcome: Promise<JupyterCodeResult | Error> }> {
+    let outageBegun: Promise<void> | undefined;
+    const code = 'print("started", flush=True)\nimport time\ntime.sleep(600)';
+    const running = kernel
+      .executeCodeBlocks([{ language: 'python', code }], {
+        onOutput: () => {
+          outageBegun ??= emulator.faults.takeApiServerDown().then((down) => {
+            outage = down;
+          });
+        },
+      })
+      .catch((error: unknown) => error as Error);
+    await eventually(() => outageBegun !== undefined, 60_000, 'the cell to print');
+    await outageBegun;
+    await eventually(() => refusals >= 1, 60_000, 'a refused reconnection attempt');
+    return { outcome: running };
+  }
+
   before(async () => {
     emulator = await withEmulator({ backoffBaseMs: 200 });
   });
@@ -168,42 +194,41 @@ describe('reconnect: the API server unreachable for a while, then back', () => {
       const kernel = await startKernel(scratchDir('pod-runner-reconnect-'), {
         spec: { restartPolicy: 'Never' },
       });
-      let outageBegun: Promise<void> | undefined;
-      const running = kernel
-        .executeCodeBlocks(
-          [
-            {
-              language: 'python',
-              code: 'print("started", flush=True)\nimport time\ntime.sleep(600)',
-            },
-          ],
-          {
-            onOutput: () => {
-              outageBegun ??= emulator.faults.takeApiServerDown().then((down) => {
-                outage = down;
-              });
-            },
-          },
-        )
-        .then(
-          (value) =>
-            assert.fail(`the cell completed though its pod stopped: ${JSON.stringify(value)}`),
-          (error: unknown) => error,
-        );
-      await eventually(() => outageBegun !== undefined, 60_000, 'the cell to print');
-      await outageBegun;
-      await eventually(() => refusals >= 1, 60_000, 'a refused reconnection attempt');
+      const { outcome } = await runIntoAnOutage(kernel);
       emulator.faults.killPod('default', server!.podName, 'OOMKilled');
       await outage!.restore();
       outage = undefined;
 
-      const error = await running;
-      assert.ok(error instanceof PodGoneError, String(error));
+      const error = await outcome;
+      assert.ok(error instanceof PodGoneError, JSON.stringify(error));
       assert.equal(error.pod, server!.podName);
       assert.match(error.message, /stopped \(phase Failed/);
       assert.ok(error.events.length > 0, 'the last events are given');
       assert.match(error.message, /Last events:\n {2}\S/);
       assert.equal(states.at(-1), 'gone');
+    },
+  );
+
+  test(
+    'the gateway restarted in place during the outage: the cell ends saying its kernel is gone; restart() gives a working one',
+    { timeout: 180_000 },
+    async (t) => {
+      if (!requireTool(t, available, requirement)) {
+        return;
+      }
+      const kernel = await startKernel(scratchDir('pod-runner-reconnect-'));
+      const { outcome } = await runIntoAnOutage(kernel);
+      emulator.faults.killPod('default', server!.podName, 'OOMKilled');
+      await outage!.restore();
+      outage = undefined;
+
+      const result = await outcome;
+      assert.ok(!(result instanceof Error), result instanceof Error ? result.message : '');
+      assert.equal(result.exitCode, 1);
+      assert.match(result.output, /^started\nERROR: kernel \S+ no longer exists on the server$/);
+      await kernel.restart();
+      const fresh = await kernel.executeCodeBlocks([{ language: 'python', code: 'print(6 * 7)' }]);
+      assert.equal(fresh.output, '42\n');
     },
   );
 
