@@ -100,3 +100,14 @@ export class SyncError extends PodRunnerError {
     super(message, options);
   }
 }
+
+/** A pod that was deleted or stopped while in use: names it, why, and its last Events. */
+export class PodGoneError extends PodRunnerError {
+  constructor(
+    message: string,
+    readonly pod: string,
+    readonly events: string[] = [],
+  ) {
+    super(message);
+  }
+}

@@ -12,6 +12,7 @@ export {
   OptionError,
   PermissionDeniedError,
   PodRunnerError,
+  PodGoneError,
   PodStartError,
   PortForwardError,
   SpecError,
@@ -84,7 +85,12 @@ export {
   type JupyterServerAccess,
   type PodJupyterServerOptions,
 } from './podJupyterServer.ts';
-export { PortForwarder, type PortForwarderOptions } from './portForwarder.ts';
+export {
+  PortForwarder,
+  type PodLookup,
+  type PortForwarderOptions,
+  type PortForwardState,
+} from './portForwarder.ts';
 export {
   parseSettings,
   reconnectSettings,

@@ -1,3 +1,4 @@
+import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { OptionError } from './errors.ts';
 
 /** Where a Jupyter server (or kernel gateway) answers, as the executor reaches it. */
@@ -11,6 +12,11 @@ export interface PodJupyterConnectionInfo {
   basePath?: string;
   /** https/wss instead of http/ws. Default: from the host URL, else false. */
   secure?: boolean;
+  /**
+   * Why the server can never be reached again (its pod was deleted), once that is known; a
+   * connection being retried gives up with this error instead of trying until its deadline.
+   */
+  permanentFailure?: () => Error | undefined;
 }
 
 /**
@@ -56,4 +62,20 @@ export function jupyterWebSocketUrl(info: PodJupyterConnectionInfo, path: string
 
 export function authorizationHeaders(info: PodJupyterConnectionInfo): Record<string, string> {
   return info.token ? { Authorization: `token ${info.token}` } : {};
+}
+
+/** A lost connection is tried again 400 ms to 5 s apart. */
+const reconnectPolicy: BackoffPolicy = { initialDelayMs: 400, maxDelayMs: 5_000 };
+const defaultReconnectWindowMs = 10 * 60_000;
+
+/**
+ * The waits of a connection to a Jupyter server being tried again: for up to `windowMs` (default
+ * ten minutes, to ride out a network loss or a laptop's sleep), not for ever; none once `signal`
+ * aborts.
+ */
+export function reconnectionBackoff(
+  signal: AbortSignal,
+  windowMs = defaultReconnectWindowMs,
+): Backoff {
+  return new Backoff(reconnectPolicy, AbortSignal.any([signal, AbortSignal.timeout(windowMs)]));
 }

@@ -4,6 +4,7 @@ import { JupyterAuthError, KernelConnectionError, KernelDiedError } from './erro
 import {
   authorizationHeaders,
   jupyterWebSocketUrl,
+  reconnectionBackoff,
   type PodJupyterConnectionInfo,
 } from './jupyterConnection.ts';
 import {
@@ -40,6 +41,13 @@ export interface ExecuteRequestOptions {
 
 export type JupyterWebSocketFactory = (url: string, options: WebSocket.ClientOptions) => WebSocket;
 
+export interface KernelChannelOptions {
+  webSocketFactory?: JupyterWebSocketFactory;
+  logger?: Logger;
+  /** How long a lost connection is tried again before the channel gives up; default 10 minutes. */
+  reconnectWindowMs?: number;
+}
+
 interface PendingExecution {
   msgId: string;
   /**
@@ -58,8 +66,6 @@ interface PendingExecution {
   reject: (error: Error) => void;
 }
 
-/** Five tries to open the kernel's WebSocket, 400 ms to 3.2 s apart. */
-const reconnectBackoff: BackoffPolicy = { initialDelayMs: 400, maxDelayMs: 3_200, maxAttempts: 5 };
 /** After a restart, kernel_info is asked again each second until the kernel answers. */
 const kernelInfoBackoff: BackoffPolicy = { initialDelayMs: 1_000, maxDelayMs: 1_000 };
 
@@ -87,7 +93,7 @@ export class KernelChannel {
   constructor(
     private readonly info: PodJupyterConnectionInfo,
     readonly kernelId: string,
-    private readonly options: { webSocketFactory?: JupyterWebSocketFactory; logger?: Logger } = {},
+    private readonly options: KernelChannelOptions = {},
   ) {}
 
   /**
@@ -206,14 +212,20 @@ export class KernelChannel {
   }
 
   private async connectWithRetries(): Promise<WebSocket> {
-    const backoff = new Backoff(reconnectBackoff, this.lifetime.signal);
+    const backoff = reconnectionBackoff(this.lifetime.signal, this.options.reconnectWindowMs);
     for (;;) {
       try {
         const socket = await this.connectOnce();
         this.socket = socket;
         return socket;
       } catch (error) {
-        if (error instanceof JupyterAuthError || !(await backoff.wait())) {
+        const unreachable = this.info.permanentFailure?.();
+        if (unreachable) {
+          throw unreachable;
+        }
+        // Neither a refused token nor a kernel the server no longer has gets better with time.
+        const final = error instanceof JupyterAuthError || error instanceof KernelDiedError;
+        if (final || !(await backoff.wait())) {
           throw error;
         }
       }
@@ -236,7 +248,9 @@ export class KernelChannel {
             ? new JupyterAuthError(
                 `the Jupyter server refused the kernel connection (HTTP ${status}): check the token`,
               )
-            : new KernelConnectionError(`the kernel connection was refused with HTTP ${status}`),
+            : status === 404
+              ? new KernelDiedError(`kernel ${this.kernelId} no longer exists on the server`)
+              : new KernelConnectionError(`the kernel connection was refused with HTTP ${status}`),
         );
       });
       socket.once('error', (error) =>

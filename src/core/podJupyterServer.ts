@@ -18,7 +18,7 @@ import { jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.
 import { PodExecClient } from './podExec.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
-import { PortForwarder } from './portForwarder.ts';
+import { PortForwarder, type PortForwardState } from './portForwarder.ts';
 import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
 import { loadSpec, type JsonObject } from './specLoader.ts';
 import type {
@@ -60,6 +60,8 @@ export interface PodJupyterServerOptions extends JupyterServerSpecOptions {
   logger?: Logger;
   /** Opens the Kubernetes WebSockets (port-forward, terminals); for tests. */
   webSocketFactory?: WebSocketFactory;
+  /** The port-forward's state as it changes: `reconnecting` while the cluster is unreachable. */
+  onConnectionState?: (state: PortForwardState, podGone?: Error) => void;
 }
 
 /** The names of a gateway's objects: those one start created, or all it uses. */
@@ -289,10 +291,18 @@ export class PodJupyterServer implements AsyncDisposable {
       pod: String((session.manifests.pod.metadata as JsonObject).name),
       remotePort: this.port,
       logger: this.logger,
+      podLookup: session.launcher,
+      ...(this.options.onConnectionState ? { onStateChange: this.options.onConnectionState } : {}),
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
-    const localPort = await session.forwarder.start();
-    return { host: '127.0.0.1', port: localPort, ...(this.token ? { token: this.token } : {}) };
+    const forwarder = session.forwarder;
+    const localPort = await forwarder.start();
+    return {
+      host: '127.0.0.1',
+      port: localPort,
+      ...(this.token ? { token: this.token } : {}),
+      permanentFailure: () => forwarder.podGone,
+    };
   }
 
   /**

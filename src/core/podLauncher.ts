@@ -211,7 +211,8 @@ export class PodLauncher {
     return new PodStartError(details, name, reason, events, logTail);
   }
 
-  private async events(name: string): Promise<string[]> {
+  /** The pod's Events, one line each (best effort: none when they cannot be read). */
+  async events(name: string): Promise<string[]> {
     try {
       const list = await this.options.core.listNamespacedEvent({
         namespace: this.options.namespace,

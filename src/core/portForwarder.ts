@@ -1,11 +1,24 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { PortForwardError } from './errors.ts';
+import { KubernetesApiError, PodGoneError, PortForwardError } from './errors.ts';
 import { openKubernetesWebSocket, type WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
 
 export { PortForwardError } from './errors.ts';
+
+/** What the forwarder reads of the pod to tell a pod gone from a network lost. */
+export interface PodLookup {
+  find(name: string): Promise<V1Pod | undefined>;
+  events(name: string): Promise<string[]>;
+}
+
+/**
+ * `connected`: the last connection reached the pod. `reconnecting`: the API server cannot be
+ * reached (network lost, laptop asleep); each new connection tries again. `gone`: the pod was
+ * deleted or stopped; connections are refused from then on.
+ */
+export type PortForwardState = 'connected' | 'reconnecting' | 'gone';
 
 export interface PortForwarderOptions {
   kubeConfig: KubeConfig;
@@ -14,6 +27,10 @@ export interface PortForwarderOptions {
   remotePort: number;
   logger?: Logger;
   webSocketFactory?: WebSocketFactory;
+  /** Without it a pod that is gone is never told from an unreachable one. */
+  podLookup?: PodLookup;
+  /** Called on each change; with `gone`, the error that says why. */
+  onStateChange?: (state: PortForwardState, podGone?: PodGoneError) => void;
 }
 
 const portForwardProtocol = 'v4.channel.k8s.io';
@@ -22,7 +39,9 @@ const portForwardProtocol = 'v4.channel.k8s.io';
  * A local listener on 127.0.0.1 (one stable port for its lifetime) whose every connection is
  * carried to the pod's port over its own pods/portforward WebSocket. A dropped WebSocket closes
  * only that connection; the next connection opens a new one. When the pod is gone, connections
- * are closed at once (and the reason logged), so callers fail fast instead of hanging.
+ * are closed at once (and the reason logged), so callers fail fast instead of hanging. A failure
+ * the API server answered (an HTTP error, nothing listening) makes it read the pod: once the pod
+ * is deleted or stopped, `podGone` says so with its last Events and no connection is tried again.
  */
 export class PortForwarder {
   private server: Server | undefined;
@@ -30,8 +49,19 @@ export class PortForwarder {
   private readonly sockets = new Set<WebSocket>();
   /** Aborted by stop(): WebSockets still opening are destroyed too. */
   private running: AbortController | undefined;
+  private stateNow: PortForwardState = 'connected';
+  private gone: PodGoneError | undefined;
 
   constructor(private readonly options: PortForwarderOptions) {}
+
+  get state(): PortForwardState {
+    return this.stateNow;
+  }
+
+  /** Why the pod can no longer be reached, once it is known to be deleted or stopped. */
+  get podGone(): PodGoneError | undefined {
+    return this.gone;
+  }
 
   private get logger(): Logger {
     return this.options.logger ?? silentLogger;
@@ -81,19 +111,88 @@ export class PortForwarder {
       closed.abort(new PortForwardError('the local connection closed'));
     });
     connection.on('error', () => undefined);
+    if (this.gone) {
+      connection.destroy();
+      return;
+    }
     connection.pause();
     const signal = this.running
       ? AbortSignal.any([this.running.signal, closed.signal])
       : closed.signal;
     void this.open(signal).then(
-      (socket) => this.pipe(connection, socket),
-      (error: Error) => {
+      (socket) => {
+        this.setState('connected');
+        this.pipe(connection, socket);
+      },
+      async (error: Error) => {
         if (!closed.signal.aborted) {
           this.logger.warn(`port-forward to ${this.options.pod}: ${error.message}`);
+          // Settled before the connection closes, so its owner sees the outcome when it asks.
+          await this.classifyFailure(error);
         }
         connection.destroy();
       },
     );
+  }
+
+  private setState(state: PortForwardState): void {
+    if (this.stateNow !== state && this.stateNow !== 'gone') {
+      this.stateNow = state;
+      this.options.onStateChange?.(state, this.gone);
+    }
+  }
+
+  /**
+   * A failure the API server answered may mean the pod is gone: it is read to know. One where the
+   * server could not be reached is a network lost: the next connection tries again.
+   */
+  private async classifyFailure(error: Error): Promise<void> {
+    if (!(error instanceof KubernetesApiError)) {
+      this.setState('reconnecting');
+      return;
+    }
+    await this.checkPod();
+  }
+
+  private async checkPod(): Promise<void> {
+    const lookup = this.options.podLookup;
+    if (!lookup || this.gone) {
+      return;
+    }
+    const { pod, namespace } = this.options;
+    let found: V1Pod | undefined;
+    try {
+      found = await lookup.find(pod);
+    } catch (error) {
+      this.logger.debug(`cannot read pod ${pod}: ${(error as Error).message}`);
+      this.setState('reconnecting');
+      return;
+    }
+    const phase = found?.status?.phase;
+    const why = !found
+      ? 'was deleted'
+      : found.metadata?.deletionTimestamp
+        ? 'is being deleted'
+        : phase === 'Succeeded' || phase === 'Failed'
+          ? `stopped (phase ${phase}${found.status?.reason ? `: ${found.status.reason}` : ''})`
+          : undefined;
+    if (!why || this.gone) {
+      return;
+    }
+    const events = await lookup.events(pod);
+    this.gone = new PodGoneError(
+      [
+        `pod ${namespace}/${pod} ${why}: it cannot be reconnected to`,
+        ...(events.length ? ['Last events:', ...events.map((e) => `  ${e}`)] : []),
+      ].join('\n'),
+      pod,
+      events,
+    );
+    this.logger.warn(this.gone.message);
+    this.setState('gone');
+    for (const connection of this.connections) {
+      connection.destroy();
+    }
   }
 
   private open(signal: AbortSignal): Promise<WebSocket> {
@@ -138,7 +237,8 @@ export class PortForwarder {
         }
       } else if (channel === 1) {
         this.logger.warn(`port-forward to pod ${this.options.pod}: ${payload.toString()}`);
-        connection.destroy();
+        // Nothing listening: the pod may have stopped or be shutting down.
+        void this.checkPod().finally(() => connection.destroy());
       }
     });
     connection.on('data', (chunk: Buffer) => {

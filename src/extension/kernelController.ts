@@ -57,7 +57,7 @@ export class KernelController implements vscode.Disposable {
     );
     this.gateway = new PodSession({
       kind: profile === undefined ? 'kernel pod' : `kernel pod (profile ${profile})`,
-      create: () => createServer(ctx, profile),
+      create: () => createServer(ctx, this.gateway.status, profile),
       afterStart: () => ctx.leftovers.afterPodStart(),
     });
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
@@ -269,8 +269,15 @@ function writeMapped(
   );
 }
 
-/** The gateway server of `profile` (none given: the window's active profile). */
-async function createServer(ctx: KernelCtx, profile?: string): Promise<PodJupyterServer> {
+/**
+ * The gateway server of `profile` (none given: the window's active profile); its connection's
+ * state (reconnecting, gone) shows in `status`.
+ */
+async function createServer(
+  ctx: KernelCtx,
+  status: PodStateHolder,
+  profile?: string,
+): Promise<PodJupyterServer> {
   const settings = ctx.settings;
   const { image, podSpec, labels } = await podOptionsOf(
     settings,
@@ -290,5 +297,6 @@ async function createServer(ctx: KernelCtx, profile?: string): Promise<PodJupyte
     autoRemove: settings.autoRemove,
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     logger: ctx.logger,
+    onConnectionState: (state, podGone) => status.followConnection(state, podGone),
   });
 }

@@ -26,18 +26,20 @@ export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
   const executor = ctx.executor.status.state;
   const kernel = ctx.kernels.status.state;
   const shown = precedence.find((state) => state === executor || state === kernel) ?? 'none';
+  const reconnecting = ctx.kernels.status.reconnecting;
   const parts = [
     ...(executor === 'none' ? [] : [`executor ${executor}`]),
-    ...(kernel === 'none' ? [] : [`kernel ${kernel}`]),
+    ...(kernel === 'none' ? [] : [`kernel ${reconnecting ? 'reconnecting…' : kernel}`]),
   ];
   const profile = ctx.profiles.activeName;
-  const text = `${icons[shown]} Pod Runner${profile === undefined ? '' : ` (${profile})`}: ${parts.length ? parts.join(' · ') : 'no pods'}`;
+  const icon = reconnecting && shown !== 'error' ? '$(sync~spin)' : icons[shown];
+  const text = `${icon} Pod Runner${profile === undefined ? '' : ` (${profile})`}: ${parts.length ? parts.join(' · ') : 'no pods'}`;
   return { executor, kernel, profile, text };
 }
 
 function podLine(label: string, name: string | undefined, holder: PodStateHolder): string {
   const error = holder.lastError ? ` — ${holder.lastError.message.split('\n')[0]}` : '';
-  return `${label}: ${name ?? '—'} (${holder.state})${error}`;
+  return `${label}: ${name ?? '—'} (${holder.reconnecting ? 'reconnecting…' : holder.state})${error}`;
 }
 
 /** One status-bar item: context/namespace and the pods' states; a click opens pod management. */

@@ -51,6 +51,12 @@ export interface FaultInjection {
   delayPodStart(ms: number): void;
   /** Stops the API server (cutting all connections) and serves again after `downMs`, keeping all state. */
   restartApiServer(downMs?: number): Promise<void>;
+  /**
+   * An outage: the API server stops listening (new connections are refused) and cuts every open
+   * one; the pods keep running. Resolves once it is down, with `restore()`, which serves again on
+   * the same port with the same state, when the test chooses.
+   */
+  takeApiServerDown(): Promise<{ restore(): Promise<void> }>;
 }
 
 export interface KubeconfigDocument {
@@ -121,6 +127,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const kubeconfigPath = options.kubeconfigPath ?? join(workDir, 'kubeconfig');
   await writeFile(kubeconfigPath, dumpYaml(kubeconfig), { mode: 0o600 });
   let stopped = false;
+  const takeApiServerDown = async () => {
+    const port = Number(new URL(server.url).port);
+    await server.close();
+    return { restore: () => server.listen(port) };
+  };
   const managedObjects = (): ManagedObjects => {
     const named = (kind: string) =>
       store
@@ -145,11 +156,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         startDelayMs = ms;
       },
       restartApiServer: async (downMs = 200) => {
-        const port = Number(new URL(server.url).port);
-        await server.close();
+        const outage = await takeApiServerDown();
         await new Promise((resolve) => setTimeout(resolve, downMs));
-        await server.listen(port);
+        await outage.restore();
       },
+      takeApiServerDown,
     },
     async stop() {
       if (stopped) {
