@@ -4,13 +4,18 @@ import { join } from 'node:path';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
 import type { CodeBlock } from './codeBlocks.ts';
 import { ExecutorStateError, KernelConnectionError, OptionError } from './errors.ts';
+import type {
+  JupyterCodeResult,
+  JupyterConnectionProvider,
+  JupyterExecuteOptions,
+  PodJupyterCodeExecutorOptions,
+} from './jupyterExecutorOptions.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import {
   JupyterAuthError,
   KernelChannel,
   KernelDiedError,
   type ExecutionReply,
-  type JupyterWebSocketFactory,
 } from './jupyterKernelClient.ts';
 import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
 import { JupyterRestClient } from './jupyterRestClient.ts';
@@ -19,41 +24,12 @@ import { WorkingDirectoryKeeper } from './kernelWorkingDirectory.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { OutputCollector } from './outputCollector.ts';
 
-/** Something that yields a reachable server: a PodJupyterServer (through its port-forward). */
-export interface JupyterConnectionProvider {
-  connect(): Promise<PodJupyterConnectionInfo>;
-}
-
-export interface PodJupyterCodeExecutorOptions {
-  /** Default "python3". */
-  kernelName?: string;
-  /** Wall-clock seconds per block; on expiry the kernel is interrupted. Default 60. */
-  timeout?: number;
-  /** Where images and HTML outputs are saved; default a fresh temporary directory removed by stop(). */
-  outputDir?: string;
-  /**
-   * The most output kept per executeCodeBlocks() call, in bytes (its head and tail, with a marker
-   * saying how much was left out); default 10 MiB. `onOutput` still sees every event.
-   */
-  maxOutputBytes?: number;
-  /** Answers input(); without it input() fails at once instead of hanging. */
-  onInput?: (prompt: string, password: boolean) => Promise<string>;
-  logger?: Logger;
-  fetch?: typeof fetch;
-  webSocketFactory?: JupyterWebSocketFactory;
-}
-
-export interface JupyterCodeResult {
-  exitCode: number;
-  output: string;
-  outputFiles: string[];
-}
-
-export interface JupyterExecuteOptions {
-  signal?: AbortSignal;
-  /** Every output message as a typed event (full mime bundles, raw tracebacks). */
-  onOutput?: (event: KernelOutputEvent) => void;
-}
+export type {
+  JupyterCodeResult,
+  JupyterConnectionProvider,
+  JupyterExecuteOptions,
+  PodJupyterCodeExecutorOptions,
+} from './jupyterExecutorOptions.ts';
 
 /** While the server starts, its kernelspecs are asked for every 250 ms. */
 const serverPollBackoff: BackoffPolicy = { initialDelayMs: 250, maxDelayMs: 250 };
@@ -100,6 +76,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     this.logger = options.logger ?? silentLogger;
   }
 
+  /** The kernel in use: the one started, or the one attached to; undefined until start(). */
   get kernelId(): string | undefined {
     return this.channel?.kernelId;
   }
@@ -109,9 +86,9 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
   }
 
   /**
-   * Waits for the server's kernelspecs, checks the kernel exists, starts a kernel and enters the
-   * working directory set before. All or nothing: when a step fails, the kernel is deleted and a
-   * later start() begins afresh.
+   * Waits for the server's kernelspecs, checks the kernel exists, starts a kernel (or attaches to
+   * `kernelId`) and enters the working directory set before. All or nothing: when a step fails, a
+   * kernel it started is deleted and a later start() begins afresh.
    */
   async start(): Promise<void> {
     if (this.channel) {
@@ -138,12 +115,19 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       this.outputDir ??= await mkdtemp(join(tmpdir(), 'pod-runner-outputs-'));
       this.ownsOutputDir = true;
     }
-    const kernelId = await rest.startKernel(this.kernelName);
+    const attachTo = this.options.kernelId;
+    if (attachTo !== undefined && !(await rest.kernelAlive(attachTo))) {
+      throw new ExecutorStateError(`kernel ${attachTo} is not running on the server`);
+    }
+    const kernelId = attachTo ?? (await rest.startKernel(this.kernelName));
     const channel = this.openChannel(rest, kernelId);
     try {
       await this.workingDirectory.ensure(channel, this.timeout * 1000);
     } catch (error) {
       channel.close();
+      if (attachTo !== undefined) {
+        throw error;
+      }
       await rest
         .deleteKernel(kernelId)
         .catch((failure: unknown) =>
@@ -156,7 +140,9 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     this.rest = rest;
     this.channel = channel;
     this.kernelDied = false;
-    this.logger.info(`started kernel ${kernelId} (${this.kernelName})`);
+    this.logger.info(
+      `${attachTo === undefined ? 'started' : 'attached to'} kernel ${kernelId} (${this.kernelName})`,
+    );
   }
 
   private openChannel(rest: JupyterRestClient, kernelId: string): KernelChannel {
