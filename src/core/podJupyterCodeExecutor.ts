@@ -391,13 +391,25 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
    * directory; start() may follow.
    */
   async stop(): Promise<void> {
+    await this.release(true);
+  }
+
+  /**
+   * Closes the connection but leaves the kernel running, its variables intact, for a later
+   * executor given its `kernelId`; otherwise as stop(). A cell still running goes on in the kernel.
+   */
+  async detach(): Promise<void> {
+    await this.release(false);
+  }
+
+  private async release(shutDown: boolean): Promise<void> {
     const rest = this.rest;
     const channel = this.channel;
     this.rest = undefined;
     this.channel = undefined;
     this.workingDirectory.forget();
     channel?.close();
-    if (rest && channel) {
+    if (rest && channel && shutDown) {
       await rest.deleteKernel(channel.kernelId).catch((error: unknown) => {
         if (!(error instanceof KernelConnectionError)) {
           throw error;
