@@ -108,16 +108,16 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
         `kernel "${this.kernelName}" is not installed on the server (available: ${Object.keys(specs.kernelspecs).join(', ')})`,
       );
     }
+    const attachTo = this.options.kernelId;
+    if (attachTo !== undefined && !(await rest.kernelAlive(attachTo))) {
+      throw new ExecutorStateError(`kernel ${attachTo} is not running on the server`);
+    }
     if (this.options.outputDir) {
       await mkdir(this.options.outputDir, { recursive: true });
       this.outputDir = this.options.outputDir;
     } else {
       this.outputDir ??= await mkdtemp(join(tmpdir(), 'pod-runner-outputs-'));
       this.ownsOutputDir = true;
-    }
-    const attachTo = this.options.kernelId;
-    if (attachTo !== undefined && !(await rest.kernelAlive(attachTo))) {
-      throw new ExecutorStateError(`kernel ${attachTo} is not running on the server`);
     }
     const kernelId = attachTo ?? (await rest.startKernel(this.kernelName));
     const channel = this.openChannel(rest, kernelId);

@@ -7,12 +7,17 @@ import { PodSession } from './podSession.ts';
 
 /** The window's executor pod: started on first use, reused by every run, deleted on stop. */
 export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
-  constructor(private readonly ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>) {
+  constructor(
+    private readonly ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers' | 'keptPods'>,
+  ) {
     super({
       kind: 'pod',
       create: () => createExecutor(ctx),
       isRunning: (executor) => executor.isRunning,
-      afterStart: () => ctx.leftovers.afterPodStart(),
+      afterStart: () => {
+        void ctx.keptPods.recordPod('executor', this.podName!);
+        ctx.leftovers.afterPodStart();
+      },
     });
   }
 
@@ -41,11 +46,12 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
     await this.replace((executor) => executor.stop());
   }
 
-  /** Deletes the pod when asked to (`force`) or when autoRemove is on; otherwise leaves it running. */
+  /** Deletes the pod when asked to (`force`) or when cleanupPolicy says so; otherwise leaves it running. */
   async stop(force = false): Promise<void> {
     await this.close(async (executor) => {
-      if (force || readCleanupSettings().autoRemove) {
+      if (force || readCleanupSettings().cleanupPolicy === 'deleteOnClose') {
         await executor.stop();
+        await this.ctx.keptPods.forgetPod('executor');
       } else {
         await executor[Symbol.asyncDispose]();
       }
@@ -54,20 +60,23 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
 }
 
 async function createExecutor(
-  ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels'>,
+  ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'keptPods'>,
 ): Promise<PodCommandLineCodeExecutor> {
   const settings = ctx.settings;
   const { PodCommandLineCodeExecutor, resourceRequirements } = await loadCore();
   const resources = resourceRequirements(settings.resources);
+  // The pod the last window kept is reused (not deleted on close means autoRemove false).
+  const kept = await ctx.keptPods.reuse('executor');
   return new PodCommandLineCodeExecutor({
     ...clusterTargetOf(settings),
+    ...(kept !== undefined ? { podName: kept } : {}),
     image: settings.image,
     ...(settings.podSpec !== undefined ? { podSpec: settings.podSpec } : {}),
     ...(settings.volume !== undefined ? { volume: settings.volume } : {}),
     workspacePath: settings.workspacePath,
     timeout: settings.timeout,
     startupTimeout: settings.startupTimeout,
-    autoRemove: settings.autoRemove,
+    autoRemove: settings.cleanupPolicy === 'deleteOnClose',
     labels: { ...settings.labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,

@@ -8,7 +8,7 @@ import type {
 import { cancellationError, unlessAborted } from './cancellation.ts';
 import { CellOutputWriter } from './cellOutputWriter.ts';
 import { NotebookCellQueues } from './cellQueue.ts';
-import { clusterTargetOf } from './config.ts';
+import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
@@ -18,7 +18,7 @@ import { remoteFolderOf } from './workspaceSync.ts';
 
 type KernelCtx = Pick<
   Ctx,
-  'settings' | 'logger' | 'podLabels' | 'leftovers' | 'workspaceSync' | 'output'
+  'settings' | 'logger' | 'podLabels' | 'leftovers' | 'keptPods' | 'workspaceSync' | 'output'
 >;
 
 /** A notebook's kernel, tied to the gateway server it was started on. */
@@ -50,7 +50,13 @@ export class KernelController implements vscode.Disposable {
     this.gateway = new PodSession({
       kind: 'kernel pod',
       create: () => createServer(ctx),
-      afterStart: () => ctx.leftovers.afterPodStart(),
+      afterStart: () => {
+        const name = this.gateway.running?.podName;
+        if (name) {
+          void ctx.keptPods.recordPod('gateway', name);
+        }
+        ctx.leftovers.afterPodStart();
+      },
     });
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
     this.controller.supportedLanguages = ['python'];
@@ -96,17 +102,28 @@ export class KernelController implements vscode.Disposable {
   }
 
   /**
-   * Cancels every cell, stops every kernel and deletes the gateway pod, secret and service (when
-   * asked to, `force`, or when autoRemove is on; otherwise the gateway is left running). A start
-   * in progress is cancelled first, so nothing waits for it.
+   * Cancels every cell and deletes every kernel and the gateway pod, secret and service (when
+   * asked to, `force`, or when cleanupPolicy deletes on close); otherwise leaves the gateway and
+   * its kernels running for the next window. A start in progress is cancelled first, so nothing
+   * waits for it.
    */
   async stop(force = true): Promise<void> {
     const kernels = [...this.kernels.values()];
     this.kernels.clear();
+    const remove = force || readCleanupSettings().cleanupPolicy === 'deleteOnClose';
+    if (!remove) {
+      // Detached before their cells are cancelled, so no cell is interrupted: each runs on.
+      await Promise.all(kernels.map((entry) => this.stopKernel(entry, false)));
+    }
     await this.gateway.close(async (server) => {
+      if (!remove) {
+        await server[Symbol.asyncDispose]();
+        return;
+      }
       // The kernels first, while their server answers; those that fail to stop are only logged.
       await Promise.all(kernels.map((entry) => this.stopKernel(entry)));
-      await (force ? server.stop() : server[Symbol.asyncDispose]());
+      await server.stop();
+      await this.ctx.keptPods.forgetPod('gateway');
     });
   }
 
@@ -190,7 +207,7 @@ export class KernelController implements vscode.Disposable {
       if (entry) {
         void this.stopKernel(entry);
       }
-      const started: NotebookKernel = { server, kernel: this.startKernel(server) };
+      const started: NotebookKernel = { server, kernel: this.kernelOn(server, key) };
       // A kernel that failed to start is forgotten, so the next cell tries again.
       started.kernel.catch(() => this.kernels.get(key) === started && this.kernels.delete(key));
       this.kernels.set(key, started);
@@ -200,10 +217,38 @@ export class KernelController implements vscode.Disposable {
     return entry;
   }
 
-  private async startKernel(server: PodJupyterServer): Promise<PodJupyterCodeExecutor> {
+  /**
+   * The notebook's kernel on `server`: the one recorded for it when it still runs there (its
+   * variables intact), else a new one, recorded for the notebook.
+   */
+  private async kernelOn(
+    server: PodJupyterServer,
+    notebook: string,
+  ): Promise<PodJupyterCodeExecutor> {
+    const kept = this.ctx.keptPods.kernelOf(notebook, server.podName);
+    if (kept !== undefined) {
+      try {
+        return await this.startKernel(server, kept);
+      } catch (error) {
+        const message = `the kernel kept for ${notebook} is gone (${(error as Error).message}): a new kernel starts, without the earlier variables`;
+        this.ctx.logger.warn(message);
+        void vscode.window.showWarningMessage(`Pod Runner: ${message}`);
+      }
+    }
+    const started = await this.startKernel(server);
+    await this.ctx.keptPods.recordKernel(notebook, server.podName, started.kernelId!);
+    return started;
+  }
+
+  /** Starts a kernel on `server`, or attaches to the running kernel `kernelId`. */
+  private async startKernel(
+    server: PodJupyterServer,
+    kernelId?: string,
+  ): Promise<PodJupyterCodeExecutor> {
     const settings = this.ctx.settings;
     const { PodJupyterCodeExecutor } = await loadCore();
     const executor = new PodJupyterCodeExecutor(server, {
+      ...(kernelId !== undefined ? { kernelId } : {}),
       kernelName: settings.kernelName,
       timeout: settings.timeout,
       logger: this.ctx.logger,
@@ -219,14 +264,19 @@ export class KernelController implements vscode.Disposable {
     const entry = this.kernels.get(key);
     this.kernels.delete(key);
     if (entry) {
+      await this.ctx.keptPods.forgetKernel(key);
       await this.stopKernel(entry);
     }
   }
 
-  /** Stops a kernel once it has started; never rejects (a failure is logged). */
-  private async stopKernel(entry: NotebookKernel): Promise<void> {
+  /**
+   * Stops a kernel once it has started, or only closes its connection when not `remove` (it runs
+   * on for the next window); never rejects (a failure is logged).
+   */
+  private async stopKernel(entry: NotebookKernel, remove = true): Promise<void> {
     try {
-      await (await entry.kernel.catch(() => undefined))?.stop();
+      const kernel = await entry.kernel.catch(() => undefined);
+      await (remove ? kernel?.stop() : kernel?.detach());
     } catch (error) {
       this.ctx.logger.warn(`could not stop a kernel: ${(error as Error).message}`);
     }
@@ -259,15 +309,19 @@ function writeMapped(
 async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {
   const settings = ctx.settings;
   const { PodJupyterServer } = await loadCore();
+  const kept = await ctx.keptPods.reuse('gateway');
   return new PodJupyterServer({
     ...clusterTargetOf(settings),
+    // The kept gateway is adopted, its token read from its Secret.
+    ...(kept !== undefined ? { podName: kept } : {}),
     image: settings.jupyterImage,
     ...(settings.jupyterCommand ? { command: settings.jupyterCommand } : {}),
     port: settings.jupyterPort,
     // The same path as the executor's: a folder syncs to the same root in both pods.
     workspacePath: settings.workspacePath,
     startupTimeout: settings.startupTimeout,
-    autoRemove: settings.autoRemove,
+    // Whether the gateway is deleted is decided when the window closes (stop()).
+    autoRemove: false,
     labels: { ...settings.labels, ...ctx.podLabels },
     logger: ctx.logger,
   });

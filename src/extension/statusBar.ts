@@ -16,6 +16,8 @@ const precedence: PodState[] = ['error', 'starting', 'busy', 'ready', 'none'];
 export interface PodRunnerStatus {
   executor: PodState;
   kernel: PodState;
+  /** Pods the last window kept that this one has not reused yet, by name. */
+  kept: string[];
   /** The status-bar text, icons included. */
   text: string;
 }
@@ -24,15 +26,27 @@ export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
   const executor = ctx.executor.status.state;
   const kernel = ctx.kernels.status.state;
   const shown = precedence.find((state) => state === executor || state === kernel) ?? 'none';
+  const waiting = ctx.keptPods.waiting;
+  const state = (pod: string, current: PodState, keptName: string | undefined) =>
+    current === 'none' ? (keptName === undefined ? [] : [`${pod} kept`]) : [`${pod} ${current}`];
   const parts = [
-    ...(executor === 'none' ? [] : [`executor ${executor}`]),
-    ...(kernel === 'none' ? [] : [`kernel ${kernel}`]),
+    ...state('executor', executor, waiting.executor),
+    ...state('kernel', kernel, waiting.gateway),
   ];
   const text = `${icons[shown]} Pod Runner: ${parts.length ? parts.join(' · ') : 'no pods'}`;
-  return { executor, kernel, text };
+  const kept = [waiting.executor, waiting.gateway].filter((name) => name !== undefined);
+  return { executor, kernel, kept, text };
 }
 
-function podLine(label: string, name: string | undefined, holder: PodStateHolder): string {
+function podLine(
+  label: string,
+  name: string | undefined,
+  holder: PodStateHolder,
+  keptName: string | undefined,
+): string {
+  if (name === undefined && holder.state === 'none' && keptName !== undefined) {
+    return `${label}: ${keptName} (kept by the last window; reused on first use)`;
+  }
   const error = holder.lastError ? ` — ${holder.lastError.message.split('\n')[0]}` : '';
   return `${label}: ${name ?? '—'} (${holder.state})${error}`;
 }
@@ -55,11 +69,12 @@ export function createStatusBar(ctx: Ctx): vscode.Disposable {
       target = 'settings invalid';
     }
     const status = podRunnerStatus(ctx);
+    const waiting = ctx.keptPods.waiting;
     item.text = status.text;
     const lines = [
       `**Pod Runner** · ${target}`,
-      podLine('Executor pod', ctx.executor.podName, ctx.executor.status),
-      podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status),
+      podLine('Executor pod', ctx.executor.podName, ctx.executor.status, waiting.executor),
+      podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status, waiting.gateway),
       '[Manage Pods](command:podRunner.managePods) · [Select Context](command:podRunner.selectContext) · [Show Logs](command:podRunner.showLogs)',
     ];
     item.tooltip = new vscode.MarkdownString(lines.join('\n\n'));
@@ -77,6 +92,7 @@ export function createStatusBar(ctx: Ctx): vscode.Disposable {
     item,
     ctx.executor.status.onDidChange(update),
     ctx.kernels.status.onDidChange(update),
+    ctx.keptPods.onDidChange(update),
     vscode.workspace.onDidChangeConfiguration(
       (e) => e.affectsConfiguration('podRunner') && update(),
     ),

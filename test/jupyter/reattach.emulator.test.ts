@@ -82,7 +82,7 @@ describe('reattach: a kept gateway adopted by pod name, a running kernel attache
 
     const again = await gateway();
     assert.equal(await podUid(emulator), keptUid, 'the kept pod itself is used, not a new one');
-    const reattached = [kernelIds[1]!, kernelIds[0]!].map(
+    const reattached = [kernelIds[1], kernelIds[0]].map(
       (kernelId) => new PodJupyterCodeExecutor(again, { timeout: 20, kernelId }),
     );
     try {

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { listManagedPods, OptionError, silentLogger } from '../../../src/core/index.ts';
 import { readCleanupSettings, readSettings } from '../../../src/extension/config.ts';
 import { ExecutorSession } from '../../../src/extension/executorSession.ts';
+import type { KeptPods } from '../../../src/extension/keptPods.ts';
 import type { LeftoverPods } from '../../../src/extension/leftoverPods.ts';
 import { check, eventually, withTimeout, type HostFeature } from './host.ts';
 
@@ -115,6 +116,11 @@ export const executorCleanupFeature: HostFeature = {
           logger: silentLogger,
           podLabels: {},
           leftovers: { afterPodStart: () => undefined } as unknown as LeftoverPods,
+          keptPods: {
+            reuse: () => Promise.resolve(undefined),
+            recordPod: () => Promise.resolve(),
+            forgetPod: () => Promise.resolve(),
+          } as unknown as KeptPods,
         });
         try {
           const executor = await session.ensureStarted();
