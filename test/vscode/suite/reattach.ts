@@ -1,0 +1,127 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { listManagedPods } from '../../../src/core/index.ts';
+import type { PodRunnerApi } from '../../../src/extension/api.ts';
+import {
+  cellText,
+  check,
+  eventually,
+  openKernelNotebook,
+  runCell,
+  type HostFeature,
+} from './host.ts';
+
+/** The extension's own entry points, as the host loaded them (the same module instance). */
+interface ExtensionMain {
+  activate(context: vscode.ExtensionContext): PodRunnerApi;
+  deactivate(): Promise<void>;
+}
+
+/** A workspace state that outlives one activation, as VS Code's does across a reload. */
+class WorkspaceState implements vscode.Memento {
+  private readonly values = new Map<string, unknown>();
+  keys(): readonly string[] {
+    return [...this.values.keys()];
+  }
+  get<T>(key: string, fallback?: T): T | undefined {
+    return this.values.has(key) ? (this.values.get(key) as T) : fallback;
+  }
+  update(key: string, value: unknown): Thenable<void> {
+    this.values.set(key, value);
+    return Promise.resolve();
+  }
+}
+
+function extensionMain(): ExtensionMain {
+  const extension = vscode.extensions.getExtension('pod-runner.pod-runner');
+  check(extension, 'the extension is not installed in this host');
+  const main = String((extension.packageJSON as { main: string }).main);
+  return createRequire(join(extension.extensionPath, 'package.json'))(
+    join(extension.extensionPath, main),
+  ) as ExtensionMain;
+}
+
+/**
+ * A window reload as the extension sees it: deactivate (closing the window's pods as
+ * cleanupPolicy says), then a fresh activation with the same workspace state.
+ */
+async function reload(main: ExtensionMain, state: WorkspaceState): Promise<PodRunnerApi> {
+  await main.deactivate();
+  return main.activate({
+    subscriptions: [],
+    workspaceState: state,
+  } as unknown as vscode.ExtensionContext);
+}
+
+async function selectPodKernel(notebook: vscode.NotebookDocument): Promise<void> {
+  await vscode.window.showNotebookDocument(notebook);
+  await vscode.commands.executeCommand('notebook.selectKernel', {
+    id: 'pod-runner-kernel',
+    extension: 'pod-runner.pod-runner',
+  });
+}
+
+export const reattachFeature: HostFeature = {
+  feature: 'reattaching after a reload',
+  tests: [
+    {
+      name: 'with cleanupPolicy keep, a reload keeps the kernel pod, the status bar shows it at once, the notebook gets its own kernel back with x, and another notebook a fresh kernel',
+      run: async () => {
+        const configuration = vscode.workspace.getConfiguration('podRunner');
+        const kubeconfig = configuration.get<string>('kubeconfig')!;
+        const podNames = async () => (await listManagedPods({ kubeconfig })).map((p) => p.name);
+        const main = extensionMain();
+        const state = new WorkspaceState();
+        let api = await reload(main, state);
+        let gateway: string | undefined;
+        await configuration.update('cleanupPolicy', 'keep', vscode.ConfigurationTarget.Workspace);
+        try {
+          const notebook = await openKernelNotebook(['x = 41', 'print(x + 1)']);
+          await runCell(notebook, 0);
+          check(notebook.cellAt(0).executionSummary?.success, 'x = 41 ran');
+          const kernelPod = api.kernelPodName();
+          check(kernelPod, 'the kernel pod runs');
+          gateway = kernelPod;
+
+          api = await reload(main, state);
+          check((await podNames()).includes(gateway), 'the reload kept the kernel pod');
+          const kept = await eventually(
+            () => Promise.resolve(api.status().kept.includes(kernelPod) ? api.status() : undefined),
+            30_000,
+            'the status bar to show the kept pod',
+          );
+          check(kept.text.includes('kernel kept'), `status bar: ${kept.text}`);
+          check(api.kernelPodName() === undefined, 'nothing was started before first use');
+
+          await selectPodKernel(notebook);
+          await runCell(notebook, 1);
+          check(
+            cellText(notebook, 1) === '42\n',
+            `print(x + 1) after the reload: ${JSON.stringify(cellText(notebook, 1))}`,
+          );
+          check(api.kernelPodName() === gateway, `the kept pod was reused: ${api.kernelPodName()}`);
+          check(api.status().kept.length === 0, 'no pod waits to be reused any more');
+
+          const other = await openKernelNotebook(['print(globals().get("x", "fresh"))']);
+          await runCell(other, 0);
+          check(
+            cellText(other, 0) === 'fresh\n',
+            `another notebook shares no kernel: ${JSON.stringify(cellText(other, 0))}`,
+          );
+        } finally {
+          await configuration.update(
+            'cleanupPolicy',
+            undefined,
+            vscode.ConfigurationTarget.Workspace,
+          );
+          await api.stopPods();
+          for (let open = 2; open > 0; open--) {
+            await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+          }
+        }
+        check(!(await podNames()).includes(gateway), 'stopPods deleted the kept pod');
+      },
+    },
+  ],
+};
