@@ -16,6 +16,11 @@ export interface PodJupyterCodeExecutorOptions {
    * starting one (start() fails when the server has no such kernel). stop() still shuts it down.
    */
   kernelId?: string;
+  /**
+   * The Jupyter session of the kernel connection (default a new one). An earlier executor's, with
+   * its kernelId, gets what the server kept for it: resume() follows a block it left running.
+   */
+  sessionId?: string;
   /** Wall-clock seconds per block; on expiry the kernel is interrupted. Default 60. */
   timeout?: number;
   /** Where images and HTML outputs are saved; default a fresh temporary directory removed by stop(). */
@@ -42,4 +47,6 @@ export interface JupyterExecuteOptions {
   signal?: AbortSignal;
   /** Every output message as a typed event (full mime bundles, raw tracebacks). */
   onOutput?: (event: KernelOutputEvent) => void;
+  /** Told each block's request id as it is sent: resume() takes it, after a reload say. */
+  onSent?: (requestId: string) => void;
 }

@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Backoff, type BackoffPolicy } from './backoff.ts';
 import type { CodeBlock } from './codeBlocks.ts';
 import { ExecutorStateError, KernelConnectionError, OptionError } from './errors.ts';
 import type {
@@ -11,13 +10,14 @@ import type {
   PodJupyterCodeExecutorOptions,
 } from './jupyterExecutorOptions.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
+import { blockExitCode } from './jupyterBlockOutcome.ts';
 import {
-  JupyterAuthError,
   KernelChannel,
   KernelDiedError,
+  type ExecuteRequestOptions,
   type ExecutionReply,
 } from './jupyterKernelClient.ts';
-import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
+import type { KernelOutputEvent } from './jupyterMessages.ts';
 import { JupyterRestClient } from './jupyterRestClient.ts';
 import { renderMime } from './kernelOutputFiles.ts';
 import { WorkingDirectoryKeeper } from './kernelWorkingDirectory.ts';
@@ -31,8 +31,11 @@ export type {
   PodJupyterCodeExecutorOptions,
 } from './jupyterExecutorOptions.ts';
 
-/** While the server starts, its kernelspecs are asked for every 250 ms. */
-const serverPollBackoff: BackoffPolicy = { initialDelayMs: 250, maxDelayMs: 250 };
+/** Sends one block's request on the channel (or follows one sent before). */
+type BlockRequest = (
+  channel: KernelChannel,
+  request: ExecuteRequestOptions,
+) => Promise<ExecutionReply>;
 
 /** How long a cell may go on after its interrupt before it is abandoned. */
 const interruptGraceMs = 15_000;
@@ -81,6 +84,11 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     return this.channel?.kernelId;
   }
 
+  /** The Jupyter session of the kernel connection; undefined until start(). */
+  get sessionId(): string | undefined {
+    return this.channel?.session;
+  }
+
   get outputDirectory(): string | undefined {
     return this.outputDir;
   }
@@ -101,7 +109,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
   private async startKernel(): Promise<void> {
     const info = 'connect' in this.server ? await this.server.connect() : this.server;
     const rest = new JupyterRestClient(info, this.options.fetch);
-    const specs = await this.waitForServer(rest);
+    const specs = await rest.waitForKernelSpecs(this.timeout * 1000);
     if (!(this.kernelName in specs.kernelspecs)) {
       throw new OptionError(
         'kernelName',
@@ -147,6 +155,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
 
   private openChannel(rest: JupyterRestClient, kernelId: string): KernelChannel {
     return new KernelChannel(rest.info, kernelId, {
+      ...(this.options.sessionId !== undefined ? { session: this.options.sessionId } : {}),
       logger: this.logger,
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
@@ -178,22 +187,6 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     return this.cellsRunning > 0 ? undefined : this.timeout * 1000;
   }
 
-  /** Asks for the kernelspecs until the server answers (it may still be starting) or `timeout` passes. */
-  private async waitForServer(rest: JupyterRestClient) {
-    const timeoutMs = this.timeout * 1000;
-    const deadlineAt = Date.now() + timeoutMs;
-    const askAgain = new Backoff(serverPollBackoff, AbortSignal.timeout(timeoutMs));
-    for (;;) {
-      try {
-        return await rest.kernelSpecs(AbortSignal.timeout(Math.max(1000, deadlineAt - Date.now())));
-      } catch (error) {
-        if (error instanceof JupyterAuthError || !(await askAgain.wait())) {
-          throw error;
-        }
-      }
-    }
-  }
-
   /** Runs the blocks in the kernel, in order, stopping at the first error. */
   async executeCodeBlocks(
     blocks: CodeBlock[],
@@ -202,6 +195,30 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     if (blocks.length === 0) {
       throw new OptionError('blocks', 'no code blocks to execute');
     }
+    return this.runBlocks(
+      blocks.map(
+        ({ code }) =>
+          (channel, request) =>
+            channel.execute(code, request),
+      ),
+      options,
+    );
+  }
+
+  /**
+   * Follows a block an earlier executor sent (`onSent` gave its id) on this kernel and session
+   * (start with its `kernelId` and `sessionId`), which may still run, as executeCodeBlocks() would
+   * have: its output from while no executor was connected (the server kept it), the rest, its
+   * result. It is not run again.
+   */
+  async resume(requestId: string, options: JupyterExecuteOptions = {}): Promise<JupyterCodeResult> {
+    return this.runBlocks([(channel, request) => channel.follow(requestId, request)], options);
+  }
+
+  private async runBlocks(
+    blocks: BlockRequest[],
+    options: JupyterExecuteOptions,
+  ): Promise<JupyterCodeResult> {
     const collector = new OutputCollector(this.maxOutputBytes);
     const outputFiles: string[] = [];
     for (const block of blocks) {
@@ -214,7 +231,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
         blockIsEmpty &&= !text;
         collector.pushText('stdout', text);
       };
-      const exitCode = await this.runBlock(block.code, options, write, outputFiles);
+      const exitCode = await this.runBlock(block, options, write, outputFiles);
       if (exitCode !== 0) {
         return { exitCode, output: collector.finish(), outputFiles };
       }
@@ -224,7 +241,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
 
   /** Runs one block, writing its output through `write`; resolves with its exit code. */
   private async runBlock(
-    code: string,
+    send: BlockRequest,
     options: JupyterExecuteOptions,
     write: (text: string) => void,
     files: string[],
@@ -255,9 +272,10 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       }
     };
     this.cellsRunning++;
-    const execution = channel.execute(code, {
+    const execution = send(channel, {
       onEvent,
       ...(this.options.onInput ? { onInput: this.options.onInput } : {}),
+      ...(options.onSent ? { onSent: options.onSent } : {}),
     });
     // Raced below: when the cell is abandoned, its late failure is not an unhandled rejection.
     execution.catch(() => undefined);
@@ -305,27 +323,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       options.signal?.removeEventListener('abort', onAbort);
       await Promise.all(saves);
     }
-    if (stopReason === 'timeout') {
-      write('\n Timeout');
-      return 124;
-    }
-    if (stopReason === 'cancelled') {
-      write('Code execution was cancelled.');
-      return 1;
-    }
-    if (reply.status === 'aborted') {
-      write(
-        'ERROR: the kernel aborted this block without running it (a request before it on the kernel failed)',
-      );
-      return 1;
-    }
-    error ??= reply.error && { type: 'error', ...reply.error };
-    if (error) {
-      const traceback = stripAnsi(error.traceback.join('\n'));
-      write(`ERROR: ${error.ename}: ${error.evalue}\n${traceback}`);
-      return 1;
-    }
-    return 0;
+    return blockExitCode(stopReason, reply, error, write);
   }
 
   private async interruptFor(

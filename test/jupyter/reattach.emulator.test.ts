@@ -4,6 +4,7 @@ import {
   ExecutorStateError,
   PodJupyterCodeExecutor,
   PodJupyterServer,
+  type JupyterExecuteOptions,
   type PodJupyterServerOptions,
 } from '../../src/core/index.ts';
 import { apiRequest, managedNames, requireTool, withEmulator } from '../support/emulatorFixture.ts';
@@ -22,8 +23,12 @@ async function podUid(emulator: Emulator): Promise<string> {
   return String((pod.body as { metadata: { uid: string } }).metadata.uid);
 }
 
-async function run(executor: PodJupyterCodeExecutor, code: string) {
-  return executor.executeCodeBlocks([{ language: 'python', code }]);
+async function run(
+  executor: PodJupyterCodeExecutor,
+  code: string,
+  options: JupyterExecuteOptions = {},
+) {
+  return executor.executeCodeBlocks([{ language: 'python', code }], options);
 }
 
 describe('reattach: a kept gateway adopted by pod name, a running kernel attached by id (emulator)', () => {
@@ -138,6 +143,88 @@ describe('reattach: a kept gateway adopted by pod name, a running kernel attache
       assert.match(result.output, /NameError: name 'y' is not defined/);
     } finally {
       await fresh.stop();
+    }
+  });
+
+  test('a block left running is followed by the next executor on its kernel and session: the output kept meanwhile and its result, run once', async (t) => {
+    if (!requireTool(t, available, tool)) {
+      return;
+    }
+    const server = await gateway();
+    const scratch = `/tmp/resume-${process.pid}`;
+    const block = [
+      'import os, time',
+      `os.makedirs('${scratch}', exist_ok=True)`,
+      `open('${scratch}/runs', 'a').write('run\\n')`,
+      "print('before', flush=True)",
+      `while not os.path.exists('${scratch}/go'):`,
+      '    time.sleep(0.05)',
+      "print('after')",
+      `open('${scratch}/done', 'w').close()`,
+      '6 * 7',
+    ].join('\n');
+    const leaving = new PodJupyterCodeExecutor(server, { timeout: 60 });
+    await leaving.start();
+    let requestId: string | undefined;
+    let printedBefore: () => void = () => undefined;
+    const before = new Promise<void>((resolve) => (printedBefore = resolve));
+    const left = run(leaving, block, {
+      onSent: (id) => (requestId = id),
+      onOutput: (event) =>
+        event.type === 'stream' && event.text.includes('before') && printedBefore(),
+    });
+    await before;
+    const { kernelId, sessionId } = leaving;
+    const abandoned = assert.rejects(left, /the kernel connection was closed/);
+    await leaving.detach();
+    await abandoned;
+    assert.ok(requestId && kernelId && sessionId);
+
+    // The block ends while no executor is connected: the server keeps its output for the session.
+    const helper = new PodJupyterCodeExecutor(server, { timeout: 60 });
+    await helper.start();
+    try {
+      const released = await run(
+        helper,
+        [
+          'import os, time',
+          `open('${scratch}/go', 'w').close()`,
+          `while not os.path.exists('${scratch}/done'):`,
+          '    time.sleep(0.05)',
+        ].join('\n'),
+      );
+      assert.equal(released.exitCode, 0, released.output);
+    } finally {
+      await helper.stop();
+    }
+
+    const resuming = new PodJupyterCodeExecutor(server, { timeout: 20, kernelId, sessionId });
+    await resuming.start();
+    try {
+      assert.equal(resuming.sessionId, sessionId);
+      const streamed: string[] = [];
+      const resumed = await resuming.resume(requestId, {
+        onOutput: (event) => event.type === 'stream' && streamed.push(event.text),
+      });
+      assert.deepEqual(resumed, { exitCode: 0, output: 'after\n42\n', outputFiles: [] });
+      assert.deepEqual(streamed, ['after\n']);
+      const runs = await run(resuming, `print(open('${scratch}/runs').read().count('run'))`);
+      assert.equal(runs.output, '1\n', 'the block ran once');
+      await run(resuming, `import shutil; shutil.rmtree('${scratch}')`);
+    } finally {
+      await resuming.detach();
+    }
+
+    const elsewhere = new PodJupyterCodeExecutor(server, { timeout: 20, kernelId });
+    await elsewhere.start();
+    try {
+      await assert.rejects(
+        elsewhere.resume(requestId),
+        /the block ended while no connection was open and the server kept none of its output/,
+        'nothing is kept for another session: it is told so instead of waiting',
+      );
+    } finally {
+      await elsewhere.stop();
     }
   });
 });
