@@ -6,11 +6,19 @@ import { loadCore } from './lazyCore.ts';
 /** The window's two pods, as the records name them. */
 export type KeptPodRole = 'executor' | 'gateway';
 
+/** A notebook's kernel: where it runs, its Jupyter session, the cell it was running, if any. */
+export interface KeptKernel {
+  gateway: string;
+  kernelId: string;
+  sessionId: string;
+  running?: { cell: number; requestId: string };
+}
+
 /** What the workspace state holds: the pods' names, and each notebook's kernel on the gateway. */
 interface KeptRecord {
   pods: Partial<Record<KeptPodRole, string>>;
-  /** By notebook URI: the kernel's id and the gateway pod it runs on. */
-  kernels: Record<string, { gateway: string; kernelId: string }>;
+  /** By notebook URI. */
+  kernels: Record<string, KeptKernel>;
 }
 
 const stateKey = 'podRunner.keptPods';
@@ -81,22 +89,33 @@ export class KeptPods implements vscode.Disposable {
     await this.save(record);
   }
 
-  /** The kernel recorded for `notebook` on `gateway`, if any. */
-  kernelOf(notebook: string, gateway: string): string | undefined {
+  /** The kernel recorded for `notebook` (on `gateway`, when given), if any. */
+  kernelOf(notebook: string, gateway?: string): KeptKernel | undefined {
     const kernel = this.record().kernels[notebook];
-    return kernel?.gateway === gateway ? kernel.kernelId : undefined;
+    return gateway === undefined || kernel?.gateway === gateway ? kernel : undefined;
   }
 
   /** Records `notebook`'s kernel; no other notebook keeps a claim on that kernel. */
-  async recordKernel(notebook: string, gateway: string, kernelId: string): Promise<void> {
+  async recordKernel(notebook: string, kernel: KeptKernel): Promise<void> {
     const record = this.record();
-    for (const [other, kernel] of Object.entries(record.kernels)) {
-      if (kernel.kernelId === kernelId) {
+    for (const [other, { kernelId }] of Object.entries(record.kernels)) {
+      if (kernelId === kernel.kernelId) {
         delete record.kernels[other];
       }
     }
-    record.kernels[notebook] = { gateway, kernelId };
+    record.kernels[notebook] = kernel;
     await this.save(record);
+  }
+
+  /** Records the cell of `notebook` running now (its request), or that none runs. */
+  async recordRunningCell(notebook: string, running: KeptKernel['running']): Promise<void> {
+    const record = this.record();
+    const kernel = record.kernels[notebook];
+    if (kernel) {
+      const { running: _ended, ...idle } = kernel;
+      record.kernels[notebook] = running ? { ...idle, running } : idle;
+      await this.save(record);
+    }
   }
 
   async forgetKernel(notebook: string): Promise<void> {

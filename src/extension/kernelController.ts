@@ -14,6 +14,7 @@ import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
 import { StreamLineMappers } from './lineMapper.ts';
 import type { PodStateHolder } from './podState.ts';
+import type { KeptKernel } from './keptPods.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
 
 type KernelCtx = Pick<
@@ -45,6 +46,8 @@ export class KernelController implements vscode.Disposable {
   private readonly kernels = new Map<string, NotebookKernel>();
   private readonly queues: NotebookCellQueues;
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** Set when the window leaves its kernels running: their cells' requests stay recorded. */
+  private detached = false;
 
   constructor(private readonly ctx: KernelCtx) {
     this.gateway = new PodSession({
@@ -65,6 +68,12 @@ export class KernelController implements vscode.Disposable {
     // once the code runs. (An interruptHandler would replace the cells' cancellation tokens.)
     this.queues = new NotebookCellQueues(this.controller, (cell, execution, signal) =>
       this.runCell(cell, execution, signal),
+    );
+    // A cell that ran when the last window closed is followed again once its notebook is here.
+    this.controller.onDidChangeSelectedNotebooks(
+      ({ notebook, selected }) => selected && this.resumeRunningCell(notebook),
+      null,
+      this.subscriptions,
     );
     // Stopping the gateway pod (or cancelling its start) cancels every notebook's cells.
     this.gateway.onDidStop(() => this.queues.cancelAll(), null, this.subscriptions);
@@ -113,6 +122,7 @@ export class KernelController implements vscode.Disposable {
     const remove = force || readCleanupSettings().cleanupPolicy === 'deleteOnClose';
     if (!remove) {
       // Detached before their cells are cancelled, so no cell is interrupted: each runs on.
+      this.detached = true;
       await Promise.all(kernels.map((entry) => this.stopKernel(entry, false)));
     }
     await this.gateway.close(async (server) => {
@@ -136,11 +146,36 @@ export class KernelController implements vscode.Disposable {
     this.gateway.dispose();
   }
 
+  /** Shows the cell the last window left running as running again, with what it outputs. */
+  private resumeRunningCell(notebook: vscode.NotebookDocument): void {
+    const kept = this.ctx.keptPods.kernelOf(notebook.uri.toString());
+    const running = kept?.running;
+    if (!kept || !running || running.cell >= notebook.cellCount) {
+      return;
+    }
+    this.ctx.logger.info(
+      `following cell ${running.cell + 1} of ${notebook.uri.toString()}, left running by the last window`,
+    );
+    try {
+      this.queues.resume(notebook.cellAt(running.cell), (cell, execution, signal) =>
+        this.runCell(cell, execution, signal, { kernelId: kept.kernelId, ...running }),
+      );
+    } catch (error) {
+      this.ctx.logger.warn(`could not follow the cell: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Runs a cell, or with `resumed` follows the request the last window sent for it on that
+   * kernel (it may still run): the output the server kept meanwhile, then the rest.
+   */
   private async runCell(
     cell: vscode.NotebookCell,
     execution: vscode.NotebookCellExecution,
     signal: AbortSignal,
+    resumed?: { kernelId: string; requestId: string },
   ): Promise<boolean> {
+    const key = cell.notebook.uri.toString();
     // A cell cancelled while the gateway pod or its kernel starts ends without running.
     const entry = await unlessAborted(this.kernelFor(cell.notebook), signal);
     const { server } = entry;
@@ -154,13 +189,35 @@ export class KernelController implements vscode.Disposable {
     let result;
     try {
       result = await this.gateway.use(server, async () => {
-        await this.syncNotebookFolder(cell.notebook, entry, kernel, signal);
-        return kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
+        const options = {
           signal,
-          onOutput: (event) => writeMapped(event, streams, toLocal, output),
-        });
+          onOutput: (event: KernelOutputEvent) => writeMapped(event, streams, toLocal, output),
+        };
+        if (resumed) {
+          if (kernel.kernelId !== resumed.kernelId) {
+            throw new Error(
+              'the kernel this cell ran on when the window closed is gone: run it again',
+            );
+          }
+          return await kernel.resume(resumed.requestId, options);
+        }
+        await this.syncNotebookFolder(cell.notebook, entry, kernel, signal);
+        return await kernel.executeCodeBlocks(
+          [{ language: 'python', code: cell.document.getText() }],
+          {
+            ...options,
+            onSent: (requestId) =>
+              void this.ctx.keptPods.recordRunningCell(key, { cell: cell.index, requestId }),
+          },
+        );
       });
+    } catch (error) {
+      // The window left the cell running in the kernel: no outcome here, the next window's.
+      throw this.detached ? cancellationError('the cell was left running') : error;
     } finally {
+      if (!this.detached) {
+        void this.ctx.keptPods.recordRunningCell(key, undefined);
+      }
       streams.flush();
       // The tail of capped output is written also when the run failed.
       await output.flushed();
@@ -236,19 +293,23 @@ export class KernelController implements vscode.Disposable {
       }
     }
     const started = await this.startKernel(server);
-    await this.ctx.keptPods.recordKernel(notebook, server.podName, started.kernelId!);
+    await this.ctx.keptPods.recordKernel(notebook, {
+      gateway: server.podName,
+      kernelId: started.kernelId!,
+      sessionId: started.sessionId!,
+    });
     return started;
   }
 
-  /** Starts a kernel on `server`, or attaches to the running kernel `kernelId`. */
+  /** Starts a kernel on `server`, or attaches to the `kept` one, in its Jupyter session. */
   private async startKernel(
     server: PodJupyterServer,
-    kernelId?: string,
+    kept?: KeptKernel,
   ): Promise<PodJupyterCodeExecutor> {
     const settings = this.ctx.settings;
     const { PodJupyterCodeExecutor } = await loadCore();
     const executor = new PodJupyterCodeExecutor(server, {
-      ...(kernelId !== undefined ? { kernelId } : {}),
+      ...(kept ? { kernelId: kept.kernelId, sessionId: kept.sessionId } : {}),
       kernelName: settings.kernelName,
       timeout: settings.timeout,
       logger: this.ctx.logger,

@@ -9,6 +9,7 @@ import {
   eventually,
   openKernelNotebook,
   runCell,
+  waitFor,
   type HostFeature,
 } from './host.ts';
 
@@ -62,22 +63,36 @@ async function selectPodKernel(notebook: vscode.NotebookDocument): Promise<void>
   });
 }
 
+/** Python that waits until the file `go` exists (another notebook creates it), then prints. */
+function waitingCell(go: string): string {
+  return [
+    'import os, time',
+    "print('waiting', flush=True)",
+    `while not os.path.exists('${go}'):`,
+    '    time.sleep(0.05)',
+    `os.remove('${go}')`,
+    "print('done')",
+    'x * 2',
+  ].join('\n');
+}
+
 export const reattachFeature: HostFeature = {
   feature: 'reattaching after a reload',
   tests: [
     {
-      name: 'with cleanupPolicy keep, a reload keeps the kernel pod, the status bar shows it at once, the notebook gets its own kernel back with x, and another notebook a fresh kernel',
+      name: 'with cleanupPolicy keep, a reload keeps the kernel pod (shown in the status bar at once), the notebook gets its own kernel back with x; a cell running across a reload ends in the next window with its output; another notebook gets a fresh kernel',
       run: async () => {
         const configuration = vscode.workspace.getConfiguration('podRunner');
         const kubeconfig = configuration.get<string>('kubeconfig')!;
         const podNames = async () => (await listManagedPods({ kubeconfig })).map((p) => p.name);
         const main = extensionMain();
         const state = new WorkspaceState();
+        const go = `/tmp/pod-runner-reattach-${Date.now()}`;
         let api = await reload(main, state);
         let gateway: string | undefined;
         await configuration.update('cleanupPolicy', 'keep', vscode.ConfigurationTarget.Workspace);
         try {
-          const notebook = await openKernelNotebook(['x = 41', 'print(x + 1)']);
+          const notebook = await openKernelNotebook(['x = 41', 'print(x + 1)', waitingCell(go)]);
           await runCell(notebook, 0);
           check(notebook.cellAt(0).executionSummary?.success, 'x = 41 ran');
           const kernelPod = api.kernelPodName();
@@ -93,7 +108,6 @@ export const reattachFeature: HostFeature = {
           );
           check(kept.text.includes('kernel kept'), `status bar: ${kept.text}`);
           check(api.kernelPodName() === undefined, 'nothing was started before first use');
-
           await selectPodKernel(notebook);
           await runCell(notebook, 1);
           check(
@@ -103,11 +117,34 @@ export const reattachFeature: HostFeature = {
           check(api.kernelPodName() === gateway, `the kept pod was reused: ${api.kernelPodName()}`);
           check(api.status().kept.length === 0, 'no pod waits to be reused any more');
 
-          const other = await openKernelNotebook(['print(globals().get("x", "fresh"))']);
+          // A cell still running at the next reload is shown running in the next window and
+          // ends there with the output the server kept: another notebook, on a fresh kernel of
+          // the kept pod, lets it end.
+          await vscode.commands.executeCommand('notebook.cell.execute', {
+            ranges: [{ start: 2, end: 3 }],
+            document: notebook.uri,
+          });
+          await waitFor(() => cellText(notebook, 2) === 'waiting\n', 60_000, 'the cell to wait');
+          const reloadedAt = Date.now();
+          api = await reload(main, state);
+          await selectPodKernel(notebook);
+          const other = await openKernelNotebook([
+            `open('${go}', 'w').close()\nprint(globals().get("x", "fresh"))`,
+          ]);
           await runCell(other, 0);
           check(
             cellText(other, 0) === 'fresh\n',
             `another notebook shares no kernel: ${JSON.stringify(cellText(other, 0))}`,
+          );
+          await waitFor(
+            () => (notebook.cellAt(2).executionSummary?.timing?.endTime ?? 0) >= reloadedAt,
+            60_000,
+            `the cell running during the reload to end (output: ${JSON.stringify(cellText(notebook, 2))})`,
+          );
+          check(
+            notebook.cellAt(2).executionSummary?.success === true &&
+              cellText(notebook, 2) === 'waiting\ndone\n82',
+            `its output before the reload, then the rest: ${JSON.stringify(cellText(notebook, 2))}`,
           );
         } finally {
           await configuration.update(
