@@ -113,11 +113,16 @@ export class Ctx implements vscode.Disposable {
   }
 
   /**
-   * Stops both pods; `force` deletes them even when cleanupPolicy keeps them. One pod that
-   * fails to stop does not keep the other: the first failure is thrown once both are done.
+   * Stops both pods; `force` deletes them even when cleanupPolicy keeps them, and the pods the
+   * last window kept that this one has not reused. One pod that fails to stop does not keep the
+   * other: the first failure is thrown once all are done.
    */
   async stopPods(force: boolean): Promise<void> {
-    const results = await Promise.allSettled([this.executor.stop(force), this.kernels.stop(force)]);
+    const results = await Promise.allSettled([
+      this.executor.stop(force),
+      this.kernels.stop(force),
+      force ? this.keptPods.removeWaiting() : undefined,
+    ]);
     const failed = results.find((result) => result.status === 'rejected');
     if (failed) {
       throw failed.reason;

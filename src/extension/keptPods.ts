@@ -79,6 +79,25 @@ export class KeptPods implements vscode.Disposable {
     await this.save(record);
   }
 
+  /** Deletes the kept pods this window has not reused (a gateway's Secret too) and forgets them. */
+  async removeWaiting(): Promise<void> {
+    await this.discover();
+    const waiting = Object.entries(this.found) as [KeptPodRole, string][];
+    if (waiting.length === 0) {
+      return;
+    }
+    this.found = {};
+    this.changed.fire();
+    const { reapOrphanedPods } = await loadCore();
+    await reapOrphanedPods({
+      ...clusterTargetOf(this.ctx.settings),
+      only: waiting.map(([, name]) => name),
+    });
+    for (const [role] of waiting) {
+      await this.forgetPod(role);
+    }
+  }
+
   /** Forgets the pod of `role` (deleted), with the gateway's kernels. */
   async forgetPod(role: KeptPodRole): Promise<void> {
     const record = this.record();

@@ -80,7 +80,7 @@ export const reattachFeature: HostFeature = {
   feature: 'reattaching after a reload',
   tests: [
     {
-      name: 'with cleanupPolicy keep, a reload keeps the kernel pod (shown in the status bar at once), the notebook gets its own kernel back with x; a cell running across a reload ends in the next window with its output; another notebook gets a fresh kernel',
+      name: 'with cleanupPolicy keep, a reload keeps both pods (shown in the status bar at once) and reuses them, the notebook gets its own kernel back with x; a cell running across a reload ends in the next window with its output; another notebook gets a fresh kernel',
       run: async () => {
         const configuration = vscode.workspace.getConfiguration('podRunner');
         const kubeconfig = configuration.get<string>('kubeconfig')!;
@@ -90,6 +90,7 @@ export const reattachFeature: HostFeature = {
         const go = `/tmp/pod-runner-reattach-${Date.now()}`;
         let api = await reload(main, state);
         let gateway: string | undefined;
+        let executor: string | undefined;
         await configuration.update('cleanupPolicy', 'keep', vscode.ConfigurationTarget.Workspace);
         try {
           const notebook = await openKernelNotebook(['x = 41', 'print(x + 1)', waitingCell(go)]);
@@ -98,16 +99,27 @@ export const reattachFeature: HostFeature = {
           const kernelPod = api.kernelPodName();
           check(kernelPod, 'the kernel pod runs');
           gateway = kernelPod;
+          await api.runCode('bash', `echo kept > ${go}-marker`);
+          const executorPod = api.executorPodName();
+          check(executorPod, 'the executor pod runs');
+          executor = executorPod;
 
           api = await reload(main, state);
-          check((await podNames()).includes(gateway), 'the reload kept the kernel pod');
+          const running = await podNames();
+          check(running.includes(kernelPod) && running.includes(executorPod), 'both pods kept');
           const kept = await eventually(
-            () => Promise.resolve(api.status().kept.includes(kernelPod) ? api.status() : undefined),
+            () => Promise.resolve(api.status().kept.length === 2 ? api.status() : undefined),
             30_000,
-            'the status bar to show the kept pod',
+            'the status bar to show the kept pods',
           );
-          check(kept.text.includes('kernel kept'), `status bar: ${kept.text}`);
+          check(
+            kept.text.includes('executor kept') && kept.text.includes('kernel kept'),
+            `status bar: ${kept.text}`,
+          );
           check(api.kernelPodName() === undefined, 'nothing was started before first use');
+          const marker = await api.runCode('bash', `cat ${go}-marker`);
+          check(marker.output === 'kept\n', `the kept executor pod: ${marker.output}`);
+          check(api.executorPodName() === executorPod, `reused: ${api.executorPodName()}`);
           await selectPodKernel(notebook);
           await runCell(notebook, 1);
           check(
@@ -157,7 +169,11 @@ export const reattachFeature: HostFeature = {
             await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
           }
         }
-        check(!(await podNames()).includes(gateway), 'stopPods deleted the kept pod');
+        const left = await podNames();
+        check(
+          !left.includes(String(gateway)) && !left.includes(String(executor)),
+          `stopPods deleted the kept pods ${String(gateway)}, ${String(executor)}: ${left.join(', ')}`,
+        );
       },
     },
   ],
