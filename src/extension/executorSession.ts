@@ -65,7 +65,7 @@ async function createExecutor(
   const settings = ctx.settings;
   const { PodCommandLineCodeExecutor, resourceRequirements } = await loadCore();
   const resources = resourceRequirements(settings.resources);
-  // The pod the last window kept is reused (not deleted on close means autoRemove false).
+  // The pod the last window kept is reused.
   const kept = await ctx.keptPods.reuse('executor');
   return new PodCommandLineCodeExecutor({
     ...clusterTargetOf(settings),
@@ -76,7 +76,8 @@ async function createExecutor(
     workspacePath: settings.workspacePath,
     timeout: settings.timeout,
     startupTimeout: settings.startupTimeout,
-    autoRemove: settings.cleanupPolicy === 'deleteOnClose',
+    // Whether the pod is deleted is decided when the window closes (stop()).
+    autoRemove: false,
     labels: { ...settings.labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,
