@@ -4,6 +4,7 @@ import { requireCommand } from './requirements.ts';
 import { execBench } from './execBench.ts';
 import { extensionBench } from './extensionBench.ts';
 import { kernelBench } from './kernelBench.ts';
+import { reattachBench } from './reattachBench.ts';
 import { syncBench } from './syncBench.ts';
 import { machineDescription, markdownTable, writeJson, type BenchRow } from './report.ts';
 
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
     rows.push(...(await syncBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
     say('kernel paths (P2, gateway first cell)…');
     rows.push(...(await kernelBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
+    say('reattach (P10)…');
+    rows.push(...(await reattachBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
   } finally {
     await emulator.stop();
   }

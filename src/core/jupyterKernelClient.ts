@@ -37,6 +37,8 @@ export interface ExecuteRequestOptions {
   onInput?: (prompt: string, password: boolean) => Promise<string>;
   /** Run without output in the history or the execution count (the executor's own set-up code). */
   silent?: boolean;
+  /** Told the request's msg_id as it is sent (follow() takes it, from another connection). */
+  onSent?: (msgId: string) => void;
 }
 
 export type JupyterWebSocketFactory = (url: string, options: WebSocket.ClientOptions) => WebSocket;
@@ -46,6 +48,8 @@ export interface KernelChannelOptions {
   logger?: Logger;
   /** How long a lost connection is tried again before the channel gives up; default 10 minutes. */
   reconnectWindowMs?: number;
+  /** An earlier connection's session id: the server replays what it buffered for it. */
+  session?: string;
 }
 
 interface PendingExecution {
@@ -55,8 +59,8 @@ interface PendingExecution {
    * it: the kernel refuses a message whose signature it has seen, so a copy never runs twice.
    */
   request: string;
-  /** The connection the request was last written to. */
-  sentOn: WebSocket;
+  /** The connection the request was last written to (none for one followed, sent by another). */
+  sentOn: WebSocket | undefined;
   /** Whether any message for this request (a busy status at least) has come back. */
   acknowledged: boolean;
   replied: ExecutionReply | undefined;
@@ -75,7 +79,7 @@ const kernelInfoBackoff: BackoffPolicy = { initialDelayMs: 1_000, maxDelayMs: 1_
  * replays what it buffered; the kernel is not restarted.
  */
 export class KernelChannel {
-  readonly session = randomUUID();
+  readonly session: string;
   private socket: WebSocket | undefined;
   private opening: Promise<WebSocket> | undefined;
   private readonly pending = new Map<string, PendingExecution>();
@@ -94,7 +98,9 @@ export class KernelChannel {
     private readonly info: PodJupyterConnectionInfo,
     readonly kernelId: string,
     private readonly options: KernelChannelOptions = {},
-  ) {}
+  ) {
+    this.session = options.session ?? randomUUID();
+  }
 
   /**
    * How many times the server said it restarts this kernel (status `restarting`: its restarter
@@ -132,7 +138,49 @@ export class KernelChannel {
         reject,
       });
       socket.send(request);
+      options.onSent?.(message.header.msg_id);
     });
+  }
+
+  /**
+   * Follows an execution that an earlier connection of this session sent (a window before its
+   * reload): the server replays what it buffered while no connection was open, then the rest
+   * comes live. The kernel answers a request sent now only after that execution: if it has not
+   * ended by then, its messages were lost (not buffered) and it fails saying so.
+   */
+  follow(msgId: string, options: ExecuteRequestOptions = {}): Promise<ExecutionReply> {
+    const followed = new Promise<ExecutionReply>((resolve, reject) => {
+      // Registered before the connection opens: the replay comes as soon as it does. Counted as
+      // acknowledged: this connection never sends it.
+      this.pending.set(msgId, {
+        msgId,
+        request: '',
+        sentOn: undefined,
+        acknowledged: true,
+        replied: undefined,
+        idle: false,
+        options,
+        resolve,
+        reject,
+      });
+    });
+    const giveUp = (error: Error) => {
+      const execution = this.pending.get(msgId);
+      this.pending.delete(msgId);
+      execution?.reject(error);
+    };
+    this.open()
+      .then((socket) => this.barrier(socket))
+      .then((answered) => {
+        if (answered && this.pending.get(msgId)?.idle === false) {
+          giveUp(
+            new KernelConnectionError(
+              'the block ended while no connection was open and the server kept none of its output: its result is lost',
+            ),
+          );
+        }
+      }, giveUp);
+    return followed;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { JupyterAuthError, KernelConnectionError } from './errors.ts';
 import {
   authorizationHeaders,
@@ -9,6 +10,9 @@ export interface KernelSpecs {
   default: string;
   kernelspecs: Record<string, unknown>;
 }
+
+/** While the server starts, its kernelspecs are asked for every 250 ms. */
+const serverPollBackoff: BackoffPolicy = { initialDelayMs: 250, maxDelayMs: 250 };
 
 /** REST calls of the Jupyter kernel API (Jupyter Server and the kernel gateway share them). */
 export class JupyterRestClient {
@@ -60,6 +64,21 @@ export class JupyterRestClient {
 
   async kernelSpecs(signal?: AbortSignal): Promise<KernelSpecs> {
     return (await this.request('GET', '/api/kernelspecs', undefined, signal)) as KernelSpecs;
+  }
+
+  /** Asks for the kernelspecs until the server answers (it may still be starting) or `timeoutMs` passes. */
+  async waitForKernelSpecs(timeoutMs: number): Promise<KernelSpecs> {
+    const deadlineAt = Date.now() + timeoutMs;
+    const askAgain = new Backoff(serverPollBackoff, AbortSignal.timeout(timeoutMs));
+    for (;;) {
+      try {
+        return await this.kernelSpecs(AbortSignal.timeout(Math.max(1000, deadlineAt - Date.now())));
+      } catch (error) {
+        if (error instanceof JupyterAuthError || !(await askAgain.wait())) {
+          throw error;
+        }
+      }
+    }
   }
 
   async startKernel(name: string): Promise<string> {

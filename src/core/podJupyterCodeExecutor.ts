@@ -1,62 +1,41 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Backoff, type BackoffPolicy } from './backoff.ts';
 import type { CodeBlock } from './codeBlocks.ts';
 import { ExecutorStateError, KernelConnectionError, OptionError } from './errors.ts';
+import type {
+  JupyterCodeResult,
+  JupyterConnectionProvider,
+  JupyterExecuteOptions,
+  PodJupyterCodeExecutorOptions,
+} from './jupyterExecutorOptions.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
+import { blockExitCode } from './jupyterBlockOutcome.ts';
 import {
-  JupyterAuthError,
   KernelChannel,
   KernelDiedError,
+  type ExecuteRequestOptions,
   type ExecutionReply,
-  type JupyterWebSocketFactory,
 } from './jupyterKernelClient.ts';
-import { stripAnsi, type KernelOutputEvent } from './jupyterMessages.ts';
+import type { KernelOutputEvent } from './jupyterMessages.ts';
 import { JupyterRestClient } from './jupyterRestClient.ts';
 import { renderMime } from './kernelOutputFiles.ts';
 import { WorkingDirectoryKeeper } from './kernelWorkingDirectory.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { OutputCollector } from './outputCollector.ts';
 
-/** Something that yields a reachable server: a PodJupyterServer (through its port-forward). */
-export interface JupyterConnectionProvider {
-  connect(): Promise<PodJupyterConnectionInfo>;
-}
+export type {
+  JupyterCodeResult,
+  JupyterConnectionProvider,
+  JupyterExecuteOptions,
+  PodJupyterCodeExecutorOptions,
+} from './jupyterExecutorOptions.ts';
 
-export interface PodJupyterCodeExecutorOptions {
-  /** Default "python3". */
-  kernelName?: string;
-  /** Wall-clock seconds per block; on expiry the kernel is interrupted. Default 60. */
-  timeout?: number;
-  /** Where images and HTML outputs are saved; default a fresh temporary directory removed by stop(). */
-  outputDir?: string;
-  /**
-   * The most output kept per executeCodeBlocks() call, in bytes (its head and tail, with a marker
-   * saying how much was left out); default 10 MiB. `onOutput` still sees every event.
-   */
-  maxOutputBytes?: number;
-  /** Answers input(); without it input() fails at once instead of hanging. */
-  onInput?: (prompt: string, password: boolean) => Promise<string>;
-  logger?: Logger;
-  fetch?: typeof fetch;
-  webSocketFactory?: JupyterWebSocketFactory;
-}
-
-export interface JupyterCodeResult {
-  exitCode: number;
-  output: string;
-  outputFiles: string[];
-}
-
-export interface JupyterExecuteOptions {
-  signal?: AbortSignal;
-  /** Every output message as a typed event (full mime bundles, raw tracebacks). */
-  onOutput?: (event: KernelOutputEvent) => void;
-}
-
-/** While the server starts, its kernelspecs are asked for every 250 ms. */
-const serverPollBackoff: BackoffPolicy = { initialDelayMs: 250, maxDelayMs: 250 };
+/** Sends one block's request on the channel (or follows one sent before). */
+type BlockRequest = (
+  channel: KernelChannel,
+  request: ExecuteRequestOptions,
+) => Promise<ExecutionReply>;
 
 /** How long a cell may go on after its interrupt before it is abandoned. */
 const interruptGraceMs = 15_000;
@@ -100,8 +79,14 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     this.logger = options.logger ?? silentLogger;
   }
 
+  /** The kernel in use: the one started, or the one attached to; undefined until start(). */
   get kernelId(): string | undefined {
     return this.channel?.kernelId;
+  }
+
+  /** The Jupyter session of the kernel connection; undefined until start(). */
+  get sessionId(): string | undefined {
+    return this.channel?.session;
   }
 
   get outputDirectory(): string | undefined {
@@ -109,9 +94,9 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
   }
 
   /**
-   * Waits for the server's kernelspecs, checks the kernel exists, starts a kernel and enters the
-   * working directory set before. All or nothing: when a step fails, the kernel is deleted and a
-   * later start() begins afresh.
+   * Waits for the server's kernelspecs, checks the kernel exists, starts a kernel (or attaches to
+   * `kernelId`) and enters the working directory set before. All or nothing: when a step fails, a
+   * kernel it started is deleted and a later start() begins afresh.
    */
   async start(): Promise<void> {
     if (this.channel) {
@@ -124,12 +109,16 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
   private async startKernel(): Promise<void> {
     const info = 'connect' in this.server ? await this.server.connect() : this.server;
     const rest = new JupyterRestClient(info, this.options.fetch);
-    const specs = await this.waitForServer(rest);
+    const specs = await rest.waitForKernelSpecs(this.timeout * 1000);
     if (!(this.kernelName in specs.kernelspecs)) {
       throw new OptionError(
         'kernelName',
         `kernel "${this.kernelName}" is not installed on the server (available: ${Object.keys(specs.kernelspecs).join(', ')})`,
       );
+    }
+    const attachTo = this.options.kernelId;
+    if (attachTo !== undefined && !(await rest.kernelAlive(attachTo))) {
+      throw new ExecutorStateError(`kernel ${attachTo} is not running on the server`);
     }
     if (this.options.outputDir) {
       await mkdir(this.options.outputDir, { recursive: true });
@@ -138,12 +127,15 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       this.outputDir ??= await mkdtemp(join(tmpdir(), 'pod-runner-outputs-'));
       this.ownsOutputDir = true;
     }
-    const kernelId = await rest.startKernel(this.kernelName);
+    const kernelId = attachTo ?? (await rest.startKernel(this.kernelName));
     const channel = this.openChannel(rest, kernelId);
     try {
       await this.workingDirectory.ensure(channel, this.timeout * 1000);
     } catch (error) {
       channel.close();
+      if (attachTo !== undefined) {
+        throw error;
+      }
       await rest
         .deleteKernel(kernelId)
         .catch((failure: unknown) =>
@@ -156,11 +148,14 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     this.rest = rest;
     this.channel = channel;
     this.kernelDied = false;
-    this.logger.info(`started kernel ${kernelId} (${this.kernelName})`);
+    this.logger.info(
+      `${attachTo === undefined ? 'started' : 'attached to'} kernel ${kernelId} (${this.kernelName})`,
+    );
   }
 
   private openChannel(rest: JupyterRestClient, kernelId: string): KernelChannel {
     return new KernelChannel(rest.info, kernelId, {
+      ...(this.options.sessionId !== undefined ? { session: this.options.sessionId } : {}),
       logger: this.logger,
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
     });
@@ -192,22 +187,6 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     return this.cellsRunning > 0 ? undefined : this.timeout * 1000;
   }
 
-  /** Asks for the kernelspecs until the server answers (it may still be starting) or `timeout` passes. */
-  private async waitForServer(rest: JupyterRestClient) {
-    const timeoutMs = this.timeout * 1000;
-    const deadlineAt = Date.now() + timeoutMs;
-    const askAgain = new Backoff(serverPollBackoff, AbortSignal.timeout(timeoutMs));
-    for (;;) {
-      try {
-        return await rest.kernelSpecs(AbortSignal.timeout(Math.max(1000, deadlineAt - Date.now())));
-      } catch (error) {
-        if (error instanceof JupyterAuthError || !(await askAgain.wait())) {
-          throw error;
-        }
-      }
-    }
-  }
-
   /** Runs the blocks in the kernel, in order, stopping at the first error. */
   async executeCodeBlocks(
     blocks: CodeBlock[],
@@ -216,6 +195,30 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     if (blocks.length === 0) {
       throw new OptionError('blocks', 'no code blocks to execute');
     }
+    return this.runBlocks(
+      blocks.map(
+        ({ code }) =>
+          (channel, request) =>
+            channel.execute(code, request),
+      ),
+      options,
+    );
+  }
+
+  /**
+   * Follows a block an earlier executor sent (`onSent` gave its id) on this kernel and session
+   * (start with its `kernelId` and `sessionId`), which may still run, as executeCodeBlocks() would
+   * have: its output from while no executor was connected (the server kept it), the rest, its
+   * result. It is not run again.
+   */
+  async resume(requestId: string, options: JupyterExecuteOptions = {}): Promise<JupyterCodeResult> {
+    return this.runBlocks([(channel, request) => channel.follow(requestId, request)], options);
+  }
+
+  private async runBlocks(
+    blocks: BlockRequest[],
+    options: JupyterExecuteOptions,
+  ): Promise<JupyterCodeResult> {
     const collector = new OutputCollector(this.maxOutputBytes);
     const outputFiles: string[] = [];
     for (const block of blocks) {
@@ -228,7 +231,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
         blockIsEmpty &&= !text;
         collector.pushText('stdout', text);
       };
-      const exitCode = await this.runBlock(block.code, options, write, outputFiles);
+      const exitCode = await this.runBlock(block, options, write, outputFiles);
       if (exitCode !== 0) {
         return { exitCode, output: collector.finish(), outputFiles };
       }
@@ -238,7 +241,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
 
   /** Runs one block, writing its output through `write`; resolves with its exit code. */
   private async runBlock(
-    code: string,
+    send: BlockRequest,
     options: JupyterExecuteOptions,
     write: (text: string) => void,
     files: string[],
@@ -269,9 +272,10 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       }
     };
     this.cellsRunning++;
-    const execution = channel.execute(code, {
+    const execution = send(channel, {
       onEvent,
       ...(this.options.onInput ? { onInput: this.options.onInput } : {}),
+      ...(options.onSent ? { onSent: options.onSent } : {}),
     });
     // Raced below: when the cell is abandoned, its late failure is not an unhandled rejection.
     execution.catch(() => undefined);
@@ -319,27 +323,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       options.signal?.removeEventListener('abort', onAbort);
       await Promise.all(saves);
     }
-    if (stopReason === 'timeout') {
-      write('\n Timeout');
-      return 124;
-    }
-    if (stopReason === 'cancelled') {
-      write('Code execution was cancelled.');
-      return 1;
-    }
-    if (reply.status === 'aborted') {
-      write(
-        'ERROR: the kernel aborted this block without running it (a request before it on the kernel failed)',
-      );
-      return 1;
-    }
-    error ??= reply.error && { type: 'error', ...reply.error };
-    if (error) {
-      const traceback = stripAnsi(error.traceback.join('\n'));
-      write(`ERROR: ${error.ename}: ${error.evalue}\n${traceback}`);
-      return 1;
-    }
-    return 0;
+    return blockExitCode(stopReason, reply, error, write);
   }
 
   private async interruptFor(
@@ -405,13 +389,25 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
    * directory; start() may follow.
    */
   async stop(): Promise<void> {
+    await this.release(true);
+  }
+
+  /**
+   * Closes the connection but leaves the kernel running, its variables intact, for a later
+   * executor given its `kernelId`; otherwise as stop(). A cell still running goes on in the kernel.
+   */
+  async detach(): Promise<void> {
+    await this.release(false);
+  }
+
+  private async release(shutDown: boolean): Promise<void> {
     const rest = this.rest;
     const channel = this.channel;
     this.rest = undefined;
     this.channel = undefined;
     this.workingDirectory.forget();
     channel?.close();
-    if (rest && channel) {
+    if (rest && channel && shutDown) {
       await rest.deleteKernel(channel.kernelId).catch((error: unknown) => {
         if (!(error instanceof KernelConnectionError)) {
           throw error;

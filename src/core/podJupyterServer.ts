@@ -1,8 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { deleteIfPresent } from './apiRetry.ts';
 import { ExecutorStateError, OptionError } from './errors.ts';
 import { validateWorkspacePath } from './executorPod.ts';
+import { resolvePodName } from './gatewayPodName.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import {
   buildJupyterServerManifests,
@@ -20,7 +21,7 @@ import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { PortForwarder, type PortForwardState } from './portForwarder.ts';
 import { checkPermissions, jupyterServerPermissions } from './preflight.ts';
-import { loadSpec, type JsonObject } from './specLoader.ts';
+import type { JsonObject } from './specLoader.ts';
 import type {
   DownloadOptions,
   DownloadResult,
@@ -420,29 +421,6 @@ export class PodJupyterServer implements AsyncDisposable {
     this.token = token;
     return manifests;
   }
-}
-
-/** The gateway's pod name: the podSpec's metadata.name, the podName option, or a fresh one. */
-function resolvePodName(options: PodJupyterServerOptions): string {
-  const specMetadata =
-    options.podSpec === undefined
-      ? undefined
-      : (loadSpec(options.podSpec, 'Pod', 'podSpec').spec.metadata as JsonObject | undefined);
-  const specName = typeof specMetadata?.name === 'string' ? specMetadata.name : undefined;
-  if (specName !== undefined && options.podName !== undefined && specName !== options.podName) {
-    throw new OptionError(
-      'podName',
-      `"${options.podName}" differs from the podSpec's metadata.name "${specName}": give one name`,
-    );
-  }
-  const name = specName ?? options.podName ?? `autogen-jupyter-${randomUUID()}`;
-  if (!/^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$/.test(name)) {
-    throw new OptionError(
-      'podName',
-      `"${name}" is not valid: use at most 56 lower-case letters, digits and '-', starting and ending with a letter or digit`,
-    );
-  }
-  return name;
 }
 
 /** Where execs into the gateway go: the pod's first container. */

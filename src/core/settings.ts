@@ -12,13 +12,13 @@ export interface PodRunnerSettings {
   workspacePath: string;
   timeout: number;
   startupTimeout: number;
-  autoRemove: boolean;
   resources: { cpu?: string; memory?: string; gpu?: number };
   labels: Record<string, string>;
   jupyterImage: string;
   jupyterCommand: string[] | undefined;
   jupyterPort: number;
   kernelName: string;
+  /** What closing the window does to its pods; `keep` leaves them for the next window to reuse. */
   cleanupPolicy: 'deleteOnClose' | 'keep';
   /** Mirroring the open folders into the pods before each run. */
   sync: { enabled: boolean; exclude: string[]; maxFileBytes: number };
@@ -48,6 +48,7 @@ export const reconnectSettings = [
 /** The keys of `settingKeys`: a setting of a group (`sync.exclude`) fills a field of its object. */
 type SettingKey =
   | Exclude<keyof PodRunnerSettings, 'sync' | 'runFile'>
+  | 'autoRemove'
   | 'sync.enabled'
   | 'sync.exclude'
   | 'sync.maxFileSizeMB'
@@ -188,6 +189,8 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
       `expected "deleteOnClose" or "keep", got ${JSON.stringify(cleanupPolicy)}`,
     );
   }
+  // The deprecated `autoRemove: false` said "keep" before cleanupPolicy did; it still does.
+  const keep = cleanupPolicy === 'keep' || raw.autoRemove === false;
   const workspacePath = text(raw, 'workspacePath', '/workspace');
   if (!workspacePath.startsWith('/')) {
     throw new OptionError(
@@ -205,7 +208,6 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     workspacePath,
     timeout: integer(raw, 'timeout', 60, 1, 86_400),
     startupTimeout: integer(raw, 'startupTimeout', 300, 1, 3_600),
-    autoRemove: raw.autoRemove === undefined ? true : raw.autoRemove === true,
     resources: {
       ...(typeof resources.cpu === 'string' && resources.cpu ? { cpu: resources.cpu } : {}),
       ...(typeof resources.memory === 'string' && resources.memory
@@ -219,7 +221,7 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
       Array.isArray(command) && command.length > 0 ? (command as string[]) : undefined,
     jupyterPort: integer(raw, 'jupyterPort', 8888, 1, 65_535),
     kernelName: text(raw, 'kernelName', 'python3'),
-    cleanupPolicy,
+    cleanupPolicy: keep ? 'keep' : 'deleteOnClose',
     sync: syncSettings(raw),
     runFile: { cwd: runFileCwd(raw) },
     profiles: parseProfiles(raw.profiles),

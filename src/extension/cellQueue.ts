@@ -38,7 +38,7 @@ class CellRun {
   }
 
   /** Runs the cell unless it was cancelled while queued; never rejects. */
-  async run(runner: CellRunner): Promise<void> {
+  async run(runner: CellRunner, clearOutput: boolean): Promise<void> {
     if (this.state !== 'queued') {
       return;
     }
@@ -46,7 +46,9 @@ class CellRun {
     this.execution.start(Date.now());
     let success: boolean | undefined = false;
     try {
-      await this.execution.clearOutput();
+      if (clearOutput) {
+        await this.execution.clearOutput();
+      }
       success = await runner(this.cell, this.execution, this.abort.signal);
     } catch (error) {
       if (isCancellation(error) || this.podStopped) {
@@ -92,9 +94,9 @@ export class NotebookCellQueues implements vscode.Disposable {
 
   constructor(
     private readonly controller: vscode.NotebookController,
-    private readonly runner: CellRunner,
+    runner: CellRunner,
   ) {
-    controller.executeHandler = (cells, notebook) => this.enqueue(cells, notebook);
+    controller.executeHandler = (cells, notebook) => this.enqueue(cells, notebook, runner, true);
     vscode.workspace.onDidCloseNotebookDocument(
       (notebook) => this.cancel(notebook),
       null,
@@ -102,7 +104,20 @@ export class NotebookCellQueues implements vscode.Disposable {
     );
   }
 
-  private enqueue(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument): void {
+  /**
+   * Queues a cell that ran before (when the last window closed) to be followed by `runner`: it
+   * shows as running, and its earlier output stays.
+   */
+  resume(cell: vscode.NotebookCell, runner: CellRunner): void {
+    this.enqueue([cell], cell.notebook, runner, false);
+  }
+
+  private enqueue(
+    cells: vscode.NotebookCell[],
+    notebook: vscode.NotebookDocument,
+    runner: CellRunner,
+    clearOutput: boolean,
+  ): void {
     if (!vscode.workspace.isTrusted) {
       return;
     }
@@ -119,7 +134,7 @@ export class NotebookCellQueues implements vscode.Disposable {
         const run = new CellRun(cell, this.controller.createNotebookCellExecution(cell));
         queue.runs.add(run);
         queue.tail = queue.tail
-          .then(() => run.run(this.runner))
+          .then(() => run.run(runner, clearOutput))
           .finally(() => {
             queue.runs.delete(run);
             forgetIfEmpty();

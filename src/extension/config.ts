@@ -27,11 +27,11 @@ export function readSettings(scope?: vscode.Uri): PodRunnerSettings {
 }
 
 /**
- * What closing the window or stopping does to the pods (`autoRemove`, `cleanupPolicy`), read
- * apart from the other settings: an invalid setting elsewhere must not keep pods from being
+ * What closing the window does to the pods (`cleanupPolicy`, or the deprecated `autoRemove`),
+ * read apart from the other settings: an invalid setting elsewhere must not keep pods from being
  * deleted. Either of the two invalid counts as its default, which deletes.
  */
-export function readCleanupSettings(): Pick<PodRunnerSettings, 'autoRemove' | 'cleanupPolicy'> {
+export function readCleanupSettings(): Pick<PodRunnerSettings, 'cleanupPolicy'> {
   const configuration = vscode.workspace.getConfiguration(configurationSection);
   try {
     return parseSettings({

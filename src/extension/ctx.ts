@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import type { Logger, PodRunnerSettings } from '../core/index.ts';
-import { needsReconnect, readCleanupSettings, readSettings } from './config.ts';
+import { needsReconnect, readSettings } from './config.ts';
 import { ExecutorSession } from './executorSession.ts';
+import { KeptPods } from './keptPods.ts';
 import { LeftoverPods } from './leftoverPods.ts';
 import { windowPodLabels } from './windowIdentity.ts';
 import { KernelController } from './kernelController.ts';
@@ -28,6 +29,8 @@ export class Ctx implements vscode.Disposable {
   readonly leftovers = new LeftoverPods(this);
   /** The window's profile choice and the profiles' own notebook controllers. */
   readonly profiles = new Profiles(this);
+  /** The pods and kernels this workspace keeps across windows (cleanupPolicy `keep`). */
+  readonly keptPods: KeptPods;
   /** The executor pod (Run Selection, Run File, the API, stateless notebook cells). */
   readonly executor = new ExecutorSession(this);
   /** The gateway-pod notebook controller and its kernels. */
@@ -36,10 +39,13 @@ export class Ctx implements vscode.Disposable {
   /** Everything that lives as long as the window's extension host; disposed last-in first-out. */
   private readonly disposables: vscode.Disposable[] = [];
   private closingPods: Promise<void> | undefined;
+  private disposed = false;
 
   constructor(readonly extension: vscode.ExtensionContext) {
     extension.subscriptions.push(this);
+    this.keptPods = new KeptPods(this, extension.workspaceState);
     this.disposables.push(
+      this.keptPods,
       this.output,
       this.executor,
       this.kernels,
@@ -111,14 +117,16 @@ export class Ctx implements vscode.Disposable {
   }
 
   /**
-   * Stops both pods; `force` deletes them even when autoRemove is off. One pod that
-   * fails to stop does not keep the other: the first failure is thrown once both are done.
+   * Stops both pods; `force` deletes them even when cleanupPolicy keeps them, and the pods the
+   * last window kept that this one has not reused. One pod that fails to stop does not keep the
+   * other: the first failure is thrown once all are done.
    */
   async stopPods(force: boolean): Promise<void> {
     const results = await Promise.allSettled([
       this.executor.stop(force),
       this.kernels.stop(force),
       this.profiles.stop(force),
+      force ? this.keptPods.removeWaiting() : undefined,
     ]);
     const failed = results.find((result) => result.status === 'rejected');
     if (failed) {
@@ -127,19 +135,20 @@ export class Ctx implements vscode.Disposable {
   }
 
   /**
-   * What closing the window does to its pods, as `cleanupPolicy` says; done once, however often
-   * asked (VS Code calls deactivate, then disposes the subscriptions without waiting).
+   * What closing the window does to its pods, as `cleanupPolicy` says: deleted, or left running
+   * (kernels too) for the next window. Done once, however often asked (VS Code calls deactivate,
+   * then disposes the subscriptions without waiting).
    */
   closePods(): Promise<void> {
-    this.closingPods ??= (async () => {
-      if (readCleanupSettings().cleanupPolicy === 'deleteOnClose') {
-        await this.stopPods(false);
-      }
-    })();
+    this.closingPods ??= this.stopPods(false);
     return this.closingPods;
   }
 
   dispose(): void {
+    if (this.disposed) {
+      return;
+    }
+    this.disposed = true;
     const closed = this.closePods().catch((error: unknown) =>
       this.logger.error(`could not delete the pods: ${String(error)}`),
     );

@@ -7,7 +7,7 @@ import { PodSession } from './podSession.ts';
 import { podOptionsOf } from './profilePods.ts';
 import type { Profiles } from './profiles.ts';
 
-type ExecutorCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'> & {
+type ExecutorCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers' | 'keptPods'> & {
   profiles: Pick<Profiles, 'profileFor'>;
 };
 
@@ -18,7 +18,10 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
       kind: 'pod',
       create: () => createExecutor(ctx),
       isRunning: (executor) => executor.isRunning,
-      afterStart: () => ctx.leftovers.afterPodStart(),
+      afterStart: () => {
+        void ctx.keptPods.recordPod('executor', this.podName!);
+        ctx.leftovers.afterPodStart();
+      },
     });
   }
 
@@ -47,11 +50,12 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
     await this.replace((executor) => executor.stop());
   }
 
-  /** Deletes the pod when asked to (`force`) or when autoRemove is on; otherwise leaves it running. */
+  /** Deletes the pod when asked to (`force`) or when cleanupPolicy says so; otherwise leaves it running. */
   async stop(force = false): Promise<void> {
     await this.close(async (executor) => {
-      if (force || readCleanupSettings().autoRemove) {
+      if (force || readCleanupSettings().cleanupPolicy === 'deleteOnClose') {
         await executor.stop();
+        await this.ctx.keptPods.forgetPod('executor');
       } else {
         await executor[Symbol.asyncDispose]();
       }
@@ -68,15 +72,19 @@ async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecu
     'executor',
   );
   const { PodCommandLineCodeExecutor } = await loadCore();
+  // The pod the last window kept is reused.
+  const kept = await ctx.keptPods.reuse('executor');
   return new PodCommandLineCodeExecutor({
     ...clusterTargetOf(settings),
+    ...(kept !== undefined ? { podName: kept } : {}),
     image,
     ...(podSpec !== undefined ? { podSpec } : {}),
     ...(settings.volume !== undefined ? { volume: settings.volume } : {}),
     workspacePath: settings.workspacePath,
     timeout: settings.timeout,
     startupTimeout: settings.startupTimeout,
-    autoRemove: settings.autoRemove,
+    // Whether the pod is deleted is decided when the window closes (stop()).
+    autoRemove: false,
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,

@@ -13,13 +13,19 @@ export function activate(context: vscode.ExtensionContext): PodRunnerApi {
   current = ctx;
   registerCommands(ctx);
   ctx.push(createStatelessController(ctx), createStatusBar(ctx));
+  // The status bar shows the pods the last window kept as soon as the window opens.
+  void ctx.keptPods.discover();
   ctx.logger.info('Pod Runner activated');
   return podRunnerApi(ctx);
 }
 
-/** Deletes this window's pods (as cleanupPolicy and autoRemove say) before the host goes away. */
+/**
+ * Deletes this window's pods or leaves them for the next window (as cleanupPolicy says) before
+ * the host goes away, then releases the window's context, so an activation may follow.
+ */
 export async function deactivate(): Promise<void> {
   const ctx = current;
   current = undefined;
   await ctx?.closePods();
+  ctx?.dispose();
 }

@@ -8,18 +8,26 @@ import type {
 import { cancellationError, unlessAborted } from './cancellation.ts';
 import { CellOutputWriter } from './cellOutputWriter.ts';
 import { NotebookCellQueues } from './cellQueue.ts';
-import { clusterTargetOf } from './config.ts';
+import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
 import { podOptionsOf, summary } from './profilePods.ts';
 import { StreamLineMappers } from './lineMapper.ts';
 import type { PodStateHolder } from './podState.ts';
+import type { KeptKernel } from './keptPods.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
 
 type KernelCtx = Pick<
   Ctx,
-  'settings' | 'logger' | 'podLabels' | 'leftovers' | 'workspaceSync' | 'output' | 'profiles'
+  | 'settings'
+  | 'logger'
+  | 'podLabels'
+  | 'leftovers'
+  | 'keptPods'
+  | 'workspaceSync'
+  | 'output'
+  | 'profiles'
 >;
 
 /** A notebook's kernel, tied to the gateway server it was started on. */
@@ -43,11 +51,19 @@ export class KernelController implements vscode.Disposable {
   private readonly kernels = new Map<string, NotebookKernel>();
   private readonly queues: NotebookCellQueues;
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** Set when the window leaves its kernels running: their cells' requests stay recorded. */
+  private detached = false;
+  /**
+   * Whether cleanupPolicy `keep` leaves this controller's gateway for the next window: the
+   * default kernel's only (a profile's gateway is not recorded, so it is deleted on close).
+   */
+  private readonly keepable: boolean;
 
   constructor(
     private readonly ctx: KernelCtx,
     profile?: string,
   ) {
+    this.keepable = profile === undefined;
     this.controller = vscode.notebooks.createNotebookController(
       profile === undefined ? 'pod-runner-kernel' : `pod-runner-kernel-profile-${profile}`,
       'jupyter-notebook',
@@ -58,7 +74,13 @@ export class KernelController implements vscode.Disposable {
     this.gateway = new PodSession({
       kind: profile === undefined ? 'kernel pod' : `kernel pod (profile ${profile})`,
       create: () => createServer(ctx, this.gateway.status, profile),
-      afterStart: () => ctx.leftovers.afterPodStart(),
+      afterStart: () => {
+        const name = this.gateway.running?.podName;
+        if (name && this.keepable) {
+          void ctx.keptPods.recordPod('gateway', name);
+        }
+        ctx.leftovers.afterPodStart();
+      },
     });
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
     if (profile !== undefined) {
@@ -72,6 +94,12 @@ export class KernelController implements vscode.Disposable {
     // once the code runs. (An interruptHandler would replace the cells' cancellation tokens.)
     this.queues = new NotebookCellQueues(this.controller, (cell, execution, signal) =>
       this.runCell(cell, execution, signal),
+    );
+    // A cell that ran when the last window closed is followed again once its notebook is here.
+    this.controller.onDidChangeSelectedNotebooks(
+      ({ notebook, selected }) => selected && this.resumeRunningCell(notebook),
+      null,
+      this.subscriptions,
     );
     // Stopping the gateway pod (or cancelling its start) cancels every notebook's cells.
     this.gateway.onDidStop(() => this.queues.cancelAll(), null, this.subscriptions);
@@ -109,17 +137,32 @@ export class KernelController implements vscode.Disposable {
   }
 
   /**
-   * Cancels every cell, stops every kernel and deletes the gateway pod, secret and service (when
-   * asked to, `force`, or when autoRemove is on; otherwise the gateway is left running). A start
-   * in progress is cancelled first, so nothing waits for it.
+   * Cancels every cell and deletes every kernel and the gateway pod, secret and service (when
+   * asked to, `force`, or when cleanupPolicy deletes on close); otherwise leaves the gateway and
+   * its kernels running for the next window. A start in progress is cancelled first, so nothing
+   * waits for it.
    */
   async stop(force = true): Promise<void> {
     const kernels = [...this.kernels.values()];
     this.kernels.clear();
+    const remove =
+      force || !this.keepable || readCleanupSettings().cleanupPolicy === 'deleteOnClose';
+    if (!remove) {
+      // Detached before their cells are cancelled, so no cell is interrupted: each runs on.
+      this.detached = true;
+      await Promise.all(kernels.map((entry) => this.stopKernel(entry, false)));
+    }
     await this.gateway.close(async (server) => {
+      if (!remove) {
+        await server[Symbol.asyncDispose]();
+        return;
+      }
       // The kernels first, while their server answers; those that fail to stop are only logged.
       await Promise.all(kernels.map((entry) => this.stopKernel(entry)));
-      await (force ? server.stop() : server[Symbol.asyncDispose]());
+      await server.stop();
+      if (this.keepable) {
+        await this.ctx.keptPods.forgetPod('gateway');
+      }
     });
   }
 
@@ -132,11 +175,36 @@ export class KernelController implements vscode.Disposable {
     this.gateway.dispose();
   }
 
+  /** Shows the cell the last window left running as running again, with what it outputs. */
+  private resumeRunningCell(notebook: vscode.NotebookDocument): void {
+    const kept = this.ctx.keptPods.kernelOf(notebook.uri.toString());
+    const running = kept?.running;
+    if (!kept || !running || running.cell >= notebook.cellCount) {
+      return;
+    }
+    this.ctx.logger.info(
+      `following cell ${running.cell + 1} of ${notebook.uri.toString()}, left running by the last window`,
+    );
+    try {
+      this.queues.resume(notebook.cellAt(running.cell), (cell, execution, signal) =>
+        this.runCell(cell, execution, signal, { kernelId: kept.kernelId, ...running }),
+      );
+    } catch (error) {
+      this.ctx.logger.warn(`could not follow the cell: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Runs a cell, or with `resumed` follows the request the last window sent for it on that
+   * kernel (it may still run): the output the server kept meanwhile, then the rest.
+   */
   private async runCell(
     cell: vscode.NotebookCell,
     execution: vscode.NotebookCellExecution,
     signal: AbortSignal,
+    resumed?: { kernelId: string; requestId: string },
   ): Promise<boolean> {
+    const key = cell.notebook.uri.toString();
     // A cell cancelled while the gateway pod or its kernel starts ends without running.
     const entry = await unlessAborted(this.kernelFor(cell.notebook), signal);
     const { server } = entry;
@@ -150,13 +218,35 @@ export class KernelController implements vscode.Disposable {
     let result;
     try {
       result = await this.gateway.use(server, async () => {
-        await this.syncNotebookFolder(cell.notebook, entry, kernel, signal);
-        return kernel.executeCodeBlocks([{ language: 'python', code: cell.document.getText() }], {
+        const options = {
           signal,
-          onOutput: (event) => writeMapped(event, streams, toLocal, output),
-        });
+          onOutput: (event: KernelOutputEvent) => writeMapped(event, streams, toLocal, output),
+        };
+        if (resumed) {
+          if (kernel.kernelId !== resumed.kernelId) {
+            throw new Error(
+              'the kernel this cell ran on when the window closed is gone: run it again',
+            );
+          }
+          return await kernel.resume(resumed.requestId, options);
+        }
+        await this.syncNotebookFolder(cell.notebook, entry, kernel, signal);
+        return await kernel.executeCodeBlocks(
+          [{ language: 'python', code: cell.document.getText() }],
+          {
+            ...options,
+            onSent: (requestId) =>
+              void this.ctx.keptPods.recordRunningCell(key, { cell: cell.index, requestId }),
+          },
+        );
       });
+    } catch (error) {
+      // The window left the cell running in the kernel: no outcome here, the next window's.
+      throw this.detached ? cancellationError('the cell was left running') : error;
     } finally {
+      if (!this.detached) {
+        void this.ctx.keptPods.recordRunningCell(key, undefined);
+      }
       streams.flush();
       // The tail of capped output is written also when the run failed.
       await output.flushed();
@@ -203,7 +293,7 @@ export class KernelController implements vscode.Disposable {
       if (entry) {
         void this.stopKernel(entry);
       }
-      const started: NotebookKernel = { server, kernel: this.startKernel(server) };
+      const started: NotebookKernel = { server, kernel: this.kernelOn(server, key) };
       // A kernel that failed to start is forgotten, so the next cell tries again.
       started.kernel.catch(() => this.kernels.get(key) === started && this.kernels.delete(key));
       this.kernels.set(key, started);
@@ -213,10 +303,42 @@ export class KernelController implements vscode.Disposable {
     return entry;
   }
 
-  private async startKernel(server: PodJupyterServer): Promise<PodJupyterCodeExecutor> {
+  /**
+   * The notebook's kernel on `server`: the one recorded for it when it still runs there (its
+   * variables intact), else a new one, recorded for the notebook.
+   */
+  private async kernelOn(
+    server: PodJupyterServer,
+    notebook: string,
+  ): Promise<PodJupyterCodeExecutor> {
+    const kept = this.ctx.keptPods.kernelOf(notebook, server.podName);
+    if (kept !== undefined) {
+      try {
+        return await this.startKernel(server, kept);
+      } catch (error) {
+        const message = `the kernel kept for ${notebook} is gone (${(error as Error).message}): a new kernel starts, without the earlier variables`;
+        this.ctx.logger.warn(message);
+        void vscode.window.showWarningMessage(`Pod Runner: ${message}`);
+      }
+    }
+    const started = await this.startKernel(server);
+    await this.ctx.keptPods.recordKernel(notebook, {
+      gateway: server.podName,
+      kernelId: started.kernelId!,
+      sessionId: started.sessionId!,
+    });
+    return started;
+  }
+
+  /** Starts a kernel on `server`, or attaches to the `kept` one, in its Jupyter session. */
+  private async startKernel(
+    server: PodJupyterServer,
+    kept?: KeptKernel,
+  ): Promise<PodJupyterCodeExecutor> {
     const settings = this.ctx.settings;
     const { PodJupyterCodeExecutor } = await loadCore();
     const executor = new PodJupyterCodeExecutor(server, {
+      ...(kept ? { kernelId: kept.kernelId, sessionId: kept.sessionId } : {}),
       kernelName: settings.kernelName,
       timeout: settings.timeout,
       logger: this.ctx.logger,
@@ -232,14 +354,19 @@ export class KernelController implements vscode.Disposable {
     const entry = this.kernels.get(key);
     this.kernels.delete(key);
     if (entry) {
+      await this.ctx.keptPods.forgetKernel(key);
       await this.stopKernel(entry);
     }
   }
 
-  /** Stops a kernel once it has started; never rejects (a failure is logged). */
-  private async stopKernel(entry: NotebookKernel): Promise<void> {
+  /**
+   * Stops a kernel once it has started, or only closes its connection when not `remove` (it runs
+   * on for the next window); never rejects (a failure is logged).
+   */
+  private async stopKernel(entry: NotebookKernel, remove = true): Promise<void> {
     try {
-      await (await entry.kernel.catch(() => undefined))?.stop();
+      const kernel = await entry.kernel.catch(() => undefined);
+      await (remove ? kernel?.stop() : kernel?.detach());
     } catch (error) {
       this.ctx.logger.warn(`could not stop a kernel: ${(error as Error).message}`);
     }
@@ -285,8 +412,12 @@ async function createServer(
     'kernel',
   );
   const { PodJupyterServer } = await loadCore();
+  // Only the default kernel's gateway is kept for the next window (a profile's is deleted).
+  const kept = profile === undefined ? await ctx.keptPods.reuse('gateway') : undefined;
   return new PodJupyterServer({
     ...clusterTargetOf(settings),
+    // The kept gateway is adopted, its token read from its Secret.
+    ...(kept !== undefined ? { podName: kept } : {}),
     image,
     ...(podSpec !== undefined ? { podSpec } : {}),
     ...(settings.jupyterCommand ? { command: settings.jupyterCommand } : {}),
@@ -294,7 +425,8 @@ async function createServer(
     // The same path as the executor's: a folder syncs to the same root in both pods.
     workspacePath: settings.workspacePath,
     startupTimeout: settings.startupTimeout,
-    autoRemove: settings.autoRemove,
+    // Whether the gateway is deleted is decided when the window closes (stop()).
+    autoRemove: false,
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     logger: ctx.logger,
     onConnectionState: (state, podGone) => status.followConnection(state, podGone),

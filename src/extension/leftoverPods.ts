@@ -24,7 +24,7 @@ export class LeftoverPods {
   private async check(): Promise<void> {
     const settings = this.ctx.settings;
     // Pods kept on purpose (for reuse by a later window) are not leftovers.
-    if (settings.cleanupPolicy === 'keep' || !settings.autoRemove) {
+    if (settings.cleanupPolicy === 'keep') {
       return;
     }
     const target = clusterTargetOf(settings);

@@ -18,6 +18,8 @@ export interface PodRunnerStatus {
   kernel: PodState;
   /** The profile the window's pods use, if any. */
   profile: string | undefined;
+  /** Pods the last window kept that this one has not reused yet, by name. */
+  kept: string[];
   /** The status-bar text, icons included. */
   text: string;
 }
@@ -27,17 +29,33 @@ export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
   const kernel = ctx.kernels.status.state;
   const shown = precedence.find((state) => state === executor || state === kernel) ?? 'none';
   const reconnecting = ctx.kernels.status.reconnecting;
+  const waiting = ctx.keptPods.waiting;
+  const state = (pod: string, current: PodState | 'reconnecting…', keptName: string | undefined) =>
+    current === 'none' ? (keptName === undefined ? [] : [`${pod} kept`]) : [`${pod} ${current}`];
   const parts = [
-    ...(executor === 'none' ? [] : [`executor ${executor}`]),
-    ...(kernel === 'none' ? [] : [`kernel ${reconnecting ? 'reconnecting…' : kernel}`]),
+    ...state('executor', executor, waiting.executor),
+    ...state(
+      'kernel',
+      reconnecting && kernel !== 'none' ? 'reconnecting…' : kernel,
+      waiting.gateway,
+    ),
   ];
   const profile = ctx.profiles.activeName;
   const icon = reconnecting && shown !== 'error' ? '$(sync~spin)' : icons[shown];
   const text = `${icon} Pod Runner${profile === undefined ? '' : ` (${profile})`}: ${parts.length ? parts.join(' · ') : 'no pods'}`;
-  return { executor, kernel, profile, text };
+  const kept = [waiting.executor, waiting.gateway].filter((name) => name !== undefined);
+  return { executor, kernel, profile, kept, text };
 }
 
-function podLine(label: string, name: string | undefined, holder: PodStateHolder): string {
+function podLine(
+  label: string,
+  name: string | undefined,
+  holder: PodStateHolder,
+  keptName: string | undefined,
+): string {
+  if (name === undefined && holder.state === 'none' && keptName !== undefined) {
+    return `${label}: ${keptName} (kept by the last window; reused on first use)`;
+  }
   const error = holder.lastError ? ` — ${holder.lastError.message.split('\n')[0]}` : '';
   return `${label}: ${name ?? '—'} (${holder.reconnecting ? 'reconnecting…' : holder.state})${error}`;
 }
@@ -60,11 +78,12 @@ export function createStatusBar(ctx: Ctx): vscode.Disposable {
       target = 'settings invalid';
     }
     const status = podRunnerStatus(ctx);
+    const waiting = ctx.keptPods.waiting;
     item.text = status.text;
     const lines = [
       `**Pod Runner** · ${target}${status.profile === undefined ? '' : ` · profile ${status.profile}`}`,
-      podLine('Executor pod', ctx.executor.podName, ctx.executor.status),
-      podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status),
+      podLine('Executor pod', ctx.executor.podName, ctx.executor.status, waiting.executor),
+      podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status, waiting.gateway),
       '[Manage Pods](command:podRunner.managePods) · [Select Profile](command:podRunner.selectProfile) · [Select Context](command:podRunner.selectContext) · [Show Logs](command:podRunner.showLogs)',
     ];
     item.tooltip = new vscode.MarkdownString(lines.join('\n\n'));
@@ -88,6 +107,7 @@ export function createStatusBar(ctx: Ctx): vscode.Disposable {
     ctx.executor.status.onDidChange(update),
     ctx.kernels.status.onDidChange(update),
     ctx.profiles.onDidChange(update),
+    ctx.keptPods.onDidChange(update),
     vscode.workspace.onDidChangeConfiguration(
       (e) => e.affectsConfiguration('podRunner') && update(),
     ),

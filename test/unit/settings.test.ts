@@ -126,3 +126,14 @@ test('resource settings become container limits (GPU as nvidia.com/gpu)', () => 
     limits: { cpu: '500m', memory: '1Gi', 'nvidia.com/gpu': 1 },
   });
 });
+
+test('one setting says what closing the window does; the deprecated autoRemove: false still keeps', () => {
+  const policy = (raw: Record<string, unknown>) => parseSettings(raw).cleanupPolicy;
+  assert.equal(policy({}), 'deleteOnClose');
+  assert.equal(policy({ cleanupPolicy: 'keep' }), 'keep');
+  assert.equal(policy({ autoRemove: false }), 'keep');
+  assert.equal(policy({ autoRemove: true, cleanupPolicy: 'keep' }), 'keep');
+  assert.equal(policy({ autoRemove: false, cleanupPolicy: 'deleteOnClose' }), 'keep');
+  assert.equal(policy({ autoRemove: true }), 'deleteOnClose');
+  assert.equal('autoRemove' in parseSettings({ autoRemove: false }), false, 'no second field');
+});

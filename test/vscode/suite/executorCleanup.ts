@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { listManagedPods, OptionError, silentLogger } from '../../../src/core/index.ts';
 import { readCleanupSettings, readSettings } from '../../../src/extension/config.ts';
 import { ExecutorSession } from '../../../src/extension/executorSession.ts';
+import type { KeptPods } from '../../../src/extension/keptPods.ts';
 import type { LeftoverPods } from '../../../src/extension/leftoverPods.ts';
 import { check, eventually, withTimeout, type HostFeature } from './host.ts';
 
@@ -116,6 +117,11 @@ export const executorCleanupFeature: HostFeature = {
           podLabels: {},
           leftovers: { afterPodStart: () => undefined } as unknown as LeftoverPods,
           profiles: { profileFor: () => undefined },
+          keptPods: {
+            reuse: () => Promise.resolve(undefined),
+            recordPod: () => Promise.resolve(),
+            forgetPod: () => Promise.resolve(),
+          } as unknown as KeptPods,
         });
         try {
           const executor = await session.ensureStarted();

@@ -13,6 +13,7 @@ import { orphanedPodsFeature } from './orphanedPods.ts';
 import { podSessionFeature } from './podSession.ts';
 import { podShellFeature } from './podShell.ts';
 import { profilesFeature } from './profiles.ts';
+import { reattachFeature } from './reattach.ts';
 import { runCodeFeature } from './runCode.ts';
 import { settingsFeature } from './settings.ts';
 import { statelessNotebookFeature } from './statelessNotebook.ts';
@@ -41,7 +42,18 @@ const features: HostFeature[] = [
   leftoverPodsFeature,
   orphanedPodsFeature,
   profilesFeature,
+  // Last: it deactivates the extension, so the API the others use ends with it.
+  reattachFeature,
 ];
+
+/** Only the features named in POD_RUNNER_HOST_FEATURES (comma-separated), when it is set. */
+function selectedFeatures(): HostFeature[] {
+  const names = (process.env.POD_RUNNER_HOST_FEATURES ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  return names.length ? features.filter(({ feature }) => names.includes(feature)) : features;
+}
 
 /**
  * The extension tests' entry point, called by VS Code's extension host (`--extensionTestsPath`).
@@ -58,10 +70,11 @@ export async function run(): Promise<void> {
   check(extension, 'the extension is not installed in this host');
   const api = await extension.activate();
   // The plan first, so the reporting side can tell a test that never reported from one that passed.
-  const planned = features.reduce((count, { tests }) => count + tests.length, 0);
+  const selected = selectedFeatures();
+  const planned = selected.reduce((count, { tests }) => count + tests.length, 0);
   appendFileSync(results, `${JSON.stringify({ planned })}\n`);
   let failed = 0;
-  for (const { feature, tests } of features) {
+  for (const { feature, tests } of selected) {
     for (const test of tests) {
       const name = `${feature}: ${test.name}`;
       const started = Date.now();
