@@ -1,3 +1,4 @@
+import type { ExecutionReply } from './kernelChannelTypes.ts';
 import { randomUUID } from 'node:crypto';
 
 /** Jupyter messaging protocol 5.3 over the server's WebSocket (JSON text frames). */
@@ -204,4 +205,24 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function asRecord(value: unknown): Record<string, unknown> {
   return isRecord(value) ? value : {};
+}
+
+/** An execute_reply's content as the channel's result. */
+export function executionReply(content: Record<string, unknown>): ExecutionReply {
+  const status =
+    content.status === 'error' ? 'error' : content.status === 'aborted' ? 'aborted' : 'ok';
+  const count = executionCount(content);
+  if (status !== 'error') {
+    return { status, executionCount: count };
+  }
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  return {
+    status,
+    executionCount: count,
+    error: {
+      ename: text(content.ename),
+      evalue: text(content.evalue),
+      traceback: asTraceback(content.traceback),
+    },
+  };
 }
