@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import { PodRunnerError } from './errors.ts';
@@ -12,6 +13,17 @@ export type WebSocketFactory = (
 
 const defaultWebSocketFactory: WebSocketFactory = (url, protocols, options) =>
   new WebSocket(url, protocols, options);
+
+/**
+ * A random frame mask, never all zeros: ws sends a frame with a zero mask as the caller's buffer
+ * itself rather than a masked copy, and stdin frames are refilled once sent.
+ */
+function nonZeroMask(mask: Buffer): void {
+  randomFillSync(mask);
+  if (mask.readUInt32BE(0) === 0) {
+    mask[0] = 1;
+  }
+}
 
 /** Long enough for a loaded apiserver and kubelet; short enough that a dead one is noticed. */
 const defaultHandshakeTimeoutMs = 30_000;
@@ -49,7 +61,10 @@ export async function openKubernetesWebSocket(
     throw new PodRunnerError('the kubeconfig has no current cluster');
   }
   const url = `${cluster.server.replace(/^http/, 'ws').replace(/\/$/, '')}${options.path}`;
-  const socketOptions: WebSocket.ClientOptions = { perMessageDeflate: false };
+  const socketOptions: WebSocket.ClientOptions = {
+    perMessageDeflate: false,
+    generateMask: nonZeroMask,
+  };
   await options.kubeConfig.applyToHTTPSOptions(socketOptions);
   signal?.throwIfAborted();
   const factory = options.webSocketFactory ?? defaultWebSocketFactory;

@@ -1,48 +1,18 @@
 import assert from 'node:assert/strict';
-import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  stat,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, renameSync, rmSync, stat, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PodCommandLineCodeExecutor } from '../../src/core/index.ts';
 import { maxWatchedFolders } from '../../src/core/workspaceSync/treeWatch.ts';
 import { managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
 import { scratchDir } from '../support/scratch.ts';
-import { remoteSnapshot, snapshot, writeTree } from '../support/syncHelpers.ts';
+import { inotifyWatches, remoteSnapshot, snapshot, writeTree } from '../support/syncHelpers.ts';
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
 const scratch = scratchDir('pod-runner-sync-watch-');
 let folders = 0;
 const freshDir = () => join(scratch, `case-${++folders}`, `project-${folders}`);
-
-/** The inotify watches this process holds, as the kernel counts them. */
-function inotifyWatches(): number {
-  let watches = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    const link = (() => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`);
-      } catch {
-        return '';
-      }
-    })();
-    if (link === 'anon_inode:inotify') {
-      const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-      watches += info.split('\n').filter((line) => line.startsWith('inotify wd:')).length;
-    }
-  }
-  return watches;
-}
 
 /** Runs `step` from an I/O callback: the poll phase of the event loop, where a write's event is not read yet. */
 const fromIoCallback = <T>(step: () => Promise<T>) =>

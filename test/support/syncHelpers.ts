@@ -187,3 +187,22 @@ export function stdinGate() {
     },
   };
 }
+
+/** The inotify watches this process holds, as the kernel counts them. */
+export function inotifyWatches(): number {
+  let watches = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    const link = (() => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    })();
+    if (link === 'anon_inode:inotify') {
+      const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+      watches += info.split('\n').filter((line) => line.startsWith('inotify wd:')).length;
+    }
+  }
+  return watches;
+}

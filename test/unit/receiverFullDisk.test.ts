@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { endRecord, fileHeader, fileTrailer } from '../../src/core/workspaceSync/framing.ts';
-import { pythonReceiver, shReceiver } from '../../src/core/workspaceSync/podPrograms.ts';
+import { pythonReceiver } from '../../src/core/workspaceSync/podPrograms.ts';
+import { shReceiver } from '../../src/core/workspaceSync/shPrograms.ts';
 import { scratchDir } from '../support/scratch.ts';
 
 const scratch = scratchDir('pod-runner-full-disk-');

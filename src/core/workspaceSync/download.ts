@@ -15,7 +15,8 @@ import { SyncError } from '../errors.ts';
 import { SentStreamParser, type SentStreamSink } from './framing.ts';
 import { isInside } from './paths.ts';
 import type { PodProgramRunner } from './podProgramRunner.ts';
-import { pythonSender, shFileReader, shSenderLister } from './podPrograms.ts';
+import { pythonSender } from './podPrograms.ts';
+import { shFileReader, shSenderLister } from './shPrograms.ts';
 import type { DownloadOptions, DownloadResult, SkippedPath } from './types.ts';
 
 /**

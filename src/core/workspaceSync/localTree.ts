@@ -40,6 +40,8 @@ export interface LocalFile {
   mtimeMs: number;
   /** Permission bits. */
   mode: number;
+  /** Set when the file has other names (hard links): a write through one of them changes it too. */
+  linked?: true;
 }
 
 export interface LocalSymlink {
@@ -221,6 +223,7 @@ async function localFile(
     size: stats.size,
     mtimeMs: stats.mtimeMs,
     mode: stats.mode & 0o7777,
+    ...(stats.nlink > 1 ? { linked: true as const } : {}),
   };
 }
 

@@ -1,13 +1,14 @@
-import { lstatSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readFileSync, statfsSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { walkLocalTree, type LocalEntry, type LocalTree, type WalkOptions } from './localTree.ts';
 
 /**
- * Past this many folders a tree is walked at every sync instead: OS watches are a per-user budget
- * the editor's own file watcher draws on too.
+ * The watches all synced folders of this process may hold together; past it a folder is walked
+ * at every sync instead: OS watches are a per-user budget the editor's own watcher draws on too.
  */
 export const maxWatchedFolders = 4096;
+let watchesHeld = 0;
 
 /**
  * Where a write's change event is queued before the write returns (inotify): elsewhere the OS
@@ -15,28 +16,53 @@ export const maxWatchedFolders = 4096;
  */
 export const watchSupported = process.platform === 'linux';
 
+/**
+ * The kernel queues at most max_queued_events events and then drops the rest, with an overflow
+ * notice that Node never passes on. Events are counted as they arrive: once half that many came
+ * since a walk, one may have been dropped, and the next sync walks.
+ */
+const eventsBeforeWalk = Math.floor(maxQueuedEvents() / 2);
+let eventsDelivered = 0;
+
+/**
+ * File systems whose changes made elsewhere raise no inotify event (network, FUSE, 9p as WSL's
+ * /mnt/c): NFS, SMB, CIFS, SMB2, FUSE, 9p, Ceph, AFS, Coda.
+ */
+const unwatchedFileSystems = new Set([
+  0x6969, 0x517b, 0xff534d42, 0xfe534d42, 0x65735546, 0x01021997, 0x00c36400, 0x5346414f,
+  0x73757245,
+]);
+
 export interface CheckedTree {
   tree: LocalTree;
   /** Local files looked at for changes: all of them after a walk, the changed ones otherwise. */
   checked: number;
   /**
-   * Files written since the last sync, as their watches reported: compared by content even when
-   * size and mtime look the same (two writes within one tick of the file system's clock).
+   * Files written since the last sync that completed, as their watches reported: compared by
+   * content even when size and mtime look the same (two writes within one tick of the file
+   * system's clock).
    */
   written: ReadonlySet<string>;
+  /** Called once the sync of this tree completed: its written files are in the pod. */
+  settle: () => void;
 }
 
 /** The local folders of one sync engine: each watched where the OS allows, else walked each time. */
 export class LocalTrees {
   private readonly trees = new Map<string, WatchedTree>();
+  private closed = false;
 
-  /** The folder's tree now; an injected file system is walked every time (it cannot be watched). */
+  /**
+   * The folder's tree now; an injected file system (which cannot be watched), and any folder
+   * after close(), is walked every time.
+   */
   current(localDir: string, options: WalkOptions): Promise<CheckedTree> {
-    if (options.fileSystem || !watchSupported) {
+    if (options.fileSystem || !watchSupported || this.closed) {
       return walkLocalTree(localDir, options).then((tree) => ({
         tree,
         checked: tree.entries.length,
         written: new Set<string>(),
+        settle: () => undefined,
       }));
     }
     let watched = this.trees.get(localDir);
@@ -49,6 +75,7 @@ export class LocalTrees {
   }
 
   close(): void {
+    this.closed = true;
     for (const tree of this.trees.values()) {
       tree.close();
     }
@@ -60,14 +87,21 @@ export class LocalTrees {
  * A synced folder's tree kept current by the OS's change events, one watch per folder the walk
  * read: a later sync looks again only at the files written since, instead of every file.
  *
- * Only in-place writes of files the tree holds are followed one by one. Anything else (a file
- * created, deleted or renamed, a .gitignore edited, an ignore file above the root changed, a
- * watch failing) makes the next sync walk the whole folder again, so a missed subtlety can only
- * cost time, never a stale file in the pod.
+ * Only in-place writes of files the tree holds are followed one by one (and files with other
+ * names are looked at every time: a write through another name raises no event for theirs).
+ * Anything else (a file created, deleted or renamed, a .gitignore edited, an ignore file above
+ * the root changed, a watch failing, so many events that the kernel may have dropped some, a
+ * folder on a network or FUSE file system) makes the next sync walk the whole folder again.
  */
 export class WatchedTree {
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly changed = new Set<string>();
+  /** Written files no completed sync has sent yet (a cancelled or failed one keeps them here). */
+  private readonly written = new Set<string>();
+  /** Files with other names (hard links), looked at at every sync. */
+  private linked: string[] = [];
+  /** eventsDelivered when the last walk began. */
+  private eventsAtWalk = 0;
   private readonly outsideIgnoreFiles = new Map<string, string>();
   private tree: LocalTree | undefined;
   private positions = new Map<string, number>();
@@ -105,10 +139,18 @@ export class WatchedTree {
   }
 
   private fromEvents(): CheckedTree | undefined {
-    if (!this.followed || !this.tree || this.outsideIgnoreFilesChanged()) {
+    if (
+      !this.followed ||
+      !this.tree ||
+      eventsDelivered - this.eventsAtWalk >= eventsBeforeWalk ||
+      this.outsideIgnoreFilesChanged()
+    ) {
       return undefined;
     }
-    const paths = [...this.changed];
+    const paths = new Set([...this.changed, ...this.linked]);
+    for (const path of this.changed) {
+      this.written.add(path);
+    }
     this.changed.clear();
     const entries = [...this.tree.entries];
     for (const path of paths) {
@@ -121,10 +163,17 @@ export class WatchedTree {
       entries[position!] = now;
     }
     this.tree = { ...this.tree, entries };
+    return this.checked(this.tree, paths.size);
+  }
+
+  /** The tree as a sync gets it, with the written files it must compare by content. */
+  private checked(tree: LocalTree, checked: number): CheckedTree {
+    const written = new Set(this.written);
     return {
-      tree: { ...this.tree, skipped: [...this.tree.skipped] },
-      checked: paths.length,
-      written: new Set(paths),
+      tree: { ...tree, skipped: [...tree.skipped] },
+      checked,
+      written,
+      settle: () => written.forEach((path) => this.written.delete(path)),
     };
   }
 
@@ -141,6 +190,7 @@ export class WatchedTree {
         size: stats.size,
         mtimeMs: stats.mtimeMs,
         mode: stats.mode & 0o7777,
+        ...(stats.nlink > 1 ? { linked: true as const } : {}),
       };
     } catch {
       return undefined;
@@ -150,6 +200,11 @@ export class WatchedTree {
   private async walk(): Promise<CheckedTree> {
     this.followed = this.watchable;
     this.tree = undefined;
+    // What comes from here on is after the walk's read of its folder, or read by the walk.
+    this.eventsAtWalk = eventsDelivered;
+    for (const path of this.changed) {
+      this.written.add(path);
+    }
     this.changed.clear();
     this.outsideIgnoreFiles.clear();
     const seen = new Set<string>();
@@ -166,15 +221,15 @@ export class WatchedTree {
       if (!seen.has(relative)) {
         watcher.close();
         this.watchers.delete(relative);
+        watchesHeld--;
       }
     }
     this.tree = tree;
     this.positions = new Map(tree.entries.map((entry, index) => [entry.path, index]));
-    return {
-      tree: { ...tree, skipped: [...tree.skipped] },
-      checked: tree.entries.length,
-      written: new Set(),
-    };
+    this.linked = tree.entries
+      .filter((entry) => entry.kind === 'file' && entry.linked)
+      .map((entry) => entry.path);
+    return this.checked(tree, tree.entries.length);
   }
 
   /** Starts watching a folder before the walk reads it; a failure leaves the tree unfollowed. */
@@ -182,7 +237,7 @@ export class WatchedTree {
     if (!this.followed || this.watchers.has(relative)) {
       return;
     }
-    if (this.watchers.size >= maxWatchedFolders) {
+    if (watchesHeld >= maxWatchedFolders || unwatchedFileSystem(absolute)) {
       this.watchable = false;
       this.unfollow();
       return;
@@ -191,9 +246,10 @@ export class WatchedTree {
       const watcher = watch(absolute, { persistent: false }, (event, name) =>
         this.onEvent(relative, event, name),
       );
-      // A watch that breaks later (its folder gone, the queue overflowed) costs one walk.
+      // A watch that breaks later (its folder gone) costs one walk.
       watcher.on('error', () => this.unfollow());
       this.watchers.set(relative, watcher);
+      watchesHeld++;
     } catch {
       this.watchable = false;
       this.unfollow();
@@ -201,6 +257,7 @@ export class WatchedTree {
   }
 
   private onEvent(folder: string, event: string, name: string | null): void {
+    eventsDelivered++;
     if (event !== 'change' || !name || name === '.gitignore') {
       this.followed = false;
       return;
@@ -214,6 +271,7 @@ export class WatchedTree {
     for (const watcher of this.watchers.values()) {
       watcher.close();
     }
+    watchesHeld -= this.watchers.size;
     this.watchers.clear();
   }
 
@@ -234,5 +292,21 @@ function signatureOf(path: string): string {
     return `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
   } catch {
     return 'none';
+  }
+}
+
+function unwatchedFileSystem(folder: string): boolean {
+  try {
+    return unwatchedFileSystems.has(statfsSync(folder).type);
+  } catch {
+    return true;
+  }
+}
+
+function maxQueuedEvents(): number {
+  try {
+    return Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim()) || 16384;
+  } catch {
+    return 16384;
   }
 }

@@ -26,7 +26,8 @@ import { later, outgoing, StdinFramer, type Outgoing, type Pending } from './out
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
 import { readAhead } from './readAhead.ts';
 import { LocalTrees } from './treeWatch.ts';
-import { pythonLister, pythonReceiver, shLister, shReceiver } from './podPrograms.ts';
+import { pythonLister, pythonReceiver } from './podPrograms.ts';
+import { shLister, shReceiver } from './shPrograms.ts';
 import {
   defaultMaxFileBytes,
   type DownloadOptions,
@@ -121,10 +122,12 @@ export class WorkspaceSync {
     // Awaited below; a failure meanwhile is not an unhandled rejection.
     firstBatch?.catch(() => undefined);
     // A plan that fails (or a cancel) ends the early exec, and the sync waits until it has.
-    const { tree, records, unchanged, checked } = await planned.catch(async (error: unknown) => {
-      await firstBatch?.catch(() => undefined);
-      throw error;
-    });
+    const { tree, records, unchanged, checked, settle } = await planned.catch(
+      async (error: unknown) => {
+        await firstBatch?.catch(() => undefined);
+        throw error;
+      },
+    );
     await this.sendAll(state, records, firstBatch);
     // What a first sync found in the root that the folder does not have.
     await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state));
@@ -135,6 +138,7 @@ export class WorkspaceSync {
       const again = await this.syncNow(localDirInput, options);
       return { ...again, apiCalls: again.apiCalls + state.apiCalls };
     }
+    settle();
     this.folders.set(localDir, { local: localDir, remote: root });
     return {
       localDir,
@@ -160,10 +164,11 @@ export class WorkspaceSync {
     records: AsyncIterator<Outgoing>;
     unchanged: number;
     checked: number;
+    settle: () => void;
   }> {
     const { options, localDir } = state;
     const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
-    const { tree, checked, written } = await this.trees
+    const { tree, checked, written, settle } = await this.trees
       .current(localDir, {
         maxFileBytes,
         ...(options.exclude ? { exclude: options.exclude } : {}),
@@ -231,7 +236,7 @@ export class WorkspaceSync {
       item.content || item.entry.kind === 'symlink' ? 0 : item.entry.size;
     // Each content is framed before the next is asked for: read-ahead may lend its memory again.
     const files = readAhead(toSend, contentOf, sizeOf, { lend: true });
-    return { tree, records: outgoing(deleted, files, state), unchanged, checked };
+    return { tree, records: outgoing(deleted, files, state), unchanged, checked, settle };
   }
 
   /** Stops watching the local folders. */
