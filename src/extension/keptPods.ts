@@ -114,9 +114,15 @@ export class KeptPods implements vscode.Disposable {
     return gateway === undefined || kernel?.gateway === gateway ? kernel : undefined;
   }
 
-  /** Records `notebook`'s kernel; no other notebook keeps a claim on that kernel. */
+  /**
+   * Records `notebook`'s kernel; no other notebook keeps a claim on that kernel. Only a kernel on
+   * the recorded gateway is recorded: one on another pod (a profile's) must not replace it.
+   */
   async recordKernel(notebook: string, kernel: KeptKernel): Promise<void> {
     const record = this.record();
+    if (record.pods.gateway !== kernel.gateway) {
+      return;
+    }
     for (const [other, { kernelId }] of Object.entries(record.kernels)) {
       if (kernelId === kernel.kernelId) {
         delete record.kernels[other];
@@ -126,11 +132,18 @@ export class KeptPods implements vscode.Disposable {
     await this.save(record);
   }
 
-  /** Records the cell of `notebook` running now (its request), or that none runs. */
-  async recordRunningCell(notebook: string, running: KeptKernel['running']): Promise<void> {
+  /**
+   * Records the cell of `notebook` running now on `kernelId` (its request), or that none runs; a
+   * cell on a kernel not recorded for the notebook is not.
+   */
+  async recordRunningCell(
+    notebook: string,
+    kernelId: string,
+    running: KeptKernel['running'],
+  ): Promise<void> {
     const record = this.record();
     const kernel = record.kernels[notebook];
-    if (kernel) {
+    if (kernel?.kernelId === kernelId) {
       const { running: _ended, ...idle } = kernel;
       record.kernels[notebook] = running ? { ...idle, running } : idle;
       await this.save(record);

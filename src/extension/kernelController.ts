@@ -14,6 +14,7 @@ import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
 import { podOptionsOf, summary } from './profilePods.ts';
 import { StreamLineMappers } from './lineMapper.ts';
+import { writeMapped } from './kernelOutput.ts';
 import type { PodStateHolder } from './podState.ts';
 import type { KeptKernel } from './keptPods.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
@@ -132,7 +133,10 @@ export class KernelController implements vscode.Disposable {
   async restartKernel(notebook: vscode.NotebookDocument): Promise<void> {
     const entry = this.kernels.get(notebook.uri.toString());
     if (entry && entry.server === this.gateway.running) {
-      await (await entry.kernel).restart();
+      const kernel = await entry.kernel;
+      await kernel.restart();
+      // A kernel that had died is replaced by a new one, with a new id.
+      await this.recordKernel(notebook.uri.toString(), entry.server, kernel);
     }
   }
 
@@ -177,7 +181,7 @@ export class KernelController implements vscode.Disposable {
 
   /** Shows the cell the last window left running as running again, with what it outputs. */
   private resumeRunningCell(notebook: vscode.NotebookDocument): void {
-    const kept = this.ctx.keptPods.kernelOf(notebook.uri.toString());
+    const kept = this.keepable ? this.ctx.keptPods.kernelOf(notebook.uri.toString()) : undefined;
     const running = kept?.running;
     if (!kept || !running || running.cell >= notebook.cellCount) {
       return;
@@ -236,7 +240,10 @@ export class KernelController implements vscode.Disposable {
           {
             ...options,
             onSent: (requestId) =>
-              void this.ctx.keptPods.recordRunningCell(key, { cell: cell.index, requestId }),
+              void this.ctx.keptPods.recordRunningCell(key, kernel.kernelId!, {
+                cell: cell.index,
+                requestId,
+              }),
           },
         );
       });
@@ -245,7 +252,7 @@ export class KernelController implements vscode.Disposable {
       throw this.detached ? cancellationError('the cell was left running') : error;
     } finally {
       if (!this.detached) {
-        void this.ctx.keptPods.recordRunningCell(key, undefined);
+        void this.ctx.keptPods.recordRunningCell(key, kernel.kernelId!, undefined);
       }
       streams.flush();
       // The tail of capped output is written also when the run failed.
@@ -311,23 +318,40 @@ export class KernelController implements vscode.Disposable {
     server: PodJupyterServer,
     notebook: string,
   ): Promise<PodJupyterCodeExecutor> {
-    const kept = this.ctx.keptPods.kernelOf(notebook, server.podName);
+    // A profile's kernels are not recorded: the notebook's record is its default kernel's.
+    const kept = this.keepable ? this.ctx.keptPods.kernelOf(notebook, server.podName) : undefined;
     if (kept !== undefined) {
       try {
         return await this.startKernel(server, kept);
       } catch (error) {
-        const message = `the kernel kept for ${notebook} is gone (${(error as Error).message}): a new kernel starts, without the earlier variables`;
+        // Only a kernel the server does not have is gone; any other failure may leave it running.
+        const { ExecutorStateError } = await loadCore();
+        if (!(error instanceof ExecutorStateError)) {
+          throw error;
+        }
+        const message = `the kernel kept for ${notebook} is gone (${error.message}): a new kernel starts, without the earlier variables`;
         this.ctx.logger.warn(message);
         void vscode.window.showWarningMessage(`Pod Runner: ${message}`);
       }
     }
     const started = await this.startKernel(server);
-    await this.ctx.keptPods.recordKernel(notebook, {
-      gateway: server.podName,
-      kernelId: started.kernelId!,
-      sessionId: started.sessionId!,
-    });
+    await this.recordKernel(notebook, server, started);
     return started;
+  }
+
+  /** Records `notebook`'s kernel for the next window (a profile's kernels are not recorded). */
+  private async recordKernel(
+    notebook: string,
+    server: PodJupyterServer,
+    kernel: PodJupyterCodeExecutor,
+  ): Promise<void> {
+    if (this.keepable) {
+      await this.ctx.keptPods.recordKernel(notebook, {
+        gateway: server.podName,
+        kernelId: kernel.kernelId!,
+        sessionId: kernel.sessionId!,
+      });
+    }
   }
 
   /** Starts a kernel on `server`, or attaches to the `kept` one, in its Jupyter session. */
@@ -354,7 +378,9 @@ export class KernelController implements vscode.Disposable {
     const entry = this.kernels.get(key);
     this.kernels.delete(key);
     if (entry) {
-      await this.ctx.keptPods.forgetKernel(key);
+      if (this.keepable) {
+        await this.ctx.keptPods.forgetKernel(key);
+      }
       await this.stopKernel(entry);
     }
   }
@@ -371,29 +397,6 @@ export class KernelController implements vscode.Disposable {
       this.ctx.logger.warn(`could not stop a kernel: ${(error as Error).message}`);
     }
   }
-}
-
-/**
- * Writes a kernel output event with the pod's paths of synced folders shown as the local ones.
- * Stream text is mapped by whole lines; any other event first releases the lines held, to keep
- * the order.
- */
-function writeMapped(
-  event: KernelOutputEvent,
-  streams: StreamLineMappers<OutputStream>,
-  toLocal: (text: string) => string,
-  output: CellOutputWriter,
-): void {
-  if (event.type === 'stream') {
-    streams.write(event.name, event.text);
-    return;
-  }
-  streams.flush();
-  output.write(
-    event.type === 'error'
-      ? { ...event, evalue: toLocal(event.evalue), traceback: event.traceback.map(toLocal) }
-      : event,
-  );
 }
 
 /**

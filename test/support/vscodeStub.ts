@@ -1,0 +1,48 @@
+/**
+ * A stand-in for the parts of the `vscode` module that extension classes use outside their UI
+ * (settings, events, messages, a notebook controller that is never shown), so they run under
+ * node:test. Install it with `useVscodeStub.ts`.
+ */
+export const configurationValues = new Map<string, unknown>();
+
+export class EventEmitter<T> {
+  private listeners: ((value: T) => void)[] = [];
+  readonly event = (listener: (value: T) => void) => {
+    this.listeners.push(listener);
+    return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
+  };
+  fire(value: T): void {
+    for (const listener of this.listeners) {
+      listener(value);
+    }
+  }
+  dispose(): void {
+    this.listeners = [];
+  }
+}
+
+const noSubscription = () => ({ dispose: () => {} });
+
+export const notebooks = {
+  createNotebookController: (id: string, notebookType: string, label: string) => ({
+    id,
+    notebookType,
+    label,
+    onDidChangeSelectedNotebooks: noSubscription,
+    dispose: () => {},
+  }),
+};
+
+export const workspace = {
+  onDidCloseNotebookDocument: noSubscription,
+  getConfiguration: () => ({
+    get: (key: string) => configurationValues.get(key),
+    inspect: (key: string) =>
+      configurationValues.has(key) ? { key, globalValue: configurationValues.get(key) } : { key },
+  }),
+};
+
+export const window = {
+  showWarningMessage: () => Promise.resolve(undefined),
+  showErrorMessage: () => Promise.resolve(undefined),
+};

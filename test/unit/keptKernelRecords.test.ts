@@ -1,0 +1,138 @@
+import '../support/useVscodeStub.ts';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ExecutorStateError, KernelConnectionError } from '../../src/core/index.ts';
+import { KernelController } from '../../src/extension/kernelController.ts';
+import { KeptPods } from '../../src/extension/keptPods.ts';
+
+const notebook = 'file:///project/analysis.ipynb';
+const logger = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
+
+function keptPods(): KeptPods {
+  const stored = new Map<string, unknown>();
+  const memento = {
+    get: (key: string) => stored.get(key),
+    update: (key: string, value: unknown) => Promise.resolve(void stored.set(key, value)),
+  };
+  return new KeptPods(
+    { settings: {} as never, podLabels: {}, logger: logger as never },
+    memento as never,
+  );
+}
+
+/**
+ * The default kernel's controller (or a profile's), its kernels started (or attached to, given
+ * the kept kernel) by `startKernel`, asynchronously as the real start is.
+ */
+function controllerWith(
+  kept: KeptPods,
+  startKernel: (attachTo?: { kernelId: string }) => unknown,
+  profile?: string,
+) {
+  const ctx = { keptPods: kept, logger, settings: { profiles: [] } };
+  const controller = new KernelController(ctx as never, profile);
+  const internals = controller as unknown as {
+    startKernel: (server: unknown, attachTo?: { kernelId: string }) => Promise<unknown>;
+    kernelOn: (server: unknown, notebook: string) => Promise<unknown>;
+    kernels: Map<string, { server: unknown; kernel: Promise<unknown> }>;
+    gateway: { running: unknown };
+  };
+  internals.startKernel = (_server, attachTo) =>
+    Promise.resolve().then(() => startKernel(attachTo));
+  return internals;
+}
+
+/** A kernel with the interface the controller records from (ids, restart). */
+function fakeKernel(kernelId: string, afterRestart = kernelId) {
+  return {
+    kernelId,
+    sessionId: `session-of-${kernelId}`,
+    restart(this: { kernelId: string; sessionId: string }) {
+      this.kernelId = afterRestart;
+      this.sessionId = `session-of-${afterRestart}`;
+      return Promise.resolve();
+    },
+  };
+}
+
+async function keptGateway(): Promise<KeptPods> {
+  const kept = keptPods();
+  await kept.recordPod('gateway', 'default-gateway');
+  await kept.recordKernel(notebook, {
+    gateway: 'default-gateway',
+    kernelId: 'K1',
+    sessionId: 'S1',
+  });
+  return kept;
+}
+
+test('a kernel on another pod (a profile gateway) does not replace the notebook kernel record', async () => {
+  const kept = await keptGateway();
+  await kept.recordKernel(notebook, { gateway: 'gpu-gateway', kernelId: 'K2', sessionId: 'S2' });
+  await kept.recordRunningCell(notebook, 'K2', { cell: 0, requestId: 'R2' });
+  assert.deepEqual(kept.kernelOf(notebook, 'default-gateway'), {
+    gateway: 'default-gateway',
+    kernelId: 'K1',
+    sessionId: 'S1',
+  });
+});
+
+test('a profile controller neither attaches to nor records the notebook kernel', async () => {
+  const kept = await keptGateway();
+  const attached: (string | undefined)[] = [];
+  const profile = controllerWith(
+    kept,
+    (attachTo) => {
+      attached.push(attachTo?.kernelId);
+      return fakeKernel('K2');
+    },
+    'gpu',
+  );
+  // The profile gateway pod, named as the default's would be: only the controller tells them apart.
+  await profile.kernelOn({ podName: 'default-gateway' }, notebook);
+  assert.deepEqual(attached, [undefined], 'a new kernel, not the default one');
+  assert.equal(kept.kernelOf(notebook)?.kernelId, 'K1');
+});
+
+test('a kept kernel that fails to attach for another reason than being gone is not replaced', async () => {
+  const kept = await keptGateway();
+  const started: (string | undefined)[] = [];
+  const controller = controllerWith(kept, (attachTo) => {
+    started.push(attachTo?.kernelId);
+    if (attachTo) {
+      throw new KernelConnectionError('the kernel WebSocket did not open');
+    }
+    return fakeKernel('K2');
+  });
+  await assert.rejects(
+    controller.kernelOn({ podName: 'default-gateway' }, notebook),
+    KernelConnectionError,
+  );
+  assert.deepEqual(started, ['K1'], 'no new kernel started');
+  assert.equal(kept.kernelOf(notebook)?.kernelId, 'K1', 'the record still names the live kernel');
+});
+
+test('a kept kernel the server does not have is replaced by a new one, recorded', async () => {
+  const kept = await keptGateway();
+  const controller = controllerWith(kept, (attachTo) => {
+    if (attachTo) {
+      throw new ExecutorStateError(`kernel ${attachTo.kernelId} is not running on the server`);
+    }
+    return fakeKernel('K2');
+  });
+  await controller.kernelOn({ podName: 'default-gateway' }, notebook);
+  assert.equal(kept.kernelOf(notebook, 'default-gateway')?.kernelId, 'K2');
+});
+
+test('restarting a dead kernel records the id of the kernel that replaced it', async () => {
+  const kept = await keptGateway();
+  const controller = controllerWith(kept, () => assert.fail('no kernel starts'));
+  const server = { podName: 'default-gateway' };
+  controller.gateway = { running: server };
+  controller.kernels.set(notebook, { server, kernel: Promise.resolve(fakeKernel('K1', 'K3')) });
+  await (controller as unknown as KernelController).restartKernel({
+    uri: { toString: () => notebook },
+  } as never);
+  assert.equal(kept.kernelOf(notebook, 'default-gateway')?.kernelId, 'K3');
+  assert.equal(kept.kernelOf(notebook)?.sessionId, 'session-of-K3');
+});
