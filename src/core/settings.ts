@@ -28,7 +28,10 @@ export interface PodRunnerSettings {
   profiles: PodProfile[];
 }
 
-/** Settings that change which cluster or pod is used: changing them means reconnecting. */
+/**
+ * Settings that change which cluster or pod is used: changing them means reconnecting. (A change
+ * of `profiles` does only when it changes the window's active profile.)
+ */
 export const reconnectSettings = [
   'kubeconfig',
   'context',
@@ -42,7 +45,6 @@ export const reconnectSettings = [
   'jupyterImage',
   'jupyterCommand',
   'jupyterPort',
-  'profiles',
 ] as const;
 
 /** The keys of `settingKeys`: a setting of a group (`sync.exclude`) fills a field of its object. */

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger, PodRunnerSettings } from '../core/index.ts';
-import { needsReconnect, readSettings } from './config.ts';
+import { configurationSection, needsReconnect, readSettings } from './config.ts';
 import { ExecutorSession } from './executorSession.ts';
 import { KeptPods } from './keptPods.ts';
 import { LeftoverPods } from './leftoverPods.ts';
@@ -94,9 +94,13 @@ export class Ctx implements vscode.Disposable {
   }
 
   private async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
+    // The profiles' own pods follow their definitions; the window's pods only the chosen one's.
+    const chosenProfileChanged =
+      event.affectsConfiguration(`${configurationSection}.profiles`) &&
+      this.profiles.followChange();
     const kernelState = this.kernels.status.state;
     if (
-      !needsReconnect(event) ||
+      !(needsReconnect(event) || chosenProfileChanged) ||
       (this.executor.status.state === 'none' && kernelState === 'none')
     ) {
       return;

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { OptionError } from '../core/errors.ts';
 import type { PodProfile, PodRunnerSettings } from '../core/index.ts';
-import { configurationSection } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { KernelController } from './kernelController.ts';
 import { summary } from './profilePods.ts';
@@ -26,12 +25,17 @@ export class Profiles implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [this.changed];
 
   constructor(private readonly ctx: Ctx) {
-    vscode.workspace.onDidChangeConfiguration(
-      (event) => event.affectsConfiguration(`${configurationSection}.profiles`) && this.update(),
-      null,
-      this.subscriptions,
-    );
     this.update();
+  }
+
+  /**
+   * Follows a change of the profiles setting (see update); true when it changed the definition of
+   * the window's chosen profile (or removed or added it), whose pods must then be replaced.
+   */
+  followChange(): boolean {
+    const chosen = this.ctx.extension.workspaceState.get<string>(activeProfileKey);
+    const changed = this.update();
+    return chosen !== undefined && changed.has(chosen);
   }
 
   /**
@@ -131,14 +135,16 @@ export class Profiles implements vscode.Disposable {
    * Creates a notebook controller for each profile the settings hold, removes those of profiles
    * that are gone, and replaces the gateway pod of a profile that changed (unless a cell runs
    * on it: that pod keeps the old set-up until it is stopped). Invalid settings leave them as
-   * they are (the settings' error is shown where they are used).
+   * they are (the settings' error is shown where they are used). Returns the names of the
+   * profiles added, changed or removed.
    */
-  update(): void {
+  private update(): Set<string> {
+    const changed = new Set<string>();
     let profiles: PodProfile[];
     try {
       profiles = this.ctx.settings.profiles;
     } catch {
-      return;
+      return changed;
     }
     const definitions = new Map(profiles.map((profile) => [profile.name, JSON.stringify(profile)]));
     for (const [name, entry] of this.controllers) {
@@ -146,6 +152,7 @@ export class Profiles implements vscode.Disposable {
       if (definition === entry.definition) {
         continue;
       }
+      changed.add(name);
       if (definition === undefined) {
         this.controllers.delete(name);
         void this.deletePod(name, entry.controller).finally(() => entry.controller.dispose());
@@ -162,12 +169,14 @@ export class Profiles implements vscode.Disposable {
     }
     for (const [name, definition] of definitions) {
       if (!this.controllers.has(name)) {
+        changed.add(name);
         this.controllers.set(name, {
           controller: new KernelController(this.ctx, name),
           definition,
         });
       }
     }
+    return changed;
   }
 
   /** Stops the profiles' kernels and gateway pods (deletes them when `force`). */
