@@ -184,15 +184,15 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
   ) {
     throw new OptionError('podRunner.jupyterCommand', 'expected a list of strings');
   }
-  const cleanupPolicy = raw.cleanupPolicy ?? 'deleteOnClose';
+  // The deprecated `autoRemove: false` said "keep" before cleanupPolicy did; it still does
+  // unless cleanupPolicy is given.
+  const cleanupPolicy = raw.cleanupPolicy ?? (raw.autoRemove === false ? 'keep' : 'deleteOnClose');
   if (cleanupPolicy !== 'deleteOnClose' && cleanupPolicy !== 'keep') {
     throw new OptionError(
       'podRunner.cleanupPolicy',
       `expected "deleteOnClose" or "keep", got ${JSON.stringify(cleanupPolicy)}`,
     );
   }
-  // The deprecated `autoRemove: false` said "keep" before cleanupPolicy did; it still does.
-  const keep = cleanupPolicy === 'keep' || raw.autoRemove === false;
   const workspacePath = text(raw, 'workspacePath', '/workspace');
   if (!workspacePath.startsWith('/')) {
     throw new OptionError(
@@ -223,7 +223,7 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
       Array.isArray(command) && command.length > 0 ? (command as string[]) : undefined,
     jupyterPort: integer(raw, 'jupyterPort', 8888, 1, 65_535),
     kernelName: text(raw, 'kernelName', 'python3'),
-    cleanupPolicy: keep ? 'keep' : 'deleteOnClose',
+    cleanupPolicy,
     sync: syncSettings(raw),
     runFile: { cwd: runFileCwd(raw) },
     profiles: parseProfiles(raw.profiles),

@@ -17,7 +17,7 @@ export function readSettings(scope?: vscode.Uri): PodRunnerSettings {
   const raw: Record<string, unknown> = {};
   for (const key of settingKeys) {
     // Configuration values are read-only proxies: copy them into plain data.
-    const value: unknown = configuration.get(key);
+    const value: unknown = valueOf(configuration, key);
     raw[key] =
       value === undefined || value === null
         ? undefined
@@ -36,11 +36,23 @@ export function readCleanupSettings(): Pick<PodRunnerSettings, 'cleanupPolicy'> 
   try {
     return parseSettings({
       autoRemove: configuration.get('autoRemove'),
-      cleanupPolicy: configuration.get('cleanupPolicy'),
+      cleanupPolicy: valueOf(configuration, 'cleanupPolicy'),
     });
   } catch {
     return parseSettings({});
   }
+}
+
+/**
+ * A setting's value; cleanupPolicy only when set (its default must not hide the deprecated
+ * autoRemove, which it replaces when set itself).
+ */
+function valueOf(configuration: vscode.WorkspaceConfiguration, key: string): unknown {
+  if (key !== 'cleanupPolicy') {
+    return configuration.get(key);
+  }
+  const inspected = configuration.inspect(key);
+  return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
 }
 
 /** Whether a configuration change touches a setting that needs new pods. */

@@ -12,4 +12,4 @@ const load = loader._load;
 loader._load = (request, parent, isMain) =>
   request === 'vscode' ? stub : load(request, parent, isMain);
 
-export { configurationValues } from './vscodeStub.ts';
+export { configurationDefaults, configurationValues } from './vscodeStub.ts';

@@ -3,7 +3,10 @@
  * (settings, events, messages, a notebook controller that is never shown), so they run under
  * node:test. Install it with `useVscodeStub.ts`.
  */
+/** The settings' values as the user set them (user settings), by key in the podRunner section. */
 export const configurationValues = new Map<string, unknown>();
+/** The defaults the extension's manifest gives, which `get` returns for a setting not set. */
+export const configurationDefaults = new Map<string, unknown>();
 
 export class EventEmitter<T> {
   private listeners: ((value: T) => void)[] = [];
@@ -36,9 +39,12 @@ export const notebooks = {
 export const workspace = {
   onDidCloseNotebookDocument: noSubscription,
   getConfiguration: () => ({
-    get: (key: string) => configurationValues.get(key),
-    inspect: (key: string) =>
-      configurationValues.has(key) ? { key, globalValue: configurationValues.get(key) } : { key },
+    get: (key: string) => configurationValues.get(key) ?? configurationDefaults.get(key),
+    inspect: (key: string) => ({
+      key,
+      defaultValue: configurationDefaults.get(key),
+      globalValue: configurationValues.get(key),
+    }),
   }),
 };
 

@@ -133,7 +133,11 @@ test('one setting says what closing the window does; the deprecated autoRemove: 
   assert.equal(policy({ cleanupPolicy: 'keep' }), 'keep');
   assert.equal(policy({ autoRemove: false }), 'keep');
   assert.equal(policy({ autoRemove: true, cleanupPolicy: 'keep' }), 'keep');
-  assert.equal(policy({ autoRemove: false, cleanupPolicy: 'deleteOnClose' }), 'keep');
+  assert.equal(
+    policy({ autoRemove: false, cleanupPolicy: 'deleteOnClose' }),
+    'deleteOnClose',
+    'cleanupPolicy, when given, wins',
+  );
   assert.equal(policy({ autoRemove: true }), 'deleteOnClose');
   assert.equal('autoRemove' in parseSettings({ autoRemove: false }), false, 'no second field');
 });
