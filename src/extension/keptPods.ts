@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
+import type { RunningCell } from './runningCell.ts';
 
 /** The window's two pods, as the records name them. */
 export type KeptPodRole = 'executor' | 'gateway';
@@ -11,7 +12,7 @@ export interface KeptKernel {
   gateway: string;
   kernelId: string;
   sessionId: string;
-  running?: { cell: number; requestId: string };
+  running?: RunningCell;
 }
 
 /** What the workspace state holds: the pods' names, and each notebook's kernel on the gateway. */

@@ -17,6 +17,7 @@ import { StreamLineMappers } from './lineMapper.ts';
 import { writeMapped } from './kernelOutput.ts';
 import type { PodStateHolder } from './podState.ts';
 import type { KeptKernel } from './keptPods.ts';
+import { codeHashOf, recordedCell } from './runningCell.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
 
 type KernelCtx = Pick<
@@ -183,14 +184,23 @@ export class KernelController implements vscode.Disposable {
   private resumeRunningCell(notebook: vscode.NotebookDocument): void {
     const kept = this.keepable ? this.ctx.keptPods.kernelOf(notebook.uri.toString()) : undefined;
     const running = kept?.running;
-    if (!kept || !running || running.cell >= notebook.cellCount) {
+    if (!kept || !running) {
+      return;
+    }
+    const key = notebook.uri.toString();
+    const resumed = recordedCell(notebook, running);
+    if (!resumed) {
+      this.ctx.logger.info(
+        `the cell of ${key} left running by the last window is not in it any more (its code changed): its output is not followed`,
+      );
+      void this.ctx.keptPods.recordRunningCell(key, kept.kernelId, undefined);
       return;
     }
     this.ctx.logger.info(
-      `following cell ${running.cell + 1} of ${notebook.uri.toString()}, left running by the last window`,
+      `following cell ${resumed.index + 1} of ${key}, left running by the last window`,
     );
     try {
-      this.queues.resume(notebook.cellAt(running.cell), (cell, execution, signal) =>
+      this.queues.resume(resumed, (cell, execution, signal) =>
         this.runCell(cell, execution, signal, { kernelId: kept.kernelId, ...running }),
       );
     } catch (error) {
@@ -235,17 +245,16 @@ export class KernelController implements vscode.Disposable {
           return await kernel.resume(resumed.requestId, options);
         }
         await this.syncNotebookFolder(cell.notebook, entry, kernel, signal);
-        return await kernel.executeCodeBlocks(
-          [{ language: 'python', code: cell.document.getText() }],
-          {
-            ...options,
-            onSent: (requestId) =>
-              void this.ctx.keptPods.recordRunningCell(key, kernel.kernelId!, {
-                cell: cell.index,
-                requestId,
-              }),
-          },
-        );
+        const code = cell.document.getText();
+        return await kernel.executeCodeBlocks([{ language: 'python', code }], {
+          ...options,
+          onSent: (requestId) =>
+            void this.ctx.keptPods.recordRunningCell(key, kernel.kernelId!, {
+              cell: cell.index,
+              codeHash: codeHashOf(code),
+              requestId,
+            }),
+        });
       });
     } catch (error) {
       // The window left the cell running in the kernel: no outcome here, the next window's.

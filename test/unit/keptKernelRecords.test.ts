@@ -69,7 +69,7 @@ async function keptGateway(): Promise<KeptPods> {
 test('a kernel on another pod (a profile gateway) does not replace the notebook kernel record', async () => {
   const kept = await keptGateway();
   await kept.recordKernel(notebook, { gateway: 'gpu-gateway', kernelId: 'K2', sessionId: 'S2' });
-  await kept.recordRunningCell(notebook, 'K2', { cell: 0, requestId: 'R2' });
+  await kept.recordRunningCell(notebook, 'K2', { cell: 0, codeHash: 'c2', requestId: 'R2' });
   assert.deepEqual(kept.kernelOf(notebook, 'default-gateway'), {
     gateway: 'default-gateway',
     kernelId: 'K1',

@@ -176,5 +176,56 @@ export const reattachFeature: HostFeature = {
         );
       },
     },
+    {
+      name: 'a cell added above the running cell before a reload: the cell that ran gets the rest of its output, not the one now at its index',
+      run: async () => {
+        const configuration = vscode.workspace.getConfiguration('podRunner');
+        const main = extensionMain();
+        const state = new WorkspaceState();
+        const go = `/tmp/pod-runner-reattach-moved-${Date.now()}`;
+        let api = await reload(main, state);
+        await configuration.update('cleanupPolicy', 'keep', vscode.ConfigurationTarget.Workspace);
+        try {
+          const notebook = await openKernelNotebook(['x = 41', waitingCell(go)]);
+          await runCell(notebook, 0);
+          await vscode.commands.executeCommand('notebook.cell.execute', {
+            ranges: [{ start: 1, end: 2 }],
+            document: notebook.uri,
+          });
+          await waitFor(() => cellText(notebook, 1) === 'waiting\n', 60_000, 'the cell to wait');
+          const edit = new vscode.WorkspaceEdit();
+          edit.set(notebook.uri, [
+            vscode.NotebookEdit.insertCells(0, [
+              new vscode.NotebookCellData(vscode.NotebookCellKind.Code, '# a note', 'python'),
+            ]),
+          ]);
+          check(await vscode.workspace.applyEdit(edit), 'a cell added at the top');
+          const reloadedAt = Date.now();
+          api = await reload(main, state);
+          await selectPodKernel(notebook);
+          const other = await openKernelNotebook([`open('${go}', 'w').close()`]);
+          await runCell(other, 0);
+          await waitFor(
+            () => (notebook.cellAt(2).executionSummary?.timing?.endTime ?? 0) >= reloadedAt,
+            60_000,
+            `the moved cell to end (cells: ${[0, 1, 2].map((i) => JSON.stringify(cellText(notebook, i))).join(' | ')})`,
+          );
+          check(
+            cellText(notebook, 2) === 'waiting\ndone\n82' && cellText(notebook, 1) === '',
+            `the moved cell's output: ${JSON.stringify(cellText(notebook, 2))}, the cell now at its index: ${JSON.stringify(cellText(notebook, 1))}`,
+          );
+        } finally {
+          await configuration.update(
+            'cleanupPolicy',
+            undefined,
+            vscode.ConfigurationTarget.Workspace,
+          );
+          await api.stopPods();
+          for (let open = 2; open > 0; open--) {
+            await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+          }
+        }
+      },
+    },
   ],
 };
