@@ -81,6 +81,8 @@ export async function reapOrphanedPods(
     owner !== undefined &&
     !keep.has(owner) &&
     (reaped.has(owner) ||
+      // A pod named in `only` that is gone already: its Secret and Service go alone.
+      (options.only?.includes(owner) === true && !alive.has(owner)) ||
       (!options.only &&
         !alive.has(owner) &&
         createdAt !== undefined &&

@@ -15,9 +15,14 @@ export interface KeptKernel {
   running?: RunningCell;
 }
 
-/** What the workspace state holds: the pods' names, and each notebook's kernel on the gateway. */
+/**
+ * What the workspace state holds: the pods' names, where each runs, and each notebook's kernel
+ * on the gateway.
+ */
 interface KeptRecord {
   pods: Partial<Record<KeptPodRole, string>>;
+  /** The context and namespace of each pod (see targetOf); a record from before has none. */
+  targets?: Partial<Record<KeptPodRole, string>>;
   /** By notebook URI. */
   kernels: Record<string, KeptKernel>;
 }
@@ -74,10 +79,20 @@ export class KeptPods implements vscode.Disposable {
   async recordPod(role: KeptPodRole, name: string): Promise<void> {
     const record = this.record();
     record.pods[role] = name;
+    // The name at once (kernels are recorded only on the recorded gateway), where it runs after.
+    delete record.targets?.[role];
     if (role === 'gateway') {
       record.kernels = kernelsOn(record, name);
     }
     await this.save(record);
+    const target = await this.target().catch((error: unknown) => {
+      this.ctx.logger.warn(`could not tell where the ${role} pod runs: ${String(error)}`);
+    });
+    const latest = this.record();
+    if (target !== undefined && latest.pods[role] === name) {
+      latest.targets = { ...latest.targets, [role]: target };
+      await this.save(latest);
+    }
   }
 
   /** Deletes the kept pods this window has not reused (a gateway's Secret too) and forgets them. */
@@ -102,10 +117,7 @@ export class KeptPods implements vscode.Disposable {
   /** Forgets the pod of `role` (deleted), with the gateway's kernels. */
   async forgetPod(role: KeptPodRole): Promise<void> {
     const record = this.record();
-    delete record.pods[role];
-    if (role === 'gateway') {
-      record.kernels = {};
-    }
+    forget(record, role);
     await this.save(record);
   }
 
@@ -161,37 +173,46 @@ export class KeptPods implements vscode.Disposable {
     this.changed.dispose();
   }
 
+  /**
+   * Finds the recorded pods of this window's cluster target running (to be reused); deletes
+   * those ended or gone (a gateway's Secret and Service too) and forgets them. Pods recorded in
+   * another context or namespace are left alone, for a window that looks there.
+   */
   private async findRecordedPods(): Promise<void> {
     const record = this.record();
-    const recorded = Object.entries(record.pods) as [KeptPodRole, string][];
-    if (recorded.length === 0) {
+    if (Object.keys(record.pods).length === 0) {
       return;
     }
     if (readCleanupSettings().cleanupPolicy !== 'keep') {
       await this.save({ pods: {}, kernels: {} });
       return;
     }
-    const { clientLabel, listManagedPods } = await loadCore();
-    const running = new Set(
-      (
-        await listManagedPods({
-          ...clusterTargetOf(this.ctx.settings),
-          client: this.ctx.podLabels[clientLabel],
-        })
-      )
-        .filter((pod) => pod.phase === 'Running' || pod.phase === 'Pending')
-        .map((pod) => pod.name),
+    const target = await this.target();
+    const recorded = (Object.entries(record.pods) as [KeptPodRole, string][]).filter(
+      ([role]) => (record.targets?.[role] ?? target) === target,
     );
+    const { clientLabel, listManagedPods, reapOrphanedPods } = await loadCore();
+    const cluster = clusterTargetOf(this.ctx.settings);
+    const phases = new Map(
+      (await listManagedPods({ ...cluster, client: this.ctx.podLabels[clientLabel] })).map(
+        (pod) => [pod.name, pod.phase],
+      ),
+    );
+    const ended: string[] = [];
     for (const [role, name] of recorded) {
-      if (running.has(name)) {
+      const phase = phases.get(name);
+      if (phase === 'Running' || phase === 'Pending') {
         this.found[role] = name;
       } else {
-        this.ctx.logger.info(`the ${role} pod ${name} kept by the last window is gone`);
-        delete record.pods[role];
+        this.ctx.logger.info(
+          `the ${role} pod ${name} kept by the last window is ${phase === undefined ? 'gone' : phase}: it is deleted`,
+        );
+        ended.push(name);
+        forget(record, role);
       }
     }
-    if (record.pods.gateway === undefined) {
-      record.kernels = {};
+    if (ended.length > 0) {
+      await reapOrphanedPods({ ...cluster, only: ended });
     }
     await this.save(record);
     if (Object.keys(this.found).length > 0) {
@@ -202,9 +223,20 @@ export class KeptPods implements vscode.Disposable {
     }
   }
 
+  /** Where this window's pods run: the context and namespace its settings choose. */
+  private async target(): Promise<string> {
+    const { loadClusterTarget } = await loadCore();
+    const { kubeConfig, namespace } = loadClusterTarget(clusterTargetOf(this.ctx.settings));
+    return `${kubeConfig.getCurrentContext()}/${namespace}`;
+  }
+
   private record(): KeptRecord {
     const stored = this.state.get<KeptRecord>(stateKey);
-    return { pods: { ...stored?.pods }, kernels: { ...stored?.kernels } };
+    return {
+      pods: { ...stored?.pods },
+      targets: { ...stored?.targets },
+      kernels: { ...stored?.kernels },
+    };
   }
 
   private async save(record: KeptRecord): Promise<void> {
@@ -216,4 +248,13 @@ function kernelsOn(record: KeptRecord, gateway: string): KeptRecord['kernels'] {
   return Object.fromEntries(
     Object.entries(record.kernels).filter(([, kernel]) => kernel.gateway === gateway),
   );
+}
+
+/** Forgets the pod of `role`, and with a gateway the kernels on it. */
+function forget(record: KeptRecord, role: KeptPodRole): void {
+  delete record.pods[role];
+  delete record.targets?.[role];
+  if (role === 'gateway') {
+    record.kernels = {};
+  }
 }
