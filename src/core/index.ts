@@ -13,6 +13,7 @@ export {
   PermissionDeniedError,
   PodRunnerError,
   PodStartError,
+  PodStoppedError,
   PortForwardError,
   SpecError,
   SyncError,
@@ -40,6 +41,7 @@ export {
   type ImportFromModule,
 } from './functions.ts';
 export { executorContainerName } from './executorPod.ts';
+export { defaultIdleTimeoutMinutes, idleStopReason } from './idleStop.ts';
 export {
   clientLabel,
   instanceLabel,
