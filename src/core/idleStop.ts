@@ -143,3 +143,44 @@ export async function unlessPodEnded<T>(
     throw new PodStoppedError(reason);
   }
 }
+
+/**
+ * Runs the gateway (argv: limit, step, the gateway's command) and stops it once no kernel ran
+ * anything for `limit` seconds: a busy kernel is activity, an idle one's last_activity says when
+ * it last was (remembered, so a kernel the gateway culled still counts until then); a gateway that
+ * does not answer counts as active, never as idle. SIGTERM goes
+ * to the gateway; after an idle stop the exit is 0, so the pod ends Succeeded.
+ */
+export const gatewaySupervisorScript = `import json, os, signal, subprocess, sys, time, urllib.request
+from datetime import datetime
+
+limit, step = int(sys.argv[1]), int(sys.argv[2])
+gateway = subprocess.Popen(sys.argv[3:])
+signal.signal(signal.SIGTERM, lambda *_: gateway.terminate())
+kernels_url = "http://127.0.0.1:%s/api/kernels" % os.environ.get("KG_PORT", "8888")
+headers = {"Authorization": "token " + os.environ.get("KG_AUTH_TOKEN", "")}
+last_active = time.time()
+idle_stop = False
+while True:
+    try:
+        code = gateway.wait(timeout=step)
+        sys.exit(0 if idle_stop else code if code >= 0 else 128 - code)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        request = urllib.request.Request(kernels_url, headers=headers)
+        kernels = json.load(urllib.request.urlopen(request, timeout=10))
+    except Exception:
+        last_active = time.time()
+        continue
+    for kernel in kernels:
+        if kernel.get("execution_state") == "busy":
+            last_active = time.time()
+        elif kernel.get("last_activity"):
+            seen = datetime.fromisoformat(kernel["last_activity"].replace("Z", "+00:00"))
+            last_active = max(last_active, seen.timestamp())
+    if not idle_stop and time.time() - last_active >= limit:
+        print("pod-runner: no kernel ran anything for %d seconds; stopping the gateway" % limit, flush=True)
+        idle_stop = True
+        gateway.terminate()
+`;

@@ -3,6 +3,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { deleteIfPresent } from './apiRetry.ts';
 import { ExecutorStateError, OptionError } from './errors.ts';
 import { validateWorkspacePath } from './executorPod.ts';
+import { findReplacingEnded, idleTimeoutSeconds } from './idleStop.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import {
   buildJupyterServerManifests,
@@ -211,6 +212,9 @@ export class PodJupyterServer implements AsyncDisposable {
           this.token = adoptedToken(adopted as { data?: Record<string, string> }, namespace);
         }
       }
+      const idleSeconds = idleTimeoutSeconds(this.options.idleTimeoutMinutes);
+      const ownPod = { launcher, name: this.podName, idleSeconds, logger: this.logger };
+      await findReplacingEnded(ownPod, options.onProgress);
       await place(
         'pod',
         manifests.pod,
