@@ -19,6 +19,8 @@ export interface PodRunnerSettings {
   jupyterPort: number;
   kernelName: string;
   cleanupPolicy: 'deleteOnClose' | 'keep';
+  /** Minutes with no run, cell or shell after which a pod stops by itself; 0: never. */
+  idleTimeoutMinutes: number;
   /** Mirroring the open folders into the pods before each run. */
   sync: { enabled: boolean; exclude: string[]; maxFileBytes: number };
   /** Run File's working directory: the synced folder's root, or the file's own folder. */
@@ -67,6 +69,7 @@ export const settingKeys = [
   'jupyterPort',
   'kernelName',
   'cleanupPolicy',
+  'idleTimeoutMinutes',
   'sync.enabled',
   'sync.exclude',
   'sync.maxFileSizeMB',
@@ -215,6 +218,7 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     jupyterPort: integer(raw, 'jupyterPort', 8888, 1, 65_535),
     kernelName: text(raw, 'kernelName', 'python3'),
     cleanupPolicy,
+    idleTimeoutMinutes: integer(raw, 'idleTimeoutMinutes', 60, 0, 43_200),
     sync: syncSettings(raw),
     runFile: { cwd: runFileCwd(raw) },
   };

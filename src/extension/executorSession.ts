@@ -1,3 +1,5 @@
+import * as vscode from 'vscode';
+import { PodStoppedError } from '../core/errors.ts';
 import type { PodCommandLineCodeExecutor } from '../core/index.ts';
 import { unlessAborted } from './cancellation.ts';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
@@ -26,14 +28,26 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
 
   /**
    * Runs `action` on the pod (busy meanwhile), starting the pod first when needed, unless
-   * `signal` fires while it starts.
+   * `signal` fires while it starts. A pod that stopped by itself (idle) ran nothing of `action`:
+   * it is run again on a fresh pod, and the user told why.
    */
   async withPod<T>(
     signal: AbortSignal,
     action: (executor: PodCommandLineCodeExecutor) => Promise<T>,
   ): Promise<T> {
-    const executor = await unlessAborted(this.ensureStarted(), signal);
-    return this.use(executor, () => action(executor));
+    const run = async () => {
+      const executor = await unlessAborted(this.ensureStarted(), signal);
+      return this.use(executor, () => action(executor));
+    };
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof PodStoppedError)) {
+        throw error;
+      }
+      void vscode.window.showInformationMessage(`Pod Runner: ${error.reason}; starting a new pod.`);
+      return run();
+    }
   }
 
   /** Deletes the pod and starts a new one, as any start: with progress, cancelled by a stop. */
@@ -68,6 +82,7 @@ async function createExecutor(
     timeout: settings.timeout,
     startupTimeout: settings.startupTimeout,
     autoRemove: settings.autoRemove,
+    idleTimeoutMinutes: settings.idleTimeoutMinutes,
     labels: { ...settings.labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,

@@ -268,6 +268,7 @@ async function createServer(ctx: KernelCtx): Promise<PodJupyterServer> {
     workspacePath: settings.workspacePath,
     startupTimeout: settings.startupTimeout,
     autoRemove: settings.autoRemove,
+    idleTimeoutMinutes: settings.idleTimeoutMinutes,
     labels: { ...settings.labels, ...ctx.podLabels },
     logger: ctx.logger,
   });
