@@ -122,6 +122,23 @@ export async function findReplacingEnded(
 }
 
 /**
+ * Why the pod ended by itself (stopped when idle), after `remove` deleted it; undefined while it
+ * runs, or when its state cannot be read.
+ */
+export async function removeIfEnded(
+  pod: OwnPod,
+  remove: () => Promise<void>,
+): Promise<string | undefined> {
+  const state = await pod.launcher.find(pod.name).catch(() => undefined);
+  const reason = state && endedPodReason(state, pod.idleSeconds);
+  if (reason) {
+    pod.logger.info(`${reason}: deleting pod ${pod.name}`);
+    await remove();
+  }
+  return reason;
+}
+
+/**
  * Runs `action`; when it fails because the pod ended by itself (stopped when idle), removes the
  * pod and throws a PodStoppedError saying why, so the next start makes a fresh one.
  */
@@ -133,14 +150,8 @@ export async function unlessPodEnded<T>(
   try {
     return await action();
   } catch (error) {
-    const state = await pod.launcher.find(pod.name).catch(() => undefined);
-    const reason = state && endedPodReason(state, pod.idleSeconds);
-    if (!reason) {
-      throw error;
-    }
-    pod.logger.info(`${reason}: deleting pod ${pod.name}`);
-    await remove();
-    throw new PodStoppedError(reason);
+    const reason = await removeIfEnded(pod, remove);
+    throw reason ? new PodStoppedError(reason) : error;
   }
 }
 

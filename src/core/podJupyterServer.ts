@@ -3,7 +3,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { deleteIfPresent } from './apiRetry.ts';
 import { ExecutorStateError, OptionError } from './errors.ts';
 import { validateWorkspacePath } from './executorPod.ts';
-import { findReplacingEnded, idleTimeoutSeconds } from './idleStop.ts';
+import { findReplacingEnded, idleTimeoutSeconds, removeIfEnded, type OwnPod } from './idleStop.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import {
   buildJupyterServerManifests,
@@ -212,9 +212,7 @@ export class PodJupyterServer implements AsyncDisposable {
           this.token = adoptedToken(adopted as { data?: Record<string, string> }, namespace);
         }
       }
-      const idleSeconds = idleTimeoutSeconds(this.options.idleTimeoutMinutes);
-      const ownPod = { launcher, name: this.podName, idleSeconds, logger: this.logger };
-      await findReplacingEnded(ownPod, options.onProgress);
+      await findReplacingEnded(this.ownPod(launcher), options.onProgress);
       await place(
         'pod',
         manifests.pod,
@@ -277,6 +275,19 @@ export class PodJupyterServer implements AsyncDisposable {
   /** The folders synced to the current gateway pod (none after stop). */
   get syncedFolders(): WorkspaceSyncSlot['folders'] {
     return this.workspace.folders;
+  }
+
+  /**
+   * When the gateway pod ended by itself (stopped when idle), deletes it with its Secret and
+   * Service (stop()) and says why; undefined while it runs. start() may follow.
+   */
+  removeIfEnded(): Promise<string | undefined> {
+    return removeIfEnded(this.ownPod(this.requireSession().launcher), () => this.stop());
+  }
+
+  private ownPod(launcher: PodLauncher): OwnPod {
+    const idleSeconds = idleTimeoutSeconds(this.options.idleTimeoutMinutes);
+    return { launcher, name: this.podName, idleSeconds, logger: this.logger };
   }
 
   /** The gateway container's log (its last `tailLines` lines when given). */

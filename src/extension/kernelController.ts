@@ -50,6 +50,7 @@ export class KernelController implements vscode.Disposable {
     this.gateway = new PodSession({
       kind: 'kernel pod',
       create: () => createServer(ctx),
+      isRunning: (server) => server.isRunning,
       afterStart: () => ctx.leftovers.afterPodStart(),
     });
     this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
@@ -143,6 +144,10 @@ export class KernelController implements vscode.Disposable {
           onOutput: (event) => writeMapped(event, streams, toLocal, output),
         });
       });
+    } catch (error) {
+      // A gateway that stopped when idle is deleted; the next cell starts a new one.
+      const reason = await server.removeIfEnded().catch(() => undefined);
+      throw reason ? new Error(`${reason}; the next cell starts a new kernel pod`) : error;
     } finally {
       streams.flush();
       // The tail of capped output is written also when the run failed.

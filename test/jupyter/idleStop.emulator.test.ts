@@ -101,7 +101,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     assert.match(log.text, /no kernel ran anything for 6 seconds; stopping the gateway/);
   });
 
-  test('the next start of the kept gateway replaces the stopped pod and says why', async (t) => {
+  test('the next start of the kept gateway replaces the stopped pod and says why; a client deletes a stopped gateway', async (t) => {
     if (!requireTool(t, available, "Debian's python3-jupyter-server")) {
       return;
     }
@@ -118,5 +118,16 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     const fresh = await kernel(server);
     const result = await fresh.executeCodeBlocks([{ language: 'python', code: 'print(6 * 7)' }]);
     assert.equal(result.output, '42\n');
+    assert.equal(await server.removeIfEnded(), undefined, 'a running gateway stays');
+    await eventually(async () => (await pod()).status.phase === 'Succeeded', 40_000, 'Succeeded');
+    assert.equal(await server.removeIfEnded(), 'the pod stopped after 6 idle seconds');
+    assert.equal(server.isRunning, false);
+    for (const resource of ['pods', 'secrets']) {
+      assert.deepEqual(
+        await managedNames(emulator, resource),
+        [],
+        `the stopped gateway's ${resource}`,
+      );
+    }
   });
 });

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OptionError } from '../../src/core/index.ts';
 import {
+  OptionError,
+  PodJupyterServer,
+  defaultJupyterCommand,
+  type JsonObject,
+} from '../../src/core/index.ts';
+import {
+  gatewaySupervisorScript,
   idleCheckSeconds,
   idleStopReason,
   idleTimeoutSeconds,
@@ -29,4 +35,20 @@ test('why a pod stopped, in minutes when whole, else seconds', () => {
 test('the pod looks for activity every tenth of the timeout, between 1 and 30 seconds', () => {
   assert.deepEqual([3, 100, 3600].map(idleCheckSeconds), [1, 10, 30]);
   assert.deepEqual(keepAliveCommand(100).slice(3), ['pod-runner-keep-alive', '100', '10']);
+});
+
+test('the gateway pod: culling flags and the supervisor with a timeout, restartPolicy OnFailure', () => {
+  const spec = (options: ConstructorParameters<typeof PodJupyterServer>[0]) =>
+    new PodJupyterServer({ podName: 'g', ...options }).manifestsFor('ns').pod.spec as JsonObject;
+  const command = (options: ConstructorParameters<typeof PodJupyterServer>[0]) =>
+    ((spec(options).containers as JsonObject[])[0]!.command as string[]) ?? [];
+  const hour = command({});
+  assert.match(hour[4]!, /exec python -c "\$0" "\$1" "\$2" python -m jupyter kernelgateway/);
+  assert.match(hour[4]!, /--MappingKernelManager\.cull_idle_timeout="\$1"/);
+  assert.match(hour[4]!, /--MappingKernelManager\.cull_connected=True/);
+  assert.deepEqual(hour.slice(5), [gatewaySupervisorScript, '3600', '30']);
+  assert.deepEqual(command({ idleTimeoutMinutes: 0 }), defaultJupyterCommand);
+  assert.deepEqual(command({ command: ['serve'] }), ['serve'], "a user's command is kept as is");
+  assert.equal(spec({}).restartPolicy, 'OnFailure');
+  assert.equal(spec({ podSpec: { spec: { restartPolicy: 'Always' } } }).restartPolicy, 'Always');
 });
