@@ -1,4 +1,5 @@
 import { OptionError } from './errors.ts';
+import { defaultIdleTimeoutMinutes, idleTimeoutSeconds } from './idleStop.ts';
 
 /** The extension's settings, validated; the single typed model every part of the extension reads. */
 export interface PodRunnerSettings {
@@ -186,6 +187,9 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
       `expected "deleteOnClose" or "keep", got ${JSON.stringify(cleanupPolicy)}`,
     );
   }
+  // Fractions of a minute are allowed (tests use seconds); the same check as the executors'.
+  const idleTimeoutMinutes = (raw.idleTimeoutMinutes ?? defaultIdleTimeoutMinutes) as number;
+  idleTimeoutSeconds(idleTimeoutMinutes, 'podRunner.idleTimeoutMinutes');
   const workspacePath = text(raw, 'workspacePath', '/workspace');
   if (!workspacePath.startsWith('/')) {
     throw new OptionError(
@@ -218,7 +222,7 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     jupyterPort: integer(raw, 'jupyterPort', 8888, 1, 65_535),
     kernelName: text(raw, 'kernelName', 'python3'),
     cleanupPolicy,
-    idleTimeoutMinutes: integer(raw, 'idleTimeoutMinutes', 60, 0, 43_200),
+    idleTimeoutMinutes,
     sync: syncSettings(raw),
     runFile: { cwd: runFileCwd(raw) },
   };
