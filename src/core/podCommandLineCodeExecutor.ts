@@ -18,7 +18,7 @@ import {
   type ExecutorPodManifest,
 } from './executorPod.ts';
 import type { FunctionWithRequirements } from './functions.ts';
-import { findReplacingEnded, idleTimeoutSeconds, unlessPodEnded, type OwnPod } from './idleStop.ts';
+import * as idle from './idleStop.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { defaultMaxOutputBytes } from './outputCollector.ts';
@@ -140,7 +140,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     this.autoRemove = options.autoRemove ?? true;
     this.logger = options.logger ?? silentLogger;
     this.functions = options.functions ?? [];
-    this.idleSeconds = options.command ? 0 : idleTimeoutSeconds(options.idleTimeoutMinutes);
+    this.idleSeconds = idle.idleTimeoutSeconds(options.command ? 0 : options.idleTimeoutMinutes);
     this.manifest = buildExecutorPod({
       namespace: options.namespace ?? '',
       ...(options.podName !== undefined ? { podName: options.podName } : {}),
@@ -226,7 +226,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     const name = this.manifest.name;
     await checkPermissions(target.kubeConfig, namespace, executorPermissions, this.logger);
     signal?.throwIfAborted();
-    const existing = await findReplacingEnded(this.ownPod(launcher), onProgress);
+    const existing = await idle.findReplacingEnded(this.ownPod(launcher), onProgress);
     let created = false;
     if (existing) {
       if (this.autoRemove || existing.metadata?.labels?.[managedByLabel] !== managedByValue) {
@@ -375,12 +375,17 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     return this.requireSession().launcher.readLogs(this.podName, tailLines);
   }
 
-  /** A run on a pod that stopped by itself deletes it and says why (idleStop.ts). */
-  private unlessEnded<T>(session: Session, action: () => Promise<T>): Promise<T> {
-    return unlessPodEnded(this.ownPod(session.launcher), () => this.stop(), action);
+  /** When the pod ended by itself (stopped when idle), deletes it and says why; start() may follow. */
+  removeIfEnded(): Promise<string | undefined> {
+    return idle.removeIfEnded(this.ownPod(this.requireSession().launcher), () => this.stop());
   }
 
-  private ownPod(launcher: PodLauncher): OwnPod {
+  /** A run on a pod that stopped by itself deletes it and says why (idleStop.ts). */
+  private unlessEnded<T>(session: Session, action: () => Promise<T>): Promise<T> {
+    return idle.unlessPodEnded(this.ownPod(session.launcher), () => this.stop(), action);
+  }
+
+  private ownPod(launcher: PodLauncher): idle.OwnPod {
     return { launcher, name: this.podName, idleSeconds: this.idleSeconds, logger: this.logger };
   }
 

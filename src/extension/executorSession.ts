@@ -1,5 +1,4 @@
 import * as vscode from 'vscode';
-import { PodStoppedError } from '../core/errors.ts';
 import type { PodCommandLineCodeExecutor } from '../core/index.ts';
 import { unlessAborted } from './cancellation.ts';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
@@ -9,6 +8,9 @@ import { PodSession } from './podSession.ts';
 
 /** The window's executor pod: started on first use, reused by every run, deleted on stop. */
 export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
+  /** When a run on the pod last ended. */
+  private lastUsed = 0;
+
   constructor(private readonly ctx: Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers'>) {
     super({
       kind: 'pod',
@@ -28,25 +30,40 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
 
   /**
    * Runs `action` on the pod (busy meanwhile), starting the pod first when needed, unless
-   * `signal` fires while it starts. A pod that stopped by itself (idle) ran nothing of `action`:
-   * it is run again on a fresh pod, and the user told why.
+   * `signal` fires while it starts.
    */
   async withPod<T>(
     signal: AbortSignal,
     action: (executor: PodCommandLineCodeExecutor) => Promise<T>,
   ): Promise<T> {
-    const run = async () => {
-      const executor = await unlessAborted(this.ensureStarted(), signal);
-      return this.use(executor, () => action(executor));
-    };
-    try {
-      return await run();
-    } catch (error) {
-      if (!(error instanceof PodStoppedError)) {
-        throw error;
+    const executor = await unlessAborted(this.ensureStarted(), signal);
+    return this.use(executor, () => action(executor));
+  }
+
+  /**
+   * The pod, as any session's; when it was unused for the idle timeout, it is looked at first (one
+   * API call): one that stopped by itself is deleted, the user told why, and a new one started.
+   */
+  override async ensureStarted(): Promise<PodCommandLineCodeExecutor> {
+    const running = this.running;
+    const idleMs = this.ctx.settings.idleTimeoutMinutes * 60_000;
+    if (running && idleMs > 0 && Date.now() - this.lastUsed >= idleMs) {
+      const reason = await running.removeIfEnded().catch(() => undefined);
+      if (reason) {
+        void vscode.window.showInformationMessage(`Pod Runner: ${reason}; starting a new pod.`);
       }
-      void vscode.window.showInformationMessage(`Pod Runner: ${error.reason}; starting a new pod.`);
-      return run();
+    }
+    return super.ensureStarted();
+  }
+
+  override async use<T>(
+    executor: PodCommandLineCodeExecutor,
+    action: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await super.use(executor, action);
+    } finally {
+      this.lastUsed = Date.now();
     }
   }
 

@@ -125,6 +125,17 @@ describe('an idle executor pod stops by itself', () => {
     assert.notEqual((await podState(stopped.podName)).uid, first.uid);
   });
 
+  test('removeIfEnded: nothing while the pod runs; once it stopped, deletes it and says why', async () => {
+    const checked = executor();
+    await checked.start();
+    assert.equal(await checked.removeIfEnded(), undefined);
+    assert.equal(checked.isRunning, true);
+    await waitForPhase(checked.podName, 'Succeeded');
+    assert.equal(await checked.removeIfEnded(), idleReason);
+    assert.equal(checked.isRunning, false);
+    assert.ok(!(await managedPodNames(emulator)).includes(checked.podName), 'deleted');
+  });
+
   test('reusing a kept pod by name replaces one that stopped, and the start says why', async () => {
     const kept = executor({ podName: 'idle-kept', autoRemove: false });
     await kept.start();
