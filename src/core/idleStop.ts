@@ -159,8 +159,8 @@ export async function unlessPodEnded<T>(
  * Runs the gateway (argv: limit, step, the gateway's command) and stops it once no kernel ran
  * anything for `limit` seconds: a busy kernel is activity, an idle one's last_activity says when
  * it last was (remembered, so a kernel the gateway culled still counts until then); a gateway that
- * does not answer counts as active, never as idle. SIGTERM goes
- * to the gateway; after an idle stop the exit is 0, so the pod ends Succeeded.
+ * does not answer counts as active, never as idle. SIGTERM goes to the gateway; after an idle
+ * stop the exit is 0, so the pod ends Succeeded.
  */
 export const gatewaySupervisorScript = `import json, os, signal, subprocess, sys, time, urllib.request
 from datetime import datetime

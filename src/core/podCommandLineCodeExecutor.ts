@@ -106,7 +106,8 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   readonly functionsModule: string;
   private readonly manifest: ExecutorPodManifest;
   private readonly autoRemove: boolean;
-  private readonly idleSeconds: number;
+  /** The pod stops by itself after this many seconds without activity (0: never). */
+  readonly idleSeconds: number;
   private readonly maxOutputBytes: number;
   private readonly logger: Logger;
   private readonly functions: FunctionWithRequirements[];

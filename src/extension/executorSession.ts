@@ -46,7 +46,7 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
    */
   override async ensureStarted(): Promise<PodCommandLineCodeExecutor> {
     const running = this.running;
-    const idleMs = this.ctx.settings.idleTimeoutMinutes * 60_000;
+    const idleMs = (running?.idleSeconds ?? 0) * 1000;
     if (running && idleMs > 0 && Date.now() - this.lastUsed >= idleMs) {
       const reason = await running.removeIfEnded().catch(() => undefined);
       if (reason) {
