@@ -157,10 +157,10 @@ export async function unlessPodEnded<T>(
 
 /**
  * Runs the gateway (argv: limit, step, the gateway's command) and stops it once no kernel ran
- * anything for `limit` seconds: a busy kernel is activity, an idle one's last_activity says when
- * it last was (remembered, so a kernel the gateway culled still counts until then); a gateway that
- * does not answer counts as active, never as idle. SIGTERM goes to the gateway; after an idle
- * stop the exit is 0, so the pod ends Succeeded.
+ * anything for `limit` seconds: a busy or starting kernel is activity, an idle one's
+ * last_activity says when it last was (remembered, so a kernel the gateway culled still counts
+ * until then); a gateway that does not answer counts as active, never as idle. SIGTERM goes to
+ * the gateway; after an idle stop the exit is 0, so the pod ends Succeeded.
  */
 export const gatewaySupervisorScript = `import json, os, signal, subprocess, sys, time, urllib.request
 from datetime import datetime
@@ -185,7 +185,7 @@ while True:
         last_active = time.time()
         continue
     for kernel in kernels:
-        if kernel.get("execution_state") == "busy":
+        if kernel.get("execution_state") in ("busy", "starting", "restarting"):
             last_active = time.time()
         elif kernel.get("last_activity"):
             seen = datetime.fromisoformat(kernel["last_activity"].replace("Z", "+00:00"))

@@ -25,15 +25,16 @@ export const defaultJupyterCommand = [
 
 /**
  * The default command with an idle timeout (seconds, 0: none): the gateway culls kernels idle that
- * long (busy ones never, connected ones too) and runs under a supervisor that stops it, and so the
- * pod, once no kernel ran anything for that long (idleStop.ts).
+ * long that no client is connected to (a busy one never: the server may miss a quiet cell's busy
+ * status, a connection still guards it) and runs under a supervisor that stops it, and so the pod,
+ * once no kernel ran anything for that long (idleStop.ts).
  */
 export function jupyterGatewayCommand(idleSeconds: number): string[] {
   if (idleSeconds === 0) {
     return defaultJupyterCommand;
   }
   const culling =
-    '--MappingKernelManager.cull_idle_timeout="$1" --MappingKernelManager.cull_interval="$2" --MappingKernelManager.cull_connected=True';
+    '--MappingKernelManager.cull_idle_timeout="$1" --MappingKernelManager.cull_interval="$2"';
   return [
     '/bin/bash',
     '-o',
