@@ -47,7 +47,7 @@ export function idleCheckSeconds(seconds: number): number {
  * started in the container since the last look (a run, a shell, a sync: /proc/loadavg names the
  * last pid the container's PID namespace handed out, and the loop itself only starts its
  * `sleep`) or any process still running (a long block), so nothing is written to the pod's
- * filesystem and a read-only root works.
+ * filesystem and a read-only root works. An image without `sleep` never stops when idle.
  */
 export function keepAliveCommand(idleSeconds = 0): string[] {
   if (idleSeconds === 0) {
@@ -57,7 +57,8 @@ export function keepAliveCommand(idleSeconds = 0): string[] {
   const script = `trap 'exit 0' TERM INT
 limit=$1; step=$2; idle=0
 while :; do
-  sleep "$step" & wait $!
+  # Without a working sleep no time has passed: never count that as idle.
+  sleep "$step" & wait $! || continue
   sleeper=$!; active=
   read -r _ _ _ _ last _ < /proc/loadavg
   [ "$last" = "$sleeper" ] || active=1

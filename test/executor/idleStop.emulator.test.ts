@@ -11,6 +11,7 @@ import {
   managedPodNames,
   withEmulator,
 } from '../support/emulatorFixture.ts';
+import { syncImages } from '../support/syncHelpers.ts';
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
@@ -46,7 +47,7 @@ describe('an idle executor pod stops by itself', () => {
     eventually(async () => (await podState(name)).phase === phase, 30_000, `pod ${name} ${phase}`);
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    emulator = await withEmulator({ backoffBaseMs: 200, images: { images: syncImages } });
   });
 
   after(async () => {
@@ -150,6 +151,15 @@ describe('an idle executor pod stops by itself', () => {
     assert.notEqual(second.uid, first.uid);
     assert.equal(second.phase, 'Running');
     await reopened.stop();
+  });
+
+  test('an image without sleep never stops when idle (no time can be told to have passed)', async () => {
+    const noSleep = executor({ image: 'busybox-sh-only' });
+    const withSleep = executor();
+    await Promise.all([noSleep.start(), withSleep.start()]);
+    await waitForPhase(withSleep.podName, 'Succeeded');
+    assert.equal((await podState(noSleep.podName)).phase, 'Running');
+    await noSleep.stop();
   });
 
   test('idleTimeoutMinutes 0 keeps the plain keep-alive; bad values name the option', () => {
