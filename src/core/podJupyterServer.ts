@@ -277,10 +277,7 @@ export class PodJupyterServer implements AsyncDisposable {
     return this.workspace.folders;
   }
 
-  /**
-   * When the gateway pod ended by itself (stopped when idle), deletes it with its Secret and
-   * Service (stop()) and says why; undefined while it runs. start() may follow.
-   */
+  /** Deletes a gateway pod that stopped by itself (idle), with its Secret and Service; says why. */
   removeIfEnded(): Promise<string | undefined> {
     return removeIfEnded(this.ownPod(this.requireSession().launcher), () => this.stop());
   }
