@@ -142,6 +142,8 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     const result = await fresh.executeCodeBlocks([{ language: 'python', code: 'print(6 * 7)' }]);
     assert.equal(result.output, '42\n');
     assert.equal(await server.removeIfEnded(), undefined, 'a running gateway stays');
+    // Its kernel gone, the gateway is idle whatever state the server last saw the kernel in.
+    await fresh.stop();
     await eventually(async () => (await pod()).status.phase === 'Succeeded', 40_000, 'Succeeded');
     assert.equal(await server.removeIfEnded(), 'the pod stopped after 10 idle seconds');
     assert.equal(server.isRunning, false);
