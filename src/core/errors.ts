@@ -72,6 +72,13 @@ export class ConnectionLostError extends PodRunnerError {
 /** A call made in the wrong lifecycle state (not started, stopped). */
 export class ExecutorStateError extends PodRunnerError {}
 
+/** The pod ended by itself (idle stop, deadline); it was deleted and start() makes a fresh one. */
+export class PodStoppedError extends ExecutorStateError {
+  constructor(readonly reason: string) {
+    super(`${reason}; the next start creates a fresh pod`);
+  }
+}
+
 /** Function definitions that cannot be written, installed or imported in the pod. */
 export class FunctionsSetupError extends PodRunnerError {}
 

@@ -1,17 +1,11 @@
 import { posix } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { OptionError, SpecError } from './errors.ts';
+import { keepAliveCommand } from './idleStop.ts';
 import { instanceLabel, managedByLabel, managedByValue } from './podLabels.ts';
 import { describe, loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
 
 export const executorContainerName = 'autogen-executor';
-
-/** Exits at once on SIGTERM so deleting the pod takes seconds, not the 30 s grace period. */
-export const keepAliveCommand = [
-  '/bin/sh',
-  '-c',
-  "trap 'exit 0' TERM INT; while :; do sleep 5 & wait $!; done",
-];
 
 const podNamePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -48,6 +42,8 @@ export interface ExecutorPodOptions {
   annotations?: Record<string, string>;
   resources?: JsonObject;
   activeDeadlineSeconds?: number;
+  /** The keep-alive exits after this many seconds without activity; 0 or none: never. */
+  idleTimeoutSeconds?: number;
   executorId: string;
 }
 
@@ -62,12 +58,14 @@ const isObject = (value: unknown): value is JsonObject =>
 
 /**
  * The executor pod: the seed's default (container `autogen-executor`, `python:3-slim`,
- * restartPolicy Never, no service account token) with labels and a TERM-aware keep-alive, or the
+ * restartPolicy Never, no service account token) with labels and a TERM-aware keep-alive that
+ * stops the pod once idle (idleStop.ts), or the
  * user's podSpec merged with those defaults by the seed's rules. A `volume` is mounted at the
  * workspace in the executor container in both cases.
  */
 export function buildExecutorPod(options: ExecutorPodOptions): ExecutorPodManifest {
   const volume = options.volume === undefined ? undefined : loadVolume(options.volume);
+  const command = options.command ?? keepAliveCommand(options.idleTimeoutSeconds);
   const labels = {
     ...options.labels,
     [managedByLabel]: managedByValue,
@@ -77,7 +75,7 @@ export function buildExecutorPod(options: ExecutorPodOptions): ExecutorPodManife
   const defaultContainer: JsonObject = {
     name: options.containerName,
     image: options.image,
-    command: options.command ?? keepAliveCommand,
+    command,
     ...(options.args ? { args: options.args } : {}),
     workingDir: options.workspacePath,
     ...(options.resources ? { resources: options.resources } : {}),
@@ -126,6 +124,7 @@ function mergeWithDefaults(
   volume: JsonObject | undefined,
 ): JsonObject {
   const pod: JsonObject = { ...spec, apiVersion: 'v1', kind: 'Pod' };
+  const command = options.command ?? keepAliveCommand(options.idleTimeoutSeconds);
   if (pod.metadata !== undefined && !isObject(pod.metadata)) {
     throw new SpecError(
       `${source}: metadata must be a mapping, got ${describe(pod.metadata)}`,
@@ -164,7 +163,7 @@ function mergeWithDefaults(
       {
         name: options.containerName,
         image: options.image,
-        command: options.command ?? keepAliveCommand,
+        command,
         ...(options.args ? { args: options.args } : {}),
         workingDir: options.workspacePath,
       },
@@ -184,7 +183,7 @@ function mergeWithDefaults(
     container.name === options.containerName &&
     container.command === undefined &&
     container.args === undefined
-      ? { ...container, command: options.command ?? keepAliveCommand }
+      ? { ...container, command }
       : container,
   );
   if (volume) {

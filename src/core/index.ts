@@ -14,6 +14,7 @@ export {
   PodRunnerError,
   PodGoneError,
   PodStartError,
+  PodStoppedError,
   PortForwardError,
   SpecError,
   SyncError,
@@ -41,6 +42,7 @@ export {
   type ImportFromModule,
 } from './functions.ts';
 export { executorContainerName } from './executorPod.ts';
+export { defaultIdleTimeoutMinutes, idleStopReason } from './idleStop.ts';
 export {
   clientLabel,
   instanceLabel,

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { SpecError } from './errors.ts';
 import { executorContainerName } from './executorPod.ts';
+import { gatewaySupervisorScript, idleCheckSeconds, idleTimeoutSeconds } from './idleStop.ts';
 import { instanceLabel, jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.ts';
 import { loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
 
 export const defaultJupyterImage = 'quay.io/jupyter/docker-stacks-foundation';
+const installGateway =
+  'mamba install --yes jupyter_kernel_gateway ipykernel && mamba clean --all -f -y && fix-permissions "${CONDA_DIR}" && fix-permissions "/home/${NB_USER}"';
+const startGateway =
+  'python -m jupyter kernelgateway --JupyterApp.answer_yes=true --JupyterWebsocketPersonality.list_kernels=true';
+
 /**
  * The seed's command, with `exec` so the gateway is PID 1 and stops promptly on SIGTERM. The bind
  * address comes from KG_IP alone: a --KernelGatewayApp.ip flag would override it.
@@ -14,8 +20,32 @@ export const defaultJupyterCommand = [
   '-o',
   'pipefail',
   '-c',
-  'mamba install --yes jupyter_kernel_gateway ipykernel && mamba clean --all -f -y && fix-permissions "${CONDA_DIR}" && fix-permissions "/home/${NB_USER}"; exec python -m jupyter kernelgateway --JupyterApp.answer_yes=true --JupyterWebsocketPersonality.list_kernels=true',
+  `${installGateway}; exec ${startGateway}`,
 ];
+
+/**
+ * The default command with an idle timeout (seconds, 0: none): the gateway culls kernels idle that
+ * long that no client is connected to (a busy one never: the server may miss a quiet cell's busy
+ * status, a connection still guards it) and runs under a supervisor that stops it, and so the pod,
+ * once no kernel ran anything for that long (idleStop.ts).
+ */
+export function jupyterGatewayCommand(idleSeconds: number): string[] {
+  if (idleSeconds === 0) {
+    return defaultJupyterCommand;
+  }
+  const culling =
+    '--MappingKernelManager.cull_idle_timeout="$1" --MappingKernelManager.cull_interval="$2"';
+  return [
+    '/bin/bash',
+    '-o',
+    'pipefail',
+    '-c',
+    `${installGateway}; exec python -c "$0" "$1" "$2" ${startGateway} ${culling}`,
+    gatewaySupervisorScript,
+    String(idleSeconds),
+    String(idleCheckSeconds(idleSeconds)),
+  ];
+}
 
 /**
  * How clients reach the gateway. `portForward`: through the Kubernetes API only, so the gateway
@@ -32,6 +62,8 @@ export interface JupyterServerSpecOptions {
   image?: string;
   /** Default: install the kernel gateway, then start it. `null`: the image's own command. */
   command?: string[] | null;
+  /** With the default command: the gateway stops after this long with no cell run (0: never); default 60. */
+  idleTimeoutMinutes?: number;
   args?: string[];
   workspacePath?: string;
   volume?: SpecInput;
@@ -183,7 +215,15 @@ function buildPod(
   const defaultContainer: JsonObject = {
     name: executorContainerName,
     image: options.image ?? defaultJupyterImage,
-    ...(options.command === null ? {} : { command: options.command ?? defaultJupyterCommand }),
+    ...(options.command === null
+      ? {}
+      : {
+          command:
+            options.command ??
+            jupyterGatewayCommand(
+              idleTimeoutSeconds(options.idleTimeoutMinutes, 'idleTimeoutMinutes'),
+            ),
+        }),
     ...(options.args ? { args: options.args } : {}),
     workingDir: workspace,
   };
@@ -217,6 +257,8 @@ function buildPod(
   const spec = pod.spec as JsonObject;
   spec.automountServiceAccountToken ??= false;
   spec.terminationGracePeriodSeconds ??= 10;
+  // A crashed gateway restarts; one that stopped when idle (exit 0) ends the pod Succeeded.
+  spec.restartPolicy ??= 'OnFailure';
   spec.containers = (spec.containers as JsonObject[]).map((c) =>
     c.name === executorContainerName ? fill(c) : c,
   );

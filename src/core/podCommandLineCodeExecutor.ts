@@ -18,6 +18,7 @@ import {
   type ExecutorPodManifest,
 } from './executorPod.ts';
 import type { FunctionWithRequirements } from './functions.ts';
+import * as idle from './idleStop.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { defaultMaxOutputBytes } from './outputCollector.ts';
@@ -76,6 +77,8 @@ export interface PodCommandLineCodeExecutorOptions {
   resources?: JsonObject;
   /** Kubernetes ends the pod after this many seconds (a backstop for orphaned pods). */
   activeDeadlineSeconds?: number;
+  /** The pod stops by itself after this long with no run or shell (0: never); default 60. */
+  idleTimeoutMinutes?: number;
   /** Output kept per call; beyond it the head and tail are kept. Default 10 MiB. */
   maxOutputBytes?: number;
   logger?: Logger;
@@ -103,6 +106,8 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   readonly functionsModule: string;
   private readonly manifest: ExecutorPodManifest;
   private readonly autoRemove: boolean;
+  /** The pod stops by itself after this many seconds without activity (0: never). */
+  readonly idleSeconds: number;
   private readonly maxOutputBytes: number;
   private readonly logger: Logger;
   private readonly functions: FunctionWithRequirements[];
@@ -136,6 +141,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     this.autoRemove = options.autoRemove ?? true;
     this.logger = options.logger ?? silentLogger;
     this.functions = options.functions ?? [];
+    this.idleSeconds = idle.idleTimeoutSeconds(options.command ? 0 : options.idleTimeoutMinutes);
     this.manifest = buildExecutorPod({
       namespace: options.namespace ?? '',
       ...(options.podName !== undefined ? { podName: options.podName } : {}),
@@ -152,6 +158,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       ...(options.activeDeadlineSeconds
         ? { activeDeadlineSeconds: options.activeDeadlineSeconds }
         : {}),
+      idleTimeoutSeconds: this.idleSeconds,
       executorId: randomUUID(),
     });
   }
@@ -220,7 +227,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     const name = this.manifest.name;
     await checkPermissions(target.kubeConfig, namespace, executorPermissions, this.logger);
     signal?.throwIfAborted();
-    const existing = await launcher.find(name);
+    const existing = await idle.findReplacingEnded(this.ownPod(launcher), onProgress);
     let created = false;
     if (existing) {
       if (this.autoRemove || existing.metadata?.labels?.[managedByLabel] !== managedByValue) {
@@ -289,8 +296,10 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     const mappingsFor = (file: string | undefined) =>
       resultMappings(this.syncedFolders, file, options.source);
     for (const block of blocks) {
-      const result = await runCodeBlock(this.container(session), block, options, (file) =>
-        options.onPathMappings?.(mappingsFor(codeFile ?? file)),
+      const result = await this.unlessEnded(session, () =>
+        runCodeBlock(this.container(session), block, options, (file) =>
+          options.onPathMappings?.(mappingsFor(codeFile ?? file)),
+        ),
       );
       output += result.output;
       exitCode = result.exitCode;
@@ -318,7 +327,9 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     if (options.signal?.aborted) {
       return { exitCode: 1, output: cancelledText };
     }
-    return runSyncedFile(this.container(session), file, this.syncedFolders, options);
+    return this.unlessEnded(session, () =>
+      runSyncedFile(this.container(session), file, this.syncedFolders, options),
+    );
   }
 
   /**
@@ -327,13 +338,15 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
    */
   async openTerminal(options: TerminalOptions = {}): Promise<PodTerminal> {
     const session = this.requireSession();
-    return session.exec.openTerminal({
-      ...options,
-      namespace: session.target.namespace,
-      pod: this.podName,
-      container: this.containerName,
-      command: options.command ?? ['/bin/sh'],
-    });
+    return this.unlessEnded(session, () =>
+      session.exec.openTerminal({
+        ...options,
+        namespace: session.target.namespace,
+        pod: this.podName,
+        container: this.containerName,
+        command: options.command ?? ['/bin/sh'],
+      }),
+    );
   }
 
   /**
@@ -361,6 +374,20 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   /** The executor container's log (its last `tailLines` lines when given). */
   async readLogs(tailLines?: number): Promise<string> {
     return this.requireSession().launcher.readLogs(this.podName, tailLines);
+  }
+
+  /** When the pod ended by itself (stopped when idle), deletes it and says why; start() may follow. */
+  removeIfEnded(): Promise<string | undefined> {
+    return idle.removeIfEnded(this.ownPod(this.requireSession().launcher), () => this.stop());
+  }
+
+  /** A run on a pod that stopped by itself deletes it and says why (idleStop.ts). */
+  private unlessEnded<T>(session: Session, action: () => Promise<T>): Promise<T> {
+    return idle.unlessPodEnded(this.ownPod(session.launcher), () => this.stop(), action);
+  }
+
+  private ownPod(launcher: PodLauncher): idle.OwnPod {
+    return { launcher, name: this.podName, idleSeconds: this.idleSeconds, logger: this.logger };
   }
 
   private container(session: Session): ExecutorContainer {

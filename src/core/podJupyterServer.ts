@@ -4,6 +4,7 @@ import { deleteIfPresent } from './apiRetry.ts';
 import { ExecutorStateError, OptionError } from './errors.ts';
 import { validateWorkspacePath } from './executorPod.ts';
 import { resolvePodName } from './gatewayPodName.ts';
+import { findReplacingEnded, idleTimeoutSeconds, removeIfEnded, type OwnPod } from './idleStop.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import {
   buildJupyterServerManifests,
@@ -214,6 +215,7 @@ export class PodJupyterServer implements AsyncDisposable {
           this.token = adoptedToken(adopted as { data?: Record<string, string> }, namespace);
         }
       }
+      await findReplacingEnded(this.ownPod(launcher), options.onProgress);
       await place(
         'pod',
         manifests.pod,
@@ -276,6 +278,16 @@ export class PodJupyterServer implements AsyncDisposable {
   /** The folders synced to the current gateway pod (none after stop). */
   get syncedFolders(): WorkspaceSyncSlot['folders'] {
     return this.workspace.folders;
+  }
+
+  /** Deletes a gateway pod that stopped by itself (idle), with its Secret and Service; says why. */
+  removeIfEnded(): Promise<string | undefined> {
+    return removeIfEnded(this.ownPod(this.requireSession().launcher), () => this.stop());
+  }
+
+  private ownPod(launcher: PodLauncher): OwnPod {
+    const idleSeconds = idleTimeoutSeconds(this.options.idleTimeoutMinutes);
+    return { launcher, name: this.podName, idleSeconds, logger: this.logger };
   }
 
   /** The gateway container's log (its last `tailLines` lines when given). */

@@ -1,4 +1,5 @@
 import { OptionError } from './errors.ts';
+import { defaultIdleTimeoutMinutes, idleTimeoutSeconds } from './idleStop.ts';
 import { parseProfiles, type PodProfile } from './profiles.ts';
 
 /** The extension's settings, validated; the single typed model every part of the extension reads. */
@@ -20,6 +21,8 @@ export interface PodRunnerSettings {
   kernelName: string;
   /** What closing the window does to its pods; `keep` leaves them for the next window to reuse. */
   cleanupPolicy: 'deleteOnClose' | 'keep';
+  /** Minutes with no run, cell or shell after which a pod stops by itself; 0: never. */
+  idleTimeoutMinutes: number;
   /** Mirroring the open folders into the pods before each run. */
   sync: { enabled: boolean; exclude: string[]; maxFileBytes: number };
   /** Run File's working directory: the synced folder's root, or the file's own folder. */
@@ -74,6 +77,7 @@ export const settingKeys = [
   'jupyterPort',
   'kernelName',
   'cleanupPolicy',
+  'idleTimeoutMinutes',
   'sync.enabled',
   'sync.exclude',
   'sync.maxFileSizeMB',
@@ -193,6 +197,9 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
       `expected "deleteOnClose" or "keep", got ${JSON.stringify(cleanupPolicy)}`,
     );
   }
+  // Fractions of a minute are allowed (tests use seconds); the same check as the executors'.
+  const idleTimeoutMinutes = (raw.idleTimeoutMinutes ?? defaultIdleTimeoutMinutes) as number;
+  idleTimeoutSeconds(idleTimeoutMinutes, 'podRunner.idleTimeoutMinutes');
   const workspacePath = text(raw, 'workspacePath', '/workspace');
   if (!workspacePath.startsWith('/')) {
     throw new OptionError(
@@ -224,6 +231,7 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     jupyterPort: integer(raw, 'jupyterPort', 8888, 1, 65_535),
     kernelName: text(raw, 'kernelName', 'python3'),
     cleanupPolicy,
+    idleTimeoutMinutes,
     sync: syncSettings(raw),
     runFile: { cwd: runFileCwd(raw) },
     profiles: parseProfiles(raw.profiles),

@@ -1,3 +1,4 @@
+import * as vscode from 'vscode';
 import type { PodCommandLineCodeExecutor } from '../core/index.ts';
 import { unlessAborted } from './cancellation.ts';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
@@ -13,6 +14,9 @@ type ExecutorCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers' |
 
 /** The window's executor pod: started on first use, reused by every run, deleted on stop. */
 export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
+  /** When a run on the pod last ended. */
+  private lastUsed = 0;
+
   constructor(private readonly ctx: ExecutorCtx) {
     super({
       kind: 'pod',
@@ -43,6 +47,33 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
   ): Promise<T> {
     const executor = await unlessAborted(this.ensureStarted(), signal);
     return this.use(executor, () => action(executor));
+  }
+
+  /**
+   * The pod, as any session's; when it was unused for the idle timeout, it is looked at first (one
+   * API call): one that stopped by itself is deleted, the user told why, and a new one started.
+   */
+  override async ensureStarted(): Promise<PodCommandLineCodeExecutor> {
+    const running = this.running;
+    const idleMs = (running?.idleSeconds ?? 0) * 1000;
+    if (running && idleMs > 0 && Date.now() - this.lastUsed >= idleMs) {
+      const reason = await running.removeIfEnded().catch(() => undefined);
+      if (reason) {
+        void vscode.window.showInformationMessage(`Pod Runner: ${reason}; starting a new pod.`);
+      }
+    }
+    return super.ensureStarted();
+  }
+
+  override async use<T>(
+    executor: PodCommandLineCodeExecutor,
+    action: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await super.use(executor, action);
+    } finally {
+      this.lastUsed = Date.now();
+    }
   }
 
   /** Deletes the pod and starts a new one, as any start: with progress, cancelled by a stop. */
@@ -85,6 +116,7 @@ async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecu
     startupTimeout: settings.startupTimeout,
     // Whether the pod is deleted is decided when the window closes (stop()).
     autoRemove: false,
+    idleTimeoutMinutes: settings.idleTimeoutMinutes,
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,

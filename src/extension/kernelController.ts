@@ -76,6 +76,7 @@ export class KernelController implements vscode.Disposable {
     this.gateway = new PodSession({
       kind: profile === undefined ? 'kernel pod' : `kernel pod (profile ${profile})`,
       create: () => createServer(ctx, this.gateway.status, profile),
+      isRunning: (server) => server.isRunning,
       afterStart: () => {
         const name = this.gateway.running?.podName;
         if (name && this.keepable) {
@@ -258,7 +259,12 @@ export class KernelController implements vscode.Disposable {
       });
     } catch (error) {
       // The window left the cell running in the kernel: no outcome here, the next window's.
-      throw this.detached ? cancellationError('the cell was left running') : error;
+      if (this.detached) {
+        throw cancellationError('the cell was left running');
+      }
+      // A gateway that stopped when idle is deleted; the next cell starts a new one.
+      const reason = await server.removeIfEnded().catch(() => undefined);
+      throw reason ? new Error(`${reason}; the next cell starts a new kernel pod`) : error;
     } finally {
       if (!this.detached) {
         void this.ctx.keptPods.recordRunningCell(key, kernel.kernelId!, undefined);
@@ -439,6 +445,7 @@ async function createServer(
     startupTimeout: settings.startupTimeout,
     // Whether the gateway is deleted is decided when the window closes (stop()).
     autoRemove: false,
+    idleTimeoutMinutes: settings.idleTimeoutMinutes,
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     logger: ctx.logger,
     onConnectionState: (state, podGone) => status.followConnection(state, podGone),

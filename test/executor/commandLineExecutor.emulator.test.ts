@@ -171,7 +171,8 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
   test('cancellation kills the remote tree and returns the output so far with the seed text', async () => {
     const controller = new AbortController();
     const chunks: string[] = [];
-    const pending = run('sh', 'echo begun; sleep 30 & sleep 31', {
+    // Not `sleep` 1 to 30: the pod's keep-alive sleeps that long between its idle checks.
+    const pending = run('sh', 'echo begun; sleep 37 & sleep 38', {
       signal: controller.signal,
       onOutput: (c) => {
         chunks.push(c.text);
@@ -181,7 +182,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     const result = await pending;
     assert.equal(result.exitCode, 1);
     assert.equal(result.output, 'begun\nCode execution was cancelled.');
-    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 3[01]" || true'), '0\n');
+    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 3[78]" || true'), '0\n');
     const aborted = AbortSignal.abort();
     assert.deepEqual(await run('sh', 'touch /workspace/should-not-exist', { signal: aborted }), {
       exitCode: 1,

@@ -29,6 +29,7 @@ test("the declared defaults parse to the model's defaults", () => {
   const settings = parseSettings(raw);
   assert.equal(settings.image, 'python:3-slim');
   assert.equal(settings.timeout, 60);
+  assert.equal(settings.idleTimeoutMinutes, 60);
   assert.equal(settings.kubeconfig, undefined);
   assert.equal(settings.podSpec, undefined);
   assert.deepEqual(settings, parseSettings({}));
@@ -86,6 +87,7 @@ test('bad settings name the key and what was expected', () => {
     /podRunner\.workspacePath: expected an absolute path in the pod/,
   );
   assert.throws(() => parseSettings({ cleanupPolicy: 'sometimes' }), /podRunner\.cleanupPolicy/);
+  assert.throws(() => parseSettings({ idleTimeoutMinutes: -1 }), /podRunner\.idleTimeoutMinutes/);
   assert.throws(() => parseSettings({ labels: { a: 1 } }), /podRunner\.labels/);
   assert.throws(
     () => parseSettings({ jupyterCommand: 'python' }),

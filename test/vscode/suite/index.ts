@@ -6,6 +6,7 @@ import { commandsFeature } from './commands.ts';
 import { downloadFeature } from './download.ts';
 import { executorCleanupFeature } from './executorCleanup.ts';
 import { check, type HostFeature } from './host.ts';
+import { idleStopFeature } from './idleStop.ts';
 import { kernelNotebookFeature } from './kernelNotebook.ts';
 import { kernelStopFeature } from './kernelStop.ts';
 import { leftoverPodsFeature } from './leftoverPods.ts';
@@ -38,6 +39,7 @@ const features: HostFeature[] = [
   kernelStopFeature,
   podSessionFeature,
   executorCleanupFeature,
+  idleStopFeature,
   windowCloseFeature,
   leftoverPodsFeature,
   orphanedPodsFeature,

@@ -2,8 +2,9 @@
 
 Jupyter Kernel Gateway cannot be installed here, but Jupyter Server serves the same kernel API.
 This starts Jupyter Server with the gateway's configuration (KG_PORT, KG_IP, KG_AUTH_TOKEN,
-KG_LIST_KERNELS and the matching --KernelGatewayApp/--JupyterWebsocketPersonality flags) and
-the gateway's answers where they differ: 401 for a missing or wrong token, and 403 for listing
+KG_LIST_KERNELS and the matching --KernelGatewayApp/--JupyterWebsocketPersonality flags; the
+--MappingKernelManager flags, culling idle kernels, are the same class in both) and the
+gateway's answers where they differ: 401 for a missing or wrong token, and 403 for listing
 kernels unless list_kernels is on.
 """
 import os
@@ -78,4 +79,5 @@ ServerApp.launch_instance(argv=[
     "--ServerApp.allow_root=True",
     "--ServerApp.disable_check_xsrf=True",
     f"--ServerApp.root_dir={os.getcwd()}",
+    *[arg for arg in sys.argv[1:] if arg.startswith("--MappingKernelManager.")],
 ])
