@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SpecError } from './errors.ts';
+import { ExecutorStateError, SpecError } from './errors.ts';
 import { executorContainerName } from './executorPod.ts';
 import { gatewaySupervisorScript, idleCheckSeconds, idleTimeoutSeconds } from './idleStop.ts';
 import { instanceLabel, jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.ts';
@@ -312,4 +312,15 @@ function buildService(
       ports,
     },
   };
+}
+
+/** The token of an adopted Secret: the gateway in the adopted pod requires that one. */
+export function adoptedToken(secret: { data?: Record<string, string> }, namespace: string): string {
+  const encoded = secret.data?.KG_AUTH_TOKEN;
+  if (encoded === undefined) {
+    throw new ExecutorStateError(
+      `the existing gateway Secret in namespace ${namespace} has no KG_AUTH_TOKEN`,
+    );
+  }
+  return Buffer.from(encoded, 'base64').toString('utf8');
 }

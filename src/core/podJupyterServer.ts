@@ -7,6 +7,7 @@ import { resolvePodName } from './gatewayPodName.ts';
 import { findReplacingEnded, idleTimeoutSeconds, removeIfEnded, type OwnPod } from './idleStop.ts';
 import type { PodJupyterConnectionInfo } from './jupyterConnection.ts';
 import {
+  adoptedToken,
   buildJupyterServerManifests,
   type JupyterServerAccess,
   type JupyterServerManifests,
@@ -440,15 +441,4 @@ function gatewayTarget(session: ServerSession, pod: string): PodTarget {
   const containers = (session.manifests.pod.spec as JsonObject).containers as JsonObject[];
   const container = String(containers[0]?.name);
   return { exec: session.exec, namespace: session.target.namespace, pod, container };
-}
-
-/** The token of an adopted Secret: the gateway in the adopted pod requires that one. */
-function adoptedToken(secret: { data?: Record<string, string> }, namespace: string): string {
-  const encoded = secret.data?.KG_AUTH_TOKEN;
-  if (encoded === undefined) {
-    throw new ExecutorStateError(
-      `the existing gateway Secret in namespace ${namespace} has no KG_AUTH_TOKEN`,
-    );
-  }
-  return Buffer.from(encoded, 'base64').toString('utf8');
 }
