@@ -19,7 +19,8 @@ import {
 } from './jupyterMessages.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { randomUUID } from 'node:crypto';
-import { handshakeTimeoutMs, keepAlive } from './socketLiveness.ts';
+import { keepAlive } from './socketLiveness.ts';
+import { defaultHandshakeTimeoutMs } from './kubernetesWebSocket.ts';
 import type {
   ExecuteRequestOptions,
   ExecutionReply,
@@ -152,7 +153,6 @@ export class KernelChannel {
    * asking again each second, or gives up after `timeoutMs`.
    */
   async reconnectWhenReady(timeoutMs = 60_000): Promise<void> {
-    // A fresh connection is bridged to the restarted kernel's channels.
     const previous = this.socket;
     this.socket = undefined;
     previous?.close();
@@ -254,7 +254,7 @@ export class KernelChannel {
     const socket = factory(url, {
       headers: authorizationHeaders(this.info),
       perMessageDeflate: false,
-      handshakeTimeout: handshakeTimeoutMs,
+      handshakeTimeout: defaultHandshakeTimeoutMs,
     });
     return new Promise<WebSocket>((resolve, reject) => {
       socket.once('unexpected-response', (_request, response) => {

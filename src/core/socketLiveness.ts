@@ -4,12 +4,6 @@ import WebSocket from 'ws';
 export const defaultLivenessIntervalMs = 10_000;
 
 /**
- * How long a connection's opening handshake may take: one made during a stall is given up and
- * tried again instead of waited on for ever.
- */
-export const handshakeTimeoutMs = 10_000;
-
-/**
  * Pings `socket` every `intervalMs` and terminates it when the previous ping got no pong: after a
  * network stall (a laptop's sleep, a dropped NAT entry) a connection can stay open on this side
  * while nothing reaches the other, and only a close lets its owner reconnect. Stops by itself
