@@ -35,6 +35,8 @@ export interface PodJupyterCodeExecutorOptions {
   logger?: Logger;
   fetch?: typeof fetch;
   webSocketFactory?: JupyterWebSocketFactory;
+  /** How often the kernel connection is pinged (one with no pong in time is replaced); default 10 s. */
+  livenessIntervalMs?: number;
 }
 
 export interface JupyterCodeResult {

@@ -19,7 +19,8 @@ import {
 } from './jupyterMessages.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { randomUUID } from 'node:crypto';
-
+import { keepAlive } from './socketLiveness.ts';
+import { defaultHandshakeTimeoutMs } from './kubernetesWebSocket.ts';
 import type {
   ExecuteRequestOptions,
   ExecutionReply,
@@ -58,6 +59,7 @@ export class KernelChannel {
   /** Server restarts after which the connection was opened afresh and the kernel answered. */
   private restartsRecovered = 0;
   private recovering: Promise<void> | undefined;
+  private readonly logger: Logger;
 
   constructor(
     private readonly info: PodJupyterConnectionInfo,
@@ -65,6 +67,7 @@ export class KernelChannel {
     private readonly options: KernelChannelOptions = {},
   ) {
     this.session = options.session ?? randomUUID();
+    this.logger = options.logger ?? silentLogger;
   }
 
   /**
@@ -73,10 +76,6 @@ export class KernelChannel {
    */
   get restarts(): number {
     return this.restartsSeen;
-  }
-
-  private get logger(): Logger {
-    return this.options.logger ?? silentLogger;
   }
 
   /** Runs code; resolves when both execute_reply and status idle for it have arrived. */
@@ -154,7 +153,6 @@ export class KernelChannel {
    * asking again each second, or gives up after `timeoutMs`.
    */
   async reconnectWhenReady(timeoutMs = 60_000): Promise<void> {
-    // A fresh connection is bridged to the restarted kernel's channels.
     const previous = this.socket;
     this.socket = undefined;
     previous?.close();
@@ -206,6 +204,11 @@ export class KernelChannel {
     this.pending.clear();
   }
 
+  /** Ends the connection, which may be half-open (a cell gave up on it); the next request reconnects. */
+  dropConnection(): void {
+    this.socket?.terminate();
+  }
+
   close(): void {
     this.lifetime.abort();
     this.failPending(new KernelConnectionError('the kernel connection was closed'));
@@ -251,6 +254,7 @@ export class KernelChannel {
     const socket = factory(url, {
       headers: authorizationHeaders(this.info),
       perMessageDeflate: false,
+      handshakeTimeout: defaultHandshakeTimeoutMs,
     });
     return new Promise<WebSocket>((resolve, reject) => {
       socket.once('unexpected-response', (_request, response) => {
@@ -270,6 +274,7 @@ export class KernelChannel {
         reject(new KernelConnectionError(`cannot connect to the kernel: ${error.message}`)),
       );
       socket.once('open', () => {
+        keepAlive(socket, this.options.livenessIntervalMs);
         socket.on('message', (data: Buffer, isBinary: boolean) => {
           if (isBinary) {
             return;

@@ -29,6 +29,8 @@ export interface KernelChannelOptions {
   logger?: Logger;
   /** How long a lost connection is tried again before the channel gives up; default 10 minutes. */
   reconnectWindowMs?: number;
+  /** How often the connection is pinged; one with no pong by the next ping is replaced. Default 10 s. */
+  livenessIntervalMs?: number;
   /** An earlier connection's session id: the server replays what it buffered for it. */
   session?: string;
 }

@@ -26,7 +26,7 @@ function nonZeroMask(mask: Buffer): void {
 }
 
 /** Long enough for a loaded apiserver and kubelet; short enough that a dead one is noticed. */
-const defaultHandshakeTimeoutMs = 30_000;
+export const defaultHandshakeTimeoutMs = 30_000;
 
 export interface KubernetesWebSocketOptions {
   kubeConfig: KubeConfig;

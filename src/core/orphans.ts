@@ -1,4 +1,4 @@
-import { deleteIfPresent, withApiRetry } from './apiRetry.ts';
+import { deleteIfPresent, makeApiClient, withApiRetry } from './apiRetry.ts';
 import { CoreV1Api, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
 import {
   clientLabel,
@@ -22,34 +22,37 @@ export interface ManagedPod {
   session: string | undefined;
 }
 
+export interface ApiDeadlineOptions {
+  /** Each API request's deadline; default apiCallTimeoutMs (30 s). */
+  apiTimeoutMs?: number;
+}
+
 /**
  * Pods that Pod Runner created (found by its managed-by label), in one namespace; given `client`,
- * only that client's.
+ * only that client's. An API server that does not answer fails the call within its deadline.
  */
 export async function listManagedPods(
-  options: ClusterTargetOptions & { client?: string } = {},
+  options: ClusterTargetOptions & ApiDeadlineOptions & { client?: string } = {},
 ): Promise<ManagedPod[]> {
   const target = loadClusterTarget(options);
-  const core = target.kubeConfig.makeApiClient(CoreV1Api);
-  try {
-    const list = await core.listNamespacedPod({
+  const core = makeApiClient(target.kubeConfig, CoreV1Api, options.apiTimeoutMs);
+  const list = await apiCall(`list Pod Runner pods in namespace ${target.namespace}`, () =>
+    core.listNamespacedPod({
       namespace: target.namespace,
       labelSelector: `${managedByLabel}=${managedByValue}${options.client ? `,${clientLabel}=${options.client}` : ''}`,
-    });
-    return list.items.map((pod: V1Pod) => ({
-      name: pod.metadata?.name ?? '',
-      namespace: target.namespace,
-      phase: pod.status?.phase ?? 'Unknown',
-      createdAt: pod.metadata?.creationTimestamp
-        ? new Date(pod.metadata.creationTimestamp).toISOString()
-        : undefined,
-      executorId: pod.metadata?.labels?.[instanceLabel],
-      client: pod.metadata?.labels?.[clientLabel],
-      session: pod.metadata?.labels?.[sessionLabel],
-    }));
-  } catch (error) {
-    throw translateApiError(error, `list Pod Runner pods in namespace ${target.namespace}`);
-  }
+    }),
+  );
+  return list.items.map((pod: V1Pod) => ({
+    name: pod.metadata?.name ?? '',
+    namespace: target.namespace,
+    phase: pod.status?.phase ?? 'Unknown',
+    createdAt: pod.metadata?.creationTimestamp
+      ? new Date(pod.metadata.creationTimestamp).toISOString()
+      : undefined,
+    executorId: pod.metadata?.labels?.[instanceLabel],
+    client: pod.metadata?.labels?.[clientLabel],
+    session: pod.metadata?.labels?.[sessionLabel],
+  }));
 }
 
 /**
@@ -65,10 +68,11 @@ const danglingAfterMs = 5 * 60_000;
  * been gone for minutes. Returns the names of the pods deleted.
  */
 export async function reapOrphanedPods(
-  options: ClusterTargetOptions & { keep?: readonly string[]; only?: readonly string[] } = {},
+  options: ClusterTargetOptions &
+    ApiDeadlineOptions & { keep?: readonly string[]; only?: readonly string[] } = {},
 ): Promise<string[]> {
   const target = loadClusterTarget(options);
-  const core = target.kubeConfig.makeApiClient(CoreV1Api);
+  const core = makeApiClient(target.kubeConfig, CoreV1Api, options.apiTimeoutMs);
   const namespace = target.namespace;
   const pods = await listManagedPods(options);
   const keep = new Set(options.keep ?? []);

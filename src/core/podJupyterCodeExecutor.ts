@@ -158,6 +158,9 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       ...(this.options.sessionId !== undefined ? { session: this.options.sessionId } : {}),
       logger: this.logger,
       ...(this.options.webSocketFactory ? { webSocketFactory: this.options.webSocketFactory } : {}),
+      ...(this.options.livenessIntervalMs
+        ? { livenessIntervalMs: this.options.livenessIntervalMs }
+        : {}),
     });
   }
 
@@ -309,6 +312,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     } catch (failure) {
       if (failure instanceof KernelConnectionError && giveUpTimer) {
         channel.failPending(failure);
+        channel.dropConnection();
       }
       if (failure instanceof KernelDiedError) {
         this.kernelDied = true;

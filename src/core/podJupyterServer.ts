@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { deleteIfPresent } from './apiRetry.ts';
+import { deleteIfPresent, makeApiClient } from './apiRetry.ts';
 import { ExecutorStateError, OptionError } from './errors.ts';
 import { validateWorkspacePath } from './executorPod.ts';
 import { resolvePodName } from './gatewayPodName.ts';
@@ -169,7 +169,7 @@ export class PodJupyterServer implements AsyncDisposable {
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
     });
     const { namespace } = target;
-    const core = target.kubeConfig.makeApiClient(CoreV1Api);
+    const core = makeApiClient(target.kubeConfig, CoreV1Api);
     const launcher = new PodLauncher({
       kubeConfig: target.kubeConfig,
       core,

@@ -53,11 +53,15 @@ export class KeptPods implements vscode.Disposable {
     return { ...this.found };
   }
 
-  /** Looks the recorded pods up in the cluster, once per window; never rejects. */
+  /**
+   * Looks the recorded pods up in the cluster, once per window: a failed look is not kept, the
+   * next caller looks again. Never rejects.
+   */
   discover(): Promise<void> {
-    this.lookup ??= this.findRecordedPods().catch((error: unknown) =>
-      this.ctx.logger.warn(`could not look for the pods kept by the last window: ${String(error)}`),
-    );
+    this.lookup ??= this.findRecordedPods().catch((error: unknown) => {
+      this.lookup = undefined;
+      this.ctx.logger.warn(`could not look for the pods kept by the last window: ${String(error)}`);
+    });
     return this.lookup;
   }
 

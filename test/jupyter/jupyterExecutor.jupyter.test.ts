@@ -214,7 +214,15 @@ describe('PodJupyterCodeExecutor against a real Jupyter Server', () => {
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
     }
-    const stubborn = new PodJupyterCodeExecutor(server!.info, { timeout: 1 });
+    const sockets: WebSocket[] = [];
+    const stubborn = new PodJupyterCodeExecutor(server!.info, {
+      timeout: 1,
+      webSocketFactory: (url, options) => {
+        const socket = new WebSocket(url, options);
+        sockets.push(socket);
+        return socket;
+      },
+    });
     await stubborn.start();
     try {
       const started = Date.now();
@@ -232,6 +240,9 @@ describe('PodJupyterCodeExecutor against a real Jupyter Server', () => {
         },
       );
       assert.ok(Date.now() - started < 30_000, `gave up after ${Date.now() - started} ms`);
+      // Its connection may be the half-open one: it is dropped, the next cell opens another.
+      assert.equal(sockets.length, 1);
+      assert.notEqual(sockets[0]!.readyState, WebSocket.OPEN);
     } finally {
       await stubborn.stop();
     }
