@@ -200,7 +200,13 @@ test("a profile shapes the gateway pod through the gateway's merge, which still 
   const pod = gatewayPod(profileNamed('gpu-large', gpuLarge));
   const container = codeContainer(pod);
   assert.equal(container.image, 'registry.example/torch-gateway:2');
-  assert.deepEqual(container.command, defaultJupyterCommand);
+  // The gateway's own command (with its idle supervisor), as a pod without a profile gets it.
+  const plainCommand = codeContainer(gatewayPod(profileNamed('plain', {}))).command;
+  assert.deepEqual(container.command, plainCommand);
+  assert.ok(
+    plainCommand?.some((part) => part.includes(defaultJupyterCommand.at(-1)!.split(';')[0]!)),
+    'it installs and starts the kernel gateway',
+  );
   assert.deepEqual(container.resources?.limits, {
     cpu: '8',
     memory: '32Gi',

@@ -131,9 +131,11 @@ export class PodProgramRunner {
     // Until the stdin's first chunk is made (a first sync's walk runs after its exec opened),
     // nothing is waited for from the pod.
     let beforeStdin = false;
+    // A stdin chunk made after the exec ended (the walk finishing late) sets no new deadline.
+    let ended = false;
     const heard = () => {
       clearTimeout(timer);
-      if (beforeStdin) {
+      if (beforeStdin || ended) {
         return;
       }
       timer = setTimeout(() => {
@@ -168,7 +170,10 @@ export class PodProgramRunner {
         },
         signal: run.signal ? AbortSignal.any([run.signal, quiet.signal]) : quiet.signal,
       })
-      .finally(() => clearTimeout(timer));
+      .finally(() => {
+        ended = true;
+        clearTimeout(timer);
+      });
     if (interpreter.kind === 'python') {
       this.interpreter = interpreter;
     }
