@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +18,12 @@ const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
  * Measures file descriptors and RSS after a warm-up and at the end of a long run: a leak of one
  * socket per call would show as hundreds of descriptors.
  */
+/** A full garbage collection, whatever flags the test process was started with. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
 async function soak(
   label: string,
   iterations: number,
@@ -25,14 +33,14 @@ async function soak(
   for (let index = 0; index < warmup; index++) {
     await step(index);
   }
-  global.gc?.();
+  collectGarbage();
   const fdBefore = openDescriptors();
   const rssBefore = rssMb();
   for (let index = warmup; index < iterations; index++) {
     await step(index);
   }
   await new Promise((done) => setTimeout(done, 200));
-  global.gc?.();
+  collectGarbage();
   const fdGrowth = openDescriptors() - fdBefore;
   const rssGrowthMb = rssMb() - rssBefore;
   process.stdout.write(
