@@ -217,6 +217,11 @@ async function localFile(
     skip(path, `larger than maxFileBytes (${stats.size} > ${maxFileBytes} bytes)`);
     return undefined;
   }
+  return fileEntryOf(path, stats);
+}
+
+/** A file of the tree as its lstat describes it. */
+export function fileEntryOf(path: string, stats: Stats): LocalFile {
   return {
     kind: 'file',
     path,

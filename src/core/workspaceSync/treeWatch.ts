@@ -1,7 +1,13 @@
 import { lstatSync, readFileSync, statfsSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { walkLocalTree, type LocalEntry, type LocalTree, type WalkOptions } from './localTree.ts';
+import {
+  fileEntryOf,
+  walkLocalTree,
+  type LocalEntry,
+  type LocalTree,
+  type WalkOptions,
+} from './localTree.ts';
 
 /**
  * The watches all synced folders of this process may hold together; past it a folder is walked
@@ -184,14 +190,7 @@ export class WatchedTree {
       if (!stats.isFile() || stats.size > this.walkOptions.maxFileBytes) {
         return undefined;
       }
-      return {
-        kind: 'file',
-        path,
-        size: stats.size,
-        mtimeMs: stats.mtimeMs,
-        mode: stats.mode & 0o7777,
-        ...(stats.nlink > 1 ? { linked: true as const } : {}),
-      };
+      return fileEntryOf(path, stats);
     } catch {
       return undefined;
     }
