@@ -74,7 +74,7 @@ export async function syncBench(options: SyncBenchOptions): Promise<BenchRow[]> 
         'kubectl "$@" >/dev/null',
         kubectl('exec', executor.podName, '--', 'rm', '-rf', remote),
       );
-    const reps = options.quick ? { warmup: 1, reps: 2 } : { warmup: 1, reps: 5 };
+    const reps = options.quick ? { warmup: 1, reps: 4 } : { warmup: 1, reps: 7 };
 
     // P7: every contender writes into a fresh folder; the runs alternate so drift hits all three.
     const ours: number[] = [];

@@ -97,6 +97,27 @@ describe('workspace sync follows the folder through its watches (Linux)', () => 
     assert.deepEqual(await remote(first.root), snapshot(dir));
   });
 
+  test('one folder synced to two roots: a write that one root received still reaches the other', async () => {
+    const dir = freshDir();
+    writeTree(dir, { 'a.py': 'a\n', 'b.py': 'b\n' });
+    const [rootA, rootB] = ['a', 'b'].map((name) => `/workspace/two-roots-${folders}-${name}`);
+    await executor.syncWorkspace(dir, { remoteRoot: rootA! });
+    writeFileSync(join(dir, 'a.py'), 'a2\n');
+    // The sync to the other root takes the write's event; this root has still to get it.
+    const toB = await executor.syncWorkspace(dir, { remoteRoot: rootB! });
+    assert.equal(toB.sent, 2);
+    const inB = snapshot(dir);
+    const toA = await executor.syncWorkspace(dir, { remoteRoot: rootA! });
+    assert.deepEqual([toA.sent, toA.apiCalls], [1, 1]);
+    const idle = await executor.syncWorkspace(dir, { remoteRoot: rootA! });
+    assert.deepEqual([idle.sent, idle.apiCalls], [0, 0]);
+    writeFileSync(join(dir, 'b.py'), 'b2\n');
+    const onlyA = await executor.syncWorkspace(dir, { remoteRoot: rootA! });
+    assert.deepEqual([onlyA.sent, onlyA.checked], [1, 1]);
+    assert.deepEqual(await remote(rootA!), snapshot(dir));
+    assert.deepEqual(await remote(rootB!), inB);
+  });
+
   test('created, deleted and renamed files, new folders and .gitignore edits walk the folder again', async () => {
     const dir = freshDir();
     writeTree(dir, { 'a.py': 'a\n', 'b.py': 'b\n', 'keep/c.py': 'c\n' });

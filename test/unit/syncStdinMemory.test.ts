@@ -52,6 +52,23 @@ describe('sync stdin memory', () => {
     assert.deepEqual(readFileInto(small, undefined), bytes(300, 7));
   });
 
+  test('readFileInto with the size the walk saw: the file as it is now, whatever its size became', () => {
+    const file = join(scratch, 'changing.bin');
+    const lent = Buffer.alloc(4096);
+    writeFileSync(file, bytes(300, 9));
+    assert.deepEqual(readFileInto(file, lent, 300), bytes(300, 9), 'as the walk saw it');
+    writeFileSync(file, bytes(800, 10));
+    assert.deepEqual(readFileInto(file, lent, 300), bytes(800, 10), 'grew since the walk');
+    writeFileSync(file, bytes(100, 11));
+    assert.deepEqual(readFileInto(file, lent, 300), bytes(100, 11), 'shrank since the walk');
+    writeFileSync(file, bytes(9000, 12));
+    const grown = readFileInto(file, lent, 300);
+    assert.deepEqual(grown, bytes(9000, 12), 'grew past the lent memory');
+    assert.notEqual(grown.buffer, lent.buffer);
+    writeFileSync(file, bytes(4096, 13));
+    assert.deepEqual(readFileInto(file, lent, 300), bytes(4096, 13), 'exactly the lent size');
+  });
+
   for (const lend of [true, false]) {
     test(`read-ahead ${lend ? 'lends memory again once the next item is asked for' : 'without lend leaves every content as it was read'}`, async () => {
       // More items than read-ahead keeps in flight, one larger than what it lends.

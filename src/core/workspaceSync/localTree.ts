@@ -11,8 +11,11 @@ import type { SkippedPath } from './types.ts';
 export interface LocalFileSystem {
   readdir(path: string, options: { withFileTypes: true }): Promise<Dirent[]>;
   lstat(path: string): Promise<Stats>;
-  /** `into`, when given, is memory the caller lends: a file that fits may be read into it. */
-  readFile(path: string, into?: Buffer): Promise<Buffer>;
+  /**
+   * `into`, when given, is memory the caller lends: a file that fits may be read into it.
+   * `expectedSize` is the size the walk saw (a hint: the file may have changed since).
+   */
+  readFile(path: string, into?: Buffer, expectedSize?: number): Promise<Buffer>;
   readlink(path: string): Promise<string>;
   realpath(path: string): Promise<string>;
 }
@@ -28,7 +31,7 @@ const settled = <T>(call: () => T): Promise<T> => new Promise<T>((resolve) => re
 export const nodeFileSystem: LocalFileSystem = {
   readdir: (path, options) => settled(() => nodeFs.readdirSync(path, options)),
   lstat: (path) => settled(() => nodeFs.lstatSync(path)),
-  readFile: (path, into) => settled(() => readFileInto(path, into)),
+  readFile: (path, into, expectedSize) => settled(() => readFileInto(path, into, expectedSize)),
   readlink: (path) => settled(() => nodeFs.readlinkSync(path)),
   realpath: (path) => settled(() => nodeFs.realpathSync.native(path)),
 };
@@ -174,13 +177,13 @@ export async function walkLocalTree(root: string, options: WalkOptions): Promise
 export async function readFileForSync(
   fs: LocalFileSystem,
   root: string,
-  path: string,
+  { path, size }: LocalFile,
   maxFileBytes: number,
   skip: (skipped: SkippedPath) => void,
   into?: Buffer,
 ): Promise<Buffer | undefined> {
   try {
-    const content = await fs.readFile(join(root, path), into);
+    const content = await fs.readFile(join(root, path), into, size);
     if (content.length > maxFileBytes) {
       skip({ path, reason: 'grew past maxFileBytes during the sync' });
       return undefined;

@@ -20,7 +20,7 @@ export interface Outgoing {
 export async function* outgoing(
   deleted: readonly string[],
   files: AsyncIterable<[{ entry: LocalEntry }, Buffer | undefined]> | [],
-  run: { options: { signal?: AbortSignal }; total: number },
+  run: { options: { signal?: AbortSignal }; total: number; inexact: boolean },
 ): AsyncGenerator<Outgoing> {
   for (const path of deleted) {
     yield { record: [deleteRecord(path)], pending: { path, entry: undefined, bytes: 0 } };
@@ -34,6 +34,7 @@ export async function* outgoing(
         pending: { path: entry.path, entry: symlink, bytes: 0 },
       };
     } else if (content) {
+      run.inexact ||= content.length !== entry.size;
       // Hashed now rather than once confirmed: the content is then dropped as soon as it was
       // framed, before the garbage collector has to move it out of its young generation.
       const file: ManifestEntry = {
@@ -50,6 +51,7 @@ export async function* outgoing(
     } else {
       // Unreadable now (skipped and reported): one file fewer to send.
       run.total--;
+      run.inexact = true;
     }
   }
 }

@@ -9,6 +9,8 @@
  * Run with $2 = "detect", a script first finds the reader and prints `reader <name>`.
  */
 const shReader = `
+# The tools start faster without a locale to load (a third of head's start), and paths are bytes.
+export LC_ALL=C
 if [ "$2" = detect ]; then
   probe() { [ "$(printf 'abcd\\nxy\\n' | { "$@" >/dev/null 2>&1; IFS= read -r l; echo "$l"; })" = cd ]; }
   if probe head -c 2; then reader=head

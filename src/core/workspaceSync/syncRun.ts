@@ -21,6 +21,8 @@ export interface SyncRun {
   newPod: boolean;
   /** Whether the manifest came from a listing made by this sync. */
   listed: boolean;
+  /** A file was sent with another size than the walk saw, or not at all: the pod may differ. */
+  inexact: boolean;
 }
 
 export function newRun(
@@ -43,5 +45,6 @@ export function newRun(
     small: false,
     newPod: false,
     listed: Boolean(options.verify),
+    inexact: false,
   };
 }

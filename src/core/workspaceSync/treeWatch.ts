@@ -51,6 +51,11 @@ export interface CheckedTree {
   written: ReadonlySet<string>;
   /** Called once the sync of this tree completed: its written files are in the pod. */
   settle: () => void;
+  /**
+   * Present when the tree came from change events rather than a walk: the tree handed out
+   * before this one, and the entries that can differ from it (written files, hard links).
+   */
+  since?: { tree: LocalTree; entries: LocalEntry[] };
 }
 
 /** The local folders of one sync engine: each watched where the OS allows, else walked each time. */
@@ -110,6 +115,8 @@ export class WatchedTree {
   private eventsAtWalk = 0;
   private readonly outsideIgnoreFiles = new Map<string, string>();
   private tree: LocalTree | undefined;
+  /** The tree the last call handed out. */
+  private handedOut: LocalTree | undefined;
   private positions = new Map<string, number>();
   /** Whether the changes since the walk are known file by file. */
   private followed = false;
@@ -169,14 +176,28 @@ export class WatchedTree {
       entries[position!] = now;
     }
     this.tree = { ...this.tree, entries };
-    return this.checked(this.tree, paths.size);
+    const before = this.handedOut;
+    const checked = this.checked(this.tree, paths.size);
+    if (before) {
+      // A written path the tree no longer has was removed, which made a walk: not one to recheck.
+      const positions = new Set(
+        [...this.written, ...this.linked].map((p) => this.positions.get(p)),
+      );
+      positions.delete(undefined);
+      checked.since = {
+        tree: before,
+        entries: [...positions].map((position) => entries[position!]!),
+      };
+    }
+    return checked;
   }
 
   /** The tree as a sync gets it, with the written files it must compare by content. */
   private checked(tree: LocalTree, checked: number): CheckedTree {
     const written = new Set(this.written);
+    this.handedOut = { ...tree, skipped: [...tree.skipped] };
     return {
-      tree: { ...tree, skipped: [...tree.skipped] },
+      tree: this.handedOut,
       checked,
       written,
       settle: () => written.forEach((path) => this.written.delete(path)),

@@ -58,6 +58,8 @@ export class WorkspaceSync {
   private readonly folders = new Map<string, SyncedFolder>();
   /** The local folders' trees, kept current by their watches between syncs. */
   private readonly trees = new LocalTrees();
+  /** Per remote root, the tree whose files the pod holds exactly, as the last sync left it. */
+  private readonly mirrored = new Map<string, LocalTree>();
   private queue: Promise<unknown> = Promise.resolve();
   /** A file each receiver of this engine finds (or leaves) in the container's /tmp. */
   private readonly marker = `/tmp/.podrunner-pod.${randomUUID()}`;
@@ -129,16 +131,22 @@ export class WorkspaceSync {
       },
     );
     await this.sendAll(state, records, firstBatch);
-    // What a first sync found in the root that the folder does not have.
-    await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state));
+    if (listFirst) {
+      // What a first sync found in the root that the folder does not have.
+      await this.sendAll(state, outgoing(pathsToDelete(state.manifest, tree), [], state));
+    }
     if (state.newPod) {
       // Another pod of the same name: what the manifests said is void, so sync it all again.
       this.manifests.clear();
+      this.mirrored.clear();
       this.folders.clear();
       const again = await this.syncNow(localDirInput, options);
       return { ...again, apiCalls: again.apiCalls + state.apiCalls };
     }
     settle();
+    if (!state.inexact && state.skipped.length === tree.skipped.length) {
+      this.mirrored.set(root, tree);
+    }
     this.folders.set(localDir, { local: localDir, remote: root });
     return {
       localDir,
@@ -168,7 +176,7 @@ export class WorkspaceSync {
   }> {
     const { options, localDir } = state;
     const maxFileBytes = options.maxFileBytes ?? defaultMaxFileBytes;
-    const { tree, checked, written, settle } = await this.trees
+    const { tree, checked, written, settle, since } = await this.trees
       .current(localDir, {
         maxFileBytes,
         ...(options.exclude ? { exclude: options.exclude } : {}),
@@ -191,15 +199,22 @@ export class WorkspaceSync {
       readFileForSync(
         options.fileSystem ?? nodeFileSystem,
         localDir,
-        entry.path,
+        entry,
         maxFileBytes,
         (skip) => state.skipped.push(skip),
         into,
       );
+    // Once the pod held exactly the tree this one was derived from, only the entries written
+    // since can differ: one changed file in a large tree is not a pass over all of it.
+    const mirrored = this.mirrored.get(state.root);
+    this.mirrored.delete(state.root);
+    const incremental =
+      since !== undefined && since.tree === mirrored && !listFirst && !options.verify;
+    const candidates = incremental ? since.entries : tree.entries;
     const toSend: { entry: LocalEntry; content?: Buffer }[] = [];
     const toHash: LocalFile[] = [];
-    let unchanged = 0;
-    for (const entry of tree.entries) {
+    let unchanged = tree.entries.length - candidates.length;
+    for (const entry of candidates) {
       const known = state.manifest.get(entry.path);
       if (!written.has(entry.path) && unchangedByStat(entry, known)) {
         unchanged++;
@@ -222,7 +237,7 @@ export class WorkspaceSync {
     state.total = toSend.length;
     // A first sync's receiver lists the root, maybe during the walk: what it found that the folder
     // lacks goes in a second exec, whenever the listing came.
-    const deleted = listFirst ? [] : pathsToDelete(state.manifest, tree);
+    const deleted = listFirst || incremental ? [] : pathsToDelete(state.manifest, tree);
     const bytes = toSend.reduce(
       (sum, { entry }) => sum + (entry.kind === 'file' ? entry.size : 0),
       0,
