@@ -151,6 +151,7 @@ def on_path(tool):
 umask = os.umask(0)
 os.umask(umask)
 CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0)
+NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 made = set()
 suffix = b'.podrunner-sync.%d.tmp' % os.getpid()
 while True:
@@ -175,7 +176,13 @@ while True:
                 os.symlink(dec(fields[1]), tmp)
             else:
                 mode = int(fields[1], 8)
-                fd = os.open(tmp, CREATE, mode)
+                try:
+                    # A path the pod has nothing at is written in place: there is nothing to
+                    # replace at once, and a failure removes the file again.
+                    fd = os.open(p, NEW, mode)
+                    tmp = p
+                except FileExistsError:
+                    fd = os.open(tmp, CREATE, mode)
                 try:
                     copy(fd, int(fields[2]))
                     if mode & umask:
@@ -188,7 +195,8 @@ while True:
                     fail('the stream ended early')
                 pos += 2
             try:
-                os.replace(tmp, p)
+                if tmp != p:
+                    os.replace(tmp, p)
             except IsADirectoryError:
                 # The local side has a file where the pod has a folder: the mirror replaces it.
                 import shutil
