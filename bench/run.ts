@@ -1,12 +1,53 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulatorProcess } from './emulatorProcess.ts';
 import { requireCommand } from './requirements.ts';
-import { execBench } from './execBench.ts';
 import { extensionBench } from './extensionBench.ts';
-import { kernelBench } from './kernelBench.ts';
-import { reattachBench } from './reattachBench.ts';
-import { syncBench } from './syncBench.ts';
 import { machineDescription, markdownTable, writeJson, type BenchRow } from './report.ts';
+import { sections, type SectionName } from './section.ts';
+
+/**
+ * Runs one section in a Node process of its own, as each peer runs in its own: a section's
+ * figures then do not depend on the heap and compiled code the sections before it left.
+ */
+async function runSection(
+  name: SectionName,
+  kubeconfig: string,
+  quick: boolean,
+): Promise<{ rows: BenchRow[]; raw: Record<string, unknown> }> {
+  const scratch = await mkdtemp(join(tmpdir(), 'pod-runner-bench-section-'));
+  try {
+    const output = join(scratch, 'section.json');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(__dirname, 'section.ts'),
+        name,
+        kubeconfig,
+        output,
+        ...(quick ? ['--quick'] : []),
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', resolve);
+    });
+    if (code !== 0) {
+      throw new Error(`the ${name} section exited with ${String(code)}`);
+    }
+    return JSON.parse(await readFile(output, 'utf8')) as {
+      rows: BenchRow[];
+      raw: Record<string, unknown>;
+    };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
 
 /**
  * `npm run bench [-- --quick]`: Pod Runner's executor and kernel paths against their peers,
@@ -21,14 +62,15 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const emulator = await startEmulatorProcess();
   try {
-    say('executor paths (P1, P9, P3, P6, P4)…');
-    rows.push(...(await execBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
-    say('workspace sync (P7, P8)…');
-    rows.push(...(await syncBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
-    say('kernel paths (P2, gateway first cell)…');
-    rows.push(...(await kernelBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
-    say('reattach (P10)…');
-    rows.push(...(await reattachBench({ kubeconfig: emulator.kubeconfigPath, quick, raw })));
+    for (const [name, section] of Object.entries(sections) as [
+      SectionName,
+      (typeof sections)[SectionName],
+    ][]) {
+      say(`${section.title}…`);
+      const result = await runSection(name, emulator.kubeconfigPath, quick);
+      rows.push(...result.rows);
+      Object.assign(raw, result.raw);
+    }
   } finally {
     await emulator.stop();
   }
