@@ -88,6 +88,14 @@ export {
   type PodJupyterServerOptions,
 } from './podJupyterServer.ts';
 export {
+  GatewayKernelRecords,
+  notebookKernelKey,
+  notebookKernelsAnnotation,
+  type NotebookKernelRecord,
+  type NotebookKernelRecords,
+  type PodRecordApi,
+} from './notebookKernels.ts';
+export {
   PortForwarder,
   type PodLookup,
   type PortForwarderOptions,

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { GatewayKernelRecords, NotebookKernelRecord } from '../core/index.ts';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
@@ -132,21 +133,60 @@ export class KeptPods implements vscode.Disposable {
   }
 
   /**
-   * Records `notebook`'s kernel; no other notebook keeps a claim on that kernel. Only a kernel on
-   * the recorded gateway is recorded: one on another pod (a profile's) must not replace it.
+   * The kernels recorded for `notebook` on the gateway `gateway`, to try in this order: workspace
+   * state's, then the one the gateway pod records when it names another (a window whose state
+   * lost the notebook's record, or another machine, finds it there). A disagreement is logged.
    */
-  async recordKernel(notebook: string, kernel: KeptKernel): Promise<void> {
+  async recordedKernels(
+    notebook: string,
+    gateway: string,
+    onPod: GatewayKernelRecords,
+  ): Promise<KeptKernel[]> {
+    const inState = this.kernelOf(notebook, gateway);
+    const { notebookKernelKey } = await loadCore();
+    const podRecord = await onPod.read().then(
+      (records) => records[notebookKernelKey(notebook)],
+      (error: unknown) => {
+        this.ctx.logger.warn(`could not read the kernels recorded on ${gateway}: ${String(error)}`);
+      },
+    );
+    if (podRecord === undefined || podRecord.kernelId === inState?.kernelId) {
+      return inState ? [inState] : [];
+    }
+    if (inState) {
+      this.ctx.logger.warn(
+        `workspace state records kernel ${inState.kernelId} for ${notebook}, the gateway pod ${gateway} kernel ${podRecord.kernelId}: the first one that still runs is used`,
+      );
+    }
+    return [...(inState ? [inState] : []), { gateway, ...podRecord }];
+  }
+
+  /**
+   * Records `notebook`'s kernel, in workspace state and on the gateway pod (`onPod`); no other
+   * notebook keeps a claim on that kernel. Only a kernel on the recorded gateway is recorded: one
+   * on another pod (a profile's) must not replace it.
+   */
+  async recordKernel(
+    notebook: string,
+    kernel: KeptKernel,
+    onPod: GatewayKernelRecords,
+  ): Promise<void> {
     const record = this.record();
     if (record.pods.gateway !== kernel.gateway) {
       return;
     }
+    // The cell recorded running on that same kernel stays recorded (it may be followed again).
+    const previous = record.kernels[notebook];
+    const running = previous?.kernelId === kernel.kernelId ? previous.running : undefined;
     for (const [other, { kernelId }] of Object.entries(record.kernels)) {
       if (kernelId === kernel.kernelId) {
         delete record.kernels[other];
       }
     }
-    record.kernels[notebook] = kernel;
+    record.kernels[notebook] = { ...kernel, ...(running ? { running } : {}) };
     await this.save(record);
+    const { kernelId, sessionId } = kernel;
+    await this.recordOnPod(onPod, notebook, { kernelId, sessionId });
   }
 
   /**
@@ -167,10 +207,14 @@ export class KeptPods implements vscode.Disposable {
     }
   }
 
-  async forgetKernel(notebook: string): Promise<void> {
+  /** Forgets `notebook`'s kernel, on the gateway pod too when it runs (`onPod`). */
+  async forgetKernel(notebook: string, onPod?: GatewayKernelRecords): Promise<void> {
     const record = this.record();
     delete record.kernels[notebook];
     await this.save(record);
+    if (onPod) {
+      await this.recordOnPod(onPod, notebook, undefined);
+    }
   }
 
   dispose(): void {
@@ -225,6 +269,18 @@ export class KeptPods implements vscode.Disposable {
       );
       this.changed.fire();
     }
+  }
+
+  /** The pod's record follows workspace state's; failing to write it is only logged. */
+  private async recordOnPod(
+    onPod: GatewayKernelRecords,
+    notebook: string,
+    kernel: NotebookKernelRecord | undefined,
+  ): Promise<void> {
+    const { notebookKernelKey } = await loadCore();
+    await onPod.record(notebookKernelKey(notebook), kernel).catch((error: unknown) => {
+      this.ctx.logger.warn(`could not record the notebook's kernel on its pod: ${String(error)}`);
+    });
   }
 
   /** Where this window's pods run: the context and namespace its settings choose. */
