@@ -87,6 +87,7 @@ export {
   type JupyterServerAccess,
   type PodJupyterServerOptions,
 } from './podJupyterServer.ts';
+export { specHashAnnotation, specHashOf } from './specHash.ts';
 export {
   GatewayKernelRecords,
   notebookKernelKey,

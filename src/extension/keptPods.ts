@@ -43,6 +43,8 @@ export class KeptPods implements vscode.Disposable {
   private lookup: Promise<void> | undefined;
   /** Recorded pods found running when the window opened that this window has not reused yet. */
   private found: Partial<Record<KeptPodRole, string>> = {};
+  /** The spec hash each of those pods carries (specHash.ts), when it carries one. */
+  private foundSpecHashes: Partial<Record<KeptPodRole, string>> = {};
 
   constructor(
     private readonly ctx: Pick<Ctx, 'settings' | 'podLabels' | 'logger'>,
@@ -67,17 +69,41 @@ export class KeptPods implements vscode.Disposable {
   }
 
   /**
-   * The name for the window's pod of `role`: the kept one found running (used once), so the
-   * start adopts it; undefined for a fresh pod.
+   * The window's pod of `role`, as `build` makes it (given a name, it adopts the pod of that
+   * name): the kept one found running, used once, when `build` would make the same spec now;
+   * otherwise a fresh one, after the kept one (with a gateway's Secret and Service) is deleted,
+   * with the reason in the log and the status bar.
    */
-  async reuse(role: KeptPodRole): Promise<string | undefined> {
+  async podFor<Pod>(
+    role: KeptPodRole,
+    build: (podName?: string) => Pod,
+    specHashOf: (pod: Pod) => string | undefined,
+  ): Promise<Pod> {
     await this.discover();
     const name = this.found[role];
-    if (name !== undefined) {
-      delete this.found[role];
-      this.changed.fire();
+    if (name === undefined) {
+      return build();
     }
-    return name;
+    const keptHash = this.foundSpecHashes[role];
+    delete this.found[role];
+    delete this.foundSpecHashes[role];
+    this.changed.fire();
+    const kept = build(name);
+    if (keptHash !== undefined && keptHash === specHashOf(kept)) {
+      return kept;
+    }
+    const why =
+      keptHash === undefined
+        ? 'it has no record of the settings it was made with'
+        : 'settings changed since the pod was kept';
+    this.ctx.logger.info(
+      `the ${role} pod ${name} kept by the last window is deleted (${why}): a new one starts`,
+    );
+    vscode.window.setStatusBarMessage(`Pod Runner: ${why}; starting a new ${role} pod`, 15_000);
+    const { reapOrphanedPods } = await loadCore();
+    await reapOrphanedPods({ ...clusterTargetOf(this.ctx.settings), only: [name] });
+    await this.forgetPod(role);
+    return build();
   }
 
   /** Records the pod of `role` that runs now; a new gateway makes the old one's kernels moot. */
@@ -241,16 +267,19 @@ export class KeptPods implements vscode.Disposable {
     );
     const { clientLabel, listManagedPods, reapOrphanedPods } = await loadCore();
     const cluster = clusterTargetOf(this.ctx.settings);
-    const phases = new Map(
+    const pods = new Map(
       (await listManagedPods({ ...cluster, client: this.ctx.podLabels[clientLabel] })).map(
-        (pod) => [pod.name, pod.phase],
+        (pod) => [pod.name, pod],
       ),
     );
     const ended: string[] = [];
     for (const [role, name] of recorded) {
-      const phase = phases.get(name);
+      const { phase, specHash } = pods.get(name) ?? {};
       if (phase === 'Running' || phase === 'Pending') {
         this.found[role] = name;
+        if (specHash !== undefined) {
+          this.foundSpecHashes[role] = specHash;
+        }
       } else {
         this.ctx.logger.info(
           `the ${role} pod ${name} kept by the last window is ${phase === undefined ? 'gone' : phase}: it is deleted`,
