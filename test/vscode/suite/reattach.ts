@@ -287,5 +287,60 @@ export const reattachFeature: HostFeature = {
         }
       },
     },
+    {
+      name: 'a setting that shapes the pods changed before the reload: the kept pods are deleted, not reused, and fresh ones start',
+      run: async () => {
+        const configuration = vscode.workspace.getConfiguration('podRunner');
+        const kubeconfig = configuration.get<string>('kubeconfig')!;
+        const podNames = async () => (await listManagedPods({ kubeconfig })).map((p) => p.name);
+        const main = extensionMain();
+        const state = new WorkspaceState();
+        let api = await reload(main, state);
+        const kept: string[] = [];
+        await configuration.update('cleanupPolicy', 'keep', vscode.ConfigurationTarget.Workspace);
+        try {
+          const notebook = await openKernelNotebook([
+            'x = 41',
+            'print(globals().get("x", "fresh"))',
+          ]);
+          await runCell(notebook, 0);
+          await api.runCode('bash', 'true');
+          const [gateway, executor] = [api.kernelPodName(), api.executorPodName()];
+          check(gateway && executor, 'both pods run');
+          kept.push(gateway, executor);
+
+          // Changed while no window holds the pods: only the spec they carry tells.
+          api = await reload(main, state);
+          await configuration.update(
+            'idleTimeoutMinutes',
+            59,
+            vscode.ConfigurationTarget.Workspace,
+          );
+          await api.runCode('bash', 'true');
+          check(
+            api.executorPodName() !== executor,
+            `a fresh executor pod: ${api.executorPodName()}`,
+          );
+          await selectPodKernel(notebook);
+          await runCell(notebook, 1);
+          check(
+            cellText(notebook, 1) === 'fresh\n',
+            `a fresh kernel: ${JSON.stringify(cellText(notebook, 1))}`,
+          );
+          check(api.kernelPodName() !== gateway, `a fresh gateway pod: ${api.kernelPodName()}`);
+          await eventually(
+            async () => ((await podNames()).some((name) => kept.includes(name)) ? undefined : true),
+            30_000,
+            `the kept pods ${kept.join(', ')} to be deleted`,
+          );
+        } finally {
+          for (const key of ['cleanupPolicy', 'idleTimeoutMinutes']) {
+            await configuration.update(key, undefined, vscode.ConfigurationTarget.Workspace);
+          }
+          await api.stopPods();
+          await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+        }
+      },
+    },
   ],
 };
