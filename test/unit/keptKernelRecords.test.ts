@@ -232,3 +232,14 @@ test('a kernel recorded for another notebook in workspace state is claimed by th
   assert.equal(kept.kernelOf(notebook), undefined, 'the first notebook lost its claim');
   assert.deepEqual(Object.keys(onPod.records), [notebookKernelKey('file:///project/copy.ipynb')]);
 });
+
+test('recording the kernel a notebook already has keeps the cell recorded running on it; another kernel drops it', async () => {
+  const kept = await keptGateway();
+  const running = { cell: 2, codeHash: 'c', requestId: 'R1' };
+  await kept.recordRunningCell(notebook, 'K1', running);
+  const kernel = { gateway: 'default-gateway', kernelId: 'K1', sessionId: 'S1' };
+  await kept.recordKernel(notebook, kernel, podRecords() as never);
+  assert.deepEqual(kept.kernelOf(notebook)?.running, running);
+  await kept.recordKernel(notebook, { ...kernel, kernelId: 'K2' }, podRecords() as never);
+  assert.equal(kept.kernelOf(notebook)?.running, undefined);
+});
