@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { OptionError, SpecError } from './errors.ts';
 import { keepAliveCommand } from './idleStop.ts';
 import { instanceLabel, managedByLabel, managedByValue } from './podLabels.ts';
+import { stampSpecHash } from './specHash.ts';
 import { describe, loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
 
 export const executorContainerName = 'autogen-executor';
@@ -109,6 +110,7 @@ export function buildExecutorPod(options: ExecutorPodOptions): ExecutorPodManife
     pod = mergeWithDefaults(loaded.spec, loaded.source, options, defaultName, labels, volume);
   }
   checkPodShape(pod, source, options.containerName);
+  stampSpecHash(pod);
   const metadata = pod.metadata as JsonObject;
   const name = String(metadata.name);
   validatePodName(name, `${source}: metadata.name`);

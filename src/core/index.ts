@@ -87,6 +87,15 @@ export {
   type JupyterServerAccess,
   type PodJupyterServerOptions,
 } from './podJupyterServer.ts';
+export { specHashAnnotation, specHashOf } from './specHash.ts';
+export {
+  GatewayKernelRecords,
+  notebookKernelKey,
+  notebookKernelsAnnotation,
+  type NotebookKernelRecord,
+  type NotebookKernelRecords,
+  type PodRecordApi,
+} from './notebookKernels.ts';
 export {
   PortForwarder,
   type PodLookup,

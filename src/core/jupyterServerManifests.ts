@@ -3,6 +3,7 @@ import { ExecutorStateError, SpecError } from './errors.ts';
 import { executorContainerName } from './executorPod.ts';
 import { gatewaySupervisorScript, idleCheckSeconds, idleTimeoutSeconds } from './idleStop.ts';
 import { instanceLabel, jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.ts';
+import { stampSpecHash } from './specHash.ts';
 import { loadSpec, type JsonObject, type SpecInput } from './specLoader.ts';
 
 export const defaultJupyterImage = 'quay.io/jupyter/docker-stacks-foundation';
@@ -269,6 +270,7 @@ function buildPod(
     }
     spec.volumes = volumes;
   }
+  stampSpecHash(pod);
   return pod;
 }
 

@@ -10,6 +10,7 @@ import {
 } from './podLabels.ts';
 import { loadClusterTarget, type ClusterTargetOptions } from './kubeconfig.ts';
 import { translateApiError } from './kubernetesErrors.ts';
+import { specHashOf } from './specHash.ts';
 
 export interface ManagedPod {
   name: string;
@@ -20,6 +21,8 @@ export interface ManagedPod {
   /** The client and session that created it (see podLabels.ts), when it carries them. */
   client: string | undefined;
   session: string | undefined;
+  /** The hash of the spec it was made from (specHash.ts), when it carries one. */
+  specHash: string | undefined;
 }
 
 export interface ApiDeadlineOptions {
@@ -52,6 +55,7 @@ export async function listManagedPods(
     executorId: pod.metadata?.labels?.[instanceLabel],
     client: pod.metadata?.labels?.[clientLabel],
     session: pod.metadata?.labels?.[sessionLabel],
+    specHash: specHashOf(pod),
   }));
 }
 

@@ -15,6 +15,7 @@ import {
 } from './jupyterServerManifests.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { translateApiError } from './kubernetesErrors.ts';
+import { GatewayKernelRecords } from './notebookKernels.ts';
 import type { WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { jupyterServerLabel, managedByLabel, managedByValue } from './podLabels.ts';
@@ -37,7 +38,6 @@ export {
   defaultJupyterImage,
   type JupyterServerAccess,
 } from './jupyterServerManifests.ts';
-export { jupyterServerLabel } from './podLabels.ts';
 
 export interface PodJupyterServerOptions extends JupyterServerSpecOptions {
   kubeconfig?: string | KubeConfig;
@@ -289,6 +289,12 @@ export class PodJupyterServer implements AsyncDisposable {
   private ownPod(launcher: PodLauncher): OwnPod {
     const idleSeconds = idleTimeoutSeconds(this.options.idleTimeoutMinutes);
     return { launcher, name: this.podName, idleSeconds, logger: this.logger };
+  }
+
+  /** Each notebook's kernel, as recorded on the gateway pod. */
+  get notebookKernels(): GatewayKernelRecords {
+    const session = this.requireSession();
+    return new GatewayKernelRecords(session.core, session.target.namespace, this.podName);
   }
 
   /** The gateway container's log (its last `tailLines` lines when given). */

@@ -102,12 +102,9 @@ async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecu
     ctx.profiles.profileFor(settings),
     'executor',
   );
-  const { PodCommandLineCodeExecutor } = await loadCore();
-  // The pod the last window kept is reused.
-  const kept = await ctx.keptPods.reuse('executor');
-  return new PodCommandLineCodeExecutor({
+  const { PodCommandLineCodeExecutor, specHashOf } = await loadCore();
+  const options = {
     ...clusterTargetOf(settings),
-    ...(kept !== undefined ? { podName: kept } : {}),
     image,
     ...(podSpec !== undefined ? { podSpec } : {}),
     ...(settings.volume !== undefined ? { volume: settings.volume } : {}),
@@ -120,5 +117,11 @@ async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecu
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,
-  });
+  };
+  // The pod the last window kept is reused when these settings would make the same pod.
+  return ctx.keptPods.podFor(
+    'executor',
+    (podName) => new PodCommandLineCodeExecutor({ ...options, ...(podName ? { podName } : {}) }),
+    (executor) => specHashOf(executor.podManifest),
+  );
 }

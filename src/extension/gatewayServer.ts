@@ -1,4 +1,4 @@
-import type { PodJupyterServer } from '../core/index.ts';
+import type { PodJupyterServer, PortForwardState } from '../core/index.ts';
 import { clusterTargetOf } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
@@ -22,13 +22,9 @@ export async function createServer(
     ctx.profiles.profileFor(settings, profile),
     'kernel',
   );
-  const { PodJupyterServer } = await loadCore();
-  // Only the default kernel's gateway is kept for the next window (a profile's is deleted).
-  const kept = profile === undefined ? await ctx.keptPods.reuse('gateway') : undefined;
-  return new PodJupyterServer({
+  const { PodJupyterServer, specHashOf } = await loadCore();
+  const options = {
     ...clusterTargetOf(settings),
-    // The kept gateway is adopted, its token read from its Secret.
-    ...(kept !== undefined ? { podName: kept } : {}),
     image,
     ...(podSpec !== undefined ? { podSpec } : {}),
     ...(settings.jupyterCommand ? { command: settings.jupyterCommand } : {}),
@@ -41,6 +37,18 @@ export async function createServer(
     idleTimeoutMinutes: settings.idleTimeoutMinutes,
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     logger: ctx.logger,
-    onConnectionState: (state, podGone) => status.followConnection(state, podGone),
-  });
+    onConnectionState: (state: PortForwardState, podGone?: Error) =>
+      status.followConnection(state, podGone),
+  };
+  if (profile !== undefined) {
+    // Only the default kernel's gateway is kept for the next window (a profile's is deleted).
+    return new PodJupyterServer(options);
+  }
+  // A kept gateway is adopted (its token read from its Secret) when these settings would make
+  // the same pod; the namespace does not enter the pod's spec.
+  return ctx.keptPods.podFor(
+    'gateway',
+    (podName) => new PodJupyterServer({ ...options, ...(podName ? { podName } : {}) }),
+    (server) => specHashOf(server.manifestsFor('').pod),
+  );
 }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { GatewayKernelRecords, NotebookKernelRecord } from '../core/index.ts';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
@@ -42,6 +43,8 @@ export class KeptPods implements vscode.Disposable {
   private lookup: Promise<void> | undefined;
   /** Recorded pods found running when the window opened that this window has not reused yet. */
   private found: Partial<Record<KeptPodRole, string>> = {};
+  /** The spec hash each of those pods carries (specHash.ts), when it carries one. */
+  private foundSpecHashes: Partial<Record<KeptPodRole, string>> = {};
 
   constructor(
     private readonly ctx: Pick<Ctx, 'settings' | 'podLabels' | 'logger'>,
@@ -66,17 +69,41 @@ export class KeptPods implements vscode.Disposable {
   }
 
   /**
-   * The name for the window's pod of `role`: the kept one found running (used once), so the
-   * start adopts it; undefined for a fresh pod.
+   * The window's pod of `role`, as `build` makes it (given a name, it adopts the pod of that
+   * name): the kept one found running, used once, when `build` would make the same spec now;
+   * otherwise a fresh one, after the kept one (with a gateway's Secret and Service) is deleted,
+   * with the reason in the log and the status bar.
    */
-  async reuse(role: KeptPodRole): Promise<string | undefined> {
+  async podFor<Pod>(
+    role: KeptPodRole,
+    build: (podName?: string) => Pod,
+    specHashOf: (pod: Pod) => string | undefined,
+  ): Promise<Pod> {
     await this.discover();
     const name = this.found[role];
-    if (name !== undefined) {
-      delete this.found[role];
-      this.changed.fire();
+    if (name === undefined) {
+      return build();
     }
-    return name;
+    const keptHash = this.foundSpecHashes[role];
+    delete this.found[role];
+    delete this.foundSpecHashes[role];
+    this.changed.fire();
+    const kept = build(name);
+    if (keptHash !== undefined && keptHash === specHashOf(kept)) {
+      return kept;
+    }
+    const why =
+      keptHash === undefined
+        ? 'it has no record of the settings it was made with'
+        : 'settings changed since the pod was kept';
+    this.ctx.logger.info(
+      `the ${role} pod ${name} kept by the last window is deleted (${why}): a new one starts`,
+    );
+    vscode.window.setStatusBarMessage(`Pod Runner: ${why}; starting a new ${role} pod`, 15_000);
+    const { reapOrphanedPods } = await loadCore();
+    await reapOrphanedPods({ ...clusterTargetOf(this.ctx.settings), only: [name] });
+    await this.forgetPod(role);
+    return build();
   }
 
   /** Records the pod of `role` that runs now; a new gateway makes the old one's kernels moot. */
@@ -132,21 +159,60 @@ export class KeptPods implements vscode.Disposable {
   }
 
   /**
-   * Records `notebook`'s kernel; no other notebook keeps a claim on that kernel. Only a kernel on
-   * the recorded gateway is recorded: one on another pod (a profile's) must not replace it.
+   * The kernels recorded for `notebook` on the gateway `gateway`, to try in this order: workspace
+   * state's, then the one the gateway pod records when it names another (a window whose state
+   * lost the notebook's record, or another machine, finds it there). A disagreement is logged.
    */
-  async recordKernel(notebook: string, kernel: KeptKernel): Promise<void> {
+  async recordedKernels(
+    notebook: string,
+    gateway: string,
+    onPod: GatewayKernelRecords,
+  ): Promise<KeptKernel[]> {
+    const inState = this.kernelOf(notebook, gateway);
+    const { notebookKernelKey } = await loadCore();
+    const podRecord = await onPod.read().then(
+      (records) => records[notebookKernelKey(notebook)],
+      (error: unknown) => {
+        this.ctx.logger.warn(`could not read the kernels recorded on ${gateway}: ${String(error)}`);
+      },
+    );
+    if (podRecord === undefined || podRecord.kernelId === inState?.kernelId) {
+      return inState ? [inState] : [];
+    }
+    if (inState) {
+      this.ctx.logger.warn(
+        `workspace state records kernel ${inState.kernelId} for ${notebook}, the gateway pod ${gateway} kernel ${podRecord.kernelId}: the first one that still runs is used`,
+      );
+    }
+    return [...(inState ? [inState] : []), { gateway, ...podRecord }];
+  }
+
+  /**
+   * Records `notebook`'s kernel, in workspace state and on the gateway pod (`onPod`); no other
+   * notebook keeps a claim on that kernel. Only a kernel on the recorded gateway is recorded: one
+   * on another pod (a profile's) must not replace it.
+   */
+  async recordKernel(
+    notebook: string,
+    kernel: KeptKernel,
+    onPod: GatewayKernelRecords,
+  ): Promise<void> {
     const record = this.record();
     if (record.pods.gateway !== kernel.gateway) {
       return;
     }
+    // The cell recorded running on that same kernel stays recorded (it may be followed again).
+    const previous = record.kernels[notebook];
+    const running = previous?.kernelId === kernel.kernelId ? previous.running : undefined;
     for (const [other, { kernelId }] of Object.entries(record.kernels)) {
       if (kernelId === kernel.kernelId) {
         delete record.kernels[other];
       }
     }
-    record.kernels[notebook] = kernel;
+    record.kernels[notebook] = { ...kernel, ...(running ? { running } : {}) };
     await this.save(record);
+    const { kernelId, sessionId } = kernel;
+    await this.recordOnPod(onPod, notebook, { kernelId, sessionId });
   }
 
   /**
@@ -167,10 +233,14 @@ export class KeptPods implements vscode.Disposable {
     }
   }
 
-  async forgetKernel(notebook: string): Promise<void> {
+  /** Forgets `notebook`'s kernel, on the gateway pod too when it runs (`onPod`). */
+  async forgetKernel(notebook: string, onPod?: GatewayKernelRecords): Promise<void> {
     const record = this.record();
     delete record.kernels[notebook];
     await this.save(record);
+    if (onPod) {
+      await this.recordOnPod(onPod, notebook, undefined);
+    }
   }
 
   dispose(): void {
@@ -197,16 +267,19 @@ export class KeptPods implements vscode.Disposable {
     );
     const { clientLabel, listManagedPods, reapOrphanedPods } = await loadCore();
     const cluster = clusterTargetOf(this.ctx.settings);
-    const phases = new Map(
+    const pods = new Map(
       (await listManagedPods({ ...cluster, client: this.ctx.podLabels[clientLabel] })).map(
-        (pod) => [pod.name, pod.phase],
+        (pod) => [pod.name, pod],
       ),
     );
     const ended: string[] = [];
     for (const [role, name] of recorded) {
-      const phase = phases.get(name);
+      const { phase, specHash } = pods.get(name) ?? {};
       if (phase === 'Running' || phase === 'Pending') {
         this.found[role] = name;
+        if (specHash !== undefined) {
+          this.foundSpecHashes[role] = specHash;
+        }
       } else {
         this.ctx.logger.info(
           `the ${role} pod ${name} kept by the last window is ${phase === undefined ? 'gone' : phase}: it is deleted`,
@@ -225,6 +298,18 @@ export class KeptPods implements vscode.Disposable {
       );
       this.changed.fire();
     }
+  }
+
+  /** The pod's record follows workspace state's; failing to write it is only logged. */
+  private async recordOnPod(
+    onPod: GatewayKernelRecords,
+    notebook: string,
+    kernel: NotebookKernelRecord | undefined,
+  ): Promise<void> {
+    const { notebookKernelKey } = await loadCore();
+    await onPod.record(notebookKernelKey(notebook), kernel).catch((error: unknown) => {
+      this.ctx.logger.warn(`could not record the notebook's kernel on its pod: ${String(error)}`);
+    });
   }
 
   /** Where this window's pods run: the context and namespace its settings choose. */

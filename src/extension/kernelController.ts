@@ -335,20 +335,30 @@ export class KernelController implements vscode.Disposable {
     notebook: string,
   ): Promise<PodJupyterCodeExecutor> {
     // A profile's kernels are not recorded: the notebook's record is its default kernel's.
-    const kept = this.keepable ? this.ctx.keptPods.kernelOf(notebook, server.podName) : undefined;
-    if (kept !== undefined) {
+    const recorded = this.keepable
+      ? await this.ctx.keptPods.recordedKernels(notebook, server.podName, server.notebookKernels)
+      : [];
+    const { ExecutorStateError } = await loadCore();
+    for (const kept of recorded) {
       try {
-        return await this.startKernel(server, kept);
+        const attached = await this.startKernel(server, kept);
+        // Both records name it now (the pod's may have been the only one).
+        await this.recordKernel(notebook, server, attached);
+        return attached;
       } catch (error) {
         // Only a kernel the server does not have is gone; any other failure may leave it running.
-        const { ExecutorStateError } = await loadCore();
         if (!(error instanceof ExecutorStateError)) {
           throw error;
         }
-        const message = `the kernel kept for ${notebook} is gone (${error.message}): a new kernel starts, without the earlier variables`;
-        this.ctx.logger.warn(message);
-        void vscode.window.showWarningMessage(`Pod Runner: ${message}`);
+        this.ctx.logger.info(
+          `kernel ${kept.kernelId} kept for ${notebook} is gone: ${error.message}`,
+        );
       }
+    }
+    if (recorded.length > 0) {
+      const message = `the kernel kept for ${notebook} is gone: a new kernel starts, without the earlier variables`;
+      this.ctx.logger.warn(message);
+      void vscode.window.showWarningMessage(`Pod Runner: ${message}`);
     }
     const started = await this.startKernel(server);
     await this.recordKernel(notebook, server, started);
@@ -362,11 +372,11 @@ export class KernelController implements vscode.Disposable {
     kernel: PodJupyterCodeExecutor,
   ): Promise<void> {
     if (this.keepable) {
-      await this.ctx.keptPods.recordKernel(notebook, {
-        gateway: server.podName,
-        kernelId: kernel.kernelId!,
-        sessionId: kernel.sessionId!,
-      });
+      await this.ctx.keptPods.recordKernel(
+        notebook,
+        { gateway: server.podName, kernelId: kernel.kernelId!, sessionId: kernel.sessionId! },
+        server.notebookKernels,
+      );
     }
   }
 
@@ -395,7 +405,8 @@ export class KernelController implements vscode.Disposable {
     this.kernels.delete(key);
     if (entry) {
       if (this.keepable) {
-        await this.ctx.keptPods.forgetKernel(key);
+        const server = entry.server.isRunning ? entry.server : undefined;
+        await this.ctx.keptPods.forgetKernel(key, server?.notebookKernels);
       }
       await this.stopKernel(entry);
     }

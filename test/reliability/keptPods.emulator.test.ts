@@ -8,6 +8,8 @@ import {
   parseSettings,
   PodCommandLineCodeExecutor,
   PodJupyterServer,
+  specHashOf,
+  type PodJupyterServerOptions,
 } from '../../src/core/index.ts';
 import { KeptPods } from '../../src/extension/keptPods.ts';
 import { apiRequest, eventually, managedNames, withEmulator } from '../support/emulatorFixture.ts';
@@ -41,6 +43,25 @@ function windowOf(stored: Map<string, unknown>, namespace?: string): KeptPods {
   return new KeptPods({ settings, podLabels: labels, logger: logger as never }, memento as never);
 }
 
+/** A window's executor with `image`, as the extension builds it: the kept pod's name, or none. */
+const executorBuild = (image: string) => (podName?: string) =>
+  new PodCommandLineCodeExecutor({
+    kubeconfig: emulator.kubeconfigPath,
+    ...(podName ? { podName } : {}),
+    image,
+    autoRemove: false,
+    startupTimeout: 60,
+    labels,
+  });
+const executorHash = (executor: PodCommandLineCodeExecutor) => specHashOf(executor.podManifest);
+
+const podUid = async (name: string) =>
+  (
+    (await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${name}`)).body as {
+      metadata: { uid: string };
+    }
+  ).metadata.uid;
+
 const managed = async () =>
   Object.fromEntries(
     await Promise.all(
@@ -71,7 +92,15 @@ test('a kept gateway deleted by hand: its Secret and Service are deleted and it 
   const next = windowOf(stored);
   await next.discover();
   assert.deepEqual(await managed(), { pods: [], secrets: [], services: [] });
-  assert.equal(await next.reuse('gateway'), undefined, 'nothing to reuse');
+  assert.equal(
+    await next.podFor(
+      'gateway',
+      (name) => name,
+      () => undefined,
+    ),
+    undefined,
+    'nothing to reuse',
+  );
   assert.deepEqual((stored.get('podRunner.keptPods') as { pods: object }).pods, {});
 });
 
@@ -125,6 +154,84 @@ test('pods kept in another namespace are left alone (not forgotten), and found a
     'still recorded',
   );
   const back = windowOf(stored);
-  assert.equal(await back.reuse('executor'), 'kept-executor', 'reused where it runs');
+  const reused = await back.podFor('executor', executorBuild('python:3-slim'), executorHash);
+  assert.equal(reused.podName, 'kept-executor', 'reused where it runs');
   await apiRequest(emulator, 'DELETE', '/api/v1/namespaces/default/pods/kept-executor');
+});
+
+test('a kept executor pod is reused while the settings make the same pod; with another image it is deleted and a fresh one starts', async () => {
+  const first = executorBuild('python:3-slim')('kept-spec-executor');
+  await first.start();
+  await first[Symbol.asyncDispose]();
+  const keptUid = await podUid('kept-spec-executor');
+  const stored = new Map<string, unknown>();
+  await windowOf(stored).recordPod('executor', 'kept-spec-executor');
+
+  const same = await windowOf(stored).podFor(
+    'executor',
+    executorBuild('python:3-slim'),
+    executorHash,
+  );
+  assert.equal(same.podName, 'kept-spec-executor');
+  await same.start();
+  assert.equal(await podUid('kept-spec-executor'), keptUid, 'the kept pod itself, adopted');
+  await same[Symbol.asyncDispose]();
+
+  const changed = await windowOf(stored).podFor(
+    'executor',
+    executorBuild('python:3.12-slim'),
+    executorHash,
+  );
+  assert.notEqual(changed.podName, 'kept-spec-executor', 'a fresh pod, not the kept one');
+  await eventually(
+    async () =>
+      JSON.stringify(await managed()) === JSON.stringify({ pods: [], secrets: [], services: [] }),
+    30_000,
+    'the kept pod deleted',
+  );
+  assert.deepEqual((stored.get('podRunner.keptPods') as { pods: object }).pods, {}, 'forgotten');
+});
+
+test('a kept gateway is reused while the settings make the same pod; with another idle timeout it is deleted with its Secret and a fresh one starts', async () => {
+  const gatewayBuild = (options: PodJupyterServerOptions) => (podName?: string) =>
+    new PodJupyterServer({
+      kubeconfig: emulator.kubeconfigPath,
+      ...(podName ? { podName } : {}),
+      startupTimeout: 60,
+      autoRemove: false,
+      labels,
+      ...options,
+    });
+  const gatewayHash = (server: PodJupyterServer) => specHashOf(server.manifestsFor('').pod);
+  const first = gatewayBuild({ idleTimeoutMinutes: 30 })('kept-spec-gateway');
+  await first.start();
+  await first[Symbol.asyncDispose]();
+  const stored = new Map<string, unknown>();
+  await windowOf(stored).recordPod('gateway', 'kept-spec-gateway');
+
+  const same = await windowOf(stored).podFor(
+    'gateway',
+    gatewayBuild({ idleTimeoutMinutes: 30 }),
+    gatewayHash,
+  );
+  assert.equal(same.podName, 'kept-spec-gateway');
+  assert.deepEqual(await managed(), {
+    pods: ['kept-spec-gateway'],
+    secrets: ['kept-spec-gateway-secret'],
+    services: [],
+  });
+
+  const changed = await windowOf(stored).podFor(
+    'gateway',
+    gatewayBuild({ idleTimeoutMinutes: 5 }),
+    gatewayHash,
+  );
+  assert.notEqual(changed.podName, 'kept-spec-gateway', 'a fresh gateway, not the kept one');
+  await eventually(
+    async () =>
+      JSON.stringify(await managed()) === JSON.stringify({ pods: [], secrets: [], services: [] }),
+    30_000,
+    'pod and Secret deleted',
+  );
+  assert.deepEqual((stored.get('podRunner.keptPods') as { pods: object }).pods, {}, 'forgotten');
 });

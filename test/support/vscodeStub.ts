@@ -50,5 +50,6 @@ export const workspace = {
 
 export const window = {
   showWarningMessage: () => Promise.resolve(undefined),
+  setStatusBarMessage: () => ({ dispose: () => undefined }),
   showErrorMessage: () => Promise.resolve(undefined),
 };

@@ -118,7 +118,7 @@ export const executorCleanupFeature: HostFeature = {
           leftovers: { afterPodStart: () => undefined } as unknown as LeftoverPods,
           profiles: { profileFor: () => undefined },
           keptPods: {
-            reuse: () => Promise.resolve(undefined),
+            podFor: (_role: string, build: () => unknown) => Promise.resolve(build()),
             recordPod: () => Promise.resolve(),
             forgetPod: () => Promise.resolve(),
           } as unknown as KeptPods,

@@ -19,6 +19,12 @@ interface ExtensionMain {
   deactivate(): Promise<void>;
 }
 
+/** The part of the extension's workspace state this suite reads: each notebook's kernel. */
+interface KeptState {
+  kernels: Record<string, { kernelId: string }>;
+}
+const keptStateKey = 'podRunner.keptPods';
+
 /** A workspace state that outlives one activation, as VS Code's does across a reload. */
 class WorkspaceState implements vscode.Memento {
   private readonly values = new Map<string, unknown>();
@@ -224,6 +230,115 @@ export const reattachFeature: HostFeature = {
           for (let open = 2; open > 0; open--) {
             await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
           }
+        }
+      },
+    },
+    {
+      name: "workspace state that lost the notebooks' kernel records: each notebook gets its own kernel back from the gateway pod's record, variables intact",
+      run: async () => {
+        const configuration = vscode.workspace.getConfiguration('podRunner');
+        const main = extensionMain();
+        const state = new WorkspaceState();
+        let api = await reload(main, state);
+        await configuration.update('cleanupPolicy', 'keep', vscode.ConfigurationTarget.Workspace);
+        try {
+          const first = await openKernelNotebook(['x = 41', 'print(x + 1)']);
+          await runCell(first, 0);
+          const second = await openKernelNotebook(["x = 'second'", 'print(x)']);
+          await runCell(second, 0);
+          const gateway = api.kernelPodName();
+          check(gateway, 'the kernel pod runs');
+
+          api = await reload(main, state);
+          const kept = state.get<KeptState>(keptStateKey);
+          check(kept && Object.keys(kept.kernels).length === 2, 'both kernels were recorded');
+          await state.update(keptStateKey, { ...kept, kernels: {} });
+          await selectPodKernel(first);
+          await runCell(first, 1);
+          check(
+            cellText(first, 1) === '42\n',
+            `print(x + 1) on the kernel the pod recorded: ${JSON.stringify(cellText(first, 1))}`,
+          );
+          await selectPodKernel(second);
+          await runCell(second, 1);
+          check(
+            cellText(second, 1) === 'second\n',
+            `the other notebook's own kernel: ${JSON.stringify(cellText(second, 1))}`,
+          );
+          check(api.kernelPodName() === gateway, `the kept pod was reused: ${api.kernelPodName()}`);
+          const recorded = state.get<KeptState>(keptStateKey)?.kernels ?? {};
+          check(
+            recorded[first.uri.toString()]?.kernelId ===
+              kept.kernels[first.uri.toString()]?.kernelId &&
+              recorded[second.uri.toString()]?.kernelId ===
+                kept.kernels[second.uri.toString()]?.kernelId,
+            `workspace state names the same kernels again: ${JSON.stringify(recorded)}`,
+          );
+        } finally {
+          await configuration.update(
+            'cleanupPolicy',
+            undefined,
+            vscode.ConfigurationTarget.Workspace,
+          );
+          await api.stopPods();
+          for (let open = 2; open > 0; open--) {
+            await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+          }
+        }
+      },
+    },
+    {
+      name: 'a setting that shapes the pods changed before the reload: the kept pods are deleted, not reused, and fresh ones start',
+      run: async () => {
+        const configuration = vscode.workspace.getConfiguration('podRunner');
+        const kubeconfig = configuration.get<string>('kubeconfig')!;
+        const podNames = async () => (await listManagedPods({ kubeconfig })).map((p) => p.name);
+        const main = extensionMain();
+        const state = new WorkspaceState();
+        let api = await reload(main, state);
+        const kept: string[] = [];
+        await configuration.update('cleanupPolicy', 'keep', vscode.ConfigurationTarget.Workspace);
+        try {
+          const notebook = await openKernelNotebook([
+            'x = 41',
+            'print(globals().get("x", "fresh"))',
+          ]);
+          await runCell(notebook, 0);
+          await api.runCode('bash', 'true');
+          const [gateway, executor] = [api.kernelPodName(), api.executorPodName()];
+          check(gateway && executor, 'both pods run');
+          kept.push(gateway, executor);
+
+          // Changed while no window holds the pods: only the spec they carry tells.
+          api = await reload(main, state);
+          await configuration.update(
+            'idleTimeoutMinutes',
+            59,
+            vscode.ConfigurationTarget.Workspace,
+          );
+          await api.runCode('bash', 'true');
+          check(
+            api.executorPodName() !== executor,
+            `a fresh executor pod: ${api.executorPodName()}`,
+          );
+          await selectPodKernel(notebook);
+          await runCell(notebook, 1);
+          check(
+            cellText(notebook, 1) === 'fresh\n',
+            `a fresh kernel: ${JSON.stringify(cellText(notebook, 1))}`,
+          );
+          check(api.kernelPodName() !== gateway, `a fresh gateway pod: ${api.kernelPodName()}`);
+          await eventually(
+            async () => ((await podNames()).some((name) => kept.includes(name)) ? undefined : true),
+            30_000,
+            `the kept pods ${kept.join(', ')} to be deleted`,
+          );
+        } finally {
+          for (const key of ['cleanupPolicy', 'idleTimeoutMinutes']) {
+            await configuration.update(key, undefined, vscode.ConfigurationTarget.Workspace);
+          }
+          await api.stopPods();
+          await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
         }
       },
     },

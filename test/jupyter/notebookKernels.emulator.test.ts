@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  GatewayKernelRecords,
+  notebookKernelKey,
+  notebookKernelsAnnotation,
+  PodJupyterCodeExecutor,
+  PodJupyterServer,
+  type PodRecordApi,
+} from '../../src/core/index.ts';
+import { apiRequest, managedNames, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { jupyterServerAvailable } from '../support/jupyterServer.ts';
+
+const available = jupyterServerAvailable();
+const tool = "Debian's python3-jupyter-server (the gateway's stand-in in the pod)";
+type Emulator = Awaited<ReturnType<typeof withEmulator>>;
+const podName = 'recording-gateway';
+const analysis = 'file:///home/someone/project/analysis.ipynb';
+const draft = 'file:///home/someone/project/draft.ipynb';
+
+describe("each notebook's kernel recorded on the gateway pod (emulator)", () => {
+  let emulator: Emulator;
+  const servers: PodJupyterServer[] = [];
+  const gateway = async () => {
+    const server = new PodJupyterServer({
+      kubeconfig: emulator.kubeconfigPath,
+      startupTimeout: 60,
+      podName,
+      autoRemove: false,
+    });
+    servers.push(server);
+    await server.start();
+    return server;
+  };
+  /** The annotation as the cluster stores it. */
+  const annotation = async (): Promise<string | undefined> => {
+    const pod = await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${podName}`);
+    const metadata = (pod.body as { metadata: { annotations?: Record<string, string> } }).metadata;
+    return metadata.annotations?.[notebookKernelsAnnotation];
+  };
+
+  before(async () => {
+    emulator = await withEmulator({ backoffBaseMs: 200 });
+  });
+
+  after(async () => {
+    for (const server of servers) {
+      await server.stop();
+    }
+    for (const resource of ['pods', 'secrets', 'services']) {
+      assert.deepEqual(await managedNames(emulator, resource, 'default'), [], `no ${resource}`);
+    }
+    await emulator.verifyNoLeaks();
+  });
+
+  test('records are written under a hash of the notebook URI, read back, moved when another notebook claims the kernel, and forgotten', async (t) => {
+    if (!requireTool(t, available, tool)) {
+      return;
+    }
+    const records = (await gateway()).notebookKernels;
+    assert.deepEqual(await records.read(), {}, 'a new gateway records nothing');
+    await records.record(notebookKernelKey(analysis), { kernelId: 'k-1', sessionId: 's-1' });
+    await records.record(notebookKernelKey(draft), { kernelId: 'k-2', sessionId: 's-2' });
+    assert.deepEqual(await records.read(), {
+      [notebookKernelKey(analysis)]: { kernelId: 'k-1', sessionId: 's-1' },
+      [notebookKernelKey(draft)]: { kernelId: 'k-2', sessionId: 's-2' },
+    });
+    const stored = await annotation();
+    assert.ok(stored, 'the annotation is on the pod');
+    assert.match(notebookKernelKey(analysis), /^[0-9a-f]{32}$/);
+    assert.ok(
+      !stored.includes('someone') && !stored.includes('.ipynb'),
+      `no local path: ${stored}`,
+    );
+
+    await records.record(notebookKernelKey(draft), { kernelId: 'k-1', sessionId: 's-1' });
+    assert.deepEqual(
+      await records.read(),
+      { [notebookKernelKey(draft)]: { kernelId: 'k-1', sessionId: 's-1' } },
+      'two notebooks never share a kernel: the claim moved',
+    );
+    await records.record(notebookKernelKey(draft), undefined);
+    assert.deepEqual(await records.read(), {});
+    assert.equal(await annotation(), '{}');
+  });
+
+  test('a write that races another one (409 on the stale resourceVersion) reads again and keeps both', async (t) => {
+    if (!requireTool(t, available, tool)) {
+      return;
+    }
+    const server = await gateway();
+    await server.notebookKernels.record(notebookKernelKey(analysis), undefined);
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(emulator.kubeconfigPath);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const patches: string[] = [];
+    let raced = false;
+    // The other writer commits between this writer's read and its patch.
+    const racing: PodRecordApi = {
+      readNamespacedPod: async (request) => {
+        const pod = await core.readNamespacedPod(request);
+        if (!raced) {
+          raced = true;
+          await server.notebookKernels.record(notebookKernelKey(draft), {
+            kernelId: 'k-draft',
+            sessionId: 's-draft',
+          });
+        }
+        return pod;
+      },
+      patchNamespacedPod: async (request, options) => {
+        try {
+          const patched = await core.patchNamespacedPod(request, options);
+          patches.push('applied');
+          return patched;
+        } catch (error) {
+          patches.push(String((error as { code?: number }).code));
+          throw error;
+        }
+      },
+    };
+    await new GatewayKernelRecords(racing, 'default', podName).record(notebookKernelKey(analysis), {
+      kernelId: 'k-analysis',
+      sessionId: 's-analysis',
+    });
+    assert.deepEqual(patches, ['409', 'applied'], 'refused on the stale version, then applied');
+    assert.deepEqual(await server.notebookKernels.read(), {
+      [notebookKernelKey(draft)]: { kernelId: 'k-draft', sessionId: 's-draft' },
+      [notebookKernelKey(analysis)]: { kernelId: 'k-analysis', sessionId: 's-analysis' },
+    });
+    await server.notebookKernels.record(notebookKernelKey(draft), undefined);
+    await server.notebookKernels.record(notebookKernelKey(analysis), undefined);
+  });
+
+  test('a server that adopts the kept gateway finds a notebook its kernel from the pod alone, variables intact', async (t) => {
+    if (!requireTool(t, available, tool)) {
+      return;
+    }
+    const first = await gateway();
+    const notebook = new PodJupyterCodeExecutor(first, { timeout: 20 });
+    const other = new PodJupyterCodeExecutor(first, { timeout: 20 });
+    await notebook.start();
+    await other.start();
+    const ran = await notebook.executeCodeBlocks([{ language: 'python', code: 'x = 41' }]);
+    assert.equal(ran.exitCode, 0, ran.output);
+    for (const [uri, executor] of [
+      [analysis, notebook],
+      [draft, other],
+    ] as const) {
+      await first.notebookKernels.record(notebookKernelKey(uri), {
+        kernelId: executor.kernelId!,
+        sessionId: executor.sessionId!,
+      });
+    }
+    const kernelId = notebook.kernelId;
+    await notebook.detach();
+    await other.stop();
+    await first[Symbol.asyncDispose]();
+
+    // Another window, with no record of its own: the pod's names the notebook's kernel.
+    const again = await gateway();
+    const recorded = (await again.notebookKernels.read())[notebookKernelKey(analysis)];
+    assert.equal(recorded?.kernelId, kernelId);
+    const reattached = new PodJupyterCodeExecutor(again, { timeout: 20, ...recorded });
+    await reattached.start();
+    try {
+      const result = await reattached.executeCodeBlocks([
+        { language: 'python', code: 'print(x + 1)' },
+      ]);
+      assert.deepEqual(result, { exitCode: 0, output: '42\n', outputFiles: [] });
+    } finally {
+      await reattached.stop();
+    }
+  });
+});
