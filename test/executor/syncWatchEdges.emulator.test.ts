@@ -12,6 +12,7 @@ import {
   inPod,
   remoteSnapshot,
   snapshot,
+  stdoutDropper,
   writeTree,
 } from '../support/syncHelpers.ts';
 
@@ -112,6 +113,43 @@ with open(os.path.join(sys.argv[1], 'victim.txt'), 'w') as f: f.write('new conte
     const result = await executor.syncWorkspace(dir);
     assert.equal(result.sent, 1);
     assert.deepEqual(await remote(first.root), snapshot(dir));
+  });
+
+  test('a file the receiver wrote but never confirmed (its answer lost) is sent again once the folder has the old content back', async () => {
+    const dropper = stdoutDropper();
+    const lossy = new PodCommandLineCodeExecutor({
+      kubeconfig: emulator.kubeconfigPath,
+      startupTimeout: 30,
+      webSocketFactory: dropper.factory,
+    });
+    await lossy.start();
+    try {
+      const dir = freshDir();
+      writeTree(dir, { 'config.txt': 'A\n' });
+      const first = await lossy.syncWorkspace(dir);
+      const original = snapshot(dir);
+      writeFileSync(join(dir, 'config.txt'), 'B\n');
+      dropper.dropNext();
+      // The receiver puts B in place; its "ok" and "done" never arrive.
+      await assert.rejects(lossy.syncWorkspace(dir), SyncError);
+      assert.equal(
+        await inPod(emulator.kubeconfigPath, lossy.podName, `cat ${first.root}/config.txt`),
+        'B\n',
+      );
+      // Same size, the content the manifest last confirmed: only what the pod really holds decides.
+      writeFileSync(join(dir, 'config.txt'), 'A\n');
+      const again = await lossy.syncWorkspace(dir);
+      assert.equal(again.sent, 1);
+      const inThePod = await remoteSnapshot(
+        emulator.kubeconfigPath,
+        lossy.podName,
+        first.root,
+        join(scratch, `remote-${++folders}`),
+      );
+      assert.deepEqual(inThePod, original);
+    } finally {
+      await lossy.stop();
+    }
   });
 
   test('a sync queued when stop() comes holds no watch afterwards', async () => {

@@ -206,3 +206,32 @@ export function inotifyWatches(): number {
   }
   return watches;
 }
+
+/**
+ * A WebSocket factory whose next exec loses every stdout message (channel 1) on its way in: the
+ * pod runs the command to its end, and the client never hears what it printed.
+ */
+export function stdoutDropper() {
+  let armed = false;
+  const factory: WebSocketFactory = (url, protocols, options) => {
+    const socket = new WebSocket(url, protocols, options);
+    const dropping = armed;
+    armed = false;
+    const emit = socket.emit.bind(socket);
+    socket.emit = ((event: string, ...args: unknown[]) => {
+      const data = args[0];
+      if (dropping && event === 'message' && Buffer.isBuffer(data) && data[0] === 1) {
+        return true;
+      }
+      return emit(event, ...args);
+    }) as typeof socket.emit;
+    return socket;
+  };
+  return {
+    factory,
+    /** The next exec opened loses its stdout. */
+    dropNext() {
+      armed = true;
+    },
+  };
+}

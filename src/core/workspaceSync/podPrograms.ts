@@ -151,7 +151,6 @@ def on_path(tool):
 umask = os.umask(0)
 os.umask(umask)
 CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0)
-NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 made = set()
 suffix = b'.podrunner-sync.%d.tmp' % os.getpid()
 while True:
@@ -176,13 +175,7 @@ while True:
                 os.symlink(dec(fields[1]), tmp)
             else:
                 mode = int(fields[1], 8)
-                try:
-                    # A path the pod has nothing at is written in place: there is nothing to
-                    # replace at once, and a failure removes the file again.
-                    fd = os.open(p, NEW, mode)
-                    tmp = p
-                except FileExistsError:
-                    fd = os.open(tmp, CREATE, mode)
+                fd = os.open(tmp, CREATE, mode)
                 try:
                     copy(fd, int(fields[2]))
                     if mode & umask:
@@ -195,8 +188,7 @@ while True:
                     fail('the stream ended early')
                 pos += 2
             try:
-                if tmp != p:
-                    os.replace(tmp, p)
+                os.replace(tmp, p)
             except IsADirectoryError:
                 # The local side has a file where the pod has a folder: the mirror replaces it.
                 import shutil

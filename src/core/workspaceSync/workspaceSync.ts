@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { basename, posix, resolve } from 'node:path';
 import { OptionError, SyncError } from '../errors.ts';
 import { downloadFromPod } from './download.ts';
-import { endRecord, LineReader, ListingThenLines } from './framing.ts';
+import { endRecord, ListingThenLines } from './framing.ts';
 import { turnOf } from './abortableTurn.ts';
 import { isInside } from './paths.ts';
 import {
@@ -25,6 +25,7 @@ import { newRun, type SyncRun } from './syncRun.ts';
 import { later, outgoing, StdinFramer, type Outgoing, type Pending } from './outgoing.ts';
 import { PodProgramRunner, type PodTarget } from './podProgramRunner.ts';
 import { readAhead } from './readAhead.ts';
+import { ReceiverAnswers } from './receiverAnswers.ts';
 import { LocalTrees } from './treeWatch.ts';
 import { pythonLister, pythonReceiver } from './podPrograms.ts';
 import { shLister, shReceiver } from './shPrograms.ts';
@@ -353,31 +354,15 @@ export class WorkspaceSync {
       framer.write(endRecord);
       yield* framer.takeAll();
     }
-    let done = false;
-    let failed: { record: number; reason: string } | undefined;
-    const detail: string[] = [];
-    const lines = new LineReader((line) => {
-      const [word, number, ...reason] = line.split(' ');
-      const record = Number(number);
-      if (word === 'ok' && pending[record - 1]) {
-        this.confirm(state, pending[record - 1]!);
-      } else if (word === 'err') {
-        failed = { record, reason: reason.join(' ') };
-      } else if (word === 'done') {
-        done = true;
-        // The Python receiver says whether the sh one could run here too.
-        if (number !== undefined) {
-          this.programs.shTools = number === '1';
-        }
-      } else if (word === 'new-pod') {
-        state.newPod = true;
-      } else if (line.trim()) {
-        detail.push(line.trim());
+    const answers = new ReceiverAnswers((record) => {
+      const confirmed = pending[record - 1];
+      if (confirmed) {
+        this.confirm(state, confirmed);
       }
     });
     const output = listFirst
-      ? new ListingThenLines((listing) => this.adoptListing(state, listing), lines)
-      : lines;
+      ? new ListingThenLines((listing) => this.adoptListing(state, listing), answers.lines)
+      : answers.lines;
     const outcome = await this.programs
       .run(
         { python: pythonReceiver, sh: shReceiver },
@@ -393,6 +378,7 @@ export class WorkspaceSync {
         },
       )
       .catch((error: unknown) => {
+        unconfirmed(state, pending.slice(answers.confirmed));
         throw this.failure(state, `the sync to ${state.root} was cut`, error);
       });
     if (output instanceof ListingThenLines) {
@@ -400,15 +386,14 @@ export class WorkspaceSync {
     }
     state.listed = true;
     state.receiver = outcome.program;
-    if ((done || state.newPod) && outcome.exitCode === 0) {
+    state.newPod ||= answers.newPod;
+    this.programs.shTools = answers.shTools ?? this.programs.shTools;
+    if ((answers.done || state.newPod) && outcome.exitCode === 0) {
       return next;
     }
-    const reason =
-      [failed?.reason, ...detail, outcome.stderr.trim()].filter(Boolean).join(': ') ||
-      (outcome.exitCode === 137
-        ? 'the receiver was killed (exit code 137)'
-        : `exit code ${outcome.exitCode}`);
-    const what = failed?.record ? pending[failed.record - 1]?.path : undefined;
+    unconfirmed(state, pending.slice(answers.confirmed));
+    const { reason, record } = answers.failure(outcome.exitCode, outcome.stderr);
+    const what = record ? pending[record - 1]?.path : undefined;
     throw new SyncError(
       what === undefined
         ? `could not write the remote root ${state.root} in pod ${this.programs.target.pod}: ${reason}`
@@ -452,5 +437,17 @@ export class WorkspaceSync {
     return new SyncError(`${what} in pod ${this.programs.target.pod}: ${message}`, state.root, {
       cause: error,
     });
+  }
+}
+
+/**
+ * Records a batch sent but not confirmed: a file may be in the pod in part (a new one is written
+ * in place), so it counts as unknown there: sent again if the folder has it, deleted if not.
+ */
+function unconfirmed(state: SyncRun, records: readonly Pending[]): void {
+  for (const { path, entry } of records) {
+    if (entry) {
+      state.manifest.set(path, { kind: 'file', size: -1, mtimeMs: Number.NaN, mode: -1 });
+    }
   }
 }
