@@ -91,6 +91,7 @@ export { specHashAnnotation, specHashOf } from './specHash.ts';
 export {
   GatewayKernelRecords,
   notebookKernelKey,
+  maxNotebookKernelRecords,
   notebookKernelsAnnotation,
   type NotebookKernelRecord,
   type NotebookKernelRecords,

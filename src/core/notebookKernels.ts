@@ -24,6 +24,12 @@ export type NotebookKernelRecords = Record<string, NotebookKernelRecord>;
 /** The calls the records need, so a test can stand between them. */
 export type PodRecordApi = Pick<CoreV1Api, 'readNamespacedPod' | 'patchNamespacedPod'>;
 
+/**
+ * Records one pod keeps at most, the oldest dropped first (a notebook long gone): about 140 KB,
+ * well under the API server's 256 KiB for all of a pod's annotations.
+ */
+export const maxNotebookKernelRecords = 1000;
+
 /** How often a write whose pod changed meanwhile (409) is tried again on the new version. */
 const conflictAttempts = 8;
 
@@ -138,10 +144,11 @@ function withRecord(
   key: string,
   record: NotebookKernelRecord | undefined,
 ): NotebookKernelRecords {
-  const next = Object.fromEntries(
-    Object.entries(records).filter(
-      ([other, { kernelId }]) => other !== key && kernelId !== record?.kernelId,
-    ),
+  const kept = Object.entries(records).filter(
+    ([other, { kernelId }]) => other !== key && kernelId !== record?.kernelId,
   );
-  return record ? { ...next, [key]: record } : next;
+  if (record) {
+    kept.push([key, record]);
+  }
+  return Object.fromEntries(kept.slice(-maxNotebookKernelRecords));
 }

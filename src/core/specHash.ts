@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { notebookKernelsAnnotation } from './notebookKernels.ts';
+import { clientLabel, instanceLabel, jupyterServerLabel, sessionLabel } from './podLabels.ts';
 import type { JsonObject } from './specLoader.ts';
 
 /**
@@ -13,9 +15,36 @@ interface PodLike {
   spec?: unknown;
 }
 
-/** A SHA-256 prefix of the spec, its keys sorted: the order settings were written in is moot. */
-function hashOfSpec(spec: unknown): string {
-  return createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 32);
+/**
+ * Labels and annotations that name one pod, window or client rather than come from settings:
+ * they differ between two pods made from the same settings.
+ */
+const identityKeys = new Set([
+  instanceLabel,
+  sessionLabel,
+  clientLabel,
+  jupyterServerLabel,
+  specHashAnnotation,
+  notebookKernelsAnnotation,
+]);
+
+const fromSettings = (map: unknown): Record<string, unknown> =>
+  map !== null && typeof map === 'object'
+    ? Object.fromEntries(Object.entries(map).filter(([key]) => !identityKeys.has(key)))
+    : {};
+
+/**
+ * A SHA-256 prefix of the spec and of the labels and annotations the settings gave, keys sorted:
+ * the order settings were written in is moot.
+ */
+function hashOfSettings(pod: JsonObject): string {
+  const metadata = (pod.metadata ?? {}) as JsonObject;
+  const made = {
+    spec: pod.spec,
+    labels: fromSettings(metadata.labels),
+    annotations: fromSettings(metadata.annotations),
+  };
+  return createHash('sha256').update(canonicalJson(made)).digest('hex').slice(0, 32);
 }
 
 function canonicalJson(value: unknown): string {
@@ -37,7 +66,7 @@ export function stampSpecHash(pod: JsonObject): void {
   const annotations = metadata.annotations;
   metadata.annotations = {
     ...(annotations !== null && typeof annotations === 'object' ? annotations : {}),
-    [specHashAnnotation]: hashOfSpec(pod.spec),
+    [specHashAnnotation]: hashOfSettings(pod),
   };
 }
 

@@ -186,6 +186,28 @@ describe('emulator API semantics and errors', () => {
     );
   });
 
+  test('422 for annotations over 256 KiB in all, on create and on a merge patch', async () => {
+    const annotated = (bytes: number) =>
+      pod('annotated', {
+        metadata: { name: 'annotated', annotations: { big: 'x'.repeat(bytes) } },
+      });
+    const tooBig = await apiRequest(emulator, 'POST', podsPath, { body: annotated(262_142) });
+    assert.equal(tooBig.status, 422);
+    assert.equal(
+      (tooBig.body as Status).message,
+      'Pod "annotated" is invalid: metadata.annotations: Too long: must have at most 262144 bytes',
+    );
+    assert.equal((tooBig.body as Status).details?.causes?.[0]?.reason, 'FieldValueTooLong');
+    const fits = await apiRequest(emulator, 'POST', podsPath, { body: annotated(262_141) });
+    assert.equal(fits.status, 201);
+    const grown = await apiRequest(emulator, 'PATCH', `${podsPath}/annotated`, {
+      body: { metadata: { annotations: { more: 'y' } } },
+      contentType: 'application/merge-patch+json',
+    });
+    assert.equal(grown.status, 422);
+    await apiRequest(emulator, 'DELETE', `${podsPath}/annotated?gracePeriodSeconds=0`);
+  });
+
   test('dryRun=All validates and answers without storing; generateName makes a name', async () => {
     const dry = await apiRequest(emulator, 'POST', `${podsPath}?dryRun=All`, { body: pod('dry') });
     assert.equal(dry.status, 201);

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import {
   GatewayKernelRecords,
+  maxNotebookKernelRecords,
   notebookKernelKey,
   notebookKernelsAnnotation,
   PodJupyterCodeExecutor,
@@ -83,6 +84,40 @@ describe("each notebook's kernel recorded on the gateway pod (emulator)", () => 
     await records.record(notebookKernelKey(draft), undefined);
     assert.deepEqual(await records.read(), {});
     assert.equal(await annotation(), '{}');
+  });
+
+  test("the records stay under the API server's annotation limit: past the cap the oldest go", async (t) => {
+    if (!requireTool(t, available, tool)) {
+      return;
+    }
+    const records = (await gateway()).notebookKernels;
+    const full = Object.fromEntries(
+      Array.from({ length: maxNotebookKernelRecords }, (_, index) => [
+        notebookKernelKey(`file:///notebook-${index}.ipynb`),
+        { kernelId: `k-${index}`, sessionId: `s-${index}` },
+      ]),
+    );
+    const patched = await apiRequest(
+      emulator,
+      'PATCH',
+      `/api/v1/namespaces/default/pods/${podName}`,
+      {
+        body: { metadata: { annotations: { [notebookKernelsAnnotation]: JSON.stringify(full) } } },
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    assert.equal(patched.status, 200);
+    await records.record(notebookKernelKey(analysis), { kernelId: 'k-new', sessionId: 's-new' });
+    const kept = await records.read();
+    assert.equal(Object.keys(kept).length, maxNotebookKernelRecords);
+    assert.equal(kept[notebookKernelKey('file:///notebook-0.ipynb')], undefined, 'the oldest went');
+    assert.ok(kept[notebookKernelKey('file:///notebook-1.ipynb')]);
+    assert.deepEqual(kept[notebookKernelKey(analysis)], { kernelId: 'k-new', sessionId: 's-new' });
+    assert.ok((await annotation())!.length < 200 * 1024, 'far under the 256 KiB limit');
+    await apiRequest(emulator, 'PATCH', `/api/v1/namespaces/default/pods/${podName}`, {
+      body: { metadata: { annotations: { [notebookKernelsAnnotation]: '{}' } } },
+      contentType: 'application/merge-patch+json',
+    });
   });
 
   test('a write that races another one (409 on the stale resourceVersion) reads again and keeps both', async (t) => {

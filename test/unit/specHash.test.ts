@@ -14,15 +14,30 @@ const executorHash = (options: PodCommandLineCodeExecutorOptions) =>
 const gatewayHash = (options: PodJupyterServerOptions) =>
   specHashOf(new PodJupyterServer({ podName: 'gateway', ...options }).manifestsFor('ns').pod);
 
-test('every executor pod carries the hash of its spec: the same settings give the same hash, whatever the name, labels and order', () => {
+test('every executor pod carries the hash of its settings: the same settings give the same hash, whatever the name, window and order', () => {
   const pod = new PodCommandLineCodeExecutor({ namespace: 'ns' }).podManifest;
   assert.match(pod.metadata?.annotations?.[specHashAnnotation] ?? '', /^[0-9a-f]{32}$/);
   const resources = { limits: { cpu: '1', memory: '1Gi' } };
   const reordered = { limits: { memory: '1Gi', cpu: '1' } };
   assert.equal(
     executorHash({ podName: 'a', labels: { team: 'x' }, resources }),
-    executorHash({ podName: 'b', resources: reordered }),
+    executorHash({ podName: 'b', labels: { team: 'x' }, resources: reordered }),
   );
+  // Another window of the workspace: its own session label, the same settings.
+  assert.equal(
+    executorHash({ labels: { 'pod-runner.dev/session': 'one', 'pod-runner.dev/client': 'c' } }),
+    executorHash({ labels: { 'pod-runner.dev/session': 'two', 'pod-runner.dev/client': 'c' } }),
+  );
+  // A label a NetworkPolicy selects on, an annotation a mesh reads: settings too.
+  assert.notEqual(executorHash({ labels: { team: 'x' } }), executorHash({ labels: { team: 'y' } }));
+  const annotated = (inject: string) =>
+    executorHash({
+      podSpec: {
+        metadata: { annotations: { 'sidecar.istio.io/inject': inject } },
+        spec: { containers: [{ name: 'autogen-executor', image: 'python:3-slim' }] },
+      },
+    });
+  assert.notEqual(annotated('true'), annotated('false'));
   assert.notEqual(executorHash({}), executorHash({ image: 'python:3.12-slim' }));
   assert.notEqual(executorHash({ resources }), executorHash({}));
   assert.notEqual(

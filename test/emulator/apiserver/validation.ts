@@ -77,6 +77,7 @@ export function validateObject(type: ResourceType, object: KubeObject): void {
     }
   }
   validateLabels(object.metadata.labels, 'metadata.labels', errors);
+  validateAnnotations(object.metadata.annotations, errors);
   if (type.kind === 'Pod') {
     validatePodSpec(object.spec, errors);
   }
@@ -120,6 +121,26 @@ function validateLabels(labels: unknown, field: string, errors: FieldError[]): v
         detail: `Invalid value: ${quote(key)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
       });
     }
+  }
+}
+
+/** All annotations of an object together, keys and values: kube-apiserver's limit. */
+const annotationsMaxBytes = 256 * 1024;
+
+function validateAnnotations(annotations: unknown, errors: FieldError[]): void {
+  if (!isObject(annotations)) {
+    return;
+  }
+  let bytes = 0;
+  for (const [key, value] of Object.entries(annotations)) {
+    bytes += Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : 0);
+  }
+  if (bytes > annotationsMaxBytes) {
+    errors.push({
+      field: 'metadata.annotations',
+      type: 'FieldValueTooLong',
+      detail: `Too long: must have at most ${annotationsMaxBytes} bytes`,
+    });
   }
 }
 
