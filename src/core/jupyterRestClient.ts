@@ -87,12 +87,18 @@ export class JupyterRestClient {
   }
 
   async kernelAlive(id: string): Promise<boolean> {
+    return (await this.kernelModel(id)) !== undefined;
+  }
+
+  /** The server's record of a kernel (its execution state as the server follows it), if it has one. */
+  async kernelModel(id: string): Promise<{ execution_state?: string } | undefined> {
     try {
-      await this.request('GET', `/api/kernels/${id}`);
-      return true;
+      const model = (await this.request('GET', `/api/kernels/${id}`)) as
+        { execution_state?: string } | undefined;
+      return model ?? {};
     } catch (error) {
       if (error instanceof KernelConnectionError && /HTTP 404/.test(error.message)) {
-        return false;
+        return undefined;
       }
       throw error;
     }

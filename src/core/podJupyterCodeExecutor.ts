@@ -20,6 +20,7 @@ import {
 import type { KernelOutputEvent } from './jupyterMessages.ts';
 import { JupyterRestClient } from './jupyterRestClient.ts';
 import { renderMime } from './kernelOutputFiles.ts';
+import { settleKernelRecord } from './kernelRecordSettle.ts';
 import { WorkingDirectoryKeeper } from './kernelWorkingDirectory.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { OutputCollector } from './outputCollector.ts';
@@ -131,6 +132,9 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
     const channel = this.openChannel(rest, kernelId);
     try {
       await this.workingDirectory.ensure(channel, this.timeout * 1000);
+      if (attachTo === undefined) {
+        await settleKernelRecord(rest, channel, this.timeout * 1000, this.logger);
+      }
     } catch (error) {
       channel.close();
       if (attachTo !== undefined) {
@@ -386,6 +390,7 @@ export class PodJupyterCodeExecutor implements AsyncDisposable {
       await channel.reconnectWhenReady();
     }
     await this.workingDirectory.ensure(current, this.timeout * 1000);
+    await settleKernelRecord(rest, current, this.timeout * 1000, this.logger);
   }
 
   /**

@@ -32,6 +32,30 @@ describe('kernel protocol faults (scripted Jupyter server)', () => {
     await fake.stop();
   });
 
+  test('a kernel whose first messages the server did not follow (its record still "starting") is nudged until the record shows it', async () => {
+    const unfollowed = await FakeJupyterServer.start();
+    const starting = new PodJupyterCodeExecutor(unfollowed.info, { timeout: 20 });
+    try {
+      // Jupyter Server's activity watcher subscribes to the kernel's output only after the start:
+      // everything up to the working directory's set-up goes by unseen.
+      unfollowed.recordedState = 'starting';
+      unfollowed.followsActivity = false;
+      const setUp = unfollowed.onExecute;
+      unfollowed.onExecute = (request, server) => {
+        server.followsActivity = true;
+        server.onExecute = setUp;
+        setUp(request, server);
+        server.recordedState = 'starting';
+      };
+      await starting.start();
+      assert.equal(unfollowed.recordedState, 'idle', 'the record follows the kernel now');
+      assert.equal(unfollowed.executed.at(-1), '', 'by a silent empty request');
+    } finally {
+      await starting.stop();
+      await unfollowed.stop();
+    }
+  });
+
   test('an execute_reply "aborted" is reported as not run, never as success', async () => {
     fake.onExecute = (request, server) => server.run(request, { status: 'aborted' });
     const result = await py('total = 1');

@@ -40,6 +40,13 @@ export class FakeJupyterServer {
   private readonly received = new Set<string>();
   /** Decides what happens to each execute_request; by default it runs with `ok`. */
   onExecute: ShellHandler = (request, fake) => fake.run(request);
+  /**
+   * The kernel's execution state as the server's record gives it (GET /api/kernels/<id>); with
+   * `followsActivity` off the record keeps it, as Jupyter Server's does before its activity
+   * watcher subscribed to the kernel's output.
+   */
+  recordedState = 'idle';
+  followsActivity = true;
   /** Decides what happens to each kernel_info_request; by default it is answered. */
   onKernelInfo: ShellHandler = (request, fake) => fake.answerKernelInfo(request);
   private executionCount = 0;
@@ -64,7 +71,7 @@ export class FakeJupyterServer {
       } else if (route === 'POST /api/kernels') {
         json(201, { id: fake.kernelId, name: 'python3' });
       } else if (route.startsWith(`GET /api/kernels/${fake.kernelId}`)) {
-        json(200, { id: fake.kernelId, name: 'python3' });
+        json(200, { id: fake.kernelId, name: 'python3', execution_state: fake.recordedState });
       } else if (route.startsWith(`DELETE /api/kernels/${fake.kernelId}`)) {
         json(204);
       } else if (route === `POST /api/kernels/${fake.kernelId}/interrupt`) {
@@ -192,6 +199,9 @@ export class FakeJupyterServer {
     this.connections.push(socket);
     socket.on('message', (data: Buffer) => {
       const message = JSON.parse(data.toString('utf8')) as JupyterMessage;
+      if (this.followsActivity) {
+        this.recordedState = 'idle';
+      }
       if (message.header.msg_type === 'execute_request') {
         if (this.received.has(message.header.msg_id)) {
           this.duplicates.push(String(message.content.code));
