@@ -1,6 +1,25 @@
 import * as vscode from 'vscode';
 import { listManagedPods } from '../../../src/core/index.ts';
-import { check, eventually, type HostFeature } from './host.ts';
+import {
+  cellText,
+  check,
+  eventually,
+  openKernelNotebook,
+  runCell,
+  type HostFeature,
+} from './host.ts';
+
+/** The end of a pod's log, to tell why it did not stop. */
+async function podLogTail(kubeconfig: string, name: string): Promise<string> {
+  const { CoreV1Api, KubeConfig } = await import('@kubernetes/client-node');
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  const core = config.makeApiClient(CoreV1Api);
+  const namespace = config.getContextObject(config.getCurrentContext())?.namespace ?? 'default';
+  return core
+    .readNamespacedPodLog({ name, namespace, tailLines: 40 })
+    .catch((error: unknown) => `(unreadable: ${String(error)})`);
+}
 
 export const idleStopFeature: HostFeature = {
   feature: 'pods that stop when idle',
@@ -34,6 +53,58 @@ export const idleStopFeature: HostFeature = {
         } finally {
           await api.stopPods();
           await configuration.update('idleTimeoutMinutes', undefined, workspace);
+        }
+      },
+    },
+    {
+      name: 'an idle kernel pod stops in the cluster by itself; the next cell says why and the pod is deleted; the cell after runs on a fresh kernel pod',
+      run: async (api) => {
+        await api.stopPods();
+        const configuration = vscode.workspace.getConfiguration('podRunner');
+        const kubeconfig = configuration.get<string>('kubeconfig')!;
+        const workspace = vscode.ConfigurationTarget.Workspace;
+        // Ten seconds: longer than a kernel's start on a busy machine.
+        await configuration.update('idleTimeoutMinutes', 10 / 60, workspace);
+        try {
+          const notebook = await openKernelNotebook([
+            'x = 1',
+            'print(globals().get("x", "fresh"))',
+          ]);
+          await runCell(notebook, 0);
+          check(notebook.cellAt(0).executionSummary?.success, 'x = 1 ran');
+          const stopped = api.kernelPodName();
+          check(stopped, 'the kernel pod runs');
+          await eventually(
+            async () =>
+              (await listManagedPods({ kubeconfig })).find((pod) => pod.name === stopped)?.phase ===
+                'Succeeded' || undefined,
+            90_000,
+            'the idle kernel pod to stop by itself',
+          ).catch(async (error: Error) => {
+            throw new Error(`${error.message}; its log:\n${await podLogTail(kubeconfig, stopped)}`);
+          });
+          await runCell(notebook, 1);
+          check(
+            notebook.cellAt(1).executionSummary?.success === false &&
+              cellText(notebook, 1).includes(
+                'the pod stopped after 10 idle seconds; the next cell starts a new kernel pod',
+              ),
+            `the cell after the stop says why: ${cellText(notebook, 1)}`,
+          );
+          await runCell(notebook, 1);
+          const fresh = api.kernelPodName();
+          check(fresh && fresh !== stopped, `a fresh pod runs the next cell, not ${String(fresh)}`);
+          check(
+            notebook.cellAt(1).executionSummary?.success === true &&
+              cellText(notebook, 1) === 'fresh\n',
+            `a fresh kernel: ${JSON.stringify(cellText(notebook, 1))}`,
+          );
+          const left = (await listManagedPods({ kubeconfig })).map((pod) => pod.name);
+          check(!left.includes(stopped), `the stopped pod is deleted: ${left.join(', ')}`);
+        } finally {
+          await api.stopPods();
+          await configuration.update('idleTimeoutMinutes', undefined, workspace);
+          await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
         }
       },
     },
