@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as vscode from 'vscode';
 import { listManagedPods } from '../../../src/core/index.ts';
 import {
@@ -9,16 +11,32 @@ import {
   type HostFeature,
 } from './host.ts';
 
-/** The end of a pod's log, to tell why it did not stop. */
-async function podLogTail(kubeconfig: string, name: string): Promise<string> {
+const run = promisify(execFile);
+
+/** The gateway's kernels as it reports them, and the end of its log: why it did not stop. */
+async function gatewayDiagnosis(kubeconfig: string, name: string): Promise<string> {
   const { CoreV1Api, KubeConfig } = await import('@kubernetes/client-node');
   const config = new KubeConfig();
   config.loadFromFile(kubeconfig);
   const core = config.makeApiClient(CoreV1Api);
   const namespace = config.getContextObject(config.getCurrentContext())?.namespace ?? 'default';
-  return core
-    .readNamespacedPodLog({ name, namespace, tailLines: 40 })
+  const kernels = await run('kubectl', [
+    '--kubeconfig',
+    kubeconfig,
+    'exec',
+    name,
+    '--',
+    'python3',
+    '-c',
+    'import os, urllib.request as u; print(u.urlopen(u.Request("http://127.0.0.1:%s/api/kernels" % os.environ["KG_PORT"], headers={"Authorization": "token " + os.environ["KG_AUTH_TOKEN"]})).read().decode())',
+  ]).then(
+    ({ stdout }) => stdout,
+    (error: unknown) => `(unreadable: ${String(error)})`,
+  );
+  const log = await core
+    .readNamespacedPodLog({ name, namespace, tailLines: 60 })
     .catch((error: unknown) => `(unreadable: ${String(error)})`);
+  return `its kernels: ${kernels}\nits log:\n${log}`;
 }
 
 export const idleStopFeature: HostFeature = {
@@ -81,7 +99,7 @@ export const idleStopFeature: HostFeature = {
             90_000,
             'the idle kernel pod to stop by itself',
           ).catch(async (error: Error) => {
-            throw new Error(`${error.message}; its log:\n${await podLogTail(kubeconfig, stopped)}`);
+            throw new Error(`${error.message}; ${await gatewayDiagnosis(kubeconfig, stopped)}`);
           });
           await runCell(notebook, 1);
           check(
