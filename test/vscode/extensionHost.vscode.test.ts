@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { runTests, TestRunFailedError } from '@vscode/test-electron';
+import {
+  emulatorControlVariable,
+  serveEmulatorControl,
+  type EmulatorControlServer,
+} from '../support/emulatorControl.ts';
 import { apiRequest, requireTool, withEmulator } from '../support/emulatorFixture.ts';
 import { ensureCodeServer, repoRoot } from './codeServer.ts';
 import { bundleHostTests, chromiumPath } from './hostRunner.ts';
@@ -27,12 +32,15 @@ describe('the extension in a real VS Code extension host (runTests, on code-serv
   let exitCode: number | undefined;
   let setupError: Error | undefined;
   let emulator: Awaited<ReturnType<typeof withEmulator>> | undefined;
+  let control: EmulatorControlServer | undefined;
 
   before(async () => {
     if (!hostAvailable) {
       return;
     }
     emulator = await withEmulator();
+    // The in-host tests take the API server down through it (the emulator lives in this process).
+    control = await serveEmulatorControl(emulator.faults);
     const scratch = await mkdtemp(join(tmpdir(), 'pod-runner-host-'));
     try {
       await ensureCodeServer((line) => process.stderr.write(`${line}\n`));
@@ -73,6 +81,7 @@ describe('the extension in a real VS Code extension host (runTests, on code-serv
           extensionTestsEnv: {
             POD_RUNNER_TEST_RESULTS: resultsFile,
             POD_RUNNER_UNREACHABLE_KUBECONFIG: unreachable,
+            [emulatorControlVariable]: control.address,
             POD_RUNNER_MACHINE_SETTINGS: JSON.stringify({
               'podRunner.kubeconfig': emulator.kubeconfigPath,
             }),
@@ -106,6 +115,7 @@ describe('the extension in a real VS Code extension host (runTests, on code-serv
   });
 
   after(async () => {
+    await control?.close();
     if (emulator) {
       const pods = (
         await apiRequest(

@@ -1,6 +1,43 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as vscode from 'vscode';
 import { listManagedPods } from '../../../src/core/index.ts';
-import { check, eventually, type HostFeature } from './host.ts';
+import {
+  cellText,
+  check,
+  eventually,
+  openKernelNotebook,
+  runCell,
+  type HostFeature,
+} from './host.ts';
+
+const run = promisify(execFile);
+
+/** The gateway's kernels as it reports them, and the end of its log: why it did not stop. */
+async function gatewayDiagnosis(kubeconfig: string, name: string): Promise<string> {
+  const { CoreV1Api, KubeConfig } = await import('@kubernetes/client-node');
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  const core = config.makeApiClient(CoreV1Api);
+  const namespace = config.getContextObject(config.getCurrentContext())?.namespace ?? 'default';
+  const kernels = await run('kubectl', [
+    '--kubeconfig',
+    kubeconfig,
+    'exec',
+    name,
+    '--',
+    'python3',
+    '-c',
+    'import os, urllib.request as u; print(u.urlopen(u.Request("http://127.0.0.1:%s/api/kernels" % os.environ["KG_PORT"], headers={"Authorization": "token " + os.environ["KG_AUTH_TOKEN"]})).read().decode())',
+  ]).then(
+    ({ stdout }) => stdout,
+    (error: unknown) => `(unreadable: ${String(error)})`,
+  );
+  const log = await core
+    .readNamespacedPodLog({ name, namespace, tailLines: 60 })
+    .catch((error: unknown) => `(unreadable: ${String(error)})`);
+  return `its kernels: ${kernels}\nits log:\n${log}`;
+}
 
 export const idleStopFeature: HostFeature = {
   feature: 'pods that stop when idle',
@@ -34,6 +71,58 @@ export const idleStopFeature: HostFeature = {
         } finally {
           await api.stopPods();
           await configuration.update('idleTimeoutMinutes', undefined, workspace);
+        }
+      },
+    },
+    {
+      name: 'an idle kernel pod stops in the cluster by itself; the next cell says why and the pod is deleted; the cell after runs on a fresh kernel pod',
+      run: async (api) => {
+        await api.stopPods();
+        const configuration = vscode.workspace.getConfiguration('podRunner');
+        const kubeconfig = configuration.get<string>('kubeconfig')!;
+        const workspace = vscode.ConfigurationTarget.Workspace;
+        // Ten seconds: longer than a kernel's start on a busy machine.
+        await configuration.update('idleTimeoutMinutes', 10 / 60, workspace);
+        try {
+          const notebook = await openKernelNotebook([
+            'x = 1',
+            'print(globals().get("x", "fresh"))',
+          ]);
+          await runCell(notebook, 0);
+          check(notebook.cellAt(0).executionSummary?.success, 'x = 1 ran');
+          const stopped = api.kernelPodName();
+          check(stopped, 'the kernel pod runs');
+          await eventually(
+            async () =>
+              (await listManagedPods({ kubeconfig })).find((pod) => pod.name === stopped)?.phase ===
+                'Succeeded' || undefined,
+            90_000,
+            'the idle kernel pod to stop by itself',
+          ).catch(async (error: Error) => {
+            throw new Error(`${error.message}; ${await gatewayDiagnosis(kubeconfig, stopped)}`);
+          });
+          await runCell(notebook, 1);
+          check(
+            notebook.cellAt(1).executionSummary?.success === false &&
+              cellText(notebook, 1).includes(
+                'the pod stopped after 10 idle seconds; the next cell starts a new kernel pod',
+              ),
+            `the cell after the stop says why: ${cellText(notebook, 1)}`,
+          );
+          await runCell(notebook, 1);
+          const fresh = api.kernelPodName();
+          check(fresh && fresh !== stopped, `a fresh pod runs the next cell, not ${String(fresh)}`);
+          check(
+            notebook.cellAt(1).executionSummary?.success === true &&
+              cellText(notebook, 1) === 'fresh\n',
+            `a fresh kernel: ${JSON.stringify(cellText(notebook, 1))}`,
+          );
+          const left = (await listManagedPods({ kubeconfig })).map((pod) => pod.name);
+          check(!left.includes(stopped), `the stopped pod is deleted: ${left.join(', ')}`);
+        } finally {
+          await api.stopPods();
+          await configuration.update('idleTimeoutMinutes', undefined, workspace);
+          await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
         }
       },
     },

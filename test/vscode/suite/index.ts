@@ -11,6 +11,7 @@ import { kernelNotebookFeature } from './kernelNotebook.ts';
 import { kernelStopFeature } from './kernelStop.ts';
 import { leftoverPodsFeature } from './leftoverPods.ts';
 import { orphanedPodsFeature } from './orphanedPods.ts';
+import { outageFeature } from './outage.ts';
 import { podSessionFeature } from './podSession.ts';
 import { podShellFeature } from './podShell.ts';
 import { profilesFeature } from './profiles.ts';
@@ -37,6 +38,7 @@ const features: HostFeature[] = [
   downloadFeature,
   kernelNotebookFeature,
   kernelStopFeature,
+  outageFeature,
   podSessionFeature,
   executorCleanupFeature,
   idleStopFeature,
