@@ -1,16 +1,43 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
-import { eventually, requireTool, sandboxProcesses } from '../support/emulatorFixture.ts';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { RunningEmulator } from '../emulator/index.ts';
+import {
+  apiRequest,
+  eventually,
+  requireTool,
+  sandboxProcesses,
+} from '../support/emulatorFixture.ts';
 import { repoRoot } from './codeServer.ts';
-import { startDemoSession, type DemoSession } from './demoSession.ts';
+import {
+  podRunnerLog,
+  setWorkspaceSetting,
+  startDemoSession,
+  type DemoSession,
+} from './demoSession.ts';
 import { chromiumPath } from './hostRunner.ts';
+import {
+  cellRunning,
+  cellSucceeded,
+  codeCell,
+  frameText,
+  frameWith,
+  openFile,
+  pickPodKernel,
+  runCell,
+  runCommand,
+  screenshotDir,
+  step,
+} from './workbenchPage.ts';
+
+const run = promisify(execFile);
 
 const browserAvailable = existsSync(chromiumPath) && existsSync('/usr/bin/rg');
-const screenshotDir = join(repoRoot, 'out', 'screenshots');
 /** With POD_RUNNER_UPDATE_SCREENSHOTS=1 the README's screenshots in media/ are replaced. */
 const updateReadmeScreenshots = process.env.POD_RUNNER_UPDATE_SCREENSHOTS === '1';
 
@@ -23,68 +50,39 @@ async function saveScreenshot(page: Page, name: string): Promise<void> {
   }
 }
 
-/** The webview frame whose document has an element matching `selector`, once there is one. */
-async function frameWith(page: Page, selector: string, timeoutMs: number): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if (await frame.$(selector).catch(() => null)) {
-        return frame;
-      }
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no frame showed ${selector} within ${timeoutMs} ms`);
+/** Writes a notebook of Python code cells. */
+async function writeNotebook(path: string, cells: string[]): Promise<void> {
+  const notebook = {
+    cells: cells.map((code) => ({
+      cell_type: 'code',
+      execution_count: null,
+      metadata: {},
+      outputs: [],
+      source: code.split(/(?<=\n)/),
+    })),
+    metadata: { kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' } },
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  await writeFile(path, JSON.stringify(notebook, null, 1));
 }
 
-/** The webview frame whose text matches `pattern`, once one does; resolves to that text. */
-async function frameText(page: Page, pattern: RegExp, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      const text = await frame
-        .locator('body')
-        .innerText({ timeout: 1000 })
-        .catch(() => '');
-      if (pattern.test(text)) {
-        return text;
-      }
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no frame showed ${pattern} within ${timeoutMs} ms`);
+interface GatewayPod {
+  namespace: string;
+  name: string;
+  uid: string;
 }
 
-/** Runs a command through the command palette, opened from the title bar's command center. */
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.locator('.command-center-center').click();
-  const input = page.locator('.quick-input-widget input');
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().click();
-}
-
-/** Opens a file of the workspace with Quick Open. */
-async function openFile(page: Page, path: string): Promise<void> {
-  await page.locator('.command-center-center').click();
-  await page.locator('.quick-input-widget input').fill(path);
-  await page
-    .locator('.quick-input-widget .monaco-list-row', { hasText: path.split('/').at(-1)! })
-    .first()
-    .click();
-  await page.locator('.tab.active', { hasText: path.split('/').at(-1)! }).waitFor();
-}
-
-/** Runs a browser step; on failure the page is saved next to the screenshots, to see why. */
-async function step(page: Page, name: string, action: () => Promise<void>): Promise<void> {
-  try {
-    await action();
-  } catch (error) {
-    await mkdir(screenshotDir, { recursive: true });
-    await page
-      .screenshot({ path: join(screenshotDir, `failed-${name}.png`) })
-      .catch(() => undefined);
-    throw error;
-  }
+/** The one gateway pod in the emulator, by name and uid (a pod made anew has another uid). */
+async function gatewayPod(emulator: RunningEmulator): Promise<GatewayPod> {
+  const gateways = emulator
+    .managedObjects()
+    .pods.filter((pod) => pod.includes('/autogen-jupyter-'));
+  assert.equal(gateways.length, 1, `one gateway pod: ${gateways.join(', ')}`);
+  const [namespace, name] = gateways[0]!.split('/') as [string, string];
+  const pod = (await apiRequest(emulator, 'GET', `/api/v1/namespaces/${namespace}/pods/${name}`))
+    .body as { metadata: { uid: string } };
+  return { namespace, name, uid: pod.metadata.uid };
 }
 
 describe('npm start in a browser: the packaged extension in code-server on the emulator', () => {
@@ -256,6 +254,95 @@ describe('npm start in a browser: the packaged extension in code-server on the e
       },
       30_000,
       'the pods, the secret and the service to be deleted',
+    );
+  });
+
+  test('with cleanupPolicy keep, Developer: Reload Window keeps the kernel pod: the notebook gets its kernel back with x, a cell running across the reload ends with its output, nothing is left after Stop Kernel Pod', async (t) => {
+    if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
+      return;
+    }
+    const emulator = session!.emulator;
+    const go = `/tmp/pod-runner-reload-${Date.now()}`;
+    const waiting = `print('tick', flush=True)\nwhile not os.path.exists('${go}'):\n    time.sleep(0.05)\nprint('done')`;
+    const notebookPath = join(session!.workspace, 'notebooks', 'reload.ipynb');
+    await writeNotebook(notebookPath, ['import os, time\nx = 41', waiting, 'print(x + 1)']);
+    await setWorkspaceSetting(session!.workspace, 'podRunner.cleanupPolicy', 'keep');
+    try {
+      let gateway: GatewayPod | undefined;
+      await step(page, 'reload-define-x', async () => {
+        await openFile(page, 'notebooks/reload.ipynb');
+        await page.getByRole('button', { name: /Select Kernel/ }).click();
+        await pickPodKernel(page);
+        await runCell(page, 'x = 41');
+        await codeCell(page, 'x = 41').locator(cellSucceeded).waitFor({ timeout: 180_000 });
+        await runCell(page, 'tick');
+        await frameText(page, /tick/, 60_000);
+        // Saved, so the next window opens it with the output shown so far (VS Code's to keep).
+        await codeCell(page, 'tick').locator('.view-lines').click();
+        await page.keyboard.press('Control+S');
+        await eventually(
+          async () => (await readFile(notebookPath, 'utf8')).includes('tick'),
+          30_000,
+          'the notebook saved with the output so far',
+        );
+        gateway = await gatewayPod(emulator);
+      });
+      await step(page, 'reload-window', async () => {
+        const reloaded = page.waitForEvent('load');
+        await runCommand(page, 'Developer: Reload Window');
+        await reloaded;
+        await page.waitForSelector('.monaco-workbench .part.statusbar', { timeout: 90_000 });
+        // The workbench reopens the notebook it had open; a user would reopen it otherwise.
+        const tab = page.locator('.tab', { hasText: 'reload.ipynb' });
+        if (
+          !(await tab.waitFor({ timeout: 30_000 }).then(
+            () => true,
+            () => false,
+          ))
+        ) {
+          await openFile(page, 'notebooks/reload.ipynb');
+        }
+        await tab.click();
+      });
+      await step(page, 'reload-reattached', async () => {
+        // The cell left running is shown running again and ends here with all its output.
+        await codeCell(page, 'tick').locator(cellRunning).waitFor({ timeout: 120_000 });
+        await run('kubectl', [
+          '--kubeconfig',
+          emulator.kubeconfigPath,
+          'exec',
+          '--namespace',
+          gateway!.namespace,
+          gateway!.name,
+          '--',
+          'touch',
+          go,
+        ]);
+        await codeCell(page, 'tick').locator(cellSucceeded).waitFor({ timeout: 60_000 });
+        await frameText(page, /tick\s+done/, 30_000);
+        await runCell(page, 'print(x + 1)');
+        await codeCell(page, 'print(x + 1)').locator(cellSucceeded).waitFor({ timeout: 120_000 });
+        await frameText(page, /done\s+42\b/, 30_000);
+      });
+      assert.deepEqual(
+        await gatewayPod(emulator),
+        gateway,
+        'the kept gateway pod was reused, no other started',
+      );
+    } catch (error) {
+      t.diagnostic(await podRunnerLog(session!.logsDirectory));
+      throw error;
+    } finally {
+      await setWorkspaceSetting(session!.workspace, 'podRunner.cleanupPolicy', undefined);
+    }
+    await runCommand(page, 'Pod Runner: Stop Kernel Pod');
+    await eventually(
+      () => {
+        const left = emulator.managedObjects();
+        return left.pods.length + left.secrets.length + left.services.length === 0;
+      },
+      60_000,
+      'the kept pods, their secret and service to be deleted',
     );
   });
 });
