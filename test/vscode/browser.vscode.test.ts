@@ -85,6 +85,28 @@ async function gatewayPod(emulator: RunningEmulator): Promise<GatewayPod> {
   return { namespace, name, uid: pod.metadata.uid };
 }
 
+/** Runs a command in the pod with kubectl exec; resolves to its standard output. */
+async function inPod(
+  emulator: RunningEmulator,
+  pod: GatewayPod,
+  command: string[],
+): Promise<string> {
+  const kubectl = ['--kubeconfig', emulator.kubeconfigPath, '--namespace', pod.namespace];
+  return (await run('kubectl', [...kubectl, 'exec', pod.name, '--', ...command])).stdout;
+}
+
+/** How many clients each kernel of the gateway has, as its server counts them (JSON). */
+async function kernelConnections(emulator: RunningEmulator, gateway: GatewayPod): Promise<string> {
+  const listKernels = [
+    'import json, os, urllib.request',
+    "url = 'http://127.0.0.1:%s/api/kernels' % os.environ['KG_PORT']",
+    "auth = {'Authorization': 'token ' + os.environ['KG_AUTH_TOKEN']}",
+    'kernels = json.load(urllib.request.urlopen(urllib.request.Request(url, headers=auth)))',
+    "print(json.dumps([kernel['connections'] for kernel in kernels]))",
+  ].join('\n');
+  return (await inPod(emulator, gateway, ['python3', '-c', listKernels])).trim();
+}
+
 describe('npm start in a browser: the packaged extension in code-server on the emulator', () => {
   let session: DemoSession | undefined;
   let browser: Browser | undefined;
@@ -257,16 +279,32 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     );
   });
 
-  test('with cleanupPolicy keep, Developer: Reload Window keeps the kernel pod: the notebook gets its kernel back with x, a cell running across the reload ends with its output, nothing is left after Stop Kernel Pod', async (t) => {
+  test('with cleanupPolicy keep, Developer: Reload Window keeps the kernel pod: the notebook gets its kernel back with x; a cell running across the reload is shown running with the output the server kept while no window was attached, then ends; nothing is left after Stop Kernel Pod', async (t) => {
     if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
       return;
     }
     const emulator = session!.emulator;
     const go = `/tmp/pod-runner-reload-${Date.now()}`;
-    const waiting = `print('tick', flush=True)\nwhile not os.path.exists('${go}'):\n    time.sleep(0.05)\nprint('done')`;
+    // Prints, waits; prints while no window is attached, waits again; prints in the next window.
+    const waiting = [
+      "print('tick', flush=True)",
+      `wait_for('${go}-detached')`,
+      "print('kept', flush=True)",
+      `open('${go}-kept', 'w').close()`,
+      `wait_for('${go}-attached')`,
+      "print('live')",
+    ].join('\n');
+    const define = [
+      'import os, time',
+      'def wait_for(path):',
+      '    while not os.path.exists(path):',
+      '        time.sleep(0.05)',
+      'x = 41',
+    ].join('\n');
     const notebookPath = join(session!.workspace, 'notebooks', 'reload.ipynb');
-    await writeNotebook(notebookPath, ['import os, time\nx = 41', waiting, 'print(x + 1)']);
+    await writeNotebook(notebookPath, [define, waiting, 'print(x + 1)']);
     await setWorkspaceSetting(session!.workspace, 'podRunner.cleanupPolicy', 'keep');
+    let releaseWorkbench = () => {};
     try {
       let gateway: GatewayPod | undefined;
       await step(page, 'reload-define-x', async () => {
@@ -288,9 +326,32 @@ describe('npm start in a browser: the packaged extension in code-server on the e
         gateway = await gatewayPod(emulator);
       });
       await step(page, 'reload-window', async () => {
-        const reloaded = page.waitForEvent('load');
+        // The next window's workbench is held back until the cell has ended with no window
+        // attached, so the rest of its output can only come from what the server kept.
+        const held = new Promise<void>((release) => (releaseWorkbench = release));
+        let workbenchRequested = false;
+        await page.route('**/out/vs/code/browser/workbench/workbench.js', async (route) => {
+          workbenchRequested = true;
+          await held;
+          await route.continue();
+        });
+        const reloaded = page.waitForEvent('load', { timeout: 120_000 });
         await runCommand(page, 'Developer: Reload Window');
+        await eventually(() => workbenchRequested, 60_000, 'the reloaded page');
+        await eventually(
+          async () => (await kernelConnections(emulator, gateway!)) === '[0]',
+          60_000,
+          'the last window to leave the kernel',
+        );
+        await inPod(emulator, gateway!, ['touch', `${go}-detached`]);
+        await eventually(
+          () => inPod(emulator, gateway!, ['test', '-e', `${go}-kept`]).then(() => true),
+          60_000,
+          'the cell to print while no window is attached',
+        );
+        releaseWorkbench();
         await reloaded;
+        await page.unroute('**/out/vs/code/browser/workbench/workbench.js');
         await page.waitForSelector('.monaco-workbench .part.statusbar', { timeout: 90_000 });
         // The workbench reopens the notebook it had open; a user would reopen it otherwise.
         const tab = page.locator('.tab', { hasText: 'reload.ipynb' });
@@ -305,24 +366,15 @@ describe('npm start in a browser: the packaged extension in code-server on the e
         await tab.click();
       });
       await step(page, 'reload-reattached', async () => {
-        // The cell left running is shown running again and ends here with all its output.
+        // Shown running again, with its output from before the reload and from while detached.
         await codeCell(page, 'tick').locator(cellRunning).waitFor({ timeout: 120_000 });
-        await run('kubectl', [
-          '--kubeconfig',
-          emulator.kubeconfigPath,
-          'exec',
-          '--namespace',
-          gateway!.namespace,
-          gateway!.name,
-          '--',
-          'touch',
-          go,
-        ]);
+        await frameText(page, /tick\s+kept/, 60_000);
+        await inPod(emulator, gateway!, ['touch', `${go}-attached`]);
         await codeCell(page, 'tick').locator(cellSucceeded).waitFor({ timeout: 60_000 });
-        await frameText(page, /tick\s+done/, 30_000);
+        await frameText(page, /tick\s+kept\s+live/, 30_000);
         await runCell(page, 'print(x + 1)');
         await codeCell(page, 'print(x + 1)').locator(cellSucceeded).waitFor({ timeout: 120_000 });
-        await frameText(page, /done\s+42\b/, 30_000);
+        await frameText(page, /live\s+42\b/, 30_000);
       });
       assert.deepEqual(
         await gatewayPod(emulator),
@@ -333,6 +385,7 @@ describe('npm start in a browser: the packaged extension in code-server on the e
       t.diagnostic(await podRunnerLog(session!.logsDirectory));
       throw error;
     } finally {
+      releaseWorkbench();
       await setWorkspaceSetting(session!.workspace, 'podRunner.cleanupPolicy', undefined);
     }
     await runCommand(page, 'Pod Runner: Stop Kernel Pod');
