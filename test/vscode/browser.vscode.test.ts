@@ -67,6 +67,30 @@ async function writeNotebook(path: string, cells: string[]): Promise<void> {
   await writeFile(path, JSON.stringify(notebook, null, 1));
 }
 
+/** The notebook of the reload test, and the prefix of the files its running cell waits for. */
+const reloadNotebook = join('notebooks', 'reload.ipynb');
+const reloadMarker = `/tmp/pod-runner-reload-${Date.now()}`;
+
+/** Defines x; then prints, waits, prints while no window is attached, waits, prints; then x + 1. */
+function reloadNotebookCells(): string[] {
+  const define = [
+    'import os, time',
+    'def wait_for(path):',
+    '    while not os.path.exists(path):',
+    '        time.sleep(0.05)',
+    'x = 41',
+  ];
+  const running = [
+    "print('tick', flush=True)",
+    `wait_for('${reloadMarker}-detached')`,
+    "print('kept', flush=True)",
+    `open('${reloadMarker}-kept', 'w').close()`,
+    `wait_for('${reloadMarker}-attached')`,
+    "print('live')",
+  ];
+  return [define.join('\n'), running.join('\n'), 'print(x + 1)'];
+}
+
 interface GatewayPod {
   namespace: string;
   name: string;
@@ -117,6 +141,8 @@ describe('npm start in a browser: the packaged extension in code-server on the e
       return;
     }
     session = await startDemoSession(() => undefined);
+    // Written before the workbench loads, so Quick Open finds it.
+    await writeNotebook(join(session.workspace, reloadNotebook), reloadNotebookCells());
     browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
@@ -284,25 +310,7 @@ describe('npm start in a browser: the packaged extension in code-server on the e
       return;
     }
     const emulator = session!.emulator;
-    const go = `/tmp/pod-runner-reload-${Date.now()}`;
-    // Prints, waits; prints while no window is attached, waits again; prints in the next window.
-    const waiting = [
-      "print('tick', flush=True)",
-      `wait_for('${go}-detached')`,
-      "print('kept', flush=True)",
-      `open('${go}-kept', 'w').close()`,
-      `wait_for('${go}-attached')`,
-      "print('live')",
-    ].join('\n');
-    const define = [
-      'import os, time',
-      'def wait_for(path):',
-      '    while not os.path.exists(path):',
-      '        time.sleep(0.05)',
-      'x = 41',
-    ].join('\n');
-    const notebookPath = join(session!.workspace, 'notebooks', 'reload.ipynb');
-    await writeNotebook(notebookPath, [define, waiting, 'print(x + 1)']);
+    const notebookPath = join(session!.workspace, reloadNotebook);
     await setWorkspaceSetting(session!.workspace, 'podRunner.cleanupPolicy', 'keep');
     let releaseWorkbench = () => {};
     try {
@@ -343,9 +351,9 @@ describe('npm start in a browser: the packaged extension in code-server on the e
           60_000,
           'the last window to leave the kernel',
         );
-        await inPod(emulator, gateway!, ['touch', `${go}-detached`]);
+        await inPod(emulator, gateway!, ['touch', `${reloadMarker}-detached`]);
         await eventually(
-          () => inPod(emulator, gateway!, ['test', '-e', `${go}-kept`]).then(() => true),
+          () => inPod(emulator, gateway!, ['test', '-e', `${reloadMarker}-kept`]).then(() => true),
           60_000,
           'the cell to print while no window is attached',
         );
@@ -369,7 +377,7 @@ describe('npm start in a browser: the packaged extension in code-server on the e
         // Shown running again, with its output from before the reload and from while detached.
         await codeCell(page, 'tick').locator(cellRunning).waitFor({ timeout: 120_000 });
         await frameText(page, /tick\s+kept/, 60_000);
-        await inPod(emulator, gateway!, ['touch', `${go}-attached`]);
+        await inPod(emulator, gateway!, ['touch', `${reloadMarker}-attached`]);
         await codeCell(page, 'tick').locator(cellSucceeded).waitFor({ timeout: 60_000 });
         await frameText(page, /tick\s+kept\s+live/, 30_000);
         await runCell(page, 'print(x + 1)');
