@@ -10,6 +10,7 @@ import type { RunningEmulator } from '../emulator/index.ts';
 import {
   apiRequest,
   eventually,
+  kubectlVersion,
   requireTool,
   sandboxProcesses,
 } from '../support/emulatorFixture.ts';
@@ -306,7 +307,8 @@ describe('npm start in a browser: the packaged extension in code-server on the e
   });
 
   test('with cleanupPolicy keep, Developer: Reload Window keeps the kernel pod: the notebook gets its kernel back with x; a cell running across the reload is shown running with the output the server kept while no window was attached, then ends; nothing is left after Stop Kernel Pod', async (t) => {
-    if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
+    const tools = browserAvailable && kubectlVersion() !== undefined;
+    if (!requireTool(t, tools, 'Debian chromium, ripgrep (for code-server) and kubectl')) {
       return;
     }
     const emulator = session!.emulator;
