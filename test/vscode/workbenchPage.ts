@@ -23,7 +23,9 @@ export async function frameWith(page: Page, selector: string, timeoutMs: number)
 /** The webview frame whose text matches `pattern`, once one does; resolves to that text. */
 export async function frameText(page: Page, pattern: RegExp, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
+  let seen: string[] = [];
   while (Date.now() < deadline) {
+    seen = [];
     for (const frame of page.frames()) {
       const text = await frame
         .locator('body')
@@ -32,10 +34,14 @@ export async function frameText(page: Page, pattern: RegExp, timeoutMs: number):
       if (pattern.test(text)) {
         return text;
       }
+      seen.push(text);
     }
     await page.waitForTimeout(250);
   }
-  throw new Error(`no frame showed ${pattern} within ${timeoutMs} ms`);
+  const shown = seen.filter((text) => text.trim()).map((text) => JSON.stringify(text.slice(-300)));
+  throw new Error(
+    `no frame showed ${pattern} within ${timeoutMs} ms; they showed ${shown.join(', ')}`,
+  );
 }
 
 /** Runs a command through the command palette, opened from the title bar's command center. */
