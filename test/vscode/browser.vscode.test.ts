@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { RunningEmulator } from '../emulator/index.ts';
 import {
-  apiRequest,
   eventually,
   kubectlVersion,
   requireTool,
@@ -23,6 +19,16 @@ import {
 } from './demoSession.ts';
 import { chromiumPath } from './hostRunner.ts';
 import {
+  gatewayPod,
+  inPod,
+  kernelConnections,
+  nothingLeft,
+  reloadMarker,
+  reloadNotebook,
+  writeReloadNotebook,
+  type GatewayPod,
+} from './reloadNotebook.ts';
+import {
   cellRunning,
   cellSucceeded,
   codeCell,
@@ -35,8 +41,6 @@ import {
   screenshotDir,
   step,
 } from './workbenchPage.ts';
-
-const run = promisify(execFile);
 
 const browserAvailable = existsSync(chromiumPath) && existsSync('/usr/bin/rg');
 /** With POD_RUNNER_UPDATE_SCREENSHOTS=1 the README's screenshots in media/ are replaced. */
@@ -51,87 +55,6 @@ async function saveScreenshot(page: Page, name: string): Promise<void> {
   }
 }
 
-/** Writes a notebook of Python code cells. */
-async function writeNotebook(path: string, cells: string[]): Promise<void> {
-  const notebook = {
-    cells: cells.map((code) => ({
-      cell_type: 'code',
-      execution_count: null,
-      metadata: {},
-      outputs: [],
-      source: code.split(/(?<=\n)/),
-    })),
-    metadata: { kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' } },
-    nbformat: 4,
-    nbformat_minor: 5,
-  };
-  await writeFile(path, JSON.stringify(notebook, null, 1));
-}
-
-/** The notebook of the reload test, and the prefix of the files its running cell waits for. */
-const reloadNotebook = join('notebooks', 'reload.ipynb');
-const reloadMarker = `/tmp/pod-runner-reload-${Date.now()}`;
-
-/** Defines x; then prints, waits, prints while no window is attached, waits, prints; then x + 1. */
-function reloadNotebookCells(): string[] {
-  const define = [
-    'import os, time',
-    'def wait_for(path):',
-    '    while not os.path.exists(path):',
-    '        time.sleep(0.05)',
-    'x = 41',
-  ];
-  const running = [
-    "print('tick', flush=True)",
-    `wait_for('${reloadMarker}-detached')`,
-    "print('kept', flush=True)",
-    `open('${reloadMarker}-kept', 'w').close()`,
-    `wait_for('${reloadMarker}-attached')`,
-    "print('live')",
-  ];
-  return [define.join('\n'), running.join('\n'), 'print(x + 1)'];
-}
-
-interface GatewayPod {
-  namespace: string;
-  name: string;
-  uid: string;
-}
-
-/** The one gateway pod in the emulator, by name and uid (a pod made anew has another uid). */
-async function gatewayPod(emulator: RunningEmulator): Promise<GatewayPod> {
-  const gateways = emulator
-    .managedObjects()
-    .pods.filter((pod) => pod.includes('/autogen-jupyter-'));
-  assert.equal(gateways.length, 1, `one gateway pod: ${gateways.join(', ')}`);
-  const [namespace, name] = gateways[0]!.split('/') as [string, string];
-  const pod = (await apiRequest(emulator, 'GET', `/api/v1/namespaces/${namespace}/pods/${name}`))
-    .body as { metadata: { uid: string } };
-  return { namespace, name, uid: pod.metadata.uid };
-}
-
-/** Runs a command in the pod with kubectl exec; resolves to its standard output. */
-async function inPod(
-  emulator: RunningEmulator,
-  pod: GatewayPod,
-  command: string[],
-): Promise<string> {
-  const kubectl = ['--kubeconfig', emulator.kubeconfigPath, '--namespace', pod.namespace];
-  return (await run('kubectl', [...kubectl, 'exec', pod.name, '--', ...command])).stdout;
-}
-
-/** How many clients each kernel of the gateway has, as its server counts them (JSON). */
-async function kernelConnections(emulator: RunningEmulator, gateway: GatewayPod): Promise<string> {
-  const listKernels = [
-    'import json, os, urllib.request',
-    "url = 'http://127.0.0.1:%s/api/kernels' % os.environ['KG_PORT']",
-    "auth = {'Authorization': 'token ' + os.environ['KG_AUTH_TOKEN']}",
-    'kernels = json.load(urllib.request.urlopen(urllib.request.Request(url, headers=auth)))',
-    "print(json.dumps([kernel['connections'] for kernel in kernels]))",
-  ].join('\n');
-  return (await inPod(emulator, gateway, ['python3', '-c', listKernels])).trim();
-}
-
 describe('npm start in a browser: the packaged extension in code-server on the emulator', () => {
   let session: DemoSession | undefined;
   let browser: Browser | undefined;
@@ -143,7 +66,7 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     }
     session = await startDemoSession(() => undefined);
     // Written before the workbench loads, so Quick Open finds it.
-    await writeNotebook(join(session.workspace, reloadNotebook), reloadNotebookCells());
+    await writeReloadNotebook(session.workspace);
     browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
@@ -297,10 +220,7 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     await runCommand(page, 'Pod Runner: Stop Kernel Pod');
     await page.locator('.statusbar-item', { hasText: 'no pods' }).waitFor({ timeout: 60_000 });
     await eventually(
-      () => {
-        const left = emulator.managedObjects();
-        return left.pods.length + left.secrets.length + left.services.length === 0;
-      },
+      () => nothingLeft(emulator),
       30_000,
       'the pods, the secret and the service to be deleted',
     );
@@ -336,8 +256,8 @@ describe('npm start in a browser: the packaged extension in code-server on the e
         gateway = await gatewayPod(emulator);
       });
       await step(page, 'reload-window', async () => {
-        // The next window's workbench is held back until the cell has ended with no window
-        // attached, so the rest of its output can only come from what the server kept.
+        // The next window's workbench is held back until the cell has printed with no window
+        // attached, so that output can only reach the next window from what the server kept.
         const held = new Promise<void>((release) => (releaseWorkbench = release));
         let workbenchRequested = false;
         await page.route('**/out/vs/code/browser/workbench/workbench.js', async (route) => {
@@ -400,12 +320,9 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     }
     await runCommand(page, 'Pod Runner: Stop Kernel Pod');
     await eventually(
-      () => {
-        const left = emulator.managedObjects();
-        return left.pods.length + left.secrets.length + left.services.length === 0;
-      },
+      () => nothingLeft(emulator),
       60_000,
-      'the kept pods, their secret and service to be deleted',
+      'the kept pod, its secret and service to be deleted',
     );
   });
 });
