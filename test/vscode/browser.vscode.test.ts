@@ -1,16 +1,48 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
-import { eventually, requireTool, sandboxProcesses } from '../support/emulatorFixture.ts';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import {
+  eventually,
+  kubectlVersion,
+  requireTool,
+  sandboxProcesses,
+} from '../support/emulatorFixture.ts';
 import { repoRoot } from './codeServer.ts';
-import { startDemoSession, type DemoSession } from './demoSession.ts';
+import {
+  podRunnerLog,
+  setWorkspaceSetting,
+  startDemoSession,
+  type DemoSession,
+} from './demoSession.ts';
 import { chromiumPath } from './hostRunner.ts';
+import {
+  gatewayPod,
+  inPod,
+  kernelConnections,
+  nothingLeft,
+  reloadMarker,
+  reloadNotebook,
+  writeReloadNotebook,
+  type GatewayPod,
+} from './reloadNotebook.ts';
+import {
+  cellRunning,
+  cellSucceeded,
+  codeCell,
+  frameText,
+  frameWith,
+  openFile,
+  pickPodKernel,
+  runCell,
+  runCommand,
+  screenshotDir,
+  step,
+} from './workbenchPage.ts';
 
 const browserAvailable = existsSync(chromiumPath) && existsSync('/usr/bin/rg');
-const screenshotDir = join(repoRoot, 'out', 'screenshots');
 /** With POD_RUNNER_UPDATE_SCREENSHOTS=1 the README's screenshots in media/ are replaced. */
 const updateReadmeScreenshots = process.env.POD_RUNNER_UPDATE_SCREENSHOTS === '1';
 
@@ -20,70 +52,6 @@ async function saveScreenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path });
   if (updateReadmeScreenshots) {
     await copyFile(path, join(repoRoot, 'media', name));
-  }
-}
-
-/** The webview frame whose document has an element matching `selector`, once there is one. */
-async function frameWith(page: Page, selector: string, timeoutMs: number): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if (await frame.$(selector).catch(() => null)) {
-        return frame;
-      }
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no frame showed ${selector} within ${timeoutMs} ms`);
-}
-
-/** The webview frame whose text matches `pattern`, once one does; resolves to that text. */
-async function frameText(page: Page, pattern: RegExp, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      const text = await frame
-        .locator('body')
-        .innerText({ timeout: 1000 })
-        .catch(() => '');
-      if (pattern.test(text)) {
-        return text;
-      }
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no frame showed ${pattern} within ${timeoutMs} ms`);
-}
-
-/** Runs a command through the command palette, opened from the title bar's command center. */
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.locator('.command-center-center').click();
-  const input = page.locator('.quick-input-widget input');
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().click();
-}
-
-/** Opens a file of the workspace with Quick Open. */
-async function openFile(page: Page, path: string): Promise<void> {
-  await page.locator('.command-center-center').click();
-  await page.locator('.quick-input-widget input').fill(path);
-  await page
-    .locator('.quick-input-widget .monaco-list-row', { hasText: path.split('/').at(-1)! })
-    .first()
-    .click();
-  await page.locator('.tab.active', { hasText: path.split('/').at(-1)! }).waitFor();
-}
-
-/** Runs a browser step; on failure the page is saved next to the screenshots, to see why. */
-async function step(page: Page, name: string, action: () => Promise<void>): Promise<void> {
-  try {
-    await action();
-  } catch (error) {
-    await mkdir(screenshotDir, { recursive: true });
-    await page
-      .screenshot({ path: join(screenshotDir, `failed-${name}.png`) })
-      .catch(() => undefined);
-    throw error;
   }
 }
 
@@ -97,6 +65,8 @@ describe('npm start in a browser: the packaged extension in code-server on the e
       return;
     }
     session = await startDemoSession(() => undefined);
+    // Written before the workbench loads, so Quick Open finds it.
+    await writeReloadNotebook(session.workspace);
     browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
@@ -208,7 +178,12 @@ describe('npm start in a browser: the packaged extension in code-server on the e
         .first()
         .click();
       // Cell 1 imports app.util and reads ../data/input.csv; cell 2 totals what it read.
-      const text = await frameText(page, /\('plums', 10, 0\.2\)\][\s\S]*\b5\.0\b/, 180_000);
+      // The outputs' order in the webview's page is not the cells' order: each is looked for.
+      const text = await frameText(
+        page,
+        /(?=[\s\S]*\('plums', 10, 0\.2\)\])[\s\S]*^5\.0$/m,
+        180_000,
+      );
       assert.match(text, /\[\('apples', 3, 0\.5\), \('pears', 2, 0\.75\), \('plums', 10, 0\.2\)\]/);
     });
   });
@@ -250,12 +225,109 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     await runCommand(page, 'Pod Runner: Stop Kernel Pod');
     await page.locator('.statusbar-item', { hasText: 'no pods' }).waitFor({ timeout: 60_000 });
     await eventually(
-      () => {
-        const left = emulator.managedObjects();
-        return left.pods.length + left.secrets.length + left.services.length === 0;
-      },
+      () => nothingLeft(emulator),
       30_000,
       'the pods, the secret and the service to be deleted',
+    );
+  });
+
+  test('with cleanupPolicy keep, Developer: Reload Window keeps the kernel pod: the notebook gets its kernel back with x; a cell running across the reload is shown running with the output the server kept while no window was attached, then ends; nothing is left after Stop Kernel Pod', async (t) => {
+    const tools = browserAvailable && kubectlVersion() !== undefined;
+    if (!requireTool(t, tools, 'Debian chromium, ripgrep (for code-server) and kubectl')) {
+      return;
+    }
+    const emulator = session!.emulator;
+    const notebookPath = join(session!.workspace, reloadNotebook);
+    await setWorkspaceSetting(session!.workspace, 'podRunner.cleanupPolicy', 'keep');
+    let releaseWorkbench = () => {};
+    try {
+      let gateway: GatewayPod | undefined;
+      await step(page, 'reload-define-x', async () => {
+        await openFile(page, 'notebooks/reload.ipynb');
+        await page.getByRole('button', { name: /Select Kernel/ }).click();
+        await pickPodKernel(page);
+        await runCell(page, 'x = 41');
+        await codeCell(page, 'x = 41').locator(cellSucceeded).waitFor({ timeout: 180_000 });
+        await runCell(page, 'tick');
+        await frameText(page, /tick/, 60_000);
+        // Saved, so the next window opens it with the output shown so far (VS Code's to keep).
+        await codeCell(page, 'tick').locator('.view-lines').click();
+        await page.keyboard.press('Control+S');
+        await eventually(
+          async () => (await readFile(notebookPath, 'utf8')).includes('tick'),
+          30_000,
+          'the notebook saved with the output so far',
+        );
+        gateway = await gatewayPod(emulator);
+      });
+      await step(page, 'reload-window', async () => {
+        // The next window's workbench is held back until the cell has printed with no window
+        // attached, so that output can only reach the next window from what the server kept.
+        const held = new Promise<void>((release) => (releaseWorkbench = release));
+        let workbenchRequested = false;
+        await page.route('**/out/vs/code/browser/workbench/workbench.js', async (route) => {
+          workbenchRequested = true;
+          await held;
+          await route.continue();
+        });
+        const reloaded = page.waitForEvent('load', { timeout: 120_000 });
+        await runCommand(page, 'Developer: Reload Window');
+        await eventually(() => workbenchRequested, 60_000, 'the reloaded page');
+        await eventually(
+          async () => (await kernelConnections(emulator, gateway!)) === '[0]',
+          60_000,
+          'the last window to leave the kernel',
+        );
+        await inPod(emulator, gateway!, ['touch', `${reloadMarker}-detached`]);
+        await eventually(
+          () => inPod(emulator, gateway!, ['test', '-e', `${reloadMarker}-kept`]).then(() => true),
+          60_000,
+          'the cell to print while no window is attached',
+        );
+        releaseWorkbench();
+        await reloaded;
+        await page.unroute('**/out/vs/code/browser/workbench/workbench.js');
+        await page.waitForSelector('.monaco-workbench .part.statusbar', { timeout: 90_000 });
+        // The workbench reopens the notebook it had open; a user would reopen it otherwise.
+        const tab = page.locator('.tab', { hasText: 'reload.ipynb' });
+        if (
+          !(await tab.waitFor({ timeout: 30_000 }).then(
+            () => true,
+            () => false,
+          ))
+        ) {
+          await openFile(page, 'notebooks/reload.ipynb');
+        }
+        await tab.click();
+      });
+      await step(page, 'reload-reattached', async () => {
+        // Shown running again, with its output from before the reload and from while detached.
+        await codeCell(page, 'tick').locator(cellRunning).waitFor({ timeout: 120_000 });
+        await frameText(page, /tick\s+kept/, 60_000);
+        await inPod(emulator, gateway!, ['touch', `${reloadMarker}-attached`]);
+        await codeCell(page, 'tick').locator(cellSucceeded).waitFor({ timeout: 60_000 });
+        await frameText(page, /tick\s+kept\s+live/, 30_000);
+        await runCell(page, 'print(x + 1)');
+        await codeCell(page, 'print(x + 1)').locator(cellSucceeded).waitFor({ timeout: 120_000 });
+        await frameText(page, /^42$/m, 30_000);
+      });
+      assert.deepEqual(
+        await gatewayPod(emulator),
+        gateway,
+        'the kept gateway pod was reused, no other started',
+      );
+    } catch (error) {
+      t.diagnostic(await podRunnerLog(session!.logsDirectory));
+      throw error;
+    } finally {
+      releaseWorkbench();
+      await setWorkspaceSetting(session!.workspace, 'podRunner.cleanupPolicy', undefined);
+    }
+    await runCommand(page, 'Pod Runner: Stop Kernel Pod');
+    await eventually(
+      () => nothingLeft(emulator),
+      60_000,
+      'the kept pod, its secret and service to be deleted',
     );
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,8 @@ export interface DemoSession {
   /** The workbench URL with the sample workspace open (127.0.0.1 only). */
   url: string;
   workspace: string;
+  /** code-server's log directory (the extension's output channel is logged there). */
+  logsDirectory: string;
   emulator: RunningEmulator;
   stop(): Promise<void>;
 }
@@ -31,17 +33,8 @@ export async function startDemoSession(say: (line: string) => void): Promise<Dem
     const workspace = join(scratch, 'sample');
     await cp(join(repoRoot, 'test', 'vscode', 'sample'), workspace, { recursive: true });
     await mkdir(join(workspace, '.vscode'), { recursive: true });
-    await writeFile(
-      join(workspace, '.vscode', 'settings.json'),
-      JSON.stringify(
-        {
-          'podRunner.context': 'pod-runner-emulator',
-          'workbench.startupEditor': 'none',
-        },
-        null,
-        2,
-      ),
-    );
+    await setWorkspaceSetting(workspace, 'podRunner.context', 'pod-runner-emulator');
+    await setWorkspaceSetting(workspace, 'workbench.startupEditor', 'none');
     const extensionsDir = join(scratch, 'extensions');
     await run(
       codeServerBin,
@@ -63,6 +56,7 @@ export async function startDemoSession(say: (line: string) => void): Promise<Dem
     return {
       url: `${server.url}/?folder=${encodeURIComponent(workspace)}`,
       workspace,
+      logsDirectory: join(server.home, 'user-data', 'logs'),
       emulator,
       stop: async () => {
         // The extension host goes first, so it is not cut off from the cluster mid-cleanup.
@@ -76,4 +70,36 @@ export async function startDemoSession(say: (line: string) => void): Promise<Dem
     await rm(scratch, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Sets (or with undefined removes) a setting in the workspace's .vscode/settings.json. */
+export async function setWorkspaceSetting(
+  workspace: string,
+  key: string,
+  value: unknown,
+): Promise<void> {
+  const path = join(workspace, '.vscode', 'settings.json');
+  const settings = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as Record<
+    string,
+    unknown
+  >;
+  if (value === undefined) {
+    delete settings[key];
+  } else {
+    settings[key] = value;
+  }
+  await writeFile(path, JSON.stringify(settings, null, 2));
+}
+
+/** What the extension logged to its "Pod Runner" output channel, in every window so far. */
+export async function podRunnerLog(logsDirectory: string): Promise<string> {
+  const files = (await readdir(logsDirectory, { recursive: true })).filter((file) =>
+    file.endsWith('Pod Runner.log'),
+  );
+  const logs = await Promise.all(
+    files
+      .sort()
+      .map(async (file) => `${file}:\n${await readFile(join(logsDirectory, file), 'utf8')}`),
+  );
+  return logs.join('\n');
 }
