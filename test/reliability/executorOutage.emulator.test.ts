@@ -1,3 +1,4 @@
+import '../support/useVscodeStub.ts';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import {
@@ -6,8 +7,12 @@ import {
   PodCommandLineCodeExecutor,
   PodGoneError,
   type CommandLineCodeResult,
+  parseSettings,
   type PortForwardState,
 } from '../../src/core/index.ts';
+import { ExecutorSession } from '../../src/extension/executorSession.ts';
+import { PodStateHolder } from '../../src/extension/podState.ts';
+import { podRunnerStatus } from '../../src/extension/statusBar.ts';
 import {
   apiRequest,
   eventually,
@@ -25,8 +30,49 @@ const countedRun = 'echo run >> /workspace/runs; wc -l < /workspace/runs';
 const shown = (outcome: unknown) =>
   outcome instanceof Error ? `${outcome.name}: ${outcome.message}` : JSON.stringify(outcome);
 
+let emulator: Emulator;
+
+before(async () => {
+  emulator = await withEmulator({ backoffBaseMs: 200 });
+});
+
+after(async () => {
+  await emulator.verifyNoLeaks();
+});
+
+/**
+ * Brings the API server back with reads of pods still failing (as if it were unreachable to the
+ * executor), does `change` through the server, waits until the pod `podName` shows it, then lets
+ * reads through: whatever the executor reads next is the pod after the change.
+ */
+async function changeThePodBeforeTheExecutorLooks(
+  outage: { restore(): Promise<void> },
+  podName: string,
+  change: () => Promise<void>,
+  done: (phase: string | undefined) => boolean,
+): Promise<void> {
+  emulator.faults.failRequests({ verb: 'get', resource: 'pods', count: 10_000, status: 503 });
+  await outage.restore();
+  await change();
+  await eventually(
+    async () => {
+      const list = (await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods')).body as {
+        items: { metadata: { name: string }; status?: { phase?: string } }[];
+      };
+      const pod = list.items.find((item) => item.metadata.name === podName);
+      return done(pod?.status?.phase);
+    },
+    60_000,
+    'the pod to change',
+  );
+  emulator.faults.clearRequestFailures();
+}
+
+const deletePod = (podName: string) => async () => {
+  await apiRequest(emulator, 'DELETE', `/api/v1/namespaces/default/pods/${podName}`);
+};
+
 describe('the command-line executor across an API server outage', () => {
-  let emulator: Emulator;
   let executor: PodCommandLineCodeExecutor | undefined;
   let outage: { restore(): Promise<void> } | undefined;
   let states: PortForwardState[] = [];
@@ -88,46 +134,12 @@ describe('the command-line executor across an API server outage', () => {
     return running;
   }
 
-  /**
-   * Brings the API server back with reads of pods still failing for the executor (as if it were
-   * unreachable), does `change` through the server, waits until the pod shows it, then lets the
-   * executor see it: whatever the executor reads next is the pod after the change.
-   */
-  async function changeThePodBeforeTheExecutorLooks(
-    change: () => Promise<void>,
-    done: (phase: string | undefined) => boolean,
-  ): Promise<void> {
-    emulator.faults.failRequests({ verb: 'get', resource: 'pods', count: 10_000, status: 503 });
-    await restore();
-    await change();
-    const podName = executor!.podName;
-    await eventually(
-      async () => {
-        const list = (await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods'))
-          .body as { items: { metadata: { name: string }; status?: { phase?: string } }[] };
-        const pod = list.items.find((item) => item.metadata.name === podName);
-        return done(pod?.status?.phase);
-      },
-      60_000,
-      'the pod to change',
-    );
-    emulator.faults.clearRequestFailures();
-  }
-
-  before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
-  });
-
   afterEach(async () => {
     emulator.faults.clearRequestFailures();
     await restore();
     await executor?.stop();
     executor = undefined;
     assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours remains');
-  });
-
-  after(async () => {
-    await emulator.verifyNoLeaks();
   });
 
   test(
@@ -214,11 +226,12 @@ describe('the command-line executor across an API server outage', () => {
       await sh('echo old > /workspace/state');
       const { outcome } = await runDuringAnOutage(countedRun);
       await changeThePodBeforeTheExecutorLooks(
-        async () => {
-          await apiRequest(emulator, 'DELETE', `/api/v1/namespaces/default/pods/${kept.podName}`);
-        },
+        outage!,
+        kept.podName,
+        deletePod(kept.podName),
         (phase) => phase === undefined,
       );
+      outage = undefined;
 
       const error = await outcome;
       assert.ok(error instanceof PodGoneError, shown(error));
@@ -241,9 +254,12 @@ describe('the command-line executor across an API server outage', () => {
       await eventually(() => states.at(-1) === 'reconnecting', 30_000, 'reconnecting');
       emulator.faults.killPod('default', kept.podName, 'OOMKilled');
       await changeThePodBeforeTheExecutorLooks(
+        outage!,
+        kept.podName,
         () => Promise.resolve(),
         (phase) => phase === 'Failed',
       );
+      outage = undefined;
 
       const error = await outcome;
       assert.ok(error instanceof PodGoneError, shown(error));
@@ -254,4 +270,91 @@ describe('the command-line executor across an API server outage', () => {
       assert.deepEqual(await managedPodNames(emulator), [], 'the stopped pod was deleted');
     },
   );
+});
+
+describe("the window's executor across an API server outage (status bar)", () => {
+  let session: ExecutorSession;
+  let outage: { restore(): Promise<void> } | undefined;
+  const noop = () => Promise.resolve(undefined);
+  const logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+  /** The status bar of a window whose only pod is this session's. */
+  const statusText = () =>
+    podRunnerStatus({
+      executor: session,
+      kernels: { status: new PodStateHolder() },
+      keptPods: { waiting: {} },
+      profiles: { activeName: undefined },
+    } as never).text;
+
+  const run = (code: string) =>
+    session.withPod(new AbortController().signal, (executor) =>
+      executor.executeCodeBlocks([{ language: 'sh', code }]),
+    );
+
+  before(() => {
+    session = new ExecutorSession({
+      settings: parseSettings({ kubeconfig: emulator.kubeconfigPath, timeout: 120 }),
+      logger: logger,
+      podLabels: {},
+      leftovers: { afterPodStart: () => {} } as never,
+      keptPods: { recordPod: noop, reuse: noop, forgetPod: noop } as never,
+      profiles: { profileFor: () => undefined },
+    });
+  });
+
+  afterEach(async () => {
+    emulator.faults.clearRequestFailures();
+    await outage?.restore();
+    outage = undefined;
+  });
+
+  after(async () => {
+    await session.stop(true);
+    session.dispose();
+    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours remains');
+  });
+
+  test('a run asked for during the outage shows "executor reconnecting…", then runs once', async () => {
+    assert.equal((await run('echo up')).output, 'up\n');
+    assert.match(statusText(), /: executor ready$/);
+    outage = await emulator.faults.takeApiServerDown();
+    const waiting = run(countedRun).catch((error: unknown) => error as Error);
+    await eventually(() => session.status.reconnecting, 30_000, 'the run to wait');
+    assert.equal(statusText(), '$(sync~spin) Pod Runner: executor reconnecting…');
+    await outage.restore();
+    outage = undefined;
+
+    const result = await waiting;
+    assert.ok(!(result instanceof Error), shown(result));
+    assert.equal(result.output.trim(), '1');
+    assert.equal(session.status.reconnecting, false);
+    assert.match(statusText(), /: executor ready$/);
+  });
+
+  test('the pod deleted during the outage: the status bar shows the error, the next run starts a fresh pod', async () => {
+    const podName = session.podName!;
+    outage = await emulator.faults.takeApiServerDown();
+    const waiting = run(countedRun).catch((error: unknown) => error as Error);
+    await eventually(() => session.status.reconnecting, 30_000, 'the run to wait');
+    await changeThePodBeforeTheExecutorLooks(
+      outage,
+      podName,
+      deletePod(podName),
+      (phase) => phase === undefined,
+    );
+    outage = undefined;
+
+    const error = await waiting;
+    assert.ok(error instanceof PodGoneError, shown(error));
+    assert.equal(session.status.state, 'error');
+    assert.match(
+      session.status.lastError?.message ?? '',
+      /was deleted: it cannot be reconnected to/,
+    );
+    assert.equal(statusText(), '$(error) Pod Runner: executor error');
+
+    assert.equal((await run('cat /workspace/runs 2>/dev/null || echo fresh')).output, 'fresh\n');
+    assert.match(statusText(), /: executor ready$/);
+  });
 });
