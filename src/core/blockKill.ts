@@ -22,15 +22,11 @@ export async function stopInterrupted(
     AbortSignal.timeout(Math.max(0, until - Date.now())),
     ...(signal ? [signal] : []),
   ]);
-  const lostText = `the connection was lost while the block ran (${lost.detail})`;
   if (!(await pod.connection.awaitServer(wait))) {
-    const why = signal?.aborted ? 'the run was cancelled' : 'its timeout passed';
-    return new BlockInterruptedError(
-      pod.name,
-      `${lostText}; ${why} before the API server answered again: the block may have run on in the pod until its timeout`,
-      false,
-      output,
-    );
+    const what = signal?.aborted
+      ? `the run was cancelled before the API server answered again: the block may run on in the pod until its timeout (${pod.timeout} s)`
+      : `the API server did not answer again within the block's timeout (${pod.timeout} s), which has ended it in the pod`;
+    return new BlockInterruptedError(pod.name, `${lost.detail}; ${what}`, false, output);
   }
   const kill = await killBlock(pod, tag);
   const outcome = !kill.confirmed
@@ -40,7 +36,7 @@ export async function stopInterrupted(
       : 'the block had ended in the pod by the time the API server answered again; its later output and exit code are lost';
   return new BlockInterruptedError(
     pod.name,
-    `${lostText}; ${outcome}`,
+    `${lost.detail}; ${outcome}`,
     kill.confirmed && kill.found,
     output,
   );

@@ -8,9 +8,10 @@ import {
   type CodeBlock,
   type CommandLineCodeResult,
 } from './codeBlocks.ts';
+import { Backoff } from './backoff.ts';
 import { killBlock, stopInterrupted } from './blockKill.ts';
 import { ConnectionLostError, FunctionsSetupError } from './errors.ts';
-import type { ExecutorConnection } from './executorConnection.ts';
+import { executorReconnectBackoff, type ExecutorConnection } from './executorConnection.ts';
 import {
   buildFunctionsModule,
   requiredPackages,
@@ -123,7 +124,8 @@ type TaggedOutcome = { exitCode: number; output: string; ranCode: boolean };
  * is killed. `ranCode` is false when the script itself failed before running any code.
  *
  * While the API server cannot be reached, the run waits for it (up to the pod's timeout) and
- * starts once it answers: an exec whose stream never opened never started. A stream cut while
+ * starts once it answers: an exec whose stream never opened never started (such a failure comes
+ * back from runTaggedOnce as its error, nothing having run). A stream cut while
  * the block ran throws a BlockInterruptedError once the block is stopped in the pod; a pod gone
  * meanwhile throws PodGoneError.
  */
@@ -138,24 +140,27 @@ export async function runTagged(
     AbortSignal.timeout(pod.timeout * 1000),
     ...(options.signal ? [options.signal] : []),
   ]);
+  // A server that answers while the exec still cannot open (a proxy refusing upgrades) is tried
+  // again at a slower pace, not in a loop.
+  const slower = new Backoff(executorReconnectBackoff, patience);
+  let answered = false;
   for (;;) {
     const outcome = await runTaggedOnce(pod, script, argv, options, stdin);
-    if (outcome !== notStarted) {
+    if (!(outcome instanceof ConnectionLostError)) {
       return outcome;
     }
-    if (!(await pod.connection.awaitServer(patience))) {
+    answered = (!answered || (await slower.wait())) && (await pod.connection.awaitServer(patience));
+    if (!answered) {
       if (options.signal?.aborted) {
         return { exitCode: 1, output: cancelledText, ranCode: false };
       }
       throw new ConnectionLostError(
         pod.name,
-        `the API server did not answer for ${pod.timeout} s: the block was not run`,
+        `the block could not be started within its ${pod.timeout} s (${outcome.detail}): it was not run`,
       );
     }
   }
 }
-
-const notStarted = Symbol('the exec never opened');
 
 async function runTaggedOnce(
   pod: ExecutorContainer,
@@ -163,7 +168,7 @@ async function runTaggedOnce(
   argv: string[],
   options: ExecuteOptions,
   stdin?: Buffer,
-): Promise<TaggedOutcome | typeof notStarted> {
+): Promise<TaggedOutcome | ConnectionLostError> {
   const tag = randomBytes(16).toString('hex');
   const collector = new OutputCollector(pod.maxOutputBytes, options.onOutput);
   let scriptMessage: string | undefined;
@@ -224,7 +229,7 @@ async function runTaggedOnce(
         throw error;
       }
       if (!opened) {
-        return notStarted;
+        return error;
       }
       throw await stopInterrupted(pod, tag, error, collector.finish(), {
         until: started + pod.timeout * 1000 + wallClockSlackMs,

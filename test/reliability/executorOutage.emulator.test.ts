@@ -157,10 +157,30 @@ describe('the command-line executor across an API server outage', () => {
       assert.equal(error.output, 'started\n');
       assert.match(
         error.message,
-        /connection was lost while the block ran .*; once the API server answered again, the block was stopped in the pod: it did not finish/,
+        /^connection lost before the command finished in pod \S+: .*; once the API server answered again, the block was stopped in the pod: it did not finish/,
       );
       assert.equal(states.at(-1), 'connected');
       assert.equal((await sh(stillRunning)).output, 'stopped\n', 'nothing is left running');
+    },
+  );
+
+  test(
+    'a block cut by an outage that outlasts its timeout: the error says it was not stopped and that its timeout in the pod ended it',
+    { timeout: 180_000 },
+    async () => {
+      await startExecutor({ timeout: 2 });
+      const { outcome } = await longBlockIntoAnOutage();
+
+      const error = await outcome;
+      assert.ok(error instanceof BlockInterruptedError, shown(error));
+      assert.equal(error.stopped, false);
+      assert.equal(error.output, 'started\n');
+      assert.match(
+        error.message,
+        /; the API server did not answer again within the block's timeout \(2 s\), which has ended it in the pod$/,
+      );
+      await restore();
+      assert.equal((await sh(stillRunning)).output, 'stopped\n', 'the timeout in the pod ended it');
     },
   );
 
@@ -192,7 +212,10 @@ describe('the command-line executor across an API server outage', () => {
       const error = await outcome;
       const waited = Date.now() - asked;
       assert.ok(error instanceof ConnectionLostError, shown(error));
-      assert.match(error.message, /the API server did not answer for 2 s: the block was not run/);
+      assert.match(
+        error.message,
+        /the block could not be started within its 2 s \(.*ECONNREFUSED.*\): it was not run/,
+      );
       assert.ok(waited >= 2_000 && waited < 5_000, `gave up after ${waited} ms`);
       await restore();
       assert.doesNotMatch((await sh('ls /workspace')).output, /^runs$/m, 'it never ran');
