@@ -1,5 +1,6 @@
 import type { ExecutorContainer } from './codeBlockRun.ts';
 import { BlockInterruptedError, type ConnectionLostError } from './errors.ts';
+import { deadlineSignal } from './executorConnection.ts';
 import { killBlockScript, nothingToKillExitCode } from './podScripts.ts';
 
 export const killUnconfirmedText = 'The kill of the block could not be confirmed';
@@ -18,11 +19,9 @@ export async function stopInterrupted(
   output: string,
   { until, signal }: { until: number; signal?: AbortSignal },
 ): Promise<BlockInterruptedError> {
-  const wait = AbortSignal.any([
-    AbortSignal.timeout(Math.max(0, until - Date.now())),
-    ...(signal ? [signal] : []),
-  ]);
-  if (!(await pod.connection.awaitServer(wait))) {
+  const wait = deadlineSignal(Math.max(0, until - Date.now()), signal);
+  const answered = await pod.connection.awaitServer(wait.signal).finally(() => wait.clear());
+  if (!answered) {
     const what = signal?.aborted
       ? `the run was cancelled before the API server answered again: the block may run on in the pod until its timeout (${pod.timeout} s)`
       : `the API server did not answer again within the block's timeout (${pod.timeout} s), which has ended it in the pod`;

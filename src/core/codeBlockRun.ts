@@ -11,7 +11,11 @@ import {
 import { Backoff } from './backoff.ts';
 import { killBlock, stopInterrupted } from './blockKill.ts';
 import { ConnectionLostError, FunctionsSetupError } from './errors.ts';
-import { executorReconnectBackoff, type ExecutorConnection } from './executorConnection.ts';
+import {
+  deadlineSignal,
+  executorReconnectBackoff,
+  type ExecutorConnection,
+} from './executorConnection.ts';
 import {
   buildFunctionsModule,
   requiredPackages,
@@ -136,29 +140,31 @@ export async function runTagged(
   options: ExecuteOptions,
   stdin?: Buffer,
 ): Promise<TaggedOutcome> {
-  const patience = AbortSignal.any([
-    AbortSignal.timeout(pod.timeout * 1000),
-    ...(options.signal ? [options.signal] : []),
-  ]);
-  // A server that answers while the exec still cannot open (a proxy refusing upgrades) is tried
-  // again at a slower pace, not in a loop.
-  const slower = new Backoff(executorReconnectBackoff, patience);
-  let answered = false;
-  for (;;) {
-    const outcome = await runTaggedOnce(pod, script, argv, options, stdin);
-    if (!(outcome instanceof ConnectionLostError)) {
-      return outcome;
-    }
-    answered = (!answered || (await slower.wait())) && (await pod.connection.awaitServer(patience));
-    if (!answered) {
-      if (options.signal?.aborted) {
-        return { exitCode: 1, output: cancelledText, ranCode: false };
+  const patience = deadlineSignal(pod.timeout * 1000, options.signal);
+  try {
+    // A server that answers while the exec still cannot open (a proxy refusing upgrades) is
+    // tried again at a slower pace, not in a loop.
+    const slower = new Backoff(executorReconnectBackoff, patience.signal);
+    let answered = false;
+    for (;;) {
+      const outcome = await runTaggedOnce(pod, script, argv, options, stdin);
+      if (!(outcome instanceof ConnectionLostError)) {
+        return outcome;
       }
-      throw new ConnectionLostError(
-        pod.name,
-        `the block could not be started within its ${pod.timeout} s (${outcome.detail}): it was not run`,
-      );
+      answered =
+        (!answered || (await slower.wait())) && (await pod.connection.awaitServer(patience.signal));
+      if (!answered) {
+        if (options.signal?.aborted) {
+          return { exitCode: 1, output: cancelledText, ranCode: false };
+        }
+        throw new ConnectionLostError(
+          pod.name,
+          `the block could not be started within its ${pod.timeout} s (${outcome.detail}): it was not run`,
+        );
+      }
     }
+  } finally {
+    patience.clear();
   }
 }
 

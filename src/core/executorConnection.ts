@@ -73,3 +73,29 @@ export class ExecutorConnection {
     }
   }
 }
+
+/**
+ * A signal that aborts after `ms`, or with `signal`; `clear()` when done. On a timer of its own:
+ * Node 20 may collect an AbortSignal.timeout() that only AbortSignal.any() holds, and then the
+ * composite never aborts.
+ */
+export function deadlineSignal(
+  ms: number,
+  signal?: AbortSignal,
+): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms} ms`)), ms);
+  const onAbort = () => controller.abort(signal?.reason);
+  if (signal?.aborted) {
+    onAbort();
+  } else {
+    signal?.addEventListener('abort', onAbort, { once: true });
+  }
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
