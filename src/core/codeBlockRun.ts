@@ -8,7 +8,14 @@ import {
   type CodeBlock,
   type CommandLineCodeResult,
 } from './codeBlocks.ts';
-import { FunctionsSetupError } from './errors.ts';
+import { Backoff } from './backoff.ts';
+import { killBlock, stopInterrupted } from './blockKill.ts';
+import { ConnectionLostError, FunctionsSetupError } from './errors.ts';
+import {
+  deadlineSignal,
+  executorReconnectBackoff,
+  type ExecutorConnection,
+} from './executorConnection.ts';
 import {
   buildFunctionsModule,
   requiredPackages,
@@ -18,13 +25,7 @@ import type { Logger } from './logger.ts';
 import { OutputCollector, type OutputChunk } from './outputCollector.ts';
 import type { PathMapping } from './pathMapping.ts';
 import type { PodExecClient } from './podExec.ts';
-import {
-  exitCodes,
-  killBlockScript,
-  runBlockScript,
-  scriptMarker,
-  taggedShell,
-} from './podScripts.ts';
+import { exitCodes, runBlockScript, scriptMarker, taggedShell } from './podScripts.ts';
 
 export interface ExecuteOptions {
   signal?: AbortSignal;
@@ -61,15 +62,14 @@ export interface ExecutorContainer {
   /** Keep generated code files (tmp_code_*) in the workspace after their block. */
   keepCodeFiles: boolean;
   logger: Logger;
+  /** Waits for the API server after an exec lost its connection; tells a pod gone. */
+  connection: ExecutorConnection;
 }
 
 export const cancelledText = 'Code execution was cancelled.';
-export const killUnconfirmedText = 'The kill of the block could not be confirmed';
 const timeoutText = '\n Timeout';
 /** Extra time the client waits past the pod-side timeout before it kills the block itself. */
 const wallClockSlackMs = 15_000;
-/** How long the kill of a cancelled block may take, so a cancel returns even when the API stalls. */
-export const killDeadlineMs = 10_000;
 /** For the executor's own setup execs (writing the functions module, importing it). */
 const setupSlackMs = 30_000;
 
@@ -120,10 +120,18 @@ export async function runCodeBlock(
   return ranCode ? { ...outcome, codeFile } : outcome;
 }
 
+type TaggedOutcome = { exitCode: number; output: string; ranCode: boolean };
+
 /**
  * Runs a shell script of podScripts.ts through pods/exec, tagged, under the pod's timeout, and
  * streams its output back; on cancel or when the wall clock runs out, every process it started
  * is killed. `ranCode` is false when the script itself failed before running any code.
+ *
+ * While the API server cannot be reached, the run waits for it (up to the pod's timeout) and
+ * starts once it answers: an exec whose stream never opened never started (such a failure comes
+ * back from runTaggedOnce as its error, nothing having run). A stream cut while
+ * the block ran throws a BlockInterruptedError once the block is stopped in the pod; a pod gone
+ * meanwhile throws PodGoneError.
  */
 export async function runTagged(
   pod: ExecutorContainer,
@@ -131,10 +139,46 @@ export async function runTagged(
   argv: string[],
   options: ExecuteOptions,
   stdin?: Buffer,
-): Promise<{ exitCode: number; output: string; ranCode: boolean }> {
+): Promise<TaggedOutcome> {
+  const patience = deadlineSignal(pod.timeout * 1000, options.signal);
+  try {
+    // A server that answers while the exec still cannot open (a proxy refusing upgrades) is
+    // tried again at a slower pace, not in a loop.
+    const slower = new Backoff(executorReconnectBackoff, patience.signal);
+    let answered = false;
+    for (;;) {
+      const outcome = await runTaggedOnce(pod, script, argv, options, stdin);
+      if (!(outcome instanceof ConnectionLostError)) {
+        return outcome;
+      }
+      answered =
+        (!answered || (await slower.wait())) && (await pod.connection.awaitServer(patience.signal));
+      if (!answered) {
+        if (options.signal?.aborted) {
+          return { exitCode: 1, output: cancelledText, ranCode: false };
+        }
+        throw new ConnectionLostError(
+          pod.name,
+          `the block could not be started within its ${pod.timeout} s (${outcome.detail}): it was not run`,
+        );
+      }
+    }
+  } finally {
+    patience.clear();
+  }
+}
+
+async function runTaggedOnce(
+  pod: ExecutorContainer,
+  script: string,
+  argv: string[],
+  options: ExecuteOptions,
+  stdin?: Buffer,
+): Promise<TaggedOutcome | ConnectionLostError> {
   const tag = randomBytes(16).toString('hex');
   const collector = new OutputCollector(pod.maxOutputBytes, options.onOutput);
   let scriptMessage: string | undefined;
+  let opened = false;
   const started = Date.now();
   const wallClock = new AbortController();
   const timer = setTimeout(
@@ -152,6 +196,10 @@ export async function runTagged(
       command: taggedShell(tag, script, argv),
       ...(stdin ? { stdin } : {}),
       signal: stop,
+      onOpen: () => {
+        opened = true;
+        pod.connection.reached();
+      },
       onStdout: (chunk) => collector.push('stdout', chunk),
       onStderr: (chunk) => {
         const text = chunk.toString('utf8');
@@ -183,44 +231,30 @@ export async function runTagged(
     return { exitCode: timedOut ? 124 : exitCode, output: collector.finish(), ranCode: true };
   } catch (error) {
     if (!stop.aborted) {
-      throw error;
+      if (!(error instanceof ConnectionLostError)) {
+        throw error;
+      }
+      if (!opened) {
+        return error;
+      }
+      throw await stopInterrupted(pod, tag, error, collector.finish(), {
+        until: started + pod.timeout * 1000 + wallClockSlackMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     }
-    const unconfirmed = await killBlock(pod, tag);
+    const kill = await killBlock(pod, tag);
+    const unconfirmed = kill.confirmed ? '' : kill.line;
     if (wallClock.signal.aborted && !(options.signal?.aborted ?? false)) {
-      collector.note(`${unconfirmed ?? ''}${timeoutText}`);
+      collector.note(`${unconfirmed}${timeoutText}`);
       return { exitCode: 124, output: collector.finish(), ranCode: true };
     }
     return {
       exitCode: 1,
-      output: `${collector.finish()}${unconfirmed ?? ''}${cancelledText}`,
+      output: `${collector.finish()}${unconfirmed}${cancelledText}`,
       ranCode: true,
     };
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/**
- * Kills every process of a block through a second exec, within `killDeadlineMs`. Returns
- * undefined when the kill ran, else a line saying it could not be confirmed and why.
- */
-async function killBlock(pod: ExecutorContainer, tag: string): Promise<string | undefined> {
-  const deadline = AbortSignal.timeout(killDeadlineMs);
-  try {
-    await pod.exec.run({
-      namespace: pod.namespace,
-      pod: pod.name,
-      container: pod.container,
-      command: ['sh', '-c', killBlockScript, 'pod-runner-kill', tag],
-      signal: deadline,
-    });
-    return undefined;
-  } catch (error) {
-    const reason = deadline.aborted
-      ? `the API server did not answer within ${killDeadlineMs / 1000} s`
-      : (error as Error).message;
-    pod.logger.warn(`could not kill a cancelled block in pod ${pod.name}: ${reason}`);
-    return `${killUnconfirmedText} in pod ${pod.name} (${reason}): it may still be running.\n`;
   }
 }
 

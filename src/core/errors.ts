@@ -63,9 +63,25 @@ export class PermissionDeniedError extends KubernetesApiError {}
 export class ConnectionLostError extends PodRunnerError {
   constructor(
     readonly pod: string,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`connection lost before the command finished in pod ${pod}: ${detail}`);
+  }
+}
+
+/**
+ * A block whose connection was lost while it ran. `stopped`: it was still running in the pod
+ * and was stopped once the API server answered again (false: it had ended, or could not be
+ * stopped, as the message says). `output`: what it printed before the connection was lost.
+ */
+export class BlockInterruptedError extends ConnectionLostError {
+  constructor(
+    pod: string,
+    detail: string,
+    readonly stopped: boolean,
+    readonly output: string,
+  ) {
+    super(pod, detail);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { OptionError, PodStoppedError } from './errors.ts';
+import { OptionError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { managedByLabel, managedByValue } from './podLabels.ts';
 import type { PodLauncher, PodStartProgress } from './podLauncher.ts';
@@ -137,23 +137,6 @@ export async function removeIfEnded(
     await remove();
   }
   return reason;
-}
-
-/**
- * Runs `action`; when it fails because the pod ended by itself (stopped when idle), removes the
- * pod and throws a PodStoppedError saying why, so the next start makes a fresh one.
- */
-export async function unlessPodEnded<T>(
-  pod: OwnPod,
-  remove: () => Promise<void>,
-  action: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    const reason = await removeIfEnded(pod, remove);
-    throw reason ? new PodStoppedError(reason) : error;
-  }
 }
 
 /**

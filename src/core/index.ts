@@ -1,5 +1,6 @@
 export { redactSecrets, silentLogger, type Logger } from './logger.ts';
 export {
+  BlockInterruptedError,
   ConnectionLostError,
   ExecStartError,
   ExecutorStateError,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { makeApiClient } from './apiRetry.ts';
 import {
   cancelledText,
@@ -9,7 +9,9 @@ import {
   type ExecutorContainer,
 } from './codeBlockRun.ts';
 import type { CodeBlock, CommandLineCodeResult } from './codeBlocks.ts';
-import { ExecutorStateError, OptionError } from './errors.ts';
+import type { PodCommandLineCodeExecutorOptions } from './commandLineExecutorOptions.ts';
+import { ExecutorStateError, OptionError, PodGoneError, PodStoppedError } from './errors.ts';
+import { ExecutorConnection } from './executorConnection.ts';
 import { runSyncedFile, type RunFileOptions } from './fileRun.ts';
 import {
   buildExecutorPod,
@@ -22,13 +24,13 @@ import * as idle from './idleStop.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { defaultMaxOutputBytes } from './outputCollector.ts';
-import { PodExecClient, type WebSocketFactory } from './podExec.ts';
+import { PodExecClient } from './podExec.ts';
 import { resultMappings } from './pathMapping.ts';
 import { managedByLabel, managedByValue } from './podLabels.ts';
 import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { checkPermissions, executorPermissions } from './preflight.ts';
-import type { JsonObject, SpecInput } from './specLoader.ts';
+import type { JsonObject } from './specLoader.ts';
 import {
   WorkspaceSyncSlot,
   type DownloadOptions,
@@ -40,59 +42,13 @@ import {
 
 export type { ExecuteOptions } from './codeBlockRun.ts';
 export type { RunFileOptions } from './fileRun.ts';
-
-export interface PodCommandLineCodeExecutorOptions {
-  /** A kubeconfig path or KubeConfig; default: KUBECONFIG (paths merged), ~/.kube/config, in-cluster. */
-  kubeconfig?: string | KubeConfig;
-  /** Default: the kubeconfig's current context; chosen in memory, the file is never written. */
-  context?: string;
-  /** Default: the context's namespace, else the in-cluster namespace, else "default". */
-  namespace?: string;
-  /** Default "python:3-slim". */
-  image?: string;
-  /** Default "autogen-code-exec-<uuid>". */
-  podName?: string;
-  /** Default "autogen-executor". */
-  containerName?: string;
-  /** The container's command; default: a keep-alive that exits promptly on SIGTERM. */
-  command?: string[];
-  args?: string[];
-  /** Seconds per code block; default 60. */
-  timeout?: number;
-  /** Seconds to wait for the pod to be ready; default 300. */
-  startupTimeout?: number;
-  /** Where code files go in the pod (a POSIX path); default "/workspace". */
-  workspacePath?: string;
-  /** A volume mounted at workspacePath: object, YAML/JSON string or file path. */
-  volume?: SpecInput;
-  /** The pod: object, YAML/JSON string or file path (a multi-document file: its Pod). */
-  podSpec?: SpecInput;
-  /** Delete the pod when the executor is disposed; when false a same-named pod of ours is reused. Default true. */
-  autoRemove?: boolean;
-  functions?: FunctionWithRequirements[];
-  /** Module name for `functions`; default "functions". */
-  functionsModule?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  resources?: JsonObject;
-  /** Kubernetes ends the pod after this many seconds (a backstop for orphaned pods). */
-  activeDeadlineSeconds?: number;
-  /** The pod stops by itself after this long with no run or shell (0: never); default 60. */
-  idleTimeoutMinutes?: number;
-  /** Output kept per call; beyond it the head and tail are kept. Default 10 MiB. */
-  maxOutputBytes?: number;
-  logger?: Logger;
-  /** Keep the generated code files (tmp_code_*) in the workspace after each block; default false. */
-  keepCodeFiles?: boolean;
-  /** Exec subprotocols to offer, newest first (default v5 then v4). */
-  execProtocols?: string[];
-  webSocketFactory?: WebSocketFactory;
-}
+export type { PodCommandLineCodeExecutorOptions } from './commandLineExecutorOptions.ts';
 
 interface Session {
   target: ClusterTarget;
   exec: PodExecClient;
   launcher: PodLauncher;
+  connection: ExecutorConnection;
 }
 
 /**
@@ -262,7 +218,14 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       throw error;
     }
     this.ownsPod = true;
-    this.session = { target, exec, launcher };
+    const connection = new ExecutorConnection({
+      lookup: launcher,
+      namespace,
+      pod: name,
+      logger: this.logger,
+      ...(this.options.onConnectionState ? { onStateChange: this.options.onConnectionState } : {}),
+    });
+    this.session = { target, exec, launcher, connection };
     this.functionsReady = undefined;
     this.logger.info(`pod ${namespace}/${name} is ready`);
   }
@@ -381,9 +344,30 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     return idle.removeIfEnded(this.ownPod(this.requireSession().launcher), () => this.stop());
   }
 
-  /** A run on a pod that stopped by itself deletes it and says why (idleStop.ts). */
-  private unlessEnded<T>(session: Session, action: () => Promise<T>): Promise<T> {
-    return idle.unlessPodEnded(this.ownPod(session.launcher), () => this.stop(), action);
+  /**
+   * A run on a pod that stopped by itself deletes it and says why (idleStop.ts). One that found
+   * the pod gone during an outage (deleted, failed) says so with its events, and what is left of
+   * it is removed, so start() makes a fresh one.
+   */
+  private async unlessEnded<T>(session: Session, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      // While the API server does not answer, the pod cannot be read either.
+      const ended =
+        session.connection.state === 'reconnecting'
+          ? undefined
+          : await idle.removeIfEnded(this.ownPod(session.launcher), () => this.stop());
+      if (error instanceof PodGoneError && ended !== idle.idleStopReason(this.idleSeconds)) {
+        if (this.session === session) {
+          await this.stop().catch((cleanup: unknown) =>
+            this.logger.warn(`could not delete pod ${this.podName}: ${String(cleanup)}`),
+          );
+        }
+        throw error;
+      }
+      throw ended ? new PodStoppedError(ended) : error;
+    }
   }
 
   private ownPod(launcher: PodLauncher): idle.OwnPod {
@@ -401,6 +385,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       maxOutputBytes: this.maxOutputBytes,
       keepCodeFiles: this.options.keepCodeFiles ?? false,
       logger: this.logger,
+      connection: session.connection,
     };
   }
 

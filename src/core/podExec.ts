@@ -43,6 +43,8 @@ export interface PodExecRequest {
   stdin?: Buffer | AsyncIterable<Buffer>;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
+  /** Called once the stream is open: from then on the command may have started. */
+  onOpen?: () => void;
   /** Aborting closes the connection (the remote process keeps running: kill it separately). */
   signal?: AbortSignal;
 }
@@ -66,6 +68,7 @@ export class PodExecClient {
 
   async run(request: PodExecRequest): Promise<PodExecResult> {
     const socket = await this.open(request, { stdin: request.stdin !== undefined, tty: false });
+    request.onOpen?.();
     return new Promise<PodExecResult>((resolve, reject) => {
       let status: StatusBody | undefined;
       const outcome = settleOnce(resolve, reject, () =>

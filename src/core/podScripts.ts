@@ -198,15 +198,19 @@ run_tagged "$dir" "$roots" "$limit" "$assigned" "$@"
 exit "$rc"
 `;
 
+/** The kill script's exit code when no process of the block was running. */
+export const nothingToKillExitCode = 3;
+
 /**
  * argv: tag. Kills every process of a block: TERM, then KILL for whatever ignores it or was
- * started meanwhile.
+ * started meanwhile. Exits 0 when it found some, else nothingToKillExitCode.
  */
 export const killBlockScript = `
 ${signalTaggedFunction}
 tag=$1
 now; term_until=$((now + 100)); kill_until=$((now + 300))
-while signal_tagged TERM "$tag" && before "$term_until"; do sleep 0.1; done
-while signal_tagged KILL "$tag" && before "$kill_until"; do sleep 0.1; done
-exit 0
+rc=${nothingToKillExitCode}
+while signal_tagged TERM "$tag" && before "$term_until"; do rc=0; sleep 0.1; done
+while signal_tagged KILL "$tag" && before "$kill_until"; do rc=0; sleep 0.1; done
+exit "$rc"
 `;

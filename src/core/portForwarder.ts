@@ -1,17 +1,13 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { KubernetesApiError, PodGoneError, PortForwardError } from './errors.ts';
+import { KubernetesApiError, PortForwardError, type PodGoneError } from './errors.ts';
 import { openKubernetesWebSocket, type WebSocketFactory } from './kubernetesWebSocket.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { podGoneError, podGoneReason, type PodLookup } from './podGone.ts';
 
 export { PortForwardError } from './errors.ts';
-
-/** What the forwarder reads of the pod to tell a pod gone from a network lost. */
-export interface PodLookup {
-  find(name: string): Promise<V1Pod | undefined>;
-  events(name: string): Promise<string[]>;
-}
+export type { PodLookup } from './podGone.ts';
 
 /**
  * `connected`: the last connection reached the pod. `reconnecting`: the API server cannot be
@@ -168,26 +164,11 @@ export class PortForwarder {
       this.setState('reconnecting');
       return;
     }
-    const phase = found?.status?.phase;
-    const why = !found
-      ? 'was deleted'
-      : found.metadata?.deletionTimestamp
-        ? 'is being deleted'
-        : phase === 'Succeeded' || phase === 'Failed'
-          ? `stopped (phase ${phase}${found.status?.reason ? `: ${found.status.reason}` : ''})`
-          : undefined;
+    const why = podGoneReason(found);
     if (!why || this.gone) {
       return;
     }
-    const events = await lookup.events(pod);
-    this.gone = new PodGoneError(
-      [
-        `pod ${namespace}/${pod} ${why}: it cannot be reconnected to`,
-        ...(events.length ? ['Last events:', ...events.map((e) => `  ${e}`)] : []),
-      ].join('\n'),
-      pod,
-      events,
-    );
+    this.gone = await podGoneError(lookup, namespace, pod, why);
     this.logger.warn(this.gone.message);
     this.setState('gone');
     for (const connection of this.connections) {

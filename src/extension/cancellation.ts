@@ -19,20 +19,7 @@ export function signalFromToken(token: vscode.CancellationToken): {
   };
 }
 
-/**
- * Waits for `promise` unless `signal` fires first; then rejects with the signal's reason. The
- * promise itself goes on (it may be shared, like a pod start other cells wait for too).
- */
-export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    return Promise.reject(signal.reason as Error);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+export { unlessAborted } from '../core/unlessAborted.ts';
 
 /** The error of work cancelled on request (a Cancel, a stop): shown as cancelled, not as failed. */
 export function cancellationError(message: string): Error {

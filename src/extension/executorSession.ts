@@ -1,10 +1,12 @@
 import * as vscode from 'vscode';
-import type { PodCommandLineCodeExecutor } from '../core/index.ts';
+import { PodGoneError } from '../core/errors.ts';
+import type { PodCommandLineCodeExecutor, PortForwardState } from '../core/index.ts';
 import { unlessAborted } from './cancellation.ts';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
 import { PodSession } from './podSession.ts';
+import type { PodStateHolder } from './podState.ts';
 import { podOptionsOf } from './profilePods.ts';
 import type { Profiles } from './profiles.ts';
 
@@ -20,7 +22,7 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
   constructor(private readonly ctx: ExecutorCtx) {
     super({
       kind: 'pod',
-      create: () => createExecutor(ctx),
+      create: () => createExecutor(ctx, this.status),
       isRunning: (executor) => executor.isRunning,
       afterStart: () => {
         void ctx.keptPods.recordPod('executor', this.podName!);
@@ -71,6 +73,12 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
   ): Promise<T> {
     try {
       return await super.use(executor, action);
+    } catch (error) {
+      // Shown until the next run starts a fresh pod (the executor dropped the gone one).
+      if (error instanceof PodGoneError && !executor.isRunning) {
+        this.status.set('error', error);
+      }
+      throw error;
     } finally {
       this.lastUsed = Date.now();
     }
@@ -94,8 +102,14 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
   }
 }
 
-/** The executor of the window's active profile (none: the settings alone). */
-async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecutor> {
+/**
+ * The executor of the window's active profile (none: the settings alone); a run waiting for an
+ * unreachable API server shows as `reconnecting…` in `status`, a pod gone meanwhile as an error.
+ */
+async function createExecutor(
+  ctx: ExecutorCtx,
+  status: PodStateHolder,
+): Promise<PodCommandLineCodeExecutor> {
   const settings = ctx.settings;
   const { image, podSpec, resources, labels } = await podOptionsOf(
     settings,
@@ -117,6 +131,8 @@ async function createExecutor(ctx: ExecutorCtx): Promise<PodCommandLineCodeExecu
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,
+    onConnectionState: (state: PortForwardState, podGone?: Error) =>
+      status.followConnection(state, podGone),
   };
   // The pod the last window kept is reused when these settings would make the same pod.
   return ctx.keptPods.podFor(

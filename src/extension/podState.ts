@@ -20,7 +20,10 @@ export class PodStateHolder implements vscode.Disposable {
     return this.reconnectingNow;
   }
 
-  /** Follows a port-forward: `reconnecting…` while it retries; a pod gone is an error. */
+  /**
+   * Follows the pod's connection (the gateway's port-forward, the executor's execs):
+   * `reconnecting…` while it waits for the API server; a pod gone is an error.
+   */
   followConnection(state: PortForwardState, podGone?: Error): void {
     const reconnecting = state === 'reconnecting';
     if (state === 'gone') {

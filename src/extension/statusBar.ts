@@ -24,21 +24,28 @@ export interface PodRunnerStatus {
   text: string;
 }
 
+/** A pod's state as shown: `reconnecting…` while its connection waits for the API server. */
+function shownState(holder: PodStateHolder): PodState | 'reconnecting…' {
+  return holder.reconnecting && holder.state !== 'none' ? 'reconnecting…' : holder.state;
+}
+
+/** The pod's part of the status-bar text: none for no pod, unless the last window kept one. */
+function podPart(pod: string, holder: PodStateHolder, keptName: string | undefined): string[] {
+  if (holder.state === 'none') {
+    return keptName === undefined ? [] : [`${pod} kept`];
+  }
+  return [`${pod} ${shownState(holder)}`];
+}
+
 export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
   const executor = ctx.executor.status.state;
   const kernel = ctx.kernels.status.state;
   const shown = precedence.find((state) => state === executor || state === kernel) ?? 'none';
-  const reconnecting = ctx.kernels.status.reconnecting;
+  const reconnecting = ctx.executor.status.reconnecting || ctx.kernels.status.reconnecting;
   const waiting = ctx.keptPods.waiting;
-  const state = (pod: string, current: PodState | 'reconnecting…', keptName: string | undefined) =>
-    current === 'none' ? (keptName === undefined ? [] : [`${pod} kept`]) : [`${pod} ${current}`];
   const parts = [
-    ...state('executor', executor, waiting.executor),
-    ...state(
-      'kernel',
-      reconnecting && kernel !== 'none' ? 'reconnecting…' : kernel,
-      waiting.gateway,
-    ),
+    ...podPart('executor', ctx.executor.status, waiting.executor),
+    ...podPart('kernel', ctx.kernels.status, waiting.gateway),
   ];
   const profile = ctx.profiles.activeName;
   const icon = reconnecting && shown !== 'error' ? '$(sync~spin)' : icons[shown];
@@ -57,7 +64,7 @@ function podLine(
     return `${label}: ${keptName} (kept by the last window; reused on first use)`;
   }
   const error = holder.lastError ? ` — ${holder.lastError.message.split('\n')[0]}` : '';
-  return `${label}: ${name ?? '—'} (${holder.reconnecting ? 'reconnecting…' : holder.state})${error}`;
+  return `${label}: ${name ?? '—'} (${shownState(holder)})${error}`;
 }
 
 /** One status-bar item: context/namespace and the pods' states; a click opens pod management. */

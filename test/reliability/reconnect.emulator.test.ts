@@ -6,9 +6,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { KernelChannel } from '../../src/core/jupyterKernelClient.ts';
 import {
-  ConnectionLostError,
   KernelConnectionError,
-  PodCommandLineCodeExecutor,
   PodGoneError,
   PodJupyterCodeExecutor,
   PodJupyterServer,
@@ -258,41 +256,6 @@ describe('reconnect: the API server unreachable for a while, then back', () => {
       );
       assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
       assert.equal(states.at(-1), 'gone');
-    },
-  );
-});
-
-describe('reconnect: the command-line executor after an outage', () => {
-  test(
-    'a run while the API server is down fails at once, typed; once it is back the same pod runs again',
-    { timeout: 180_000 },
-    async () => {
-      const emulator = await withEmulator();
-      const executor = new PodCommandLineCodeExecutor({
-        kubeconfig: emulator.kubeconfigPath,
-        timeout: 60,
-        startupTimeout: 30,
-      });
-      try {
-        await executor.start();
-        const run = (code: string) => executor.executeCodeBlocks([{ language: 'sh', code }]);
-        await run('echo kept > /workspace/state');
-        const outage = await emulator.faults.takeApiServerDown();
-        try {
-          await assert.rejects(
-            run('echo never'),
-            (error: unknown) =>
-              error instanceof ConnectionLostError && error.message.includes(executor.podName),
-          );
-        } finally {
-          await outage.restore();
-        }
-        assert.equal((await run('cat /workspace/state')).output, 'kept\n');
-        assert.deepEqual(await managedPodNames(emulator), [executor.podName], 'the same pod');
-      } finally {
-        await executor.stop();
-        await emulator.verifyNoLeaks();
-      }
     },
   );
 });

@@ -48,8 +48,23 @@ export const workspace = {
   }),
 };
 
+export const ProgressLocation = { Notification: 15 } as const;
+
 export const window = {
+  showInformationMessage: () => Promise.resolve(undefined),
   showWarningMessage: () => Promise.resolve(undefined),
   setStatusBarMessage: () => ({ dispose: () => undefined }),
   showErrorMessage: () => Promise.resolve(undefined),
+  /** Runs the task at once, with a progress nobody sees and a token never cancelled. */
+  withProgress: <T>(
+    _options: unknown,
+    task: (
+      progress: { report(value: unknown): void },
+      token: { isCancellationRequested: boolean; onCancellationRequested: typeof noSubscription },
+    ) => Promise<T>,
+  ) =>
+    task(
+      { report: () => {} },
+      { isCancellationRequested: false, onCancellationRequested: noSubscription },
+    ),
 };
