@@ -7,6 +7,12 @@ export interface BackoffPolicy {
   maxAttempts?: number;
   /** The longest wait a server's Retry-After may ask for; default `maxDelayMs`. */
   maxRetryAfterMs?: number;
+  /**
+   * No try starts this long after the loop began. A clock check at each wait rather than a
+   * timeout signal: Node 20 may collect an AbortSignal.timeout() that only AbortSignal.any()
+   * holds, and the loop would then never end.
+   */
+  windowMs?: number;
 }
 
 /** The wait after failed try number `attempt` (1-based): exponential, capped. */
@@ -21,6 +27,7 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number): number {
  */
 export class Backoff {
   private failedAttempts = 0;
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly policy: BackoffPolicy,
@@ -31,16 +38,21 @@ export class Backoff {
   wait(retryAfterMs?: number): Promise<boolean> {
     this.failedAttempts++;
     const { policy, signal } = this;
+    const windowLeft =
+      policy.windowMs === undefined ? Infinity : this.startedAt + policy.windowMs - Date.now();
     if (
       signal?.aborted ||
+      windowLeft <= 0 ||
       (policy.maxAttempts !== undefined && this.failedAttempts >= policy.maxAttempts)
     ) {
       return Promise.resolve(false);
     }
-    const delay =
+    const delay = Math.min(
+      windowLeft,
       retryAfterMs === undefined
         ? backoffDelay(policy, this.failedAttempts)
-        : Math.min(retryAfterMs, policy.maxRetryAfterMs ?? policy.maxDelayMs);
+        : Math.min(retryAfterMs, policy.maxRetryAfterMs ?? policy.maxDelayMs),
+    );
     return new Promise<boolean>((resolve) => {
       const onAbort = () => {
         clearTimeout(timer);

@@ -77,5 +77,5 @@ export function reconnectionBackoff(
   signal: AbortSignal,
   windowMs = defaultReconnectWindowMs,
 ): Backoff {
-  return new Backoff(reconnectPolicy, AbortSignal.any([signal, AbortSignal.timeout(windowMs)]));
+  return new Backoff({ ...reconnectPolicy, windowMs }, signal);
 }

@@ -321,7 +321,11 @@ describe("the window's executor across an API server outage (status bar)", () =>
       logger: logger,
       podLabels: {},
       leftovers: { afterPodStart: () => {} } as never,
-      keptPods: { recordPod: noop, reuse: noop, forgetPod: noop } as never,
+      keptPods: {
+        recordPod: noop,
+        forgetPod: noop,
+        podFor: (_role: string, build: () => unknown) => Promise.resolve(build()),
+      } as never,
       profiles: { profileFor: () => undefined },
     });
   });

@@ -143,3 +143,17 @@ test('Backoff.wait: false at once when no try is left or the signal already abor
   const aborted = new Backoff({ initialDelayMs: 50, maxDelayMs: 50 }, AbortSignal.abort());
   assert.equal(await aborted.wait(), false);
 });
+
+test('Backoff with a window: the last wait ends with the window, and no try starts after it', async () => {
+  mock.timers.reset();
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const windowed = new Backoff({ initialDelayMs: 400, maxDelayMs: 5_000, windowMs: 1_000 });
+  const first = windowed.wait();
+  mock.timers.tick(400);
+  assert.equal(await first, true);
+  // 800 ms by the policy, 600 left in the window.
+  const second = windowed.wait();
+  mock.timers.tick(600);
+  assert.equal(await second, true);
+  assert.equal(await windowed.wait(), false);
+});
