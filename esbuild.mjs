@@ -1,4 +1,5 @@
 import * as esbuild from 'esbuild';
+import { pathToFileURL } from 'node:url';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -30,7 +31,8 @@ const coreAsSeparateFile = {
   },
 };
 
-const builds = [
+/** The two bundles: the extension's activation code, and the core library it loads on first use. */
+export const builds = [
   {
     ...common,
     entryPoints: { extension: 'src/extension/extension.ts' },
@@ -41,10 +43,12 @@ const builds = [
   { ...common, entryPoints: { core: 'src/core/index.ts' } },
 ];
 
-if (watch) {
-  for (const options of builds) {
-    await (await esbuild.context(options)).watch();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  if (watch) {
+    for (const options of builds) {
+      await (await esbuild.context(options)).watch();
+    }
+  } else {
+    await Promise.all(builds.map((options) => esbuild.build(options)));
   }
-} else {
-  await Promise.all(builds.map((options) => esbuild.build(options)));
 }

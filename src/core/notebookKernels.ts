@@ -9,8 +9,9 @@ import { withApiRetry } from './apiRetry.ts';
 import { KubernetesApiError } from './errors.ts';
 import { translateApiError } from './kubernetesErrors.ts';
 
-/** On a gateway pod: each notebook's kernel, a JSON object by notebook key. */
-export const notebookKernelsAnnotation = 'pod-runner.dev/notebook-kernels';
+import { notebookKernelsAnnotation } from './podLabels.ts';
+
+export { notebookKernelsAnnotation };
 
 /** A notebook's kernel on the gateway and the Jupyter session it belongs to. */
 export interface NotebookKernelRecord {

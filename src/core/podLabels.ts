@@ -11,3 +11,5 @@ export const sessionLabel = 'pod-runner.dev/session';
 export const profileLabel = 'pod-runner.dev/profile';
 /** On a Jupyter gateway's Pod, Secret and Service: the gateway's pod name. */
 export const jupyterServerLabel = 'autogen-kubernetes/jupyter-server';
+/** On a gateway pod: each notebook's kernel, a JSON object by notebook key (notebookKernels.ts). */
+export const notebookKernelsAnnotation = 'pod-runner.dev/notebook-kernels';

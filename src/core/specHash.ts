@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
-import { notebookKernelsAnnotation } from './notebookKernels.ts';
-import { clientLabel, instanceLabel, jupyterServerLabel, sessionLabel } from './podLabels.ts';
+import {
+  clientLabel,
+  instanceLabel,
+  jupyterServerLabel,
+  notebookKernelsAnnotation,
+  sessionLabel,
+} from './podLabels.ts';
 import type { JsonObject } from './specLoader.ts';
 
 /**

@@ -5,6 +5,7 @@ import { unlessAborted } from './cancellation.ts';
 import { clusterTargetOf, readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
+import { IdleStopCheck } from './idleStopCheck.ts';
 import { PodSession } from './podSession.ts';
 import type { PodStateHolder } from './podState.ts';
 import { podOptionsOf } from './profilePods.ts';
@@ -16,8 +17,7 @@ type ExecutorCtx = Pick<Ctx, 'settings' | 'logger' | 'podLabels' | 'leftovers' |
 
 /** The window's executor pod: started on first use, reused by every run, deleted on stop. */
 export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
-  /** When a run on the pod last ended. */
-  private lastUsed = 0;
+  private readonly idle = new IdleStopCheck();
 
   constructor(private readonly ctx: ExecutorCtx) {
     super({
@@ -57,12 +57,9 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
    */
   override async ensureStarted(): Promise<PodCommandLineCodeExecutor> {
     const running = this.running;
-    const idleMs = (running?.idleSeconds ?? 0) * 1000;
-    if (running && idleMs > 0 && Date.now() - this.lastUsed >= idleMs) {
-      const reason = await running.removeIfEnded().catch(() => undefined);
-      if (reason) {
-        void vscode.window.showInformationMessage(`Pod Runner: ${reason}; starting a new pod.`);
-      }
+    const reason = await this.idle.stoppedSinceUse(running, (running?.idleSeconds ?? 0) * 1000);
+    if (reason) {
+      void vscode.window.showInformationMessage(`Pod Runner: ${reason}; starting a new pod.`);
     }
     return super.ensureStarted();
   }
@@ -80,7 +77,7 @@ export class ExecutorSession extends PodSession<PodCommandLineCodeExecutor> {
       }
       throw error;
     } finally {
-      this.lastUsed = Date.now();
+      this.idle.used();
     }
   }
 

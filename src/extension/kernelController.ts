@@ -11,6 +11,7 @@ import { NotebookCellQueues } from './cellQueue.ts';
 import { readCleanupSettings } from './config.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
+import { IdleStopCheck } from './idleStopCheck.ts';
 import { PodSession } from './podSession.ts';
 import { createServer } from './gatewayServer.ts';
 import { summary } from './profilePods.ts';
@@ -61,6 +62,7 @@ export class KernelController implements vscode.Disposable {
    * default kernel's only (a profile's gateway is not recorded, so it is deleted on close).
    */
   private readonly keepable: boolean;
+  private readonly idle = new IdleStopCheck();
 
   constructor(
     private readonly ctx: KernelCtx,
@@ -221,11 +223,26 @@ export class KernelController implements vscode.Disposable {
     resumed?: { kernelId: string; requestId: string },
   ): Promise<boolean> {
     const key = cell.notebook.uri.toString();
+    // A gateway unused for its idle timeout may have stopped by itself: this cell then runs on a
+    // fresh one, and says so first.
+    const stopped = resumed
+      ? undefined
+      : await this.idle.stoppedSinceUse(
+          this.gateway.running,
+          this.ctx.settings.idleTimeoutMinutes * 60_000,
+        );
     // A cell cancelled while the gateway pod or its kernel starts ends without running.
     const entry = await unlessAborted(this.kernelFor(cell.notebook), signal);
     const { server } = entry;
     const kernel = await entry.kernel;
     const output = new CellOutputWriter(execution);
+    if (stopped) {
+      output.write({
+        type: 'stream',
+        name: 'stderr',
+        text: `Pod Runner: ${stopped}; this cell runs on a new kernel pod, without the old one's variables.\n`,
+      });
+    }
     const { remoteToLocal } = await loadCore();
     const toLocal = (text: string) => remoteToLocal(text, server.syncedFolders);
     const streams = new StreamLineMappers<OutputStream>(toLocal, (name, text) =>
@@ -267,6 +284,7 @@ export class KernelController implements vscode.Disposable {
       const reason = await server.removeIfEnded().catch(() => undefined);
       throw reason ? new Error(`${reason}; the next cell starts a new kernel pod`) : error;
     } finally {
+      this.idle.used();
       if (!this.detached) {
         void this.ctx.keptPods.recordRunningCell(key, kernel.kernelId!, undefined);
       }

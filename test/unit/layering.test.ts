@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { BuildOptions } from 'esbuild';
 import { ESLint } from 'eslint';
 
 const source = "import * as vscode from 'vscode';\nexport const window = vscode.window;\n";
@@ -24,4 +25,25 @@ test('the lint rule refuses a vscode import in src/core and allows it in src/ext
       .length,
     0,
   );
+});
+
+test('the activation bundle leaves the core library out: no client-node or ws in it', async () => {
+  // The build script is plain JavaScript: its module is typed here, where it is used.
+  const buildScript = '../../esbuild.mjs';
+  const { builds } = (await import(buildScript)) as { builds: BuildOptions[] };
+  const { build } = await import('esbuild');
+  const activation = builds.find((options) =>
+    JSON.stringify(options.entryPoints).includes('src/extension/extension.ts'),
+  );
+  assert.ok(activation, 'esbuild.mjs builds the extension');
+  const result = await build({
+    ...activation,
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const bundled = Object.keys(result.metafile.inputs).filter((path) =>
+    /node_modules\/(@kubernetes\/client-node|ws)\//.test(path),
+  );
+  assert.deepEqual(bundled, [], 'the core library is loaded on first use, not on activation');
 });
