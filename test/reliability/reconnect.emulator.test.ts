@@ -94,7 +94,7 @@ describe('reconnect: the API server unreachable for a while, then back', () => {
   }
 
   /**
-   * Starts a cell that prints and then sleeps, takes the API server down at its first output, and
+   * Starts a cell that prints and then sleeps, takes the API server down at its printed line, and
    * resolves once it is down (after a refused reconnection) with the cell's outcome to come
    * (wrapped: an async function would wait for a promise it returns).
    */
@@ -105,7 +105,11 @@ describe('reconnect: the API server unreachable for a while, then back', () => {
     const code = 'print("started", flush=True)\nimport time\ntime.sleep(600)';
     const running = kernel
       .executeCodeBlocks([{ language: 'python', code }], {
-        onOutput: () => {
+        // At its printed line: the kernel's echo of the code (execute_input) may come first.
+        onOutput: (event) => {
+          if (event.type !== 'stream') {
+            return;
+          }
           outageBegun ??= emulator.faults.takeApiServerDown().then((down) => {
             outage = down;
           });
