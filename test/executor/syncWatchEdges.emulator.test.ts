@@ -34,6 +34,16 @@ describe('folder watches: what they cannot see makes a sync walk', () => {
       root,
       join(scratch, `remote-${++folders}`),
     );
+  /** A synced file rewritten with the same size and mtime (two writes within one clock tick). */
+  const syncedThenRewrittenInOneTick = async () => {
+    const dir = freshDir();
+    writeTree(dir, { 'data.csv': 'a,1\n' });
+    utimesSync(join(dir, 'data.csv'), tick, tick);
+    const first = await executor.syncWorkspace(dir);
+    writeFileSync(join(dir, 'data.csv'), 'b,2\n');
+    utimesSync(join(dir, 'data.csv'), tick, tick);
+    return { dir, first };
+  };
   const newExecutor = () =>
     new PodCommandLineCodeExecutor({ kubeconfig: emulator.kubeconfigPath, startupTimeout: 30 });
 
@@ -82,12 +92,7 @@ with open(os.path.join(sys.argv[1], 'victim.txt'), 'w') as f: f.write('new conte
   });
 
   test('a same-size, same-mtime rewrite is still compared by content when the sync walks', async () => {
-    const dir = freshDir();
-    writeTree(dir, { 'data.csv': 'a,1\n' });
-    utimesSync(join(dir, 'data.csv'), tick, tick);
-    const first = await executor.syncWorkspace(dir);
-    writeFileSync(join(dir, 'data.csv'), 'b,2\n');
-    utimesSync(join(dir, 'data.csv'), tick, tick);
+    const { dir, first } = await syncedThenRewrittenInOneTick();
     // A new file: this sync walks.
     writeFileSync(join(dir, 'other.txt'), 'x\n');
     const result = await executor.syncWorkspace(dir);
@@ -96,12 +101,7 @@ with open(os.path.join(sys.argv[1], 'victim.txt'), 'w') as f: f.write('new conte
   });
 
   test('a same-size, same-mtime rewrite whose sync failed is sent by the next one', async () => {
-    const dir = freshDir();
-    writeTree(dir, { 'data.csv': 'a,1\n' });
-    utimesSync(join(dir, 'data.csv'), tick, tick);
-    const first = await executor.syncWorkspace(dir);
-    writeFileSync(join(dir, 'data.csv'), 'b,2\n');
-    utimesSync(join(dir, 'data.csv'), tick, tick);
+    const { dir, first } = await syncedThenRewrittenInOneTick();
     // A file where the remote root should be: the next sync fails after it took the events.
     await inPod(
       emulator.kubeconfigPath,
