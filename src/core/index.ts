@@ -138,3 +138,5 @@ export {
   type SyncProgress,
   type SyncResult,
 } from './workspaceSync/index.ts';
+export { cellAt, hasCellMarkers, pythonCells, type PythonCell } from './pythonCells.ts';
+export { mapCellTraceback, type CellOrigin } from './cellTraceback.ts';
