@@ -27,6 +27,11 @@ export interface PodRunnerSettings {
   sync: { enabled: boolean; exclude: string[]; maxFileBytes: number };
   /** Run File's working directory: the synced folder's root, or the file's own folder. */
   runFile: { cwd: 'root' | 'file' };
+  /**
+   * `# %%` cells of Python files: code lenses (Run Cell, Run Above, Run Below) and Shift+Enter
+   * running the current cell in the Interactive Window.
+   */
+  interactiveWindow: { codeLenses: boolean; shiftEnter: boolean };
   /** Named pod set-ups; the window uses one of them, or none (the settings alone). */
   profiles: PodProfile[];
 }
@@ -52,12 +57,14 @@ export const reconnectSettings = [
 
 /** The keys of `settingKeys`: a setting of a group (`sync.exclude`) fills a field of its object. */
 type SettingKey =
-  | Exclude<keyof PodRunnerSettings, 'sync' | 'runFile'>
+  | Exclude<keyof PodRunnerSettings, 'sync' | 'runFile' | 'interactiveWindow'>
   | 'autoRemove'
   | 'sync.enabled'
   | 'sync.exclude'
   | 'sync.maxFileSizeMB'
-  | 'runFile.cwd';
+  | 'runFile.cwd'
+  | 'interactiveWindow.codeLenses'
+  | 'interactiveWindow.shiftEnter';
 
 export const settingKeys = [
   'kubeconfig',
@@ -82,6 +89,8 @@ export const settingKeys = [
   'sync.exclude',
   'sync.maxFileSizeMB',
   'runFile.cwd',
+  'interactiveWindow.codeLenses',
+  'interactiveWindow.shiftEnter',
   'profiles',
 ] as const satisfies readonly SettingKey[];
 
@@ -129,18 +138,23 @@ const specOrPath = (raw: Raw, key: string): string | Record<string, unknown> | u
 
 const megabyte = 1024 * 1024;
 
+const flag = (raw: Raw, key: string, fallback: boolean): boolean => {
+  const value = raw[key] ?? fallback;
+  if (typeof value !== 'boolean') {
+    throw new OptionError(
+      `podRunner.${key}`,
+      `expected true or false, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+};
+
 const syncSettings = (raw: Raw): PodRunnerSettings['sync'] => {
   const exclude = raw['sync.exclude'] ?? [];
   if (!Array.isArray(exclude) || exclude.some((glob) => typeof glob !== 'string')) {
     throw new OptionError('podRunner.sync.exclude', 'expected a list of glob strings');
   }
-  const enabled = raw['sync.enabled'] ?? true;
-  if (typeof enabled !== 'boolean') {
-    throw new OptionError(
-      'podRunner.sync.enabled',
-      `expected true or false, got ${typeof enabled}`,
-    );
-  }
+  const enabled = flag(raw, 'sync.enabled', true);
   const maxFileSizeMB = raw['sync.maxFileSizeMB'] ?? 50;
   if (typeof maxFileSizeMB !== 'number' || !(maxFileSizeMB > 0) || maxFileSizeMB > 1_048_576) {
     throw new OptionError(
@@ -234,6 +248,10 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     idleTimeoutMinutes,
     sync: syncSettings(raw),
     runFile: { cwd: runFileCwd(raw) },
+    interactiveWindow: {
+      codeLenses: flag(raw, 'interactiveWindow.codeLenses', true),
+      shiftEnter: flag(raw, 'interactiveWindow.shiftEnter', false),
+    },
     profiles: parseProfiles(raw.profiles),
   };
 }

@@ -92,11 +92,17 @@ export class NotebookCellQueues implements vscode.Disposable {
   private readonly queues = new Map<string, NotebookQueue>();
   private readonly subscriptions: vscode.Disposable[] = [];
 
+  /** One controller per notebook type it serves (a notebook, an Interactive Window). */
+  private readonly controllers: readonly vscode.NotebookController[];
+
   constructor(
-    private readonly controller: vscode.NotebookController,
+    controllers: vscode.NotebookController | readonly vscode.NotebookController[],
     runner: CellRunner,
   ) {
-    controller.executeHandler = (cells, notebook) => this.enqueue(cells, notebook, runner, true);
+    this.controllers = Array.isArray(controllers) ? controllers : [controllers];
+    for (const controller of this.controllers) {
+      controller.executeHandler = (cells, notebook) => this.enqueue(cells, notebook, runner, true);
+    }
     vscode.workspace.onDidCloseNotebookDocument(
       (notebook) => this.cancel(notebook),
       null,
@@ -131,7 +137,10 @@ export class NotebookCellQueues implements vscode.Disposable {
     };
     try {
       for (const cell of cells) {
-        const run = new CellRun(cell, this.controller.createNotebookCellExecution(cell));
+        const run = new CellRun(
+          cell,
+          this.controllerFor(notebook).createNotebookCellExecution(cell),
+        );
         queue.runs.add(run);
         queue.tail = queue.tail
           .then(() => run.run(runner, clearOutput))
@@ -144,6 +153,13 @@ export class NotebookCellQueues implements vscode.Disposable {
       // VS Code refused an execution (the cell runs already): no empty queue stays behind.
       forgetIfEmpty();
     }
+  }
+
+  private controllerFor(notebook: vscode.NotebookDocument): vscode.NotebookController {
+    return (
+      this.controllers.find((controller) => controller.notebookType === notebook.notebookType) ??
+      this.controllers[0]!
+    );
   }
 
   /** Cancels every queued and running cell of the notebook. */

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { isCancellation } from './cancellation.ts';
 import { selectContext, selectNamespace } from './clusterPickers.ts';
 import { clusterTargetOf } from './config.ts';
+import { runAndAdvance, runCells, runFileCells, runSelectionCell } from './cellCommands.ts';
 import type { ManagedPod } from '../core/index.ts';
 import type { Ctx } from './ctx.ts';
 import { loadCore } from './lazyCore.ts';
@@ -9,10 +10,12 @@ import { showPodLogs } from './podLogs.ts';
 import { openPodShell } from './podShell.ts';
 import { pickPod, type PodKind } from './podTargets.ts';
 import { codeFromEditor, runInPod } from './runInPod.ts';
-import { podRunnerStatus } from './statusBar.ts';
+import { kernelsText, podRunnerStatus } from './statusBar.ts';
 import { downloadFromPodCommand, syncWorkspaceCommand } from './syncCommands.ts';
 
 type Command = (...args: unknown[]) => unknown;
+
+const cellsFailed = 'cannot run in the Interactive Window';
 
 /** Every contributed command, as a factory of its handler over the window's context. */
 export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
@@ -38,9 +41,9 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
     guarded(ctx, 'cannot restart the executor pod', () => ctx.executor.restart()),
   startKernelPod: (ctx) => () =>
     guarded(ctx, 'cannot start the kernel pod', () => ctx.kernels.ensureServer()),
-  restartKernel: (ctx) => () =>
+  restartKernel: (ctx) => (target) =>
     guarded(ctx, 'cannot restart the kernel', async () => {
-      const notebook = vscode.window.activeNotebookEditor?.notebook;
+      const notebook = toolbarNotebook(target) ?? vscode.window.activeNotebookEditor?.notebook;
       if (notebook) {
         await ctx.kernels.restartKernel(notebook);
       }
@@ -58,6 +61,19 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
       return target && openPodShell(ctx, target);
     }),
   reapOrphans: (ctx) => () => guarded(ctx, 'cannot delete orphaned pods', () => reapOrphans(ctx)),
+  runCell: (ctx) => (uri, line) =>
+    guarded(ctx, cellsFailed, () => runCells(ctx, uri, line, 'cell')),
+  runCellsAbove: (ctx) => (uri, line) =>
+    guarded(ctx, cellsFailed, () => runCells(ctx, uri, line, 'above')),
+  runCellAndBelow: (ctx) => (uri, line) =>
+    guarded(ctx, cellsFailed, () => runCells(ctx, uri, line, 'below')),
+  runCurrentCell: (ctx) => () =>
+    guarded(ctx, cellsFailed, () => runCells(ctx, undefined, undefined, 'cell')),
+  runCurrentCellAndAdvance: (ctx) => () => guarded(ctx, cellsFailed, () => runAndAdvance(ctx)),
+  runFileInInteractiveWindow: (ctx) => (uri) =>
+    guarded(ctx, cellsFailed, () => runFileCells(ctx, uri)),
+  runSelectionInInteractiveWindow: (ctx) => () =>
+    guarded(ctx, cellsFailed, () => runSelectionCell(ctx)),
   syncWorkspace: (ctx) => () =>
     guarded(ctx, 'cannot sync the workspace', () => syncWorkspaceCommand(ctx)),
   downloadFromPod: (ctx) => (remotePath, localDir, kind, overwrite) =>
@@ -76,6 +92,22 @@ export function registerCommands(ctx: Ctx): void {
   for (const [name, factory] of Object.entries(commandFactories)) {
     ctx.push(vscode.commands.registerCommand(`podRunner.${name}`, factory(ctx)));
   }
+}
+
+/**
+ * The notebook (or Interactive Window) whose toolbar ran a command: VS Code passes its editor's
+ * notebook URI.
+ */
+function toolbarNotebook(argument: unknown): vscode.NotebookDocument | undefined {
+  const uri =
+    typeof argument === 'object' && argument !== null && 'notebookEditor' in argument
+      ? (argument.notebookEditor as { notebookUri?: unknown }).notebookUri
+      : undefined;
+  return uri instanceof vscode.Uri
+    ? vscode.workspace.notebookDocuments.find(
+        (notebook) => notebook.uri.toString() === uri.toString(),
+      )
+    : undefined;
 }
 
 /** The optional argument of the shell and log commands: which pod, instead of asking. */
@@ -149,7 +181,7 @@ async function managePods(ctx: Ctx): Promise<void> {
     .map(([, label, command]) => ({ label, command: `podRunner.${command}` }));
   const status = podRunnerStatus(ctx);
   const picked = await vscode.window.showQuickPick(items, {
-    title: `Pod Runner · executor pod: ${status.executor} · kernel pod: ${status.kernel}`,
+    title: `Pod Runner · executor pod: ${status.executor} · kernel pod: ${status.kernel} (${kernelsText(status.kernels)})`,
   });
   if (picked) {
     await vscode.commands.executeCommand(picked.command);

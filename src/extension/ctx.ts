@@ -5,6 +5,7 @@ import { ExecutorSession } from './executorSession.ts';
 import { KeptPods } from './keptPods.ts';
 import { LeftoverPods } from './leftoverPods.ts';
 import { windowPodLabels } from './windowIdentity.ts';
+import { InteractiveWindows } from './interactiveWindows.ts';
 import { KernelController } from './kernelController.ts';
 import { channelLogger } from './logging.ts';
 import { PodLogsProvider, podLogsScheme } from './podLogs.ts';
@@ -33,6 +34,8 @@ export class Ctx implements vscode.Disposable {
   readonly keptPods: KeptPods;
   /** The executor pod (Run Selection, Run File, the API, stateless notebook cells). */
   readonly executor = new ExecutorSession(this);
+  /** Each `.py` file's Interactive Window, run on the gateway pod's kernels. */
+  readonly interactive: InteractiveWindows;
   /** The gateway-pod notebook controller and its kernels. */
   readonly kernels = new KernelController(this);
   readonly podLogs = new PodLogsProvider(this);
@@ -43,12 +46,14 @@ export class Ctx implements vscode.Disposable {
 
   constructor(readonly extension: vscode.ExtensionContext) {
     extension.subscriptions.push(this);
+    this.interactive = new InteractiveWindows(extension.extension.id);
     this.keptPods = new KeptPods(this, extension.workspaceState);
     this.disposables.push(
       this.keptPods,
       this.output,
       this.executor,
       this.kernels,
+      this.interactive,
       this.profiles,
       this.podLogs,
       vscode.workspace.registerTextDocumentContentProvider(podLogsScheme, this.podLogs),

@@ -4,6 +4,7 @@ import { registerCommands } from './commands.ts';
 import { Ctx } from './ctx.ts';
 import { createStatelessController } from './statelessController.ts';
 import { createStatusBar } from './statusBar.ts';
+import { registerCellLenses } from './cellCommands.ts';
 
 let current: Ctx | undefined;
 
@@ -12,7 +13,7 @@ export function activate(context: vscode.ExtensionContext): PodRunnerApi {
   const ctx = new Ctx(context);
   current = ctx;
   registerCommands(ctx);
-  ctx.push(createStatelessController(ctx), createStatusBar(ctx));
+  ctx.push(createStatelessController(ctx), createStatusBar(ctx), registerCellLenses(ctx));
   // The status bar shows the pods the last window kept as soon as the window opens.
   void ctx.keptPods.discover();
   ctx.logger.info('Pod Runner activated');

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type {
+  CellOrigin,
   KernelOutputEvent,
   OutputStream,
   PodJupyterCodeExecutor,
@@ -21,6 +22,7 @@ import type { PodStateHolder } from './podState.ts';
 import type { KeptKernel } from './keptPods.ts';
 import { codeHashOf, recordedCell } from './runningCell.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
+import { cellOriginOf, interactiveSuffix, kernelControllerId } from './interactiveWindows.ts';
 
 type KernelCtx = Pick<
   Ctx,
@@ -32,6 +34,7 @@ type KernelCtx = Pick<
   | 'workspaceSync'
   | 'output'
   | 'profiles'
+  | 'interactive'
 >;
 
 /** A notebook's kernel, tied to the gateway server it was started on. */
@@ -40,6 +43,12 @@ interface NotebookKernel {
   kernel: Promise<PodJupyterCodeExecutor>;
   /** The kernel's working directory in the pod, once set (it keeps it across restarts). */
   workingDirectory?: string;
+  /** Where the code of the cells run from a `.py` file came from, by execution count. */
+  origins: Map<number, CellOrigin>;
+  /** Whether its kind is interactive (an Interactive Window's) or a notebook's. */
+  interactive: boolean;
+  /** Whether it is recorded for the next window, which may then use it again. */
+  recorded: boolean;
 }
 
 /**
@@ -49,7 +58,8 @@ interface NotebookKernel {
  * controller ("Kubernetes kernel — gpu-large", `profile` given) always uses that profile.
  */
 export class KernelController implements vscode.Disposable {
-  private readonly controller: vscode.NotebookController;
+  /** The same kernels for notebooks and for Interactive Windows. */
+  private readonly controllers: vscode.NotebookController[];
   private readonly gateway: PodSession<PodJupyterServer>;
   /** One kernel per open notebook, by notebook URI; removed when the notebook closes. */
   private readonly kernels = new Map<string, NotebookKernel>();
@@ -63,19 +73,23 @@ export class KernelController implements vscode.Disposable {
    */
   private readonly keepable: boolean;
   private readonly idle = new IdleStopCheck();
+  private readonly kernelsChanged = new vscode.EventEmitter<void>();
 
   constructor(
     private readonly ctx: KernelCtx,
     profile?: string,
   ) {
     this.keepable = profile === undefined;
-    this.controller = vscode.notebooks.createNotebookController(
-      profile === undefined ? 'pod-runner-kernel' : `pod-runner-kernel-profile-${profile}`,
-      'jupyter-notebook',
+    const id =
+      profile === undefined ? kernelControllerId : `${kernelControllerId}-profile-${profile}`;
+    const label =
       profile === undefined
         ? 'Kubernetes kernel (Jupyter gateway pod)'
-        : `Kubernetes kernel — ${profile}`,
-    );
+        : `Kubernetes kernel — ${profile}`;
+    this.controllers = [
+      vscode.notebooks.createNotebookController(id, 'jupyter-notebook', label),
+      vscode.notebooks.createNotebookController(`${id}${interactiveSuffix}`, 'interactive', label),
+    ];
     this.gateway = new PodSession({
       kind: profile === undefined ? 'kernel pod' : `kernel pod (profile ${profile})`,
       create: () => createServer(ctx, this.gateway.status, profile),
@@ -88,21 +102,23 @@ export class KernelController implements vscode.Disposable {
         ctx.leftovers.afterPodStart();
       },
     });
-    this.controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
-    if (profile !== undefined) {
-      const settings = ctx.settings;
-      const own = settings.profiles.find((candidate) => candidate.name === profile);
-      this.controller.detail = own && summary(own);
+    const own =
+      profile === undefined
+        ? undefined
+        : ctx.settings.profiles.find((candidate) => candidate.name === profile);
+    for (const controller of this.controllers) {
+      controller.description = 'A stateful Python kernel in a Jupyter kernel gateway pod';
+      controller.detail = own && summary(own);
+      controller.supportedLanguages = ['python'];
+      controller.supportsExecutionOrder = true;
     }
-    this.controller.supportedLanguages = ['python'];
-    this.controller.supportsExecutionOrder = true;
     // Cancelling a cell aborts its signal; the executor turns that into a kernel interrupt
     // once the code runs. (An interruptHandler would replace the cells' cancellation tokens.)
-    this.queues = new NotebookCellQueues(this.controller, (cell, execution, signal) =>
+    this.queues = new NotebookCellQueues(this.controllers, (cell, execution, signal) =>
       this.runCell(cell, execution, signal),
     );
     // A cell that ran when the last window closed is followed again once its notebook is here.
-    this.controller.onDidChangeSelectedNotebooks(
+    this.controllers[0]!.onDidChangeSelectedNotebooks(
       ({ notebook, selected }) => selected && this.resumeRunningCell(notebook),
       null,
       this.subscriptions,
@@ -118,6 +134,16 @@ export class KernelController implements vscode.Disposable {
 
   get status(): PodStateHolder {
     return this.gateway.status;
+  }
+
+  /** Fires when a kernel starts or stops. */
+  readonly onDidChangeKernels = this.kernelsChanged.event;
+
+  /** The kernels running for this window's notebooks and Interactive Windows. */
+  get kernelCounts(): { notebooks: number; interactive: number } {
+    const entries = [...this.kernels.values()];
+    const interactive = entries.filter((entry) => entry.interactive).length;
+    return { notebooks: entries.length - interactive, interactive };
   }
 
   /** The gateway pod's name, once it runs. */
@@ -140,8 +166,10 @@ export class KernelController implements vscode.Disposable {
     if (entry && entry.server === this.gateway.running) {
       const kernel = await entry.kernel;
       await kernel.restart();
+      // The execution counts start again at 1: the cells they named are gone.
+      entry.origins.clear();
       // A kernel that had died is replaced by a new one, with a new id.
-      await this.recordKernel(notebook.uri.toString(), entry.server, kernel);
+      await this.recordKernel(notebook, entry.server, kernel);
     }
   }
 
@@ -154,12 +182,14 @@ export class KernelController implements vscode.Disposable {
   async stop(force = true): Promise<void> {
     const kernels = [...this.kernels.values()];
     this.kernels.clear();
+    this.kernelsChanged.fire();
     const remove =
       force || !this.keepable || readCleanupSettings().cleanupPolicy === 'deleteOnClose';
     if (!remove) {
       // Detached before their cells are cancelled, so no cell is interrupted: each runs on.
       this.detached = true;
-      await Promise.all(kernels.map((entry) => this.stopKernel(entry, false)));
+      // A kernel no window finds again (an Interactive Window's) is stopped.
+      await Promise.all(kernels.map((entry) => this.stopKernel(entry, !entry.recorded)));
     }
     await this.gateway.close(async (server) => {
       if (!remove) {
@@ -180,13 +210,16 @@ export class KernelController implements vscode.Disposable {
     for (const subscription of this.subscriptions) {
       subscription.dispose();
     }
-    this.controller.dispose();
+    this.controllers.forEach((controller) => controller.dispose());
     this.gateway.dispose();
+    this.kernelsChanged.dispose();
   }
 
   /** Shows the cell the last window left running as running again, with what it outputs. */
   private resumeRunningCell(notebook: vscode.NotebookDocument): void {
-    const kept = this.keepable ? this.ctx.keptPods.kernelOf(notebook.uri.toString()) : undefined;
+    const kept = this.recorded(notebook)
+      ? this.ctx.keptPods.kernelOf(notebook.uri.toString())
+      : undefined;
     const running = kept?.running;
     if (!kept || !running) {
       return;
@@ -243,8 +276,9 @@ export class KernelController implements vscode.Disposable {
         text: `Pod Runner: ${stopped}; this cell runs on a new kernel pod, without the old one's variables.\n`,
       });
     }
-    const { remoteToLocal } = await loadCore();
+    const { remoteToLocal, mapCellTraceback } = await loadCore();
     const toLocal = (text: string) => remoteToLocal(text, server.syncedFolders);
+    const origin = cellOriginOf(cell);
     const streams = new StreamLineMappers<OutputStream>(toLocal, (name, text) =>
       output.write({ type: 'stream', name, text }),
     );
@@ -253,7 +287,19 @@ export class KernelController implements vscode.Disposable {
       result = await this.gateway.use(server, async () => {
         const options = {
           signal,
-          onOutput: (event: KernelOutputEvent) => writeMapped(event, streams, toLocal, output),
+          onOutput: (event: KernelOutputEvent) => {
+            if (event.type === 'execute_input' && origin && event.executionCount !== null) {
+              entry.origins.set(event.executionCount, origin);
+            }
+            writeMapped(
+              event.type === 'error' && entry.origins.size > 0
+                ? { ...event, traceback: mapCellTraceback(event.traceback, entry.origins) }
+                : event,
+              streams,
+              toLocal,
+              output,
+            );
+          },
         };
         if (resumed) {
           if (kernel.kernelId !== resumed.kernelId) {
@@ -305,16 +351,18 @@ export class KernelController implements vscode.Disposable {
     kernel: PodJupyterCodeExecutor,
     signal: AbortSignal,
   ): Promise<void> {
+    // An Interactive Window runs its file's cells: the file's folder is the notebook's.
+    const source = this.ctx.interactive.sourceOf(notebook) ?? notebook.uri;
     const project = await this.ctx.workspaceSync.syncNotebook(
       entry.server,
-      notebook,
+      source,
       signal,
       (text) => this.ctx.output.write(text),
     );
     if (!project) {
       return;
     }
-    const directory = remoteFolderOf(project, notebook.uri.fsPath);
+    const directory = remoteFolderOf(project, source.fsPath);
     if (entry.workingDirectory !== directory) {
       await kernel.setWorkingDirectory(directory, { importRoots: [project.root] });
       entry.workingDirectory = directory;
@@ -334,10 +382,22 @@ export class KernelController implements vscode.Disposable {
       if (entry) {
         void this.stopKernel(entry);
       }
-      const started: NotebookKernel = { server, kernel: this.kernelOn(server, key) };
+      const started: NotebookKernel = {
+        server,
+        kernel: this.kernelOn(server, notebook),
+        origins: new Map(),
+        interactive: notebook.notebookType === 'interactive',
+        recorded: this.recorded(notebook),
+      };
       // A kernel that failed to start is forgotten, so the next cell tries again.
-      started.kernel.catch(() => this.kernels.get(key) === started && this.kernels.delete(key));
+      started.kernel.catch(() => {
+        if (this.kernels.get(key) === started) {
+          this.kernels.delete(key);
+          this.kernelsChanged.fire();
+        }
+      });
       this.kernels.set(key, started);
+      this.kernelsChanged.fire();
       entry = started;
     }
     await entry.kernel;
@@ -350,10 +410,10 @@ export class KernelController implements vscode.Disposable {
    */
   private async kernelOn(
     server: PodJupyterServer,
-    notebook: string,
+    document: vscode.NotebookDocument,
   ): Promise<PodJupyterCodeExecutor> {
-    // A profile's kernels are not recorded: the notebook's record is its default kernel's.
-    const recorded = this.keepable
+    const notebook = document.uri.toString();
+    const recorded = this.recorded(document)
       ? await this.ctx.keptPods.recordedKernels(notebook, server.podName, server.notebookKernels)
       : [];
     const { ExecutorStateError } = await loadCore();
@@ -361,7 +421,7 @@ export class KernelController implements vscode.Disposable {
       try {
         const attached = await this.startKernel(server, kept);
         // Both records name it now (the pod's may have been the only one).
-        await this.recordKernel(notebook, server, attached);
+        await this.recordKernel(document, server, attached);
         return attached;
       } catch (error) {
         // Only a kernel the server does not have is gone; any other failure may leave it running.
@@ -379,19 +439,28 @@ export class KernelController implements vscode.Disposable {
       void vscode.window.showWarningMessage(`Pod Runner: ${message}`);
     }
     const started = await this.startKernel(server);
-    await this.recordKernel(notebook, server, started);
+    await this.recordKernel(document, server, started);
     return started;
   }
 
-  /** Records `notebook`'s kernel for the next window (a profile's kernels are not recorded). */
+  /**
+   * Whether the notebook's kernel is recorded for the next window: a profile's kernels are not
+   * (the notebook's record is its default kernel's), nor an Interactive Window's (untitled, it
+   * is gone with the window).
+   */
+  private recorded(notebook: vscode.NotebookDocument): boolean {
+    return this.keepable && notebook.notebookType === 'jupyter-notebook';
+  }
+
+  /** Records `notebook`'s kernel for the next window, where its kernels are recorded. */
   private async recordKernel(
-    notebook: string,
+    notebook: vscode.NotebookDocument,
     server: PodJupyterServer,
     kernel: PodJupyterCodeExecutor,
   ): Promise<void> {
-    if (this.keepable) {
+    if (this.recorded(notebook)) {
       await this.ctx.keptPods.recordKernel(
-        notebook,
+        notebook.uri.toString(),
         { gateway: server.podName, kernelId: kernel.kernelId!, sessionId: kernel.sessionId! },
         server.notebookKernels,
       );
@@ -422,7 +491,8 @@ export class KernelController implements vscode.Disposable {
     const entry = this.kernels.get(key);
     this.kernels.delete(key);
     if (entry) {
-      if (this.keepable) {
+      this.kernelsChanged.fire();
+      if (this.recorded(notebook)) {
         const server = entry.server.isRunning ? entry.server : undefined;
         await this.ctx.keptPods.forgetKernel(key, server?.notebookKernels);
       }

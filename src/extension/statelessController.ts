@@ -41,7 +41,7 @@ export function createStatelessController(ctx: Ctx): vscode.Disposable {
       const result = await ctx.executor.withPod(signal, async (executor) => {
         const project = await ctx.workspaceSync.syncNotebook(
           executor,
-          cell.notebook,
+          cell.notebook.uri,
           signal,
           (text) => ctx.output.write(text),
         );

@@ -22,6 +22,8 @@ export interface PodRunnerStatus {
   kept: string[];
   /** The status-bar text, icons included. */
   text: string;
+  /** The kernels running in the gateway pod for this window. */
+  kernels: { notebooks: number; interactive: number };
 }
 
 /** A pod's state as shown: `reconnecting…` while its connection waits for the API server. */
@@ -30,11 +32,29 @@ function shownState(holder: PodStateHolder): PodState | 'reconnecting…' {
 }
 
 /** The pod's part of the status-bar text: none for no pod, unless the last window kept one. */
-function podPart(pod: string, holder: PodStateHolder, keptName: string | undefined): string[] {
+function podPart(
+  pod: string,
+  holder: PodStateHolder,
+  keptName: string | undefined,
+  kernels = 0,
+): string[] {
   if (holder.state === 'none') {
     return keptName === undefined ? [] : [`${pod} kept`];
   }
-  return [`${pod} ${shownState(holder)}`];
+  return [`${pod} ${shownState(holder)}${kernels > 0 ? ` (${kernels})` : ''}`];
+}
+
+/** The gateway's kernels: `2 notebooks, 1 Interactive Window`, or `no kernels`. */
+export function kernelsText(counts: { notebooks: number; interactive: number }): string {
+  const parts = [
+    ...(counts.notebooks > 0
+      ? [`${counts.notebooks} notebook${counts.notebooks === 1 ? '' : 's'}`]
+      : []),
+    ...(counts.interactive > 0
+      ? [`${counts.interactive} Interactive Window${counts.interactive === 1 ? '' : 's'}`]
+      : []),
+  ];
+  return parts.length > 0 ? parts.join(', ') : 'no kernels';
 }
 
 export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
@@ -45,13 +65,18 @@ export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
   const waiting = ctx.keptPods.waiting;
   const parts = [
     ...podPart('executor', ctx.executor.status, waiting.executor),
-    ...podPart('kernel', ctx.kernels.status, waiting.gateway),
+    ...podPart('kernel', ctx.kernels.status, waiting.gateway, kernelTotal(ctx)),
   ];
   const profile = ctx.profiles.activeName;
   const icon = reconnecting && shown !== 'error' ? '$(sync~spin)' : icons[shown];
   const text = `${icon} Pod Runner${profile === undefined ? '' : ` (${profile})`}: ${parts.length ? parts.join(' · ') : 'no pods'}`;
   const kept = [waiting.executor, waiting.gateway].filter((name) => name !== undefined);
-  return { executor, kernel, profile, kept, text };
+  return { executor, kernel, profile, kept, text, kernels: ctx.kernels.kernelCounts };
+}
+
+function kernelTotal(ctx: Ctx): number {
+  const { notebooks, interactive } = ctx.kernels.kernelCounts;
+  return notebooks + interactive;
 }
 
 function podLine(
@@ -90,7 +115,7 @@ export function createStatusBar(ctx: Ctx): vscode.Disposable {
     const lines = [
       `**Pod Runner** · ${target}${status.profile === undefined ? '' : ` · profile ${status.profile}`}`,
       podLine('Executor pod', ctx.executor.podName, ctx.executor.status, waiting.executor),
-      podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status, waiting.gateway),
+      `${podLine('Kernel pod', ctx.kernels.podName, ctx.kernels.status, waiting.gateway)} · kernels: ${kernelsText(status.kernels)}`,
       '[Manage Pods](command:podRunner.managePods) · [Select Profile](command:podRunner.selectProfile) · [Select Context](command:podRunner.selectContext) · [Show Logs](command:podRunner.showLogs)',
     ];
     item.tooltip = new vscode.MarkdownString(lines.join('\n\n'));
@@ -113,6 +138,7 @@ export function createStatusBar(ctx: Ctx): vscode.Disposable {
     item,
     ctx.executor.status.onDidChange(update),
     ctx.kernels.status.onDidChange(update),
+    ctx.kernels.onDidChangeKernels(update),
     ctx.profiles.onDidChange(update),
     ctx.keptPods.onDidChange(update),
     vscode.workspace.onDidChangeConfiguration(

@@ -110,17 +110,18 @@ export class WorkspaceSync {
   }
 
   /**
-   * Syncs a notebook's folder before a cell of it runs (nothing when sync is off or the notebook
-   * is not in an open folder). Only a sync that changed something, or skipped a file not reported
-   * before, is reported: a notebook syncs before every cell.
+   * Syncs the folder of a notebook (or of the file an Interactive Window runs), `source`, before
+   * a cell runs (nothing when sync is off or it is not in an open folder). Only a sync that
+   * changed something, or skipped a file not reported before, is reported: a notebook syncs
+   * before every cell.
    */
   async syncNotebook(
     target: SyncTarget,
-    notebook: vscode.NotebookDocument,
+    source: vscode.Uri,
     signal: AbortSignal,
     report: (text: string) => void,
   ): Promise<ProjectFolder | undefined> {
-    const project = projectFolderOf(notebook.uri, this.readSettings(notebook.uri));
+    const project = projectFolderOf(source, this.readSettings(source));
     if (!project) {
       return undefined;
     }
@@ -128,7 +129,7 @@ export class WorkspaceSync {
     const description = this.describe(result);
     const newSkips = description.trimEnd().split('\n').length > 1;
     if (result.sent + result.deleted > 0 || newSkips) {
-      report(`▷ ${vscode.workspace.asRelativePath(notebook.uri)}\n${description}`);
+      report(`▷ ${vscode.workspace.asRelativePath(source)}\n${description}`);
     }
     return project;
   }

@@ -214,6 +214,30 @@ describe('npm start in a browser: the packaged extension in code-server on the e
     await page.locator('.statusbar-item', { hasText: 'Ln 7, Col 1' }).waitFor({ timeout: 10_000 });
   });
 
+  test("Run Cell on analysis.py's # %% cells: the Interactive Window shows the rows and the plot from the kernel pod", async (t) => {
+    if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
+      return;
+    }
+    await step(page, 'interactive-window', async () => {
+      // The notebooks' output frames go with their editors: only the window's are looked at.
+      await runCommand(page, 'View: Close All Editors');
+      await openFile(page, 'analysis.py');
+      for (const cell of [0, 1]) {
+        const lens = page.locator('.codelens-decoration a', { hasText: 'Run Cell' }).nth(cell);
+        await lens.waitFor({ timeout: 30_000 });
+        await lens.click();
+      }
+      const outputs = await frameWith(page, 'img', 180_000);
+      assert.match(
+        await outputs.locator('body').innerText(),
+        /\('plums', 10, 0\.2\)\]/,
+        'the first cell read the data through the imported package',
+      );
+    });
+    await page.waitForTimeout(1000);
+    await saveScreenshot(page, 'interactive-window.png');
+  });
+
   test('Stop Executor Pod and Stop Kernel Pod delete every pod, secret and service the session made', async (t) => {
     if (!requireTool(t, browserAvailable, 'Debian chromium and ripgrep (for code-server)')) {
       return;

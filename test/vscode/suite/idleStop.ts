@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import * as vscode from 'vscode';
 import { listManagedPods } from '../../../src/core/index.ts';
+import { gatewayKernelListing } from './gatewayKernels.ts';
 import {
   cellText,
   check,
@@ -11,8 +10,6 @@ import {
   type HostFeature,
 } from './host.ts';
 
-const run = promisify(execFile);
-
 /** The gateway's kernels as it reports them, and the end of its log: why it did not stop. */
 async function gatewayDiagnosis(kubeconfig: string, name: string): Promise<string> {
   const { CoreV1Api, KubeConfig } = await import('@kubernetes/client-node');
@@ -20,17 +17,8 @@ async function gatewayDiagnosis(kubeconfig: string, name: string): Promise<strin
   config.loadFromFile(kubeconfig);
   const core = config.makeApiClient(CoreV1Api);
   const namespace = config.getContextObject(config.getCurrentContext())?.namespace ?? 'default';
-  const kernels = await run('kubectl', [
-    '--kubeconfig',
-    kubeconfig,
-    'exec',
-    name,
-    '--',
-    'python3',
-    '-c',
-    'import os, urllib.request as u; print(u.urlopen(u.Request("http://127.0.0.1:%s/api/kernels" % os.environ["KG_PORT"], headers={"Authorization": "token " + os.environ["KG_AUTH_TOKEN"]})).read().decode())',
-  ]).then(
-    ({ stdout }) => stdout,
+  const kernels = await gatewayKernelListing(kubeconfig, name).then(
+    (listing) => listing,
     (error: unknown) => `(unreadable: ${String(error)})`,
   );
   const log = await core

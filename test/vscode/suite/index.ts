@@ -7,6 +7,7 @@ import { downloadFeature } from './download.ts';
 import { executorCleanupFeature } from './executorCleanup.ts';
 import { check, type HostFeature } from './host.ts';
 import { idleStopFeature } from './idleStop.ts';
+import { interactiveWindowFeature } from './interactiveWindow.ts';
 import { kernelNotebookFeature } from './kernelNotebook.ts';
 import { kernelStopFeature } from './kernelStop.ts';
 import { leftoverPodsFeature } from './leftoverPods.ts';
@@ -37,6 +38,7 @@ const features: HostFeature[] = [
   tracebacksFeature,
   downloadFeature,
   kernelNotebookFeature,
+  interactiveWindowFeature,
   kernelStopFeature,
   outageFeature,
   podSessionFeature,

@@ -1,0 +1,152 @@
+import { posix } from 'node:path';
+import * as vscode from 'vscode';
+import type { CellOrigin } from '../core/cellTraceback.ts';
+
+/** The gateway kernel's controller id; a profile's and the Interactive Window's add to it. */
+export const kernelControllerId = 'pod-runner-kernel';
+export const interactiveSuffix = '-interactive';
+
+/** A piece of a `.py` file to run in its Interactive Window. */
+export interface FileCell {
+  kind: 'code' | 'markdown';
+  text: string;
+  /** 0-based line of the file where `text` starts: error lines of the cell are counted from it. */
+  bodyLine: number;
+}
+
+/** The file and line a cell's code came from, as the cell's metadata carries it. */
+export function cellOriginOf(cell: vscode.NotebookCell): CellOrigin | undefined {
+  const origin: unknown = cell.metadata.podRunner;
+  if (
+    typeof origin === 'object' &&
+    origin !== null &&
+    'file' in origin &&
+    'bodyLine' in origin &&
+    typeof origin.file === 'string' &&
+    typeof origin.bodyLine === 'number'
+  ) {
+    return { file: origin.file, bodyLine: origin.bodyLine };
+  }
+  return undefined;
+}
+
+/**
+ * One Interactive Window per `.py` file, opened with the gateway kernel's controller: each gets
+ * its own kernel in the window's gateway pod (closing the window stops it). Cells are added at
+ * the end of the window and run in order.
+ */
+export class InteractiveWindows implements vscode.Disposable {
+  /** Each file's window (the window's notebook URI), by the file's URI. */
+  private readonly windows = new Map<string, vscode.Uri>();
+  /** Each window's file, by the window's notebook URI. */
+  private readonly files = new Map<string, vscode.Uri>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(private readonly extensionId: string) {
+    vscode.workspace.onDidCloseNotebookDocument(
+      (notebook) => this.forget(notebook.uri),
+      null,
+      this.subscriptions,
+    );
+  }
+
+  /** The controller an Interactive Window of Pod Runner opens with, as VS Code names it. */
+  get controllerId(): string {
+    return `${this.extensionId}/${kernelControllerId}${interactiveSuffix}`;
+  }
+
+  /** The `.py` file whose cells an Interactive Window runs, if it is one of these. */
+  sourceOf(notebook: vscode.NotebookDocument): vscode.Uri | undefined {
+    return notebook.notebookType === 'interactive'
+      ? this.files.get(notebook.uri.toString())
+      : undefined;
+  }
+
+  /** The file's Interactive Window, if it is open. */
+  windowOf(file: vscode.Uri): vscode.NotebookDocument | undefined {
+    const window = this.windows.get(file.toString());
+    return window && openNotebook(window);
+  }
+
+  /**
+   * Adds `cells` to the file's Interactive Window (opened beside the editor when it is not) and
+   * runs the code cells among them; resolves once their runs are queued.
+   */
+  async run(file: vscode.Uri, cells: readonly FileCell[]): Promise<vscode.NotebookDocument> {
+    const notebook = await this.windowFor(file);
+    const first = notebook.cellCount;
+    const edit = new vscode.WorkspaceEdit();
+    edit.set(notebook.uri, [
+      vscode.NotebookEdit.insertCells(
+        first,
+        cells.map((cell) => cellData(file, cell)),
+      ),
+    ]);
+    if (!(await vscode.workspace.applyEdit(edit))) {
+      throw new Error(`cannot add cells to the Interactive Window of ${file.fsPath}`);
+    }
+    const ranges = cells.flatMap((cell, index) =>
+      cell.kind === 'code' ? [{ start: first + index, end: first + index + 1 }] : [],
+    );
+    if (ranges.length > 0) {
+      await vscode.commands.executeCommand('notebook.cell.execute', {
+        ranges,
+        document: notebook.uri,
+      });
+    }
+    return notebook;
+  }
+
+  dispose(): void {
+    for (const subscription of this.subscriptions) {
+      subscription.dispose();
+    }
+  }
+
+  private async windowFor(file: vscode.Uri): Promise<vscode.NotebookDocument> {
+    const open = this.windowOf(file);
+    const opened = await vscode.commands.executeCommand<{
+      notebookUri: vscode.Uri;
+      notebookEditor?: vscode.NotebookEditor;
+    }>(
+      'interactive.open',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      open?.uri,
+      this.controllerId,
+      `Pod Runner: ${posix.basename(file.path)}`,
+    );
+    const notebook = opened.notebookEditor?.notebook ?? openNotebook(opened.notebookUri);
+    if (!notebook) {
+      throw new Error(`the Interactive Window of ${file.fsPath} did not open`);
+    }
+    if (!open) {
+      this.windows.set(file.toString(), notebook.uri);
+      this.files.set(notebook.uri.toString(), file);
+    }
+    return notebook;
+  }
+
+  private forget(window: vscode.Uri): void {
+    const file = this.files.get(window.toString());
+    this.files.delete(window.toString());
+    if (file && this.windows.get(file.toString())?.toString() === window.toString()) {
+      this.windows.delete(file.toString());
+    }
+  }
+}
+
+function openNotebook(uri: vscode.Uri): vscode.NotebookDocument | undefined {
+  return vscode.workspace.notebookDocuments.find(
+    (notebook) => notebook.uri.toString() === uri.toString(),
+  );
+}
+
+function cellData(file: vscode.Uri, cell: FileCell): vscode.NotebookCellData {
+  const data =
+    cell.kind === 'code'
+      ? new vscode.NotebookCellData(vscode.NotebookCellKind.Code, cell.text, 'python')
+      : new vscode.NotebookCellData(vscode.NotebookCellKind.Markup, cell.text, 'markdown');
+  const origin: CellOrigin = { file: file.fsPath, bodyLine: cell.bodyLine };
+  data.metadata = { podRunner: origin };
+  return data;
+}
