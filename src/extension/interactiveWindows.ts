@@ -40,6 +40,8 @@ export class InteractiveWindows implements vscode.Disposable {
   private readonly windows = new Map<string, vscode.Uri>();
   /** Each window's file, by the window's notebook URI. */
   private readonly files = new Map<string, vscode.Uri>();
+  /** A window being opened, by the file's URI: a second run meanwhile waits for the same one. */
+  private readonly opening = new Map<string, Promise<vscode.NotebookDocument>>();
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(private readonly extensionId: string) {
@@ -103,7 +105,18 @@ export class InteractiveWindows implements vscode.Disposable {
     }
   }
 
-  private async windowFor(file: vscode.Uri): Promise<vscode.NotebookDocument> {
+  private windowFor(file: vscode.Uri): Promise<vscode.NotebookDocument> {
+    const key = file.toString();
+    const pending = this.opening.get(key);
+    if (pending) {
+      return pending;
+    }
+    const opened = this.openWindow(file).finally(() => this.opening.delete(key));
+    this.opening.set(key, opened);
+    return opened;
+  }
+
+  private async openWindow(file: vscode.Uri): Promise<vscode.NotebookDocument> {
     const open = this.windowOf(file);
     const opened = await vscode.commands.executeCommand<{
       notebookUri: vscode.Uri;
