@@ -43,9 +43,10 @@ const headerForms: readonly HeaderForm[] = [
     rewrite: (groups, file, fileLine) => `${groups.head}"${file}"${groups.middle}${fileLine}`,
   },
   {
-    // IPython 7: `<ipython-input-3-…> in f()`, without the line.
+    // IPython 7: `<ipython-input-3-…> in f()`; its file frames name just the path, so does this
+    // (a `File` header would make VS Code link the next file frame's lines to this file).
     pattern: withColours(String.raw`(?<head>SGR)<ipython-input-(?<count>\d+)-\w+>`),
-    rewrite: (groups, file, fileLine) => fileForm('', groups.head!, file, fileLine),
+    rewrite: (groups, file) => `${groups.head}${file}`,
   },
 ];
 
