@@ -47,12 +47,15 @@ function cellFile(cells: Fixture['cells'], fillerLines: number) {
   return { lines: source.split('\n'), origins };
 }
 
-// The notebook error renderer's patterns for context lines: the current one and an older one.
+// The notebook error renderer's patterns for context lines: the current one, and an older one
+// that only knows IPython 8's colours (`\x1b[0m` after the number).
 const fileHeader = /File\s+(?:\u001b\[.+?m)?(.+):(\d+)/;
 const rendererNumberedLines = [
   /^((?:\u001b\[.+?m|\s|-|>)*)(\d+)(?:\u001b\[.+?m)*( .*)/,
   /^((?:\u001b\[.+?m)?[ \->]+?)(\d+)(?:\u001b\[0m)?( .*)/,
 ];
+const rendererPatternsFor = (ipython: string) =>
+  ipython.startsWith('8.') ? rendererNumberedLines : rendererNumberedLines.slice(0, 1);
 
 /** The renderer's cell headers (IPython ≥ 8.5 and 8.0–8.4), after which it links to cells instead. */
 const cellHeaderForRenderer =
@@ -76,7 +79,8 @@ function rendererLinks(stack: string, numberedLine: RegExp): { target: string; c
   return links;
 }
 
-const numberedText = /^[ \->]*(\d+) (.*)$/;
+/** A context line without colours; IPython 9 glues a `(...)` gap to the line after it. */
+const numberedText = /^(?: *\(\.\.\.\))?[ \->]*(\d+) (.*)$/;
 
 /** The numbered lines (number, code) of the frames whose header line matches `header`. */
 function framesLines(stack: string, header: RegExp): { number: number; code: string }[] {
@@ -117,7 +121,7 @@ for (const fillerLines of [0, 995]) {
       const numbered = stripAnsi(stack)
         .split('\n')
         .filter((line) => numberedText.test(line));
-      for (const pattern of rendererNumberedLines) {
+      for (const pattern of rendererPatternsFor(ipython)) {
         const links = rendererLinks(stack, pattern);
         // IPython 7 never writes `File` headers, so the renderer links nothing there.
         assert.equal(links.length, ipython.startsWith('7.') ? 0 : numbered.length, name);
@@ -153,25 +157,76 @@ test('IPython 8.5: the header names the file line of the failing line, as IPytho
   ]);
 });
 
-test('a SyntaxError names the file line in the form each IPython version uses', () => {
-  const mapped = (name: string) => {
+const versionSuffix = (fixture: Fixture) => /(-ipython\d+)?\.json$/.exec(fixture.name)![1] ?? '';
+
+/** A header with its path (and line, in any form) blanked, to compare the forms of two headers. */
+function headerForm(header: string, path: string): string {
+  return header
+    .split('\n')[0]!
+    .replace(new RegExp(`${path.replaceAll('.', '\\.')}(:\\d+)?`), 'PATH')
+    .replace(/line (\x1b\[[\d;]*m)?\d+/, 'line $1N')
+    .replace(/,? in .*/, '');
+}
+
+test("every IPython version: a mapped cell header has the form of that IPython's own file headers", () => {
+  for (const scenario of fixtures.filter((candidate) =>
+    candidate.name.startsWith('error-through-module'),
+  )) {
+    const suffix = versionSuffix(scenario);
+    const mapped = mapCellTraceback(scenario.traceback, cellFile(scenario.cells, 0).origins);
+    // Frame 3 is the helpers.py file frame, frame 4 a cell frame.
+    assert.equal(
+      headerForm(mapped[4]!, file),
+      headerForm(scenario.traceback[3]!, '/workspace/proj/helpers.py'),
+      scenario.name,
+    );
+    const syntaxError = fixture(`syntax-error${suffix}`);
+    const realFileSyntaxError = fixture(`syntax-error-in-module${suffix}`).traceback[3]!;
+    const mappedSyntaxError = mapCellTraceback(
+      syntaxError.traceback,
+      cellFile(syntaxError.cells, 0).origins,
+    )[0]!;
+    assert.equal(
+      headerForm(mappedSyntaxError, file),
+      headerForm(realFileSyntaxError, '/workspace/proj/broken.py'),
+      syntaxError.name,
+    );
+    // `c = (3 +)` is line 3 of the cell, which starts at line 2 of the file; IPython 8.0–8.4
+    // names no line for a SyntaxError, and it has no context lines to take one from.
+    const named = /(?::|line \x1b\[[\d;]*m)(\d+)/.exec(mappedSyntaxError.replace(file, ''))?.[1];
+    assert.equal(named, suffix === '-ipython84' ? undefined : '4', syntaxError.name);
+  }
+});
+
+test('a cell frame in a SyntaxError raised by an imported file is mapped; the file frame is not', () => {
+  for (const scenario of fixtures.filter((candidate) =>
+    candidate.name.startsWith('syntax-error-in-module'),
+  )) {
+    const mapped = mapCellTraceback(scenario.traceback, cellFile(scenario.cells, 0).origins);
+    assert.deepEqual(
+      [mapped[0], mapped[1], mapped[3]],
+      [scenario.traceback[0], scenario.traceback[1], scenario.traceback[3]],
+    );
+    assert.match(stripAnsi(mapped[2]!), new RegExp(`^  File "?${file}`), scenario.name);
+    assert.equal(stripAnsi(mapped[2]!).split('\n')[1], '    import broken');
+  }
+});
+
+test('a `(...)` gap in a cell frame is kept, on its own line (IPython 8) or glued to the next (IPython 9)', () => {
+  const frame = (name: string) => {
     const { traceback, cells } = fixture(name);
-    return mapCellTraceback(traceback, cellFile(cells, 0).origins)[0]!.split('\n')[0];
+    return stripAnsi(mapCellTraceback(traceback, cellFile(cells, 0).origins)[2]!).split('\n');
   };
-  // `c = (3 +)` is line 3 of the cell, which starts at line 2 of the file.
-  assert.equal(mapped('syntax-error'), `\x1b[0;36m  File \x1b[0;32m${file}:4\x1b[0;36m\x1b[0m`);
-  assert.equal(
-    mapped('syntax-error-ipython818'),
-    `\x1b[0;36m  File \x1b[0;32m${file}:4\x1b[0;36m\x1b[0m`,
+  const before = ['File PATH:14', '      2 data = [', '      3     0,', '      4     1,'];
+  const after = ['     13 ]', '---> 14 1 / 0', ''];
+  const withPath = (lines: string[]) => lines.map((line) => line.replace('PATH', file));
+  assert.deepEqual(
+    frame('error-after-long-statement'),
+    withPath([...before, '   (...)', '     12     9,', ...after]),
   );
-  assert.equal(
-    mapped('syntax-error-ipython734'),
-    `\x1b[0;36m  File \x1b[0;32m"${file}"\x1b[0;36m, line \x1b[0;32m4\x1b[0m`,
-  );
-  // IPython 8.0–8.4 names no line for a SyntaxError, and it has no context lines to take one from.
-  assert.equal(
-    mapped('syntax-error-ipython84'),
-    `\x1b[0;36m  File \x1b[0;32m${file}\x1b[0;36m\x1b[0m`,
+  assert.deepEqual(
+    frame('error-after-long-statement-ipython918'),
+    withPath([...before, '   (...)     12     9,', ...after]),
   );
 });
 
