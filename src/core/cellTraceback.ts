@@ -13,9 +13,14 @@ interface HeaderForm {
   rewrite(groups: Record<string, string>, file: string, fileLine: number | undefined): string;
 }
 
-/** A regular expression in which `SGR` stands for zero or more ANSI colour codes. */
+/** A regular expression in which `COLOURS` stands for any number of ANSI colour codes, `COLOUR` for one. */
 const withColours = (source: string) =>
-  new RegExp('^' + source.replaceAll('SGR', String.raw`(?:\x1b\[[\d;]*m)*`));
+  new RegExp(
+    '^' +
+      source
+        .replaceAll('COLOURS', String.raw`(?:\x1b\[[\d;]*m)*`)
+        .replaceAll('COLOUR', String.raw`\x1b\[[\d;]*m`),
+  );
 
 /** IPython's own file frame header: `File <colour>path:line` (no line when it is unknown). */
 function fileForm(head: string, colour: string, file: string, fileLine: number | undefined) {
@@ -24,37 +29,51 @@ function fileForm(head: string, colour: string, file: string, fileLine: number |
 
 const headerForms: readonly HeaderForm[] = [
   {
-    // IPython ≥ 8.5: `Cell In [3], line 2` (`In[3]` from 8.6); SyntaxErrors are indented.
+    // IPython 9 colours each word: `Cell In[3], line 2` → `File path:12` in the same colours.
     pattern: withColours(
-      String.raw`(?<head>SGR\s*)Cell (?<colour>SGR)In ?\[(?<count>\d+)\], line (?<line>\d+)`,
+      String.raw`(?<head>COLOURS\s*COLOURS)(?<word>COLOUR)Cell(?<wordEnd>COLOUR)COLOURS COLOURS(?<colour>COLOUR)In\[(?<count>\d+)\]COLOURS, line (?<line>\d+)`,
+    ),
+    rewrite: (groups, file, fileLine) =>
+      `${groups.head}${groups.word}File ${groups.wordEnd}${groups.colour}${file}:${fileLine}`,
+  },
+  {
+    // IPython 8.5+: `Cell In [3], line 2` (`In[3]` from 8.6); SyntaxErrors are indented.
+    pattern: withColours(
+      String.raw`(?<head>COLOURS\s*)Cell (?<colour>COLOURS)In ?\[(?<count>\d+)\], line (?<line>\d+)`,
     ),
     rewrite: (groups, file, fileLine) => fileForm(groups.head!, groups.colour!, file, fileLine),
   },
   {
     // IPython 8.0–8.4: `Input In [3], in <cell line: 0>()`, without the line.
-    pattern: withColours(String.raw`(?<head>SGR\s*)Input (?<colour>SGR)In \[(?<count>\d+)\]`),
+    pattern: withColours(
+      String.raw`(?<head>COLOURS\s*)Input (?<colour>COLOURS)In \[(?<count>\d+)\]`,
+    ),
     rewrite: (groups, file, fileLine) => fileForm(groups.head!, groups.colour!, file, fileLine),
   },
   {
     // IPython 7: a SyntaxError's `File "<ipython-input-4-…>", line 3`, Python's own form.
     pattern: withColours(
-      String.raw`(?<head>SGR\s*File SGR)"<ipython-input-(?<count>\d+)-\w+>"(?<middle>SGR, line SGR)(?<line>\d+)`,
+      String.raw`(?<head>COLOURS\s*File COLOURS)"<ipython-input-(?<count>\d+)-\w+>"(?<middle>COLOURS, line COLOURS)(?<line>\d+)`,
     ),
     rewrite: (groups, file, fileLine) => `${groups.head}"${file}"${groups.middle}${fileLine}`,
   },
   {
-    // IPython 7: `<ipython-input-3-…> in f()`, without the line.
-    pattern: withColours(String.raw`(?<head>SGR)<ipython-input-(?<count>\d+)-\w+>`),
-    rewrite: (groups, file, fileLine) => fileForm('', groups.head!, file, fileLine),
+    // IPython 7: `<ipython-input-3-…> in f()`; its file frames name just the path, so does this
+    // (a `File` header would make VS Code link the next file frame's lines to this file).
+    pattern: withColours(String.raw`(?<head>COLOURS)<ipython-input-(?<count>\d+)-\w+>`),
+    rewrite: (groups, file) => `${groups.head}${file}`,
   },
 ];
 
-/** A context line: colour, then the number right-aligned or after the `---->` arrow, colour, code. */
+/**
+ * A context line: colour, the number right-aligned or after the `---->` arrow (IPython 9 colours
+ * the two apart), colour, code. IPython 9 glues a `(...)` gap to the line after it.
+ */
 const numberedLine = withColours(
-  String.raw`(?<colour>SGR)(?<arrow>[ \->]*?)(?<number>\d+)(?<rest>SGR .*)$`,
+  String.raw`(?<lead>(?:COLOURS\s*\(\.\.\.\))?COLOURS)(?<arrow>[ \->]*?)(?<between>COLOURS)(?<number>\d+)(?<rest>COLOURS .*)$`,
 );
 /** The `(...)` IPython puts where it skips context lines. */
-const skippedLines = withColours(String.raw`SGR\s*\(\.\.\.\)`);
+const skippedLines = withColours(String.raw`COLOURS\s*\(\.\.\.\)`);
 /** IPython right-aligns context line numbers to this width, the arrow shrinking as they grow. */
 const numberWidth = 7;
 
@@ -148,10 +167,10 @@ function renumber(
     if (isCurrent) {
       currentLine = Number(number);
     }
-    const label = isCurrent
-      ? '-'.repeat(width - number.length - 2) + '> ' + number
-      : number.padStart(width);
-    return groups.colour! + label + groups.rest!;
+    const padding = isCurrent
+      ? '-'.repeat(width - number.length - 2) + '> '
+      : ' '.repeat(width - number.length);
+    return groups.lead! + padding + groups.between! + number + groups.rest!;
   });
   return { lines: renumbered, ...(currentLine === undefined ? {} : { currentLine }) };
 }

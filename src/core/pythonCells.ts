@@ -1,13 +1,12 @@
 /** One cell of a Python file split by `# %%` markers (the Interactive Window's cells). */
 export interface PythonCell {
   kind: 'code' | 'markdown';
-  /** 0-based line of the cell marker (`# %%`), or 0 for the preamble (the code before the first marker). */
+  /** 0-based line of the cell marker (`# %%`); 0 for the preamble, the code before the first marker. */
   markerLine: number;
   /**
-   * 0-based line of the file where `text` starts: line i of `text` is file line bodyLine + i. For
-   * code cells that is the body's first non-blank line, because IPython drops a cell's leading
-   * blank lines before numbering it (so a traceback's cell line 1 is this line); the line after
-   * the marker when the body is blank.
+   * 0-based first line of the body after its leading blank lines (the line after the marker when
+   * the body is blank). For code cells line i of `text` is file line bodyLine + i, and it is line
+   * i + 1 of the cell in IPython's tracebacks, since IPython drops a cell's leading blank lines.
    */
   bodyLine: number;
   /** 0-based last line of the cell (inclusive): the line before the next marker, or the file's last line. */
@@ -71,11 +70,12 @@ export function pythonCells(source: string): PythonCell[] {
   return cells;
 }
 
+/** Whether `source` has a cell marker, so it can run cell by cell. */
 export function hasCellMarkers(source: string): boolean {
   return findMarkers(source.split(/\r?\n/)).length > 0;
 }
 
-/** The cell containing the 0-based `line`, or undefined (before the first marker when there is no preamble). */
+/** The cell containing the 0-based `line`; undefined before the first marker when there is no preamble. */
 export function cellAt(cells: readonly PythonCell[], line: number): PythonCell | undefined {
   return cells.find((cell) => cell.markerLine <= line && line <= cell.endLine);
 }
