@@ -111,6 +111,19 @@ async function documentOf(uri: unknown): Promise<vscode.TextDocument | undefined
   return document?.languageId === 'python' ? document : undefined;
 }
 
+/**
+ * Code that starts at `line` of the file, as a cell: IPython numbers a cell's lines from its first
+ * non-blank one, so leading blank lines are left out and counted into the cell's start.
+ */
+function codeFrom(text: string, line: number): FileCell {
+  const blank = /^(?:[ \t]*\r?\n)*/.exec(text)![0];
+  return {
+    kind: 'code',
+    text: text.slice(blank.length),
+    bodyLine: line + blank.split('\n').length - 1,
+  };
+}
+
 function fileCells(cells: readonly PythonCell[]): FileCell[] {
   return cells.map(({ kind, text, bodyLine }) => ({ kind, text, bodyLine }));
 }
@@ -175,7 +188,7 @@ export async function runFileCells(ctx: CellCtx, uri: unknown): Promise<void> {
   const cells = pythonCells(text);
   await ctx.interactive.run(
     document.uri,
-    cells.length > 0 ? fileCells(cells) : [{ kind: 'code', text, bodyLine: 0 }],
+    cells.length > 0 ? fileCells(cells) : [codeFrom(text, 0)],
   );
 }
 
@@ -187,7 +200,5 @@ export async function runSelectionCell(ctx: CellCtx): Promise<void> {
   }
   const { selection, document } = editor;
   const range = selection.isEmpty ? document.lineAt(selection.active.line).range : selection;
-  await ctx.interactive.run(document.uri, [
-    { kind: 'code', text: document.getText(range), bodyLine: range.start.line },
-  ]);
+  await ctx.interactive.run(document.uri, [codeFrom(document.getText(range), range.start.line)]);
 }

@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import type {
-  CellOrigin,
   KernelOutputEvent,
   OutputStream,
   PodJupyterCodeExecutor,
@@ -19,10 +18,10 @@ import { summary } from './profilePods.ts';
 import { StreamLineMappers } from './lineMapper.ts';
 import { writeMapped } from './kernelOutput.ts';
 import type { PodStateHolder } from './podState.ts';
-import type { KeptKernel } from './keptPods.ts';
 import { codeHashOf, recordedCell } from './runningCell.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
 import { cellOriginOf, interactiveSuffix, kernelControllerId } from './interactiveWindows.ts';
+import { GatewayKernels, type NotebookKernel } from './gatewayKernels.ts';
 
 type KernelCtx = Pick<
   Ctx,
@@ -37,20 +36,6 @@ type KernelCtx = Pick<
   | 'interactive'
 >;
 
-/** A notebook's kernel, tied to the gateway server it was started on. */
-interface NotebookKernel {
-  server: PodJupyterServer;
-  kernel: Promise<PodJupyterCodeExecutor>;
-  /** The kernel's working directory in the pod, once set (it keeps it across restarts). */
-  workingDirectory?: string;
-  /** Where the code of the cells run from a `.py` file came from, by execution count. */
-  origins: Map<number, CellOrigin>;
-  /** Whether its kind is interactive (an Interactive Window's) or a notebook's. */
-  interactive: boolean;
-  /** Whether it is recorded for the next window, which may then use it again. */
-  recorded: boolean;
-}
-
 /**
  * "Kubernetes kernel (Jupyter gateway pod)": one gateway pod per window, started lazily, one
  * kernel per notebook. Rich outputs, display updates, clear_output, errors in the cell; a
@@ -62,7 +47,7 @@ export class KernelController implements vscode.Disposable {
   private readonly controllers: vscode.NotebookController[];
   private readonly gateway: PodSession<PodJupyterServer>;
   /** One kernel per open notebook, by notebook URI; removed when the notebook closes. */
-  private readonly kernels = new Map<string, NotebookKernel>();
+  private readonly kernels: GatewayKernels;
   private readonly queues: NotebookCellQueues;
   private readonly subscriptions: vscode.Disposable[] = [];
   /** Set when the window leaves its kernels running: their cells' requests stay recorded. */
@@ -73,7 +58,6 @@ export class KernelController implements vscode.Disposable {
    */
   private readonly keepable: boolean;
   private readonly idle = new IdleStopCheck();
-  private readonly kernelsChanged = new vscode.EventEmitter<void>();
 
   constructor(
     private readonly ctx: KernelCtx,
@@ -102,6 +86,7 @@ export class KernelController implements vscode.Disposable {
         ctx.leftovers.afterPodStart();
       },
     });
+    this.kernels = new GatewayKernels(ctx, this.gateway, this.keepable);
     const own =
       profile === undefined
         ? undefined
@@ -126,7 +111,7 @@ export class KernelController implements vscode.Disposable {
     // Stopping the gateway pod (or cancelling its start) cancels every notebook's cells.
     this.gateway.onDidStop(() => this.queues.cancelAll(), null, this.subscriptions);
     vscode.workspace.onDidCloseNotebookDocument(
-      (notebook) => void this.closeKernel(notebook),
+      (notebook) => void this.kernels.closeKernel(notebook),
       null,
       this.subscriptions,
     );
@@ -137,13 +122,13 @@ export class KernelController implements vscode.Disposable {
   }
 
   /** Fires when a kernel starts or stops. */
-  readonly onDidChangeKernels = this.kernelsChanged.event;
+  get onDidChangeKernels(): vscode.Event<void> {
+    return this.kernels.onDidChange;
+  }
 
   /** The kernels running for this window's notebooks and Interactive Windows. */
   get kernelCounts(): { notebooks: number; interactive: number } {
-    const entries = [...this.kernels.values()];
-    const interactive = entries.filter((entry) => entry.interactive).length;
-    return { notebooks: entries.length - interactive, interactive };
+    return this.kernels.counts;
   }
 
   /** The gateway pod's name, once it runs. */
@@ -162,14 +147,14 @@ export class KernelController implements vscode.Disposable {
   }
 
   async restartKernel(notebook: vscode.NotebookDocument): Promise<void> {
-    const entry = this.kernels.get(notebook.uri.toString());
+    const entry = this.kernels.get(notebook);
     if (entry && entry.server === this.gateway.running) {
       const kernel = await entry.kernel;
       await kernel.restart();
       // The execution counts start again at 1: the cells they named are gone.
       entry.origins.clear();
       // A kernel that had died is replaced by a new one, with a new id.
-      await this.recordKernel(notebook, entry.server, kernel);
+      await this.kernels.recordKernel(notebook, entry.server, kernel);
     }
   }
 
@@ -180,16 +165,14 @@ export class KernelController implements vscode.Disposable {
    * waits for it.
    */
   async stop(force = true): Promise<void> {
-    const kernels = [...this.kernels.values()];
-    this.kernels.clear();
-    this.kernelsChanged.fire();
+    const kernels = this.kernels.takeAll();
     const remove =
       force || !this.keepable || readCleanupSettings().cleanupPolicy === 'deleteOnClose';
     if (!remove) {
       // Detached before their cells are cancelled, so no cell is interrupted: each runs on.
       this.detached = true;
       // A kernel no window finds again (an Interactive Window's) is stopped.
-      await Promise.all(kernels.map((entry) => this.stopKernel(entry, !entry.recorded)));
+      await Promise.all(kernels.map((entry) => this.kernels.stopKernel(entry, !entry.recorded)));
     }
     await this.gateway.close(async (server) => {
       if (!remove) {
@@ -197,7 +180,7 @@ export class KernelController implements vscode.Disposable {
         return;
       }
       // The kernels first, while their server answers; those that fail to stop are only logged.
-      await Promise.all(kernels.map((entry) => this.stopKernel(entry)));
+      await Promise.all(kernels.map((entry) => this.kernels.stopKernel(entry)));
       await server.stop();
       if (this.keepable) {
         await this.ctx.keptPods.forgetPod('gateway');
@@ -212,12 +195,12 @@ export class KernelController implements vscode.Disposable {
     }
     this.controllers.forEach((controller) => controller.dispose());
     this.gateway.dispose();
-    this.kernelsChanged.dispose();
+    this.kernels.dispose();
   }
 
   /** Shows the cell the last window left running as running again, with what it outputs. */
   private resumeRunningCell(notebook: vscode.NotebookDocument): void {
-    const kept = this.recorded(notebook)
+    const kept = this.kernels.recorded(notebook)
       ? this.ctx.keptPods.kernelOf(notebook.uri.toString())
       : undefined;
     const running = kept?.running;
@@ -265,7 +248,7 @@ export class KernelController implements vscode.Disposable {
           this.ctx.settings.idleTimeoutMinutes * 60_000,
         );
     // A cell cancelled while the gateway pod or its kernel starts ends without running.
-    const entry = await unlessAborted(this.kernelFor(cell.notebook), signal);
+    const entry = await unlessAborted(this.kernels.kernelFor(cell.notebook), signal);
     const { server } = entry;
     const kernel = await entry.kernel;
     const output = new CellOutputWriter(execution);
@@ -366,150 +349,6 @@ export class KernelController implements vscode.Disposable {
     if (entry.workingDirectory !== directory) {
       await kernel.setWorkingDirectory(directory, { importRoots: [project.root] });
       entry.workingDirectory = directory;
-    }
-  }
-
-  /** The notebook's kernel on the running gateway server; starts either when needed. */
-  private async kernelFor(notebook: vscode.NotebookDocument): Promise<NotebookKernel> {
-    const key = notebook.uri.toString();
-    const server = await this.gateway.ensureStarted();
-    if (server !== this.gateway.running) {
-      throw cancellationError('the kernel pod was stopped');
-    }
-    let entry = this.kernels.get(key);
-    if (entry?.server !== server) {
-      // A kernel on a server that is gone is of no use: start one on the running server.
-      if (entry) {
-        void this.stopKernel(entry);
-      }
-      const started: NotebookKernel = {
-        server,
-        kernel: this.kernelOn(server, notebook),
-        origins: new Map(),
-        interactive: notebook.notebookType === 'interactive',
-        recorded: this.recorded(notebook),
-      };
-      // A kernel that failed to start is forgotten, so the next cell tries again.
-      started.kernel.catch(() => {
-        if (this.kernels.get(key) === started) {
-          this.kernels.delete(key);
-          this.kernelsChanged.fire();
-        }
-      });
-      this.kernels.set(key, started);
-      this.kernelsChanged.fire();
-      entry = started;
-    }
-    await entry.kernel;
-    return entry;
-  }
-
-  /**
-   * The notebook's kernel on `server`: the one recorded for it when it still runs there (its
-   * variables intact), else a new one, recorded for the notebook.
-   */
-  private async kernelOn(
-    server: PodJupyterServer,
-    document: vscode.NotebookDocument,
-  ): Promise<PodJupyterCodeExecutor> {
-    const notebook = document.uri.toString();
-    const recorded = this.recorded(document)
-      ? await this.ctx.keptPods.recordedKernels(notebook, server.podName, server.notebookKernels)
-      : [];
-    const { ExecutorStateError } = await loadCore();
-    for (const kept of recorded) {
-      try {
-        const attached = await this.startKernel(server, kept);
-        // Both records name it now (the pod's may have been the only one).
-        await this.recordKernel(document, server, attached);
-        return attached;
-      } catch (error) {
-        // Only a kernel the server does not have is gone; any other failure may leave it running.
-        if (!(error instanceof ExecutorStateError)) {
-          throw error;
-        }
-        this.ctx.logger.info(
-          `kernel ${kept.kernelId} kept for ${notebook} is gone: ${error.message}`,
-        );
-      }
-    }
-    if (recorded.length > 0) {
-      const message = `the kernel kept for ${notebook} is gone: a new kernel starts, without the earlier variables`;
-      this.ctx.logger.warn(message);
-      void vscode.window.showWarningMessage(`Pod Runner: ${message}`);
-    }
-    const started = await this.startKernel(server);
-    await this.recordKernel(document, server, started);
-    return started;
-  }
-
-  /**
-   * Whether the notebook's kernel is recorded for the next window: a profile's kernels are not
-   * (the notebook's record is its default kernel's), nor an Interactive Window's (untitled, it
-   * is gone with the window).
-   */
-  private recorded(notebook: vscode.NotebookDocument): boolean {
-    return this.keepable && notebook.notebookType === 'jupyter-notebook';
-  }
-
-  /** Records `notebook`'s kernel for the next window, where its kernels are recorded. */
-  private async recordKernel(
-    notebook: vscode.NotebookDocument,
-    server: PodJupyterServer,
-    kernel: PodJupyterCodeExecutor,
-  ): Promise<void> {
-    if (this.recorded(notebook)) {
-      await this.ctx.keptPods.recordKernel(
-        notebook.uri.toString(),
-        { gateway: server.podName, kernelId: kernel.kernelId!, sessionId: kernel.sessionId! },
-        server.notebookKernels,
-      );
-    }
-  }
-
-  /** Starts a kernel on `server`, or attaches to the `kept` one, in its Jupyter session. */
-  private async startKernel(
-    server: PodJupyterServer,
-    kept?: KeptKernel,
-  ): Promise<PodJupyterCodeExecutor> {
-    const settings = this.ctx.settings;
-    const { PodJupyterCodeExecutor } = await loadCore();
-    const executor = new PodJupyterCodeExecutor(server, {
-      ...(kept ? { kernelId: kept.kernelId, sessionId: kept.sessionId } : {}),
-      kernelName: settings.kernelName,
-      timeout: settings.timeout,
-      logger: this.ctx.logger,
-      onInput: async (prompt, password) =>
-        (await vscode.window.showInputBox({ prompt, password, ignoreFocusOut: true })) ?? '',
-    });
-    await executor.start();
-    return executor;
-  }
-
-  private async closeKernel(notebook: vscode.NotebookDocument): Promise<void> {
-    const key = notebook.uri.toString();
-    const entry = this.kernels.get(key);
-    this.kernels.delete(key);
-    if (entry) {
-      this.kernelsChanged.fire();
-      if (this.recorded(notebook)) {
-        const server = entry.server.isRunning ? entry.server : undefined;
-        await this.ctx.keptPods.forgetKernel(key, server?.notebookKernels);
-      }
-      await this.stopKernel(entry);
-    }
-  }
-
-  /**
-   * Stops a kernel once it has started, or only closes its connection when not `remove` (it runs
-   * on for the next window); never rejects (a failure is logged).
-   */
-  private async stopKernel(entry: NotebookKernel, remove = true): Promise<void> {
-    try {
-      const kernel = await entry.kernel.catch(() => undefined);
-      await (remove ? kernel?.stop() : kernel?.detach());
-    } catch (error) {
-      this.ctx.logger.warn(`could not stop a kernel: ${(error as Error).message}`);
     }
   }
 }

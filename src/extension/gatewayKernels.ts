@@ -1,0 +1,206 @@
+import * as vscode from 'vscode';
+import type { CellOrigin, PodJupyterCodeExecutor, PodJupyterServer } from '../core/index.ts';
+import { cancellationError } from './cancellation.ts';
+import type { Ctx } from './ctx.ts';
+import type { KeptKernel } from './keptPods.ts';
+import { loadCore } from './lazyCore.ts';
+import type { PodSession } from './podSession.ts';
+
+/** A notebook's kernel, tied to the gateway server it was started on. */
+export interface NotebookKernel {
+  server: PodJupyterServer;
+  kernel: Promise<PodJupyterCodeExecutor>;
+  /** The kernel's working directory in the pod, once set (it keeps it across restarts). */
+  workingDirectory?: string;
+  /** Where the code of the cells run from a `.py` file came from, by execution count. */
+  origins: Map<number, CellOrigin>;
+  /** Whether it is an Interactive Window's kernel rather than a notebook's. */
+  interactive: boolean;
+  /** Whether it is recorded for the next window, which may then use it again. */
+  recorded: boolean;
+}
+
+/**
+ * The kernels of a gateway controller's notebooks and Interactive Windows, one per notebook:
+ * started (or attached to the one recorded for the notebook), recorded and stopped here.
+ */
+export class GatewayKernels implements vscode.Disposable {
+  private readonly kernels = new Map<string, NotebookKernel>();
+  private readonly changed = new vscode.EventEmitter<void>();
+  /** Fires when a kernel starts or is forgotten. */
+  readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly ctx: Pick<Ctx, 'settings' | 'logger' | 'keptPods'>,
+    private readonly gateway: PodSession<PodJupyterServer>,
+    /** Whether the controller's kernels are recorded (a profile's are not). */
+    private readonly keepable: boolean,
+  ) {}
+
+  get(notebook: vscode.NotebookDocument): NotebookKernel | undefined {
+    return this.kernels.get(notebook.uri.toString());
+  }
+
+  /** The kernels running for notebooks and for Interactive Windows. */
+  get counts(): { notebooks: number; interactive: number } {
+    const entries = [...this.kernels.values()];
+    const interactive = entries.filter((entry) => entry.interactive).length;
+    return { notebooks: entries.length - interactive, interactive };
+  }
+
+  /** Forgets every kernel and returns them, for a stop of the gateway to end or detach. */
+  takeAll(): NotebookKernel[] {
+    const kernels = [...this.kernels.values()];
+    this.kernels.clear();
+    this.changed.fire();
+    return kernels;
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+
+  /** The notebook's kernel on the running gateway server; starts either when needed. */
+  async kernelFor(notebook: vscode.NotebookDocument): Promise<NotebookKernel> {
+    const key = notebook.uri.toString();
+    const server = await this.gateway.ensureStarted();
+    if (server !== this.gateway.running) {
+      throw cancellationError('the kernel pod was stopped');
+    }
+    let entry = this.kernels.get(key);
+    if (entry?.server !== server) {
+      // A kernel on a server that is gone is of no use: start one on the running server.
+      if (entry) {
+        void this.stopKernel(entry);
+      }
+      const started: NotebookKernel = {
+        server,
+        kernel: this.kernelOn(server, notebook),
+        origins: new Map(),
+        interactive: notebook.notebookType === 'interactive',
+        recorded: this.recorded(notebook),
+      };
+      // A kernel that failed to start is forgotten, so the next cell tries again.
+      started.kernel.catch(() => {
+        if (this.kernels.get(key) === started) {
+          this.kernels.delete(key);
+          this.changed.fire();
+        }
+      });
+      this.kernels.set(key, started);
+      this.changed.fire();
+      entry = started;
+    }
+    await entry.kernel;
+    return entry;
+  }
+
+  /**
+   * The notebook's kernel on `server`: the one recorded for it when it still runs there (its
+   * variables intact), else a new one, recorded for the notebook.
+   */
+  private async kernelOn(
+    server: PodJupyterServer,
+    document: vscode.NotebookDocument,
+  ): Promise<PodJupyterCodeExecutor> {
+    const notebook = document.uri.toString();
+    const recorded = this.recorded(document)
+      ? await this.ctx.keptPods.recordedKernels(notebook, server.podName, server.notebookKernels)
+      : [];
+    const { ExecutorStateError } = await loadCore();
+    for (const kept of recorded) {
+      try {
+        const attached = await this.startKernel(server, kept);
+        // Both records name it now (the pod's may have been the only one).
+        await this.recordKernel(document, server, attached);
+        return attached;
+      } catch (error) {
+        // Only a kernel the server does not have is gone; any other failure may leave it running.
+        if (!(error instanceof ExecutorStateError)) {
+          throw error;
+        }
+        this.ctx.logger.info(
+          `kernel ${kept.kernelId} kept for ${notebook} is gone: ${error.message}`,
+        );
+      }
+    }
+    if (recorded.length > 0) {
+      const message = `the kernel kept for ${notebook} is gone: a new kernel starts, without the earlier variables`;
+      this.ctx.logger.warn(message);
+      void vscode.window.showWarningMessage(`Pod Runner: ${message}`);
+    }
+    const started = await this.startKernel(server);
+    await this.recordKernel(document, server, started);
+    return started;
+  }
+
+  /**
+   * Whether the notebook's kernel is recorded for the next window: a profile's kernels are not
+   * (the notebook's record is its default kernel's), nor an Interactive Window's (untitled, it
+   * is gone with the window).
+   */
+  recorded(notebook: vscode.NotebookDocument): boolean {
+    return this.keepable && notebook.notebookType === 'jupyter-notebook';
+  }
+
+  /** Records `notebook`'s kernel for the next window, where its kernels are recorded. */
+  async recordKernel(
+    notebook: vscode.NotebookDocument,
+    server: PodJupyterServer,
+    kernel: PodJupyterCodeExecutor,
+  ): Promise<void> {
+    if (this.recorded(notebook)) {
+      await this.ctx.keptPods.recordKernel(
+        notebook.uri.toString(),
+        { gateway: server.podName, kernelId: kernel.kernelId!, sessionId: kernel.sessionId! },
+        server.notebookKernels,
+      );
+    }
+  }
+
+  /** Starts a kernel on `server`, or attaches to the `kept` one, in its Jupyter session. */
+  private async startKernel(
+    server: PodJupyterServer,
+    kept?: KeptKernel,
+  ): Promise<PodJupyterCodeExecutor> {
+    const settings = this.ctx.settings;
+    const { PodJupyterCodeExecutor } = await loadCore();
+    const executor = new PodJupyterCodeExecutor(server, {
+      ...(kept ? { kernelId: kept.kernelId, sessionId: kept.sessionId } : {}),
+      kernelName: settings.kernelName,
+      timeout: settings.timeout,
+      logger: this.ctx.logger,
+      onInput: async (prompt, password) =>
+        (await vscode.window.showInputBox({ prompt, password, ignoreFocusOut: true })) ?? '',
+    });
+    await executor.start();
+    return executor;
+  }
+
+  async closeKernel(notebook: vscode.NotebookDocument): Promise<void> {
+    const key = notebook.uri.toString();
+    const entry = this.kernels.get(key);
+    this.kernels.delete(key);
+    if (entry) {
+      this.changed.fire();
+      if (this.recorded(notebook)) {
+        const server = entry.server.isRunning ? entry.server : undefined;
+        await this.ctx.keptPods.forgetKernel(key, server?.notebookKernels);
+      }
+      await this.stopKernel(entry);
+    }
+  }
+
+  /**
+   * Stops a kernel once it has started, or only closes its connection when not `remove` (it runs
+   * on for the next window); never rejects (a failure is logged).
+   */
+  async stopKernel(entry: NotebookKernel, remove = true): Promise<void> {
+    try {
+      const kernel = await entry.kernel.catch(() => undefined);
+      await (remove ? kernel?.stop() : kernel?.detach());
+    } catch (error) {
+      this.ctx.logger.warn(`could not stop a kernel: ${(error as Error).message}`);
+    }
+  }
+}
