@@ -42,6 +42,11 @@ export class InteractiveWindows implements vscode.Disposable {
   private readonly files = new Map<string, vscode.Uri>();
   /** A window being opened, by the file's URI: a second run meanwhile waits for the same one. */
   private readonly opening = new Map<string, Promise<vscode.NotebookDocument>>();
+  /**
+   * The last addition of cells to each window, by the window's URI: the next waits for it, or
+   * both would insert at the same index and run the same cell.
+   */
+  private readonly additions = new Map<string, Promise<void>>();
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(private readonly extensionId: string) {
@@ -76,6 +81,26 @@ export class InteractiveWindows implements vscode.Disposable {
    */
   async run(file: vscode.Uri, cells: readonly FileCell[]): Promise<vscode.NotebookDocument> {
     const notebook = await this.windowFor(file);
+    const key = notebook.uri.toString();
+    const addition = (this.additions.get(key) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.add(notebook, file, cells));
+    this.additions.set(key, addition);
+    try {
+      await addition;
+    } finally {
+      if (this.additions.get(key) === addition) {
+        this.additions.delete(key);
+      }
+    }
+    return notebook;
+  }
+
+  private async add(
+    notebook: vscode.NotebookDocument,
+    file: vscode.Uri,
+    cells: readonly FileCell[],
+  ): Promise<void> {
     const first = notebook.cellCount;
     const edit = new vscode.WorkspaceEdit();
     edit.set(notebook.uri, [
@@ -96,7 +121,6 @@ export class InteractiveWindows implements vscode.Disposable {
         document: notebook.uri,
       });
     }
-    return notebook;
   }
 
   dispose(): void {

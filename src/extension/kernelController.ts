@@ -102,6 +102,9 @@ export class KernelController implements vscode.Disposable {
     this.queues = new NotebookCellQueues(this.controllers, (cell, execution, signal) =>
       this.runCell(cell, execution, signal),
     );
+    // The Interactive Window's toolbar offers only Interrupt, which needs a handler: it stops the
+    // running cell (a kernel interrupt) and the cells queued behind it, as Jupyter's does.
+    this.controllers[1]!.interruptHandler = (notebook) => this.queues.cancel(notebook);
     // A cell that ran when the last window closed is followed again once its notebook is here.
     this.controllers[0]!.onDidChangeSelectedNotebooks(
       ({ notebook, selected }) => selected && this.resumeRunningCell(notebook),

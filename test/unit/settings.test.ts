@@ -93,6 +93,11 @@ test('bad settings name the key and what was expected', () => {
     () => parseSettings({ jupyterCommand: 'python' }),
     /podRunner\.jupyterCommand: expected a list of strings/,
   );
+  assert.throws(
+    () => parseSettings({ 'interactiveWindow.shiftEnter': 'yes' }),
+    /podRunner\.interactiveWindow\.shiftEnter: expected true or false, got "yes"/,
+  );
+  assert.deepEqual(parseSettings({}).interactiveWindow, { codeLenses: true, shiftEnter: false });
 });
 
 test('the sync and Run File settings: defaults, megabytes as bytes, errors naming the setting', () => {

@@ -223,7 +223,11 @@ describe('npm start in a browser: the packaged extension in code-server on the e
       await runCommand(page, 'View: Close All Editors');
       await openFile(page, 'analysis.py');
       for (const cell of [0, 1]) {
-        const lens = page.locator('.codelens-decoration a', { hasText: 'Run Cell' }).nth(cell);
+        // The cells under a `# %%` line have Run Above; the docstring above them is a cell too.
+        const lens = page
+          .locator('.codelens-decoration', { hasText: 'Run Above' })
+          .nth(cell)
+          .locator('a', { hasText: 'Run Cell' });
         await lens.waitFor({ timeout: 30_000 });
         await lens.click();
       }

@@ -1,6 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { stripAnsi } from '../../../src/core/jupyterMessages.ts';
+import type { PodRunnerApi } from '../../../src/extension/api.ts';
 import { gatewayKernels } from './gatewayKernels.ts';
 import { check, eventually, waitFor, withTimeout, type HostFeature } from './host.ts';
 import { projectPath } from './project.ts';
@@ -69,6 +70,36 @@ function stdoutOf(cell: vscode.NotebookCell): string {
     .filter((item) => item.mime === 'application/vnd.code.notebook.stdout')
     .map((item) => decoder.decode(item.data))
     .join('');
+}
+
+/**
+ * Closes the Interactive Window titled `title` and waits until the window's kernel is forgotten
+ * and gone from the gateway pod.
+ */
+async function closeWindow(api: PodRunnerApi, title: string): Promise<void> {
+  const gateway = api.kernelPodName();
+  check(gateway, 'the gateway pod runs');
+  const before = await gatewayKernels(gateway);
+  const windows = api.status().kernels.interactive;
+  const tab = vscode.window.tabGroups.all
+    .flatMap((group) => group.tabs)
+    // The window's tab input is not in the stable API: its title names it.
+    .find((candidate) => candidate.label === title);
+  check(tab, `the Interactive Window ${title} has a tab`);
+  await vscode.window.tabGroups.close(tab);
+  await waitFor(
+    () => api.status().kernels.interactive === windows - 1,
+    60_000,
+    "the window's kernel to be forgotten",
+  );
+  await eventually(
+    async () => {
+      const after = await gatewayKernels(gateway);
+      return after.length === before.length - 1 ? after : undefined;
+    },
+    60_000,
+    `the gateway to run one kernel fewer than ${before.length}`,
+  );
 }
 
 export const interactiveWindowFeature: HostFeature = {
@@ -166,19 +197,30 @@ export const interactiveWindowFeature: HostFeature = {
         const path = projectPath('cells.py');
         const editor = await vscode.window.showTextDocument(vscode.Uri.file(path));
         const before = interactiveWindow()!.cellCount;
-        await vscode.commands.executeCommand(
-          'podRunner.runCellsAbove',
-          editor.document.uri,
-          markerLines[2],
-        );
-        await ranCell(before + 1);
+        // Asked for at once: each run's cells go after the other's, and each cell runs.
+        await Promise.all([
+          vscode.commands.executeCommand(
+            'podRunner.runCellsAbove',
+            editor.document.uri,
+            markerLines[2],
+          ),
+          vscode.commands.executeCommand('podRunner.runCell', editor.document.uri, markerLines[0]),
+        ]);
+        await ranCell(before + 2);
+        const added = [0, 1, 2].map((offset) => interactiveWindow()!.cellAt(before + offset));
+        const firstLines = added.map((cell) => cell.document.lineAt(0).text).join(' / ');
+        // Either run may come first; the two cells of Run Above stay together, in order.
         check(
-          stdoutOf(interactiveWindow()!.cellAt(before)).startsWith('4 rows'),
-          `Run Above ran the first cell again: ${describe(interactiveWindow()!.cellAt(before))}`,
+          added.every((cell) => cell.executionSummary?.success === true) &&
+            [
+              'import os / import os / %matplotlib inline',
+              'import os / %matplotlib inline / import os',
+            ].includes(firstLines),
+          `three cells ran, each run's together: ${firstLines}: ${added.map(describe).join(' / ')}`,
         );
         editor.selection = new vscode.Selection(13, 0, 13, 200);
         await vscode.commands.executeCommand('podRunner.runSelectionInInteractiveWindow');
-        const selected = await ranCell(before + 2);
+        const selected = await ranCell(before + 3);
         check(stdoutOf(selected) === 'total 4\n', `the selection: ${describe(selected)}`);
         await vscode.workspace
           .getConfiguration('podRunner')
@@ -186,7 +228,7 @@ export const interactiveWindowFeature: HostFeature = {
         try {
           editor.selection = new vscode.Selection(2, 0, 2, 0);
           await vscode.commands.executeCommand('podRunner.runCurrentCellAndAdvance');
-          await ranCell(before + 3);
+          await ranCell(before + 4);
           check(
             editor.selection.active.line === markerLines[1]! + 1,
             `the cursor moved to the next cell: line ${editor.selection.active.line}`,
@@ -203,30 +245,68 @@ export const interactiveWindowFeature: HostFeature = {
       },
     },
     {
+      name: "the window's Interrupt stops the running cell with KeyboardInterrupt and cancels the queued one; the kernel keeps its state",
+      run: async (api) => {
+        const path = projectPath('slow.py');
+        await writeFile(
+          path,
+          "# %%\nkept = 7\n\n# %%\nimport time\nprint('started', flush=True)\ntime.sleep(300)\n\n# %%\nprint(kept * 6)\n",
+        );
+        try {
+          const uri = vscode.Uri.file(path);
+          await vscode.window.showTextDocument(uri);
+          await vscode.commands.executeCommand('podRunner.runFileInInteractiveWindow', uri);
+          const window = () =>
+            vscode.workspace.notebookDocuments.find(
+              (notebook) =>
+                notebook.notebookType === 'interactive' &&
+                notebook.cellCount > 1 &&
+                notebook.cellAt(1).document.getText().includes('time.sleep(300)'),
+            );
+          await waitFor(
+            () => window() !== undefined && stdoutOf(window()!.cellAt(1)) === 'started\n',
+            120_000,
+            'the slow cell to start',
+          );
+          // The window's toolbar button: VS Code finds the window's editor by its URI.
+          await vscode.commands.executeCommand('notebook.interruptExecution', window()!.uri);
+          const [interrupted, queued] = [window()!.cellAt(1), window()!.cellAt(2)];
+          await waitFor(
+            () => interrupted.executionSummary?.success !== undefined,
+            30_000,
+            'the interrupted cell to end',
+          );
+          check(
+            interrupted.executionSummary?.success === false &&
+              describe(interrupted).includes('KeyboardInterrupt'),
+            `the cell was interrupted: ${describe(interrupted)}`,
+          );
+          check(queued.outputs.length === 0, `the queued cell did not run: ${describe(queued)}`);
+          await vscode.window.showTextDocument(uri, {
+            selection: new vscode.Selection(9, 0, 9, 20),
+          });
+          await vscode.commands.executeCommand('podRunner.runSelectionInInteractiveWindow');
+          const after = await (async () => {
+            await waitFor(
+              () =>
+                window()!.cellCount > 3 &&
+                window()!.cellAt(3).executionSummary?.success !== undefined,
+              60_000,
+              'a cell after the interrupt',
+            );
+            return window()!.cellAt(3);
+          })();
+          check(stdoutOf(after) === '42\n', `the kernel kept its state: ${describe(after)}`);
+          await closeWindow(api, 'Pod Runner: slow.py');
+        } finally {
+          await rm(path, { force: true });
+        }
+      },
+    },
+    {
       name: 'closing the Interactive Window stops its kernel in the gateway pod',
       run: async (api) => {
-        const gateway = api.kernelPodName();
-        check(gateway, 'the gateway pod runs');
-        const before = await gatewayKernels(gateway);
-        const tab = vscode.window.tabGroups.all
-          .flatMap((group) => group.tabs)
-          // The window's tab input is not in the stable API: its title names it.
-          .find((candidate) => candidate.label === 'Pod Runner: cells.py');
-        check(tab, 'the Interactive Window has a tab');
-        await vscode.window.tabGroups.close(tab);
-        await waitFor(
-          () => api.status().kernels.interactive === 0,
-          60_000,
-          'the window kernel to be forgotten',
-        );
-        await eventually(
-          async () => {
-            const after = await gatewayKernels(gateway);
-            return after.length === before.length - 1 ? after : undefined;
-          },
-          60_000,
-          `the gateway to run one kernel fewer than ${before.length}`,
-        );
+        await closeWindow(api, 'Pod Runner: cells.py');
         await rm(projectPath('cells.py'), { force: true });
       },
     },
