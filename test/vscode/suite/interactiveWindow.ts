@@ -126,6 +126,28 @@ export const interactiveWindowFeature: HostFeature = {
             JSON.stringify(titled('Run Below')) === JSON.stringify(markerLines),
           `lenses: ${ours.map((lens) => `${lens.command?.title}@${lens.range.start.line}`).join(', ')}`,
         );
+        const configuration = vscode.workspace.getConfiguration('podRunner');
+        await configuration.update(
+          'interactiveWindow.codeLenses',
+          false,
+          vscode.ConfigurationTarget.Workspace,
+        );
+        try {
+          const without = await vscode.commands.executeCommand<vscode.CodeLens[]>(
+            'vscode.executeCodeLensProvider',
+            uri,
+          );
+          check(
+            !without.some((lens) => lens.command?.command.startsWith('podRunner.')),
+            'no lenses with podRunner.interactiveWindow.codeLenses off',
+          );
+        } finally {
+          await configuration.update(
+            'interactiveWindow.codeLenses',
+            undefined,
+            vscode.ConfigurationTarget.Workspace,
+          );
+        }
         const run = async (index: number) => {
           const lens = ours.find(
             (candidate) =>
