@@ -32,6 +32,8 @@ export interface PodRunnerSettings {
    * running the current cell in the Interactive Window.
    */
   interactiveWindow: { codeLenses: boolean; shiftEnter: boolean };
+  /** The language-model tool for agents: whether each call asks the user first. */
+  agentTool: { confirm: boolean };
   /** Named pod set-ups; the window uses one of them, or none (the settings alone). */
   profiles: PodProfile[];
 }
@@ -57,14 +59,15 @@ export const reconnectSettings = [
 
 /** The keys of `settingKeys`: a setting of a group (`sync.exclude`) fills a field of its object. */
 type SettingKey =
-  | Exclude<keyof PodRunnerSettings, 'sync' | 'runFile' | 'interactiveWindow'>
+  | Exclude<keyof PodRunnerSettings, 'sync' | 'runFile' | 'interactiveWindow' | 'agentTool'>
   | 'autoRemove'
   | 'sync.enabled'
   | 'sync.exclude'
   | 'sync.maxFileSizeMB'
   | 'runFile.cwd'
   | 'interactiveWindow.codeLenses'
-  | 'interactiveWindow.shiftEnter';
+  | 'interactiveWindow.shiftEnter'
+  | 'agentTool.confirm';
 
 export const settingKeys = [
   'kubeconfig',
@@ -91,6 +94,7 @@ export const settingKeys = [
   'runFile.cwd',
   'interactiveWindow.codeLenses',
   'interactiveWindow.shiftEnter',
+  'agentTool.confirm',
   'profiles',
 ] as const satisfies readonly SettingKey[];
 
@@ -252,6 +256,7 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
       codeLenses: flag(raw, 'interactiveWindow.codeLenses', true),
       shiftEnter: flag(raw, 'interactiveWindow.shiftEnter', false),
     },
+    agentTool: { confirm: flag(raw, 'agentTool.confirm', true) },
     profiles: parseProfiles(raw.profiles),
   };
 }

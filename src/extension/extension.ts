@@ -5,6 +5,7 @@ import { Ctx } from './ctx.ts';
 import { createStatelessController } from './statelessController.ts';
 import { createStatusBar } from './statusBar.ts';
 import { registerCellLenses } from './cellCommands.ts';
+import { registerAgentTool } from './agentTool.ts';
 
 let current: Ctx | undefined;
 
@@ -13,7 +14,12 @@ export function activate(context: vscode.ExtensionContext): PodRunnerApi {
   const ctx = new Ctx(context);
   current = ctx;
   registerCommands(ctx);
-  ctx.push(createStatelessController(ctx), createStatusBar(ctx), registerCellLenses(ctx));
+  ctx.push(
+    createStatelessController(ctx),
+    createStatusBar(ctx),
+    registerCellLenses(ctx),
+    registerAgentTool(ctx),
+  );
   // The status bar shows the pods the last window kept as soon as the window opens.
   void ctx.keptPods.discover();
   ctx.logger.info('Pod Runner activated');

@@ -6,6 +6,18 @@ import type { KeptKernel } from './keptPods.ts';
 import { loadCore } from './lazyCore.ts';
 import type { PodSession } from './podSession.ts';
 
+/**
+ * What a kernel is for: a notebook, an Interactive Window, or the agent tool (its own kind, under a
+ * URI of its own).
+ */
+export type KernelOwner = Pick<vscode.NotebookDocument, 'uri' | 'notebookType'>;
+
+/** The agent tool's kernel: one per window, beside the notebooks'. */
+export const agentKernelOwner: KernelOwner = {
+  uri: vscode.Uri.from({ scheme: 'pod-runner-agent', path: '/kernel' }),
+  notebookType: 'pod-runner-agent',
+};
+
 /** A notebook's kernel, tied to the gateway server it was started on. */
 export interface NotebookKernel {
   server: PodJupyterServer;
@@ -14,10 +26,23 @@ export interface NotebookKernel {
   workingDirectory?: string;
   /** Where the code of the cells run from a `.py` file came from, by execution count. */
   origins: Map<number, CellOrigin>;
-  /** Whether it is an Interactive Window's kernel rather than a notebook's. */
-  interactive: boolean;
+  /** Whose kernel it is: a notebook's, an Interactive Window's or the agent tool's. */
+  kind: 'notebook' | 'interactive' | 'agent';
   /** Whether it is recorded for the next window, which may then use it again. */
   recorded: boolean;
+}
+
+export interface KernelCounts {
+  notebooks: number;
+  interactive: number;
+  agent: number;
+}
+
+function kindOf(owner: KernelOwner): NotebookKernel['kind'] {
+  if (owner.notebookType === 'interactive') {
+    return 'interactive';
+  }
+  return owner.notebookType === agentKernelOwner.notebookType ? 'agent' : 'notebook';
 }
 
 /**
@@ -37,15 +62,20 @@ export class GatewayKernels implements vscode.Disposable {
     private readonly keepable: boolean,
   ) {}
 
-  get(notebook: vscode.NotebookDocument): NotebookKernel | undefined {
+  get(notebook: KernelOwner): NotebookKernel | undefined {
     return this.kernels.get(notebook.uri.toString());
   }
 
-  /** The kernels running for notebooks and for Interactive Windows. */
-  get counts(): { notebooks: number; interactive: number } {
+  /** The kernels running for notebooks, for Interactive Windows and for the agent tool. */
+  get counts(): KernelCounts {
     const entries = [...this.kernels.values()];
-    const interactive = entries.filter((entry) => entry.interactive).length;
-    return { notebooks: entries.length - interactive, interactive };
+    const count = (kind: NotebookKernel['kind']) =>
+      entries.filter((entry) => entry.kind === kind).length;
+    return {
+      notebooks: count('notebook'),
+      interactive: count('interactive'),
+      agent: count('agent'),
+    };
   }
 
   /** Forgets every kernel and returns them, for a stop of the gateway to end or detach. */
@@ -61,7 +91,7 @@ export class GatewayKernels implements vscode.Disposable {
   }
 
   /** The notebook's kernel on the running gateway server; starts either when needed. */
-  async kernelFor(notebook: vscode.NotebookDocument): Promise<NotebookKernel> {
+  async kernelFor(notebook: KernelOwner): Promise<NotebookKernel> {
     const key = notebook.uri.toString();
     const server = await this.gateway.ensureStarted();
     if (server !== this.gateway.running) {
@@ -77,7 +107,7 @@ export class GatewayKernels implements vscode.Disposable {
         server,
         kernel: this.kernelOn(server, notebook),
         origins: new Map(),
-        interactive: notebook.notebookType === 'interactive',
+        kind: kindOf(notebook),
         recorded: this.recorded(notebook),
       };
       // A kernel that failed to start is forgotten, so the next cell tries again.
@@ -101,7 +131,7 @@ export class GatewayKernels implements vscode.Disposable {
    */
   private async kernelOn(
     server: PodJupyterServer,
-    document: vscode.NotebookDocument,
+    document: KernelOwner,
   ): Promise<PodJupyterCodeExecutor> {
     const notebook = document.uri.toString();
     const recorded = this.recorded(document)
@@ -139,13 +169,13 @@ export class GatewayKernels implements vscode.Disposable {
    * (the notebook's record is its default kernel's), nor an Interactive Window's (untitled, it
    * is gone with the window).
    */
-  recorded(notebook: vscode.NotebookDocument): boolean {
+  recorded(notebook: KernelOwner): boolean {
     return this.keepable && notebook.notebookType === 'jupyter-notebook';
   }
 
   /** Records `notebook`'s kernel for the next window, where its kernels are recorded. */
   async recordKernel(
-    notebook: vscode.NotebookDocument,
+    notebook: KernelOwner,
     server: PodJupyterServer,
     kernel: PodJupyterCodeExecutor,
   ): Promise<void> {
@@ -177,7 +207,7 @@ export class GatewayKernels implements vscode.Disposable {
     return executor;
   }
 
-  async closeKernel(notebook: vscode.NotebookDocument): Promise<void> {
+  async closeKernel(notebook: KernelOwner): Promise<void> {
     const key = notebook.uri.toString();
     const entry = this.kernels.get(key);
     this.kernels.delete(key);

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type {
+  JupyterCodeResult,
   KernelOutputEvent,
   OutputStream,
   PodJupyterCodeExecutor,
@@ -21,7 +22,12 @@ import type { PodStateHolder } from './podState.ts';
 import { codeHashOf, recordedCell } from './runningCell.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
 import { cellOriginOf, interactiveSuffix, kernelControllerId } from './interactiveWindows.ts';
-import { GatewayKernels, type NotebookKernel } from './gatewayKernels.ts';
+import {
+  agentKernelOwner,
+  GatewayKernels,
+  type KernelCounts,
+  type NotebookKernel,
+} from './gatewayKernels.ts';
 
 type KernelCtx = Pick<
   Ctx,
@@ -130,7 +136,7 @@ export class KernelController implements vscode.Disposable {
   }
 
   /** The kernels running for this window's notebooks and Interactive Windows. */
-  get kernelCounts(): { notebooks: number; interactive: number } {
+  get kernelCounts(): KernelCounts {
     return this.kernels.counts;
   }
 
@@ -142,6 +148,42 @@ export class KernelController implements vscode.Disposable {
   /** The running gateway server (for logs and shells), if any. */
   get runningServer(): PodJupyterServer | undefined {
     return this.gateway.running;
+  }
+
+  /**
+   * Runs the agent tool's Python on its own kernel in the gateway pod, the first open folder
+   * synced and its root the working directory; output events go to `onOutput`, pod paths mapped.
+   */
+  async runAgentCode(
+    code: string,
+    signal: AbortSignal,
+    onOutput: (event: KernelOutputEvent) => void,
+  ): Promise<JupyterCodeResult> {
+    const entry = await unlessAborted(this.kernels.kernelFor(agentKernelOwner), signal);
+    const kernel = await entry.kernel;
+    const { remoteToLocal } = await loadCore();
+    try {
+      return await this.gateway.use(entry.server, async () => {
+        const folder = vscode.workspace.workspaceFolders?.[0];
+        if (folder) {
+          await this.syncNotebookFolder(folder.uri, entry, kernel, signal);
+        }
+        const toLocal = (text: string) => remoteToLocal(text, entry.server.syncedFolders);
+        const streams = new StreamLineMappers<OutputStream>(toLocal, (name, text) =>
+          onOutput({ type: 'stream', name, text }),
+        );
+        try {
+          return await kernel.executeCodeBlocks([{ language: 'python', code }], {
+            signal,
+            onOutput: (event) => writeMapped(event, streams, toLocal, { write: onOutput }),
+          });
+        } finally {
+          streams.flush();
+        }
+      });
+    } finally {
+      this.idle.used();
+    }
   }
 
   /** Starts the gateway pod (with progress) unless it runs already. */
@@ -295,7 +337,9 @@ export class KernelController implements vscode.Disposable {
           }
           return await kernel.resume(resumed.requestId, options);
         }
-        await this.syncNotebookFolder(cell.notebook, entry, kernel, signal);
+        // An Interactive Window runs its file's cells: the file's folder is the notebook's.
+        const source = this.ctx.interactive.sourceOf(cell.notebook) ?? cell.notebook.uri;
+        await this.syncNotebookFolder(source, entry, kernel, signal);
         const code = cell.document.getText();
         return await kernel.executeCodeBlocks([{ language: 'python', code }], {
           ...options,
@@ -332,13 +376,11 @@ export class KernelController implements vscode.Disposable {
    * makes the notebook's folder there the kernel's working directory, the root importable.
    */
   private async syncNotebookFolder(
-    notebook: vscode.NotebookDocument,
+    source: vscode.Uri,
     entry: NotebookKernel,
     kernel: PodJupyterCodeExecutor,
     signal: AbortSignal,
   ): Promise<void> {
-    // An Interactive Window runs its file's cells: the file's folder is the notebook's.
-    const source = this.ctx.interactive.sourceOf(notebook) ?? notebook.uri;
     const project = await this.ctx.workspaceSync.syncNotebook(
       entry.server,
       source,

@@ -1,5 +1,4 @@
 import type { KernelOutputEvent, OutputStream } from '../core/index.ts';
-import type { CellOutputWriter } from './cellOutputWriter.ts';
 import type { StreamLineMappers } from './lineMapper.ts';
 
 /**
@@ -11,7 +10,7 @@ export function writeMapped(
   event: KernelOutputEvent,
   streams: StreamLineMappers<OutputStream>,
   toLocal: (text: string) => string,
-  output: CellOutputWriter,
+  output: { write(event: KernelOutputEvent): void },
 ): void {
   if (event.type === 'stream') {
     streams.write(event.name, event.text);

@@ -29,6 +29,8 @@ export interface RunRequest {
   label: string;
   /** The editor's file: all of it, or the code starting at `startLine` (1-based) of it. */
   origin?: { uri: vscode.Uri; startLine: number; wholeFile: boolean };
+  /** Without an origin: a folder whose mirror the code runs in, from its root. */
+  project?: vscode.Uri;
 }
 
 /**
@@ -65,9 +67,8 @@ export async function runInPod(
             ? AbortSignal.any([signal, cancellation.signal])
             : cancellation.signal;
           return await ctx.executor.use(executor, async () => {
-            const project =
-              request.origin &&
-              projectFolderOf(request.origin.uri, ctx.settingsFor(request.origin.uri));
+            const syncFrom = request.origin?.uri ?? request.project;
+            const project = syncFrom && projectFolderOf(syncFrom, ctx.settingsFor(syncFrom));
             let synced: SyncResult | undefined;
             if (project) {
               if (request.origin?.wholeFile) {
@@ -161,10 +162,13 @@ async function execute(
 ): Promise<CommandLineCodeResult> {
   const origin = request.origin;
   const block = [{ language: request.language, code: request.code }];
-  if (!sync || !origin) {
+  if (!sync) {
     return executor.executeCodeBlocks(block, options);
   }
   const root = sync.project.root;
+  if (!origin) {
+    return executor.executeCodeBlocks(block, { ...options, cwd: root, importRoots: [root] });
+  }
   const asBlock = () =>
     executor.executeCodeBlocks(block, {
       ...options,

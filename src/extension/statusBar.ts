@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx.ts';
+import type { KernelCounts } from './gatewayKernels.ts';
 import type { PodState, PodStateHolder } from './podState.ts';
 
 const icons: Record<PodState, string> = {
@@ -23,7 +24,7 @@ export interface PodRunnerStatus {
   /** The status-bar text, icons included. */
   text: string;
   /** The kernels running in the gateway pod for this window. */
-  kernels: { notebooks: number; interactive: number };
+  kernels: KernelCounts;
 }
 
 /** A pod's state as shown: `reconnecting…` while its connection waits for the API server. */
@@ -45,14 +46,13 @@ function podPart(
 }
 
 /** The gateway's kernels: `2 notebooks, 1 Interactive Window`, or `no kernels`. */
-export function kernelsText(counts: { notebooks: number; interactive: number }): string {
+export function kernelsText(counts: KernelCounts): string {
+  const named = (count: number, what: string) =>
+    count > 0 ? [`${count} ${what}${count === 1 ? '' : 's'}`] : [];
   const parts = [
-    ...(counts.notebooks > 0
-      ? [`${counts.notebooks} notebook${counts.notebooks === 1 ? '' : 's'}`]
-      : []),
-    ...(counts.interactive > 0
-      ? [`${counts.interactive} Interactive Window${counts.interactive === 1 ? '' : 's'}`]
-      : []),
+    ...named(counts.notebooks, 'notebook'),
+    ...named(counts.interactive, 'Interactive Window'),
+    ...named(counts.agent, 'agent kernel'),
   ];
   return parts.length > 0 ? parts.join(', ') : 'no kernels';
 }
@@ -75,8 +75,8 @@ export function podRunnerStatus(ctx: Ctx): PodRunnerStatus {
 }
 
 function kernelTotal(ctx: Ctx): number {
-  const { notebooks, interactive } = ctx.kernels.kernelCounts;
-  return notebooks + interactive;
+  const { notebooks, interactive, agent } = ctx.kernels.kernelCounts;
+  return notebooks + interactive + agent;
 }
 
 function podLine(

@@ -1,6 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { PodRunnerApi } from '../../../src/extension/api.ts';
+import { agentToolFeature } from './agentTool.ts';
 import { bigOutputFeature } from './bigOutput.ts';
 import { commandsFeature } from './commands.ts';
 import { downloadFeature } from './download.ts';
@@ -39,6 +40,7 @@ const features: HostFeature[] = [
   downloadFeature,
   kernelNotebookFeature,
   interactiveWindowFeature,
+  agentToolFeature,
   kernelStopFeature,
   outageFeature,
   podSessionFeature,
