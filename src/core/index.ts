@@ -138,5 +138,11 @@ export {
   type SyncProgress,
   type SyncResult,
 } from './workspaceSync/index.ts';
-export { cellAt, hasCellMarkers, pythonCells, type PythonCell } from './pythonCells.ts';
+export {
+  cellAt,
+  codeFromLine,
+  hasCellMarkers,
+  pythonCells,
+  type PythonCell,
+} from './pythonCells.ts';
 export { mapCellTraceback, type CellOrigin } from './cellTraceback.ts';

@@ -26,7 +26,7 @@ export interface PythonCell {
  * `# %%` / `#%%` (then end of line or whitespace, so `# %%%` is no marker) or `# In[ ]:` /
  * `# In[12]:`, optionally followed by `[markdown]` / `[md]` and a title.
  */
-const markerPattern = /^# ?(?:%%(?=\s|$)|In\[[\d ]*\]:)[ \t]*(?:\[(markdown|md)\])?[ \t]*(.*)$/;
+const markerPattern = /^# ?(?:%%(?=\s|\[|$)|In\[[\d ]*\]:)[ \t]*(?:\[(markdown|md)\])?[ \t]*(.*)$/;
 const blankLine = /^\s*$/;
 /** A body that is one triple-quoted string (the delimiter does not occur inside). */
 const docString = /^("""|''')((?:(?!\1)[\s\S])*)\1$/;
@@ -73,6 +73,19 @@ export function pythonCells(source: string): PythonCell[] {
 /** Whether `source` has a cell marker, so it can run cell by cell. */
 export function hasCellMarkers(source: string): boolean {
   return findMarkers(source.split(/\r?\n/)).length > 0;
+}
+
+/**
+ * Code that starts at 0-based `line` of a file, without its leading blank lines, as IPython
+ * numbers it (from its first non-blank line, whitespace as `str.isspace` sees it): the text and
+ * the line it now starts at.
+ */
+export function codeFromLine(text: string, line: number): { text: string; bodyLine: number } {
+  const lines = text.split(/\r?\n/);
+  const body = trimBlankLines(lines, 0, lines.length - 1);
+  return body
+    ? { text: body.lines.join('\n'), bodyLine: line + body.first }
+    : { text: '', bodyLine: line };
 }
 
 /** The cell containing the 0-based `line`; undefined before the first marker when there is no preamble. */

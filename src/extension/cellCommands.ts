@@ -1,5 +1,11 @@
 import * as vscode from 'vscode';
-import { cellAt, hasCellMarkers, pythonCells, type PythonCell } from '../core/pythonCells.ts';
+import {
+  cellAt,
+  codeFromLine,
+  hasCellMarkers,
+  pythonCells,
+  type PythonCell,
+} from '../core/pythonCells.ts';
 import type { Ctx } from './ctx.ts';
 import type { FileCell } from './interactiveWindows.ts';
 
@@ -7,6 +13,19 @@ type CellCtx = Pick<Ctx, 'settings' | 'interactive' | 'showError'>;
 
 /** The context key that lets Shift+Enter run the current cell (see package.json keybindings). */
 const shiftEnterKey = 'podRunner.cellShiftEnter';
+
+/**
+ * Python files on disk or untitled: not a notebook cell, nor the Interactive Window's input box,
+ * whose text may hold a `# %%` line too.
+ */
+const pythonFiles: vscode.DocumentFilter[] = [
+  { scheme: 'file', language: 'python' },
+  { scheme: 'untitled', language: 'python' },
+];
+
+function isPythonFile(document: vscode.TextDocument | undefined): document is vscode.TextDocument {
+  return document !== undefined && vscode.languages.match(pythonFiles, document) > 0;
+}
 
 /**
  * Whether the Jupyter extension shows its own cell lenses (and binds Shift+Enter) for the file:
@@ -22,7 +41,7 @@ function jupyterOwnsCells(document: vscode.TextDocument): boolean {
 }
 
 /** Run Cell, Run Above and Run Below over each code cell of a Python file with `# %%` markers. */
-class CellLensProvider implements vscode.CodeLensProvider {
+class CellLensProvider implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
 
@@ -30,6 +49,10 @@ class CellLensProvider implements vscode.CodeLensProvider {
 
   refresh(): void {
     this.changed.fire();
+  }
+
+  dispose(): void {
+    this.changed.dispose();
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
@@ -63,7 +86,7 @@ export function registerCellLenses(ctx: CellCtx): vscode.Disposable {
     let enabled = false;
     try {
       enabled =
-        document?.languageId === 'python' &&
+        isPythonFile(document) &&
         ctx.settings.interactiveWindow.shiftEnter &&
         !jupyterOwnsCells(document) &&
         hasCellMarkers(document.getText());
@@ -74,7 +97,8 @@ export function registerCellLenses(ctx: CellCtx): vscode.Disposable {
   };
   updateShiftEnter();
   return vscode.Disposable.from(
-    vscode.languages.registerCodeLensProvider({ language: 'python' }, provider),
+    provider,
+    vscode.languages.registerCodeLensProvider(pythonFiles, provider),
     vscode.window.onDidChangeActiveTextEditor(updateShiftEnter),
     vscode.workspace.onDidChangeTextDocument(
       (event) => event.document === vscode.window.activeTextEditor?.document && updateShiftEnter(),
@@ -108,20 +132,7 @@ async function documentOf(uri: unknown): Promise<vscode.TextDocument | undefined
     return vscode.workspace.openTextDocument(uri);
   }
   const document = vscode.window.activeTextEditor?.document;
-  return document?.languageId === 'python' ? document : undefined;
-}
-
-/**
- * Code that starts at `line` of the file, as a cell: IPython numbers a cell's lines from its first
- * non-blank one, so leading blank lines are left out and counted into the cell's start.
- */
-function codeFrom(text: string, line: number): FileCell {
-  const blank = /^(?:[ \t]*\r?\n)*/.exec(text)![0];
-  return {
-    kind: 'code',
-    text: text.slice(blank.length),
-    bodyLine: line + blank.split('\n').length - 1,
-  };
+  return isPythonFile(document) ? document : undefined;
 }
 
 function fileCells(cells: readonly PythonCell[]): FileCell[] {
@@ -138,7 +149,6 @@ export async function runCells(
   line: unknown,
   which: 'cell' | 'above' | 'below',
 ): Promise<void> {
-  const choice = choices[which];
   const document = await documentOf(uri);
   if (!document) {
     void vscode.window.showInformationMessage('Pod Runner: open a Python file with # %% cells.');
@@ -148,37 +158,49 @@ export async function runCells(
     typeof line === 'number' ? line : (vscode.window.activeTextEditor?.selection.active.line ?? 0);
   const cells = pythonCells(document.getText());
   const current = cellAt(cells, at);
-  if (!current) {
+  const chosen = current ? choices[which](cells, current) : [];
+  if (chosen.length === 0) {
     void vscode.window.showInformationMessage(
-      `Pod Runner: line ${at + 1} of ${vscode.workspace.asRelativePath(document.uri)} is in no # %% cell.`,
+      current
+        ? `Pod Runner: no cell above line ${at + 1} of ${vscode.workspace.asRelativePath(document.uri)}.`
+        : `Pod Runner: line ${at + 1} of ${vscode.workspace.asRelativePath(document.uri)} is in no # %% cell.`,
     );
     return;
   }
-  await ctx.interactive.run(document.uri, fileCells(choice(cells, current)));
+  await ctx.interactive.run(document.uri, fileCells(chosen));
 }
 
-/** Runs the cell at the cursor, then moves the cursor to the next cell (a new one at the end). */
-export async function runAndAdvance(ctx: CellCtx): Promise<void> {
+/** Shift+Enter presses, one at a time: each reads the cursor the one before it moved. */
+let advancing: Promise<void> = Promise.resolve();
+
+/** Runs the cell at the cursor, after moving the cursor to the next cell (a new one at the end). */
+export function runAndAdvance(ctx: CellCtx): Promise<void> {
+  const turn = advancing.then(() => advance(ctx));
+  advancing = turn.catch(() => undefined);
+  return turn;
+}
+
+async function advance(ctx: CellCtx): Promise<void> {
   const editor = vscode.window.activeTextEditor;
-  if (!editor) {
+  if (!editor || !isPythonFile(editor.document)) {
     return;
   }
+  const { document } = editor;
   const line = editor.selection.active.line;
-  await runCells(ctx, undefined, line, 'cell');
-  const cells = pythonCells(editor.document.getText());
-  const next = cells.find((cell) => cell.markerLine > line);
+  const next = pythonCells(document.getText()).find((cell) => cell.markerLine > line);
   let target = next?.bodyLine;
   if (target === undefined) {
-    const end = editor.document.lineAt(editor.document.lineCount - 1).range.end;
+    const end = document.lineAt(document.lineCount - 1).range.end;
     await editor.edit((edit) => edit.insert(end, end.character === 0 ? '# %%\n' : '\n\n# %%\n'));
-    target = editor.document.lineCount - 1;
+    target = document.lineCount - 1;
   }
   const position = new vscode.Position(target, 0);
   editor.selection = new vscode.Selection(position, position);
   editor.revealRange(new vscode.Range(position, position));
+  await runCells(ctx, document.uri, line, 'cell');
 }
 
-/** The whole file: its cells, or the file as one cell when it has no markers. */
+/** The whole file: its cells, or the file as one cell when it has none. */
 export async function runFileCells(ctx: CellCtx, uri: unknown): Promise<void> {
   const document = await documentOf(uri);
   if (!document) {
@@ -188,17 +210,19 @@ export async function runFileCells(ctx: CellCtx, uri: unknown): Promise<void> {
   const cells = pythonCells(text);
   await ctx.interactive.run(
     document.uri,
-    cells.length > 0 ? fileCells(cells) : [codeFrom(text, 0)],
+    cells.length > 0 ? fileCells(cells) : [{ kind: 'code', ...codeFromLine(text, 0) }],
   );
 }
 
 /** The selection (the cursor's line when nothing is selected) as one cell. */
 export async function runSelectionCell(ctx: CellCtx): Promise<void> {
   const editor = vscode.window.activeTextEditor;
-  if (!editor) {
+  if (!editor || !isPythonFile(editor.document)) {
     return;
   }
   const { selection, document } = editor;
   const range = selection.isEmpty ? document.lineAt(selection.active.line).range : selection;
-  await ctx.interactive.run(document.uri, [codeFrom(document.getText(range), range.start.line)]);
+  await ctx.interactive.run(document.uri, [
+    { kind: 'code', ...codeFromLine(document.getText(range), range.start.line) },
+  ]);
 }

@@ -10,6 +10,7 @@ import { showPodLogs } from './podLogs.ts';
 import { openPodShell } from './podShell.ts';
 import { pickPod, type PodKind } from './podTargets.ts';
 import { codeFromEditor, runInPod } from './runInPod.ts';
+import { openNotebook } from './interactiveWindows.ts';
 import { kernelsText, podRunnerStatus } from './statusBar.ts';
 import { downloadFromPodCommand, syncWorkspaceCommand } from './syncCommands.ts';
 
@@ -45,7 +46,10 @@ export const commandFactories: Record<string, (ctx: Ctx) => Command> = {
     guarded(ctx, 'cannot restart the kernel', async () => {
       const notebook = toolbarNotebook(target) ?? vscode.window.activeNotebookEditor?.notebook;
       if (notebook) {
-        await ctx.kernels.restartKernel(notebook);
+        // The notebook's kernel is the default controller's or a profile's.
+        const controllers = [ctx.kernels, ...ctx.profiles.kernelControllers];
+        const owner = controllers.find((controller) => controller.hasKernel(notebook));
+        await (owner ?? ctx.kernels).restartKernel(notebook);
       }
     }),
   stopKernelPod: (ctx) => () =>
@@ -103,11 +107,7 @@ function toolbarNotebook(argument: unknown): vscode.NotebookDocument | undefined
     typeof argument === 'object' && argument !== null && 'notebookEditor' in argument
       ? (argument.notebookEditor as { notebookUri?: unknown }).notebookUri
       : undefined;
-  return uri instanceof vscode.Uri
-    ? vscode.workspace.notebookDocuments.find(
-        (notebook) => notebook.uri.toString() === uri.toString(),
-      )
-    : undefined;
+  return uri instanceof vscode.Uri ? openNotebook(uri) : undefined;
 }
 
 /** The optional argument of the shell and log commands: which pod, instead of asking. */

@@ -46,7 +46,7 @@ export class Ctx implements vscode.Disposable {
 
   constructor(readonly extension: vscode.ExtensionContext) {
     extension.subscriptions.push(this);
-    this.interactive = new InteractiveWindows(extension.extension.id);
+    this.interactive = new InteractiveWindows();
     this.keptPods = new KeptPods(this, extension.workspaceState);
     this.disposables.push(
       this.keptPods,

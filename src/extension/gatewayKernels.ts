@@ -3,6 +3,7 @@ import type { CellOrigin, PodJupyterCodeExecutor, PodJupyterServer } from '../co
 import { cancellationError } from './cancellation.ts';
 import type { Ctx } from './ctx.ts';
 import type { KeptKernel } from './keptPods.ts';
+import { openNotebook } from './interactiveWindows.ts';
 import { loadCore } from './lazyCore.ts';
 import type { PodSession } from './podSession.ts';
 
@@ -26,6 +27,8 @@ export interface NotebookKernel {
   workingDirectory?: string;
   /** Where the code of the cells run from a `.py` file came from, by execution count. */
   origins: Map<number, CellOrigin>;
+  /** The last execution count seen: a lower one means the kernel started again. */
+  lastCount: number;
   /** Whose kernel it is: a notebook's, an Interactive Window's or the agent tool's. */
   kind: 'notebook' | 'interactive' | 'agent';
   /** Whether it is recorded for the next window, which may then use it again. */
@@ -97,6 +100,10 @@ export class GatewayKernels implements vscode.Disposable {
     if (server !== this.gateway.running) {
       throw cancellationError('the kernel pod was stopped');
     }
+    // Closed while the gateway started: a kernel started now would be nobody's, for good.
+    if (notebook !== agentKernelOwner && !openNotebook(notebook.uri)) {
+      throw cancellationError('the notebook was closed');
+    }
     let entry = this.kernels.get(key);
     if (entry?.server !== server) {
       // A kernel on a server that is gone is of no use: start one on the running server.
@@ -107,6 +114,7 @@ export class GatewayKernels implements vscode.Disposable {
         server,
         kernel: this.kernelOn(server, notebook),
         origins: new Map(),
+        lastCount: 0,
         kind: kindOf(notebook),
         recorded: this.recorded(notebook),
       };

@@ -1,10 +1,7 @@
 import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import type { CellOrigin } from '../core/cellTraceback.ts';
-
-/** The gateway kernel's controller id; a profile's and the Interactive Window's add to it. */
-export const kernelControllerId = 'pod-runner-kernel';
-export const interactiveSuffix = '-interactive';
+import { extensionId, interactiveSuffix, kernelControllerId } from './controllerIds.ts';
 
 /** A piece of a `.py` file to run in its Interactive Window. */
 export interface FileCell {
@@ -49,7 +46,7 @@ export class InteractiveWindows implements vscode.Disposable {
   private readonly additions = new Map<string, Promise<void>>();
   private readonly subscriptions: vscode.Disposable[] = [];
 
-  constructor(private readonly extensionId: string) {
+  constructor() {
     vscode.workspace.onDidCloseNotebookDocument(
       (notebook) => this.forget(notebook.uri),
       null,
@@ -57,22 +54,52 @@ export class InteractiveWindows implements vscode.Disposable {
     );
   }
 
-  /** The controller an Interactive Window of Pod Runner opens with, as VS Code names it. */
-  get controllerId(): string {
-    return `${this.extensionId}/${kernelControllerId}${interactiveSuffix}`;
-  }
-
-  /** The `.py` file whose cells an Interactive Window runs, if it is one of these. */
+  /**
+   * The `.py` file whose cells an Interactive Window runs, if it is one of these. A window this
+   * extension host did not open (it was restored after a restart) is known by its cells'
+   * metadata, and adopted.
+   */
   sourceOf(notebook: vscode.NotebookDocument): vscode.Uri | undefined {
-    return notebook.notebookType === 'interactive'
-      ? this.files.get(notebook.uri.toString())
-      : undefined;
+    if (notebook.notebookType !== 'interactive') {
+      return undefined;
+    }
+    const known = this.files.get(notebook.uri.toString());
+    if (known) {
+      return known;
+    }
+    const origin = notebook.getCells().map(cellOriginOf).find(Boolean);
+    if (!origin) {
+      return undefined;
+    }
+    const file = vscode.Uri.file(origin.file);
+    if (!this.windowOf(file)) {
+      this.remember(file, notebook.uri);
+    }
+    return file;
   }
 
-  /** The file's Interactive Window, if it is open. */
-  windowOf(file: vscode.Uri): vscode.NotebookDocument | undefined {
+  /** The file's Interactive Window, if it is open: one opened here, or a restored one of it. */
+  private windowOf(file: vscode.Uri): vscode.NotebookDocument | undefined {
     const window = this.windows.get(file.toString());
-    return window && openNotebook(window);
+    const open = window && openNotebook(window);
+    if (open) {
+      return open;
+    }
+    const restored = vscode.workspace.notebookDocuments.find(
+      (notebook) =>
+        notebook.notebookType === 'interactive' &&
+        !this.files.has(notebook.uri.toString()) &&
+        notebook.getCells().some((cell) => cellOriginOf(cell)?.file === file.fsPath),
+    );
+    if (restored) {
+      this.remember(file, restored.uri);
+    }
+    return restored;
+  }
+
+  private remember(file: vscode.Uri, window: vscode.Uri): void {
+    this.windows.set(file.toString(), window);
+    this.files.set(window.toString(), file);
   }
 
   /**
@@ -149,7 +176,7 @@ export class InteractiveWindows implements vscode.Disposable {
       'interactive.open',
       { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
       open?.uri,
-      this.controllerId,
+      `${extensionId}/${kernelControllerId}${interactiveSuffix}`,
       `Pod Runner: ${posix.basename(file.path)}`,
     );
     const notebook = opened.notebookEditor?.notebook ?? openNotebook(opened.notebookUri);
@@ -157,8 +184,7 @@ export class InteractiveWindows implements vscode.Disposable {
       throw new Error(`the Interactive Window of ${file.fsPath} did not open`);
     }
     if (!open) {
-      this.windows.set(file.toString(), notebook.uri);
-      this.files.set(notebook.uri.toString(), file);
+      this.remember(file, notebook.uri);
     }
     return notebook;
   }
@@ -172,7 +198,8 @@ export class InteractiveWindows implements vscode.Disposable {
   }
 }
 
-function openNotebook(uri: vscode.Uri): vscode.NotebookDocument | undefined {
+/** The open notebook (or Interactive Window) of `uri`, if any. */
+export function openNotebook(uri: vscode.Uri): vscode.NotebookDocument | undefined {
   return vscode.workspace.notebookDocuments.find(
     (notebook) => notebook.uri.toString() === uri.toString(),
   );

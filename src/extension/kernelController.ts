@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type {
+  CellOrigin,
   JupyterCodeResult,
   KernelOutputEvent,
   OutputStream,
@@ -21,7 +22,8 @@ import { writeMapped } from './kernelOutput.ts';
 import type { PodStateHolder } from './podState.ts';
 import { codeHashOf, recordedCell } from './runningCell.ts';
 import { remoteFolderOf } from './workspaceSync.ts';
-import { cellOriginOf, interactiveSuffix, kernelControllerId } from './interactiveWindows.ts';
+import { interactiveSuffix, kernelControllerId } from './controllerIds.ts';
+import { cellOriginOf } from './interactiveWindows.ts';
 import {
   agentKernelOwner,
   GatewayKernels,
@@ -130,6 +132,11 @@ export class KernelController implements vscode.Disposable {
     return this.gateway.status;
   }
 
+  /** Whether this controller runs a kernel for the notebook. */
+  hasKernel(notebook: vscode.NotebookDocument): boolean {
+    return this.kernels.get(notebook) !== undefined;
+  }
+
   /** Fires when a kernel starts or stops. */
   get onDidChangeKernels(): vscode.Event<void> {
     return this.kernels.onDidChange;
@@ -196,8 +203,6 @@ export class KernelController implements vscode.Disposable {
     if (entry && entry.server === this.gateway.running) {
       const kernel = await entry.kernel;
       await kernel.restart();
-      // The execution counts start again at 1: the cells they named are gone.
-      entry.origins.clear();
       // A kernel that had died is replaced by a new one, with a new id.
       await this.kernels.recordKernel(notebook, entry.server, kernel);
     }
@@ -316,8 +321,8 @@ export class KernelController implements vscode.Disposable {
         const options = {
           signal,
           onOutput: (event: KernelOutputEvent) => {
-            if (event.type === 'execute_input' && origin && event.executionCount !== null) {
-              entry.origins.set(event.executionCount, origin);
+            if (event.type === 'execute_input' && event.executionCount !== null) {
+              noteOrigin(entry, event.executionCount, origin);
             }
             writeMapped(
               event.type === 'error' && entry.origins.size > 0
@@ -395,5 +400,20 @@ export class KernelController implements vscode.Disposable {
       await kernel.setWorkingDirectory(directory, { importRoots: [project.root] });
       entry.workingDirectory = directory;
     }
+  }
+}
+
+/**
+ * Records where the cell run as `count` came from. A count not above the last one means the
+ * kernel started again (a restart, or a dead kernel replaced by the server): the cells the
+ * earlier counts named are gone.
+ */
+function noteOrigin(entry: NotebookKernel, count: number, origin: CellOrigin | undefined): void {
+  if (count <= entry.lastCount) {
+    entry.origins.clear();
+  }
+  entry.lastCount = count;
+  if (origin) {
+    entry.origins.set(count, origin);
   }
 }

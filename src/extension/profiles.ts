@@ -28,6 +28,11 @@ export class Profiles implements vscode.Disposable {
     this.update();
   }
 
+  /** The profiles' own kernel controllers. */
+  get kernelControllers(): KernelController[] {
+    return [...this.controllers.values()].map(({ controller }) => controller);
+  }
+
   /**
    * Follows a change of the profiles setting (see update); true when it changed the definition of
    * the window's chosen profile (or removed or added it), whose pods must then be replaced.

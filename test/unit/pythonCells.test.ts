@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cellAt, hasCellMarkers, pythonCells, type PythonCell } from '../../src/core/index.ts';
+import {
+  cellAt,
+  codeFromLine,
+  hasCellMarkers,
+  pythonCells,
+  type PythonCell,
+} from '../../src/core/index.ts';
 
 const lines = (...text: string[]) => text.join('\n');
 
@@ -178,4 +184,21 @@ test('cellAt finds the cell of a line, the preamble included, and nothing before
     [0, 1, 2].map((line) => cellAt(withoutPreamble, line)?.markerLine),
     [undefined, 1, 1],
   );
+});
+
+test('#%%[markdown] without a space starts a markdown cell, as the Jupyter extension reads it', () => {
+  const cells = pythonCells('# %%\nx = 1\n#%%[markdown]\n# Title\n');
+  assert.deepEqual(
+    cells.map((cell) => [cell.kind, cell.markerLine, cell.text]),
+    [
+      ['code', 0, 'x = 1'],
+      ['markdown', 2, 'Title'],
+    ],
+  );
+});
+
+test('code from a line leaves out its leading whitespace-only lines and starts after them', () => {
+  assert.deepEqual(codeFromLine('\f\n \t\nx = 1\n\n', 4), { text: 'x = 1', bodyLine: 6 });
+  assert.deepEqual(codeFromLine('y = 2', 0), { text: 'y = 2', bodyLine: 0 });
+  assert.deepEqual(codeFromLine('\n\n', 3), { text: '', bodyLine: 3 });
 });

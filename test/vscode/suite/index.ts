@@ -8,6 +8,7 @@ import { downloadFeature } from './download.ts';
 import { executorCleanupFeature } from './executorCleanup.ts';
 import { check, type HostFeature } from './host.ts';
 import { idleStopFeature } from './idleStop.ts';
+import { interactiveEdgesFeature } from './interactiveEdges.ts';
 import { interactiveWindowFeature } from './interactiveWindow.ts';
 import { kernelNotebookFeature } from './kernelNotebook.ts';
 import { kernelStopFeature } from './kernelStop.ts';
@@ -40,6 +41,7 @@ const features: HostFeature[] = [
   downloadFeature,
   kernelNotebookFeature,
   interactiveWindowFeature,
+  interactiveEdgesFeature,
   agentToolFeature,
   kernelStopFeature,
   outageFeature,

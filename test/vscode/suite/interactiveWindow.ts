@@ -57,14 +57,14 @@ async function ranCell(index: number): Promise<vscode.NotebookCell> {
   return interactiveWindow()!.cellAt(index);
 }
 
-function describe(cell: vscode.NotebookCell): string {
+export function describe(cell: vscode.NotebookCell): string {
   return cell.outputs
     .flatMap((output) => output.items)
     .map((item) => `${item.mime}: ${decoder.decode(item.data).slice(0, 2000)}`)
     .join(' | ');
 }
 
-function stdoutOf(cell: vscode.NotebookCell): string {
+export function stdoutOf(cell: vscode.NotebookCell): string {
   return cell.outputs
     .flatMap((output) => output.items)
     .filter((item) => item.mime === 'application/vnd.code.notebook.stdout')
