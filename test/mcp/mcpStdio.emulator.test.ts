@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { eventually, sandboxProcesses, withEmulator } from '../support/emulatorFixture.ts';
+import { scratchDir } from '../support/scratch.ts';
+import {
+  connectStdio,
+  pods,
+  runCode,
+  stopAll,
+  textOf,
+  waitUntilPodGone,
+  type StdioSession,
+} from './mcpHarness.ts';
+
+type Emulator = Awaited<ReturnType<typeof withEmulator>>;
+
+describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)', () => {
+  let emulator: Emulator;
+  let session: StdioSession;
+  const scratch = scratchDir('pod-runner-mcp-');
+
+  before(async () => {
+    emulator = await withEmulator({ backoffBaseMs: 200 });
+    session = await connectStdio([
+      'commandline',
+      '--kubeconfig',
+      emulator.kubeconfigPath,
+      '--pod-name',
+      'mcp-stdio',
+    ]);
+  });
+
+  after(async () => {
+    await stopAll();
+    assert.deepEqual(await pods(emulator), [], 'no pod of the MCP server is left');
+    await emulator.verifyNoLeaks();
+  });
+
+  test('lists python and bash, annotated, and starts no pod before the first call', async () => {
+    const { tools } = await session.client.listTools();
+    assert.deepEqual(tools.map((tool) => tool.name).sort(), ['bash', 'python']);
+    for (const tool of tools) {
+      assert.deepEqual(tool.inputSchema.required, ['code']);
+      assert.equal(tool.annotations?.readOnlyHint, false);
+      assert.equal(tool.annotations?.destructiveHint, true);
+      assert.equal(tool.annotations?.openWorldHint, true);
+      assert.match(tool.description ?? '', /Stateless.*60 seconds/s);
+      assert.ok(tool.title);
+    }
+    assert.deepEqual(await pods(emulator), []);
+  });
+
+  test('runs python and bash in the pod: output, exit code and stderr', async () => {
+    const ok = await runCode(session, 'python', 'import sys\nprint(6 * 7, sys.version_info[0])');
+    assert.equal(ok.isError, undefined);
+    assert.match(textOf(ok), /^42 3\n\[exit code: 0\]$/);
+    assert.deepEqual(await pods(emulator), ['mcp-stdio']);
+
+    const failed = await runCode(session, 'bash', 'echo out; echo oops >&2; exit 3');
+    assert.equal(failed.isError, true);
+    assert.match(textOf(failed), /out\n/);
+    assert.match(textOf(failed), /oops\n/);
+    assert.match(textOf(failed), /\[exit code: 3\]$/);
+  });
+
+  test('a call without code is an MCP error; 20 MB of code is a tool error; the server goes on', async () => {
+    const missing = await session.client.callTool({ name: 'python', arguments: {} }).then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+    if ('error' in missing) {
+      assert.ok(missing.error instanceof McpError, String(missing.error));
+      assert.match(missing.error.message, /code/);
+    } else {
+      assert.equal(missing.result.isError, true);
+      assert.match(textOf(missing.result), /code/);
+    }
+
+    const huge = await runCode(session, 'python', `# ${'x'.repeat(20 * 1024 * 1024)}`);
+    assert.equal(huge.isError, true);
+    assert.match(textOf(huge), /at most 524288 bytes \(512 KB\)/);
+
+    assert.match(textOf(await runCode(session, 'bash', 'echo still here')), /still here/);
+  });
+
+  test('cancelling a call kills its process in the pod; the session goes on', async () => {
+    const controller = new AbortController();
+    const call = runCode(session, 'bash', 'sleep 31.5', { signal: controller.signal });
+    const running = () =>
+      sandboxProcesses(emulator.stateDirectory).some((line) => line.endsWith('sleep 31.5'));
+    await eventually(running, 30_000, 'the sleep to run in the pod');
+    controller.abort();
+    await assert.rejects(call);
+    await eventually(() => !running(), 20_000, 'the sleep to be killed');
+    assert.match(textOf(await runCode(session, 'python', 'print("after")')), /^after\n/);
+  });
+
+  test('closing the client ends the server and deletes its pod', async () => {
+    await session.client.close();
+    await session.exited;
+    await waitUntilPodGone(emulator, 'mcp-stdio');
+    assert.match(session.stderr(), /the client closed the session/);
+  });
+
+  test('--timeout 2: a long call is stopped and says so; the session still works; SIGTERM deletes the pod', async () => {
+    const timed = await connectStdio([
+      'commandline',
+      '--kubeconfig',
+      emulator.kubeconfigPath,
+      '--pod-name',
+      'mcp-timeout',
+      '--timeout',
+      '2',
+    ]);
+    const started = Date.now();
+    const result = await runCode(
+      timed,
+      'python',
+      'import time\nprint("begin", flush=True)\ntime.sleep(30)',
+    );
+    assert.equal(result.isError, true);
+    assert.match(textOf(result), /begin/);
+    assert.match(textOf(result), /timed out: the run was stopped after its limit of 2 seconds/);
+    assert.ok(Date.now() - started < 25_000, 'stopped near its limit, not after the sleep');
+    assert.match(textOf(await runCode(timed, 'python', 'print(1 + 1)')), /^2\n/);
+
+    assert.deepEqual(await pods(emulator), ['mcp-timeout']);
+    process.kill(timed.pid, 'SIGTERM');
+    await timed.exited;
+    // The server deletes its pod before it exits.
+    assert.deepEqual(await pods(emulator), []);
+    assert.match(timed.stderr(), /terminated: deleting the sessions' pods/);
+  });
+
+  test('an unreachable cluster fails the call fast, naming the API server, without credentials', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const kubeconfig = join(scratch, 'unreachable.yaml');
+    const secret = 'unreachable-token-0123456789';
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: `https://127.0.0.1:${closedPort}` } }],
+        users: [{ name: 'u', user: { token: secret } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
+    const unreachable = await connectStdio(['commandline', '--kubeconfig', kubeconfig]);
+    const started = Date.now();
+    const result = await runCode(unreachable, 'python', 'print(1)');
+    assert.equal(result.isError, true);
+    const text = textOf(result);
+    assert.match(text, new RegExp(`127\\.0\\.0\\.1:${closedPort}`));
+    assert.doesNotMatch(text, /unreachable-token|\n\s+at /);
+    assert.ok(Date.now() - started < 30_000, `failed in ${Date.now() - started} ms`);
+    assert.doesNotMatch(unreachable.stderr(), /unreachable-token/);
+    await unreachable.client.close();
+    await unreachable.exited;
+  });
+});
