@@ -26,7 +26,7 @@ async function startServer(args: string[]): Promise<HttpServerProcess> {
     { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const server: HttpServerProcess = {
     child,
