@@ -163,7 +163,7 @@ function parseFlags(argv: string[]): FlagValues {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinDashedValues(argv),
       allowPositionals: true,
       strict: true,
       options: {
@@ -188,6 +188,25 @@ function parseFlags(argv: string[]): FlagValues {
     values.positional = parsed.positionals[0];
   }
   return values;
+}
+
+/**
+ * `--args "--port 9000"` is one value: container arguments usually start with a dash, which
+ * parseArgs would otherwise take for a missing value.
+ */
+function joinDashedValues(argv: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = argv[i + 1];
+    if ((arg === '--command' || arg === '--args') && value !== undefined) {
+      joined.push(`${arg}=${value}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
 }
 
 function positive(flag: string, text: string | undefined): number | undefined {

@@ -22,9 +22,12 @@ describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)',
   let emulator: Emulator;
   let session: StdioSession;
   const scratch = scratchDir('pod-runner-mcp-');
+  const project = scratchDir('pod-runner-mcp-project-');
 
   before(async () => {
     emulator = await withEmulator({ backoffBaseMs: 200 });
+    writeFileSync(join(project, 'helpers.py'), 'def answer():\n    return 42\n');
+    writeFileSync(join(project, 'data.txt'), 'from the project\n');
     session = await connectStdio([
       'commandline',
       '--kubeconfig',
@@ -99,6 +102,19 @@ describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)',
     assert.match(textOf(await runCode(session, 'python', 'print("after")')), /^after\n/);
   });
 
+  test('concurrent calls of one session run one at a time', async () => {
+    // The first call waits up to 3 s for a file the second creates: were they run together, it
+    // would see the file; run in turn, it gives up first.
+    const first = runCode(
+      session,
+      'bash',
+      'rm -f go; for i in $(seq 30); do [ -e go ] && { echo overlapped; exit 0; }; sleep 0.1; done; echo alone',
+    );
+    const second = runCode(session, 'bash', 'touch go; echo second');
+    assert.match(textOf(await first), /^alone\n/);
+    assert.match(textOf(await second), /^second\n/);
+  });
+
   test('closing the client ends the server and deletes its pod', async () => {
     await session.client.close();
     await session.exited;
@@ -106,7 +122,7 @@ describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)',
     assert.match(session.stderr(), /the client closed the session/);
   });
 
-  test('--timeout 2: a long call is stopped and says so; the session still works; SIGTERM deletes the pod', async () => {
+  test('--timeout 2: a long call is stopped and says so; the session still works (--sync: in the project); SIGTERM deletes the pod', async () => {
     const timed = await connectStdio([
       'commandline',
       '--kubeconfig',
@@ -115,6 +131,8 @@ describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)',
       'mcp-timeout',
       '--timeout',
       '2',
+      '--sync',
+      project,
     ]);
     const started = Date.now();
     const result = await runCode(
@@ -126,7 +144,13 @@ describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)',
     assert.match(textOf(result), /begin/);
     assert.match(textOf(result), /timed out: the run was stopped after its limit of 2 seconds/);
     assert.ok(Date.now() - started < 25_000, 'stopped near its limit, not after the sleep');
-    assert.match(textOf(await runCode(timed, 'python', 'print(1 + 1)')), /^2\n/);
+    // The synced project is the working directory, and importable.
+    const synced = await runCode(
+      timed,
+      'python',
+      'import helpers\nprint(helpers.answer(), open("data.txt").read().strip())',
+    );
+    assert.match(textOf(synced), /^42 from the project\n/);
 
     assert.deepEqual(await pods(emulator), ['mcp-timeout']);
     process.kill(timed.pid, 'SIGTERM');
