@@ -21,8 +21,13 @@ export interface RunOutcome {
   images: RunImage[];
 }
 
-/** Both executors mark a block stopped by its timeout with this exit code (as GNU timeout does). */
-export const timeoutExitCode = 124;
+/**
+ * Both executors end a block stopped by its timeout with exit code 124 (as GNU timeout does) and
+ * this note in its output; code exiting 124 by itself has no note.
+ */
+export function timedOut(outcome: RunOutcome): boolean {
+  return outcome.exitCode === 124 && outcome.output.includes('\n Timeout');
+}
 
 const imageTypes = ['image/png', 'image/jpeg'];
 
@@ -47,6 +52,7 @@ export abstract class SessionRunner {
       if (this.disposed) {
         throw new Error('the MCP session has ended');
       }
+      // The client no longer waits for this answer; what matters is that no pod is started.
       if (signal.aborted) {
         return { exitCode: 1, output: 'Code execution was cancelled.', images: [] };
       }

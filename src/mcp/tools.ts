@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { redactSecrets } from '../core/index.ts';
 import type { McpServerConfig } from './cliArguments.ts';
 import {
-  timeoutExitCode,
+  timedOut,
   type RunOutcome,
   type SessionRunner,
   type ToolLanguage,
@@ -58,18 +58,20 @@ export function createMcpServer(
   );
   const languages: ToolLanguage[] = config.type === 'jupyter' ? ['python'] : ['python', 'bash'];
   for (const language of languages) {
+    const title =
+      language === 'python' ? 'Run Python in a Kubernetes pod' : 'Run bash in a Kubernetes pod';
     server.registerTool(
       language,
       {
-        title:
-          language === 'python' ? 'Run Python in a Kubernetes pod' : 'Run bash in a Kubernetes pod',
+        title,
         description: describeTool(language, config),
         inputSchema: {
           code: z
             .string()
             .describe(language === 'python' ? 'The Python code to run' : 'The bash script to run'),
         },
-        annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+        // Older clients read the title from the annotations.
+        annotations: { title, readOnlyHint: false, destructiveHint: true, openWorldHint: true },
       },
       async ({ code }, extra) => {
         if (Buffer.byteLength(code) > maxCodeBytes) {
@@ -99,7 +101,7 @@ function errorResult(text: string): CallToolResult {
 /** The output, its exit code and any images; a failure, timeout or cancellation is an error. */
 export function toolResult(outcome: RunOutcome, timeout: number): CallToolResult {
   let text = truncate(outcome.output);
-  if (outcome.exitCode === timeoutExitCode) {
+  if (timedOut(outcome)) {
     text += `\n[timed out: the run was stopped after its limit of ${timeout} seconds]`;
   }
   text += `${text.endsWith('\n') || text === '' ? '' : '\n'}[exit code: ${outcome.exitCode}]`;

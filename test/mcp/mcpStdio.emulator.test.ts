@@ -52,7 +52,11 @@ describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)',
       assert.equal(tool.annotations?.destructiveHint, true);
       assert.equal(tool.annotations?.openWorldHint, true);
       assert.match(tool.description ?? '', /Stateless.*60 seconds/s);
-      assert.ok(tool.title);
+      assert.equal(
+        tool.title,
+        `Run ${tool.name === 'python' ? 'Python' : 'bash'} in a Kubernetes pod`,
+      );
+      assert.equal(tool.annotations?.title, tool.title);
     }
     assert.deepEqual(await pods(emulator), []);
   });
@@ -68,6 +72,10 @@ describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)',
     assert.match(textOf(failed), /out\n/);
     assert.match(textOf(failed), /oops\n/);
     assert.match(textOf(failed), /\[exit code: 3\]$/);
+
+    const long = textOf(await runCode(session, 'python', 'print("x" * 300_000)'));
+    assert.match(long, /\[\.\.\. \d+ bytes of output left out \.\.\.\]/);
+    assert.ok(long.length < 110_000, `${long.length} characters`);
   });
 
   test('a call without code is an MCP error; 20 MB of code is a tool error; the server goes on', async () => {
