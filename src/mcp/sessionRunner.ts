@@ -2,6 +2,7 @@ import {
   PodCommandLineCodeExecutor,
   PodJupyterCodeExecutor,
   PodJupyterServer,
+  PodStoppedError,
   type KernelOutputEvent,
   type Logger,
 } from '../core/index.ts';
@@ -37,7 +38,6 @@ const imageTypes = ['image/png', 'image/jpeg'];
  */
 export abstract class SessionRunner {
   private queue: Promise<unknown> = Promise.resolve();
-  private started: Promise<void> | undefined;
   private disposed = false;
   /** Aborts a start still waiting for its pod when the session ends. */
   protected readonly lifetime = new AbortController();
@@ -56,21 +56,33 @@ export abstract class SessionRunner {
       if (signal.aborted) {
         return { exitCode: 1, output: 'Code execution was cancelled.', images: [] };
       }
-      await this.ensureStarted();
-      const root = this.config.sync === undefined ? undefined : await this.sync(this.config.sync);
-      return this.execute(language, code, signal, root);
+      try {
+        return await this.startAndRun(language, code, signal);
+      } catch (error) {
+        // A pod that stopped by itself when idle is replaced: the code had not run.
+        const reason = await this.removeIfEnded(error);
+        if (reason === undefined) {
+          throw error;
+        }
+        this.logger.info(`${reason}: starting a fresh one`);
+        const outcome = await this.startAndRun(language, code, signal);
+        const note = `[${reason}; this ran in a fresh one, without the earlier state]\n`;
+        return { ...outcome, output: `${note}${outcome.output}` };
+      }
     });
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async ensureStarted(): Promise<void> {
-    // A failed start is not kept: the next call tries again (the cluster may be back).
-    this.started ??= this.start(this.lifetime.signal).catch((error: unknown) => {
-      this.started = undefined;
-      throw error;
-    });
-    await this.started;
+  private async startAndRun(
+    language: ToolLanguage,
+    code: string,
+    signal: AbortSignal,
+  ): Promise<RunOutcome> {
+    // Starts do nothing once running, so a start that failed is simply tried again next time.
+    await this.start(this.lifetime.signal);
+    const root = this.config.sync === undefined ? undefined : await this.sync(this.config.sync);
+    return this.execute(language, code, signal, root);
   }
 
   /** Deletes the pod (waiting for a start in progress to give up); later runs fail. */
@@ -93,6 +105,8 @@ export abstract class SessionRunner {
     root: string | undefined,
   ): Promise<RunOutcome>;
   protected abstract stop(): Promise<void>;
+  /** After a failed run: when the pod had ended by itself, deletes it and says why. */
+  protected abstract removeIfEnded(error: unknown): Promise<string | undefined>;
 }
 
 /** Pod options both executor types take from the command line. */
@@ -143,6 +157,13 @@ class CommandLineRunner extends SessionRunner {
 
   protected stop(): Promise<void> {
     return this.executor.stop();
+  }
+
+  protected async removeIfEnded(error: unknown): Promise<string | undefined> {
+    if (error instanceof PodStoppedError) {
+      return error.reason;
+    }
+    return this.executor.isRunning ? this.executor.removeIfEnded() : undefined;
   }
 }
 
@@ -197,6 +218,16 @@ class JupyterRunner extends SessionRunner {
     // The kernel goes with its pod; stopping it first would only add a round trip.
     await this.kernel.detach().catch(() => undefined);
     await this.server.stop();
+  }
+
+  protected async removeIfEnded(): Promise<string | undefined> {
+    const reason = this.server.isRunning ? await this.server.removeIfEnded() : undefined;
+    if (reason !== undefined) {
+      // Its kernel went with the pod: the next start makes a new one.
+      await this.kernel.detach();
+      this.workingDirectory = undefined;
+    }
+    return reason;
   }
 }
 

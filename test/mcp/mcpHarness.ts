@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { RunningEmulator } from '../emulator/index.ts';
-import { eventually, managedNames } from '../support/emulatorFixture.ts';
+import { apiRequest, eventually, managedNames } from '../support/emulatorFixture.ts';
 
 export const repoRoot = join(__dirname, '..', '..');
 
@@ -109,6 +109,21 @@ export function pods(emulator: RunningEmulator): Promise<string[]> {
 
 export async function waitUntilPodGone(emulator: RunningEmulator, name: string): Promise<void> {
   await eventually(async () => !(await pods(emulator)).includes(name), 30_000, `pod ${name} gone`);
+}
+
+/** Waits until the pod ended by itself (its idle stop): phase Succeeded. */
+export async function waitUntilPodSucceeded(
+  emulator: RunningEmulator,
+  name: string,
+): Promise<void> {
+  await eventually(
+    async () => {
+      const { body } = await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${name}`);
+      return (body as { status?: { phase?: string } }).status?.phase === 'Succeeded';
+    },
+    60_000,
+    `pod ${name} to stop by itself`,
+  );
 }
 
 /** Runs a process to its end; its exit code and output. */

@@ -12,6 +12,7 @@ import {
   stopAll,
   textOf,
   waitUntilPodGone,
+  waitUntilPodSucceeded,
   type StdioSession,
 } from './mcpHarness.ts';
 
@@ -115,5 +116,31 @@ describe('pod-runner-mcp jupyter over stdio: a stateful kernel per session', () 
     await session.client.close();
     await session.exited;
     await waitUntilPodGone(emulator, 'mcp-gateway');
+  });
+
+  test('--idle-timeout: a gateway that stopped by itself is replaced by the next call, which says so', async (t) => {
+    if (!requireTool(t, available, gatewayTool)) {
+      return;
+    }
+    const idle = await connectStdio([
+      'jupyter',
+      '--kubeconfig',
+      emulator.kubeconfigPath,
+      '--pod-name',
+      'mcp-gateway-idle',
+      '--idle-timeout',
+      '3',
+    ]);
+    assert.match(textOf(await runCode(idle, 'python', 'y = 1\nprint(y)')), /^1\n/);
+    await waitUntilPodSucceeded(emulator, 'mcp-gateway-idle');
+    const again = await runCode(idle, 'python', 'print("y" in globals())');
+    assert.equal(again.isError, undefined, textOf(again));
+    assert.match(
+      textOf(again),
+      /^\[the pod stopped after 3 idle seconds; this ran in a fresh one, without the earlier state\]\nFalse\n/,
+    );
+    await idle.client.close();
+    await idle.exited;
+    await waitUntilPodGone(emulator, 'mcp-gateway-idle');
   });
 });
