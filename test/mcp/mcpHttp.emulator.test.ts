@@ -155,6 +155,24 @@ describe('pod-runner-mcp over HTTP: Streamable HTTP, SSE, token, Host/Origin, bo
     assert.equal(await rawPost(server.port, accept, initialize), 200);
   });
 
+  test("SIGTERM deletes every session's pod before the server exits", async () => {
+    const doomed = await startServer(['commandline', '--kubeconfig', emulator.kubeconfigPath]);
+    const streamable = new Client({ name: 'streamable', version: '1' });
+    await streamable.connect(
+      new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${doomed.port}/mcp`)),
+    );
+    const sse = new Client({ name: 'sse', version: '1' });
+    await sse.connect(new SSEClientTransport(new URL(`http://127.0.0.1:${doomed.port}/sse`)));
+    await runCode({ client: streamable }, 'python', 'print(1)');
+    await runCode({ client: sse }, 'python', 'print(2)');
+    assert.equal((await pods(emulator)).length, 2);
+    await doomed.stop();
+    assert.deepEqual(await pods(emulator), [], 'both pods were deleted before the exit');
+    assert.match(doomed.stderr(), /terminated: deleting the sessions' pods/);
+    await streamable.close();
+    await sse.close();
+  });
+
   test('bound to 0.0.0.0 it requires --token, and every request must carry it (401)', async () => {
     const refused = spawn(
       serverCommand.command,
