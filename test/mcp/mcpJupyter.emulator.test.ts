@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import {
+  eventually,
+  requireTool,
+  sandboxProcesses,
+  withEmulator,
+} from '../support/emulatorFixture.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 import { scratchDir } from '../support/scratch.ts';
 import {
@@ -106,6 +111,28 @@ describe('pod-runner-mcp jupyter over stdio: a stateful kernel per session', () 
     assert.equal(failed.isError, true);
     assert.match(textOf(failed), /ZeroDivisionError/);
     assert.match(textOf(await runCode(session, 'python', 'print(x)')), /^21\n/);
+  });
+
+  test('cancelling a call interrupts the kernel: its child process ends, its state stays', async (t) => {
+    if (!requireTool(t, available, gatewayTool)) {
+      return;
+    }
+    const controller = new AbortController();
+    const call = runCode(
+      session,
+      'python',
+      'import subprocess\nsubprocess.run(["sleep", "32.5"])',
+      {
+        signal: controller.signal,
+      },
+    );
+    const running = () =>
+      sandboxProcesses(emulator.stateDirectory).some((line) => line.endsWith('sleep 32.5'));
+    await eventually(running, 30_000, 'the sleep to run in the kernel');
+    controller.abort();
+    await assert.rejects(call);
+    await eventually(() => !running(), 20_000, 'the sleep to end');
+    assert.match(textOf(await runCode(session, 'python', 'print(x + 1)')), /^22\n/);
   });
 
   test('closing the client deletes the gateway pod', async (t) => {
