@@ -31,7 +31,11 @@ const coreAsSeparateFile = {
   },
 };
 
-/** The two bundles: the extension's activation code, and the core library it loads on first use. */
+/**
+ * The bundles: the extension's activation code, the core library it loads on first use, and the
+ * MCP server (`pod-runner-mcp`), which has the MCP SDK and the core in it and shares nothing with
+ * the extension's files.
+ */
 export const builds = [
   {
     ...common,
@@ -41,6 +45,11 @@ export const builds = [
     supported: { 'dynamic-import': false },
   },
   { ...common, entryPoints: { core: 'src/core/index.ts' } },
+  {
+    ...common,
+    entryPoints: { mcp: 'src/mcp/cli.ts' },
+    banner: { js: '#!/usr/bin/env node' },
+  },
 ];
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

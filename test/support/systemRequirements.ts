@@ -146,6 +146,12 @@ export const requirements: readonly Requirement[] = [
     neededBy: testOnly,
   },
   {
+    name: 'python3-venv',
+    checks: [{ pythonModule: 'ensurepip' }],
+    why: "the MCP server's test with Python's own MCP client (installed from PyPI into a virtual environment)",
+    neededBy: testOnly,
+  },
+  {
     name: 'chromium',
     checks: [{ command: '/usr/bin/chromium' }],
     why: 'the browser tests drive code-server with it',

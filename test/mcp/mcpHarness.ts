@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { RunningEmulator } from '../emulator/index.ts';
+import { apiRequest, eventually, managedNames } from '../support/emulatorFixture.ts';
+
+export const repoRoot = join(__dirname, '..', '..');
+
+/** The server as `npx pod-runner-mcp` runs it, from the sources (node + tsx). */
+export const serverCommand = {
+  command: process.execPath,
+  args: ['--import', 'tsx', join(repoRoot, 'src', 'mcp', 'cli.ts')],
+};
+
+export interface StdioSession {
+  client: Client;
+  transport: StdioClientTransport;
+  /** What the server wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves with the exit code once the server process has ended. */
+  exited: Promise<number | null>;
+  pid: number;
+}
+
+/** Every server a test file started, so `stopAll` can end any a failed test left running. */
+const started = new Set<StdioSession>();
+
+/** Starts the server over stdio with `args` and connects the SDK's own client to it. */
+export async function connectStdio(args: string[]): Promise<StdioSession> {
+  const transport = new StdioClientTransport({
+    command: serverCommand.command,
+    args: [...serverCommand.args, ...args],
+    cwd: repoRoot,
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const client = new Client({ name: 'pod-runner-test', version: '1.0.0' });
+  await client.connect(transport);
+  const pid = transport.pid;
+  if (pid === null) {
+    throw new Error('the server process did not start');
+  }
+  const session: StdioSession = {
+    client,
+    transport,
+    stderr: () => stderr,
+    exited: processExit(pid),
+    pid,
+  };
+  started.add(session);
+  return session;
+}
+
+/** Polls /proc: the transport's child is not ours to wait on. */
+async function processExit(pid: number): Promise<number | null> {
+  await eventually(
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    10 * 60_000,
+    `process ${pid} to exit`,
+  );
+  return null;
+}
+
+/** Closes every session still open (its server then deletes its pod). */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...started].map(async (session) => {
+      await session.client.close().catch(() => undefined);
+      await session.exited;
+    }),
+  );
+  started.clear();
+}
+
+export function textOf(result: unknown): string {
+  const content = (result as CallToolResult).content;
+  return content
+    .filter((item) => item.type === 'text')
+    .map((item) => item.text)
+    .join('\n');
+}
+
+export async function runCode(
+  session: { client: Client },
+  tool: string,
+  code: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<CallToolResult> {
+  return (await session.client.callTool({ name: tool, arguments: { code } }, undefined, {
+    timeout: 180_000,
+    ...options,
+  })) as CallToolResult;
+}
+
+/** Pod Runner's pods in the emulator (all namespaces). */
+export function pods(emulator: RunningEmulator): Promise<string[]> {
+  return managedNames(emulator, 'pods');
+}
+
+export async function waitUntilPodGone(emulator: RunningEmulator, name: string): Promise<void> {
+  await eventually(async () => !(await pods(emulator)).includes(name), 30_000, `pod ${name} gone`);
+}
+
+/** Waits until the pod ended by itself (its idle stop): phase Succeeded. */
+export async function waitUntilPodSucceeded(
+  emulator: RunningEmulator,
+  name: string,
+): Promise<void> {
+  await eventually(
+    async () => {
+      const { body } = await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${name}`);
+      return (body as { status?: { phase?: string } }).status?.phase === 'Succeeded';
+    },
+    60_000,
+    `pod ${name} to stop by itself`,
+  );
+}
+
+/** Runs a process to its end; its exit code and output. */
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd ?? repoRoot });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
