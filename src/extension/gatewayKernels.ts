@@ -13,11 +13,17 @@ import type { PodSession } from './podSession.ts';
  */
 export type KernelOwner = Pick<vscode.NotebookDocument, 'uri' | 'notebookType'>;
 
+const agentNotebookType = 'pod-runner-agent';
+let agentOwner: KernelOwner | undefined;
+
 /** The agent tool's kernel: one per window, beside the notebooks'. */
-export const agentKernelOwner: KernelOwner = {
-  uri: vscode.Uri.from({ scheme: 'pod-runner-agent', path: '/kernel' }),
-  notebookType: 'pod-runner-agent',
-};
+export function agentKernelOwner(): KernelOwner {
+  agentOwner ??= {
+    uri: vscode.Uri.from({ scheme: agentNotebookType, path: '/kernel' }),
+    notebookType: agentNotebookType,
+  };
+  return agentOwner;
+}
 
 /** A notebook's kernel, tied to the gateway server it was started on. */
 export interface NotebookKernel {
@@ -45,7 +51,7 @@ function kindOf(owner: KernelOwner): NotebookKernel['kind'] {
   if (owner.notebookType === 'interactive') {
     return 'interactive';
   }
-  return owner.notebookType === agentKernelOwner.notebookType ? 'agent' : 'notebook';
+  return owner.notebookType === agentNotebookType ? 'agent' : 'notebook';
 }
 
 /**
@@ -101,7 +107,7 @@ export class GatewayKernels implements vscode.Disposable {
       throw cancellationError('the kernel pod was stopped');
     }
     // Closed while the gateway started: a kernel started now would be nobody's, for good.
-    if (notebook !== agentKernelOwner && !openNotebook(notebook.uri)) {
+    if (notebook.notebookType !== agentNotebookType && !openNotebook(notebook.uri)) {
       throw cancellationError('the notebook was closed');
     }
     let entry = this.kernels.get(key);

@@ -166,7 +166,7 @@ export class KernelController implements vscode.Disposable {
     signal: AbortSignal,
     onOutput: (event: KernelOutputEvent) => void,
   ): Promise<JupyterCodeResult> {
-    const entry = await unlessAborted(this.kernels.kernelFor(agentKernelOwner), signal);
+    const entry = await unlessAborted(this.kernels.kernelFor(agentKernelOwner()), signal);
     const kernel = await entry.kernel;
     const { remoteToLocal } = await loadCore();
     try {

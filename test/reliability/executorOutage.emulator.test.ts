@@ -305,7 +305,10 @@ describe("the window's executor across an API server outage (status bar)", () =>
   const statusText = () =>
     podRunnerStatus({
       executor: session,
-      kernels: { status: new PodStateHolder() },
+      kernels: {
+        status: new PodStateHolder(),
+        kernelCounts: { notebooks: 0, interactive: 0, agent: 0 },
+      },
       keptPods: { waiting: {} },
       profiles: { activeName: undefined },
     } as never).text;

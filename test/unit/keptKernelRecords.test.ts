@@ -8,6 +8,7 @@ import {
   type NotebookKernelRecord,
   type NotebookKernelRecords,
 } from '../../src/core/index.ts';
+import type { GatewayKernels } from '../../src/extension/gatewayKernels.ts';
 import { KernelController } from '../../src/extension/kernelController.ts';
 import { KeptPods } from '../../src/extension/keptPods.ts';
 
@@ -48,9 +49,12 @@ function gatewayWith(records = podRecords()) {
   return { podName: 'default-gateway', notebookKernels: records };
 }
 
+/** A notebook's document as the kernels key and record it. */
+const notebookDocument = { uri: { toString: () => notebook }, notebookType: 'jupyter-notebook' };
+
 /**
- * The default kernel's controller (or a profile's), its kernels started (or attached to, given
- * the kept kernel) by `startKernel`, asynchronously as the real start is.
+ * The default kernel controller's kernels (or a profile's), started (or attached to, given the
+ * kept kernel) by `startKernel`, asynchronously as the real start is.
  */
 function controllerWith(
   kept: KeptPods,
@@ -58,16 +62,33 @@ function controllerWith(
   profile?: string,
 ) {
   const ctx = { keptPods: kept, logger, settings: { profiles: [] } };
-  const controller = new KernelController(ctx as never, profile);
-  const internals = controller as unknown as {
-    startKernel: (server: unknown, attachTo?: { kernelId: string }) => Promise<unknown>;
-    kernelOn: (server: unknown, notebook: string) => Promise<unknown>;
-    kernels: Map<string, { server: unknown; kernel: Promise<unknown> }>;
+  const controller = new KernelController(ctx as never, profile) as unknown as {
+    kernels: GatewayKernels;
     gateway: { running: unknown };
   };
-  internals.startKernel = (_server, attachTo) =>
-    Promise.resolve().then(() => startKernel(attachTo));
-  return internals;
+  const kernels = controller.kernels as unknown as {
+    startKernel: (server: unknown, attachTo?: { kernelId: string }) => Promise<unknown>;
+    kernelOn: (server: unknown, notebook: typeof notebookDocument) => Promise<unknown>;
+    kernels: Map<string, unknown>;
+  };
+  kernels.startKernel = (_server, attachTo) => Promise.resolve().then(() => startKernel(attachTo));
+  return {
+    kernelOn: (server: unknown) => kernels.kernelOn(server, notebookDocument),
+    /** Gives the notebook a running kernel on `server`, the gateway that runs. */
+    running: (server: unknown, kernel: unknown) => {
+      controller.gateway = { running: server };
+      kernels.kernels.set(notebook, {
+        server,
+        kernel: Promise.resolve(kernel),
+        origins: new Map(),
+        lastCount: 0,
+        kind: 'notebook',
+        recorded: true,
+      });
+    },
+    restartKernel: () =>
+      (controller as unknown as KernelController).restartKernel(notebookDocument as never),
+  };
 }
 
 /** A kernel with the interface the controller records from (ids, restart). */
@@ -123,7 +144,7 @@ test('a profile controller neither attaches to nor records the notebook kernel',
     'gpu',
   );
   // The profile gateway pod, named as the default's would be: only the controller tells them apart.
-  await profile.kernelOn(gatewayWith(), notebook);
+  await profile.kernelOn(gatewayWith());
   assert.deepEqual(attached, [undefined], 'a new kernel, not the default one');
   assert.equal(kept.kernelOf(notebook)?.kernelId, 'K1');
 });
@@ -138,7 +159,7 @@ test('a kept kernel that fails to attach for another reason than being gone is n
     }
     return fakeKernel('K2');
   });
-  await assert.rejects(controller.kernelOn(gatewayWith(), notebook), KernelConnectionError);
+  await assert.rejects(controller.kernelOn(gatewayWith()), KernelConnectionError);
   assert.deepEqual(started, ['K1'], 'no new kernel started');
   assert.equal(kept.kernelOf(notebook)?.kernelId, 'K1', 'the record still names the live kernel');
 });
@@ -152,7 +173,7 @@ test('a kept kernel the server does not have is replaced by a new one, recorded'
     return fakeKernel('K2');
   });
   const onPod = podRecords();
-  await controller.kernelOn(gatewayWith(onPod), notebook);
+  await controller.kernelOn(gatewayWith(onPod));
   assert.equal(kept.kernelOf(notebook, 'default-gateway')?.kernelId, 'K2');
   assert.deepEqual(onPod.records, {
     [notebookKernelKey(notebook)]: { kernelId: 'K2', sessionId: 'session-of-K2' },
@@ -162,12 +183,8 @@ test('a kept kernel the server does not have is replaced by a new one, recorded'
 test('restarting a dead kernel records the id of the kernel that replaced it', async () => {
   const kept = await keptGateway();
   const controller = controllerWith(kept, () => assert.fail('no kernel starts'));
-  const server = gatewayWith();
-  controller.gateway = { running: server };
-  controller.kernels.set(notebook, { server, kernel: Promise.resolve(fakeKernel('K1', 'K3')) });
-  await (controller as unknown as KernelController).restartKernel({
-    uri: { toString: () => notebook },
-  } as never);
+  controller.running(gatewayWith(), fakeKernel('K1', 'K3'));
+  await controller.restartKernel();
   assert.equal(kept.kernelOf(notebook, 'default-gateway')?.kernelId, 'K3');
   assert.equal(kept.kernelOf(notebook)?.sessionId, 'session-of-K3');
 });
@@ -184,7 +201,7 @@ test('a notebook that workspace state lost gets the kernel its gateway pod recor
     attached.push(attachTo?.kernelId);
     return fakeKernel(attachTo?.kernelId ?? 'new');
   });
-  await controller.kernelOn(gatewayWith(onPod), notebook);
+  await controller.kernelOn(gatewayWith(onPod));
   assert.deepEqual(attached, ['K7'], "the notebook's own kernel, not another notebook's");
   assert.deepEqual(kept.kernelOf(notebook, 'default-gateway'), {
     gateway: 'default-gateway',
@@ -203,7 +220,7 @@ test("workspace state's kernel is used while it runs; once it is gone, the kerne
     return fakeKernel(attachTo?.kernelId ?? 'new');
   });
   const agreed = onPod();
-  await first.kernelOn(gatewayWith(agreed), notebook);
+  await first.kernelOn(gatewayWith(agreed));
   assert.deepEqual(tried, ['K1']);
   assert.deepEqual(agreed.records[notebookKernelKey(notebook)]?.kernelId, 'K1', 'the pod follows');
 
@@ -216,7 +233,7 @@ test("workspace state's kernel is used while it runs; once it is gone, the kerne
     }
     return fakeKernel(attachTo?.kernelId ?? 'new');
   });
-  await second.kernelOn(gatewayWith(onPod()), notebook);
+  await second.kernelOn(gatewayWith(onPod()));
   assert.deepEqual(triedAgain, ['K1', 'K9'], 'no new kernel while a recorded one runs');
   assert.equal(gone.kernelOf(notebook)?.kernelId, 'K9');
 });
