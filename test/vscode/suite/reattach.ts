@@ -1,3 +1,4 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -12,6 +13,7 @@ import {
   waitFor,
   type HostFeature,
 } from './host.ts';
+import { projectPath } from './project.ts';
 
 /** The extension's own entry points, as the host loaded them (the same module instance). */
 interface ExtensionMain {
@@ -339,6 +341,65 @@ export const reattachFeature: HostFeature = {
           }
           await api.stopPods();
           await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+        }
+      },
+    },
+    {
+      name: "an Interactive Window open across a reload keeps its file: a cell typed in it runs in the file's folder, and Run Cell adds to it",
+      run: async () => {
+        const main = extensionMain();
+        const state = new WorkspaceState();
+        let api = await reload(main, state);
+        const folder = projectPath('sub');
+        await mkdir(folder, { recursive: true });
+        const uri = vscode.Uri.file(join(folder, 'kept.py'));
+        await writeFile(uri.fsPath, '# %%\nimport os\nprint(os.path.basename(os.getcwd()))\n');
+        const window = () =>
+          vscode.workspace.notebookDocuments.find(
+            (notebook) => notebook.notebookType === 'interactive' && notebook.cellCount > 0,
+          );
+        const ran = async (index: number) => {
+          await waitFor(
+            () =>
+              (window()?.cellCount ?? 0) > index &&
+              window()!.cellAt(index).executionSummary?.success !== undefined,
+            180_000,
+            `cell ${index} of the window`,
+          );
+          return cellText(window()!, index);
+        };
+        try {
+          await vscode.window.showTextDocument(uri);
+          await vscode.commands.executeCommand('podRunner.runCell', uri, 0);
+          check((await ran(0)) === 'sub\n', `before the reload: ${cellText(window()!, 0)}`);
+          api = await reload(main, state);
+          // What the window's input box adds: a cell without the file's metadata.
+          const edit = new vscode.WorkspaceEdit();
+          edit.set(window()!.uri, [
+            vscode.NotebookEdit.insertCells(1, [
+              new vscode.NotebookCellData(
+                vscode.NotebookCellKind.Code,
+                "import os\nprint('typed', os.path.basename(os.getcwd()))",
+                'python',
+              ),
+            ]),
+          ]);
+          check(await vscode.workspace.applyEdit(edit), 'the typed cell was added');
+          await vscode.commands.executeCommand('notebook.cell.execute', {
+            ranges: [{ start: 1, end: 2 }],
+            document: window()!.uri,
+          });
+          check((await ran(1)) === 'typed sub\n', `after the reload: ${cellText(window()!, 1)}`);
+          await vscode.commands.executeCommand('podRunner.runCell', uri, 0);
+          check((await ran(2)) === 'sub\n', `Run Cell again: ${cellText(window()!, 2)}`);
+          const windows = vscode.workspace.notebookDocuments.filter(
+            (notebook) => notebook.notebookType === 'interactive',
+          );
+          check(windows.length === 1, `one window for the file: ${windows.length}`);
+        } finally {
+          await api.stopPods();
+          await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+          await rm(folder, { recursive: true, force: true });
         }
       },
     },
