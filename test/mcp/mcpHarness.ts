@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -124,6 +125,40 @@ export async function waitUntilPodSucceeded(
     60_000,
     `pod ${name} to stop by itself`,
   );
+}
+
+/**
+ * A server with `--idle-timeout 3` whose pod stops by itself after `first` ran: `second` runs in
+ * a fresh pod and its result says so first. Returns what `second` printed after that notice;
+ * the session is closed and its pod gone when it returns.
+ */
+export async function afterIdleStop(
+  emulator: RunningEmulator,
+  type: 'commandline' | 'jupyter',
+  podName: string,
+  first: string,
+  second: string,
+): Promise<string> {
+  const idle = await connectStdio([
+    type,
+    '--kubeconfig',
+    emulator.kubeconfigPath,
+    '--pod-name',
+    podName,
+    '--idle-timeout',
+    '3',
+  ]);
+  assert.match(textOf(await runCode(idle, 'python', first)), /^1\n/);
+  await waitUntilPodSucceeded(emulator, podName);
+  const again = await runCode(idle, 'python', second);
+  assert.equal(again.isError, undefined, textOf(again));
+  const notice =
+    '[the pod stopped after 3 idle seconds; this ran in a fresh one, without the earlier state]\n';
+  assert.ok(textOf(again).startsWith(notice), textOf(again));
+  await idle.client.close();
+  await idle.exited;
+  await waitUntilPodGone(emulator, podName);
+  return textOf(again).slice(notice.length);
 }
 
 /** Runs a process to its end; its exit code and output. */

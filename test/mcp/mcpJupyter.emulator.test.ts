@@ -17,8 +17,8 @@ import {
   stopAll,
   textOf,
   waitUntilPodGone,
-  waitUntilPodSucceeded,
   type StdioSession,
+  afterIdleStop,
 } from './mcpHarness.ts';
 
 const available = jupyterServerAvailable();
@@ -149,25 +149,13 @@ describe('pod-runner-mcp jupyter over stdio: a stateful kernel per session', () 
     if (!requireTool(t, available, gatewayTool)) {
       return;
     }
-    const idle = await connectStdio([
+    const rest = await afterIdleStop(
+      emulator,
       'jupyter',
-      '--kubeconfig',
-      emulator.kubeconfigPath,
-      '--pod-name',
       'mcp-gateway-idle',
-      '--idle-timeout',
-      '3',
-    ]);
-    assert.match(textOf(await runCode(idle, 'python', 'y = 1\nprint(y)')), /^1\n/);
-    await waitUntilPodSucceeded(emulator, 'mcp-gateway-idle');
-    const again = await runCode(idle, 'python', 'print("y" in globals())');
-    assert.equal(again.isError, undefined, textOf(again));
-    assert.match(
-      textOf(again),
-      /^\[the pod stopped after 3 idle seconds; this ran in a fresh one, without the earlier state\]\nFalse\n/,
+      'y = 1\nprint(y)',
+      'print("y" in globals())',
     );
-    await idle.client.close();
-    await idle.exited;
-    await waitUntilPodGone(emulator, 'mcp-gateway-idle');
+    assert.match(rest, /^False\n/);
   });
 });

@@ -13,8 +13,8 @@ import {
   stopAll,
   textOf,
   waitUntilPodGone,
-  waitUntilPodSucceeded,
   type StdioSession,
+  afterIdleStop,
 } from './mcpHarness.ts';
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
@@ -166,26 +166,8 @@ describe('pod-runner-mcp commandline over stdio (the SDK client, the emulator)',
   });
 
   test('--idle-timeout: a pod that stopped by itself is replaced by the next call, which says so', async () => {
-    const idle = await connectStdio([
-      'commandline',
-      '--kubeconfig',
-      emulator.kubeconfigPath,
-      '--pod-name',
-      'mcp-idle',
-      '--idle-timeout',
-      '3',
-    ]);
-    assert.match(textOf(await runCode(idle, 'python', 'print(1)')), /^1\n/);
-    await waitUntilPodSucceeded(emulator, 'mcp-idle');
-    const again = await runCode(idle, 'python', 'print(2)');
-    assert.equal(again.isError, undefined, textOf(again));
-    assert.match(
-      textOf(again),
-      /^\[the pod stopped after 3 idle seconds; this ran in a fresh one, without the earlier state\]\n2\n/,
-    );
-    await idle.client.close();
-    await idle.exited;
-    await waitUntilPodGone(emulator, 'mcp-idle');
+    const rest = await afterIdleStop(emulator, 'commandline', 'mcp-idle', 'print(1)', 'print(2)');
+    assert.match(rest, /^2\n/);
   });
 
   test('an unreachable cluster fails the call fast, naming the API server, without credentials', async () => {
