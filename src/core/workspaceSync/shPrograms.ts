@@ -21,11 +21,12 @@ if [ "$2" = detect ]; then
 else
   reader=$2
 fi
+# Copies $1 bytes; with $2 = exec the tool replaces the subshell that called it.
 copy() {
   case $reader in
-    head) head -c "$1" ;;
-    dd) dd bs=65536 count="$1" iflag=count_bytes,fullblock 2>/dev/null ;;
-    *) dd bs=1 count="$1" 2>/dev/null ;;
+    head) $2 head -c "$1" ;;
+    dd) $2 dd bs=65536 count="$1" iflag=count_bytes,fullblock 2>/dev/null ;;
+    *) $2 dd bs=1 count="$1" 2>/dev/null ;;
   esac
 }
 decode() {
@@ -54,7 +55,6 @@ trap '' PIPE
 n=0
 tmp=
 made=
-umask=
 # The folder mirrors a local folder: a symlink or file in its way is replaced, never followed.
 folder() {
   q=.
@@ -122,13 +122,12 @@ while IFS=' ' read -r op a b c; do
       if [ "$op" = F ]; then
         case $a in
           # No execute or special bit: a umask of the mode's complement creates it exact, and
-          # saves starting chmod.
+          # saves starting chmod. Set in a subshell that becomes the copying tool, it costs no process
+          # of its own and leaves the receiver's umask as it was.
           [0246][0246][0246])
-            [ -n "$umask" ] || umask=$(umask)
             r=\${a#?}
-            umask "$((6 - \${a%??}))$((6 - \${r%?}))$((6 - \${r#?}))"
-            copy "$b" 2>&1 >"$tmp" || fail 'cannot write'
-            umask "$umask"
+            m="$((6 - \${a%??}))$((6 - \${r%?}))$((6 - \${r#?}))"
+            (umask "$m" && copy "$b" exec 2>&1 >"$tmp") || fail 'cannot write'
             ;;
           *)
             copy "$b" 2>&1 >"$tmp" || fail 'cannot write'
