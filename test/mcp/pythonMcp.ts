@@ -1,9 +1,9 @@
-import { pythonVenv } from '../support/pythonVenv.ts';
+import { pythonEnvironments, pythonOf } from '../support/pythonEnvironments.ts';
 
 /** The version of Python's `mcp` package (PyPI) the independent-client test uses. */
-export const pythonMcpVersion = '2.3.0';
+export const pythonMcpVersion = pythonEnvironments.mcp.packages[0].split('==')[1]!;
 
 /** The Python of `.cache/python-mcp`, with the pinned `mcp` installed when missing. */
 export function pythonWithMcp(): Promise<string> {
-  return pythonVenv({ name: 'python-mcp', packages: [`mcp==${pythonMcpVersion}`] });
+  return pythonOf('mcp');
 }

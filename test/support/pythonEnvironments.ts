@@ -1,0 +1,30 @@
+import { pythonVenv, type PythonVenvSpec } from './pythonVenv.ts';
+
+/**
+ * Every pinned Python environment the tests and the bench use, each under `.cache/<name>`. Each
+ * user makes its own on first use; `.ci/run` makes them all up front, so a PyPI outage fails there
+ * with a clear message rather than in the middle of a test.
+ */
+export const pythonEnvironments = {
+  /** Python's own MCP client, an independent peer of the MCP server. */
+  mcp: { name: 'python-mcp', packages: ['mcp==2.3.0'] },
+} as const satisfies Record<string, PythonVenvSpec>;
+
+/** The Python of one environment, installed when missing. */
+export function pythonOf(environment: keyof typeof pythonEnvironments): Promise<string> {
+  return pythonVenv(pythonEnvironments[environment]);
+}
+
+if (require.main === module) {
+  void (async () => {
+    for (const [key, spec] of Object.entries(pythonEnvironments)) {
+      const started = performance.now();
+      const python = await pythonVenv(spec);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      process.stdout.write(`${key}: ${spec.packages.join(' ')} in ${python} (${seconds} s)\n`);
+    }
+  })().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
