@@ -1,4 +1,4 @@
-"""Peer for P1: Debian's python3-kubernetes doing the seed's two execs per code block.
+"""Profile row for P1: Debian's python3-kubernetes doing the seed's two execs per code block.
 
 Per block: one exec of `sh -c` with the heredoc that writes the file, then one exec of
 `timeout <t> python <file>`, each over a new v4 exec websocket, with one API client reused.

@@ -8,6 +8,28 @@ import { pythonVenv, type PythonVenvSpec } from './pythonVenv.ts';
 export const pythonEnvironments = {
   /** Python's own MCP client, an independent peer of the MCP server. */
   mcp: { name: 'python-mcp', packages: ['mcp==2.3.0'] },
+  /**
+   * The seed, autogen-kubernetes at its newest release: the bench's peer, and the runner of its own
+   * test suite against the emulator (autogen-agentchat, pytest and pytest-asyncio are what that
+   * suite imports). Its dependencies are unbounded, so they are pinned too; kubernetes stays below
+   * 36, whose kubeconfig loader files a token under `BearerToken` instead of the `authorization`
+   * key the seed reads (with 36 every request of the seed fails before it is sent).
+   */
+  seed: {
+    name: 'python-seed',
+    packages: [
+      'autogen-kubernetes==0.6.2',
+      'autogen-core==0.7.5',
+      'kubernetes==35.0.0',
+      'httpx==0.28.1',
+      'websockets==17.4',
+      'PyYAML==6.0.4',
+      'asyncio-atexit==1.0.1',
+      'autogen-agentchat==0.7.5',
+      'pytest==9.2.0',
+      'pytest-asyncio==1.5.0',
+    ],
+  },
 } as const satisfies Record<string, PythonVenvSpec>;
 
 /** The Python of one environment, installed when missing. */
