@@ -1,0 +1,412 @@
+/**
+ * The warm runtime: a small Python program the executor starts once in the pod (through one
+ * exec that stays open) and that runs every block in a process of its own, forked from it.
+ *
+ * Frames both ways are a 9-byte header (kind: 1 byte, block id: 4, payload length: 4, big-endian)
+ * and the payload. The client sends `start` (a JSON line, then the code) and `kill`; the runtime
+ * sends `ready` once, then per block `stdout` and `stderr` chunks and one `exit` (JSON). A block's
+ * stdin is /dev/null, as on the exec path, so no stdin frames exist.
+ *
+ * A Python block's process is a fork of the runtime that runs the code as `python FILE` would, in
+ * a fresh `__main__` (nothing a block defines is seen by the next); other languages fork and exec
+ * their interpreter. Each leads its own process group, every process it starts carries its tag in
+ * the environment (as on the exec path, podScripts.ts), and it writes to pipes of its own that the
+ * runtime relays: the protocol's descriptors are closed in it. When it exits, its group and every
+ * tagged process are killed; a timeout or a kill sends TERM, then KILL. When the stream ends
+ * (stdin closed, stdout gone) the runtime kills every block and exits: nothing runs on unseen.
+ */
+
+export const frameHeaderBytes = 9;
+
+export const clientFrame = { start: 1, kill: 2 } as const;
+export const runtimeFrame = { ready: 1, stdout: 2, stderr: 3, exit: 4 } as const;
+
+/** How a block ended, as the runtime's `exit` frame says. */
+export type RuntimeExit =
+  | { status: 'ran'; code: number; timedOut: boolean }
+  | { status: 'outside' }
+  | { status: 'failed' | 'missing'; message: string };
+
+/** What a `start` frame's JSON line holds (the code follows it). */
+export interface RuntimeStart {
+  tag: string;
+  workspace: string;
+  name: string;
+  dir: string;
+  roots: string[];
+  limit: number;
+  remove: boolean;
+  /** Run in a fork of the runtime itself (Python), or with the first of `interpreters` found. */
+  inProcess: boolean;
+  interpreters: string[];
+}
+
+const program = String.raw`
+import json, os, select, signal, struct, sys, time
+HEADER = struct.Struct('>BII')
+START, KILL = 1, 2
+READY, STDOUT, STDERR, EXIT = 1, 2, 3, 4
+TAG = 'POD_RUNNER_BLOCK'
+BASE_PATH = sys.path[1:]
+OWN_GROUP = os.getpgrp()
+blocks = {}
+by_pid = {}
+readers = {}
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_r, False)
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGCHLD, lambda *_: None)
+poller = select.poll()
+poller.register(0, select.POLLIN)
+poller.register(wake_r, select.POLLIN)
+
+class Gone(Exception):
+    pass
+
+def send(kind, bid, payload=b''):
+    data = memoryview(HEADER.pack(kind, bid, len(payload)) + payload)
+    try:
+        while data:
+            data = data[os.write(1, data):]
+    except OSError:
+        raise Gone()
+
+def tagged(tag):
+    record = (TAG + '=' + tag).encode()
+    found = []
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                with open('/proc/' + name + '/environ', 'rb') as f:
+                    if record in f.read().split(b'\0'):
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+class Block:
+    def __init__(self, bid, h):
+        self.bid, self.h = bid, h
+        self.pid = None
+        self.status = None
+        self.timed_out = False
+        self.kill_at = None
+        self.drain_until = None
+        self.fds = {}
+        self.groups = set()
+        self.deadline = time.monotonic() + h['limit']
+        self.file = None
+
+    def signal(self, sig):
+        pids = tagged(self.h['tag'])
+        for pid in pids:
+            try:
+                self.groups.add(os.getpgid(pid))
+            except OSError:
+                pass
+        self.groups.discard(OWN_GROUP)
+        for group in self.groups:
+            try:
+                os.killpg(group, sig)
+            except OSError:
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        return bool(pids)
+
+    def sweep(self):
+        until = time.monotonic() + 2
+        while self.signal(signal.SIGKILL) and time.monotonic() < until:
+            time.sleep(0.002)
+
+class Refused(Exception):
+    def __init__(self, status, message=''):
+        self.exit = {'status': status, 'message': message}
+
+def place(block, code):
+    h = block.h
+    ws, name = h['workspace'], h['name']
+    if not os.path.isdir(ws):
+        try:
+            os.makedirs(ws, exist_ok=True)
+        except OSError:
+            raise Refused('failed', 'cannot create the workspace ' + ws)
+    root = os.path.realpath(ws)
+    real = os.path.join(root, name)
+    if '/' in name or name in ('', '.', '..') or os.path.islink(real):
+        real = os.path.realpath(name if name.startswith('/') else os.path.join(root, name))
+        if not real.startswith(root.rstrip('/') + '/'):
+            raise Refused('outside')
+        try:
+            os.makedirs(os.path.dirname(real), exist_ok=True)
+        except OSError:
+            raise Refused('failed', 'cannot create the directory of ' + name)
+    folder, base = os.path.split(real)
+    part = os.path.join(folder, '.' + base + '.' + h['tag'] + '.part')
+    try:
+        with open(part, 'wb') as f:
+            f.write(code)
+        if os.path.isdir(real):
+            raise OSError()
+        os.rename(part, real)
+    except OSError:
+        remove(part)
+        raise Refused('failed', 'cannot write ' + real)
+    if h['remove']:
+        block.file = real
+    return root, real
+
+def remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+def find(program):
+    for folder in os.environ.get('PATH', '/usr/bin:/bin').split(':'):
+        path = os.path.join(folder or '.', program)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+def start(bid, payload):
+    line, _, code = payload.partition(b'\n')
+    block = Block(bid, json.loads(line))
+    h = block.h
+    try:
+        root, real = place(block, code)
+        interpreter = None
+        if not h['inProcess']:
+            interpreter = next(filter(None, map(find, h['interpreters'])), None)
+            if interpreter is None:
+                raise Refused('missing', 'no interpreter for this language in the pod (looked for: ' + ' '.join(h['interpreters']) + ')')
+        cwd = h['dir'] or root
+        if not os.path.isdir(cwd):
+            raise Refused('failed', 'the working directory ' + cwd + ' does not exist in the pod')
+    except Refused as refused:
+        if block.file:
+            remove(block.file)
+        send(EXIT, bid, json.dumps(refused.exit).encode())
+        return
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child(h, real, cwd, code, interpreter, out_w, err_w)
+        finally:
+            os._exit(127)
+    os.close(out_w)
+    os.close(err_w)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
+    block.pid = pid
+    block.groups.add(pid)
+    block.fds = {out_r: STDOUT, err_r: STDERR}
+    for fd in block.fds:
+        readers[fd] = block
+        poller.register(fd, select.POLLIN)
+    blocks[bid] = block
+    by_pid[pid] = block
+
+def child(h, real, cwd, code, interpreter, out_w, err_w):
+    os.setpgid(0, 0)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    null = os.open('/dev/null', os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    for fd in {null, out_w, err_w, wake_r, wake_w, *readers}:
+        if fd > 2:
+            os.close(fd)
+    os.environ[TAG] = h['tag']
+    os.environ['PYTHONUNBUFFERED'] = '1'
+    if h['roots']:
+        os.environ['PYTHONPATH'] = ':'.join(h['roots'] + [p for p in [os.environ.get('PYTHONPATH')] if p])
+    os.chdir(cwd)
+    if interpreter:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.execv(interpreter, [interpreter, real])
+    run_python(real, code, h['roots'])
+
+def run_python(real, code, roots):
+    import io
+    encoding = sys.stdout.encoding
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, 'r', closefd=False)), encoding=encoding)
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), encoding=encoding, errors=sys.stdout.errors, write_through=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, 'w', closefd=False), encoding=encoding, errors='backslashreplace', write_through=True)
+    sys.argv = [real]
+    sys.path[:] = [os.path.dirname(real)] + roots + BASE_PATH
+    main = type(sys)('__main__')
+    main.__file__ = real
+    main.__builtins__ = __builtins__
+    sys.modules['__main__'] = main
+    status = 0
+    interrupted = False
+    try:
+        compiled = compile(code, real, 'exec')
+    except SyntaxError as error:
+        sys.excepthook(type(error), error, None)
+        status = 1
+    else:
+        try:
+            exec(compiled, main.__dict__)
+        except SystemExit as done:
+            status = exit_status(done.code)
+        except BaseException as error:
+            interrupted = isinstance(error, KeyboardInterrupt)
+            # Without this frame, the traceback is the one 'python FILE' prints.
+            error.__traceback__ = error.__traceback__.tb_next
+            sys.excepthook(type(error), error, error.__traceback__)
+            status = 1
+    try:
+        threading = sys.modules.get('threading')
+        if threading:
+            threading._shutdown()
+        import atexit
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    if interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(status)
+
+def exit_status(code):
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+def reap():
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        block = by_pid.pop(pid, None)
+        if block:
+            block.status = status
+            block.sweep()
+            block.drain_until = time.monotonic() + 1
+
+def close_reader(fd):
+    block = readers.pop(fd)
+    del block.fds[fd]
+    poller.unregister(fd)
+    os.close(fd)
+
+def finish(block):
+    for fd in list(block.fds):
+        close_reader(fd)
+    if block.file:
+        remove(block.file)
+    del blocks[block.bid]
+    status = block.status
+    code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    if block.timed_out:
+        code = 124
+    send(EXIT, block.bid, json.dumps({'status': 'ran', 'code': code, 'timedOut': block.timed_out}).encode())
+
+def tick():
+    now = time.monotonic()
+    for block in list(blocks.values()):
+        if block.status is not None:
+            if not block.fds or now >= block.drain_until:
+                finish(block)
+            continue
+        if not block.timed_out and block.kill_at is None and now >= block.deadline:
+            block.timed_out = True
+            block.signal(signal.SIGTERM)
+            block.kill_at = now + 2
+        if block.kill_at is not None and now >= block.kill_at:
+            block.signal(signal.SIGKILL)
+            block.kill_at = now + 0.1
+
+def wait_ms():
+    now = time.monotonic()
+    times = []
+    for block in blocks.values():
+        times.append(block.drain_until if block.status is not None else block.kill_at or block.deadline)
+    return None if not times else max(0, int((min(times) - now) * 1000) + 1)
+
+def shut_down():
+    for block in blocks.values():
+        block.signal(signal.SIGKILL)
+        block.sweep()
+        if block.file:
+            remove(block.file)
+    sys.exit(0)
+
+def serve():
+    pending = b''
+    send(READY, 0, json.dumps({'python': sys.version.split()[0]}).encode())
+    while True:
+        for fd, _ in poller.poll(wait_ms()):
+            if fd == wake_r:
+                try:
+                    while os.read(wake_r, 512):
+                        pass
+                except OSError:
+                    pass
+                reap()
+            elif fd == 0:
+                data = os.read(0, 1 << 20)
+                if not data:
+                    shut_down()
+                pending += data
+                while len(pending) >= HEADER.size:
+                    kind, bid, size = HEADER.unpack_from(pending)
+                    if len(pending) < HEADER.size + size:
+                        break
+                    payload = pending[HEADER.size:HEADER.size + size]
+                    pending = pending[HEADER.size + size:]
+                    if kind == START:
+                        start(bid, payload)
+                    elif kind == KILL and bid in blocks and blocks[bid].status is None:
+                        blocks[bid].signal(signal.SIGTERM)
+                        blocks[bid].kill_at = time.monotonic() + 1
+            elif fd in readers:
+                block = readers[fd]
+                data = os.read(fd, 1 << 16)
+                if data:
+                    send(block.fds[fd], block.bid, data)
+                else:
+                    close_reader(fd)
+        tick()
+
+try:
+    serve()
+except Gone:
+    shut_down()
+`;
+
+/** The runtime's own marker on its command line (`ps` shows what it is). */
+export const runtimeMarker = 'pod-runner-warm-runtime';
+
+/**
+ * The exec command that starts the runtime with the pod's `python`, else `python3` (the order
+ * blocks use); without either it exits 127 before saying it is ready.
+ */
+export function runtimeCommand(): string[] {
+  return [
+    'sh',
+    '-c',
+    'for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c "$0" "$1"; done; exit 127',
+    program,
+    runtimeMarker,
+  ];
+}
