@@ -16,6 +16,8 @@
  * (stdin closed, stdout gone) the runtime kills every block and exits: nothing runs on unseen.
  */
 
+import { blockTagVariable } from '../podScripts.ts';
+
 export const frameHeaderBytes = 9;
 
 export const clientFrame = { start: 1, kill: 2 } as const;
@@ -47,6 +49,7 @@ HEADER = struct.Struct('>BII')
 START, KILL = 1, 2
 READY, STDOUT, STDERR, EXIT = 1, 2, 3, 4
 TAG = 'POD_RUNNER_BLOCK'
+PLACEHOLDER = (TAG + '=' + '0' * 32).encode()
 BASE_PATH = sys.path[1:]
 OWN_GROUP = os.getpgrp()
 blocks = {}
@@ -57,6 +60,24 @@ os.set_blocking(wake_r, False)
 os.set_blocking(wake_w, False)
 signal.set_wakeup_fd(wake_w)
 signal.signal(signal.SIGCHLD, lambda *_: None)
+# The runtime starts with a placeholder tag in its environment; a block's fork writes its own tag
+# over it in place (where /proc/PID/environ reads from), so even forks of the block that never
+# exec a program carry it and are found by it.
+os.environ.pop(TAG, None)
+try:
+    import ctypes
+    with open('/proc/self/stat', 'rb') as f:
+        ENV_START = int(f.read().rsplit(b')', 1)[1].split()[47])
+except Exception:
+    ENV_START = None
+
+def retag(tag):
+    with open('/proc/self/environ', 'rb') as f:
+        env = b'\0' + f.read()
+    at = env.find(b'\0' + PLACEHOLDER + b'\0')
+    if ENV_START is not None and at >= 0:
+        ctypes.memmove(ENV_START + at + len(TAG) + 1, tag.encode(), len(tag))
+
 poller = select.poll()
 poller.register(0, select.POLLIN)
 poller.register(wake_r, select.POLLIN)
@@ -217,6 +238,7 @@ def start(bid, payload):
 
 def child(h, real, cwd, code, interpreter, out_w, err_w):
     os.setpgid(0, 0)
+    retag(h['tag'])
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     null = os.open('/dev/null', os.O_RDONLY)
@@ -405,7 +427,7 @@ export function runtimeCommand(): string[] {
   return [
     'sh',
     '-c',
-    'for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c "$0" "$1"; done; exit 127',
+    `export ${blockTagVariable}=${'0'.repeat(32)}; for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c "$0" "$1"; done; echo "no python or python3 on the PATH" >&2; exit 127`,
     program,
     runtimeMarker,
   ];
