@@ -62,22 +62,31 @@ signal.set_wakeup_fd(wake_w)
 signal.signal(signal.SIGCHLD, lambda *_: None)
 # The runtime starts with a placeholder tag in its environment; a block's fork writes its own tag
 # over it in place (where /proc/PID/environ reads from), so even forks of the block that never
-# exec a program carry it and are found by it.
+# exec a program carry it and are found by it. Its command line is rewritten the same way: the
+# runtime shows as 'python pod-runner-warm-runtime', a block as 'python FILE', as on the exec path.
 os.environ.pop(TAG, None)
 try:
     import ctypes
     with open('/proc/self/stat', 'rb') as f:
-        ENV_START = int(f.read().rsplit(b')', 1)[1].split()[47])
+        ARG_START, ARG_END, ENV_START = map(int, f.read().rsplit(b')', 1)[1].split()[45:48])
+    with open('/proc/self/cmdline', 'rb') as f:
+        ARGV0 = f.read().split(b'\0')[0]
 except Exception:
-    ENV_START = None
+    ctypes = None
 
 def retag(tag):
     with open('/proc/self/environ', 'rb') as f:
         env = b'\0' + f.read()
     at = env.find(b'\0' + PLACEHOLDER + b'\0')
-    if ENV_START is not None and at >= 0:
+    if ctypes and at >= 0:
         ctypes.memmove(ENV_START + at + len(TAG) + 1, tag.encode(), len(tag))
 
+def retitle(name):
+    if ctypes:
+        title = (ARGV0 + b'\0' + name.encode() + b'\0')[:ARG_END - ARG_START]
+        ctypes.memmove(ARG_START, title.ljust(ARG_END - ARG_START, b'\0'), ARG_END - ARG_START)
+
+retitle(sys.argv[1])
 poller = select.poll()
 poller.register(0, select.POLLIN)
 poller.register(wake_r, select.POLLIN)
@@ -260,6 +269,7 @@ def child(h, real, cwd, code, interpreter, out_w, err_w):
 
 def run_python(real, code, roots):
     import io
+    retitle(real)
     encoding = sys.stdout.encoding
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, 'r', closefd=False)), encoding=encoding)
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), encoding=encoding, errors=sys.stdout.errors, write_through=True)

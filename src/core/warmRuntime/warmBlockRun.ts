@@ -1,4 +1,4 @@
-import { killUnconfirmedText, killDeadlineMs } from '../blockKill.ts';
+import { killBlock, stopInterrupted } from '../blockKill.ts';
 import {
   cancelledText,
   timeoutText,
@@ -8,7 +8,6 @@ import {
   type PlannedBlock,
 } from '../codeBlockRun.ts';
 import type { CommandLineCodeResult } from '../codeBlocks.ts';
-import { BlockInterruptedError } from '../errors.ts';
 import { OutputCollector } from '../outputCollector.ts';
 import { settleOnce } from '../settleOnce.ts';
 import { randomBytes } from 'node:crypto';
@@ -19,8 +18,7 @@ import type { RuntimeStream } from './runtimeStream.ts';
  * Runs one planned block on the warm runtime, with the exec path's results: its exit code, 124
  * and "Timeout" when the pod-side timeout ended it, the seed's text when cancelled (its processes
  * killed first), the scripts' messages when it could not start. A stream lost while it ran is a
- * BlockInterruptedError: the runtime kills its blocks when its stream ends, and the block is
- * never run again.
+ * BlockInterruptedError saying what became of the block; it is never run again.
  */
 export function runWarmBlock(
   stream: RuntimeStream,
@@ -31,13 +29,20 @@ export function runWarmBlock(
   const collector = new OutputCollector(pod.maxOutputBytes, options.onOutput);
   const { codeFile } = plan;
   return new Promise<CommandLineCodeResult>((resolve, reject) => {
-    let stopping: 'cancel' | 'timeout' | undefined;
-    let unconfirmed: NodeJS.Timeout | undefined;
-    const outcome = settleOnce(resolve, reject, () => {
+    let stopping: 'cancel' | 'timeout' | 'lost' | undefined;
+    const started = Date.now();
+    const tag = randomBytes(16).toString('hex');
+    const quiet = () => {
       clearTimeout(wallClock);
-      clearTimeout(unconfirmed);
       options.signal?.removeEventListener('abort', onAbort);
-    });
+    };
+    const outcome = settleOnce(resolve, reject, quiet);
+    // The output is taken once: only by the outcome that wins.
+    const settle = (result: () => CommandLineCodeResult) => {
+      if (!outcome.settled) {
+        outcome.resolve(result());
+      }
+    };
     const stopped = (line: string): CommandLineCodeResult => {
       if (stopping === 'cancel') {
         return { exitCode: 1, output: `${collector.finish()}${line}${cancelledText}`, codeFile };
@@ -51,23 +56,20 @@ export function runWarmBlock(
       }
       stopping = why;
       stream.kill(id);
-      unconfirmed = setTimeout(() => {
-        pod.logger.warn(
-          `could not kill a block in pod ${pod.name}: the warm runtime did not answer`,
-        );
-        outcome.resolve(
-          stopped(
-            `${killUnconfirmedText} in pod ${pod.name} (the warm runtime did not answer within ${killDeadlineMs / 1000} s): it may still be running.\n`,
-          ),
-        );
-      }, killDeadlineMs);
+      // A stream that stalls carries no kill: the exec path's kill, by the block's tag, reaches
+      // it all the same. Whichever confirms first ends the run.
+      void killBlock(pod, tag).then((kill) => {
+        if (stopping !== 'lost') {
+          settle(() => stopped(kill.confirmed ? '' : kill.line));
+        }
+      });
     };
     const onAbort = () => stop('cancel');
     // The runtime ends the block at its timeout; this is for a runtime that stopped answering.
     const wallClock = setTimeout(() => stop('timeout'), pod.timeout * 1000 + wallClockSlackMs);
     const id = stream.start(
       {
-        tag: randomBytes(16).toString('hex'),
+        tag,
         workspace: pod.workspacePath,
         name: plan.filename,
         dir: options.cwd ?? '',
@@ -81,16 +83,17 @@ export function runWarmBlock(
       {
         onOutput: (name, bytes) => collector.push(name, bytes),
         onExit: (exit) =>
-          outcome.resolve(stopping ? stopped('') : resultOf(exit, collector, codeFile)),
-        onLost: (lost) =>
-          outcome.reject(
-            new BlockInterruptedError(
-              pod.name,
-              `${lost.detail}; the warm runtime stops its blocks when its stream ends: the block did not finish and is not run again`,
-              false,
-              collector.finish(),
-            ),
-          ),
+          settle(() => (stopping ? stopped('') : resultOf(exit, collector, codeFile))),
+        // As on the exec path: once the API server answers, whatever is left of the block is
+        // killed (the runtime kills its blocks when its stream ends, where the kubelet says so).
+        onLost: (lost) => {
+          stopping = 'lost';
+          quiet();
+          void stopInterrupted(pod, tag, lost, collector.finish(), {
+            until: started + pod.timeout * 1000 + wallClockSlackMs,
+            ...(options.signal ? { signal: options.signal } : {}),
+          }).then((interrupted) => outcome.reject(interrupted));
+        },
       },
     );
     if (options.signal?.aborted) {
