@@ -43,7 +43,8 @@ export interface RuntimeStart {
   interpreters: string[];
 }
 
-const program = String.raw`
+/** The program, sent as the stream's first stdin bytes (too long for a command line's URL). */
+export const runtimeProgram = String.raw`
 import json, os, select, signal, struct, sys, time
 HEADER = struct.Struct('>BII')
 START, KILL = 1, 2
@@ -86,7 +87,7 @@ def retitle(name):
         title = (ARGV0 + b'\0' + name.encode() + b'\0')[:ARG_END - ARG_START]
         ctypes.memmove(ARG_START, title.ljust(ARG_END - ARG_START, b'\0'), ARG_END - ARG_START)
 
-retitle(sys.argv[1])
+retitle(sys.argv[2])
 poller = select.poll()
 poller.register(0, select.POLLIN)
 poller.register(wake_r, select.POLLIN)
@@ -429,6 +430,17 @@ except Gone:
 /** The runtime's own marker on its command line (`ps` shows what it is). */
 export const runtimeMarker = 'pod-runner-warm-runtime';
 
+/** Reads the program (exactly its size, unbuffered: the frames follow it on stdin) and runs it. */
+const bootstrap = `import os, sys
+size = int(sys.argv[1])
+source = b''
+while len(source) < size:
+    part = os.read(0, size - len(source))
+    if not part:
+        sys.exit(1)
+    source += part
+exec(compile(source, sys.argv[2], 'exec'))`;
+
 /**
  * The exec command that starts the runtime with the pod's `python`, else `python3` (the order
  * blocks use); without either it exits 127 before saying it is ready.
@@ -437,8 +449,9 @@ export function runtimeCommand(): string[] {
   return [
     'sh',
     '-c',
-    `export ${blockTagVariable}=${'0'.repeat(32)}; for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c "$0" "$1"; done; echo "no python or python3 on the PATH" >&2; exit 127`,
-    program,
+    `export ${blockTagVariable}=${'0'.repeat(32)}; for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c "$0" "$1" "$2"; done; echo "no python or python3 on the PATH" >&2; exit 127`,
+    bootstrap,
+    String(Buffer.byteLength(runtimeProgram)),
     runtimeMarker,
   ];
 }

@@ -6,6 +6,7 @@ import {
   frameHeaderBytes,
   runtimeCommand,
   runtimeFrame,
+  runtimeProgram,
   type RuntimeExit,
   type RuntimeStart,
 } from './runtimeProgram.ts';
@@ -86,6 +87,7 @@ export class RuntimeStream {
         throw new RuntimeUnavailableError(lost.detail);
       },
     );
+    this.outbox.push(Buffer.concat([Buffer.alloc(stdinFrameOffset), Buffer.from(runtimeProgram)]));
     this.ready = Promise.race([ready, ended]);
     // Once ready, the end is told to the blocks in flight, not to `ready`.
     ended.catch(() => undefined);
