@@ -3,9 +3,12 @@
  * exec that stays open) and that runs every block in a process of its own, forked from it.
  *
  * Frames both ways are a 9-byte header (kind: 1 byte, block id: 4, payload length: 4, big-endian)
- * and the payload. The client sends `start` (a JSON line, then the code) and `kill`; the runtime
- * sends `ready` once, then per block `stdout` and `stderr` chunks and one `exit` (JSON). A block's
- * stdin is /dev/null, as on the exec path, so no stdin frames exist.
+ * and the payload. The client sends `start` (a JSON line, then the code), which the runtime only
+ * holds and answers `held`; then `run`, which starts it; and `kill`. So a stream that ends before
+ * the client sent `run` ran nothing of the block (it may be sent again on a new stream), and one
+ * that ends later leaves the block lost, never run twice. The runtime sends `ready` once, then per
+ * block `held`, `stdout` and `stderr` chunks and one `exit` (JSON). A block's stdin is /dev/null,
+ * as on the exec path, so no stdin frames exist.
  *
  * A Python block's process is a fork of the runtime that runs the code as `python FILE` would, in
  * a fresh `__main__` (nothing a block defines is seen by the next); other languages fork and exec
@@ -20,8 +23,8 @@ import { blockTagVariable } from '../podScripts.ts';
 
 export const frameHeaderBytes = 9;
 
-export const clientFrame = { start: 1, kill: 2 } as const;
-export const runtimeFrame = { ready: 1, stdout: 2, stderr: 3, exit: 4 } as const;
+export const clientFrame = { start: 1, kill: 2, run: 3 } as const;
+export const runtimeFrame = { ready: 1, stdout: 2, stderr: 3, exit: 4, held: 5 } as const;
 
 /** How a block ended, as the runtime's `exit` frame says. */
 export type RuntimeExit =
@@ -47,13 +50,14 @@ export interface RuntimeStart {
 export const runtimeProgram = String.raw`
 import json, os, select, signal, struct, sys, time
 HEADER = struct.Struct('>BII')
-START, KILL = 1, 2
-READY, STDOUT, STDERR, EXIT = 1, 2, 3, 4
+START, KILL, RUN = 1, 2, 3
+READY, STDOUT, STDERR, EXIT, HELD = 1, 2, 3, 4, 5
 TAG = 'POD_RUNNER_BLOCK'
 PLACEHOLDER = (TAG + '=' + '0' * 32).encode()
 BASE_PATH = sys.path[1:]
 OWN_GROUP = os.getpgrp()
 blocks = {}
+held = {}
 by_pid = {}
 readers = {}
 wake_r, wake_w = os.pipe()
@@ -408,7 +412,12 @@ def serve():
                     payload = pending[HEADER.size:HEADER.size + size]
                     pending = pending[HEADER.size + size:]
                     if kind == START:
-                        start(bid, payload)
+                        held[bid] = payload
+                        send(HELD, bid)
+                    elif kind == RUN and bid in held:
+                        start(bid, held.pop(bid))
+                    elif kind == KILL and held.pop(bid, None) is not None:
+                        pass
                     elif kind == KILL and bid in blocks and blocks[bid].status is None:
                         blocks[bid].signal(signal.SIGTERM)
                         blocks[bid].kill_at = time.monotonic() + 1

@@ -19,11 +19,14 @@ export interface RuntimeTarget {
   container: string;
 }
 
-/** What a block hears of its run: output, then its exit, or that the stream was lost meanwhile. */
+/**
+ * What a block hears of its run: output, then its exit, or that the stream was lost meanwhile:
+ * `ran` false when the runtime was never told to run it (nothing of it ran).
+ */
 export interface BlockListener {
   onOutput(stream: OutputStream, bytes: Buffer): void;
   onExit(exit: RuntimeExit): void;
-  onLost(error: ConnectionLostError): void;
+  onLost(error: ConnectionLostError, ran: boolean): void;
 }
 
 /** The runtime could not start in the pod (no Python, no sh): blocks take the exec path. */
@@ -42,6 +45,8 @@ export class RuntimeStream {
   readonly ready: Promise<void>;
   private readonly outbox = new FrameQueue();
   private readonly blocks = new Map<number, BlockListener>();
+  /** The blocks the runtime was told to run. */
+  private readonly running = new Set<number>();
   private readonly closer = new AbortController();
   private nextId = 1;
   private incoming: Buffer = Buffer.alloc(0);
@@ -49,7 +54,8 @@ export class RuntimeStream {
   private ended: ConnectionLostError | undefined;
   private markReady: () => void = () => undefined;
 
-  constructor(target: RuntimeTarget) {
+  /** `onOpen`: the stream reached the pod (the runtime may not have started yet). */
+  constructor(target: RuntimeTarget, onOpen: () => void = () => undefined) {
     let opened = false;
     const ready = new Promise<void>((resolve) => (this.markReady = resolve));
     const run = target.exec.run({
@@ -59,7 +65,10 @@ export class RuntimeStream {
       command: runtimeCommand(),
       stdin: this.outbox,
       signal: this.closer.signal,
-      onOpen: () => (opened = true),
+      onOpen: () => {
+        opened = true;
+        onOpen();
+      },
       onStdout: (chunk) => this.receive(chunk),
       onStderr: (chunk) => {
         this.stderr = (this.stderr + chunk.toString('utf8')).slice(-keptStderrBytes);
@@ -98,8 +107,8 @@ export class RuntimeStream {
     return this.ended !== undefined;
   }
 
-  /** How many blocks run on it now. */
-  get running(): number {
+  /** How many blocks it carries now. */
+  get blockCount(): number {
     return this.blocks.size;
   }
 
@@ -107,7 +116,7 @@ export class RuntimeStream {
   start(request: RuntimeStart, code: Buffer, listener: BlockListener): number {
     const id = this.nextId++;
     if (this.ended) {
-      listener.onLost(this.ended);
+      listener.onLost(this.ended, false);
       return id;
     }
     this.blocks.set(id, listener);
@@ -119,11 +128,19 @@ export class RuntimeStream {
     return id;
   }
 
-  /** Asks the runtime to kill a block (TERM, then KILL); its exit follows. */
-  kill(id: number): void {
-    if (this.blocks.has(id) && !this.ended) {
+  /**
+   * Asks the runtime to kill a block (TERM, then KILL); its exit follows. False when it was not
+   * running yet: then it never will, and its listener hears nothing more.
+   */
+  kill(id: number): boolean {
+    const running = this.running.has(id);
+    if (!running) {
+      this.blocks.delete(id);
+    }
+    if (!this.ended) {
       this.send(clientFrame.kill, id, Buffer.alloc(0));
     }
+    return running;
   }
 
   /** Closes the stream: the runtime kills whatever still runs and exits. */
@@ -165,11 +182,15 @@ export class RuntimeStream {
     if (!listener) {
       return;
     }
-    if (kind === runtimeFrame.stdout || kind === runtimeFrame.stderr) {
+    if (kind === runtimeFrame.held) {
+      this.running.add(id);
+      this.send(clientFrame.run, id, Buffer.alloc(0));
+    } else if (kind === runtimeFrame.stdout || kind === runtimeFrame.stderr) {
       // The payload is a view of a buffer the next chunk may replace: the listener keeps a copy.
       listener.onOutput(kind === runtimeFrame.stdout ? 'stdout' : 'stderr', Buffer.from(payload));
     } else if (kind === runtimeFrame.exit) {
       this.blocks.delete(id);
+      this.running.delete(id);
       listener.onExit(JSON.parse(payload.toString('utf8')) as RuntimeExit);
     }
   }
@@ -177,11 +198,12 @@ export class RuntimeStream {
   private end(lost: ConnectionLostError): void {
     this.ended ??= lost;
     this.outbox.end();
-    const listeners = [...this.blocks.values()];
+    const listeners = [...this.blocks];
     this.blocks.clear();
-    for (const listener of listeners) {
-      listener.onLost(this.ended);
+    for (const [id, listener] of listeners) {
+      listener.onLost(this.ended, this.running.has(id));
     }
+    this.running.clear();
   }
 }
 

@@ -8,6 +8,7 @@ import {
   type PlannedBlock,
 } from '../codeBlockRun.ts';
 import type { CommandLineCodeResult } from '../codeBlocks.ts';
+import type { ConnectionLostError } from '../errors.ts';
 import { OutputCollector } from '../outputCollector.ts';
 import { settleOnce } from '../settleOnce.ts';
 import { randomBytes } from 'node:crypto';
@@ -55,7 +56,10 @@ export function runWarmBlock(
         return;
       }
       stopping = why;
-      stream.kill(id);
+      if (!stream.kill(id)) {
+        settle(() => stopped(''));
+        return;
+      }
       // A stream that stalls carries no kill: the exec path's kill, by the block's tag, reaches
       // it all the same. Whichever confirms first ends the run.
       void killBlock(pod, tag).then((kill) => {
@@ -86,13 +90,21 @@ export function runWarmBlock(
           settle(() => (stopping ? stopped('') : resultOf(exit, collector, codeFile))),
         // As on the exec path: once the API server answers, whatever is left of the block is
         // killed (the runtime kills its blocks when its stream ends, where the kubelet says so).
-        onLost: (lost) => {
+        onLost: (lost, ran) => {
           stopping = 'lost';
           quiet();
+          if (!ran) {
+            outcome.reject(new NotRunError(lost));
+            return;
+          }
           void stopInterrupted(pod, tag, lost, collector.finish(), {
             until: started + pod.timeout * 1000 + wallClockSlackMs,
             ...(options.signal ? { signal: options.signal } : {}),
-          }).then((interrupted) => outcome.reject(interrupted));
+            warm: true,
+          }).then(
+            (interrupted) => outcome.reject(interrupted),
+            (error: unknown) => outcome.reject(error),
+          );
         },
       },
     );
@@ -102,6 +114,13 @@ export function runWarmBlock(
       options.signal?.addEventListener('abort', onAbort, { once: true });
     }
   });
+}
+
+/** The stream ended before the runtime was told to run the block: nothing of it ran. */
+export class NotRunError extends Error {
+  constructor(readonly lost: ConnectionLostError) {
+    super(lost.message);
+  }
 }
 
 function resultOf(

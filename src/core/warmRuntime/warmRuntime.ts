@@ -8,7 +8,7 @@ import type { CodeBlock, CommandLineCodeResult } from '../codeBlocks.ts';
 import { idleCheckSeconds } from '../idleStop.ts';
 import type { Logger } from '../logger.ts';
 import { RuntimeStream, RuntimeUnavailableError, type RuntimeTarget } from './runtimeStream.ts';
-import { runWarmBlock } from './warmBlockRun.ts';
+import { NotRunError, runWarmBlock } from './warmBlockRun.ts';
 
 export interface WarmRuntimeOptions {
   /** False: every block takes the exec path. */
@@ -20,6 +20,8 @@ export interface WarmRuntimeOptions {
    */
   podIdleSeconds: number;
 }
+
+const maxAttempts = 3;
 
 /**
  * Runs an executor's blocks on one long-lived warm runtime in its pod (runtimeProgram.ts),
@@ -52,23 +54,31 @@ export class WarmRuntime {
       return 'body' in plan ? runCodeBlock(pod, block, options, onCodeFile) : plan;
     }
     clearTimeout(this.idleTimer);
-    let stream: RuntimeStream;
-    try {
-      stream = await this.open();
-    } catch (error) {
-      if (error instanceof RuntimeUnavailableError && !this.unavailable) {
-        this.unavailable = true;
-        this.options.logger.info(
-          `the warm runtime cannot run in pod ${this.target.pod} (${error.message}): every block runs in an exec of its own`,
-        );
+    // A block whose stream ended before it was told to run ran nothing: it goes on a new one
+    // (a few times: a runtime that keeps ending is no place for it).
+    for (let attempt = 1; ; attempt++) {
+      let stream: RuntimeStream;
+      try {
+        stream = await this.open(pod);
+      } catch (error) {
+        if (error instanceof RuntimeUnavailableError && !this.unavailable) {
+          this.unavailable = true;
+          this.options.logger.info(
+            `the warm runtime cannot run in pod ${this.target.pod} (${error.message}): every block runs in an exec of its own`,
+          );
+        }
+        return runCodeBlock(pod, block, options, onCodeFile);
       }
-      return runCodeBlock(pod, block, options, onCodeFile);
-    }
-    onCodeFile?.(plan.codeFile);
-    try {
-      return await runWarmBlock(stream, pod, plan, options);
-    } finally {
-      this.closeWhenIdle(stream);
+      onCodeFile?.(plan.codeFile);
+      try {
+        return await runWarmBlock(stream, pod, plan, options);
+      } catch (error) {
+        if (!(error instanceof NotRunError) || this.closed || attempt === maxAttempts) {
+          throw error instanceof NotRunError ? error.lost : error;
+        }
+      } finally {
+        this.closeWhenIdle(stream);
+      }
     }
   }
 
@@ -80,22 +90,22 @@ export class WarmRuntime {
     this.stream = undefined;
   }
 
-  private open(): Promise<RuntimeStream> {
+  private open(pod: ExecutorContainer): Promise<RuntimeStream> {
     if (!this.stream || this.stream.isEnded) {
-      this.stream = new RuntimeStream(this.target);
+      this.stream = new RuntimeStream(this.target, () => pod.connection.reached());
     }
     const stream = this.stream;
     return stream.ready.then(() => stream);
   }
 
   private closeWhenIdle(stream: RuntimeStream): void {
-    if (this.options.podIdleSeconds === 0 || stream.running > 0 || stream !== this.stream) {
+    if (this.options.podIdleSeconds === 0 || stream.blockCount > 0 || stream !== this.stream) {
       return;
     }
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(
       () => {
-        if (this.stream === stream && stream.running === 0) {
+        if (this.stream === stream && stream.blockCount === 0) {
           stream.close();
           this.stream = undefined;
         }
