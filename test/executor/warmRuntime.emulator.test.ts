@@ -34,17 +34,35 @@ const coreutilsOnly = {
 
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
-/** Every exec the executors open, the warm runtime's told apart by its marker. */
+/**
+ * Every exec the executors open, the warm runtime's told apart by its marker; `cutAtNextStart`
+ * cuts the connection that is about to send the next block's start frame, instead of sending it.
+ */
 function countingExecs() {
   const urls: string[] = [];
+  let cutting = false;
   const factory: WebSocketFactory = (url, protocols, options) => {
     if (url.includes('/exec?')) {
       urls.push(url);
     }
-    return new WebSocket(url, protocols, options);
+    const socket = new WebSocket(url, protocols, options);
+    const send = socket.send.bind(socket) as (data: Buffer, callback?: () => void) => void;
+    socket.send = ((data: Buffer, callback?: () => void) => {
+      // A stdin frame (channel 0) holding a start frame (kind 1).
+      if (cutting && data[0] === 0 && data[1] === 1) {
+        cutting = false;
+        socket.terminate();
+        return;
+      }
+      send(data, callback);
+    }) as typeof socket.send;
+    return socket;
   };
   return {
     factory,
+    cutAtNextStart() {
+      cutting = true;
+    },
     get runtimes() {
       return urls.filter((url) => url.includes(runtimeMarker)).length;
     },
@@ -205,6 +223,17 @@ describe('the warm runtime runs blocks over one exec stream', () => {
     assert.equal(execs.runtimes, runtimesBefore + 1, 'a new stream');
     // The runtime saw its stream end and killed the block.
     await eventually(async () => (await sleeping('321')) === '0\n', 10_000, 'the lost block ended');
+  });
+
+  test('a stream cut before the runtime was told to run a block: it runs once, on a new stream', async () => {
+    await inPod('rm -f /workspace/once-counter');
+    const runtimesBefore = execs.runtimes;
+    execs.cutAtNextStart();
+    const result = await python(
+      'with open("/workspace/once-counter", "a") as f:\n    f.write("ran\\n")\nprint(open("/workspace/once-counter").read().count("ran"))',
+    );
+    assert.deepEqual([result.exitCode, result.output], [0, '1\n']);
+    assert.equal(execs.runtimes, runtimesBefore + 1, 'a new stream');
   });
 
   test('an image without Python: every block takes an exec of its own, and the log says so once', async () => {
