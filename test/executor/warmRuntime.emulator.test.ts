@@ -161,6 +161,7 @@ describe('the warm runtime runs blocks over one exec stream', () => {
   });
 
   test('a robust runtime: segfaults, os._exit, binary and huge output, stdin, forked daemons', async () => {
+    await inPod('rm -f /workspace/daemon.pid /workspace/timeout.pid');
     const [segfault, exited, binary, huge, stdin, daemon] = await Promise.all([
       python('import ctypes\nctypes.string_at(0)'),
       python('import os\nprint("x", flush=True)\nos._exit(7)'),
@@ -168,7 +169,7 @@ describe('the warm runtime runs blocks over one exec stream', () => {
       python('import sys\nsys.stdout.write("y" * 12_000_000)\nprint("end")'),
       python('import sys\nprint(repr(sys.stdin.read()))\ninput()'),
       python(
-        'import os, time\nif os.fork() == 0:\n    os.setsid()\n    with open("/workspace/daemon.pid", "w") as f:\n        f.write(str(os.getpid()))\n    time.sleep(351)\nprint("parent done")',
+        'import os, time\nif os.fork() == 0:\n    os.setsid()\n    with open("/workspace/daemon.part", "w") as f:\n        f.write(str(os.getpid()))\n    os.rename("/workspace/daemon.part", "/workspace/daemon.pid")\n    time.sleep(351)\nwhile not os.path.exists("/workspace/daemon.pid"):\n    time.sleep(0.01)\nprint("parent done")',
       ),
     ]);
     assert.equal(segfault.exitCode, 139);
@@ -187,7 +188,7 @@ describe('the warm runtime runs blocks over one exec stream', () => {
 
   test('a timeout is 124 and kills the whole group, forks that left it included', async () => {
     const result = await python(
-      'import os, subprocess, time\nsubprocess.Popen(["sh", "-c", "trap \\"\\" TERM; sleep 331"])\nif os.fork() == 0:\n    os.setsid()\n    with open("/workspace/timeout.pid", "w") as f:\n        f.write(str(os.getpid()))\n    time.sleep(332)\nprint("started", flush=True)\ntime.sleep(60)',
+      'import os, subprocess, time\nsubprocess.Popen(["sh", "-c", "trap \\"\\" TERM; sleep 331"])\nif os.fork() == 0:\n    os.setsid()\n    with open("/workspace/timeout.part", "w") as f:\n        f.write(str(os.getpid()))\n    os.rename("/workspace/timeout.part", "/workspace/timeout.pid")\n    time.sleep(332)\nwhile not os.path.exists("/workspace/timeout.pid"):\n    time.sleep(0.01)\nprint("started", flush=True)\ntime.sleep(60)',
     );
     assert.deepEqual([result.exitCode, result.output], [124, 'started\n\n Timeout']);
     assert.equal(await sleeping('331'), '0\n');
@@ -198,7 +199,7 @@ describe('the warm runtime runs blocks over one exec stream', () => {
   test('cancelling mid-block kills its processes; the stream serves on', async () => {
     const controller = new AbortController();
     const result = await python(
-      'import subprocess, time\nsubprocess.Popen(["sleep", "341"])\nprint("begun", flush=True)\ntime.sleep(60)',
+      'import subprocess, sys, time\nsubprocess.Popen(["sleep", "341"])\nsys.stdout.write("begun\\n")\ntime.sleep(60)',
       { signal: controller.signal, onOutput: () => controller.abort() },
     );
     assert.deepEqual([result.exitCode, result.output], [1, 'begun\nCode execution was cancelled.']);

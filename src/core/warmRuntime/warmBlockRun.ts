@@ -15,6 +15,9 @@ import { randomBytes } from 'node:crypto';
 import type { RuntimeExit } from './runtimeProgram.ts';
 import type { RuntimeStream } from './runtimeStream.ts';
 
+/** How long a killed block's exit may take to follow its kill. */
+const lastOutputGraceMs = 1_000;
+
 /**
  * Runs one planned block on the warm runtime, with the exec path's results: its exit code, 124
  * and "Timeout" when the pod-side timeout ended it, the seed's text when cancelled (its processes
@@ -31,10 +34,12 @@ export function runWarmBlock(
   const { codeFile } = plan;
   return new Promise<CommandLineCodeResult>((resolve, reject) => {
     let stopping: 'cancel' | 'timeout' | 'lost' | undefined;
+    let lastOutput: NodeJS.Timeout | undefined;
     const started = Date.now();
     const tag = randomBytes(16).toString('hex');
     const quiet = () => {
       clearTimeout(wallClock);
+      clearTimeout(lastOutput);
       options.signal?.removeEventListener('abort', onAbort);
     };
     const outcome = settleOnce(resolve, reject, quiet);
@@ -63,7 +68,13 @@ export function runWarmBlock(
       // A stream that stalls carries no kill: the exec path's kill, by the block's tag, reaches
       // it all the same. Whichever confirms first ends the run.
       void killBlock(pod, tag).then((kill) => {
-        if (stopping !== 'lost') {
+        if (stopping === 'lost') {
+          return;
+        }
+        // Killed: the runtime's exit, behind the block's last output, follows on a live stream.
+        if (kill.confirmed && !stream.isEnded) {
+          lastOutput = setTimeout(() => settle(() => stopped('')), lastOutputGraceMs);
+        } else {
           settle(() => stopped(kill.confirmed ? '' : kill.line));
         }
       });
