@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import {
   BlockInterruptedError,
+  OptionError,
   PodCommandLineCodeExecutor,
   type Logger,
   type OutputChunk,
@@ -110,6 +111,15 @@ describe('the warm runtime runs blocks over one exec stream', () => {
     await executor.stop();
     assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours is left behind');
     await emulator.verifyNoLeaks();
+  });
+
+  test('the option takes true or false only', () => {
+    assert.throws(
+      () => new PodCommandLineCodeExecutor({ warmRuntime: 'no' as unknown as boolean }),
+      (error: unknown) =>
+        error instanceof OptionError && /warmRuntime: must be true or false/.test(error.message),
+    );
+    assert.equal(new PodCommandLineCodeExecutor({ warmRuntime: false }).warmRuntime, false);
   });
 
   test('one exec serves every block, python and shell alike', async () => {
