@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { emulatorDirectoryPrefix } from './emulator/index.ts';
@@ -15,7 +15,8 @@ import { ensureSystemReady } from './support/systemSetup.ts';
  * `npm test`: runs every test file with node:test (one process per file, two at a time), then
  * audits the whole suite: every test process ended with nothing open, every emulator was left
  * without Pod Runner's pods, secrets and services, and no sandbox process, mount or emulator
- * directory outlived the run. Arguments, when given, replace the list of test files. The system
+ * directory outlived the run. The files that use the command-line executor run a second time with
+ * its warm runtime off (POD_RUNNER_WARM_RUNTIME=off), so both of its paths pass. Arguments, when given, replace the list of test files. The system
  * packages the suite needs are checked (and, as root on Debian, installed) first.
  */
 
@@ -39,12 +40,20 @@ function emulatorDirectories(): Set<string> {
   return new Set(readdirSync(parent).filter((name) => name.startsWith(prefix)));
 }
 
-function runTests(files: string[], ledger: string): Promise<number> {
+/** The files that run the command-line executor without choosing its warm runtime themselves. */
+function executorTestFiles(files: string[]): string[] {
+  return files.filter((file) => {
+    const text = readFileSync(file, 'utf8');
+    return text.includes('PodCommandLineCodeExecutor') && !text.includes('warmRuntime: true');
+  });
+}
+
+function runTests(files: string[], ledger: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
   const args = auditedTestArguments(files, ['--test-reporter=spec', '--test-concurrency=2']);
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, [suiteLedgerVariable]: ledger },
+    env: { ...process.env, ...env, [suiteLedgerVariable]: ledger },
   });
   return new Promise((done) => child.once('exit', (code) => done(code ?? 1)));
 }
@@ -125,7 +134,16 @@ async function main(): Promise<void> {
   const ledger = mkdtempSync(join(tmpdir(), 'pod-runner-suite-ledger-'));
   const before = hostSnapshot();
   try {
-    const testsExit = await runTests(files, ledger);
+    const warmExit = await runTests(files, ledger);
+    const coldFiles = executorTestFiles(files);
+    process.stdout.write(
+      `\nSecond pass: ${coldFiles.length} files with the executor's warm runtime off\n`,
+    );
+    const coldExit =
+      coldFiles.length > 0
+        ? await runTests(coldFiles, ledger, { POD_RUNNER_WARM_RUNTIME: 'off' })
+        : 0;
+    const testsExit = warmExit || coldExit;
     const problems = audit(files, ledger, before);
     for (const problem of problems) {
       process.stderr.write(`✖ suite audit: ${problem}\n`);

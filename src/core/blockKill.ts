@@ -10,14 +10,15 @@ export const killDeadlineMs = 10_000;
 /**
  * A block whose exec stream was cut runs on in the pod (a kubelet does not stop it), its output
  * going nowhere: once the API server answers again (before the block's own timeout ends it, or
- * a cancel), it is stopped, and the error says what became of it.
+ * a cancel), it is stopped, and the error says what became of it. A block of the warm runtime
+ * (`warm`) is stopped by the runtime itself when its stream ends: found gone, it was stopped.
  */
 export async function stopInterrupted(
   pod: ExecutorContainer,
   tag: string,
   lost: ConnectionLostError,
   output: string,
-  { until, signal }: { until: number; signal?: AbortSignal },
+  { until, signal, warm = false }: { until: number; signal?: AbortSignal; warm?: boolean },
 ): Promise<BlockInterruptedError> {
   const wait = deadlineSignal(Math.max(0, until - Date.now()), signal);
   const answered = await pod.connection.awaitServer(wait.signal).finally(() => wait.clear());
@@ -32,11 +33,13 @@ export async function stopInterrupted(
     ? kill.line.trim()
     : kill.found
       ? 'once the API server answered again, the block was stopped in the pod: it did not finish'
-      : 'the block had ended in the pod by the time the API server answered again; its later output and exit code are lost';
+      : warm
+        ? 'the warm runtime stopped the block when its stream ended: it did not finish'
+        : 'the block had ended in the pod by the time the API server answered again; its later output and exit code are lost';
   return new BlockInterruptedError(
     pod.name,
     `${lost.detail}; ${outcome}`,
-    kill.confirmed && kill.found,
+    kill.confirmed && (kill.found || warm),
     output,
   );
 }

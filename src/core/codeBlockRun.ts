@@ -7,6 +7,7 @@ import {
   silencePip,
   type CodeBlock,
   type CommandLineCodeResult,
+  type LanguageRuntime,
 } from './codeBlocks.ts';
 import { Backoff } from './backoff.ts';
 import { killBlock, stopInterrupted } from './blockKill.ts';
@@ -67,24 +68,29 @@ export interface ExecutorContainer {
 }
 
 export const cancelledText = 'Code execution was cancelled.';
-const timeoutText = '\n Timeout';
+export const timeoutText = '\n Timeout';
 /** Extra time the client waits past the pod-side timeout before it kills the block itself. */
-const wallClockSlackMs = 15_000;
+export const wallClockSlackMs = 15_000;
 /** For the executor's own setup execs (writing the functions module, importing it). */
 const setupSlackMs = 30_000;
 
-/**
- * Runs one block through pods/exec: its code goes in on stdin and is written to its file in the
- * workspace (a generated one, unless the pod keeps code files, is this run's own and is removed
- * afterwards), then runs in `options.cwd` (default the workspace) with `importRoots` first on
- * PYTHONPATH.
- */
-export async function runCodeBlock(
-  pod: ExecutorContainer,
+/** A block ready to run: its code, and the file it is written to in the pod. */
+export interface PlannedBlock {
+  runtime: LanguageRuntime;
+  body: Buffer;
+  /** As declared (`# filename:`) or generated; relative to the workspace unless absolute. */
+  filename: string;
+  /** Its pod path. */
+  codeFile: string;
+  /** The file is this run's own (generated, not kept): removed once the block ends. */
+  removeAfter: boolean;
+}
+
+/** The block's code and file, or the result of a block whose language is not supported. */
+export function planCodeBlock(
+  pod: Pick<ExecutorContainer, 'workspacePath' | 'keepCodeFiles'>,
   block: CodeBlock,
-  options: ExecuteOptions,
-  onCodeFile?: (codeFile: string) => void,
-): Promise<CommandLineCodeResult> {
+): PlannedBlock | CommandLineCodeResult {
   const runtime = runtimeFor(block.language);
   if (!runtime) {
     return { exitCode: 1, output: `Unsupported language: ${block.language}` };
@@ -98,26 +104,44 @@ export async function runCodeBlock(
   const codeFile = posix.isAbsolute(filename)
     ? posix.normalize(filename)
     : posix.join(pod.workspacePath, filename);
-  onCodeFile?.(codeFile);
-  const body = Buffer.from(code);
+  return { runtime, body: Buffer.from(code), filename, codeFile, removeAfter };
+}
+
+/**
+ * Runs one block through pods/exec: its code goes in on stdin and is written to its file in the
+ * workspace (a generated one, unless the pod keeps code files, is this run's own and is removed
+ * afterwards), then runs in `options.cwd` (default the workspace) with `importRoots` first on
+ * PYTHONPATH.
+ */
+export async function runCodeBlock(
+  pod: ExecutorContainer,
+  block: CodeBlock,
+  options: ExecuteOptions,
+  onCodeFile?: (codeFile: string) => void,
+): Promise<CommandLineCodeResult> {
+  const plan = planCodeBlock(pod, block);
+  if (!('body' in plan)) {
+    return plan;
+  }
+  onCodeFile?.(plan.codeFile);
   const result = await runTagged(
     pod,
     runBlockScript,
     [
-      String(body.length),
+      String(plan.body.length),
       pod.workspacePath,
-      filename,
+      plan.filename,
       String(pod.timeout),
       options.cwd ?? '',
       (options.importRoots ?? []).join(':'),
-      removeAfter ? '1' : '0',
-      ...runtime.interpreters,
+      plan.removeAfter ? '1' : '0',
+      ...plan.runtime.interpreters,
     ],
     options,
-    body,
+    plan.body,
   );
   const { ranCode, ...outcome } = result;
-  return ranCode ? { ...outcome, codeFile } : outcome;
+  return ranCode ? { ...outcome, codeFile: plan.codeFile } : outcome;
 }
 
 type TaggedOutcome = { exitCode: number; output: string; ranCode: boolean };

@@ -1,7 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { PodGoneError } from './errors.ts';
+import { OptionError, type PodGoneError } from './errors.ts';
 import type { FunctionWithRequirements } from './functions.ts';
 import type { Logger } from './logger.ts';
+import { defaultMaxOutputBytes } from './outputCollector.ts';
 import type { WebSocketFactory } from './podExec.ts';
 import type { PortForwardState } from './portForwarder.ts';
 import type { JsonObject, SpecInput } from './specLoader.ts';
@@ -49,6 +50,14 @@ export interface PodCommandLineCodeExecutorOptions {
   logger?: Logger;
   /** Keep the generated code files (tmp_code_*) in the workspace after each block; default false. */
   keepCodeFiles?: boolean;
+  /**
+   * Run blocks on a warm runtime: one exec stream, opened on first use, to a small Python program
+   * in the pod that forks a fresh process per block (same exit codes, timeout, cancel, output
+   * and files as an exec per block, in a fraction of the time). Where the image has no Python the
+   * executor says so once in its log and runs each block in an exec of its own, as it does
+   * always with false. Default true (unless the environment sets POD_RUNNER_WARM_RUNTIME=off).
+   */
+  warmRuntime?: boolean;
   /** Exec subprotocols to offer, newest first (default v5 then v4). */
   execProtocols?: string[];
   webSocketFactory?: WebSocketFactory;
@@ -57,4 +66,42 @@ export interface PodCommandLineCodeExecutorOptions {
    * server, `gone` (with the error saying why) when the pod was deleted or stopped meanwhile.
    */
   onConnectionState?: (state: PortForwardState, podGone?: PodGoneError) => void;
+}
+
+/** The options with a default and a range, checked: an OptionError names the first wrong one. */
+export function validatedLimits(options: PodCommandLineCodeExecutorOptions): {
+  timeout: number;
+  startupTimeout: number;
+  maxOutputBytes: number;
+  functionsModule: string;
+  warmRuntime: boolean;
+} {
+  const functionsModule = options.functionsModule ?? 'functions';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(functionsModule)) {
+    throw new OptionError(
+      'functionsModule',
+      `must be a valid Python identifier, got "${functionsModule}"`,
+    );
+  }
+  const warmRuntime = options.warmRuntime ?? process.env.POD_RUNNER_WARM_RUNTIME !== 'off';
+  if (typeof warmRuntime !== 'boolean') {
+    throw new OptionError('warmRuntime', `must be true or false, got ${String(warmRuntime)}`);
+  }
+  return {
+    timeout: positiveNumber('timeout', options.timeout ?? 60),
+    startupTimeout: positiveNumber('startupTimeout', options.startupTimeout ?? 300),
+    maxOutputBytes: positiveNumber(
+      'maxOutputBytes',
+      options.maxOutputBytes ?? defaultMaxOutputBytes,
+    ),
+    functionsModule,
+    warmRuntime,
+  };
+}
+
+function positiveNumber(option: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
+    throw new OptionError(option, `must be a number of at least 1, got ${String(value)}`);
+  }
+  return value;
 }

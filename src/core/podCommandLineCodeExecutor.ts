@@ -3,13 +3,15 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { makeApiClient } from './apiRetry.ts';
 import {
   cancelledText,
-  runCodeBlock,
   setUpFunctions,
   type ExecuteOptions,
   type ExecutorContainer,
 } from './codeBlockRun.ts';
 import type { CodeBlock, CommandLineCodeResult } from './codeBlocks.ts';
-import type { PodCommandLineCodeExecutorOptions } from './commandLineExecutorOptions.ts';
+import {
+  validatedLimits,
+  type PodCommandLineCodeExecutorOptions,
+} from './commandLineExecutorOptions.ts';
 import { ExecutorStateError, OptionError, PodGoneError, PodStoppedError } from './errors.ts';
 import { ExecutorConnection } from './executorConnection.ts';
 import { runSyncedFile, type RunFileOptions } from './fileRun.ts';
@@ -23,7 +25,6 @@ import type { FunctionWithRequirements } from './functions.ts';
 import * as idle from './idleStop.ts';
 import { loadClusterTarget, type ClusterTarget } from './kubeconfig.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { defaultMaxOutputBytes } from './outputCollector.ts';
 import { PodExecClient } from './podExec.ts';
 import { resultMappings } from './pathMapping.ts';
 import { managedByLabel, managedByValue } from './podLabels.ts';
@@ -31,6 +32,7 @@ import { PodLauncher, type StartOptions } from './podLauncher.ts';
 import type { PodTerminal, TerminalOptions } from './podTerminal.ts';
 import { checkPermissions, executorPermissions } from './preflight.ts';
 import type { JsonObject } from './specLoader.ts';
+import { WarmRuntime } from './warmRuntime/warmRuntime.ts';
 import {
   WorkspaceSyncSlot,
   type DownloadOptions,
@@ -49,6 +51,7 @@ interface Session {
   exec: PodExecClient;
   launcher: PodLauncher;
   connection: ExecutorConnection;
+  warm: WarmRuntime;
 }
 
 /**
@@ -65,6 +68,8 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   /** The pod stops by itself after this many seconds without activity (0: never). */
   readonly idleSeconds: number;
   private readonly maxOutputBytes: number;
+  /** Blocks run on one long-lived runtime in the pod (see the option). */
+  readonly warmRuntime: boolean;
   private readonly logger: Logger;
   private readonly functions: FunctionWithRequirements[];
   private session: Session | undefined;
@@ -79,21 +84,15 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   });
 
   constructor(private readonly options: PodCommandLineCodeExecutorOptions = {}) {
-    this.timeout = positiveNumber('timeout', options.timeout ?? 60);
-    this.startupTimeout = positiveNumber('startupTimeout', options.startupTimeout ?? 300);
-    this.maxOutputBytes = positiveNumber(
-      'maxOutputBytes',
-      options.maxOutputBytes ?? defaultMaxOutputBytes,
-    );
+    ({
+      timeout: this.timeout,
+      startupTimeout: this.startupTimeout,
+      maxOutputBytes: this.maxOutputBytes,
+      functionsModule: this.functionsModule,
+      warmRuntime: this.warmRuntime,
+    } = validatedLimits(options));
     this.workspacePath = options.workspacePath ?? '/workspace';
     validateWorkspacePath(this.workspacePath);
-    this.functionsModule = options.functionsModule ?? 'functions';
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.functionsModule)) {
-      throw new OptionError(
-        'functionsModule',
-        `must be a valid Python identifier, got "${this.functionsModule}"`,
-      );
-    }
     this.autoRemove = options.autoRemove ?? true;
     this.logger = options.logger ?? silentLogger;
     this.functions = options.functions ?? [];
@@ -225,7 +224,11 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       logger: this.logger,
       ...(this.options.onConnectionState ? { onStateChange: this.options.onConnectionState } : {}),
     });
-    this.session = { target, exec, launcher, connection };
+    const warm = new WarmRuntime(
+      { exec, namespace, pod: name, container: this.containerName },
+      { enabled: this.warmRuntime, logger: this.logger, podIdleSeconds: this.idleSeconds },
+    );
+    this.session = { target, exec, launcher, connection, warm };
     this.functionsReady = undefined;
     this.logger.info(`pod ${namespace}/${name} is ready`);
   }
@@ -260,7 +263,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       resultMappings(this.syncedFolders, file, options.source);
     for (const block of blocks) {
       const result = await this.unlessEnded(session, () =>
-        runCodeBlock(this.container(session), block, options, (file) =>
+        session.warm.runCodeBlock(this.container(session), block, options, (file) =>
           options.onPathMappings?.(mappingsFor(codeFile ?? file)),
         ),
       );
@@ -407,6 +410,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     await this.starting?.catch(() => undefined);
     const session = this.session;
     this.session = undefined;
+    session?.warm.close();
     this.functionsReady = undefined;
     this.workspace.clear();
     if (session && this.ownsPod) {
@@ -421,15 +425,9 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
     if (this.autoRemove) {
       await this.stop();
     } else {
+      this.session?.warm.close();
       this.session = undefined;
       this.workspace.clear();
     }
   }
-}
-
-function positiveNumber(option: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
-    throw new OptionError(option, `must be a number of at least 1, got ${String(value)}`);
-  }
-  return value;
 }

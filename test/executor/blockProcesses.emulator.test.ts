@@ -20,7 +20,6 @@ describe("a block's files and processes are its own", () => {
       kubeconfig: emulator.kubeconfigPath,
       timeout: 3,
       startupTimeout: 30,
-      webSocketFactory: gate.factory,
     });
     await executor.start();
   });
@@ -33,25 +32,37 @@ describe("a block's files and processes are its own", () => {
   });
 
   test('a run of the same file never cuts short a run that is reading it', async () => {
+    // The exec path's property: a warm runtime writes a file only once its code arrived whole,
+    // so holding a code's stdin halfway needs an exec per block (its own pod).
+    await using cold = new PodCommandLineCodeExecutor({
+      kubeconfig: emulator.kubeconfigPath,
+      timeout: 3,
+      startupTimeout: 30,
+      webSocketFactory: gate.factory,
+      warmRuntime: false,
+    });
+    await cold.start();
+    const coldRun = (code: string) => cold.executeCodeBlocks([{ language: 'sh', code }]);
+    const coldInPod = async (script: string) => (await coldRun(script)).output;
     // sh reads its script as it goes: run A waits at the top until /workspace/go exists, while
     // run B of the same code has written only its first MiB.
     const filler = `# ${'x'.repeat(1000)}\n`.repeat(2100);
     const code = `# filename: overlap.sh\necho waiting\nwhile [ ! -e /workspace/go ]; do sleep 0.05; done\n${filler}echo ok\n`;
-    await inPod('rm -f /workspace/go');
+    await coldInPod('rm -f /workspace/go');
     let waiting!: () => void;
     const aWaits = new Promise<void>((resolve) => (waiting = resolve));
-    const first = executor.executeCodeBlocks([{ language: 'sh', code }], {
+    const first = cold.executeCodeBlocks([{ language: 'sh', code }], {
       onOutput: () => waiting(),
     });
     await aWaits;
     void gate.holdNext();
-    const second = run(code);
+    const second = coldRun(code);
     // B has begun writing and is held: some copy of the file is there but short.
     const fullSize = Buffer.byteLength(code);
     await eventually(
       async () =>
         (
-          await inPod(
+          await coldInPod(
             'for f in /workspace/overlap.sh /workspace/.overlap.sh.*.part; do [ -f "$f" ] && wc -c < "$f"; done',
           )
         )
@@ -60,7 +71,7 @@ describe("a block's files and processes are its own", () => {
       20_000,
       "run B's first MiB in the pod",
     );
-    await inPod('touch /workspace/go');
+    await coldInPod('touch /workspace/go');
     const a = await first;
     gate.release();
     const b = await second;
@@ -75,7 +86,7 @@ describe("a block's files and processes are its own", () => {
       codeFile: '/workspace/overlap.sh',
     });
     assert.equal(
-      await inPod('ls -a /workspace | grep -c "\\.part$" || true'),
+      await coldInPod('ls -a /workspace | grep -c "\\.part$" || true'),
       '0\n',
       'no partial file is left',
     );

@@ -1,0 +1,117 @@
+import {
+  planCodeBlock,
+  runCodeBlock,
+  type ExecuteOptions,
+  type ExecutorContainer,
+} from '../codeBlockRun.ts';
+import type { CodeBlock, CommandLineCodeResult } from '../codeBlocks.ts';
+import { idleCheckSeconds } from '../idleStop.ts';
+import type { Logger } from '../logger.ts';
+import { RuntimeStream, RuntimeUnavailableError, type RuntimeTarget } from './runtimeStream.ts';
+import { NotRunError, runWarmBlock } from './warmBlockRun.ts';
+
+export interface WarmRuntimeOptions {
+  /** False: every block takes the exec path. */
+  enabled: boolean;
+  logger: Logger;
+  /**
+   * The pod's idle stop (0: none): the stream closes after a tenth of it without a block, so the
+   * runtime, a process of its own, does not keep the pod from being seen idle.
+   */
+  podIdleSeconds: number;
+}
+
+const maxAttempts = 3;
+
+/**
+ * Runs an executor's blocks on one long-lived warm runtime in its pod (runtimeProgram.ts),
+ * started on first use and opened again when its stream was lost. Where the runtime cannot start
+ * (an image without Python), it says so once and every block takes the exec path
+ * (codeBlockRun.ts), as does a block whose stream could not open at all (that path waits for an
+ * unreachable API server).
+ */
+export class WarmRuntime {
+  private stream: RuntimeStream | undefined;
+  private unavailable: boolean;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly target: RuntimeTarget,
+    private readonly options: WarmRuntimeOptions,
+  ) {
+    this.unavailable = !options.enabled;
+  }
+
+  async runCodeBlock(
+    pod: ExecutorContainer,
+    block: CodeBlock,
+    options: ExecuteOptions,
+    onCodeFile?: (codeFile: string) => void,
+  ): Promise<CommandLineCodeResult> {
+    const plan = planCodeBlock(pod, block);
+    if (this.unavailable || this.closed || !('body' in plan)) {
+      return 'body' in plan ? runCodeBlock(pod, block, options, onCodeFile) : plan;
+    }
+    clearTimeout(this.idleTimer);
+    // A block whose stream ended before it was told to run ran nothing: it goes on a new one
+    // (a few times: a runtime that keeps ending is no place for it).
+    for (let attempt = 1; ; attempt++) {
+      let stream: RuntimeStream;
+      try {
+        stream = await this.open(pod);
+      } catch (error) {
+        if (error instanceof RuntimeUnavailableError && !this.unavailable) {
+          this.unavailable = true;
+          this.options.logger.info(
+            `the warm runtime cannot run in pod ${this.target.pod} (${error.message}): every block runs in an exec of its own`,
+          );
+        }
+        return runCodeBlock(pod, block, options, onCodeFile);
+      }
+      onCodeFile?.(plan.codeFile);
+      try {
+        return await runWarmBlock(stream, pod, plan, options);
+      } catch (error) {
+        if (!(error instanceof NotRunError) || this.closed || attempt === maxAttempts) {
+          throw error instanceof NotRunError ? error.lost : error;
+        }
+      } finally {
+        this.closeWhenIdle(stream);
+      }
+    }
+  }
+
+  /** Closes the stream: the runtime kills whatever still runs and exits. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    this.stream?.close();
+    this.stream = undefined;
+  }
+
+  private open(pod: ExecutorContainer): Promise<RuntimeStream> {
+    if (!this.stream || this.stream.isEnded) {
+      this.stream = new RuntimeStream(this.target, () => pod.connection.reached());
+    }
+    const stream = this.stream;
+    return stream.ready.then(() => stream);
+  }
+
+  private closeWhenIdle(stream: RuntimeStream): void {
+    if (this.options.podIdleSeconds === 0 || stream.blockCount > 0 || stream !== this.stream) {
+      return;
+    }
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(
+      () => {
+        if (this.stream === stream && stream.blockCount === 0) {
+          stream.close();
+          this.stream = undefined;
+        }
+      },
+      idleCheckSeconds(this.options.podIdleSeconds) * 1000,
+    );
+    this.idleTimer.unref();
+  }
+}
