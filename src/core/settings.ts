@@ -23,6 +23,8 @@ export interface PodRunnerSettings {
   cleanupPolicy: 'deleteOnClose' | 'keep';
   /** Minutes with no run, cell or shell after which a pod stops by itself; 0: never. */
   idleTimeoutMinutes: number;
+  /** Blocks run as forks of one long-lived program in the executor pod, over one open exec. */
+  warmRuntime: boolean;
   /** Mirroring the open folders into the pods before each run. */
   sync: { enabled: boolean; exclude: string[]; maxFileBytes: number };
   /** Run File's working directory: the synced folder's root, or the file's own folder. */
@@ -88,6 +90,7 @@ export const settingKeys = [
   'kernelName',
   'cleanupPolicy',
   'idleTimeoutMinutes',
+  'warmRuntime',
   'sync.enabled',
   'sync.exclude',
   'sync.maxFileSizeMB',
@@ -250,6 +253,7 @@ export function parseSettings(raw: Raw): PodRunnerSettings {
     kernelName: text(raw, 'kernelName', 'python3'),
     cleanupPolicy,
     idleTimeoutMinutes,
+    warmRuntime: flag(raw, 'warmRuntime', true),
     sync: syncSettings(raw),
     runFile: { cwd: runFileCwd(raw) },
     interactiveWindow: {

@@ -125,6 +125,7 @@ async function createExecutor(
     // Whether the pod is deleted is decided when the window closes (stop()).
     autoRemove: false,
     idleTimeoutMinutes: settings.idleTimeoutMinutes,
+    warmRuntime: settings.warmRuntime,
     labels: { ...settings.labels, ...labels, ...ctx.podLabels },
     ...(resources ? { resources } : {}),
     logger: ctx.logger,

@@ -98,6 +98,12 @@ test('bad settings name the key and what was expected', () => {
     /podRunner\.interactiveWindow\.shiftEnter: expected true or false, got "yes"/,
   );
   assert.deepEqual(parseSettings({}).interactiveWindow, { codeLenses: true, shiftEnter: false });
+  assert.equal(parseSettings({}).warmRuntime, true);
+  assert.equal(parseSettings({ warmRuntime: false }).warmRuntime, false);
+  assert.throws(
+    () => parseSettings({ warmRuntime: 'off' }),
+    /podRunner\.warmRuntime: expected true or false, got "off"/,
+  );
 });
 
 test('the sync and Run File settings: defaults, megabytes as bytes, errors naming the setting', () => {
