@@ -115,7 +115,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     );
   });
 
-  test('the kernel runs in the pod: state persists, a matplotlib PNG is saved, errors are reported', async (t) => {
+  test('the kernel runs in the pod: state persists, a plot shows inline without a magic, errors are reported', async (t) => {
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
     }
@@ -129,10 +129,12 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     const plot = await executor.executeCodeBlocks([
       {
         language: 'python',
-        code: 'import matplotlib.pyplot as plt\n%matplotlib inline\nplt.plot([3, 1, 2])\nplt.show()',
+        // No magic and no show(): the kernel's default backend draws the figure inline.
+        code: 'import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])',
       },
     ]);
     assert.equal(plot.exitCode, 0, plot.output);
+    assert.equal(plot.outputFiles.length, 1, plot.output);
     assert.equal(readFileSync(plot.outputFiles[0]!).subarray(1, 4).toString(), 'PNG');
     const failed = await executor.executeCodeBlocks([
       { language: 'python', code: 'undefined_name' },
