@@ -80,12 +80,14 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     const server = gateway();
     await server.start();
     const busy = await kernel(server);
+    const { host, port, token } = await server.connect();
     // The cell runs until a second kernel started and the gateway culled it: however long it takes.
+    // (The gateway keeps its token out of the kernels' environment: the cell is given it.)
     const alone = [
       'import json, os, time, urllib.request',
       'print("waiting", flush=True)',
       'url = "http://127.0.0.1:%s/api/kernels" % os.environ["KG_PORT"]',
-      'auth = {"Authorization": "token " + os.environ.get("KG_AUTH_TOKEN", "")}',
+      `auth = {"Authorization": "token ${token ?? ''}"}`,
       'count = lambda: len(json.load(urllib.request.urlopen(urllib.request.Request(url, headers=auth))))',
       'while count() < 2:',
       '    time.sleep(0.2)',
@@ -100,7 +102,6 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     });
     await running;
     // A kernel no client is connected to (as when the laptop closed): culled once idle.
-    const { host, port, token } = await server.connect();
     const started = await fetch(`http://${host}:${port}/api/kernels`, {
       method: 'POST',
       headers: { Authorization: `token ${token ?? ''}` },

@@ -126,6 +126,17 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
       (await executor.executeCodeBlocks([{ language: 'python', code: 'print(where)' }])).output,
       `${server.podName}\n`,
     );
+    const environment = await executor.executeCodeBlocks([
+      {
+        language: 'python',
+        code: 'import os\nprint("KG_AUTH_TOKEN" in os.environ, os.environ.get("KERNEL_GATEWAY"))',
+      },
+    ]);
+    assert.equal(
+      environment.output,
+      'False 1\n',
+      "the gateway keeps its token from the kernel's environment",
+    );
     const plot = await executor.executeCodeBlocks([
       {
         language: 'python',
