@@ -12,6 +12,7 @@ import {
   requireTool,
   withEmulator,
 } from '../support/emulatorFixture.ts';
+import { gatewayAuthLines } from '../support/gatewayCell.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
@@ -80,15 +81,13 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     const server = gateway();
     await server.start();
     const busy = await kernel(server);
-    const { host, port, token } = await server.connect();
     // The cell runs until a second kernel started and the gateway culled it: however long it takes.
-    // (The gateway keeps its token out of the kernels' environment: the cell is given it.)
     const alone = [
       'import json, os, time, urllib.request',
       'print("waiting", flush=True)',
       'url = "http://127.0.0.1:%s/api/kernels" % os.environ["KG_PORT"]',
-      `auth = {"Authorization": "token ${token ?? ''}"}`,
-      'count = lambda: len(json.load(urllib.request.urlopen(urllib.request.Request(url, headers=auth))))',
+      ...gatewayAuthLines,
+      'count = lambda: len(json.load(urllib.request.urlopen(urllib.request.Request(url, headers=gateway_auth))))',
       'while count() < 2:',
       '    time.sleep(0.2)',
       'while count() > 1:',
@@ -102,6 +101,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     });
     await running;
     // A kernel no client is connected to (as when the laptop closed): culled once idle.
+    const { host, port, token } = await server.connect();
     const started = await fetch(`http://${host}:${port}/api/kernels`, {
       method: 'POST',
       headers: { Authorization: `token ${token ?? ''}` },

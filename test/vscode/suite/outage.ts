@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { takeApiServerDownFor } from '../../support/emulatorControl.ts';
+import { gatewayAuthLines } from '../../support/gatewayCell.ts';
 import { cellText, check, openKernelNotebook, runCell, waitFor, type HostFeature } from './host.ts';
 
 const outageSeconds = 30;
@@ -15,10 +16,8 @@ const cellAcrossTheOutage = [
   'started = time.time()',
   'print("before", flush=True)',
   'url = "http://127.0.0.1:%s/api/kernels" % os.environ["KG_PORT"]',
-  // The gateway keeps its token from its kernels' environment; its PID 1 has it.
-  'gateway = dict(v.split("=", 1) for v in open("/proc/1/environ").read().split("\\0") if "=" in v)',
-  'auth = {"Authorization": "token " + gateway["KG_AUTH_TOKEN"]}',
-  'kernels = lambda: json.load(urllib.request.urlopen(urllib.request.Request(url, headers=auth)))',
+  ...gatewayAuthLines,
+  'kernels = lambda: json.load(urllib.request.urlopen(urllib.request.Request(url, headers=gateway_auth)))',
   'while sum(kernel["connections"] for kernel in kernels()) > 0:',
   '    time.sleep(0.05)',
   'for second in range(3):',
