@@ -1,5 +1,6 @@
 import { pythonEnvironments, pythonOf } from '../../support/pythonEnvironments.ts';
 import { venvDir } from '../../support/pythonVenv.ts';
+
 /**
  * What each image reference means in the emulator's sandbox: there is no registry, so an image is
  * a recipe over the host's read-only system directories (extra commands in /usr/local/bin, an
@@ -59,10 +60,10 @@ const gatewayEnvironment = venvDir(pythonEnvironments.gateway);
 
 /**
  * The seed's default gateway image: its command (`mamba install ... && fix-permissions ...;
- * python -m jupyter kernelgateway ...`) runs unchanged. Its conda environment, with the real
- * Jupyter Kernel Gateway, is a pinned virtual environment (Debian's ipykernel and matplotlib
- * through the system site packages), first on PATH as /opt/conda/bin is in the real image; the
- * install steps succeed as they do once the packages are present.
+ * python -m jupyter kernelgateway ...`) runs unchanged, the install steps succeeding as they do
+ * once the packages are present. Its conda environment, with the real Jupyter Kernel Gateway, is a
+ * pinned virtual environment, first on PATH as /opt/conda/bin is in the real image; its kernels
+ * are Debian's ipykernel and matplotlib (the python3 kernelspec under /usr/share/jupyter).
  */
 const dockerStacksFoundation: Partial<ImageDefinition> = {
   commands: { mamba: succeed, conda: succeed, 'fix-permissions': succeed },
