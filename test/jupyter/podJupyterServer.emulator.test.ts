@@ -53,13 +53,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
   });
 
   test('creates a Secret and a Pod that match (the pod references the Secret actually created); reached by port-forward, no Service', async (t) => {
-    if (
-      !requireTool(
-        t,
-        available,
-        "Debian's python3-jupyter-server (the gateway's stand-in in the pod)",
-      )
-    ) {
+    if (!requireTool(t, available, "Debian's python3-ipykernel (the gateway pod's kernel)")) {
       return;
     }
     assert.deepEqual(await names(emulator, 'secrets'), [`${server.podName}-secret`]);
