@@ -37,7 +37,10 @@ async function jupyterlabServices(baseUrl: string, token: string, reps: Repetiti
   }
 }
 
-/** P2 on the real Jupyter Server, and the gateway pod → first cell on the emulator. */
+/**
+ * P2 on the real Jupyter Server and through the real kernel gateway in a pod, with the direct-ZMQ
+ * floor, and the gateway pod → first cell on the emulator.
+ */
 export async function kernelBench(options: {
   kubeconfig: string;
   quick: boolean;
@@ -53,12 +56,7 @@ export async function kernelBench(options: {
     await executor.start();
     let ours: number[];
     try {
-      ours = await timeRepeated(reps, async () => {
-        const result = await executor.executeCodeBlocks([{ language: 'python', code: '1+1' }]);
-        if (result.output.trim() !== '2') {
-          throw new Error(`P2 output: ${result.output}`);
-        }
-      });
+      ours = await cellRoundTrips(executor, reps);
     } finally {
       await executor.stop();
     }
@@ -85,6 +83,8 @@ export async function kernelBench(options: {
   } finally {
     await server.stop();
   }
+
+  rows.push(...(await gatewayP2(options.kubeconfig, reps, options.raw)));
 
   const firstCell: number[] = [];
   for (let index = 0; index < (options.quick ? 1 : 3); index++) {
@@ -113,4 +113,60 @@ export async function kernelBench(options: {
     target: '—',
   });
   return rows;
+}
+
+/** Runs `1+1` cells as `reps` says through an executor; their round trips. */
+function cellRoundTrips(executor: PodJupyterCodeExecutor, reps: Repetitions): Promise<number[]> {
+  return timeRepeated(reps, async () => {
+    const result = await executor.executeCodeBlocks([{ language: 'python', code: '1+1' }]);
+    if (result.output.trim() !== '2') {
+      throw new Error(`P2 output: ${result.output}`);
+    }
+  });
+}
+
+/**
+ * P2 through the real kernel gateway in a pod (port-forward), against the floor: jupyter_client
+ * talking ZMQ straight to a kernel on this host, with no server or websocket in between.
+ */
+async function gatewayP2(
+  kubeconfig: string,
+  reps: Repetitions,
+  raw: Record<string, unknown>,
+): Promise<BenchRow[]> {
+  const gateway = new PodJupyterServer({ kubeconfig });
+  let ours: number[];
+  try {
+    await gateway.start();
+    const executor = new PodJupyterCodeExecutor(gateway, { timeout: 60 });
+    await executor.start();
+    try {
+      ours = await cellRoundTrips(executor, reps);
+    } finally {
+      await executor.stop();
+    }
+  } finally {
+    await gateway.stop();
+  }
+  const direct = await pythonPeerSamples('jupyter_client_zmq.py', [reps.reps, reps.warmup]);
+  raw.P2gateway = { ours, directZmq: direct };
+  const [o, d] = [median(ours), median(direct)];
+  return [
+    {
+      id: '—',
+      what: 'kernel `1+1` round trip, jupyter_client over ZMQ straight to the kernel (no server)',
+      ours: '—',
+      peer: `jupyter_client (Python, ZMQ): ${ms(d)}`,
+      target: '—',
+    },
+    {
+      id: 'P2',
+      what: 'notebook cell `1+1` round trip through the kernel gateway pod (emulator, port-forward)',
+      ours: ms(o),
+      peer: `direct ZMQ: ${ms(d)}`,
+      ratio: o / d,
+      target: '≤ 2× the direct-ZMQ round trip',
+      met: Number((o / d).toFixed(2)) <= 2,
+    },
+  ];
 }

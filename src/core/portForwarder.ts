@@ -100,6 +100,9 @@ export class PortForwarder {
 
   private forward(connection: Socket): void {
     this.connections.add(connection);
+    // Kernel messages are small writes in bursts: with Nagle each one after the first would wait
+    // for the client's delayed ACK (40 ms).
+    connection.setNoDelay(true);
     // A connection that closes while its WebSocket opens takes the opening WebSocket with it.
     const closed = new AbortController();
     connection.once('close', () => {

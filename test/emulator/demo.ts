@@ -70,7 +70,7 @@ async function runNotebookSequence(kubeconfig: string): Promise<void> {
   const cells = [
     'import math\ndef area(r):\n    return math.pi * r ** 2',
     'radii = [1, 2, 3]\n[round(area(r), 2) for r in radii]',
-    'import matplotlib.pyplot as plt\n%matplotlib inline\nplt.plot(radii, [area(r) for r in radii], marker="o")\nplt.title("area by radius")\nplt.show()',
+    'import matplotlib.pyplot as plt\nplt.plot(radii, [area(r) for r in radii], marker="o")\nplt.title("area by radius")\nplt.show()',
   ];
   for (const [index, code] of cells.entries()) {
     const result = await kernel.executeCodeBlocks([{ language: 'python', code }]);

@@ -23,7 +23,7 @@ import { PodClient } from '../support/podHelpers.ts';
 
 const available = jupyterServerAvailable();
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-const tool = "Debian's python3-jupyter-server (the gateway's stand-in in the pod)";
+const tool = "Debian's python3-ipykernel (the gateway pod's kernel)";
 
 async function names(emulator: Emulator, resource: string, prefix = ''): Promise<string[]> {
   return (await managedNames(emulator, resource, 'default')).filter((name) =>

@@ -12,6 +12,7 @@ import {
   requireTool,
   withEmulator,
 } from '../support/emulatorFixture.ts';
+import { gatewayAuthLines } from '../support/gatewayCell.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
@@ -85,8 +86,8 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
       'import json, os, time, urllib.request',
       'print("waiting", flush=True)',
       'url = "http://127.0.0.1:%s/api/kernels" % os.environ["KG_PORT"]',
-      'auth = {"Authorization": "token " + os.environ.get("KG_AUTH_TOKEN", "")}',
-      'count = lambda: len(json.load(urllib.request.urlopen(urllib.request.Request(url, headers=auth))))',
+      ...gatewayAuthLines,
+      'count = lambda: len(json.load(urllib.request.urlopen(urllib.request.Request(url, headers=gateway_auth))))',
       'while count() < 2:',
       '    time.sleep(0.2)',
       'while count() > 1:',

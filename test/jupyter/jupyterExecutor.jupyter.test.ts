@@ -71,13 +71,11 @@ describe('PodJupyterCodeExecutor against a real Jupyter Server', () => {
     );
   });
 
-  test('a matplotlib figure is saved as a valid PNG in the output directory', async (t) => {
+  test('a matplotlib figure shows inline by default and is saved as a valid PNG in the output directory', async (t) => {
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
     }
-    const result = await py(
-      'import matplotlib\nmatplotlib.use("Agg")\nimport matplotlib.pyplot as plt\n%matplotlib inline\nplt.plot([1, 2, 3])\nplt.show()',
-    );
+    const result = await py('import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])');
     assert.equal(result.exitCode, 0, result.output);
     assert.equal(result.outputFiles.length, 1);
     const png = readFileSync(result.outputFiles[0]!);

@@ -53,13 +53,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
   });
 
   test('creates a Secret and a Pod that match (the pod references the Secret actually created); reached by port-forward, no Service', async (t) => {
-    if (
-      !requireTool(
-        t,
-        available,
-        "Debian's python3-jupyter-server (the gateway's stand-in in the pod)",
-      )
-    ) {
+    if (!requireTool(t, available, "Debian's python3-ipykernel (the gateway pod's kernel)")) {
       return;
     }
     assert.deepEqual(await names(emulator, 'secrets'), [`${server.podName}-secret`]);
@@ -115,7 +109,7 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
     );
   });
 
-  test('the kernel runs in the pod: state persists, a matplotlib PNG is saved, errors are reported', async (t) => {
+  test('the kernel runs in the pod: state persists, a plot shows inline without a magic, errors are reported', async (t) => {
     if (!requireTool(t, available, 'Jupyter Server')) {
       return;
     }
@@ -126,13 +120,26 @@ describe('PodJupyterServer on the emulator: gateway pod, port-forward, kernel', 
       (await executor.executeCodeBlocks([{ language: 'python', code: 'print(where)' }])).output,
       `${server.podName}\n`,
     );
+    const environment = await executor.executeCodeBlocks([
+      {
+        language: 'python',
+        code: 'import os\nprint("KG_AUTH_TOKEN" in os.environ, os.environ.get("KERNEL_GATEWAY"))',
+      },
+    ]);
+    assert.equal(
+      environment.output,
+      'False 1\n',
+      "the gateway keeps its token from the kernel's environment",
+    );
     const plot = await executor.executeCodeBlocks([
       {
         language: 'python',
-        code: 'import matplotlib.pyplot as plt\n%matplotlib inline\nplt.plot([3, 1, 2])\nplt.show()',
+        // No magic and no show(): the kernel's default backend draws the figure inline.
+        code: 'import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])',
       },
     ]);
     assert.equal(plot.exitCode, 0, plot.output);
+    assert.equal(plot.outputFiles.length, 1, plot.output);
     assert.equal(readFileSync(plot.outputFiles[0]!).subarray(1, 4).toString(), 'PNG');
     const failed = await executor.executeCodeBlocks([
       { language: 'python', code: 'undefined_name' },

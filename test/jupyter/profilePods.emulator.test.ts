@@ -12,7 +12,7 @@ import { managedNames, requireTool, withEmulator } from '../support/emulatorFixt
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
-const tool = "Debian's python3-jupyter-server (the gateway's stand-in in the pod)";
+const tool = "Debian's python3-ipykernel (the gateway pod's kernel)";
 
 describe("a profile's pods, as the extension builds them (emulator)", () => {
   let emulator: Awaited<ReturnType<typeof withEmulator>>;

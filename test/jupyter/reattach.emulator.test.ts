@@ -11,7 +11,7 @@ import { apiRequest, managedNames, requireTool, withEmulator } from '../support/
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
-const tool = "Debian's python3-jupyter-server (the gateway's stand-in in the pod)";
+const tool = "Debian's python3-ipykernel (the gateway pod's kernel)";
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
 async function podUid(emulator: Emulator): Promise<string> {

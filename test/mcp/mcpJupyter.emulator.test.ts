@@ -22,7 +22,7 @@ import {
 } from './mcpHarness.ts';
 
 const available = jupyterServerAvailable();
-const gatewayTool = "Debian's python3-jupyter-server (the gateway's stand-in in the pod)";
+const gatewayTool = "Debian's python3-ipykernel (the gateway pod's kernel)";
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
 describe('pod-runner-mcp jupyter over stdio: a stateful kernel per session', () => {

@@ -21,11 +21,12 @@ import {
   requireTool,
   withEmulator,
 } from '../support/emulatorFixture.ts';
+import { gatewayAuthLines } from '../support/gatewayCell.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 import { scratchDir } from '../support/scratch.ts';
 
 const available = jupyterServerAvailable();
-const requirement = "Debian's python3-jupyter-server (the gateway's stand-in in the pod)";
+const requirement = "Debian's python3-ipykernel (the gateway pod's kernel)";
 type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
 /** The old limit of the kernel socket's reconnection: an outage must outlast it. */
@@ -41,10 +42,10 @@ function cellAcrossTheOutage(kernelId: string): string {
     'import json, os, time, urllib.request',
     'runs += 1',
     'print("started", flush=True)',
+    ...gatewayAuthLines,
     'def connections():',
     `    url = f"http://127.0.0.1:{os.environ['KG_PORT']}/api/kernels/${kernelId}"`,
-    `    headers = {"Authorization": "token " + os.environ["KG_AUTH_TOKEN"]}`,
-    '    return json.load(urllib.request.urlopen(urllib.request.Request(url, headers=headers)))["connections"]',
+    '    return json.load(urllib.request.urlopen(urllib.request.Request(url, headers=gateway_auth)))["connections"]',
     'while connections() > 0 or not os.path.exists("/workspace/gate"):',
     '    time.sleep(0.05)',
     'print("finished while the API server was down", flush=True)',

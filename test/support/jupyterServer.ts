@@ -50,7 +50,6 @@ export async function startJupyterServer(
         JUPYTER_RUNTIME_DIR: join(home, 'runtime'),
         JUPYTER_DATA_DIR: join(home, 'data'),
         JUPYTER_CONFIG_DIR: join(home, 'config'),
-        MPLBACKEND: 'Agg',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },

@@ -30,6 +30,24 @@ export const pythonEnvironments = {
       'pytest-asyncio==1.5.0',
     ],
   },
+  /**
+   * The emulator's kernel gateway image: the real Jupyter Kernel Gateway, which needs newer
+   * jupyter_server, jupyter_client and tornado than Debian's (pinned here with the rest of the
+   * Jupyter stack it pulls in); its kernels are Debian's ipykernel with matplotlib.
+   */
+  gateway: {
+    name: 'python-gateway',
+    packages: [
+      'jupyter_kernel_gateway==3.0.1',
+      'jupyter_server==2.21.1',
+      'jupyter_client==8.10.0',
+      'jupyter_core==5.9.1',
+      'tornado==6.6.1',
+      'pyzmq==27.3.0',
+      'traitlets==5.16.1',
+    ],
+    systemSitePackages: true,
+  },
 } as const satisfies Record<string, PythonVenvSpec>;
 
 /** The Python of one environment, installed when missing. */

@@ -76,7 +76,7 @@ export const requirements: readonly Requirement[] = [
   {
     name: 'python3-jupyter-server',
     checks: [{ pythonModule: 'jupyter_server' }],
-    why: 'the kernel pod (Jupyter Server stands in for the kernel gateway)',
+    why: 'the plain Jupyter Server the kernel tests also run against (the kernel gateway pod has its own, from PyPI)',
     neededBy: startAndTest,
   },
   {
@@ -148,8 +148,8 @@ export const requirements: readonly Requirement[] = [
   {
     name: 'python3-venv',
     checks: [{ pythonModule: 'ensurepip' }],
-    why: "the MCP server's test with Python's own MCP client (installed from PyPI into a virtual environment)",
-    neededBy: testOnly,
+    why: "the pinned environments from PyPI: the emulator's kernel gateway image, and Python's own MCP client for the MCP server's test",
+    neededBy: startAndTest,
   },
   {
     name: 'chromium',

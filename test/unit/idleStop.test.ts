@@ -13,6 +13,7 @@ import {
   idleTimeoutSeconds,
   keepAliveCommand,
 } from '../../src/core/idleStop.ts';
+import { gatewayLauncherScript } from '../../src/core/jupyterServerManifests.ts';
 
 test('the idle timeout: minutes (fractions allowed) to whole seconds, 0 for never', () => {
   assert.equal(idleTimeoutSeconds(), 3600, 'default 60 minutes');
@@ -43,10 +44,10 @@ test('the gateway pod: culling flags and the supervisor with a timeout, restartP
   const command = (options: ConstructorParameters<typeof PodJupyterServer>[0]) =>
     ((spec(options).containers as JsonObject[])[0]!.command as string[]) ?? [];
   const hour = command({});
-  assert.match(hour[4]!, /exec python -c "\$0" "\$1" "\$2" python -m jupyter kernelgateway/);
+  assert.match(hour[4]!, /exec python -c "\$0" "\$1" "\$2" python -c "\$3" --JupyterApp/);
   assert.match(hour[4]!, /--MappingKernelManager\.cull_idle_timeout="\$1"/);
   assert.doesNotMatch(hour[4]!, /cull_connected|cull_busy/, 'connected and busy kernels stay');
-  assert.deepEqual(hour.slice(5), [gatewaySupervisorScript, '3600', '30']);
+  assert.deepEqual(hour.slice(5), [gatewaySupervisorScript, '3600', '30', gatewayLauncherScript]);
   assert.deepEqual(command({ idleTimeoutMinutes: 0 }), defaultJupyterCommand);
   assert.deepEqual(command({ command: ['serve'] }), ['serve'], "a user's command is kept as is");
   assert.equal(spec({}).restartPolicy, 'OnFailure');

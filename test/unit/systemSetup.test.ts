@@ -73,7 +73,7 @@ const someMissing = {
 const someMissingPackages = ['util-linux', 'python3-jupyter-server', 'ripgrep', 'libsecret-1-dev'];
 const someMissingListed = [
   "  util-linux (setpriv not found): the emulator's pods (Linux namespaces)",
-  '  python3-jupyter-server (/usr/bin/python3 cannot find module jupyter_server): the kernel pod (Jupyter Server stands in for the kernel gateway)',
+  '  python3-jupyter-server (/usr/bin/python3 cannot find module jupyter_server): the plain Jupyter Server the kernel tests also run against (the kernel gateway pod has its own, from PyPI)',
   "  ripgrep (/usr/bin/rg not found): code-server installs offline with Debian's rg instead of downloading its own",
   '  libsecret-1-dev (not installed): headers for keytar (built from source when no prebuilt binary can be downloaded)',
 ].join('\n');
@@ -119,7 +119,7 @@ test('npm start needs only its subset; npm test needs the rest too', () => {
   assert.equal(setUpSystem('start', forStart.host(true)), undefined);
   assert.deepEqual(forStart.aptRuns, [], 'nothing to install for npm start');
   assert.deepEqual(forStart.logged, [
-    'npm start: all 16 system requirements are present, nothing to install',
+    'npm start: all 17 system requirements are present, nothing to install',
   ]);
 
   const forTest = new FakeMachine(testOnly);

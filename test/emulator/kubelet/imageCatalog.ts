@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { pythonEnvironments, pythonOf } from '../../support/pythonEnvironments.ts';
+import { venvDir } from '../../support/pythonVenv.ts';
+
 /**
  * What each image reference means in the emulator's sandbox: there is no registry, so an image is
  * a recipe over the host's read-only system directories (extra commands in /usr/local/bin, an
@@ -16,6 +17,11 @@ export interface ImageDefinition {
   cmd: string[];
   /** Simulated pull time in milliseconds. */
   pullDelayMs?: number;
+  /**
+   * The image's own files beyond the host's system directories: host directories that the
+   * container sees read-only at the same path. `pull` makes them (fails: ErrImagePull).
+   */
+  contents?: { directories: string[]; pull(): Promise<void> };
 }
 
 export interface ImageCatalogOptions {
@@ -34,29 +40,41 @@ const hostPython = '/usr/bin/python3';
 
 const succeed = { script: '#!/bin/sh\nexit 0\n' };
 
+/** Installs the gateway's environment once per process, again after a failure. */
+let gatewayInstall: Promise<void> | undefined;
+function installGateway(): Promise<void> {
+  gatewayInstall ??= pythonOf('gateway').then(
+    () => undefined,
+    (error: unknown) => {
+      gatewayInstall = undefined;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `the emulator's kernel gateway image is a Python environment installed from PyPI, and installing it failed (reach PyPI, or run \`node --import tsx test/support/pythonEnvironments.ts\` once online): ${message}`,
+      );
+    },
+  );
+  return gatewayInstall;
+}
+
+const gatewayEnvironment = venvDir(pythonEnvironments.gateway);
+
 /**
  * The seed's default gateway image: its command (`mamba install ... && fix-permissions ...;
- * python -m jupyter kernelgateway ...`) runs unchanged, with Jupyter Server standing in for the
- * gateway (see helpers/kernelGateway.py).
+ * python -m jupyter kernelgateway ...`) runs unchanged, the install steps succeeding as they do
+ * once the packages are present. Its conda environment, with the real Jupyter Kernel Gateway, is a
+ * pinned virtual environment, first on PATH as /opt/conda/bin is in the real image; its kernels
+ * are Debian's ipykernel and matplotlib (the python3 kernelspec under /usr/share/jupyter).
  */
 const dockerStacksFoundation: Partial<ImageDefinition> = {
-  commands: {
-    mamba: succeed,
-    conda: succeed,
-    'fix-permissions': succeed,
-    python: {
-      script: `#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = jupyter ] && [ "$3" = kernelgateway ]; then shift 3; exec ${hostPython} /usr/local/bin/kernel-gateway.py "$@"; fi\nexec ${hostPython} "$@"\n`,
-    },
-    python3: hostPython,
-    jupyter: {
-      script: `#!/bin/sh\nif [ "$1" = kernelgateway ]; then shift; exec ${hostPython} /usr/local/bin/kernel-gateway.py "$@"; fi\nexec ${hostPython} -m jupyter "$@"\n`,
-    },
-    'kernel-gateway.py': {
-      script: readFileSync(join(__dirname, 'helpers', 'kernelGateway.py'), 'utf8'),
-    },
+  commands: { mamba: succeed, conda: succeed, 'fix-permissions': succeed },
+  env: {
+    PATH: `${gatewayEnvironment}/bin:${basePath}`,
+    LANG: 'C.UTF-8',
+    CONDA_DIR: '/opt/conda',
+    NB_USER: 'jovyan',
   },
-  env: { LANG: 'C.UTF-8', CONDA_DIR: '/opt/conda', NB_USER: 'jovyan', MPLBACKEND: 'Agg' },
   cmd: ['start-notebook.py'],
+  contents: { directories: [gatewayEnvironment], pull: installGateway },
 };
 
 const builtIn: Record<string, Partial<ImageDefinition>> = {
@@ -118,6 +136,7 @@ export class ImageCatalog {
         entrypoint: definition.entrypoint ?? [],
         cmd: definition.cmd ?? ['sh'],
         pullDelayMs: definition.pullDelayMs ?? this.options.defaultPullDelayMs ?? 0,
+        ...(definition.contents ? { contents: definition.contents } : {}),
       },
     };
   }

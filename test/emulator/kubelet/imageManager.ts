@@ -46,7 +46,8 @@ export class ImageManager {
       reporter.event('Normal', 'Pulling', `Pulling image "${reference}"`, slot);
       const started = Date.now();
       await sleep(resolution.ok ? (resolution.image.pullDelayMs ?? 0) : 0, signal);
-      if (resolution.ok) {
+      const failure = resolution.ok ? await pullContents(resolution.image) : resolution.reason;
+      if (resolution.ok && failure === undefined) {
         this.present.add(reference);
         const took = `${Date.now() - started}ms`;
         reporter.event(
@@ -57,14 +58,9 @@ export class ImageManager {
         );
         return resolution.image;
       }
-      reporter.event(
-        'Warning',
-        'Failed',
-        `Failed to pull image "${reference}": ${resolution.reason}`,
-        slot,
-      );
+      reporter.event('Warning', 'Failed', `Failed to pull image "${reference}": ${failure}`, slot);
       reporter.event('Warning', 'Failed', 'Error: ErrImagePull', slot);
-      slot.state = { waiting: { reason: 'ErrImagePull', message: resolution.reason } };
+      slot.state = { waiting: { reason: 'ErrImagePull', message: failure } };
       reporter.publish();
       await sleep(Math.min(1000, this.backoffBaseMs), signal);
       const message = `Back-off pulling image "${reference}"`;
@@ -74,5 +70,15 @@ export class ImageManager {
       reporter.publish();
       await sleep(backoffDelay(this.backoffBaseMs, failures), signal);
     }
+  }
+}
+
+/** Makes the image's own files; why that failed, if it did. */
+async function pullContents(image: ImageDefinition): Promise<string | undefined> {
+  try {
+    await image.contents?.pull();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
   }
 }

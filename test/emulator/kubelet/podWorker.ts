@@ -277,7 +277,14 @@ export class PodWorker implements PodReporter {
           ? slot.spec.workingDir
           : '/',
       commands: image.commands,
-      volumes: volumeBinds(slot.spec, this.volumePaths),
+      volumes: [
+        ...(image.contents?.directories ?? []).map((directory) => ({
+          hostPath: directory,
+          mountPath: directory,
+          readOnly: true,
+        })),
+        ...volumeBinds(slot.spec, this.volumePaths),
+      ],
       readOnlyRootFilesystem: readOnlyRootFilesystem(slot.spec),
       etcHosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.podIP}\t${this.name}\n`,
       onOutput: (chunk) => log.write(chunk),

@@ -158,7 +158,7 @@ export const kernelNotebookFeature: HostFeature = {
           `log of ${document.uri.path}`,
         );
         check(
-          /Jupyter Server/.test(document.getText()),
+          /Jupyter Kernel Gateway/.test(document.getText()),
           `log: ${document.getText().slice(0, 300)}`,
         );
       },

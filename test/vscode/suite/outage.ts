@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { takeApiServerDownFor } from '../../support/emulatorControl.ts';
+import { gatewayAuthLines } from '../../support/gatewayCell.ts';
 import { cellText, check, openKernelNotebook, runCell, waitFor, type HostFeature } from './host.ts';
 
 const outageSeconds = 30;
@@ -15,8 +16,8 @@ const cellAcrossTheOutage = [
   'started = time.time()',
   'print("before", flush=True)',
   'url = "http://127.0.0.1:%s/api/kernels" % os.environ["KG_PORT"]',
-  'auth = {"Authorization": "token " + os.environ["KG_AUTH_TOKEN"]}',
-  'kernels = lambda: json.load(urllib.request.urlopen(urllib.request.Request(url, headers=auth)))',
+  ...gatewayAuthLines,
+  'kernels = lambda: json.load(urllib.request.urlopen(urllib.request.Request(url, headers=gateway_auth)))',
   'while sum(kernel["connections"] for kernel in kernels()) > 0:',
   '    time.sleep(0.05)',
   'for second in range(3):',
