@@ -9,6 +9,7 @@ import {
   readSuiteLedger,
   suiteLedgerVariable,
 } from './support/suiteLedger.ts';
+import { ensurePythonEnvironments } from './support/pythonEnvironments.ts';
 import { ensureSystemReady } from './support/systemSetup.ts';
 
 /**
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  await ensurePythonEnvironments((line) => process.stdout.write(`python environment ${line}\n`));
   const requested = process.argv.slice(2).map((file) => resolve(file));
   const files = requested.length > 0 ? requested : defaultTestFiles();
   const ledger = mkdtempSync(join(tmpdir(), 'pod-runner-suite-ledger-'));

@@ -2,8 +2,9 @@ import { pythonVenv, type PythonVenvSpec } from './pythonVenv.ts';
 
 /**
  * Every pinned Python environment the tests and the bench use, each under `.cache/<name>`. Each
- * user makes its own on first use; `.ci/run` makes them all up front, so a PyPI outage fails there
- * with a clear message rather than in the middle of a test.
+ * user makes its own on first use; `npm test` (and so `.ci/run`) makes them all up front, one at a
+ * time, so test files running at once never install into one folder together, and a PyPI outage
+ * fails there with a clear message rather than in the middle of a test.
  */
 export const pythonEnvironments = {
   /** Python's own MCP client, an independent peer of the MCP server. */
@@ -55,15 +56,18 @@ export function pythonOf(environment: keyof typeof pythonEnvironments): Promise<
   return pythonVenv(pythonEnvironments[environment]);
 }
 
+/** Makes every environment that is missing, one after the other, saying what each took. */
+export async function ensurePythonEnvironments(say: (line: string) => void): Promise<void> {
+  for (const [key, spec] of Object.entries(pythonEnvironments)) {
+    const started = performance.now();
+    const python = await pythonVenv(spec);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    say(`${key}: ${spec.packages.join(' ')} in ${python} (${seconds} s)`);
+  }
+}
+
 if (require.main === module) {
-  void (async () => {
-    for (const [key, spec] of Object.entries(pythonEnvironments)) {
-      const started = performance.now();
-      const python = await pythonVenv(spec);
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      process.stdout.write(`${key}: ${spec.packages.join(' ')} in ${python} (${seconds} s)\n`);
-    }
-  })().catch((error: unknown) => {
+  ensurePythonEnvironments((line) => process.stdout.write(`${line}\n`)).catch((error: unknown) => {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   });
