@@ -57,6 +57,23 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     return Object.fromEntries(kernels.map((each) => [each.id, each.execution_state]));
   };
 
+  /** Waits for the idle stop; a pod that never gets there fails with its log and kernels. */
+  const untilSucceeded = async (server: PodJupyterServer) => {
+    try {
+      await eventually(async () => (await pod()).status.phase === 'Succeeded', 40_000, 'Succeeded');
+    } catch (error) {
+      const log = await apiRequest(
+        emulator,
+        'GET',
+        `/api/v1/namespaces/default/pods/${podName}/log`,
+      );
+      const kernels = await kernelStates(server).catch((failure: unknown) => String(failure));
+      throw new Error(
+        `${(error as Error).message}; kernels: ${JSON.stringify(kernels)}; the pod's log:\n${log.text.slice(-4000)}`,
+      );
+    }
+  };
+
   before(async () => {
     emulator = await withEmulator({ backoffBaseMs: 200 });
   });
@@ -120,7 +137,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
       'the idle one culled',
     );
     assert.equal((await pod()).status.phase, 'Running', 'a running cell is activity');
-    await eventually(async () => (await pod()).status.phase === 'Succeeded', 40_000, 'Succeeded');
+    await untilSucceeded(server);
     const log = await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${podName}/log`);
     assert.match(log.text, /no kernel ran anything for 10 seconds; stopping the gateway/);
   });
@@ -145,7 +162,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     assert.equal(await server.removeIfEnded(), undefined, 'a running gateway stays');
     // Its kernel gone, the gateway is idle whatever state the server last saw the kernel in.
     await fresh.stop();
-    await eventually(async () => (await pod()).status.phase === 'Succeeded', 40_000, 'Succeeded');
+    await untilSucceeded(server);
     assert.equal(await server.removeIfEnded(), 'the pod stopped after 10 idle seconds');
     assert.equal(server.isRunning, false);
     for (const resource of ['pods', 'secrets']) {
