@@ -294,7 +294,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       return { exitCode: 1, output: cancelledText };
     }
     return this.unlessEnded(session, () =>
-      runSyncedFile(this.container(session), file, this.syncedFolders, options),
+      runSyncedFile(this.container(session), file, this.syncedFolders, options, session.warm),
     );
   }
 

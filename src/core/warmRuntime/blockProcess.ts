@@ -69,6 +69,12 @@ def place(block, code):
         block.file = real
     return root, real
 
+def locate(given):
+    real = given['path']
+    if not os.path.isfile(real):
+        raise Refused('failed', real + ' is not in the pod: not synced (new since the last sync, ignored, or too large)')
+    return None, real
+
 def remove(path):
     try:
         os.unlink(path)
@@ -82,7 +88,7 @@ def find(program):
             return path
     return None
 
-def child(h, real, cwd, code, interpreter, out_w, err_w):
+def child(h, real, cwd, code, command, out_w, err_w):
     os.setpgid(0, 0)
     retag(h['tag'])
     signal.set_wakeup_fd(-1)
@@ -98,20 +104,27 @@ def child(h, real, cwd, code, interpreter, out_w, err_w):
     os.environ['PYTHONUNBUFFERED'] = '1'
     if h['roots']:
         os.environ['PYTHONPATH'] = ':'.join(h['roots'] + [p for p in [os.environ.get('PYTHONPATH')] if p])
+    given = h.get('file') or {'args': [], 'assignments': []}
+    for assignment in given['assignments']:
+        name, _, value = assignment.partition('=')
+        os.environ[name] = value
     os.chdir(cwd)
-    if interpreter:
+    if command:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        os.execv(interpreter, [interpreter, real])
-    run_python(real, code, h['roots'])
+        os.execv(command[0], command + given['args'])
+    if h.get('file'):
+        with open(real, 'rb') as f:
+            code = f.read()
+    run_python(real, code, h['roots'], given['args'])
 
-def run_python(real, code, roots):
+def run_python(real, code, roots, args):
     import io
     retitle(real)
     encoding = sys.stdout.encoding
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, 'r', closefd=False)), encoding=encoding)
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), encoding=encoding, errors=sys.stdout.errors, write_through=True)
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, 'w', closefd=False), encoding=encoding, errors='backslashreplace', write_through=True)
-    sys.argv = [real]
+    sys.argv = [real] + args
     sys.path[:] = [os.path.dirname(real)] + roots + BASE_PATH
     main = type(sys)('__main__')
     main.__file__ = real

@@ -4,7 +4,8 @@
  *
  * Frames both ways are a 9-byte header (kind: 1 byte, block id: 4, payload length: 4, big-endian)
  * and the payload. The client sends `start` (a JSON line, then the code), which the runtime only
- * holds and answers `held`; then `run`, which starts it; and `kill`. So a stream that ends before
+ * holds and answers `held` (a file already in the pod, run in place, has no code: its line names
+ * it); then `run`, which starts it; and `kill`. So a stream that ends before
  * the client sent `run` ran nothing of the block (it may be sent again on a new stream), and one
  * that ends later leaves the block lost, never run twice. The runtime sends `ready` once, then per
  * block `held`, `stdout` and `stderr` chunks and one `exit` (JSON). A block's stdin is /dev/null,
@@ -45,6 +46,11 @@ export interface RuntimeStart {
   /** Run in a fork of the runtime itself (Python), or with the first of `interpreters` found. */
   inProcess: boolean;
   interpreters: string[];
+  /**
+   * A file already in the pod to run in place (`name` and the code are then unused), with its
+   * arguments and `NAME=VALUE` assignments; with no `interpreters` it runs itself (its shebang).
+   */
+  file?: { path: string; args: string[]; assignments: string[] };
 }
 
 /** The program, sent as the stream's first stdin bytes (too long for a command line's URL). */
@@ -138,12 +144,18 @@ def start(bid, payload):
     block = Block(bid, json.loads(line))
     h = block.h
     try:
-        root, real = place(block, code)
-        interpreter = None
-        if not h['inProcess']:
+        given = h.get('file')
+        root, real = locate(given) if given else place(block, code)
+        command = None
+        if given and not h['interpreters']:
+            if not os.access(real, os.X_OK):
+                raise Refused('missing', real + ' has no known extension and is not executable')
+            command = [real]
+        elif not h['inProcess']:
             interpreter = next(filter(None, map(find, h['interpreters'])), None)
             if interpreter is None:
                 raise Refused('missing', 'no interpreter for this language in the pod (looked for: ' + ' '.join(h['interpreters']) + ')')
+            command = [interpreter, real]
         cwd = h['dir'] or root
         if not os.path.isdir(cwd):
             raise Refused('failed', 'the working directory ' + cwd + ' does not exist in the pod')
@@ -157,7 +169,7 @@ def start(bid, payload):
     pid = os.fork()
     if pid == 0:
         try:
-            child(h, real, cwd, code, interpreter, out_w, err_w)
+            child(h, real, cwd, code, command, out_w, err_w)
         finally:
             os._exit(127)
     os.close(out_w)

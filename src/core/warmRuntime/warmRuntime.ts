@@ -8,7 +8,7 @@ import type { CodeBlock, CommandLineCodeResult } from '../codeBlocks.ts';
 import { idleCheckSeconds } from '../idleStop.ts';
 import type { Logger } from '../logger.ts';
 import { RuntimeStream, RuntimeUnavailableError, type RuntimeTarget } from './runtimeStream.ts';
-import { NotRunError, runWarmBlock } from './warmBlockRun.ts';
+import { NotRunError, runWarmBlock, type WarmOutcome, type WarmRequest } from './warmBlockRun.ts';
 
 export interface WarmRuntimeOptions {
   /** False: every block takes the exec path. */
@@ -50,8 +50,51 @@ export class WarmRuntime {
     onCodeFile?: (codeFile: string) => void,
   ): Promise<CommandLineCodeResult> {
     const plan = planCodeBlock(pod, block);
-    if (this.unavailable || this.closed || !('body' in plan)) {
-      return 'body' in plan ? runCodeBlock(pod, block, options, onCodeFile) : plan;
+    if (!('body' in plan)) {
+      return plan;
+    }
+    const request: WarmRequest = {
+      workspace: pod.workspacePath,
+      name: plan.filename,
+      dir: options.cwd ?? '',
+      roots: options.importRoots ?? [],
+      remove: plan.removeAfter,
+      inProcess: plan.runtime.name === 'python',
+      interpreters: plan.runtime.interpreters,
+    };
+    const outcome = await this.runOnStream(pod, request, plan.body, options, () =>
+      onCodeFile?.(plan.codeFile),
+    );
+    if (!outcome) {
+      return runCodeBlock(pod, block, options, onCodeFile);
+    }
+    const { ranCode, ...result } = outcome;
+    return ranCode ? { ...result, codeFile: plan.codeFile } : result;
+  }
+
+  /**
+   * Runs a file already in the pod in place (`request.file`): on the runtime when it is up, else
+   * through `viaExec`, its exec-path run with the same results.
+   */
+  async runFile(
+    pod: ExecutorContainer,
+    request: WarmRequest,
+    options: ExecuteOptions,
+    viaExec: () => Promise<WarmOutcome>,
+  ): Promise<WarmOutcome> {
+    return (await this.runOnStream(pod, request, Buffer.alloc(0), options)) ?? viaExec();
+  }
+
+  /** Undefined when the runtime is off or cannot be reached: the exec path runs it instead. */
+  private async runOnStream(
+    pod: ExecutorContainer,
+    request: WarmRequest,
+    body: Buffer,
+    options: ExecuteOptions,
+    onStart?: () => void,
+  ): Promise<WarmOutcome | undefined> {
+    if (this.unavailable || this.closed) {
+      return undefined;
     }
     clearTimeout(this.idleTimer);
     // A block whose stream ended before it was told to run ran nothing: it goes on a new one
@@ -67,11 +110,11 @@ export class WarmRuntime {
             `the warm runtime cannot run in pod ${this.target.pod} (${error.message}): every block runs in an exec of its own`,
           );
         }
-        return runCodeBlock(pod, block, options, onCodeFile);
+        return undefined;
       }
-      onCodeFile?.(plan.codeFile);
+      onStart?.();
       try {
-        return await runWarmBlock(stream, pod, plan, options);
+        return await runWarmBlock(stream, pod, request, body, options);
       } catch (error) {
         if (!(error instanceof NotRunError) || this.closed || attempt === maxAttempts) {
           throw error instanceof NotRunError ? error.lost : error;
