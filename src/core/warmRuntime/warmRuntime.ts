@@ -9,6 +9,8 @@ import { idleCheckSeconds } from '../idleStop.ts';
 import type { Logger } from '../logger.ts';
 import { RuntimeStream, RuntimeUnavailableError, type RuntimeTarget } from './runtimeStream.ts';
 import { NotRunError, runWarmBlock, type WarmOutcome, type WarmRequest } from './warmBlockRun.ts';
+import { runWarmProgram } from './warmProgramRun.ts';
+import type { ProgramIo } from '../workspaceSync/podProgramRunner.ts';
 
 export interface WarmRuntimeOptions {
   /** False: every block takes the exec path. */
@@ -85,6 +87,32 @@ export class WarmRuntime {
     return (await this.runOnStream(pod, request, Buffer.alloc(0), options)) ?? viaExec();
   }
 
+  /**
+   * Runs a Python program in a fork of the runtime (the workspace sync's, warmProgramRun.ts).
+   * Undefined when the runtime is off or cannot be reached, or its stream ended before the
+   * program was told to run: nothing of it ran, and an exec may run it instead.
+   */
+  async runProgram(
+    pod: ExecutorContainer,
+    program: { code: string; args: string[]; title: string },
+    io: ProgramIo,
+  ): Promise<{ exitCode: number } | undefined> {
+    const stream = await this.openOrNot(pod);
+    if (!stream) {
+      return undefined;
+    }
+    try {
+      return await runWarmProgram(stream, program.code, program.args, program.title, io);
+    } catch (error) {
+      if (error instanceof NotRunError) {
+        return undefined;
+      }
+      throw error;
+    } finally {
+      this.closeWhenIdle(stream);
+    }
+  }
+
   /** Undefined when the runtime is off or cannot be reached: the exec path runs it instead. */
   private async runOnStream(
     pod: ExecutorContainer,
@@ -93,23 +121,11 @@ export class WarmRuntime {
     options: ExecuteOptions,
     onStart?: () => void,
   ): Promise<WarmOutcome | undefined> {
-    if (this.unavailable || this.closed) {
-      return undefined;
-    }
-    clearTimeout(this.idleTimer);
     // A block whose stream ended before it was told to run ran nothing: it goes on a new one
     // (a few times: a runtime that keeps ending is no place for it).
     for (let attempt = 1; ; attempt++) {
-      let stream: RuntimeStream;
-      try {
-        stream = await this.open(pod);
-      } catch (error) {
-        if (error instanceof RuntimeUnavailableError && !this.unavailable) {
-          this.unavailable = true;
-          this.options.logger.info(
-            `the warm runtime cannot run in pod ${this.target.pod} (${error.message}): every block runs in an exec of its own`,
-          );
-        }
+      const stream = await this.openOrNot(pod);
+      if (!stream) {
         return undefined;
       }
       onStart?.();
@@ -122,6 +138,25 @@ export class WarmRuntime {
       } finally {
         this.closeWhenIdle(stream);
       }
+    }
+  }
+
+  /** The open stream, opened when needed; undefined when the runtime is off or cannot run. */
+  private async openOrNot(pod: ExecutorContainer): Promise<RuntimeStream | undefined> {
+    if (this.unavailable || this.closed) {
+      return undefined;
+    }
+    clearTimeout(this.idleTimer);
+    try {
+      return await this.open(pod);
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError && !this.unavailable) {
+        this.unavailable = true;
+        this.options.logger.info(
+          `the warm runtime cannot run in pod ${this.target.pod} (${error.message}): every block runs in an exec of its own`,
+        );
+      }
+      return undefined;
     }
   }
 
