@@ -299,7 +299,8 @@ describe('the warm runtime runs blocks over one exec stream', () => {
       const cancel = new AbortController();
       const cancelled = await executor.runFile('app/slow.py', {
         signal: cancel.signal,
-        onOutput: () => cancel.abort(),
+        // print writes the text and its newline apart: cancelled once both arrived.
+        onOutput: (chunk) => chunk.text.endsWith('\n') && cancel.abort(),
       });
       assert.deepEqual(
         [cancelled.exitCode, cancelled.output],
