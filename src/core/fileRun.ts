@@ -5,6 +5,7 @@ import { runtimeFor, type CommandLineCodeResult, type LanguageRuntime } from './
 import { OptionError } from './errors.ts';
 import { mappingHolding, resultMappings, type PathMapping } from './pathMapping.ts';
 import { runFileScript } from './podScripts.ts';
+import type { WarmRuntime } from './warmRuntime/warmRuntime.ts';
 
 export interface RunFileOptions extends Omit<ExecuteOptions, 'source'> {
   /** The program's arguments, passed exactly as given (never through a shell). */
@@ -30,13 +31,15 @@ const languageByExtension: Record<string, string> = {
 /**
  * Runs a file of a synced folder in place in the pod, by its language (its shebang, else its
  * extension; a file with neither runs itself), with the folder's root importable. `file` is a
- * local path in a synced folder, absolute or relative to the folder's root.
+ * local path in a synced folder, absolute or relative to the folder's root. It runs on the
+ * executor's warm runtime when that is up (no exec of its own), else through an exec.
  */
 export async function runSyncedFile(
   pod: ExecutorContainer,
   file: string,
   folders: readonly PathMapping[],
   options: RunFileOptions,
+  warm: WarmRuntime,
 ): Promise<CommandLineCodeResult> {
   if (options.cwd !== undefined && options.cwd !== 'root' && options.cwd !== 'file') {
     throw new OptionError('cwd', `must be 'root' or 'file', got ${JSON.stringify(options.cwd)}`);
@@ -48,22 +51,43 @@ export async function runSyncedFile(
   if (args.some((arg) => arg.includes('\0'))) {
     throw new OptionError('args', 'an argument cannot contain a NUL character');
   }
+  const dir = options.cwd === 'file' ? posix.dirname(remoteFile) : folder.remote;
+  const interpreters = runtime?.interpreters ?? [];
+  const assigned = assignments(options.env ?? {}, roots);
   const pathMappings = resultMappings(folders, undefined, undefined);
   options.onPathMappings?.(pathMappings);
-  const outcome = await runTagged(
+  const outcome = await warm.runFile(
     pod,
-    runFileScript,
-    [
-      options.cwd === 'file' ? posix.dirname(remoteFile) : folder.remote,
-      roots.join(':'),
-      String(pod.timeout),
-      remoteFile,
-      runtime?.interpreters.join(' ') ?? '',
-      String(args.length),
-      ...args,
-      ...assignments(options.env ?? {}, roots),
-    ],
+    {
+      workspace: pod.workspacePath,
+      name: remoteFile,
+      dir,
+      roots,
+      remove: false,
+      // Variables read at interpreter start (PYTHONPATH, PYTHONHASHSEED...) need a fresh one.
+      inProcess:
+        runtime?.name === 'python' &&
+        !assigned.some((assignment) => assignment.startsWith('PYTHON')),
+      interpreters,
+      file: { path: remoteFile, args, assignments: assigned },
+    },
     options,
+    () =>
+      runTagged(
+        pod,
+        runFileScript,
+        [
+          dir,
+          roots.join(':'),
+          String(pod.timeout),
+          remoteFile,
+          interpreters.join(' '),
+          String(args.length),
+          ...args,
+          ...assigned,
+        ],
+        options,
+      ),
   );
   return {
     exitCode: outcome.exitCode,

@@ -76,11 +76,13 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
   private starting: Promise<void> | undefined;
   private functionsReady: Promise<void> | undefined;
   private ownsPod = false;
+  /** The sync's programs run over the warm runtime's stream while it is up (no exec each). */
   private readonly workspace = new WorkspaceSyncSlot(() => {
-    const { exec, namespace, name, container, workspacePath } = this.container(
-      this.requireSession(),
-    );
-    return { target: { exec, namespace, pod: name, container }, workspacePath };
+    const session = this.requireSession();
+    const pod = this.container(session);
+    const { exec, namespace, name, container, workspacePath } = pod;
+    const channel = { runPython: session.warm.runProgram.bind(session.warm, pod) };
+    return { target: { exec, namespace, pod: name, container, channel }, workspacePath };
   });
 
   constructor(private readonly options: PodCommandLineCodeExecutorOptions = {}) {
@@ -294,7 +296,7 @@ export class PodCommandLineCodeExecutor implements AsyncDisposable {
       return { exitCode: 1, output: cancelledText };
     }
     return this.unlessEnded(session, () =>
-      runSyncedFile(this.container(session), file, this.syncedFolders, options),
+      runSyncedFile(this.container(session), file, this.syncedFolders, options, session.warm),
     );
   }
 

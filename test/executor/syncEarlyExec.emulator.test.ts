@@ -52,9 +52,12 @@ describe('a first sync opens its exec during the walk', () => {
 
   before(async () => {
     emulator = await withEmulator({ backoffBaseMs: 200 });
+    // When the receiver's exec opens is what this tests: the warm runtime (open before a sync)
+    // would carry the receiver instead.
     executor = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
       startupTimeout: 30,
+      warmRuntime: false,
       webSocketFactory: (url, protocols, options) => {
         const socket = new WebSocket(url, protocols, options);
         if (url.includes('/exec?')) {

@@ -117,9 +117,12 @@ with open(os.path.join(sys.argv[1], 'victim.txt'), 'w') as f: f.write('new conte
 
   test('a file the receiver wrote but never confirmed (its answer lost) is sent again once the folder has the old content back', async () => {
     const dropper = stdoutDropper();
+    // The answers are lost from the receiver's own exec (a cut of the warm runtime's stream, which
+    // the sync uses otherwise, is warmRuntimeSync.emulator.test.ts's).
     const lossy = new PodCommandLineCodeExecutor({
       kubeconfig: emulator.kubeconfigPath,
       startupTimeout: 30,
+      warmRuntime: false,
       webSocketFactory: dropper.factory,
     });
     await lossy.start();

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import {
@@ -245,6 +248,67 @@ describe('the warm runtime runs blocks over one exec stream', () => {
     );
     assert.deepEqual([result.exitCode, result.output], [0, '1\n']);
     assert.equal(execs.runtimes, runtimesBefore + 1, 'a new stream');
+  });
+
+  test("runFile runs a synced file on the stream, with the exec path's results and no exec of its own", async () => {
+    const local = await mkdtemp(join(tmpdir(), 'warm-runfile-'));
+    try {
+      await mkdir(join(local, 'app'));
+      await writeFile(
+        join(local, 'app/main.py'),
+        'import os, sys\nfrom app import helper\nprint(helper.VALUE, sys.argv[1:], os.environ.get("GREETING"), os.environ.get("PYTHONHASHSEED"), os.getcwd())\nsys.exit(int(os.environ.get("CODE", "0")))\n',
+      );
+      await writeFile(join(local, 'app/__init__.py'), '');
+      await writeFile(join(local, 'app/helper.py'), 'VALUE = "helped"\n');
+      await writeFile(join(local, 'app/run.sh'), 'echo "sh: $1 in $(pwd)"\nexit 3\n');
+      await writeFile(
+        join(local, 'app/slow.py'),
+        'import time\nprint("begun", flush=True)\ntime.sleep(30)\n',
+      );
+      const { root: remoteRoot } = await executor.syncWorkspace(local);
+      await python('pass');
+      const before = execs.runtimes + execs.others;
+      const inProcess = await executor.runFile('app/main.py', {
+        args: ['a b', ''],
+        env: { GREETING: 'hi', CODE: '7' },
+      });
+      assert.deepEqual(
+        [inProcess.exitCode, inProcess.output],
+        [7, `helped ['a b', ''] hi None ${remoteRoot}\n`],
+      );
+      const freshInterpreter = await executor.runFile('app/main.py', {
+        cwd: 'file',
+        env: { PYTHONHASHSEED: '5' },
+      });
+      assert.equal(freshInterpreter.output, `helped [] None 5 ${remoteRoot}/app\n`);
+      const shell = await executor.runFile('app/run.sh', { args: ['x'] });
+      assert.deepEqual([shell.exitCode, shell.output], [3, `sh: x in ${remoteRoot}\n`]);
+      await writeFile(join(local, 'app/late.py'), 'print("new since the sync")\n');
+      const missing = await executor.runFile('app/late.py');
+      assert.deepEqual(
+        [missing.exitCode, missing.output],
+        [
+          1,
+          `${join(local, 'app/late.py')} is not in the pod (${remoteRoot}/app/late.py): not synced (new since the last sync, ignored, or too large)`,
+        ],
+      );
+      const timedOut = await executor.runFile('app/slow.py');
+      assert.deepEqual([timedOut.exitCode, timedOut.output], [124, 'begun\n\n Timeout']);
+      assert.equal(execs.runtimes + execs.others, before, 'no exec of their own');
+      // A cancel also kills through an exec of its own, as for blocks (warmBlockRun.ts).
+      const cancel = new AbortController();
+      const cancelled = await executor.runFile('app/slow.py', {
+        signal: cancel.signal,
+        // print writes the text and its newline apart: cancelled once both arrived.
+        onOutput: (chunk) => chunk.text.endsWith('\n') && cancel.abort(),
+      });
+      assert.deepEqual(
+        [cancelled.exitCode, cancelled.output],
+        [1, 'begun\nCode execution was cancelled.'],
+      );
+    } finally {
+      await rm(local, { recursive: true, force: true });
+    }
   });
 
   test('an image without Python: every block takes an exec of its own, and the log says so once', async () => {

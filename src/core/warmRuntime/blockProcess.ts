@@ -2,7 +2,8 @@
  * The warm runtime's block processes (runtimeProgram.ts holds the rest): where a block's code
  * file goes (checked as on the exec path, podScripts.ts), and what its fork does before the code
  * runs: its own process group, tag, command line, descriptors, environment and directory; then
- * Python code runs as `python FILE` would, and other languages exec their interpreter.
+ * Python code runs as `python FILE` would, and other languages exec their interpreter. A block
+ * that reads stdin frames is fed through a pipe written only when it takes more (`pump`).
  */
 export const blockProcessPython = String.raw`
 # The runtime starts with a placeholder tag in its environment; a block's fork writes its own tag
@@ -69,6 +70,12 @@ def place(block, code):
         block.file = real
     return root, real
 
+def locate(given):
+    real = given['path']
+    if not os.path.isfile(real):
+        raise Refused('failed', real + ' is not in the pod: not synced (new since the last sync, ignored, or too large)')
+    return None, real
+
 def remove(path):
     try:
         os.unlink(path)
@@ -82,39 +89,108 @@ def find(program):
             return path
     return None
 
-def child(h, real, cwd, code, interpreter, out_w, err_w):
+def feed(block, payload):
+    if payload:
+        block.inbox.append(memoryview(payload))
+    else:
+        block.stdin_end = True
+    pump(block)
+
+def pump(block):
+    # Writes what the pipe takes now; each write is told to the client, which sends more only
+    # while little is in flight, so one slow reader holds a bounded amount here and stalls nobody.
+    fd = block.stdin_fd
+    if fd is None:
+        release(block)
+        return
+    try:
+        while block.inbox:
+            chunk = block.inbox[0]
+            written = os.write(fd, chunk)
+            send(TAKEN, block.bid, COUNT.pack(written))
+            if written < len(chunk):
+                block.inbox[0] = chunk[written:]
+                break
+            block.inbox.pop(0)
+    except BlockingIOError:
+        pass
+    except OSError:
+        close_stdin(block)
+        release(block)
+        return
+    if block.inbox and fd not in writers:
+        writers[fd] = block
+        poller.register(fd, select.POLLOUT)
+    elif not block.inbox and fd in writers:
+        del writers[fd]
+        poller.unregister(fd)
+    if block.stdin_end and not block.inbox:
+        close_stdin(block)
+
+def release(block):
+    # A reader gone: what it would have read is dropped, and told as taken.
+    taken = sum(len(chunk) for chunk in block.inbox)
+    block.inbox = []
+    if taken:
+        send(TAKEN, block.bid, COUNT.pack(taken))
+
+def close_stdin(block):
+    fd = block.stdin_fd
+    if fd is None:
+        return
+    if writers.pop(fd, None):
+        poller.unregister(fd)
+    os.close(fd)
+    block.stdin_fd = None
+
+def child(h, real, cwd, code, command, out_w, err_w, in_r, in_w):
     os.setpgid(0, 0)
     retag(h['tag'])
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    null = os.open('/dev/null', os.O_RDONLY)
-    os.dup2(null, 0)
+    stdin_r = os.open('/dev/null', os.O_RDONLY) if in_r is None else in_r
+    os.dup2(stdin_r, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
-    for fd in {null, out_w, err_w, wake_r, wake_w, *readers}:
+    # Every stdin pipe's writing end too, its own included: a fork holding one would keep that
+    # block from ever reading the end of its stdin.
+    stdin_ends = {block.stdin_fd for block in blocks.values() if block.stdin_fd is not None}
+    for fd in {stdin_r, out_w, err_w, wake_r, wake_w, in_w, *readers, *stdin_ends} - {None}:
         if fd > 2:
             os.close(fd)
     os.environ[TAG] = h['tag']
     os.environ['PYTHONUNBUFFERED'] = '1'
     if h['roots']:
         os.environ['PYTHONPATH'] = ':'.join(h['roots'] + [p for p in [os.environ.get('PYTHONPATH')] if p])
+    given = h.get('file') or {'args': [], 'assignments': []}
+    for assignment in given['assignments']:
+        name, _, value = assignment.partition('=')
+        os.environ[name] = value
     os.chdir(cwd)
-    if interpreter:
+    if command:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        os.execv(interpreter, [interpreter, real])
-    run_python(real, code, h['roots'])
-
-def run_python(real, code, roots):
-    import io
+        os.execv(command[0], command + given['args'])
+    program = h.get('program')
+    if program:
+        retitle(program['title'])
+        run_python('<string>', code, ['-c'] + program['argv'], [''] + BASE_PATH)
+    if h.get('file'):
+        with open(real, 'rb') as f:
+            code = f.read()
     retitle(real)
+    run_python(real, code, [real] + given['args'], [os.path.dirname(real)] + h['roots'] + BASE_PATH)
+
+def run_python(real, code, argv, path):
+    import io
     encoding = sys.stdout.encoding
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, 'r', closefd=False)), encoding=encoding)
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), encoding=encoding, errors=sys.stdout.errors, write_through=True)
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, 'w', closefd=False), encoding=encoding, errors='backslashreplace', write_through=True)
-    sys.argv = [real]
-    sys.path[:] = [os.path.dirname(real)] + roots + BASE_PATH
+    sys.argv = argv
+    sys.path[:] = path
     main = type(sys)('__main__')
-    main.__file__ = real
+    if real != '<string>':
+        main.__file__ = real
     main.__builtins__ = __builtins__
     sys.modules['__main__'] = main
     status = 0

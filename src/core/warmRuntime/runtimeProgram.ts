@@ -4,11 +4,14 @@
  *
  * Frames both ways are a 9-byte header (kind: 1 byte, block id: 4, payload length: 4, big-endian)
  * and the payload. The client sends `start` (a JSON line, then the code), which the runtime only
- * holds and answers `held`; then `run`, which starts it; and `kill`. So a stream that ends before
+ * holds and answers `held` (a file already in the pod, run in place, has no code: its line names
+ * it); then `run`, which starts it; and `kill`. So a stream that ends before
  * the client sent `run` ran nothing of the block (it may be sent again on a new stream), and one
  * that ends later leaves the block lost, never run twice. The runtime sends `ready` once, then per
  * block `held`, `stdout` and `stderr` chunks and one `exit` (JSON). A block's stdin is /dev/null,
- * as on the exec path, so no stdin frames exist.
+ * as on the exec path, unless its start asks for `stdin` frames (a program fed a stream, such as
+ * the workspace sync's receiver); an empty one ends it, and each `taken` frame (a 4-byte count)
+ * says how many of its bytes went into the block's pipe: the client keeps little in flight.
  *
  * A Python block's process is a fork of the runtime that runs the code as `python FILE` would, in
  * a fresh `__main__` (nothing a block defines is seen by the next); other languages fork and exec
@@ -24,8 +27,8 @@ import { blockProcessPython } from './blockProcess.ts';
 
 export const frameHeaderBytes = 9;
 
-export const clientFrame = { start: 1, kill: 2, run: 3 } as const;
-export const runtimeFrame = { ready: 1, stdout: 2, stderr: 3, exit: 4, held: 5 } as const;
+export const clientFrame = { start: 1, kill: 2, run: 3, stdin: 4 } as const;
+export const runtimeFrame = { ready: 1, stdout: 2, stderr: 3, exit: 4, held: 5, taken: 6 } as const;
 
 /** How a block ended, as the runtime's `exit` frame says. */
 export type RuntimeExit =
@@ -45,14 +48,28 @@ export interface RuntimeStart {
   /** Run in a fork of the runtime itself (Python), or with the first of `interpreters` found. */
   inProcess: boolean;
   interpreters: string[];
+  /**
+   * A file already in the pod to run in place (`name` and the code are then unused), with its
+   * arguments and `NAME=VALUE` assignments; with no `interpreters` it runs itself (its shebang).
+   */
+  file?: { path: string; args: string[]; assignments: string[] };
+  /**
+   * A program given inline: with `python`, the code runs in the fork as `python -c CODE ARGS...`
+   * would (`argv` its arguments after `-c`), else `argv` is exec'd (its first word looked up on
+   * the PATH). `title` is its command line in `ps`, as far as the runtime's own has room.
+   */
+  program?: { python: boolean; argv: string[]; title: string };
+  /** The block reads `stdin` frames (else /dev/null). */
+  stdin?: boolean;
 }
 
 /** The program, sent as the stream's first stdin bytes (too long for a command line's URL). */
 export const runtimeProgram = String.raw`
 import json, os, select, signal, struct, sys, time
 HEADER = struct.Struct('>BII')
-START, KILL, RUN = 1, 2, 3
-READY, STDOUT, STDERR, EXIT, HELD = 1, 2, 3, 4, 5
+START, KILL, RUN, STDIN = 1, 2, 3, 4
+READY, STDOUT, STDERR, EXIT, HELD, TAKEN = 1, 2, 3, 4, 5, 6
+COUNT = struct.Struct('>I')
 TAG = 'POD_RUNNER_BLOCK'
 PLACEHOLDER = (TAG + '=' + '0' * 32).encode()
 BASE_PATH = sys.path[1:]
@@ -61,6 +78,7 @@ blocks = {}
 held = {}
 by_pid = {}
 readers = {}
+writers = {}
 wake_r, wake_w = os.pipe()
 os.set_blocking(wake_r, False)
 os.set_blocking(wake_w, False)
@@ -107,6 +125,9 @@ class Block:
         self.groups = set()
         self.deadline = time.monotonic() + h['limit']
         self.file = None
+        self.stdin_fd = None
+        self.inbox = []
+        self.stdin_end = False
 
     def signal(self, sig):
         pids = tagged(self.h['tag'])
@@ -138,12 +159,27 @@ def start(bid, payload):
     block = Block(bid, json.loads(line))
     h = block.h
     try:
-        root, real = place(block, code)
-        interpreter = None
-        if not h['inProcess']:
+        given = h.get('file')
+        program = h.get('program')
+        if program:
+            root, real = '/', program['argv'][0] if program['argv'] else ''
+        else:
+            root, real = locate(given) if given else place(block, code)
+        command = None
+        if program and not program['python']:
+            found = find(real)
+            if found is None:
+                raise Refused('missing', real + ': not found')
+            command = [found] + program['argv'][1:]
+        elif given and not h['interpreters']:
+            if not os.access(real, os.X_OK):
+                raise Refused('missing', real + ' has no known extension and is not executable')
+            command = [real]
+        elif not h['inProcess']:
             interpreter = next(filter(None, map(find, h['interpreters'])), None)
             if interpreter is None:
                 raise Refused('missing', 'no interpreter for this language in the pod (looked for: ' + ' '.join(h['interpreters']) + ')')
+            command = [interpreter, real]
         cwd = h['dir'] or root
         if not os.path.isdir(cwd):
             raise Refused('failed', 'the working directory ' + cwd + ' does not exist in the pod')
@@ -154,14 +190,19 @@ def start(bid, payload):
         return
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    in_r, in_w = os.pipe() if h.get('stdin') else (None, None)
     pid = os.fork()
     if pid == 0:
         try:
-            child(h, real, cwd, code, interpreter, out_w, err_w)
+            child(h, real, cwd, code, command, out_w, err_w, in_r, in_w)
         finally:
             os._exit(127)
     os.close(out_w)
     os.close(err_w)
+    if in_r is not None:
+        os.close(in_r)
+        os.set_blocking(in_w, False)
+        block.stdin_fd = in_w
     try:
         os.setpgid(pid, pid)
     except OSError:
@@ -198,6 +239,8 @@ def close_reader(fd):
 def finish(block):
     for fd in list(block.fds):
         close_reader(fd)
+    close_stdin(block)
+    block.inbox = []
     if block.file:
         remove(block.file)
     del blocks[block.bid]
@@ -265,11 +308,15 @@ def serve():
                         send(HELD, bid)
                     elif kind == RUN and bid in held:
                         start(bid, held.pop(bid))
+                    elif kind == STDIN and bid in blocks:
+                        feed(blocks[bid], payload)
                     elif kind == KILL and held.pop(bid, None) is not None:
                         pass
                     elif kind == KILL and bid in blocks and blocks[bid].status is None:
                         blocks[bid].signal(signal.SIGTERM)
                         blocks[bid].kill_at = time.monotonic() + 1
+            elif fd in writers:
+                pump(writers[fd])
             elif fd in readers:
                 block = readers[fd]
                 data = os.read(fd, 1 << 16)

@@ -27,7 +27,13 @@ export interface BlockListener {
   onOutput(stream: OutputStream, bytes: Buffer): void;
   onExit(exit: RuntimeExit): void;
   onLost(error: ConnectionLostError, ran: boolean): void;
+  /** The block's stdin source failed: it is killed, and its exit follows. */
+  onStdinError?(error: unknown): void;
 }
+
+/** Stdin bytes sent to a block and not yet in its pipe, beyond which no more are sent. */
+const stdinWindowBytes = 2 << 20;
+const stdinFrameBytes = 1 << 20;
 
 /** The runtime could not start in the pod (no Python, no sh): blocks take the exec path. */
 export class RuntimeUnavailableError extends Error {}
@@ -48,6 +54,8 @@ export class RuntimeStream {
   /** The blocks the runtime was told to run. */
   private readonly running = new Set<number>();
   private readonly closer = new AbortController();
+  /** The stdin of blocks that read one: what is yet to send, and what is in flight. */
+  private readonly feeds = new Map<number, Feed>();
   private nextId = 1;
   private incoming: Buffer = Buffer.alloc(0);
   private stderr = '';
@@ -113,13 +121,23 @@ export class RuntimeStream {
   }
 
   /** Starts a block; its listener hears everything about it. Returns the id to kill it by. */
-  start(request: RuntimeStart, code: Buffer, listener: BlockListener): number {
+  start(
+    request: RuntimeStart,
+    code: Buffer,
+    listener: BlockListener,
+    stdin?: Buffer | AsyncIterable<Buffer>,
+  ): number {
     const id = this.nextId++;
     if (this.ended) {
       listener.onLost(this.ended, false);
       return id;
     }
     this.blocks.set(id, listener);
+    if (stdin) {
+      // Streamed frames hold their bytes from stdinFrameOffset on, as for an exec's stdin.
+      const skip = Buffer.isBuffer(stdin) ? 0 : stdinFrameOffset;
+      this.feeds.set(id, { source: Buffer.isBuffer(stdin) ? [stdin] : stdin, skip, inFlight: 0 });
+    }
     this.send(
       clientFrame.start,
       id,
@@ -136,6 +154,7 @@ export class RuntimeStream {
     const running = this.running.has(id);
     if (!running) {
       this.blocks.delete(id);
+      this.stopFeed(id);
     }
     if (!this.ended) {
       this.send(clientFrame.kill, id, Buffer.alloc(0));
@@ -143,10 +162,66 @@ export class RuntimeStream {
     return running;
   }
 
+  /**
+   * Ends a block's stdin now, after what was sent: it reads the end of its stream next. One not
+   * running yet never will.
+   */
+  endStdin(id: number): void {
+    if (!this.running.has(id)) {
+      this.kill(id);
+    } else if (this.feeds.has(id)) {
+      this.stopFeed(id);
+      this.send(clientFrame.stdin, id, Buffer.alloc(0));
+    }
+  }
+
   /** Closes the stream: the runtime kills whatever still runs and exits. */
   close(): void {
     this.outbox.end();
     this.closer.abort(new Error('the warm runtime was closed'));
+  }
+
+  /**
+   * Sends a block's stdin as its source makes it, never more than stdinWindowBytes ahead of what
+   * the runtime put in its pipe (the frames wait in the exec's stdin, which waits for the socket).
+   */
+  private async pump(id: number, feed: Feed, listener: BlockListener): Promise<void> {
+    try {
+      for await (const frame of feed.source) {
+        const chunk = frame.subarray(feed.skip);
+        for (let at = 0; at < chunk.length; at += stdinFrameBytes) {
+          const piece = chunk.subarray(at, at + stdinFrameBytes);
+          while (
+            !feed.stopped &&
+            feed.inFlight > 0 &&
+            feed.inFlight + piece.length > stdinWindowBytes
+          ) {
+            await new Promise<void>((resolve) => (feed.more = resolve));
+          }
+          if (feed.stopped) {
+            return;
+          }
+          feed.inFlight += piece.length;
+          this.send(clientFrame.stdin, id, piece);
+        }
+      }
+      if (!feed.stopped) {
+        this.send(clientFrame.stdin, id, Buffer.alloc(0));
+      }
+    } catch (error) {
+      if (!feed.stopped) {
+        listener.onStdinError?.(error);
+      }
+    }
+  }
+
+  private stopFeed(id: number): void {
+    const feed = this.feeds.get(id);
+    if (feed) {
+      this.feeds.delete(id);
+      feed.stopped = true;
+      feed.more?.();
+    }
   }
 
   private send(kind: number, id: number, payload: Buffer): void {
@@ -185,12 +260,23 @@ export class RuntimeStream {
     if (kind === runtimeFrame.held) {
       this.running.add(id);
       this.send(clientFrame.run, id, Buffer.alloc(0));
+      const feed = this.feeds.get(id);
+      if (feed) {
+        void this.pump(id, feed, listener);
+      }
+    } else if (kind === runtimeFrame.taken) {
+      const feed = this.feeds.get(id);
+      if (feed) {
+        feed.inFlight -= payload.readUInt32BE(0);
+        feed.more?.();
+      }
     } else if (kind === runtimeFrame.stdout || kind === runtimeFrame.stderr) {
       // The payload is a view of a buffer the next chunk may replace: the listener keeps a copy.
       listener.onOutput(kind === runtimeFrame.stdout ? 'stdout' : 'stderr', Buffer.from(payload));
     } else if (kind === runtimeFrame.exit) {
       this.blocks.delete(id);
       this.running.delete(id);
+      this.stopFeed(id);
       listener.onExit(JSON.parse(payload.toString('utf8')) as RuntimeExit);
     }
   }
@@ -200,11 +286,24 @@ export class RuntimeStream {
     this.outbox.end();
     const listeners = [...this.blocks];
     this.blocks.clear();
+    for (const id of this.feeds.keys()) {
+      this.stopFeed(id);
+    }
     for (const [id, listener] of listeners) {
       listener.onLost(this.ended, this.running.has(id));
     }
     this.running.clear();
   }
+}
+
+interface Feed {
+  source: Iterable<Buffer> | AsyncIterable<Buffer>;
+  /** Bytes before each chunk's own. */
+  skip: number;
+  inFlight: number;
+  stopped?: boolean;
+  /** Wakes the pump once the runtime took some bytes, or the block ended. */
+  more?: () => void;
 }
 
 /** Frames waiting for the exec's stdin, handed out as it asks for them. */

@@ -8,7 +8,9 @@ import type { CodeBlock, CommandLineCodeResult } from '../codeBlocks.ts';
 import { idleCheckSeconds } from '../idleStop.ts';
 import type { Logger } from '../logger.ts';
 import { RuntimeStream, RuntimeUnavailableError, type RuntimeTarget } from './runtimeStream.ts';
-import { NotRunError, runWarmBlock } from './warmBlockRun.ts';
+import { NotRunError, runWarmBlock, type WarmOutcome, type WarmRequest } from './warmBlockRun.ts';
+import { runWarmProgram } from './warmProgramRun.ts';
+import type { ProgramIo } from '../workspaceSync/podProgramRunner.ts';
 
 export interface WarmRuntimeOptions {
   /** False: every block takes the exec path. */
@@ -50,28 +52,85 @@ export class WarmRuntime {
     onCodeFile?: (codeFile: string) => void,
   ): Promise<CommandLineCodeResult> {
     const plan = planCodeBlock(pod, block);
-    if (this.unavailable || this.closed || !('body' in plan)) {
-      return 'body' in plan ? runCodeBlock(pod, block, options, onCodeFile) : plan;
+    if (!('body' in plan)) {
+      return plan;
     }
-    clearTimeout(this.idleTimer);
+    const request: WarmRequest = {
+      workspace: pod.workspacePath,
+      name: plan.filename,
+      dir: options.cwd ?? '',
+      roots: options.importRoots ?? [],
+      remove: plan.removeAfter,
+      inProcess: plan.runtime.name === 'python',
+      interpreters: plan.runtime.interpreters,
+    };
+    const outcome = await this.runOnStream(pod, request, plan.body, options, () =>
+      onCodeFile?.(plan.codeFile),
+    );
+    if (!outcome) {
+      return runCodeBlock(pod, block, options, onCodeFile);
+    }
+    const { ranCode, ...result } = outcome;
+    return ranCode ? { ...result, codeFile: plan.codeFile } : result;
+  }
+
+  /**
+   * Runs a file already in the pod in place (`request.file`): on the runtime when it is up, else
+   * through `viaExec`, its exec-path run with the same results.
+   */
+  async runFile(
+    pod: ExecutorContainer,
+    request: WarmRequest,
+    options: ExecuteOptions,
+    viaExec: () => Promise<WarmOutcome>,
+  ): Promise<WarmOutcome> {
+    return (await this.runOnStream(pod, request, Buffer.alloc(0), options)) ?? viaExec();
+  }
+
+  /**
+   * Runs a Python program in a fork of the runtime (the workspace sync's, warmProgramRun.ts).
+   * Undefined when the runtime is off or cannot be reached, or its stream ended before the
+   * program was told to run: nothing of it ran, and an exec may run it instead.
+   */
+  async runProgram(
+    pod: ExecutorContainer,
+    program: { code: string; args: string[]; title: string },
+    io: ProgramIo,
+  ): Promise<{ exitCode: number } | undefined> {
+    const stream = await this.openOrNot(pod);
+    if (!stream) {
+      return undefined;
+    }
+    try {
+      return await runWarmProgram(stream, program.code, program.args, program.title, io);
+    } catch (error) {
+      if (error instanceof NotRunError) {
+        return undefined;
+      }
+      throw error;
+    } finally {
+      this.closeWhenIdle(stream);
+    }
+  }
+
+  /** Undefined when the runtime is off or cannot be reached: the exec path runs it instead. */
+  private async runOnStream(
+    pod: ExecutorContainer,
+    request: WarmRequest,
+    body: Buffer,
+    options: ExecuteOptions,
+    onStart?: () => void,
+  ): Promise<WarmOutcome | undefined> {
     // A block whose stream ended before it was told to run ran nothing: it goes on a new one
     // (a few times: a runtime that keeps ending is no place for it).
     for (let attempt = 1; ; attempt++) {
-      let stream: RuntimeStream;
-      try {
-        stream = await this.open(pod);
-      } catch (error) {
-        if (error instanceof RuntimeUnavailableError && !this.unavailable) {
-          this.unavailable = true;
-          this.options.logger.info(
-            `the warm runtime cannot run in pod ${this.target.pod} (${error.message}): every block runs in an exec of its own`,
-          );
-        }
-        return runCodeBlock(pod, block, options, onCodeFile);
+      const stream = await this.openOrNot(pod);
+      if (!stream) {
+        return undefined;
       }
-      onCodeFile?.(plan.codeFile);
+      onStart?.();
       try {
-        return await runWarmBlock(stream, pod, plan, options);
+        return await runWarmBlock(stream, pod, request, body, options);
       } catch (error) {
         if (!(error instanceof NotRunError) || this.closed || attempt === maxAttempts) {
           throw error instanceof NotRunError ? error.lost : error;
@@ -79,6 +138,25 @@ export class WarmRuntime {
       } finally {
         this.closeWhenIdle(stream);
       }
+    }
+  }
+
+  /** The open stream, opened when needed; undefined when the runtime is off or cannot run. */
+  private async openOrNot(pod: ExecutorContainer): Promise<RuntimeStream | undefined> {
+    if (this.unavailable || this.closed) {
+      return undefined;
+    }
+    clearTimeout(this.idleTimer);
+    try {
+      return await this.open(pod);
+    } catch (error) {
+      if (error instanceof RuntimeUnavailableError && !this.unavailable) {
+        this.unavailable = true;
+        this.options.logger.info(
+          `the warm runtime cannot run in pod ${this.target.pod} (${error.message}): every block runs in an exec of its own`,
+        );
+      }
+      return undefined;
     }
   }
 

@@ -49,7 +49,10 @@ export interface SyncResult {
   bytes: number;
   ms: number;
   skipped: SkippedPath[];
-  /** Execs this sync made (0 when nothing changed). */
+  /**
+   * Programs this sync ran in the pod (0 when nothing changed): each an exec of its own, or a run
+   * over the executor's open warm-runtime stream, which makes no API request of its own.
+   */
   apiCalls: number;
   /**
    * Local files looked at for changes: every file when the folder was walked (the first sync,
