@@ -223,7 +223,8 @@ describe('the warm runtime runs blocks over one exec stream', () => {
   test('a stream cut mid-block: that block is lost, never run again; the next runs on a new stream', async () => {
     await inPod('rm -f /workspace/cut-counter');
     const lost = python(
-      'import subprocess, time\nwith open("/workspace/cut-counter", "a") as f:\n    f.write("ran\\n")\nsubprocess.Popen(["sleep", "321"])\nprint("started", flush=True)\ntime.sleep(60)',
+      // One write: print() writes the text and its newline apart, and the cut may fall between.
+      'import subprocess, sys, time\nwith open("/workspace/cut-counter", "a") as f:\n    f.write("ran\\n")\nsubprocess.Popen(["sleep", "321"])\nsys.stdout.write("started\\n")\nsys.stdout.flush()\ntime.sleep(60)',
       { onOutput: () => emulator.faults.dropConnections('default', executor.podName) },
     );
     await assert.rejects(lost, (error: unknown) => {
@@ -330,6 +331,42 @@ describe('the warm runtime runs blocks over one exec stream', () => {
     assert.equal(said.length, 1, lines.join('\n'));
     assert.match(said[0]!, /no python or python3 on the PATH/);
     assert.deepEqual([counted.runtimes, counted.others], [1, 3]);
+  });
+
+  test("a shell block's world is an exec's: a writer that left the block is waited for, a file over the size limit is fatal", async () => {
+    // Longer than any grace a runtime might give output after the block's main process ended.
+    const roomy = new PodCommandLineCodeExecutor({
+      kubeconfig: emulator.kubeconfigPath,
+      timeout: 30,
+      startupTimeout: 30,
+      warmRuntime: true,
+    });
+    await roomy.start();
+    try {
+      const [late, fileSize] = await Promise.all([
+        roomy.executeCodeBlocks([
+          {
+            language: 'sh',
+            // The block ends once the writer has dropped the block's tag (so no sweep takes it).
+            code: "rm -f /tmp/late-writer\nsetsid env -i sh -c 'echo $$ > /tmp/late-writer; sleep 2; echo late' &\nuntil [ -s /tmp/late-writer ]; do sleep 0.05; done\necho early",
+          },
+        ]),
+        roomy.executeCodeBlocks([
+          {
+            language: 'bash',
+            code: 'ulimit -f 1\nhead -c 4096 /dev/zero > /tmp/size-limit\necho "head: $?"',
+          },
+        ]),
+      ]);
+      // The exec path's output ends when every writer is gone; so does the runtime's.
+      assert.deepEqual([late.exitCode, late.output], [0, 'early\nlate\n']);
+      // SIGXFSZ kills head (128 + 25), as it would in an exec: not ignored as in Python.
+      assert.equal(fileSize.exitCode, 0);
+      assert.match(fileSize.output, /File size limit exceeded/);
+      assert.match(fileSize.output, /^head: 153$/m);
+    } finally {
+      await roomy.stop();
+    }
   });
 
   test('closing an executor while a block runs leaves nothing running in the pod', async () => {

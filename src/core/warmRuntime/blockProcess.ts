@@ -168,7 +168,10 @@ def child(h, real, cwd, code, command, out_w, err_w, in_r, in_w):
         os.environ[name] = value
     os.chdir(cwd)
     if command:
+        # Python ignores these at start-up, and an ignored signal stays ignored across exec: the
+        # program gets them as an exec's process would (a file over its size limit is fatal).
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
         os.execv(command[0], command + given['args'])
     program = h.get('program')
     if program:

@@ -228,7 +228,10 @@ def reap():
         if block:
             block.status = status
             block.sweep()
-            block.drain_until = time.monotonic() + 1
+            # As an exec's output ends only when every writer is gone, so does a block's: a
+            # process that left the group and the tag but holds its pipe keeps it open, up to the
+            # block's timeout.
+            block.drain_until = block.deadline
 
 def close_reader(fd):
     block = readers.pop(fd)
@@ -254,7 +257,9 @@ def tick():
     now = time.monotonic()
     for block in list(blocks.values()):
         if block.status is not None:
-            if not block.fds or now >= block.drain_until:
+            if block.fds and now >= block.drain_until:
+                block.timed_out = True
+            if not block.fds or block.timed_out:
                 finish(block)
             continue
         if not block.timed_out and block.kill_at is None and now >= block.deadline:

@@ -86,7 +86,11 @@ export class RuntimeStream {
       ({ exitCode }) => {
         const why = `the warm runtime exited (code ${exitCode})${this.stderr ? `: ${this.stderr.trim()}` : ''}`;
         this.end(new ConnectionLostError(target.pod, why));
-        throw new RuntimeUnavailableError(why);
+        // Killed by a signal (out of memory, a kill -9) it may start the next time; any other
+        // early exit (no Python, a Python too old for it) says it cannot run in this image.
+        throw exitCode >= 128
+          ? new ConnectionLostError(target.pod, why)
+          : new RuntimeUnavailableError(why);
       },
       (error: unknown) => {
         const lost =
