@@ -80,7 +80,8 @@ export function runWarmBlock(
       // A stream that stalls carries no kill: the exec path's kill, by the block's tag, reaches
       // it all the same. Whichever confirms first ends the run.
       void killBlock(pod, tag).then((kill) => {
-        if (stopping === 'lost') {
+        // Ended meanwhile (the runtime's exit came first): no timer is left behind.
+        if (stopping === 'lost' || outcome.settled) {
           return;
         }
         // Killed: the runtime's exit, behind the block's last output, follows on a live stream.
