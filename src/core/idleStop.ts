@@ -139,29 +139,48 @@ export async function removeIfEnded(
   return reason;
 }
 
+/** How long the gateway's own shutdown may take before the supervisor kills it. */
+export const gatewayKillAfterSeconds = 25;
+
 /**
  * Runs the gateway (argv: limit, step, the gateway's command) and stops it once no kernel ran
- * anything for `limit` seconds: a busy or starting kernel is activity, an idle one's
+ * anything for \`limit\` seconds: a busy or starting kernel is activity, an idle one's
  * last_activity says when it last was (remembered, so a kernel the gateway culled still counts
  * until then); a gateway that does not answer counts as active, never as idle. SIGTERM goes to
- * the gateway; after an idle stop the exit is 0, so the pod ends Succeeded.
+ * the gateway; after an idle stop the exit is 0, so the pod ends Succeeded. The gateway's
+ * handler logs, and a SIGTERM that lands while it writes a log line is lost (the log write
+ * raises inside the handler), so the signal is sent again each step until the gateway exits,
+ * and once its shutdown had gatewayKillAfterSeconds it is killed.
  */
 export const gatewaySupervisorScript = `import json, os, signal, subprocess, sys, time, urllib.request
 from datetime import datetime
 
 limit, step = int(sys.argv[1]), int(sys.argv[2])
 gateway = subprocess.Popen(sys.argv[3:])
-signal.signal(signal.SIGTERM, lambda *_: gateway.terminate())
 kernels_url = "http://127.0.0.1:%s/api/kernels" % os.environ.get("KG_PORT", "8888")
 headers = {"Authorization": "token " + os.environ.get("KG_AUTH_TOKEN", "")}
 last_active = time.time()
 idle_stop = False
+stop_asked = None
+
+def stop_gateway():
+    global stop_asked
+    stop_asked = stop_asked or time.time()
+    gateway.terminate()
+
+signal.signal(signal.SIGTERM, lambda *_: stop_gateway())
 while True:
     try:
         code = gateway.wait(timeout=step)
         sys.exit(0 if idle_stop else code if code >= 0 else 128 - code)
     except subprocess.TimeoutExpired:
         pass
+    if stop_asked is not None:
+        if time.time() - stop_asked >= ${gatewayKillAfterSeconds}:
+            gateway.kill()
+        else:
+            gateway.terminate()
+        continue
     try:
         request = urllib.request.Request(kernels_url, headers=headers)
         kernels = json.load(urllib.request.urlopen(request, timeout=10))
@@ -174,8 +193,8 @@ while True:
         elif kernel.get("last_activity"):
             seen = datetime.fromisoformat(kernel["last_activity"].replace("Z", "+00:00"))
             last_active = max(last_active, seen.timestamp())
-    if not idle_stop and time.time() - last_active >= limit:
+    if time.time() - last_active >= limit:
         print("pod-runner: no kernel ran anything for %d seconds; stopping the gateway" % limit, flush=True)
         idle_stop = True
-        gateway.terminate()
+        stop_gateway()
 `;

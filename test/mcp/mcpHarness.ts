@@ -112,19 +112,25 @@ export async function waitUntilPodGone(emulator: RunningEmulator, name: string):
   await eventually(async () => !(await pods(emulator)).includes(name), 30_000, `pod ${name} gone`);
 }
 
-/** Waits until the pod ended by itself (its idle stop): phase Succeeded. */
+/** Waits until the pod ended by itself (its idle stop): phase Succeeded; if not, its log says why. */
 export async function waitUntilPodSucceeded(
   emulator: RunningEmulator,
   name: string,
 ): Promise<void> {
-  await eventually(
-    async () => {
-      const { body } = await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${name}`);
-      return (body as { status?: { phase?: string } }).status?.phase === 'Succeeded';
-    },
-    60_000,
-    `pod ${name} to stop by itself`,
-  );
+  const path = `/api/v1/namespaces/default/pods/${name}`;
+  try {
+    await eventually(
+      async () => {
+        const { body } = await apiRequest(emulator, 'GET', path);
+        return (body as { status?: { phase?: string } }).status?.phase === 'Succeeded';
+      },
+      60_000,
+      `pod ${name} to stop by itself`,
+    );
+  } catch (error) {
+    const log = await apiRequest(emulator, 'GET', `${path}/log`);
+    throw new Error(`${(error as Error).message}; the pod's log:\n${log.text.slice(-4000)}`);
+  }
 }
 
 /**
