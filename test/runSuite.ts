@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { emulatorDirectoryPrefix } from './emulator/index.ts';
-import { emulatorMounts, sandboxProcesses } from './support/emulatorFixture.ts';
+import { emulatorMounts, podNetworkState, sandboxProcesses } from './support/emulatorFixture.ts';
 import {
   auditedTestArguments,
   readSuiteLedger,
@@ -64,6 +64,7 @@ interface HostBefore {
   directories: Set<string>;
   sandboxes: Set<string>;
   mounts: Set<string>;
+  network: Set<string>;
 }
 
 function hostSnapshot(): HostBefore {
@@ -71,6 +72,7 @@ function hostSnapshot(): HostBefore {
     directories: emulatorDirectories(),
     sandboxes: new Set(sandboxProcesses(emulatorDirectoryPrefix)),
     mounts: new Set(emulatorMounts(emulatorDirectoryPrefix)),
+    network: new Set(podNetworkState()),
   };
 }
 
@@ -106,6 +108,10 @@ function audit(files: string[], ledger: string, before: HostBefore): string[] {
   if (mounts.length > 0) {
     problems.push(`mounts left on the host: ${mounts.join('; ')}`);
   }
+  const network = podNetworkState().filter((entry) => !before.network.has(entry));
+  if (network.length > 0) {
+    problems.push(`pod networks left on the host: ${network.join('; ')}`);
+  }
   const newDirectories = [...emulatorDirectories()].filter((name) => !before.directories.has(name));
   if (newDirectories.length > 0) {
     problems.push(`emulator directories left in ${tmpdir()}: ${newDirectories.join(', ')}`);
@@ -118,7 +124,7 @@ function audit(files: string[], ledger: string, before: HostBefore): string[] {
       'Suite audit (after the last test process ended):',
       `  test processes: ${processes.length} of ${files.length} exited, ${processes.reduce((sum, record) => sum + record.openHandles.length, 0)} open handles among them`,
       `  emulators: ${emulators.length} stopped, leaving ${count('pods')} pods, ${count('secrets')} secrets, ${count('services')} services labelled app.kubernetes.io/managed-by=pod-runner`,
-      `  host: ${sandboxes.length} sandbox processes, ${mounts.length} mounts, ${newDirectories.length} emulator directories left`,
+      `  host: ${sandboxes.length} sandbox processes, ${mounts.length} mounts, ${newDirectories.length} emulator directories, ${network.length} pod network changes left`,
       '',
     ].join('\n'),
   );

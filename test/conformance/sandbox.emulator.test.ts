@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Exec, Log } from '@kubernetes/client-node';
-import { eventually, withEmulator } from '../support/emulatorFixture.ts';
+import { eventually, execFileAsync, withEmulator } from '../support/emulatorFixture.ts';
 import { PodClient, textSink } from '../support/podHelpers.ts';
 
 describe('emulator pods are sandboxed processes', () => {
@@ -82,6 +82,63 @@ describe('emulator pods are sandboxed processes', () => {
       );
     assert.equal(await fetchWho('left'), 'left\n');
     assert.equal(await fetchWho('right'), 'right\n');
+  });
+
+  test('a pod has eth0 with its podIP and reaches the network: pip installs into its container alone', async () => {
+    const podIP = (await pods.read('left')).status?.podIP ?? '';
+    const source = await pods.exec('left', [
+      'python',
+      '-c',
+      'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("192.0.2.1", 53)); print(s.getsockname()[0])',
+    ]);
+    assert.equal(source.stdout, `${podIP}\n`, 'traffic leaves from the pod IP');
+    assert.notEqual(podIP, (await pods.read('right')).status?.podIP);
+    // From PyPI, as in a pod of the official image: root installs into /usr/local.
+    const install = await pods.exec('left', [
+      'python',
+      '-m',
+      'pip',
+      'install',
+      '--no-cache-dir',
+      '--quiet',
+      '--root-user-action=ignore',
+      'iniconfig==2.0.0',
+    ]);
+    assert.equal(install.status.status, 'Success', install.stderr);
+    const imported = 'import iniconfig; print(iniconfig.__file__)';
+    assert.match(
+      (await pods.exec('left', ['python', '-c', imported])).stdout,
+      /^\/usr\/local\/lib\/python3\.\d+\/dist-packages\/iniconfig\/__init__\.py\n$/,
+    );
+    const elsewhere = await pods.exec('right', ['python', '-c', imported]);
+    assert.match(elsewhere.stderr, /No module named 'iniconfig'/);
+  });
+
+  test('a deleted pod leaves no veth, route or iptables rule on the host', async () => {
+    await pods.run('brief', 'sleep 60');
+    const podIP = (await pods.read('brief')).status?.podIP ?? '';
+    assert.match(podIP, /^100\.\d+\.\d+\.\d+$/);
+    const hostState = async () => {
+      const [routes, nat] = await Promise.all([
+        execFileAsync('ip', ['route', 'show', `${podIP}/32`]),
+        execFileAsync('iptables', ['-w', '-t', 'nat', '-S', 'POSTROUTING']),
+      ]);
+      return `${routes.stdout}${nat.stdout
+        .split('\n')
+        .filter((rule) => rule.includes(`${podIP}/32`))
+        .join('\n')}`;
+    };
+    assert.match(await hostState(), /dev prv/, 'the route to the pod while it runs');
+    await pods.delete('brief', 'default', 0);
+    await pods.waitGone('brief');
+    // As on a node, the kubelet tears the sandbox down after the API object is gone.
+    await eventually(
+      async () => (await hostState()) === '',
+      10_000,
+      'nothing of its network left',
+    ).catch(async (error: unknown) => {
+      throw new Error(`${(error as Error).message}: ${await hostState()}`);
+    });
   });
 
   test('a process started by exec survives the exec WebSocket closing', async () => {

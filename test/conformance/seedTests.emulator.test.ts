@@ -27,16 +27,6 @@ interface KnownOutcome {
   reason: string;
 }
 
-const needsPipInThePod: KnownOutcome = {
-  outcome: 'failed',
-  evidence: 'error: externally-managed-environment',
-  reason:
-    "emulator gap: the function's requirements are installed by `python -m pip install` in the " +
-    "pod; the emulator's python image is the host's Debian Python, which refuses (PEP 668) and " +
-    'whose /usr is read-only in the sandbox, where the official python:3-slim lets root install ' +
-    'into /usr/local (from PyPI, so a real pod would also need the network)',
-};
-
 const needsClusterDns: KnownOutcome = {
   outcome: 'skipped',
   evidence: 'kubernetes not accessible',
@@ -51,8 +41,6 @@ const suiteSize = 30;
 
 /** Every test of the suite not listed here must pass. */
 const knownOutcomes: Record<string, KnownOutcome> = {
-  'test_kubernetees_code_executor::test_func_modules': needsPipInThePod,
-  'test_kubernetees_code_executor::test_func_modules_with_requirements': needsPipInThePod,
   'test_jupyter_code_executor::test_pod_default': needsClusterDns,
   'test_jupyter_code_executor::test_pod_auto_remove_false': needsClusterDns,
   'test_jupyter_code_executor::test_pod_yaml_file': needsClusterDns,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { podNetworkRuleComment } from '../emulator/kubelet/podNetwork.ts';
 import { sandboxMarkerVariable } from '../emulator/kubelet/sandbox.ts';
 import {
   startEmulator,
@@ -85,6 +86,25 @@ export function emulatorMounts(workDir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((line) => line.includes(workDir));
+}
+
+/**
+ * What pods' networks put on the host and must take away: veth ends, iptables rules (by their
+ * comment) and IP forwarding while an emulator holds it.
+ */
+export function podNetworkState(): string[] {
+  const tool = (command: string, args: string[]) =>
+    spawnSync(command, args, { encoding: 'utf8' }).stdout ?? '';
+  const links = tool('ip', ['-o', 'link', 'show'])
+    .split('\n')
+    .map((line) => /^\d+: (prv[0-9a-f]+)[@:]/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+  const rules = [tool('iptables', ['-w', '-S']), tool('iptables', ['-w', '-t', 'nat', '-S'])]
+    .join('\n')
+    .split('\n')
+    .filter((rule) => rule.includes(podNetworkRuleComment));
+  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  return [...links.map((name) => `veth ${name}`), ...rules, `ip_forward=${forwarding}`];
 }
 
 /** Starts an emulator for one test file and checks, at the end, that it left nothing behind. */

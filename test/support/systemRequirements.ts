@@ -46,7 +46,13 @@ export const requirements: readonly Requirement[] = [
   {
     name: 'iproute2',
     checks: [{ command: 'ip' }],
-    why: "the emulator's pods (each pod's loopback)",
+    why: "the emulator's pods (each pod's loopback and eth0)",
+    neededBy: startAndTest,
+  },
+  {
+    name: 'iptables',
+    checks: [{ command: 'iptables' }],
+    why: "the emulator's pods (their traffic to the network, masqueraded as the host's)",
     neededBy: startAndTest,
   },
   {

@@ -80,9 +80,11 @@ const dockerStacksFoundation: Partial<ImageDefinition> = {
 const builtIn: Record<string, Partial<ImageDefinition>> = {
   'quay.io/jupyter/docker-stacks-foundation': dockerStacksFoundation,
   'jupyter/docker-stacks-foundation': dockerStacksFoundation,
+  // Debian marks its Python as managed by apt (PEP 668); the official image's Python is its own,
+  // so pip installs into /usr/local there, as it does here with the marker waived.
   python: {
     commands: { python: hostPython, python3: hostPython },
-    env: { LANG: 'C.UTF-8' },
+    env: { LANG: 'C.UTF-8', PIP_BREAK_SYSTEM_PACKAGES: '1' },
     cmd: ['python3'],
   },
   busybox: { cmd: ['sh'] },

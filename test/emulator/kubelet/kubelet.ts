@@ -42,7 +42,6 @@ export class Kubelet {
   private readonly workers = new Map<string, PodWorker>();
   private readonly finished = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
-  private nextIp = 2;
   private stopped = false;
   private readonly images: ImageManager;
 
@@ -95,15 +94,11 @@ export class Kubelet {
 
   private admit(pod: KubeObject): void {
     const uid = pod.metadata.uid ?? '';
-    const worker = new PodWorker(
-      pod,
-      {
-        ...this.options,
-        images: this.images,
-        onFinished: (finishedUid) => this.workers.delete(finishedUid),
-      },
-      `10.244.0.${this.nextIp++ % 250 || 2}`,
-    );
+    const worker = new PodWorker(pod, {
+      ...this.options,
+      images: this.images,
+      onFinished: (finishedUid) => this.workers.delete(finishedUid),
+    });
     this.workers.set(uid, worker);
     const run = worker.run().catch((error: unknown) => {
       if (!this.stopped) {

@@ -60,7 +60,6 @@ export class PodWorker implements PodReporter {
   constructor(
     private pod: KubeObject,
     private readonly context: PodWorkerContext,
-    podIP: string,
   ) {
     const spec = pod.spec as Json;
     this.slots = [
@@ -68,7 +67,6 @@ export class PodWorker implements PodReporter {
       ...(spec.containers as Json[]).map((c) => new ContainerSlot(c, false)),
     ];
     this.podDir = join(context.stateDir, 'pods', pod.metadata.uid ?? 'unknown');
-    this.podIP = podIP;
     this.status = new StatusManager(context.store, context.hostIP);
   }
 
@@ -108,6 +106,7 @@ export class PodWorker implements PodReporter {
         return;
       }
       this.sandbox = sandbox;
+      this.podIP = sandbox.podIP;
       this.startTime = timestamp();
       this.armDeadline();
       this.publish();

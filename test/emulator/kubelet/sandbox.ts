@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { attachPodNetwork } from './podNetwork.ts';
 
 /**
  * Linux-namespace sandboxes for pods: a "pause" process owns each pod's network, UTS and IPC
@@ -48,11 +49,16 @@ export function assertSandboxSupport(): void {
 
 export interface PodSandbox {
   readonly pausePid: number;
+  /** The address of the pod's eth0. */
+  readonly podIP: string;
   readonly directory: string;
   stop(): Promise<void>;
 }
 
-/** Starts the pod's pause process: new network (loopback up), UTS (hostname) and IPC namespaces. */
+/**
+ * Starts the pod's pause process: new network (loopback up, then eth0 with egress), UTS
+ * (hostname) and IPC namespaces.
+ */
 export async function createPodSandbox(directory: string, hostname: string): Promise<PodSandbox> {
   await mkdir(directory, { recursive: true });
   const child = spawn(
@@ -90,10 +96,17 @@ export async function createPodSandbox(directory: string, hostname: string): Pro
     }
     await delay(5);
   }
+  const network = await attachPodNetwork(pid).catch(async (error: unknown) => {
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
+  });
   return {
     pausePid: pid,
+    podIP: network.podIP,
     directory,
     async stop() {
+      await network.detach();
       child.kill('SIGKILL');
       await exited;
       await rm(directory, { recursive: true, force: true });
@@ -265,6 +278,15 @@ function containerSetupScript(
   for (const dir of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
     lines.push(
       `if [ -L /${dir} ]; then ln -s "$(readlink /${dir})" ${dir}; elif [ -d /${dir} ]; then mkdir ${dir} && mount --rbind /${dir} ${dir} && mount -o remount,bind,ro ${dir}; fi`,
+    );
+  }
+  if (!launch.readOnlyRootFilesystem) {
+    // The container's writable layer, where an image's own root lets `pip install` put packages.
+    const upper = quote(join(root, '..', 'local-upper'));
+    const work = quote(join(root, '..', 'local-work'));
+    lines.push(
+      `mkdir -p ${upper} ${work}`,
+      `mount -t overlay overlay -o lowerdir=/usr/local,upperdir=${upper},workdir=${work} usr/local`,
     );
   }
   lines.push(
