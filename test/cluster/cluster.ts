@@ -9,6 +9,7 @@ import {
   startControllerManager,
   startEtcd,
   startScheduler,
+  waitForNodeReady,
   type ControlPlaneOptions,
 } from './controlPlane.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
@@ -72,13 +73,14 @@ export async function startCluster(
     };
     const etcdUrl = await startEtcd(options);
     const server = await startApiserver(options, etcdUrl);
+    await startControllerManager(options, server);
+    // "edit" is an aggregated role: the controller-manager fills in its rules.
     await grantRestrictedUser(server, pki);
     await writeKubeconfig(kubeconfigPath, server, pki.caCert, [
       { context: adminContext, user: 'pod-runner-admin', token: pki.tokens.admin },
       { context: restrictedContext, user: restrictedUserName, token: pki.tokens.restricted },
     ]);
     log(`kubeconfig written: ${kubeconfigPath} (contexts ${adminContext}, ${restrictedContext})`);
-    await startControllerManager(options, server);
     await startScheduler(options, server);
     if (!withNode) {
       return { server, clusterDir, stop };
@@ -94,6 +96,8 @@ export async function startCluster(
       registryUrl: registry.url,
       onStop: (undo) => undoOnStop.push(undo),
     });
+    await waitForNodeReady(server, pki, nodeName);
+    log(`node ${nodeName} Ready`);
     return { server, clusterDir, stop };
   } catch (error) {
     await stop();

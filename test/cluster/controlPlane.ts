@@ -74,6 +74,8 @@ export async function startApiserver(
       `--tls-private-key-file=${pki.apiserverKey}`,
       `--kubelet-client-certificate=${pki.kubeletClientCert}`,
       `--kubelet-client-key=${pki.kubeletClientKey}`,
+      // The node's name does not resolve on this host; its address does.
+      '--kubelet-preferred-address-types=InternalIP',
       `--service-account-key-file=${pki.serviceAccountPublicKey}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
       '--service-account-issuer=https://kubernetes.default.svc',
@@ -108,6 +110,18 @@ export async function grantRestrictedUser(server: string, pki: ClusterPki): Prom
     async () => {
       const status = await postJson(`${server}${path}`, binding, pki);
       return status === 201 || status === 409;
+    },
+    startTimeoutMs,
+  );
+  // The authorizer sees the binding through a watch; wait until it applies.
+  await waitUntil(
+    'RBAC for the restricted user',
+    async () => {
+      const body = await getText(`${server}/api/v1/namespaces/default/pods?limit=1`, {
+        ca: pki.caCert,
+        token: pki.tokens.restricted,
+      });
+      return (JSON.parse(body) as { kind?: string }).kind === 'PodList';
     },
     startTimeoutMs,
   );
@@ -184,6 +198,28 @@ export async function startScheduler(options: ControlPlaneOptions, server: strin
   options.log('kube-scheduler ready');
 }
 
+/** Waits until the node reports Ready, so pods can be scheduled once the CLI says ready. */
+export async function waitForNodeReady(
+  server: string,
+  pki: ClusterPki,
+  nodeName: string,
+): Promise<void> {
+  await waitUntil(
+    `node ${nodeName} Ready`,
+    async () => {
+      const body = await getText(`${server}/api/v1/nodes/${nodeName}`, {
+        ca: pki.caCert,
+        token: pki.tokens.admin,
+      });
+      const node = JSON.parse(body) as {
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      return !!node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    },
+    startTimeoutMs,
+  );
+}
+
 async function waitForHealthz(name: string, port: number, process: ManagedProcess): Promise<void> {
   await waitUntil(
     name,
@@ -193,14 +229,14 @@ async function waitForHealthz(name: string, port: number, process: ManagedProces
   );
 }
 
-interface RequestAuth {
+export interface RequestAuth {
   ca?: string;
   token?: string;
   /** For components serving a self-signed cert of their own, probed only for health. */
   insecure?: boolean;
 }
 
-function getText(url: string, auth: RequestAuth = {}): Promise<string> {
+export function getText(url: string, auth: RequestAuth = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = auth.token
       ? { authorization: `Bearer ${auth.token}` }

@@ -33,6 +33,21 @@ export async function restoreSysctls(saved: Map<string, string>): Promise<void> 
   }
 }
 
+export function isMountPoint(path: string): boolean {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === path);
+}
+
+/** containerd bind-mounts the namespace directory onto itself (to share it) on first use. */
+export async function unmountNetworkNamespaceDir(wasMountPoint: boolean): Promise<void> {
+  for (const path of ['/run/netns', netnsDir]) {
+    if (!wasMountPoint && isMountPoint(path) && readdirSync(path).length === 0) {
+      await execFileAsync('umount', [path]).catch(() => undefined);
+    }
+  }
+}
+
 export function listNetworkNamespaces(): Set<string> {
   return new Set(existsSync(netnsDir) ? readdirSync(netnsDir) : []);
 }

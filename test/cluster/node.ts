@@ -12,6 +12,8 @@ import {
 } from './processes.ts';
 import {
   deleteLink,
+  isMountPoint,
+  unmountNetworkNamespaceDir,
   killCgroupProcesses,
   killProcessesMentioning,
   listNetworkNamespaces,
@@ -51,12 +53,18 @@ export async function startNode(options: NodeOptions): Promise<void> {
   await mkdir(kubeletDir, { recursive: true });
   const socket = join(containerdDir, 'containerd.sock');
 
+  // Checked before any undo is registered, so a failed start never deletes a bridge it did not make.
+  if (existsSync(`/sys/class/net/${bridgeName}`)) {
+    throw new Error(`network device ${bridgeName} already exists; is another cluster running?`);
+  }
   const sysctls = await saveSysctls();
   const namespacesBefore = listNetworkNamespaces();
+  const namespaceDirWasMounted = isMountPoint('/run/netns') || isMountPoint('/var/run/netns');
   options.onStop(async () => {
     killProcessesMentioning(socket);
     killCgroupProcesses('kubepods');
     await removeNewNetworkNamespaces(namespacesBefore);
+    await unmountNetworkNamespaceDir(namespaceDirWasMounted);
     await unmountUnder(nodeDir);
     await deleteLink(bridgeName);
     await removeCgroups('kubepods');
@@ -71,9 +79,6 @@ export async function startNode(options: NodeOptions): Promise<void> {
 
 /** The bridge plugin runs with isGateway false, so the bridge and its address are made here. */
 async function createBridge(): Promise<void> {
-  if (existsSync(`/sys/class/net/${bridgeName}`)) {
-    throw new Error(`network device ${bridgeName} already exists; is another cluster running?`);
-  }
   await execFileAsync('ip', ['link', 'add', bridgeName, 'type', 'bridge']);
   await execFileAsync('ip', ['addr', 'add', `${nodeIp}/24`, 'dev', bridgeName]);
   await execFileAsync('ip', ['link', 'set', bridgeName, 'up']);
