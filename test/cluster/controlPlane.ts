@@ -1,0 +1,291 @@
+import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort, startProcess, waitUntil, type ManagedProcess } from './processes.ts';
+import { restrictedUserName, type ClusterPki } from './pki.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
+
+export const serviceCidr = '10.0.0.0/24';
+export const serviceIp = '10.0.0.1';
+export const clusterCidr = '10.88.0.0/16';
+
+const startTimeoutMs = 90_000;
+
+export interface ControlPlaneOptions {
+  binDir: string;
+  clusterDir: string;
+  pki: ClusterPki;
+  /** Each started process is handed over at once, so a later failure still stops it. */
+  track: (process: ManagedProcess) => void;
+  log: (line: string) => void;
+}
+
+export async function startEtcd(options: ControlPlaneOptions): Promise<string> {
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const etcd = startProcess(
+    'etcd',
+    'etcd',
+    [
+      ...['--name', 'pod-runner', '--data-dir', join(options.clusterDir, 'etcd')],
+      ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
+      ...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl],
+      ...['--initial-cluster', `pod-runner=${peerUrl}`],
+    ],
+    join(options.clusterDir, 'etcd.log'),
+  );
+  options.track(etcd);
+  await waitUntil(
+    'etcd',
+    async () => (await getText(`${clientUrl}/health`)).includes('true'),
+    startTimeoutMs,
+    etcd,
+  );
+  options.log(`etcd ready at ${clientUrl}`);
+  return clientUrl;
+}
+
+/** Starts kube-apiserver and returns its https URL once /readyz answers ok. */
+export async function startApiserver(
+  options: ControlPlaneOptions,
+  etcdUrl: string,
+): Promise<string> {
+  const { pki } = options;
+  const port = await freePort();
+  const server = `https://127.0.0.1:${port}`;
+  const apiserver = startProcess(
+    'kube-apiserver',
+    join(options.binDir, 'kube-apiserver'),
+    [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      // Endpoints may not hold a loopback address, so the kubernetes service gets none.
+      '--endpoint-reconciler-type=none',
+      `--service-cluster-ip-range=${serviceCidr}`,
+      '--authorization-mode=Node,RBAC',
+      `--token-auth-file=${pki.tokenFile}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--tls-cert-file=${pki.apiserverCert}`,
+      `--tls-private-key-file=${pki.apiserverKey}`,
+      `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+      `--kubelet-client-key=${pki.kubeletClientKey}`,
+      // The node's name does not resolve on this host; its address does.
+      '--kubelet-preferred-address-types=InternalIP',
+      `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      '--allow-privileged=true',
+    ],
+    join(options.clusterDir, 'kube-apiserver.log'),
+  );
+  options.track(apiserver);
+  const admin = pki.tokens.admin;
+  await waitUntil(
+    'kube-apiserver',
+    async () => (await getText(`${server}/readyz`, { ca: pki.caCert, token: admin })) === 'ok',
+    startTimeoutMs,
+    apiserver,
+  );
+  options.log(`kube-apiserver ready at ${server}`);
+  return server;
+}
+
+/** The restricted user may edit namespace "default" and nothing cluster-wide. */
+export async function grantRestrictedUser(server: string, pki: ClusterPki): Promise<void> {
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: `${restrictedUserName}-edit`, namespace: 'default' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: restrictedUserName }],
+  };
+  const path = '/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings';
+  await waitUntil(
+    'RoleBinding for the restricted user',
+    async () => {
+      const status = await postJson(`${server}${path}`, binding, pki);
+      return status === 201 || status === 409;
+    },
+    startTimeoutMs,
+  );
+  // The authorizer sees the binding through a watch; wait until it applies.
+  await waitUntil(
+    'RBAC for the restricted user',
+    async () => {
+      const body = await getText(`${server}/api/v1/namespaces/default/pods?limit=1`, {
+        ca: pki.caCert,
+        token: pki.tokens.restricted,
+      });
+      return (JSON.parse(body) as { kind?: string }).kind === 'PodList';
+    },
+    startTimeoutMs,
+  );
+}
+
+export async function startControllerManager(
+  options: ControlPlaneOptions,
+  server: string,
+): Promise<void> {
+  const { pki, clusterDir } = options;
+  const kubeconfig = join(clusterDir, 'kube-controller-manager.kubeconfig');
+  await writeKubeconfig(kubeconfig, server, pki.caCert, [
+    {
+      context: 'kube-controller-manager',
+      user: 'system:kube-controller-manager',
+      token: pki.tokens.controllerManager,
+    },
+  ]);
+  const port = await freePort();
+  const certDir = join(clusterDir, 'kube-controller-manager-certs');
+  await mkdir(certDir, { recursive: true });
+  const controllerManager = startProcess(
+    'kube-controller-manager',
+    join(options.binDir, 'kube-controller-manager'),
+    [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${certDir}`,
+      '--use-service-account-credentials=true',
+      `--service-account-private-key-file=${pki.serviceAccountKey}`,
+      `--root-ca-file=${pki.caCert}`,
+      `--cluster-signing-cert-file=${pki.caCert}`,
+      `--cluster-signing-key-file=${pki.caKey}`,
+      `--service-cluster-ip-range=${serviceCidr}`,
+      `--cluster-cidr=${clusterCidr}`,
+      '--allocate-node-cidrs=false',
+      '--leader-elect=false',
+    ],
+    join(clusterDir, 'kube-controller-manager.log'),
+  );
+  options.track(controllerManager);
+  await waitForHealthz('kube-controller-manager', port, controllerManager);
+  options.log('kube-controller-manager ready');
+}
+
+export async function startScheduler(options: ControlPlaneOptions, server: string): Promise<void> {
+  const { pki, clusterDir } = options;
+  const kubeconfig = join(clusterDir, 'kube-scheduler.kubeconfig');
+  await writeKubeconfig(kubeconfig, server, pki.caCert, [
+    { context: 'kube-scheduler', user: 'system:kube-scheduler', token: pki.tokens.scheduler },
+  ]);
+  const port = await freePort();
+  const certDir = join(clusterDir, 'kube-scheduler-certs');
+  await mkdir(certDir, { recursive: true });
+  const scheduler = startProcess(
+    'kube-scheduler',
+    join(options.binDir, 'kube-scheduler'),
+    [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${certDir}`,
+      '--leader-elect=false',
+    ],
+    join(clusterDir, 'kube-scheduler.log'),
+  );
+  options.track(scheduler);
+  await waitForHealthz('kube-scheduler', port, scheduler);
+  options.log('kube-scheduler ready');
+}
+
+/** Waits until the node reports Ready, so pods can be scheduled once the CLI says ready. */
+export async function waitForNodeReady(
+  server: string,
+  pki: ClusterPki,
+  nodeName: string,
+): Promise<void> {
+  await waitUntil(
+    `node ${nodeName} Ready`,
+    async () => {
+      const body = await getText(`${server}/api/v1/nodes/${nodeName}`, {
+        ca: pki.caCert,
+        token: pki.tokens.admin,
+      });
+      const node = JSON.parse(body) as {
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      return !!node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    },
+    startTimeoutMs,
+  );
+}
+
+async function waitForHealthz(name: string, port: number, process: ManagedProcess): Promise<void> {
+  await waitUntil(
+    name,
+    async () => (await getText(`https://127.0.0.1:${port}/healthz`, { insecure: true })) === 'ok',
+    startTimeoutMs,
+    process,
+  );
+}
+
+export interface RequestAuth {
+  ca?: string;
+  token?: string;
+  /** For components serving a self-signed cert of their own, probed only for health. */
+  insecure?: boolean;
+}
+
+export function getText(url: string, auth: RequestAuth = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = auth.token
+      ? { authorization: `Bearer ${auth.token}` }
+      : {};
+    const onResponse = (response: import('node:http').IncomingMessage) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve(body.trim()));
+      response.on('error', reject);
+    };
+    const sent = url.startsWith('https:')
+      ? request(
+          url,
+          {
+            headers,
+            ca: auth.ca ? readFileSync(auth.ca) : undefined,
+            rejectUnauthorized: !auth.insecure,
+            timeout: 5000,
+          },
+          onResponse,
+        )
+      : httpRequest(url, { headers, timeout: 5000 }, onResponse);
+    sent.on('timeout', () => sent.destroy(new Error(`timeout: ${url}`)));
+    sent.on('error', reject);
+    sent.end();
+  });
+}
+
+function postJson(url: string, body: unknown, pki: ClusterPki): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sent = request(
+      url,
+      {
+        method: 'POST',
+        ca: readFileSync(pki.caCert),
+        headers: {
+          authorization: `Bearer ${pki.tokens.admin}`,
+          'content-type': 'application/json',
+        },
+        timeout: 5000,
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    sent.on('timeout', () => sent.destroy(new Error(`timeout: ${url}`)));
+    sent.on('error', reject);
+    sent.end(JSON.stringify(body));
+  });
+}
