@@ -1,21 +1,9 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { startCluster, type RunningCluster } from './cluster.ts';
+import { onParentExit } from '../support/parentExit.ts';
 
-const parentCheckMs = 500;
 const usage = 'usage: npm run cluster -- --kubeconfig PATH [--control-plane-only]\n';
-
-/** `npm run` does not pass SIGTERM on to its script, so a vanished parent also means stop. */
-function onParentExit(stop: () => void): void {
-  const parent = process.ppid;
-  const timer = setInterval(() => {
-    if (process.ppid !== parent) {
-      clearInterval(timer);
-      stop();
-    }
-  }, parentCheckMs);
-  timer.unref();
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

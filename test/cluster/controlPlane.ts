@@ -127,25 +127,27 @@ export async function grantRestrictedUser(server: string, pki: ClusterPki): Prom
   );
 }
 
-export async function startControllerManager(
+/**
+ * Starts a control-plane component that talks to the apiserver with its own token and serves
+ * its health on a secure port of 127.0.0.1; resolves once /healthz answers.
+ */
+async function startSecuredComponent(
   options: ControlPlaneOptions,
   server: string,
+  component: { name: string; user: string; token: string; flags: string[] },
 ): Promise<void> {
   const { pki, clusterDir } = options;
-  const kubeconfig = join(clusterDir, 'kube-controller-manager.kubeconfig');
+  const { name } = component;
+  const kubeconfig = join(clusterDir, `${name}.kubeconfig`);
   await writeKubeconfig(kubeconfig, server, pki.caCert, [
-    {
-      context: 'kube-controller-manager',
-      user: 'system:kube-controller-manager',
-      token: pki.tokens.controllerManager,
-    },
+    { context: name, user: component.user, token: component.token },
   ]);
   const port = await freePort();
-  const certDir = join(clusterDir, 'kube-controller-manager-certs');
+  const certDir = join(clusterDir, `${name}-certs`);
   await mkdir(certDir, { recursive: true });
-  const controllerManager = startProcess(
-    'kube-controller-manager',
-    join(options.binDir, 'kube-controller-manager'),
+  const child = startProcess(
+    name,
+    join(options.binDir, name),
     [
       `--kubeconfig=${kubeconfig}`,
       `--authentication-kubeconfig=${kubeconfig}`,
@@ -153,6 +155,26 @@ export async function startControllerManager(
       '--bind-address=127.0.0.1',
       `--secure-port=${port}`,
       `--cert-dir=${certDir}`,
+      '--leader-elect=false',
+      ...component.flags,
+    ],
+    join(clusterDir, `${name}.log`),
+  );
+  options.track(child);
+  await waitForHealthz(name, port, child);
+  options.log(`${name} ready`);
+}
+
+export function startControllerManager(
+  options: ControlPlaneOptions,
+  server: string,
+): Promise<void> {
+  const { pki } = options;
+  return startSecuredComponent(options, server, {
+    name: 'kube-controller-manager',
+    user: 'system:kube-controller-manager',
+    token: pki.tokens.controllerManager,
+    flags: [
       '--use-service-account-credentials=true',
       `--service-account-private-key-file=${pki.serviceAccountKey}`,
       `--root-ca-file=${pki.caCert}`,
@@ -161,41 +183,17 @@ export async function startControllerManager(
       `--service-cluster-ip-range=${serviceCidr}`,
       `--cluster-cidr=${clusterCidr}`,
       '--allocate-node-cidrs=false',
-      '--leader-elect=false',
     ],
-    join(clusterDir, 'kube-controller-manager.log'),
-  );
-  options.track(controllerManager);
-  await waitForHealthz('kube-controller-manager', port, controllerManager);
-  options.log('kube-controller-manager ready');
+  });
 }
 
-export async function startScheduler(options: ControlPlaneOptions, server: string): Promise<void> {
-  const { pki, clusterDir } = options;
-  const kubeconfig = join(clusterDir, 'kube-scheduler.kubeconfig');
-  await writeKubeconfig(kubeconfig, server, pki.caCert, [
-    { context: 'kube-scheduler', user: 'system:kube-scheduler', token: pki.tokens.scheduler },
-  ]);
-  const port = await freePort();
-  const certDir = join(clusterDir, 'kube-scheduler-certs');
-  await mkdir(certDir, { recursive: true });
-  const scheduler = startProcess(
-    'kube-scheduler',
-    join(options.binDir, 'kube-scheduler'),
-    [
-      `--kubeconfig=${kubeconfig}`,
-      `--authentication-kubeconfig=${kubeconfig}`,
-      `--authorization-kubeconfig=${kubeconfig}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${port}`,
-      `--cert-dir=${certDir}`,
-      '--leader-elect=false',
-    ],
-    join(clusterDir, 'kube-scheduler.log'),
-  );
-  options.track(scheduler);
-  await waitForHealthz('kube-scheduler', port, scheduler);
-  options.log('kube-scheduler ready');
+export function startScheduler(options: ControlPlaneOptions, server: string): Promise<void> {
+  return startSecuredComponent(options, server, {
+    name: 'kube-scheduler',
+    user: 'system:kube-scheduler',
+    token: options.pki.tokens.scheduler,
+    flags: [],
+  });
 }
 
 /** Waits until the node reports Ready, so pods can be scheduled once the CLI says ready. */

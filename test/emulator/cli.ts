@@ -1,24 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { startEmulator } from './index.ts';
-
-const parentCheckMs = 500;
-
-/**
- * Calls `stop` once this process's parent has gone (it was re-parented). `npm run` does not pass
- * SIGTERM on to its script, so a supervisor that stops npm would otherwise leave the emulator and
- * its pods running.
- */
-function onParentExit(stop: () => void): void {
-  const parent = process.ppid;
-  const timer = setInterval(() => {
-    if (process.ppid !== parent) {
-      clearInterval(timer);
-      stop();
-    }
-  }, parentCheckMs);
-  timer.unref();
-}
+import { onParentExit } from '../support/parentExit.ts';
 
 /** `npm run emulator -- --kubeconfig PATH [--port N]`: serves until SIGINT/SIGTERM or its parent exits. */
 async function main(): Promise<void> {
