@@ -119,7 +119,7 @@ test('npm start needs only its subset; npm test needs the rest too', () => {
   assert.equal(setUpSystem('start', forStart.host(true)), undefined);
   assert.deepEqual(forStart.aptRuns, [], 'nothing to install for npm start');
   assert.deepEqual(forStart.logged, [
-    'npm start: all 17 system requirements are present, nothing to install',
+    'npm start: all 18 system requirements are present, nothing to install',
   ]);
 
   const forTest = new FakeMachine(testOnly);
@@ -171,7 +171,7 @@ test('everything present: nothing runs, not even apt-get update, and it says so'
   assert.equal(setUpSystem('test', machine.host(true)), undefined);
   assert.deepEqual(machine.aptRuns, []);
   assert.deepEqual(machine.logged, [
-    'npm test: all 23 system requirements are present, nothing to install',
+    'npm test: all 24 system requirements are present, nothing to install',
   ]);
 });
 
