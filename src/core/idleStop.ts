@@ -149,7 +149,7 @@ export const gatewayKillAfterSeconds = 25;
  * until then); a gateway that does not answer counts as active, never as idle. SIGTERM goes to
  * the gateway; after an idle stop the exit is 0, so the pod ends Succeeded. The gateway's
  * handler logs, and a SIGTERM that lands while it writes a log line is lost (the log write
- * raises inside the handler), so the signal is sent again each step until the gateway exits,
+ * raises inside the handler), so the signal is sent again each second until the gateway exits,
  * and once its shutdown had gatewayKillAfterSeconds it is killed.
  */
 export const gatewaySupervisorScript = `import json, os, signal, subprocess, sys, time, urllib.request
@@ -169,9 +169,11 @@ def stop_gateway():
     gateway.terminate()
 
 signal.signal(signal.SIGTERM, lambda *_: stop_gateway())
+next_look = time.time() + step
 while True:
+    # A second at a time, so a stop asked meanwhile (pod deletion) is followed up at once.
     try:
-        code = gateway.wait(timeout=step)
+        code = gateway.wait(timeout=1)
         sys.exit(0 if idle_stop else code if code >= 0 else 128 - code)
     except subprocess.TimeoutExpired:
         pass
@@ -181,6 +183,9 @@ while True:
         else:
             gateway.terminate()
         continue
+    if time.time() < next_look:
+        continue
+    next_look = time.time() + step
     try:
         request = urllib.request.Request(kernels_url, headers=headers)
         kernels = json.load(urllib.request.urlopen(request, timeout=10))

@@ -114,6 +114,29 @@ describe('emulator pods are sandboxed processes', () => {
     assert.match(elsewhere.stderr, /No module named 'iniconfig'/);
   });
 
+  test('pods reach each other by pod IP and see each other by it (no masquerade between pods)', async () => {
+    const [leftIP, rightIP] = await Promise.all(
+      ['left', 'right'].map(async (name) => (await pods.read(name)).status?.podIP ?? ''),
+    );
+    const server =
+      'import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 9099)); s.listen(); c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()';
+    await pods.exec('right', [
+      'sh',
+      '-c',
+      `(python -c '${server}' >/dev/null 2>&1 &); echo started`,
+    ]);
+    const client = `import socket; c = socket.create_connection(("${rightIP}", 9099), timeout=5); print(c.recv(100).decode())`;
+    const seen = await eventually(
+      async () => {
+        const result = await pods.exec('left', ['python', '-c', client]);
+        return result.status.status === 'Success' ? result.stdout : undefined;
+      },
+      10_000,
+      'a connection from left to right',
+    );
+    assert.equal(seen, `${leftIP}\n`);
+  });
+
   test('a deleted pod leaves no veth, route or iptables rule on the host', async () => {
     await pods.run('brief', 'sleep 60');
     const podIP = (await pods.read('brief')).status?.podIP ?? '';

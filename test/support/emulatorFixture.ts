@@ -89,8 +89,8 @@ export function emulatorMounts(workDir: string): string[] {
 }
 
 /**
- * What pods' networks put on the host and must take away: veth ends, iptables rules (by their
- * comment) and IP forwarding while an emulator holds it.
+ * What pods' networks put on the host and must take away: veth ends and iptables rules (by their
+ * comment). IP forwarding, once on, stays on, as on a node.
  */
 export function podNetworkState(): string[] {
   const tool = (command: string, args: string[]) =>
@@ -103,8 +103,7 @@ export function podNetworkState(): string[] {
     .join('\n')
     .split('\n')
     .filter((rule) => rule.includes(podNetworkRuleComment));
-  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
-  return [...links.map((name) => `veth ${name}`), ...rules, `ip_forward=${forwarding}`];
+  return [...links.map((name) => `veth ${name}`), ...rules];
 }
 
 /** Starts an emulator for one test file and checks, at the end, that it left nothing behind. */

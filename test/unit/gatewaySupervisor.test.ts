@@ -53,11 +53,11 @@ interface Supervised {
   signal(name: NodeJS.Signals): void;
 }
 
-async function supervise(limitSeconds: number, lose: number): Promise<Supervised> {
+async function supervise(limitSeconds: number, lose: number, stepSeconds = 1): Promise<Supervised> {
   const started = Date.now();
   const child = spawn(
     'python3',
-    ['-c', gatewaySupervisorScript, String(limitSeconds), '1'].concat([
+    ['-c', gatewaySupervisorScript, String(limitSeconds), String(stepSeconds)].concat([
       'python3',
       '-c',
       gatewayLosingSigterms,
@@ -100,12 +100,16 @@ test('an idle stop whose SIGTERM the gateway lost is sent again: the pod still e
   assert.ok(seconds < gatewayKillAfterSeconds, `ended by the second SIGTERM, in ${seconds} s`);
 });
 
-test('a pod deleted while the gateway loses its SIGTERM: sent again, the exit says SIGTERM (143)', async () => {
-  const run = await supervise(3600, 1);
+test('a pod deleted while the gateway loses its SIGTERM: sent again within its grace period, the exit says SIGTERM (143)', async () => {
+  // The default timeout's 30 s between looks: the follow-up must not wait for the next look.
+  const run = await supervise(3600, 1, 30);
   await run.ready;
+  const signalled = Date.now();
   run.signal('SIGTERM');
   const { code, stdout } = await run.ended;
   assert.equal(code, 143, stdout);
+  const seconds = (Date.now() - signalled) / 1000;
+  assert.ok(seconds < 5, `ended ${seconds} s after the deletion's SIGTERM`);
   assert.match(stdout, /SIGTERM 1\n[^]*SIGTERM 2\n/);
   assert.doesNotMatch(stdout, /no kernel ran anything/);
 });

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 /**
@@ -9,7 +8,8 @@ import { promisify } from 'node:util';
  * the pod's IP (a /32 from 100.64.0.0/10, unique on the host, so emulators running side by side
  * never share one), a default route through a link-local gateway the host end answers by proxy
  * ARP, and the pod's traffic to anywhere else masqueraded as the host's. Pods reach what the host
- * reaches (PyPI for `pip install`), as pods on a real node do.
+ * reaches (PyPI for `pip install`), as pods on a real node do; to each other they keep their own
+ * addresses.
  */
 
 const run = promisify(execFile);
@@ -17,6 +17,7 @@ const toolEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 /** Names the emulator's rules in iptables, so a leak check can find any left behind. */
 export const podNetworkRuleComment = 'pod-runner-emulator-pod';
 const gateway = '169.254.1.1';
+const podRange = '100.64.0.0/10';
 
 export interface PodNetwork {
   readonly podIP: string;
@@ -34,7 +35,7 @@ function randomPodIP(): string {
   return `100.${64 + (value >> 16)}.${(value >> 8) & 0xff}.${Math.max(1, Math.min(254, value & 0xff))}`;
 }
 
-function natRule(podIP: string, action: '-A' | '-D'): string[] {
+function natRule(podIP: string, action: '-I' | '-D'): string[] {
   return [
     '-t',
     'nat',
@@ -42,6 +43,10 @@ function natRule(podIP: string, action: '-A' | '-D'): string[] {
     'POSTROUTING',
     '-s',
     `${podIP}/32`,
+    // Pod to pod stays unmasqueraded, as the Kubernetes network model asks.
+    '!',
+    '-d',
+    podRange,
     '-m',
     'comment',
     '--comment',
@@ -51,7 +56,8 @@ function natRule(podIP: string, action: '-A' | '-D'): string[] {
   ];
 }
 
-function forwardRules(hostEnd: string, action: '-A' | '-D'): string[][] {
+function forwardRules(hostEnd: string, action: '-I' | '-D'): string[][] {
+  // Inserted first: a host whose FORWARD chain ends in a REJECT still forwards the pod's traffic.
   return ['-i', '-o'].map((direction) => [
     action,
     'FORWARD',
@@ -109,11 +115,10 @@ export async function attachPodNetwork(pausePid: number): Promise<PodNetwork> {
     await inPod(['link', 'set', 'eth0', 'up']);
     await inPod(['route', 'add', gateway, 'dev', 'eth0', 'scope', 'link']);
     await inPod(['route', 'add', 'default', 'via', gateway, 'dev', 'eth0']);
-    await holdForwarding();
-    undo.push(releaseForwarding);
-    for (const rule of [natRule(podIP, '-A'), ...forwardRules(hostEnd, '-A')]) {
+    await enableForwarding();
+    for (const rule of [natRule(podIP, '-I'), ...forwardRules(hostEnd, '-I')]) {
       await command('iptables', ['-w', ...rule]);
-      const removal = rule.map((part) => (part === '-A' ? '-D' : part));
+      const removal = rule.map((part) => (part === '-I' ? '-D' : part));
       undo.push(() => command('iptables', ['-w', ...removal]));
     }
     return { podIP, detach };
@@ -126,87 +131,13 @@ export async function attachPodNetwork(pausePid: number): Promise<PodNetwork> {
 }
 
 /**
- * IP forwarding is one switch for the whole host: each running emulator holds it on with a file
- * named by its pid, and the last one to let go sets it back to what it was.
+ * IP forwarding is one switch for the whole host. It is turned on and left on, as a node's
+ * kubelet and CNI plugins leave it: setting it back while another emulator's pods still need it,
+ * or after a crash, would be wrong, and switching it also resets other per-interface settings.
  */
-const forwardingDir = '/run/pod-runner-emulator/forwarding';
-const forwardingSwitch = '/proc/sys/net/ipv4/ip_forward';
-const holders = new Map<string, number>();
-
-async function withForwardingLock<T>(work: () => Promise<T>): Promise<T> {
-  const lock = join(forwardingDir, '.lock');
-  await mkdir(forwardingDir, { recursive: true });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch {
-      // A lock older than a few seconds belongs to a process that died holding it.
-      if (attempt > 200) {
-        await rmdir(lock).catch(() => undefined);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    await rmdir(lock);
-  }
-}
-
-async function holdForwarding(): Promise<void> {
-  const holder = join(forwardingDir, String(process.pid));
-  holders.set(holder, (holders.get(holder) ?? 0) + 1);
-  if (holders.get(holder)! > 1) {
-    return;
-  }
-  await withForwardingLock(async () => {
-    const saved = join(forwardingDir, 'before');
-    const current = (await readFile(forwardingSwitch, 'utf8')).trim();
-    if ((await livingHolders()).length === 0) {
-      await writeFile(saved, current);
-    }
-    await writeFile(holder, '');
-    if (current !== '1') {
-      await writeFile(forwardingSwitch, '1');
-    }
-  });
-}
-
-async function releaseForwarding(): Promise<void> {
-  const holder = join(forwardingDir, String(process.pid));
-  const count = (holders.get(holder) ?? 1) - 1;
-  if (count > 0) {
-    holders.set(holder, count);
-    return;
-  }
-  holders.delete(holder);
-  await withForwardingLock(async () => {
-    await rm(holder, { force: true });
-    if ((await livingHolders()).length > 0) {
-      return;
-    }
-    const saved = join(forwardingDir, 'before');
-    const before = await readFile(saved, 'utf8').catch(() => '');
-    if (before) {
-      await writeFile(forwardingSwitch, before);
-      await rm(saved, { force: true });
-    }
-  });
-}
-
-/** The holders whose process still runs (a crashed emulator's file does not count). */
-async function livingHolders(): Promise<string[]> {
-  const names = await readdir(forwardingDir);
-  return names.filter((name) => /^\d+$/.test(name) && processRuns(Number(name)));
-}
-
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+async function enableForwarding(): Promise<void> {
+  const forwarding = '/proc/sys/net/ipv4/ip_forward';
+  if ((await readFile(forwarding, 'utf8')).trim() !== '1') {
+    await writeFile(forwarding, '1');
   }
 }

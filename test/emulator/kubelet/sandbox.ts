@@ -282,10 +282,13 @@ function containerSetupScript(
   }
   if (!launch.readOnlyRootFilesystem) {
     // The container's writable layer, where an image's own root lets `pip install` put packages.
-    const upper = quote(join(root, '..', 'local-upper'));
-    const work = quote(join(root, '..', 'local-work'));
+    // On a tmpfs of the container's own mount namespace: overlayfs refuses an upper directory on
+    // overlayfs (the state directory inside a container), and the layer goes with the container.
+    const layer = join(root, '..', 'layer');
+    const [upper, work] = [quote(join(layer, 'upper')), quote(join(layer, 'work'))];
     lines.push(
-      `mkdir -p ${upper} ${work}`,
+      `mkdir -p ${quote(layer)} && mount -t tmpfs -o mode=0755 layer ${quote(layer)}`,
+      `mkdir ${upper} ${work}`,
       `mount -t overlay overlay -o lowerdir=/usr/local,upperdir=${upper},workdir=${work} usr/local`,
     );
   }
