@@ -143,19 +143,25 @@ def close_stdin(block):
     os.close(fd)
     block.stdin_fd = None
 
-def child(h, real, cwd, code, command, out_w, err_w, in_r, in_w):
+def detach(extra):
+    # A fresh fork leads its own group, takes signals as a new process would, and holds none of
+    # the runtime's descriptors: not even another block's stdin writing end, which would keep that
+    # block from ever reading the end of its stdin.
     os.setpgid(0, 0)
-    retag(h['tag'])
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    stdin_ends = {block.stdin_fd for block in blocks.values() if block.stdin_fd is not None}
+    for fd in {wake_r, wake_w, *readers, *stdin_ends, *extra} - {None}:
+        if fd > 2:
+            os.close(fd)
+
+def become(h, real, cwd, code, command, out_w, err_w, in_r):
+    retag(h['tag'])
     stdin_r = os.open('/dev/null', os.O_RDONLY) if in_r is None else in_r
     os.dup2(stdin_r, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
-    # Every stdin pipe's writing end too, its own included: a fork holding one would keep that
-    # block from ever reading the end of its stdin.
-    stdin_ends = {block.stdin_fd for block in blocks.values() if block.stdin_fd is not None}
-    for fd in {stdin_r, out_w, err_w, wake_r, wake_w, in_w, *readers, *stdin_ends} - {None}:
+    for fd in {stdin_r, out_w, err_w}:
         if fd > 2:
             os.close(fd)
     os.environ[TAG] = h['tag']

@@ -15,7 +15,8 @@
  *
  * A Python block's process is a fork of the runtime that runs the code as `python FILE` would, in
  * a fresh `__main__` (nothing a block defines is seen by the next); other languages fork and exec
- * their interpreter. Each leads its own process group, every process it starts carries its tag in
+ * their interpreter (the fork is mostly made ahead, while the runtime is idle: spareProcess.ts).
+ * Each leads its own process group, every process it starts carries its tag in
  * the environment (as on the exec path, podScripts.ts), and it writes to pipes of its own that the
  * runtime relays: the protocol's descriptors are closed in it. When it exits, its group and every
  * tagged process are killed; a timeout or a kill sends TERM, then KILL. When the stream ends
@@ -24,6 +25,7 @@
 
 import { blockTagVariable } from '../podScripts.ts';
 import { blockProcessPython } from './blockProcess.ts';
+import { spareProcessPython } from './spareProcess.ts';
 
 export const frameHeaderBytes = 9;
 
@@ -85,6 +87,7 @@ os.set_blocking(wake_w, False)
 signal.set_wakeup_fd(wake_w)
 signal.signal(signal.SIGCHLD, lambda *_: None)
 ${blockProcessPython}
+${spareProcessPython}
 poller = select.poll()
 poller.register(0, select.POLLIN)
 poller.register(wake_r, select.POLLIN)
@@ -188,25 +191,10 @@ def start(bid, payload):
             remove(block.file)
         send(EXIT, bid, json.dumps(refused.exit).encode())
         return
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    in_r, in_w = os.pipe() if h.get('stdin') else (None, None)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            child(h, real, cwd, code, command, out_w, err_w, in_r, in_w)
-        finally:
-            os._exit(127)
-    os.close(out_w)
-    os.close(err_w)
-    if in_r is not None:
-        os.close(in_r)
+    pid, out_r, err_r, in_w = launch(h, real, cwd, code, command)
+    if in_w is not None:
         os.set_blocking(in_w, False)
         block.stdin_fd = in_w
-    try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass
     block.pid = pid
     block.groups.add(pid)
     block.fds = {out_r: STDOUT, err_r: STDERR}
@@ -224,6 +212,7 @@ def reap():
             return
         if pid == 0:
             return
+        spare_ended(pid)
         block = by_pid.pop(pid, None)
         if block:
             block.status = status
@@ -278,6 +267,8 @@ def wait_ms():
     return None if not times else max(0, int((min(times) - now) * 1000) + 1)
 
 def shut_down():
+    if spare is not None:
+        spare.discard()
     for block in blocks.values():
         block.signal(signal.SIGKILL)
         block.sweep()
@@ -289,7 +280,11 @@ def serve():
     pending = b''
     send(READY, 0, json.dumps({'python': sys.version.split()[0]}).encode())
     while True:
-        for fd, _ in poller.poll(wait_ms()):
+        idle = spare is None and not spare_failed and not blocks and not held
+        events = poller.poll(0 if idle else wait_ms())
+        if idle and not events:
+            make_spare()
+        for fd, _ in events:
             if fd == wake_r:
                 try:
                     while os.read(wake_r, 512):
