@@ -10,7 +10,7 @@ import { median, ms } from './stats.ts';
  * P4: the latency from the pod's Ready watch event to `start()` resolving, for our watch-based
  * wait and for the seed's 0.1 s status poll, measured on the same pod start.
  */
-async function readiness(options: ExecBenchOptions, starts: number) {
+export async function readiness(options: Pick<ExecBenchOptions, 'kubeconfig'>, starts: number) {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(options.kubeconfig);
   const core = kubeConfig.makeApiClient(CoreV1Api);

@@ -7,6 +7,8 @@ import { requireCommand } from './requirements.ts';
 import { extensionBench } from './extensionBench.ts';
 import { machineDescription, markdownTable, writeJson, type BenchRow } from './report.ts';
 import { sections, type SectionName } from './section.ts';
+import { startCluster } from '../test/cluster/cluster.ts';
+import { clusterKubeconfigVariable } from '../test/support/backend.ts';
 
 /**
  * Runs one section in a Node process of its own, as each peer runs in its own: a section's
@@ -50,6 +52,36 @@ async function runSection(
 }
 
 /**
+ * The real node the `node` section calibrates the emulator against (test/cluster), its kubeconfig
+ * handed to the section in the cluster tier's variable; where it cannot start, the reason.
+ */
+async function startBenchNode(
+  say: (line: string) => void,
+): Promise<{ stop(): Promise<void> } & ({ kubeconfig: string } | { unavailable: string })> {
+  const directory = await mkdtemp(join(tmpdir(), 'pod-runner-bench-node-'));
+  const removeDirectory = () => rm(directory, { recursive: true, force: true });
+  const kubeconfig = join(directory, 'kubeconfig');
+  say('real node (npm run cluster)…');
+  try {
+    const cluster = await startCluster(kubeconfig, (line) => say(`  ${line}`));
+    process.env[clusterKubeconfigVariable] = kubeconfig;
+    return {
+      kubeconfig,
+      stop: async () => {
+        await cluster.stop();
+        await removeDirectory();
+      },
+    };
+  } catch (error) {
+    await removeDirectory();
+    return {
+      unavailable: error instanceof Error ? error.message : String(error),
+      stop: () => Promise.resolve(),
+    };
+  }
+}
+
+/**
  * `npm run bench [-- --quick]`: Pod Runner's executor and kernel paths against their peers,
  * measured in the same run on the emulator and a real Jupyter Server. Prints a markdown table and
  * writes every sample to out/bench/results.json.
@@ -61,11 +93,22 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const emulator = await startEmulatorProcess();
+  const node = await startBenchNode(say);
   try {
     for (const [name, section] of Object.entries(sections) as [
       SectionName,
       (typeof sections)[SectionName],
     ][]) {
+      if (name === 'node' && 'unavailable' in node) {
+        rows.push({
+          id: '—',
+          what: `real node: not measured: ${node.unavailable}`,
+          ours: '—',
+          peer: '—',
+          target: '—',
+        });
+        continue;
+      }
       say(`${section.title}…`);
       const result = await runSection(name, emulator.kubeconfigPath, quick);
       rows.push(...result.rows);
@@ -73,6 +116,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await emulator.stop();
+    await node.stop();
   }
   say('extension (P5)…');
   rows.push(...(await extensionBench({ quick, raw })));

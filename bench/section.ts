@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { execBench } from './execBench.ts';
 import { kernelBench } from './kernelBench.ts';
+import { nodeBench } from './nodeBench.ts';
 import { reattachBench } from './reattachBench.ts';
 import type { BenchRow } from './report.ts';
 import { syncBench } from './syncBench.ts';
@@ -11,6 +12,10 @@ export const sections = {
   sync: { title: 'workspace sync (P7, P8)', run: syncBench },
   kernel: { title: 'kernel paths (P2, gateway first cell)', run: kernelBench },
   reattach: { title: 'reattach (P10)', run: reattachBench },
+  node: {
+    title: 'the real node against the emulator (P1, P4, gateway first cell)',
+    run: nodeBench,
+  },
 } satisfies Record<
   string,
   {
@@ -30,7 +35,9 @@ async function main(): Promise<void> {
   const [name, kubeconfig, output] = process.argv.slice(2);
   const section = sections[name as SectionName];
   if (!section || !kubeconfig || !output) {
-    throw new Error('usage: section.ts <exec|sync|kernel|reattach> <kubeconfig> <output.json>');
+    throw new Error(
+      'usage: section.ts <exec|sync|kernel|reattach|node> <kubeconfig> <output.json>',
+    );
   }
   const raw: Record<string, unknown> = {};
   const rows = await section.run({ kubeconfig, quick: process.argv.includes('--quick'), raw });

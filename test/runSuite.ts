@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { emulatorDirectoryPrefix } from './emulator/index.ts';
 import { emulatorMounts, podNetworkState, sandboxProcesses } from './support/emulatorFixture.ts';
 import {
@@ -11,14 +12,18 @@ import {
 } from './support/suiteLedger.ts';
 import { ensurePythonEnvironments } from './support/pythonEnvironments.ts';
 import { ensureSystemReady } from './support/systemSetup.ts';
+import { clusterTierFiles, runClusterTier } from './support/clusterTier.ts';
 
 /**
  * `npm test`: runs every test file with node:test (one process per file, two at a time), then
  * audits the whole suite: every test process ended with nothing open, every emulator was left
  * without Pod Runner's pods, secrets and services, and no sandbox process, mount or emulator
  * directory outlived the run. The files that use the command-line executor run a second time with
- * its warm runtime off (POD_RUNNER_WARM_RUNTIME=off), so both of its paths pass. Arguments, when given, replace the list of test files. The system
- * packages the suite needs are checked (and, as root on Debian, installed) first.
+ * its warm runtime off (POD_RUNNER_WARM_RUNTIME=off), so both of its paths pass. Then the cluster
+ * tier runs the shared files against a real node (support/clusterTier.ts). File arguments replace
+ * the list of test files and run them on the emulator only; `--cluster-only` runs the cluster tier
+ * alone (of the files given, or of every shared file). The system packages the suite needs are
+ * checked (and, as root on Debian, installed) first.
  */
 
 const root = resolve(__dirname, '..');
@@ -49,8 +54,16 @@ function executorTestFiles(files: string[]): string[] {
   });
 }
 
-function runTests(files: string[], ledger: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
-  const args = auditedTestArguments(files, ['--test-reporter=spec', '--test-concurrency=2']);
+function runTests(
+  files: string[],
+  ledger: string,
+  env: NodeJS.ProcessEnv = {},
+  concurrency = 2,
+): Promise<number> {
+  const args = auditedTestArguments(files, [
+    '--test-reporter=spec',
+    `--test-concurrency=${concurrency}`,
+  ]);
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: 'inherit',
@@ -137,22 +150,39 @@ async function main(): Promise<void> {
     return;
   }
   await ensurePythonEnvironments((line) => process.stdout.write(`python environment ${line}\n`));
-  const requested = process.argv.slice(2).map((file) => resolve(file));
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { 'cluster-only': { type: 'boolean' } },
+  });
+  const requested = positionals.map((file) => resolve(file));
   const files = requested.length > 0 ? requested : defaultTestFiles();
+  const clusterOnly = values['cluster-only'] === true;
+  // The whole suite has both tiers; files named on the command line run on the emulator only.
+  const withCluster = clusterOnly || requested.length === 0;
   const ledger = mkdtempSync(join(tmpdir(), 'pod-runner-suite-ledger-'));
   const before = hostSnapshot();
+  const say = (line: string) => process.stdout.write(`${line}\n`);
   try {
-    const warmExit = await runTests(files, ledger);
-    const coldFiles = executorTestFiles(files);
-    process.stdout.write(
-      `\nSecond pass: ${coldFiles.length} files with the executor's warm runtime off\n`,
-    );
-    const coldExit =
-      coldFiles.length > 0
-        ? await runTests(coldFiles, ledger, { POD_RUNNER_WARM_RUNTIME: 'off' })
-        : 0;
-    const testsExit = warmExit || coldExit;
-    const problems = audit(files, ledger, before);
+    let testsExit = 0;
+    if (!clusterOnly) {
+      const warmExit = await runTests(files, ledger);
+      const coldFiles = executorTestFiles(files);
+      say(`\nSecond pass: ${coldFiles.length} files with the executor's warm runtime off`);
+      const coldExit =
+        coldFiles.length > 0
+          ? await runTests(coldFiles, ledger, { POD_RUNNER_WARM_RUNTIME: 'off' })
+          : 0;
+      testsExit = warmExit || coldExit;
+    }
+    if (withCluster) {
+      const clusterExit = await runClusterTier(
+        clusterTierFiles(files),
+        (shared, env) => runTests(shared, ledger, env, 1),
+        say,
+      );
+      testsExit ||= clusterExit;
+    }
+    const problems = audit(clusterOnly ? clusterTierFiles(files) : files, ledger, before);
     for (const problem of problems) {
       process.stderr.write(`✖ suite audit: ${problem}\n`);
     }

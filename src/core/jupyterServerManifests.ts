@@ -182,6 +182,19 @@ export function buildJupyterServerManifests(
   return { manifests: { pod, secret, service }, token };
 }
 
+/**
+ * When the gateway answers. The kubelet dials a TCP probe at the pod's IP from outside the pod, so
+ * a gateway bound to the pod's loopback (port-forward access) is checked from inside, where the
+ * port-forward itself connects; one listening on every address is dialled as usual.
+ */
+function gatewayProbe(access: JupyterServerAccess, port: number): JsonObject {
+  if (access === 'inCluster') {
+    return { tcpSocket: { port } };
+  }
+  const connect = `import socket; socket.create_connection(('127.0.0.1', ${port}), 1).close()`;
+  return { exec: { command: ['python', '-c', connect] }, timeoutSeconds: 2 };
+}
+
 function buildPod(
   options: JupyterServerSpecOptions,
   server: JupyterServerIdentity,
@@ -227,7 +240,7 @@ function buildPod(
       filled.envFrom = [...others, { secretRef: { name: secretName } }];
     }
     filled.readinessProbe ??= {
-      tcpSocket: { port: server.port },
+      ...gatewayProbe(options.access ?? 'portForward', server.port),
       periodSeconds: 1,
       failureThreshold: 3,
     };

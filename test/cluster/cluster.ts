@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ensureKubernetesBinaries } from './binaries.ts';
 import {
   grantRestrictedUser,
+  labelControlPlaneNode,
   serviceIp,
   startApiserver,
   startControllerManager,
@@ -74,7 +75,6 @@ export async function startCluster(
     const etcdUrl = await startEtcd(options);
     const server = await startApiserver(options, etcdUrl);
     await startControllerManager(options, server);
-    // "edit" is an aggregated role: the controller-manager fills in its rules.
     await grantRestrictedUser(server, pki);
     await writeKubeconfig(kubeconfigPath, server, pki.caCert, [
       { context: adminContext, user: 'pod-runner-admin', token: pki.tokens.admin },
@@ -97,6 +97,7 @@ export async function startCluster(
       onStop: (undo) => undoOnStop.push(undo),
     });
     await waitForNodeReady(server, pki, nodeName);
+    await labelControlPlaneNode(server, pki, nodeName);
     log(`node ${nodeName} Ready`);
     return { server, clusterDir, stop };
   } catch (error) {

@@ -95,24 +95,54 @@ export async function startApiserver(
   return server;
 }
 
-/** The restricted user may edit namespace "default" and nothing cluster-wide. */
+/**
+ * The restricted user may do what the emulator's may (test/emulator/apiserver/authorization.ts):
+ * pods and their logs, status and port-forward, services, config maps, events and namespaces, but
+ * neither exec into pods nor touch secrets; so the same RBAC tests hold on both.
+ */
 export async function grantRestrictedUser(server: string, pki: ClusterPki): Promise<void> {
-  const binding = {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: `${restrictedUserName}-edit`, namespace: 'default' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: restrictedUserName }],
+  const rbac = 'rbac.authorization.k8s.io';
+  const role = {
+    apiVersion: `${rbac}/v1`,
+    kind: 'ClusterRole',
+    metadata: { name: restrictedUserName },
+    rules: [
+      {
+        apiGroups: [''],
+        resources: [
+          'pods',
+          'pods/log',
+          'pods/status',
+          'pods/portforward',
+          'services',
+          'configmaps',
+          'events',
+          'namespaces',
+        ],
+        verbs: ['*'],
+      },
+    ],
   };
-  const path = '/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings';
-  await waitUntil(
-    'RoleBinding for the restricted user',
-    async () => {
-      const status = await postJson(`${server}${path}`, binding, pki);
-      return status === 201 || status === 409;
-    },
-    startTimeoutMs,
-  );
+  const binding = {
+    apiVersion: `${rbac}/v1`,
+    kind: 'ClusterRoleBinding',
+    metadata: { name: restrictedUserName },
+    roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: restrictedUserName },
+    subjects: [{ apiGroup: rbac, kind: 'User', name: restrictedUserName }],
+  };
+  for (const [kind, object] of [
+    ['clusterroles', role],
+    ['clusterrolebindings', binding],
+  ] as const) {
+    await waitUntil(
+      `${object.kind} for the restricted user`,
+      async () => {
+        const status = await postJson(`${server}/apis/${rbac}/v1/${kind}`, object, pki);
+        return status === 201 || status === 409;
+      },
+      startTimeoutMs,
+    );
+  }
   // The authorizer sees the binding through a watch; wait until it applies.
   await waitUntil(
     'RBAC for the restricted user',
@@ -210,12 +240,43 @@ export async function waitForNodeReady(
         token: pki.tokens.admin,
       });
       const node = JSON.parse(body) as {
+        spec?: { taints?: { key: string }[] };
         status?: { conditions?: { type: string; status: string }[] };
       };
-      return !!node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      // The node lifecycle controller lifts the not-ready taint some time after the kubelet
+      // reports Ready; until then the scheduler places nothing on the node.
+      const tainted = (node.spec?.taints ?? []).some((taint) =>
+        taint.key.startsWith('node.kubernetes.io/'),
+      );
+      const ready = !!node.status?.conditions?.some(
+        (c) => c.type === 'Ready' && c.status === 'True',
+      );
+      return ready && !tainted;
     },
     startTimeoutMs,
   );
+}
+
+/**
+ * Marks the node as the control plane's, as kubeadm (and so kind) does on a single-node cluster;
+ * the kubelet may not set a node-role label on itself.
+ */
+export async function labelControlPlaneNode(
+  server: string,
+  pki: ClusterPki,
+  nodeName: string,
+): Promise<void> {
+  const patch = { metadata: { labels: { 'node-role.kubernetes.io/control-plane': '' } } };
+  const status = await postJson(
+    `${server}/api/v1/nodes/${nodeName}`,
+    patch,
+    pki,
+    'PATCH',
+    'application/merge-patch+json',
+  );
+  if (status !== 200) {
+    throw new Error(`labelling node ${nodeName} as the control plane's failed: HTTP ${status}`);
+  }
 }
 
 async function waitForHealthz(name: string, port: number, process: ManagedProcess): Promise<void> {
@@ -264,16 +325,22 @@ export function getText(url: string, auth: RequestAuth = {}): Promise<string> {
   });
 }
 
-function postJson(url: string, body: unknown, pki: ClusterPki): Promise<number> {
+function postJson(
+  url: string,
+  body: unknown,
+  pki: ClusterPki,
+  method = 'POST',
+  contentType = 'application/json',
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const sent = request(
       url,
       {
-        method: 'POST',
+        method,
         ca: readFileSync(pki.caCert),
         headers: {
           authorization: `Bearer ${pki.tokens.admin}`,
-          'content-type': 'application/json',
+          'content-type': contentType,
         },
         timeout: 5000,
       },

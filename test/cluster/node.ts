@@ -142,6 +142,7 @@ async function startContainerd(
     '  runtime_type = "io.containerd.runc.v2"',
     mirror('docker.io'),
     mirror('registry.k8s.io'),
+    mirror('quay.io'),
     '',
   ].join('\n');
   const configPath = join(containerdDir, 'config.toml');

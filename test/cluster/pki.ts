@@ -27,7 +27,7 @@ export interface ClusterTokens {
   kubelet: string;
 }
 
-export const restrictedUserName = 'pod-runner-user';
+export const restrictedUserName = 'pod-runner-restricted';
 export const kubeletUserName = (nodeName: string) => `system:node:${nodeName}`;
 
 const certificateDays = '30';

@@ -139,7 +139,18 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
               '-c',
               'cd /tmp && echo forwarded > index.html && exec python -m http.server 9000 --bind 127.0.0.1',
             ],
-            readinessProbe: { httpGet: { path: '/', port: 9000 }, periodSeconds: 1 },
+            // Bound to the pod's loopback, it is checked from inside: the kubelet's httpGet
+            // dials the pod's IP, where nothing listens.
+            readinessProbe: {
+              exec: {
+                command: [
+                  'python',
+                  '-c',
+                  "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9000/')",
+                ],
+              },
+              periodSeconds: 1,
+            },
           },
         ],
       },

@@ -2,25 +2,28 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { kubectlVersion, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { kubectlVersion, requireTool } from '../support/emulatorFixture.ts';
+import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
+import { scratchDir } from '../support/scratch.ts';
 import { kubectlRunner } from './kubectlRunner.ts';
 
 const version = kubectlVersion();
 const usable = version !== undefined && (version[0] > 1 || version[1] >= 30);
 
-describe('kubectl against the emulator', () => {
-  let emulator: Awaited<ReturnType<typeof withEmulator>>;
+describe(`kubectl against ${backendName}`, () => {
+  let backend: TestBackend;
+  const home = scratchDir('kubectl-home-');
   let env: NodeJS.ProcessEnv;
 
   const kubectl = kubectlRunner(() => env);
 
   before(async () => {
-    emulator = await withEmulator();
-    env = { ...process.env, KUBECONFIG: emulator.kubeconfigPath, HOME: emulator.stateDirectory };
+    backend = await withBackend();
+    env = { ...process.env, KUBECONFIG: backend.kubeconfigPath, HOME: home };
   });
 
   after(async () => {
-    await emulator.verifyNoLeaks();
+    await backend.verifyNoLeaks();
   });
 
   test('version reports the server', async (t) => {
@@ -30,10 +33,11 @@ describe('kubectl against the emulator', () => {
     const result = await kubectl(['version', '-o', 'json']);
     assert.equal(result.code, 0, result.stderr);
     const info = JSON.parse(result.stdout) as { serverVersion: { gitVersion: string } };
-    assert.match(info.serverVersion.gitVersion, /^v1\.32\./);
+    // The emulator says 1.32; the cluster tier's node is 1.33.
+    assert.match(info.serverVersion.gitVersion, /^v1\.3[23]\./);
   });
 
-  test('get ns lists default and kube-system', async (t) => {
+  test("get ns lists the apiserver's own namespaces", async (t) => {
     if (!requireTool(t, usable, 'kubectl >= 1.30')) {
       return;
     }
@@ -41,6 +45,8 @@ describe('kubectl against the emulator', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(result.stdout.trim().split('\n').sort(), [
       'namespace/default',
+      'namespace/kube-node-lease',
+      'namespace/kube-public',
       'namespace/kube-system',
     ]);
   });
@@ -80,15 +86,16 @@ describe('kubectl against the emulator', () => {
     assert.deepEqual(pods[1]!.slice(0, 4), ['printed', '1/1', 'Running', '0']);
     const wide = columns((await kubectl(['get', 'pods', '-o', 'wide'])).stdout);
     assert.deepEqual(wide[0]!.slice(5, 7), ['IP', 'NODE']);
-    assert.equal(wide[1]![6], 'pod-runner-emulator-node');
+    const nodes = columns((await kubectl(['get', 'nodes'])).stdout);
+    assert.equal(nodes.length, 2, 'one node');
+    assert.equal(wide[1]![6], nodes[1]![0]);
     const services = columns((await kubectl(['get', 'svc', 'printed'])).stdout);
     assert.deepEqual(services[0], ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
     assert.deepEqual(services[1]!.slice(0, 2), ['printed', 'ClusterIP']);
     assert.equal(services[1]![4], '80/TCP');
     const secrets = columns((await kubectl(['get', 'secret', 'printed'])).stdout);
     assert.deepEqual(secrets[1]!.slice(0, 3), ['printed', 'Opaque', '2']);
-    const nodes = columns((await kubectl(['get', 'nodes'])).stdout);
-    assert.deepEqual(nodes[1]!.slice(0, 3), ['pod-runner-emulator-node', 'Ready', 'control-plane']);
+    assert.deepEqual(nodes[1]!.slice(1, 3), ['Ready', 'control-plane']);
     const events = columns((await kubectl(['get', 'events'])).stdout);
     assert.deepEqual(events[0], ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
     assert.ok(events.some((row) => row[2] === 'Scheduled' && row[3] === 'pod/printed'));
@@ -108,7 +115,7 @@ describe('kubectl against the emulator', () => {
     if (!requireTool(t, usable, 'kubectl >= 1.30')) {
       return;
     }
-    const manifest = join(emulator.stateDirectory, 'pod.yaml');
+    const manifest = join(home, 'pod.yaml');
     await writeFile(
       manifest,
       [
@@ -198,12 +205,18 @@ describe('kubectl against the emulator', () => {
       '-o',
       'json',
     ]);
-    const reasons = (JSON.parse(events.stdout) as { items: { reason: string }[] }).items.map(
-      (e) => e.reason,
-    );
-    for (const reason of ['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']) {
+    const items = (JSON.parse(events.stdout) as { items: { reason: string; message: string }[] })
+      .items;
+    const reasons = items.map((e) => e.reason);
+    for (const reason of ['Scheduled', 'Pulled', 'Created', 'Started']) {
       assert.ok(reasons.includes(reason), `event ${reason} in ${reasons.join(',')}`);
     }
+    // An image already on the node (an earlier pod's) is not pulled again.
+    const pulled = items.find((e) => e.reason === 'Pulled')!.message;
+    assert.ok(
+      reasons.includes('Pulling') || /already present on machine/.test(pulled),
+      `Pulling, or Pulled as already present: ${pulled}`,
+    );
 
     const started = Date.now();
     const deleted = await kubectl(['delete', 'pod', 'conformance', '--timeout=30s']);
@@ -216,7 +229,7 @@ describe('kubectl against the emulator', () => {
     assert.notEqual(gone.code, 0);
     assert.match(gone.stderr, /pods "conformance" not found/);
 
-    const stubborn = join(emulator.stateDirectory, 'stubborn.yaml');
+    const stubborn = join(home, 'stubborn.yaml');
     await writeFile(
       stubborn,
       'apiVersion: v1\nkind: Pod\nmetadata: {name: stubborn}\nspec:\n  containers:\n  - {name: main, image: busybox, command: [sh, -c, "while true; do sleep 1; done"]}\n',
@@ -241,19 +254,19 @@ describe('kubectl against the emulator', () => {
     assert.equal(admin.stdout.trim(), 'yes');
     const restrictedExec = await kubectl(
       ['auth', 'can-i', 'create', 'pods', '--subresource=exec'],
-      { context: 'pod-runner-emulator-restricted' },
+      { context: backend.restrictedContext },
     );
     assert.equal(restrictedExec.stdout.trim(), 'no');
     assert.equal(restrictedExec.code, 1);
     const restrictedSecrets = await kubectl(['auth', 'can-i', 'list', 'secrets'], {
-      context: 'pod-runner-emulator-restricted',
+      context: backend.restrictedContext,
     });
     assert.equal(restrictedSecrets.stdout.trim(), 'no');
     const restrictedPods = await kubectl(['auth', 'can-i', 'create', 'pods'], {
-      context: 'pod-runner-emulator-restricted',
+      context: backend.restrictedContext,
     });
     assert.equal(restrictedPods.stdout.trim(), 'yes');
-    const denied = await kubectl(['get', 'secrets'], { context: 'pod-runner-emulator-restricted' });
+    const denied = await kubectl(['get', 'secrets'], { context: backend.restrictedContext });
     assert.notEqual(denied.code, 0);
     assert.match(
       denied.stderr,

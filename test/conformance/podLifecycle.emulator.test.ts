@@ -246,11 +246,7 @@ describe('emulator pod lifecycle matches a kubelet', () => {
           {
             name: 'server',
             image: 'python:3-slim',
-            command: [
-              'sh',
-              '-c',
-              'sleep 1; cd /srv && exec python -m http.server 7070 --bind 127.0.0.1',
-            ],
+            command: ['sh', '-c', 'sleep 1; cd /srv && exec python -m http.server 7070'],
             volumeMounts: [{ name: 'shared', mountPath: '/srv' }],
             readinessProbe: { httpGet: { path: '/note', port: 7070 }, periodSeconds: 1 },
           },

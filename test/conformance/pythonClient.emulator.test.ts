@@ -50,7 +50,7 @@ describe("Debian's python3-kubernetes against the emulator", () => {
               command: [
                 'sh',
                 '-c',
-                'echo hello from the pod > hello.txt && exec python -m http.server 8080 --bind 127.0.0.1',
+                'echo hello from the pod > hello.txt && exec python -m http.server 8080',
               ],
               readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
             },

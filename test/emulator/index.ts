@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { dump as dumpYaml } from 'js-yaml';
 import { ApiServer } from './apiserver/apiServer.ts';
 import { Authorizer } from './apiserver/authorization.ts';
+import { systemNamespaces } from './apiserver/gracefulDeletion.ts';
 import { createServingCertificates } from './apiserver/certificates.ts';
 import { EventRecorder } from './kubelet/eventRecorder.ts';
 import { RequestFailures, type FailureRule } from './apiserver/faults.ts';
@@ -97,8 +98,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const authorizer = new Authorizer();
   const failures = new RequestFailures();
   let startDelayMs = 0;
-  store.create(resourceTypeOfKind('Namespace'), namespaceObject('default'));
-  store.create(resourceTypeOfKind('Namespace'), namespaceObject('kube-system'));
+  for (const name of systemNamespaces) {
+    store.create(resourceTypeOfKind('Namespace'), namespaceObject(name));
+  }
   store.create(resourceTypeOfKind('Node'), nodeObject());
   const kubelet = new Kubelet({
     store,

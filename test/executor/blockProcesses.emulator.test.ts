@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
+import { processCountScript } from '../support/podHelpers.ts';
 import { after, before, describe, test } from 'node:test';
 import { PodCommandLineCodeExecutor } from '../../src/core/index.ts';
-import { eventually, managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
+import { eventually, managedPodNames } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 import { stdinGate } from '../support/syncHelpers.ts';
 
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-
 describe("a block's files and processes are its own", () => {
-  let emulator: Emulator;
+  let backend: TestBackend;
   let executor: PodCommandLineCodeExecutor;
   const gate = stdinGate();
   const run = (code: string, options?: { signal?: AbortSignal; onOutput?: () => void }) =>
@@ -15,9 +15,9 @@ describe("a block's files and processes are its own", () => {
   const inPod = async (script: string) => (await run(script)).output;
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
     executor = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       timeout: 3,
       startupTimeout: 30,
     });
@@ -27,15 +27,15 @@ describe("a block's files and processes are its own", () => {
   after(async () => {
     gate.release();
     await executor.stop();
-    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours is left behind');
-    await emulator.verifyNoLeaks();
+    assert.deepEqual(await managedPodNames(backend), [], 'no pod of ours is left behind');
+    await backend.verifyNoLeaks();
   });
 
   test('a run of the same file never cuts short a run that is reading it', async () => {
     // The exec path's property: a warm runtime writes a file only once its code arrived whole,
     // so holding a code's stdin halfway needs an exec per block (its own pod).
     await using cold = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       timeout: 3,
       startupTimeout: 30,
       webSocketFactory: gate.factory,
@@ -113,7 +113,7 @@ describe("a block's files and processes are its own", () => {
     assert.deepEqual(result.exitCode, 3);
     assert.equal(result.output, 'started\n');
     assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms (timeout 3 s)`);
-    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[12]" || true'), '0\n');
+    assert.equal(await inPod(processCountScript('[s]leep 30[12]')), '0\n');
   });
 
   test('cancelling kills setsid daemons too', async () => {
@@ -123,7 +123,7 @@ describe("a block's files and processes are its own", () => {
       onOutput: () => controller.abort(),
     });
     assert.equal(result.output, 'begun\nCode execution was cancelled.');
-    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[34]" || true'), '0\n');
+    assert.equal(await inPod(processCountScript('[s]leep 30[34]')), '0\n');
   });
 
   test("a process that dropped the tag but stayed in the block's process group ends with it", async () => {
@@ -139,7 +139,7 @@ describe("a block's files and processes are its own", () => {
       },
     ]);
     assert.deepEqual(python, { ...python, exitCode: 0, output: 'started\n' });
-    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[67]" || true'), '0\n');
+    assert.equal(await inPod(processCountScript('[s]leep 30[67]')), '0\n');
   });
 
   test('cancelling kills an untagged process of the block that ignores SIGTERM', async () => {
@@ -149,7 +149,7 @@ describe("a block's files and processes are its own", () => {
       { signal: controller.signal, onOutput: () => controller.abort() },
     );
     assert.equal(result.output, 'begun\nCode execution was cancelled.');
-    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 30[89]" || true'), '0\n');
+    assert.equal(await inPod(processCountScript('[s]leep 30[89]')), '0\n');
   });
 
   test('# filename naming a directory fails to write and leaves the directory as it was', async () => {
@@ -163,7 +163,7 @@ describe("a block's files and processes are its own", () => {
 
   test('with a read-only root filesystem (/tmp too), cancelling still kills the block', async () => {
     const readOnly = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podName: 'read-only-root',
       timeout: 60,
       startupTimeout: 30,
@@ -203,7 +203,7 @@ describe("a block's files and processes are its own", () => {
         },
       );
       assert.match(result.output, /begun\nCode execution was cancelled\.$/);
-      assert.equal(await inReadOnly('ps -eo args | grep -c "[s]leep 305" || true'), '0\n');
+      assert.equal(await inReadOnly(processCountScript('[s]leep 305')), '0\n');
     } finally {
       await readOnly.stop();
     }

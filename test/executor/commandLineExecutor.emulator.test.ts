@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { processCountScript } from '../support/podHelpers.ts';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -11,11 +12,16 @@ import {
   type OutputChunk,
 } from '../../src/core/index.ts';
 import { apiRequest, managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
+import {
+  backendName,
+  emulatorOf,
+  emulatorOnly,
+  withBackend,
+  type TestBackend,
+} from '../support/backend.ts';
 
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-
-describe('PodCommandLineCodeExecutor on the emulator', () => {
-  let emulator: Emulator;
+describe(`PodCommandLineCodeExecutor on ${backendName}`, () => {
+  let backend: TestBackend;
   let executor: PodCommandLineCodeExecutor;
   const run = (
     language: string,
@@ -25,9 +31,9 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
   const inPod = async (script: string) => (await run('sh', script)).output;
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
     executor = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       timeout: 3,
       startupTimeout: 30,
     });
@@ -36,8 +42,8 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
 
   after(async () => {
     await executor.stop();
-    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours is left behind');
-    await emulator.verifyNoLeaks();
+    assert.deepEqual(await managedPodNames(backend), [], 'no pod of ours is left behind');
+    await backend.verifyNoLeaks();
   });
 
   test('runs python and shell blocks in the pod, in the workspace', async () => {
@@ -162,7 +168,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     assert.equal(result.output, 'started\n\n Timeout');
     assert.ok(Date.now() - started < 12_000);
     assert.equal(
-      await inPod('ps -eo args | grep -c "[s]leep 60" || true'),
+      await inPod(processCountScript('[s]leep 60')),
       '0\n',
       'no process of the block survives',
     );
@@ -182,7 +188,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     const result = await pending;
     assert.equal(result.exitCode, 1);
     assert.equal(result.output, 'begun\nCode execution was cancelled.');
-    assert.equal(await inPod('ps -eo args | grep -c "[s]leep 3[78]" || true'), '0\n');
+    assert.equal(await inPod(processCountScript('[s]leep 3[78]')), '0\n');
     const aborted = AbortSignal.abort();
     assert.deepEqual(await run('sh', 'touch /workspace/should-not-exist', { signal: aborted }), {
       exitCode: 1,
@@ -202,7 +208,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
 
   test('maxOutputBytes keeps the head and tail of a flood', async () => {
     const reuse = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podName: 'flood',
       maxOutputBytes: 1000,
       timeout: 10,
@@ -223,7 +229,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
 
   test('functions are written, imported once to validate them, and importable by blocks', async () => {
     const withFunctions = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       functions: [
         withRequirements('def add(a, b):\n    """Adds."""\n    return a + b\n', {
           globalImports: ['math'],
@@ -240,7 +246,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       await withFunctions.stop();
     }
     const broken = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       functions: [withRequirements('def bad(:\n    pass\n')],
     });
     await broken.start();
@@ -260,7 +266,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
 
   test('an unpullable image fails fast with the cause and events, and the pod is deleted', async () => {
     const failing = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       image: 'invalid.example/python:3',
       startupTimeout: 60,
     });
@@ -273,14 +279,14 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     });
     assert.ok(Date.now() - started < 10_000, 'fails fast, not after the startup timeout');
     assert.deepEqual(
-      (await managedPodNames(emulator)).filter((name) => name === failing.podName),
+      (await managedPodNames(backend)).filter((name) => name === failing.podName),
       [],
     );
   });
 
   test('a pod whose keep-alive dies fails fast, quoting its last log lines; `await using` cleans up', async () => {
     const crashing = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podSpec: {
         spec: {
           containers: [
@@ -300,40 +306,46 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       assert.match(error.message, /Last log lines:\n {2}boom: missing config/);
       return true;
     });
-    assert.ok(!(await managedPodNames(emulator)).includes(crashing.podName));
+    assert.ok(!(await managedPodNames(backend)).includes(crashing.podName));
     let name = '';
     {
-      await using scoped = new PodCommandLineCodeExecutor({ kubeconfig: emulator.kubeconfigPath });
+      await using scoped = new PodCommandLineCodeExecutor({ kubeconfig: backend.kubeconfigPath });
       await scoped.start();
       name = scoped.podName;
-      assert.ok((await managedPodNames(emulator)).includes(name));
+      assert.ok((await managedPodNames(backend)).includes(name));
     }
-    assert.ok(!(await managedPodNames(emulator)).includes(name), '`await using` deleted the pod');
+    assert.ok(!(await managedPodNames(backend)).includes(name), '`await using` deleted the pod');
   });
 
-  test('a server that only speaks v4 (no stdin half-close) still transfers code exactly', async () => {
-    const v4 = await withEmulator({ streamProtocols: ['v4.channel.k8s.io'] });
-    const old = new PodCommandLineCodeExecutor({ kubeconfig: v4.kubeconfigPath });
-    try {
-      await old.start();
-      const result = await old.executeCodeBlocks([
-        {
-          language: 'python',
-          code: 'import sys\nprint(repr(sys.stdin.read()))\nprint("$HOME `x`")',
-        },
-      ]);
-      assert.equal(result.output, "''\n$HOME `x`\n");
-    } finally {
-      await old.stop();
-      await v4.verifyNoLeaks();
-    }
-  });
+  test(
+    'a server that only speaks v4 (no stdin half-close) still transfers code exactly',
+    {
+      skip: emulatorOnly('a server limited to v4 is an emulator option'),
+    },
+    async () => {
+      const v4 = await withEmulator({ streamProtocols: ['v4.channel.k8s.io'] });
+      const old = new PodCommandLineCodeExecutor({ kubeconfig: v4.kubeconfigPath });
+      try {
+        await old.start();
+        const result = await old.executeCodeBlocks([
+          {
+            language: 'python',
+            code: 'import sys\nprint(repr(sys.stdin.read()))\nprint("$HOME `x`")',
+          },
+        ]);
+        assert.equal(result.output, "''\n$HOME `x`\n");
+      } finally {
+        await old.stop();
+        await v4.verifyNoLeaks();
+      }
+    },
+  );
 
   test('the restricted user is stopped by a preflight that lists every missing permission, before anything is created', async () => {
-    const before = await managedPodNames(emulator);
+    const before = await managedPodNames(backend);
     const restricted = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
-      context: 'pod-runner-emulator-restricted',
+      kubeconfig: backend.kubeconfigPath,
+      context: backend.restrictedContext,
     });
     await assert.rejects(restricted.start(), (error: PermissionDeniedError) => {
       assert.ok(error instanceof PermissionDeniedError);
@@ -344,26 +356,32 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       assert.match(error.message, /RBAC section/);
       return true;
     });
-    assert.deepEqual(await managedPodNames(emulator), before, 'no pod was created');
+    assert.deepEqual(await managedPodNames(backend), before, 'no pod was created');
   });
 
-  test('a dropped exec connection is a ConnectionLostError naming the pod, never exit code 0', async () => {
-    const pending = run('sh', 'sleep 1; echo late');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    emulator.faults.dropConnections('default', executor.podName);
-    await assert.rejects(
-      pending,
-      (error: ConnectionLostError) =>
-        error instanceof ConnectionLostError && error.message.includes(executor.podName),
-    );
-  });
+  test(
+    'a dropped exec connection is a ConnectionLostError naming the pod, never exit code 0',
+    {
+      skip: emulatorOnly('drops connections by fault injection'),
+    },
+    async () => {
+      const pending = run('sh', 'sleep 1; echo late');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      emulatorOf(backend).faults.dropConnections('default', executor.podName);
+      await assert.rejects(
+        pending,
+        (error: ConnectionLostError) =>
+          error instanceof ConnectionLostError && error.message.includes(executor.podName),
+      );
+    },
+  );
 
   test('restart() gives a fresh pod; stop() deletes it and start() works again', async () => {
     await inPod('echo state > /workspace/state');
     await executor.restart();
     assert.equal(await inPod('cat /workspace/state 2>/dev/null || echo fresh'), 'fresh\n');
     await executor.stop();
-    assert.deepEqual(await managedPodNames(emulator), []);
+    assert.deepEqual(await managedPodNames(backend), []);
     await assert.rejects(run('sh', 'true'), /not running/);
     await executor.start();
     assert.equal(await inPod('echo back'), 'back\n');
@@ -371,14 +389,14 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
 
   test('a same-named pod is reused only when it is ours and autoRemove is false', async () => {
     const clash = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podName: executor.podName,
     });
     await assert.rejects(
       clash.start(),
       /already exists; it can be reused only with autoRemove: false/,
     );
-    await apiRequest(emulator, 'POST', '/api/v1/namespaces/default/pods', {
+    await apiRequest(backend, 'POST', '/api/v1/namespaces/default/pods', {
       body: {
         metadata: { name: 'foreign' },
         spec: {
@@ -388,7 +406,7 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       },
     });
     const foreign = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podName: 'foreign',
       autoRemove: false,
     });
@@ -397,12 +415,12 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       /pod default\/foreign already exists and was not created by Pod Runner/,
     );
     assert.equal(
-      (await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods/foreign')).status,
+      (await apiRequest(backend, 'GET', '/api/v1/namespaces/default/pods/foreign')).status,
       200,
       'a pod that is not ours is left alone',
     );
     await apiRequest(
-      emulator,
+      backend,
       'DELETE',
       '/api/v1/namespaces/default/pods/foreign?gracePeriodSeconds=0',
     );
@@ -414,42 +432,42 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
     const script = `const { PodCommandLineCodeExecutor } = require(${JSON.stringify(require.resolve('../../src/core/index.ts'))}); new PodCommandLineCodeExecutor({ kubeconfig: process.argv[1], podName: 'crashed-client', activeDeadlineSeconds: 600 }).start().then(() => { process.stdout.write('started'); setInterval(() => {}, 1000); });`;
     const client = spawn(
       process.execPath,
-      ['--import', 'tsx', '-e', script, emulator.kubeconfigPath],
+      ['--import', 'tsx', '-e', script, backend.kubeconfigPath],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     await new Promise<void>((resolve) => client.stdout.on('data', () => resolve()));
     client.kill('SIGKILL');
-    const orphan = (await listManagedPods({ kubeconfig: emulator.kubeconfigPath })).find(
+    const orphan = (await listManagedPods({ kubeconfig: backend.kubeconfigPath })).find(
       (pod) => pod.name === 'crashed-client',
     );
     assert.ok(orphan, 'the crashed client left its pod behind');
     const podSpec = (
-      await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods/crashed-client')
+      await apiRequest(backend, 'GET', '/api/v1/namespaces/default/pods/crashed-client')
     ).body as { spec: { activeDeadlineSeconds: number } };
     assert.equal(podSpec.spec.activeDeadlineSeconds, 600);
     const deleted = await reapOrphanedPods({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       keep: [executor.podName],
     });
     assert.deepEqual(deleted, ['crashed-client']);
     assert.ok(
-      (await managedPodNames(emulator)).includes(executor.podName),
+      (await managedPodNames(backend)).includes(executor.podName),
       'the live executor pod is kept',
     );
   });
 
   test('autoRemove false leaves the pod for the next executor of the same name, which reuses it', async () => {
     const first = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podName: 'kept',
       autoRemove: false,
     });
     await first.start();
     await first.executeCodeBlocks([{ language: 'sh', code: 'echo kept > /workspace/marker' }]);
     await first[Symbol.asyncDispose]();
-    assert.ok((await managedPodNames(emulator)).includes('kept'));
+    assert.ok((await managedPodNames(backend)).includes('kept'));
     const second = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podName: 'kept',
       autoRemove: false,
     });
@@ -459,6 +477,6 @@ describe('PodCommandLineCodeExecutor on the emulator', () => {
       'kept\n',
     );
     await second.stop();
-    assert.ok(!(await managedPodNames(emulator)).includes('kept'));
+    assert.ok(!(await managedPodNames(backend)).includes('kept'));
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { processCountScript } from '../support/podHelpers.ts';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -12,10 +13,9 @@ import {
   type OutputChunk,
 } from '../../src/core/index.ts';
 import { runFileScript, taggedShell } from '../../src/core/podScripts.ts';
-import { managedPodNames, withEmulator } from '../support/emulatorFixture.ts';
+import { managedPodNames } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 import { scratchDir } from '../support/scratch.ts';
-
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
 /** A small project: a package, a data file, scripts that use them. */
 function writeProject(dir: string): void {
@@ -60,18 +60,18 @@ function writeProject(dir: string): void {
 }
 
 describe('runFile and blocks in a synced project', () => {
-  let emulator: Emulator;
+  let backend: TestBackend;
   let executor: PodCommandLineCodeExecutor;
   const local = join(scratchDir('pod-runner-run-file-'), 'proj');
   let root: string;
   const inPod = async (script: string) =>
     (await executor.executeCodeBlocks([{ language: 'sh', code: script }])).output;
-  const processCount = (pattern: string) => inPod(`ps -eo args | grep -c "${pattern}" || true`);
+  const processCount = (pattern: string) => inPod(processCountScript(pattern));
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
     executor = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       timeout: 3,
       startupTimeout: 30,
     });
@@ -82,8 +82,8 @@ describe('runFile and blocks in a synced project', () => {
 
   after(async () => {
     await executor.stop();
-    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours is left behind');
-    await emulator.verifyNoLeaks();
+    assert.deepEqual(await managedPodNames(backend), [], 'no pod of ours is left behind');
+    await backend.verifyNoLeaks();
   });
 
   test('a script runs in place from the root: its package imports, its data path resolves', async () => {
@@ -286,7 +286,7 @@ describe('runFile and blocks in a synced project', () => {
 
   test('another executor: keepCodeFiles keeps generated code files; maxOutputBytes caps a file run', async () => {
     const other = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podName: 'keeps-code-files',
       startupTimeout: 30,
       keepCodeFiles: true,

@@ -7,11 +7,10 @@ import { PodCommandLineCodeExecutor, SyncError } from '../../src/core/index.ts';
 import { PodExecClient, type WebSocketFactory } from '../../src/core/podExec.ts';
 import { clientFrame, runtimeMarker } from '../../src/core/warmRuntime/runtimeProgram.ts';
 import { RuntimeStream } from '../../src/core/warmRuntime/runtimeStream.ts';
-import { eventually, withEmulator } from '../support/emulatorFixture.ts';
+import { eventually } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { inPod, remoteSnapshot, snapshot, writeTree } from '../support/syncHelpers.ts';
-
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
 const scratch = scratchDir('pod-runner-warm-sync-');
 let cases = 0;
@@ -60,20 +59,20 @@ function watchedExecs() {
 }
 
 describe('the workspace sync runs over the warm runtime', () => {
-  let emulator: Emulator;
+  let backend: TestBackend;
   let executor: PodCommandLineCodeExecutor;
   const execs = watchedExecs();
   const receivers = () =>
     inPod(
-      emulator.kubeconfigPath,
+      backend.kubeconfigPath,
       executor.podName,
       `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q 'podrunner[-]sync' && echo \${p#/proc/}; done; true`,
     );
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
     executor = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       startupTimeout: 30,
       warmRuntime: true,
       webSocketFactory: execs.factory,
@@ -84,7 +83,7 @@ describe('the workspace sync runs over the warm runtime', () => {
 
   after(async () => {
     await executor.stop();
-    await emulator.verifyNoLeaks();
+    await backend.verifyNoLeaks();
   });
 
   test('a first sync and a re-sync open no exec while the runtime is up', async () => {
@@ -101,7 +100,7 @@ describe('the workspace sync runs over the warm runtime', () => {
     assert.equal(execs.all, before, 'every program ran over the open stream');
     assert.deepEqual(
       await remoteSnapshot(
-        emulator.kubeconfigPath,
+        backend.kubeconfigPath,
         executor.podName,
         first.root,
         join(scratch, `remote-${cases}`),
@@ -124,7 +123,7 @@ describe('the workspace sync runs over the warm runtime', () => {
     assert.equal(next.sent, 2, 'both files travel again');
     assert.deepEqual(
       await remoteSnapshot(
-        emulator.kubeconfigPath,
+        backend.kubeconfigPath,
         executor.podName,
         next.root,
         join(scratch, `remote-${cases}`),
@@ -144,7 +143,7 @@ describe('the workspace sync runs over the warm runtime', () => {
     assert.equal(execs.runtimes, runtimesBefore + 1, 'the next sync ran on a new stream');
     assert.deepEqual(
       await remoteSnapshot(
-        emulator.kubeconfigPath,
+        backend.kubeconfigPath,
         executor.podName,
         next.root,
         join(scratch, `remote-${cases}`),
@@ -156,7 +155,7 @@ describe('the workspace sync runs over the warm runtime', () => {
 
   test('a large stdin to a child that does not read holds a bounded amount and stalls no other block', async () => {
     const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(emulator.kubeconfigPath);
+    kubeConfig.loadFromFile(backend.kubeconfigPath);
     const stream = new RuntimeStream({
       exec: new PodExecClient(kubeConfig),
       namespace: executor.namespace,
@@ -219,12 +218,12 @@ describe('the workspace sync runs over the warm runtime', () => {
       await quickEnded;
       assert.equal(output.get('quick')?.split('\n').length, 2001);
       assert.ok(pulled <= 4 * 1024 * 1024, `${pulled} bytes taken from the source while unread`);
-      await inPod(emulator.kubeconfigPath, executor.podName, 'touch /tmp/warm-sync-go');
+      await inPod(backend.kubeconfigPath, executor.podName, 'touch /tmp/warm-sync-go');
       await slowEnded;
       assert.deepEqual([exits.get('slow'), output.get('slow')], [0, `${40 * 1024 * 1024}\n`]);
     } finally {
       stream.close();
-      await inPod(emulator.kubeconfigPath, executor.podName, 'rm -f /tmp/warm-sync-go');
+      await inPod(backend.kubeconfigPath, executor.podName, 'rm -f /tmp/warm-sync-go');
     }
   });
 });

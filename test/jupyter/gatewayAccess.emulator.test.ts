@@ -11,22 +11,16 @@ import {
   type PodJupyterServerOptions,
 } from '../../src/core/index.ts';
 import { PortForwarder } from '../../src/core/portForwarder.ts';
-import {
-  apiRequest,
-  eventually,
-  managedNames,
-  requireTool,
-  withEmulator,
-} from '../support/emulatorFixture.ts';
+import { apiRequest, eventually, managedNames, requireTool } from '../support/emulatorFixture.ts';
+import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 import { PodClient } from '../support/podHelpers.ts';
 
 const available = jupyterServerAvailable();
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 const tool = "Debian's python3-ipykernel (the gateway pod's kernel)";
 
-async function names(emulator: Emulator, resource: string, prefix = ''): Promise<string[]> {
-  return (await managedNames(emulator, resource, 'default')).filter((name) =>
+async function names(backend: TestBackend, resource: string, prefix = ''): Promise<string[]> {
+  return (await managedNames(backend, resource, 'default')).filter((name) =>
     name.startsWith(prefix),
   );
 }
@@ -57,13 +51,13 @@ async function runCell(server: PodJupyterServer, code: string): Promise<string> 
   }
 }
 
-describe('the gateway: how it is reached, what it adopts, what stop() deletes (emulator)', () => {
-  let emulator: Emulator;
+describe(`the gateway: how it is reached, what it adopts, what stop() deletes (${backendName})`, () => {
+  let backend: TestBackend;
   let pods: PodClient;
   const started: PodJupyterServer[] = [];
   const gateway = async (options: PodJupyterServerOptions) => {
     const server = new PodJupyterServer({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       startupTimeout: 60,
       ...options,
     });
@@ -73,8 +67,8 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
   };
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
-    pods = new PodClient(emulator);
+    backend = await withBackend({ backoffBaseMs: 200 });
+    pods = new PodClient(backend);
   });
 
   after(async () => {
@@ -82,9 +76,9 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
       await server.stop();
     }
     for (const resource of ['pods', 'secrets', 'services']) {
-      assert.deepEqual(await names(emulator, resource), [], `no ${resource} of ours remain`);
+      assert.deepEqual(await names(backend, resource), [], `no ${resource} of ours remain`);
     }
-    await emulator.verifyNoLeaks();
+    await backend.verifyNoLeaks();
   });
 
   test('reached by port-forward (the default): bound to the pod loopback, no Service', async (t) => {
@@ -92,12 +86,12 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
       return;
     }
     const server = await gateway({ podName: 'loopback-gateway' });
-    assert.deepEqual(await names(emulator, 'services', 'loopback'), []);
+    assert.deepEqual(await names(backend, 'services', 'loopback'), []);
     assert.deepEqual(await listeners(pods, server.podName, 8888), ['0100007F'], '127.0.0.1 only');
     assert.equal(await runCell(server, 'print(6 * 7)'), '42\n');
     assert.throws(() => server.connectionInfo, ExecutorStateError);
     await server.stop();
-    assert.deepEqual(await names(emulator, 'secrets', 'loopback'), []);
+    assert.deepEqual(await names(backend, 'secrets', 'loopback'), []);
   });
 
   test("for in-cluster clients (the seed's mode): a Service, and every address of the pod", async (t) => {
@@ -105,12 +99,12 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
       return;
     }
     const server = await gateway({ podName: 'cluster-gateway', access: 'inCluster' });
-    assert.deepEqual(await names(emulator, 'services', 'cluster'), ['cluster-gateway']);
+    assert.deepEqual(await names(backend, 'services', 'cluster'), ['cluster-gateway']);
     assert.equal(server.connectionInfo.host, 'cluster-gateway.default.svc.cluster.local');
     assert.deepEqual(await listeners(pods, server.podName, 8888), ['00000000'], '0.0.0.0');
     assert.equal(await runCell(server, 'print(6 * 7)'), '42\n');
     await server.stop();
-    assert.deepEqual(await names(emulator, 'services', 'cluster'), []);
+    assert.deepEqual(await names(backend, 'services', 'cluster'), []);
   });
 
   test('local connections closed before their port-forward WebSocket opens leave no WebSocket open', async (t) => {
@@ -123,7 +117,7 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
     const held: (() => void)[] = [];
     const created: WebSocket[] = [];
     const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(emulator.kubeconfigPath);
+    kubeConfig.loadFromFile(backend.kubeconfigPath);
     const forwarder = new PortForwarder({
       kubeConfig,
       namespace: 'default',
@@ -201,9 +195,9 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
     const first = await gateway(options);
     assert.equal(await runCell(first, 'kept = 1\nprint(kept)'), '1\n');
     await first[Symbol.asyncDispose]();
-    assert.deepEqual(await names(emulator, 'pods', 'kept'), ['kept-gateway'], 'leaving keeps it');
-    assert.deepEqual(await names(emulator, 'secrets', 'kept'), ['kept-gateway-secret']);
-    assert.deepEqual(await names(emulator, 'services', 'kept'), ['kept-gateway']);
+    assert.deepEqual(await names(backend, 'pods', 'kept'), ['kept-gateway'], 'leaving keeps it');
+    assert.deepEqual(await names(backend, 'secrets', 'kept'), ['kept-gateway-secret']);
+    assert.deepEqual(await names(backend, 'services', 'kept'), ['kept-gateway']);
 
     const again = await gateway(options);
     assert.equal(
@@ -213,7 +207,7 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
     );
     await again.stop();
     for (const resource of ['pods', 'secrets', 'services']) {
-      assert.deepEqual(await names(emulator, resource, 'kept'), [], `stop() deleted ${resource}`);
+      assert.deepEqual(await names(backend, resource, 'kept'), [], `stop() deleted ${resource}`);
     }
   });
 
@@ -221,7 +215,7 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
     if (!requireTool(t, available, tool)) {
       return;
     }
-    await apiRequest(emulator, 'POST', '/api/v1/namespaces/default/secrets', {
+    await apiRequest(backend, 'POST', '/api/v1/namespaces/default/secrets', {
       body: {
         apiVersion: 'v1',
         kind: 'Secret',
@@ -242,15 +236,15 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
         },
       );
       const kept = await apiRequest(
-        emulator,
+        backend,
         'GET',
         '/api/v1/namespaces/default/secrets/foreign-gateway-secret',
       );
       assert.equal(kept.status, 200, 'the foreign Secret is not deleted');
-      assert.deepEqual(await names(emulator, 'pods', 'foreign'), [], 'no pod was created');
+      assert.deepEqual(await names(backend, 'pods', 'foreign'), [], 'no pod was created');
     } finally {
       await apiRequest(
-        emulator,
+        backend,
         'DELETE',
         '/api/v1/namespaces/default/secrets/foreign-gateway-secret',
       );
@@ -261,7 +255,7 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
     if (!requireTool(t, available, tool)) {
       return;
     }
-    await apiRequest(emulator, 'POST', '/api/v1/namespaces/default/secrets', {
+    await apiRequest(backend, 'POST', '/api/v1/namespaces/default/secrets', {
       body: {
         apiVersion: 'v1',
         kind: 'Secret',
@@ -285,15 +279,15 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
         },
       });
       assert.equal(server.podName, 'renamed-gateway');
-      assert.deepEqual(await names(emulator, 'pods', 'renamed'), ['renamed-gateway']);
-      assert.deepEqual(await names(emulator, 'secrets', 'renamed'), ['renamed-gateway-secret']);
+      assert.deepEqual(await names(backend, 'pods', 'renamed'), ['renamed-gateway']);
+      assert.deepEqual(await names(backend, 'secrets', 'renamed'), ['renamed-gateway-secret']);
       assert.match(await server.readLogs(), /\S/, 'logs are read from the pod that exists');
       assert.equal(
         await runCell(server, 'import os\nprint(os.environ["TEAM_VALUE"])'),
         'from-the-team\n',
       );
       const pod = (
-        await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods/renamed-gateway')
+        await apiRequest(backend, 'GET', '/api/v1/namespaces/default/pods/renamed-gateway')
       ).body as { spec: { containers: { envFrom: unknown[] }[] } };
       assert.deepEqual(pod.spec.containers[0]!.envFrom, [
         { secretRef: { name: 'team-secret' } },
@@ -301,7 +295,7 @@ describe('the gateway: how it is reached, what it adopts, what stop() deletes (e
       ]);
       await server.stop();
     } finally {
-      await apiRequest(emulator, 'DELETE', '/api/v1/namespaces/default/secrets/team-secret');
+      await apiRequest(backend, 'DELETE', '/api/v1/namespaces/default/secrets/team-secret');
     }
   });
 });

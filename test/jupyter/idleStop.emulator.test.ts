@@ -5,30 +5,23 @@ import {
   PodJupyterServer,
   type PodStartProgress,
 } from '../../src/core/index.ts';
-import {
-  apiRequest,
-  eventually,
-  managedNames,
-  requireTool,
-  withEmulator,
-} from '../support/emulatorFixture.ts';
+import { apiRequest, eventually, managedNames, requireTool } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 import { gatewayAuthLines } from '../support/gatewayCell.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-
 /** Ten seconds: longer than a kernel's start on a busy machine, short for a test. */
 const idleTimeoutMinutes = 10 / 60;
 const podName = 'idle-gateway';
 
 describe('an idle gateway culls idle kernels, then stops by itself', () => {
-  let emulator: Emulator;
+  let backend: TestBackend;
   const servers: PodJupyterServer[] = [];
   const executors: PodJupyterCodeExecutor[] = [];
   const gateway = () => {
     const server = new PodJupyterServer({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       podName,
       autoRemove: false,
       startupTimeout: 60,
@@ -44,7 +37,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     return executor;
   };
   const pod = async () =>
-    (await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${podName}`)).body as {
+    (await apiRequest(backend, 'GET', `/api/v1/namespaces/default/pods/${podName}`)).body as {
       metadata: { uid: string };
       status: { phase: string };
     };
@@ -63,7 +56,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
       await eventually(async () => (await pod()).status.phase === 'Succeeded', 40_000, 'Succeeded');
     } catch (error) {
       const log = await apiRequest(
-        emulator,
+        backend,
         'GET',
         `/api/v1/namespaces/default/pods/${podName}/log`,
       );
@@ -75,7 +68,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
   };
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
   });
 
   after(async () => {
@@ -86,9 +79,9 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
       await server.stop();
     }
     for (const resource of ['pods', 'secrets', 'services']) {
-      assert.deepEqual(await managedNames(emulator, resource), [], `no ${resource} of ours remain`);
+      assert.deepEqual(await managedNames(backend, resource), [], `no ${resource} of ours remain`);
     }
-    await emulator.verifyNoLeaks();
+    await backend.verifyNoLeaks();
   });
 
   test('a busy kernel keeps the gateway up while an idle unconnected one is culled; then the pod ends Succeeded', async (t) => {
@@ -138,7 +131,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     );
     assert.equal((await pod()).status.phase, 'Running', 'a running cell is activity');
     await untilSucceeded(server);
-    const log = await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${podName}/log`);
+    const log = await apiRequest(backend, 'GET', `/api/v1/namespaces/default/pods/${podName}/log`);
     assert.match(log.text, /no kernel ran anything for 10 seconds; stopping the gateway/);
   });
 
@@ -167,7 +160,7 @@ describe('an idle gateway culls idle kernels, then stops by itself', () => {
     assert.equal(server.isRunning, false);
     for (const resource of ['pods', 'secrets']) {
       assert.deepEqual(
-        await managedNames(emulator, resource),
+        await managedNames(backend, resource),
         [],
         `the stopped gateway's ${resource}`,
       );

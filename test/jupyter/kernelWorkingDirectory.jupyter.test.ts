@@ -10,7 +10,8 @@ import {
   remoteToLocal,
 } from '../../src/core/index.ts';
 import type { KernelOutputEvent } from '../../src/core/jupyterMessages.ts';
-import { managedNames, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { managedNames, requireTool } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 import {
   jupyterServerAvailable,
   startJupyterServer,
@@ -278,7 +279,7 @@ describe("the kernel's working directory through restarts, busy kernels and fail
 });
 
 describe("the gateway pod's kernel works in the synced notebook's folder", () => {
-  let emulator: Awaited<ReturnType<typeof withEmulator>>;
+  let backend: TestBackend;
   let server: PodJupyterServer;
   let executor: PodJupyterCodeExecutor;
   const project = join(scratchDir('pod-runner-kernel-sync-'), 'proj');
@@ -286,11 +287,11 @@ describe("the gateway pod's kernel works in the synced notebook's folder", () =>
 
   before(async () => {
     writeProject(project);
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
     if (!available) {
       return;
     }
-    server = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath, startupTimeout: 60 });
+    server = new PodJupyterServer({ kubeconfig: backend.kubeconfigPath, startupTimeout: 60 });
     await server.start();
     // Generous: on a loaded machine the gateway's first kernel can take a while to answer.
     executor = new PodJupyterCodeExecutor(server, { timeout: 60 });
@@ -300,8 +301,8 @@ describe("the gateway pod's kernel works in the synced notebook's folder", () =>
   after(async () => {
     await executor?.stop();
     await server?.stop();
-    assert.deepEqual(await managedNames(emulator, 'pods'), [], 'no pod of ours remains');
-    await emulator.verifyNoLeaks();
+    assert.deepEqual(await managedNames(backend, 'pods'), [], 'no pod of ours remains');
+    await backend.verifyNoLeaks();
   });
 
   test("after a sync, open('input.csv') and import app.util work, also after restart", async (t) => {

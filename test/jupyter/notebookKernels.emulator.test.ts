@@ -10,22 +10,22 @@ import {
   PodJupyterServer,
   type PodRecordApi,
 } from '../../src/core/index.ts';
-import { apiRequest, managedNames, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { apiRequest, managedNames, requireTool } from '../support/emulatorFixture.ts';
+import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
 const tool = "Debian's python3-ipykernel (the gateway pod's kernel)";
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 const podName = 'recording-gateway';
 const analysis = 'file:///home/someone/project/analysis.ipynb';
 const draft = 'file:///home/someone/project/draft.ipynb';
 
-describe("each notebook's kernel recorded on the gateway pod (emulator)", () => {
-  let emulator: Emulator;
+describe(`each notebook's kernel recorded on the gateway pod (${backendName})`, () => {
+  let backend: TestBackend;
   const servers: PodJupyterServer[] = [];
   const gateway = async () => {
     const server = new PodJupyterServer({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       startupTimeout: 60,
       podName,
       autoRemove: false,
@@ -36,13 +36,13 @@ describe("each notebook's kernel recorded on the gateway pod (emulator)", () => 
   };
   /** The annotation as the cluster stores it. */
   const annotation = async (): Promise<string | undefined> => {
-    const pod = await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${podName}`);
+    const pod = await apiRequest(backend, 'GET', `/api/v1/namespaces/default/pods/${podName}`);
     const metadata = (pod.body as { metadata: { annotations?: Record<string, string> } }).metadata;
     return metadata.annotations?.[notebookKernelsAnnotation];
   };
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
   });
 
   after(async () => {
@@ -50,9 +50,9 @@ describe("each notebook's kernel recorded on the gateway pod (emulator)", () => 
       await server.stop();
     }
     for (const resource of ['pods', 'secrets', 'services']) {
-      assert.deepEqual(await managedNames(emulator, resource, 'default'), [], `no ${resource}`);
+      assert.deepEqual(await managedNames(backend, resource, 'default'), [], `no ${resource}`);
     }
-    await emulator.verifyNoLeaks();
+    await backend.verifyNoLeaks();
   });
 
   test('records are written under a hash of the notebook URI, read back, moved when another notebook claims the kernel, and forgotten', async (t) => {
@@ -98,7 +98,7 @@ describe("each notebook's kernel recorded on the gateway pod (emulator)", () => 
       ]),
     );
     const patched = await apiRequest(
-      emulator,
+      backend,
       'PATCH',
       `/api/v1/namespaces/default/pods/${podName}`,
       {
@@ -114,7 +114,7 @@ describe("each notebook's kernel recorded on the gateway pod (emulator)", () => 
     assert.ok(kept[notebookKernelKey('file:///notebook-1.ipynb')]);
     assert.deepEqual(kept[notebookKernelKey(analysis)], { kernelId: 'k-new', sessionId: 's-new' });
     assert.ok((await annotation())!.length < 200 * 1024, 'far under the 256 KiB limit');
-    await apiRequest(emulator, 'PATCH', `/api/v1/namespaces/default/pods/${podName}`, {
+    await apiRequest(backend, 'PATCH', `/api/v1/namespaces/default/pods/${podName}`, {
       body: { metadata: { annotations: { [notebookKernelsAnnotation]: '{}' } } },
       contentType: 'application/merge-patch+json',
     });
@@ -127,7 +127,7 @@ describe("each notebook's kernel recorded on the gateway pod (emulator)", () => 
     const server = await gateway();
     await server.notebookKernels.record(notebookKernelKey(analysis), undefined);
     const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(emulator.kubeconfigPath);
+    kubeConfig.loadFromFile(backend.kubeconfigPath);
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const patches: string[] = [];
     let raced = false;

@@ -7,16 +7,15 @@ import {
   type JupyterExecuteOptions,
   type PodJupyterServerOptions,
 } from '../../src/core/index.ts';
-import { apiRequest, managedNames, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { apiRequest, managedNames, requireTool } from '../support/emulatorFixture.ts';
+import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
 const tool = "Debian's python3-ipykernel (the gateway pod's kernel)";
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-
-async function podUid(emulator: Emulator): Promise<string> {
+async function podUid(backend: TestBackend): Promise<string> {
   const pod = await apiRequest(
-    emulator,
+    backend,
     'GET',
     '/api/v1/namespaces/default/pods/reattached-gateway',
   );
@@ -31,12 +30,12 @@ async function run(
   return executor.executeCodeBlocks([{ language: 'python', code }], options);
 }
 
-describe('reattach: a kept gateway adopted by pod name, a running kernel attached by id (emulator)', () => {
-  let emulator: Emulator;
+describe(`reattach: a kept gateway adopted by pod name, a running kernel attached by id (${backendName})`, () => {
+  let backend: TestBackend;
   const servers: PodJupyterServer[] = [];
   const gateway = async (options: PodJupyterServerOptions = {}) => {
     const server = new PodJupyterServer({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       startupTimeout: 60,
       podName: 'reattached-gateway',
       autoRemove: false,
@@ -48,7 +47,7 @@ describe('reattach: a kept gateway adopted by pod name, a running kernel attache
   };
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
   });
 
   after(async () => {
@@ -57,12 +56,12 @@ describe('reattach: a kept gateway adopted by pod name, a running kernel attache
     }
     for (const resource of ['pods', 'secrets', 'services']) {
       assert.deepEqual(
-        await managedNames(emulator, resource, 'default'),
+        await managedNames(backend, resource, 'default'),
         [],
         `no ${resource} remain`,
       );
     }
-    await emulator.verifyNoLeaks();
+    await backend.verifyNoLeaks();
   });
 
   test('a new server adopts the kept gateway; each kernel is attached again by its id with its variables, and two kernels never mix', async (t) => {
@@ -82,11 +81,11 @@ describe('reattach: a kept gateway adopted by pod name, a running kernel attache
     await firstNotebook.detach();
     await secondNotebook.detach();
     assert.equal(firstNotebook.kernelId, undefined, 'a detached executor has no kernel');
-    const keptUid = await podUid(emulator);
+    const keptUid = await podUid(backend);
     await first[Symbol.asyncDispose]();
 
     const again = await gateway();
-    assert.equal(await podUid(emulator), keptUid, 'the kept pod itself is used, not a new one');
+    assert.equal(await podUid(backend), keptUid, 'the kept pod itself is used, not a new one');
     const reattached = [kernelIds[1], kernelIds[0]].map(
       (kernelId) => new PodJupyterCodeExecutor(again, { timeout: 20, kernelId }),
     );

@@ -12,21 +12,21 @@ import {
   type PodJupyterServerOptions,
 } from '../../src/core/index.ts';
 import { KeptPods } from '../../src/extension/keptPods.ts';
-import { apiRequest, eventually, managedNames, withEmulator } from '../support/emulatorFixture.ts';
+import { apiRequest, eventually, managedNames } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
-let emulator: Emulator;
+let backend: TestBackend;
 const client = 'kept-pods-workspace';
 const labels = { [clientLabel]: client };
 const logger = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 
 before(async () => {
-  emulator = await withEmulator({ backoffBaseMs: 200 });
+  backend = await withBackend({ backoffBaseMs: 200 });
   configurationValues.set('cleanupPolicy', 'keep');
 });
 after(async () => {
   configurationValues.clear();
-  await emulator.verifyNoLeaks();
+  await backend.verifyNoLeaks();
 });
 
 /** A window's kept pods over `stored` workspace state, its settings choosing `namespace`. */
@@ -36,7 +36,7 @@ function windowOf(stored: Map<string, unknown>, namespace?: string): KeptPods {
     update: (key: string, value: unknown) => Promise.resolve(void stored.set(key, value)),
   };
   const settings = parseSettings({
-    kubeconfig: emulator.kubeconfigPath,
+    kubeconfig: backend.kubeconfigPath,
     ...(namespace ? { namespace } : {}),
     cleanupPolicy: 'keep',
   });
@@ -46,7 +46,7 @@ function windowOf(stored: Map<string, unknown>, namespace?: string): KeptPods {
 /** A window's executor with `image`, as the extension builds it: the kept pod's name, or none. */
 const executorBuild = (image: string) => (podName?: string) =>
   new PodCommandLineCodeExecutor({
-    kubeconfig: emulator.kubeconfigPath,
+    kubeconfig: backend.kubeconfigPath,
     ...(podName ? { podName } : {}),
     image,
     autoRemove: false,
@@ -57,7 +57,7 @@ const executorHash = (executor: PodCommandLineCodeExecutor) => specHashOf(execut
 
 const podUid = async (name: string) =>
   (
-    (await apiRequest(emulator, 'GET', `/api/v1/namespaces/default/pods/${name}`)).body as {
+    (await apiRequest(backend, 'GET', `/api/v1/namespaces/default/pods/${name}`)).body as {
       metadata: { uid: string };
     }
   ).metadata.uid;
@@ -66,14 +66,14 @@ const managed = async () =>
   Object.fromEntries(
     await Promise.all(
       ['pods', 'secrets', 'services'].map(
-        async (resource) => [resource, await managedNames(emulator, resource, 'default')] as const,
+        async (resource) => [resource, await managedNames(backend, resource, 'default')] as const,
       ),
     ),
   );
 
 test('a kept gateway deleted by hand: its Secret and Service are deleted and it is forgotten', async () => {
   const server = new PodJupyterServer({
-    kubeconfig: emulator.kubeconfigPath,
+    kubeconfig: backend.kubeconfigPath,
     startupTimeout: 60,
     podName: 'kept-gateway',
     autoRemove: false,
@@ -83,9 +83,9 @@ test('a kept gateway deleted by hand: its Secret and Service are deleted and it 
   await server[Symbol.asyncDispose]();
   const stored = new Map<string, unknown>();
   await windowOf(stored).recordPod('gateway', 'kept-gateway');
-  await apiRequest(emulator, 'DELETE', '/api/v1/namespaces/default/pods/kept-gateway');
+  await apiRequest(backend, 'DELETE', '/api/v1/namespaces/default/pods/kept-gateway');
   await eventually(
-    async () => (await managedNames(emulator, 'pods', 'default')).length === 0,
+    async () => (await managedNames(backend, 'pods', 'default')).length === 0,
     30_000,
     'the pod to be deleted',
   );
@@ -105,7 +105,7 @@ test('a kept gateway deleted by hand: its Secret and Service are deleted and it 
 });
 
 test('a kept pod that ended (Failed) is deleted, not left for ever', async () => {
-  await apiRequest(emulator, 'POST', '/api/v1/namespaces/default/pods', {
+  await apiRequest(backend, 'POST', '/api/v1/namespaces/default/pods', {
     body: {
       metadata: { name: 'kept-ended', labels: { [managedByLabel]: managedByValue, ...labels } },
       spec: {
@@ -117,7 +117,7 @@ test('a kept pod that ended (Failed) is deleted, not left for ever', async () =>
   });
   const phase = async () =>
     (
-      (await apiRequest(emulator, 'GET', '/api/v1/namespaces/default/pods/kept-ended')).body as {
+      (await apiRequest(backend, 'GET', '/api/v1/namespaces/default/pods/kept-ended')).body as {
         status?: { phase?: string };
       }
     ).status?.phase;
@@ -126,7 +126,7 @@ test('a kept pod that ended (Failed) is deleted, not left for ever', async () =>
   await windowOf(stored).recordPod('executor', 'kept-ended');
   await windowOf(stored).discover();
   await eventually(
-    async () => (await managedNames(emulator, 'pods', 'default')).length === 0,
+    async () => (await managedNames(backend, 'pods', 'default')).length === 0,
     30_000,
     'the ended pod to be deleted',
   );
@@ -135,7 +135,7 @@ test('a kept pod that ended (Failed) is deleted, not left for ever', async () =>
 
 test('pods kept in another namespace are left alone (not forgotten), and found again there', async () => {
   const executor = new PodCommandLineCodeExecutor({
-    kubeconfig: emulator.kubeconfigPath,
+    kubeconfig: backend.kubeconfigPath,
     podName: 'kept-executor',
     autoRemove: false,
     startupTimeout: 60,
@@ -156,7 +156,7 @@ test('pods kept in another namespace are left alone (not forgotten), and found a
   const back = windowOf(stored);
   const reused = await back.podFor('executor', executorBuild('python:3-slim'), executorHash);
   assert.equal(reused.podName, 'kept-executor', 'reused where it runs');
-  await apiRequest(emulator, 'DELETE', '/api/v1/namespaces/default/pods/kept-executor');
+  await apiRequest(backend, 'DELETE', '/api/v1/namespaces/default/pods/kept-executor');
 });
 
 test('a kept executor pod is reused while the settings make the same pod; with another image it is deleted and a fresh one starts', async () => {
@@ -195,7 +195,7 @@ test('a kept executor pod is reused while the settings make the same pod; with a
 test('a kept gateway is reused while the settings make the same pod; with another idle timeout it is deleted with its Secret and a fresh one starts', async () => {
   const gatewayBuild = (options: PodJupyterServerOptions) => (podName?: string) =>
     new PodJupyterServer({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       ...(podName ? { podName } : {}),
       startupTimeout: 60,
       autoRemove: false,

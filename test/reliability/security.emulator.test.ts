@@ -9,10 +9,9 @@ import {
   PodJupyterServer,
   type Logger,
 } from '../../src/core/index.ts';
-import { restrictedToken, withEmulator } from '../support/emulatorFixture.ts';
+import { restrictedToken } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
-
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
 /** A Logger that keeps every line, to scan for secrets. */
 function capturingLogger(): Logger & { lines: string[] } {
@@ -40,16 +39,16 @@ function listenersOn(port: number): string[] {
 const loopbackV4 = '0100007F';
 
 describe('security: secrets stay out of logs and errors, listeners stay on loopback, code is never re-parsed', () => {
-  let emulator: Emulator;
+  let backend: TestBackend;
   let executor: PodCommandLineCodeExecutor;
   const logger = capturingLogger();
   const errors: string[] = [];
 
   before(async () => {
-    emulator = await withEmulator();
+    backend = await withBackend();
     // The fuzz test reads each block's code file back after the block.
     executor = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       logger,
       keepCodeFiles: true,
     });
@@ -58,18 +57,18 @@ describe('security: secrets stay out of logs and errors, listeners stay on loopb
 
   after(async () => {
     await executor.stop();
-    await emulator.verifyNoLeaks();
+    await backend.verifyNoLeaks();
   });
 
   test('no bearer token, Jupyter token or client key appears in a log line or an error', async (t) => {
     const restricted = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
-      context: 'pod-runner-emulator-restricted',
+      kubeconfig: backend.kubeconfigPath,
+      context: backend.restrictedContext,
       logger,
     });
     await restricted.start().catch((error: Error) => errors.push(error.message, error.stack ?? ''));
-    const server = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath, logger });
-    const secrets = [emulator.kubeconfig.users[0]!.user.token, restrictedToken(emulator)].filter(
+    const server = new PodJupyterServer({ kubeconfig: backend.kubeconfigPath, logger });
+    const secrets = [backend.kubeconfig.users[0]!.user.token, restrictedToken(backend)].filter(
       (s): s is string => typeof s === 'string' && s.length > 0,
     );
     if (jupyterServerAvailable()) {
@@ -103,8 +102,8 @@ describe('security: secrets stay out of logs and errors, listeners stay on loopb
     }
   });
 
-  test('the port-forward and the emulator listen on 127.0.0.1 only', async () => {
-    const server = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath });
+  test("the port-forward (and the emulator's apiserver) listen on 127.0.0.1 only", async () => {
+    const server = new PodJupyterServer({ kubeconfig: backend.kubeconfigPath });
     await server.start();
     try {
       const { port } = await server.connect();
@@ -113,8 +112,11 @@ describe('security: secrets stay out of logs and errors, listeners stay on loopb
     } finally {
       await server.stop();
     }
-    const apiPort = Number(new URL(emulator.url).port);
-    assert.deepEqual(listenersOn(apiPort), [`${loopbackV4}:${apiPort}`]);
+    if (backend.kind === 'emulator') {
+      // A real apiserver's address is its operator's choice; the emulator's is 127.0.0.1.
+      const apiPort = Number(new URL(backend.url).port);
+      assert.deepEqual(listenersOn(apiPort), [`${loopbackV4}:${apiPort}`]);
+    }
   });
 
   test('fuzz: code with shell metacharacters and random text reaches the pod byte for byte', async () => {
@@ -156,7 +158,7 @@ describe('security: secrets stay out of logs and errors, listeners stay on loopb
   test('the executor and gateway pods run without a service account token', () => {
     const executorSpec = executor.podManifest.spec;
     assert.equal(executorSpec?.automountServiceAccountToken, false);
-    const gateway = new PodJupyterServer({ kubeconfig: emulator.kubeconfigPath });
+    const gateway = new PodJupyterServer({ kubeconfig: backend.kubeconfigPath });
     const manifests = gateway.manifestsFor('default');
     assert.equal(
       (manifests.pod.spec as { automountServiceAccountToken?: boolean })
@@ -167,13 +169,13 @@ describe('security: secrets stay out of logs and errors, listeners stay on loopb
 
   test('an API error message carries the request, never the credentials', async () => {
     const unreachable = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       namespace: 'does-not-exist',
       logger,
     });
     await assert.rejects(unreachable.start(), (error: KubernetesApiError) => {
       assert.ok(error instanceof KubernetesApiError);
-      assert.ok(!error.message.includes(emulator.kubeconfig.users[0]!.user.token ?? '\0'));
+      assert.ok(!error.message.includes(backend.kubeconfig.users[0]!.user.token ?? '\0'));
       return true;
     });
   });

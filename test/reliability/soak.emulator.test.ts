@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { PodCommandLineCodeExecutor, PodJupyterCodeExecutor } from '../../src/core/index.ts';
-import { requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { requireTool } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 import {
   jupyterServerAvailable,
   startJupyterServer,
@@ -50,11 +51,11 @@ async function soak(
 }
 
 describe('soak: long runs on one executor and one kernel leak no sockets, descriptors or memory', () => {
-  let emulator: Awaited<ReturnType<typeof withEmulator>>;
+  let backend: TestBackend;
   let jupyter: RunningJupyterServer | undefined;
 
   before(async () => {
-    emulator = await withEmulator();
+    backend = await withBackend();
     if (jupyterServerAvailable()) {
       jupyter = await startJupyterServer();
     }
@@ -62,11 +63,11 @@ describe('soak: long runs on one executor and one kernel leak no sockets, descri
 
   after(async () => {
     await jupyter?.stop();
-    await emulator.verifyNoLeaks();
+    await backend.verifyNoLeaks();
   });
 
   test('500 sequential blocks on one executor', async () => {
-    const executor = new PodCommandLineCodeExecutor({ kubeconfig: emulator.kubeconfigPath });
+    const executor = new PodCommandLineCodeExecutor({ kubeconfig: backend.kubeconfigPath });
     await executor.start();
     try {
       const { fdGrowth, rssGrowthMb } = await soak('executor', 500, async (index) => {

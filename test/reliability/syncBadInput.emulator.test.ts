@@ -16,12 +16,8 @@ import {
   type LocalFileSystem,
 } from '../../src/core/index.ts';
 import { nodeFileSystem } from '../../src/core/workspaceSync/localTree.ts';
-import {
-  apiRequest,
-  eventually,
-  managedPodNames,
-  withEmulator,
-} from '../support/emulatorFixture.ts';
+import { apiRequest, eventually, managedPodNames } from '../support/emulatorFixture.ts';
+import { withBackend, type TestBackend } from '../support/backend.ts';
 import { scratchDir } from '../support/scratch.ts';
 import {
   inPod,
@@ -31,8 +27,6 @@ import {
   syncImages,
   writeTree,
 } from '../support/syncHelpers.ts';
-
-type Emulator = Awaited<ReturnType<typeof withEmulator>>;
 
 const scratch = scratchDir('pod-runner-sync-bad-');
 let cases = 0;
@@ -69,24 +63,24 @@ const settle = <T>(promise: Promise<T>) =>
   );
 
 describe('sync with bad input', () => {
-  let emulator: Emulator;
+  let backend: TestBackend;
   let executor: PodCommandLineCodeExecutor;
   const gate = stdinGate();
   const remote = (root: string, pod = executor.podName) =>
-    remoteSnapshot(emulator.kubeconfigPath, pod, root, join(scratch, `remote-${++cases}`));
+    remoteSnapshot(backend.kubeconfigPath, pod, root, join(scratch, `remote-${++cases}`));
   const leftovers = async (root: string) =>
     (
       await inPod(
-        emulator.kubeconfigPath,
+        backend.kubeconfigPath,
         executor.podName,
         `find ${root} -name '.podrunner-sync.*' | wc -l`,
       )
     ).trim();
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200, images: { images: syncImages } });
+    backend = await withBackend({ backoffBaseMs: 200, images: { images: syncImages } });
     executor = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       startupTimeout: 30,
       webSocketFactory: gate.factory,
     });
@@ -96,8 +90,8 @@ describe('sync with bad input', () => {
   after(async () => {
     gate.release();
     await executor.stop();
-    assert.deepEqual(await managedPodNames(emulator), [], 'no pod of ours is left behind');
-    await emulator.verifyNoLeaks();
+    assert.deepEqual(await managedPodNames(backend), [], 'no pod of ours is left behind');
+    await backend.verifyNoLeaks();
   });
 
   test('an unreadable file is skipped and reported, the rest arrives, and it follows once readable', async () => {
@@ -207,7 +201,7 @@ describe('sync with bad input', () => {
       const result = await executor.syncWorkspace(dir);
       assert.deepEqual([result.sent, result.apiCalls, result.skipped.length], [50_000, 1, 0]);
       const counted = await inPod(
-        emulator.kubeconfigPath,
+        backend.kubeconfigPath,
         executor.podName,
         `find ${result.root} -type f | wc -l; cat ${result.root}/d99/f499.txt`,
       );
@@ -228,13 +222,15 @@ describe('sync with bad input', () => {
     assert.deepEqual(snapshot(downloaded.localPath), snapshot(dir));
   });
 
+  // sysfs is read-only in a container, on a real node (runc) as in the emulator.
+  const readOnlyRoot = '/sys/pod-runner-sync';
   for (const image of ['python:3-slim', 'busybox-sh-only']) {
     test(`a remote root that is not writable (${image}): a clear error naming it, nothing recorded`, async () => {
       const subject =
         image === 'python:3-slim'
           ? executor
           : new PodCommandLineCodeExecutor({
-              kubeconfig: emulator.kubeconfigPath,
+              kubeconfig: backend.kubeconfigPath,
               image,
               startupTimeout: 30,
             });
@@ -242,20 +238,16 @@ describe('sync with bad input', () => {
       try {
         const dir = freshDir();
         writeTree(dir, { 'a.txt': 'a' });
-        const outcome = await settle(
-          subject.syncWorkspace(dir, { remoteRoot: '/usr/share/pod-runner-sync' }),
-        );
+        const outcome = await settle(subject.syncWorkspace(dir, { remoteRoot: readOnlyRoot }));
         assert.ok(outcome.error instanceof SyncError, String(outcome.error));
         assert.match(
           outcome.error.message,
-          /could not write the remote root \/usr\/share\/pod-runner-sync in pod/,
+          /could not write the remote root \/sys\/pod-runner-sync in pod/,
         );
         assert.match(outcome.error.message, /Read-only file system|cannot create/);
-        assert.equal(outcome.error.path, '/usr/share/pod-runner-sync');
+        assert.equal(outcome.error.path, readOnlyRoot);
         assert.ok(!subject.syncedFolders.some((folder) => folder.local === dir));
-        const retried = await settle(
-          subject.syncWorkspace(dir, { remoteRoot: '/usr/share/pod-runner-sync' }),
-        );
+        const retried = await settle(subject.syncWorkspace(dir, { remoteRoot: readOnlyRoot }));
         assert.ok(retried.error instanceof SyncError, 'nothing was recorded as synced');
       } finally {
         if (subject !== executor) {
@@ -303,7 +295,7 @@ describe('sync with bad input', () => {
 
   test('the pod deleted mid-sync: a clear error in bounded time, and only confirmed files recorded', async () => {
     const subject = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       startupTimeout: 30,
       webSocketFactory: gate.factory,
     });
@@ -318,9 +310,9 @@ describe('sync with bad input', () => {
       const syncing = settle(subject.syncWorkspace(dir, { onProgress: () => firstConfirmed() }));
       await held;
       await someConfirmed;
-      await apiRequest(emulator, 'DELETE', `/api/v1/namespaces/default/pods/${subject.podName}`);
+      await apiRequest(backend, 'DELETE', `/api/v1/namespaces/default/pods/${subject.podName}`);
       await eventually(
-        async () => !(await managedPodNames(emulator)).includes(subject.podName),
+        async () => !(await managedPodNames(backend)).includes(subject.podName),
         30_000,
         'the pod is gone',
       );

@@ -199,9 +199,12 @@ export interface ApiResponse {
   text: string;
 }
 
-/** A raw HTTPS request to the emulator as the given kubeconfig user (admin unless a token is given). */
+/** What a raw API request needs: the server and the kubeconfig (an emulator or a cluster). */
+export type ApiTarget = Pick<RunningEmulator, 'url' | 'kubeconfig'>;
+
+/** A raw HTTPS request to the API server as the given kubeconfig user (admin unless a token is given). */
 export async function apiRequest(
-  emulator: RunningEmulator,
+  emulator: ApiTarget,
   method: string,
   path: string,
   options: { body?: unknown; token?: string; contentType?: string } = {},
@@ -251,13 +254,12 @@ export async function apiRequest(
   });
 }
 
-export const restrictedToken = (emulator: RunningEmulator) =>
-  emulator.kubeconfig.users[1]!.user.token;
+export const restrictedToken = (emulator: ApiTarget) => emulator.kubeconfig.users[1]!.user.token;
 
 /** Names of the pods Pod Runner created (by its managed-by label), in every namespace. */
 /** Names of Pod Runner's objects of one kind (pods, secrets, services) in a namespace, or in all. */
 export async function managedNames(
-  emulator: RunningEmulator,
+  emulator: ApiTarget,
   resource = 'pods',
   namespace?: string,
 ): Promise<string[]> {
@@ -272,6 +274,6 @@ export async function managedNames(
   return list.items.map((item) => item.metadata.name);
 }
 
-export function managedPodNames(emulator: RunningEmulator): Promise<string[]> {
+export function managedPodNames(emulator: ApiTarget): Promise<string[]> {
   return managedNames(emulator);
 }

@@ -3,13 +3,13 @@ import { CoreV1Api, Exec, KubeConfig, type V1Pod, type V1Status } from '@kuberne
 import type { RunningEmulator } from '../emulator/index.ts';
 import { eventually } from './emulatorFixture.ts';
 
-/** client-node objects for an emulator, and the pod chores the conformance tests repeat. */
+/** client-node objects for an emulator or a cluster, and the pod chores the conformance tests repeat. */
 export class PodClient {
   readonly config = new KubeConfig();
   readonly core: CoreV1Api;
 
-  constructor(emulator: RunningEmulator, context?: string) {
-    this.config.loadFromFile(emulator.kubeconfigPath);
+  constructor(backend: Pick<RunningEmulator, 'kubeconfigPath'>, context?: string) {
+    this.config.loadFromFile(backend.kubeconfigPath);
     if (context) {
       this.config.setCurrentContext(context);
     }
@@ -146,4 +146,13 @@ export function textSink(): Writable & { text: () => string } {
     },
   });
   return Object.assign(stream, { text: () => Buffer.concat(chunks).toString() });
+}
+
+/**
+ * A shell command printing how many processes in the pod have `pattern` (a grep pattern) in their
+ * command line. It reads /proc: a slim image (python:3-slim) has no `ps`.
+ */
+export function processCountScript(pattern: string): string {
+  // stderr goes first: a process gone between the glob and the read is no error.
+  return `for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' 2>/dev/null < "$f"; echo; done | grep -c "${pattern}" || true`;
 }

@@ -170,6 +170,44 @@ export const requirements: readonly Requirement[] = [
     neededBy: testOnly,
   },
   {
+    name: 'etcd-server',
+    checks: [{ command: 'etcd' }],
+    why: "the cluster tier's real node (its apiserver's store)",
+    neededBy: testOnly,
+  },
+  {
+    name: 'containerd',
+    checks: [{ command: 'containerd' }, { command: 'containerd-shim-runc-v2' }],
+    why: "the cluster tier's real node (its container runtime)",
+    neededBy: testOnly,
+  },
+  {
+    name: 'runc',
+    checks: [{ command: 'runc' }],
+    why: "the cluster tier's real node (containerd's OCI runtime)",
+    neededBy: testOnly,
+  },
+  {
+    name: 'containernetworking-plugins',
+    checks: [{ command: '/usr/lib/cni/bridge' }, { command: '/usr/lib/cni/host-local' }],
+    why: "the cluster tier's real node (its pods' bridge network)",
+    neededBy: testOnly,
+  },
+  {
+    name: 'go',
+    checks: [{ command: 'go' }],
+    why: "the cluster tier's Kubernetes binaries, built from source (cached after the first build)",
+    neededBy: testOnly,
+    installHint:
+      "Debian 12's golang is too old for Kubernetes 1.33; install Go 1.24 or newer from https://go.dev/dl/ and put its bin directory on PATH",
+  },
+  {
+    name: 'debootstrap',
+    checks: [{ command: 'debootstrap' }],
+    why: "the cluster tier's images (built from Debian packages: none can be pulled)",
+    neededBy: testOnly,
+  },
+  {
     name: 'kubectl',
     checks: [{ kubectlAtLeast: minimumKubectl }],
     why: 'conformance tests with kubectl',

@@ -171,7 +171,7 @@ test('everything present: nothing runs, not even apt-get update, and it says so'
   assert.equal(setUpSystem('test', machine.host(true)), undefined);
   assert.deepEqual(machine.aptRuns, []);
   assert.deepEqual(machine.logged, [
-    'npm test: all 24 system requirements are present, nothing to install',
+    'npm test: all 30 system requirements are present, nothing to install',
   ]);
 });
 

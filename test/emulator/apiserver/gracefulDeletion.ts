@@ -42,10 +42,13 @@ export function deletePod(
   );
 }
 
+/** The namespaces an apiserver makes at start and never lets be deleted. */
+export const systemNamespaces = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
+
 /** Marks the namespace Terminating, deletes its content, and removes it once its pods are gone. */
 export function deleteNamespace(store: ObjectStore, namespace: KubeObject): KubeObject {
   const name = namespace.metadata.name ?? '';
-  if (name === 'default' || name === 'kube-system') {
+  if (systemNamespaces.includes(name)) {
     throw new ApiError(
       403,
       'Forbidden',

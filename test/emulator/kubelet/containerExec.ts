@@ -101,7 +101,7 @@ export function connectInSandbox(
   sandbox: PodSandbox,
   port: number,
   bridgeHelper: string,
-  checkOnly = false,
+  options: { host?: string; checkOnly?: boolean } = {},
 ): ChildProcess {
   return spawn(
     'setpriv',
@@ -114,7 +114,8 @@ export function connectInSandbox(
       '/usr/bin/python3',
       bridgeHelper,
       String(port),
-      ...(checkOnly ? ['--check'] : []),
+      options.host ?? '127.0.0.1',
+      ...(options.checkOnly ? ['--check'] : []),
     ],
     { env: helperEnv(sandbox.directory), stdio: ['pipe', 'pipe', 'pipe'] },
   );

@@ -55,12 +55,14 @@ export async function runProbe(probe: Json, target: ProbeTarget): Promise<ProbeO
   if (!target.sandbox || !Number.isInteger(port)) {
     return { ok: false, message: 'unsupported probe' };
   }
-  const bridge = connectInSandbox(
-    target.sandbox,
-    port,
-    join(target.helpersDir, 'tcpBridge.py'),
-    !probe.httpGet,
-  );
+  // The kubelet dials the pod's IP (or the probe's host), from outside the pod: a server bound
+  // to the pod's loopback only is never Ready.
+  const handler = (probe.httpGet ?? probe.tcpSocket) as Json;
+  const host = typeof handler.host === 'string' ? handler.host : target.sandbox.podIP;
+  const bridge = connectInSandbox(target.sandbox, port, join(target.helpersDir, 'tcpBridge.py'), {
+    host,
+    checkOnly: !probe.httpGet,
+  });
   let response = '';
   let error = '';
   bridge.stdout!.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
@@ -73,7 +75,7 @@ export async function runProbe(probe: Json, target: ProbeTarget): Promise<ProbeO
       .map((h) => `${String(h.name)}: ${String(h.value)}\r\n`)
       .join('');
     bridge.stdin!.end(
-      `GET ${path} HTTP/1.0\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: kube-probe/1.32\r\n${headers}\r\n`,
+      `GET ${path} HTTP/1.0\r\nHost: ${host}:${port}\r\nUser-Agent: kube-probe/1.32\r\n${headers}\r\n`,
     );
   } else {
     bridge.stdin!.end();
@@ -84,12 +86,12 @@ export async function runProbe(probe: Json, target: ProbeTarget): Promise<ProbeO
   );
   if (code === undefined) {
     bridge.kill('SIGKILL');
-    return { ok: false, message: `Get "http://127.0.0.1:${port}": context deadline exceeded` };
+    return { ok: false, message: `Get "http://${host}:${port}": context deadline exceeded` };
   }
   if (code !== 0) {
     return {
       ok: false,
-      message: error.trim() || `dial tcp 127.0.0.1:${port}: connect: connection refused`,
+      message: error.trim() || `dial tcp ${host}:${port}: connect: connection refused`,
     };
   }
   if (!probe.httpGet) {

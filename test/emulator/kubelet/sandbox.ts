@@ -297,6 +297,8 @@ function containerSetupScript(
     `mount --bind ${quote(hostsFile)} etc/hosts`,
     'mkdir proc dev sys tmp root home run var var/tmp',
     'mount -t proc proc proc',
+    // As runc mounts it for a container that is not privileged: read-only.
+    'mount -t sysfs -o ro,nosuid,nodev,noexec sysfs sys',
     'mount -t tmpfs -o mode=0755 dev dev',
     'for node in null zero full random urandom tty; do touch dev/$node && mount --bind /dev/$node dev/$node; done',
     'mkdir dev/pts dev/shm && mount -t tmpfs -o mode=1777 shm dev/shm',

@@ -1,7 +1,8 @@
-"""Relays stdin/stdout to a TCP connection on 127.0.0.1:PORT in the current network namespace.
+"""Relays stdin/stdout to a TCP connection on HOST:PORT in the current network namespace.
 
-Started by the emulator inside a pod's network namespace for each port-forward stream. Exits 1
-with the connection error on stderr if nothing listens on the port.
+Started by the emulator inside a pod's network namespace for each port-forward stream (HOST
+127.0.0.1, as the runtime's port-forward dials) and each TCP or HTTP probe (HOST the pod's IP, as
+the kubelet dials). Exits 1 with the connection error on stderr if nothing listens there.
 """
 import os
 import selectors
@@ -10,15 +11,15 @@ import sys
 
 
 def main() -> int:
-    port = int(sys.argv[1])
+    port, host, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     try:
-        conn = socket.create_connection(("127.0.0.1", port))
+        conn = socket.create_connection((host, port))
     except OSError as error:
-        sys.stderr.write(f"dial tcp4 127.0.0.1:{port}: connect: {error.strerror.lower() if error.strerror else error}")
+        sys.stderr.write(f"dial tcp {host}:{port}: connect: {error.strerror.lower() if error.strerror else error}")
         return 1
     # As the runtime's own port-forward (Go's TCP connections): no Nagle delay on small writes.
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if sys.argv[2:] == ["--check"]:
+    if mode == ["--check"]:
         conn.close()
         return 0
     stdin = sys.stdin.buffer.fileno()
