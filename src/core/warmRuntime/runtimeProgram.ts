@@ -277,7 +277,9 @@ def shut_down():
     sys.exit(0)
 
 def serve():
-    pending = b''
+    # A bytearray grows in place: a frame of many megabytes (a block's code) arrives in a
+    # million-byte reads without being copied again at each.
+    pending = bytearray()
     send(READY, 0, json.dumps({'python': sys.version.split()[0]}).encode())
     while True:
         idle = spare is None and not spare_failed and not blocks and not held
@@ -301,8 +303,8 @@ def serve():
                     kind, bid, size = HEADER.unpack_from(pending)
                     if len(pending) < HEADER.size + size:
                         break
-                    payload = pending[HEADER.size:HEADER.size + size]
-                    pending = pending[HEADER.size + size:]
+                    payload = bytes(pending[HEADER.size:HEADER.size + size])
+                    del pending[:HEADER.size + size]
                     if kind == START:
                         held[bid] = payload
                         send(HELD, bid)

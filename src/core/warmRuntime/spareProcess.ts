@@ -11,6 +11,7 @@
 export const spareProcessPython = String.raw`
 spare = None
 spare_failed = False
+HANDOVER_LIMIT = 1 << 20
 
 class Spare:
     def __init__(self):
@@ -79,13 +80,17 @@ class Spare:
                 pass
 
 def read_exactly(fd, size):
-    data = b''
-    while len(data) < size:
-        part = os.read(fd, size - len(data))
-        if not part:
+    # Into one buffer: a block's code may be megabytes, which concatenation would copy again and
+    # again.
+    data = bytearray(size)
+    view = memoryview(data)
+    got = 0
+    while got < size:
+        count = os.readv(fd, [view[got:]])
+        if not count:
             return None
-        data += part
-    return data
+        got += count
+    return bytes(data)
 
 def warm_up(ctl_r):
     # What a block's start and a small program write, done once here; each step is skipped once
@@ -125,9 +130,11 @@ def launch(h, real, cwd, code, command):
     # (pid, stdout reader, stderr reader, stdin writer or None) of the block's process.
     global spare
     ready, spare = spare, None
-    if ready is not None:
+    # Code of a megabyte or more goes by fork, which shares it, rather than through the pipe.
+    if ready is not None and len(code) < HANDOVER_LIMIT:
         if ready.give(h, real, cwd, code, command):
             return ready.pid, ready.out_r, ready.err_r, ready.in_w
+    if ready is not None:
         ready.discard()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
