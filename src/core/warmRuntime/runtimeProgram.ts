@@ -67,7 +67,7 @@ export interface RuntimeStart {
 
 /** The program, sent as the stream's first stdin bytes (too long for a command line's URL). */
 export const runtimeProgram = String.raw`
-import json, os, select, signal, struct, sys, time
+import fcntl, json, os, select, signal, struct, sys, time
 HEADER = struct.Struct('>BII')
 START, KILL, RUN, STDIN = 1, 2, 3, 4
 READY, STDOUT, STDERR, EXIT, HELD, TAKEN = 1, 2, 3, 4, 5, 6

@@ -11,15 +11,20 @@
 export const spareProcessPython = String.raw`
 spare = None
 spare_failed = False
-HANDOVER_LIMIT = 1 << 20
+F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 
 class Spare:
     def __init__(self):
-        self.out_r, out_w = os.pipe()
-        self.err_r, err_w = os.pipe()
-        in_r, self.in_w = os.pipe()
-        ctl_r, self.ctl_w = os.pipe()
-        self.pid = os.fork()
+        opened = []
+        try:
+            for _ in range(4):
+                opened.extend(os.pipe())
+            self.pid = os.fork()
+        except OSError:
+            for fd in opened:
+                os.close(fd)
+            raise
+        self.out_r, out_w, self.err_r, err_w, in_r, self.in_w, ctl_r, self.ctl_w = opened
         if self.pid == 0:
             try:
                 self.wait(ctl_r, out_w, err_w, in_r)
@@ -31,6 +36,14 @@ class Spare:
             os.setpgid(self.pid, self.pid)
         except OSError:
             pass
+        # A block is handed over only if it fits in the pipe at once: the runtime never waits on
+        # the spare. A megabyte holds most code; larger code goes by fork, which shares it.
+        try:
+            fcntl.fcntl(self.ctl_w, F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
+        self.capacity = fcntl.fcntl(self.ctl_w, F_GETPIPE_SZ)
+        os.set_blocking(self.ctl_w, False)
 
     def held_fds(self):
         return {self.out_r, self.err_r, self.in_w, self.ctl_w}
@@ -55,24 +68,32 @@ class Spare:
         become(h, real, cwd, code, command, out_w, err_w, in_r)
 
     def give(self, h, real, cwd, code, command):
+        # All or nothing: a spare that read part of a message before its pipe closed exits
+        # without running it, so a block refused here runs once, by fork.
         message = json.dumps([h, real, cwd, command]).encode() + b'\n' + code
-        data = memoryview(COUNT.pack(len(message)) + message)
+        data = COUNT.pack(len(message)) + message
+        if len(data) > self.capacity:
+            return False
         try:
-            while data:
-                data = data[os.write(self.ctl_w, data):]
+            written = os.write(self.ctl_w, data)
         except OSError:
             return False
+        if written < len(data):
+            return False
         os.close(self.ctl_w)
+        self.ctl_w = None
         if not h.get('stdin'):
             os.close(self.in_w)
             self.in_w = None
         return True
 
-    def discard(self):
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
+    def discard(self, kill=True):
+        # Not killed once reaped: its pid may be another process's by then.
+        if kill:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
         for fd in self.held_fds() - {None}:
             try:
                 os.close(fd)
@@ -94,22 +115,38 @@ def read_exactly(fd, size):
 
 def warm_up(ctl_r):
     # What a block's start and a small program write, done once here; each step is skipped once
-    # the block has come (the block never waits on more than one step).
+    # the block has come (the block never waits on more than one step). The module imported is
+    # the standard library's, found there by path: the runtime's current directory (the
+    # workspace) is never searched, so no user file runs here. What the steps add to
+    # sys.modules is taken out again.
+    loaded = set(sys.modules)
+    stdlib = os.path.dirname(os.__file__)
     import io
     from importlib.machinery import PathFinder
+    from importlib.util import module_from_spec
+
+    def load_stdlib_module():
+        spec = PathFinder.find_spec('colorsys', [stdlib])
+        spec.loader.exec_module(module_from_spec(spec))
+
     steps = [
         lambda: io.TextIOWrapper(io.FileIO(1, 'w', closefd=False), encoding='utf-8', write_through=True).write('.'),
         lambda: exec(compile('x = [str(i) for i in range(3)]', '<warm-up>', 'exec'), {}),
-        lambda: (__import__('colorsys'), sys.modules.pop('colorsys', None)),
+        load_stdlib_module,
         lambda: (PathFinder.find_spec('pod_runner_absent', ['/']), sys.path_importer_cache.pop('/', None)),
     ]
     for step in steps:
         if select.select([ctl_r], [], [], 0)[0]:
-            return
+            break
         try:
             step()
         except Exception:
             pass
+    for name in set(sys.modules) - loaded:
+        module = sys.modules.pop(name)
+        parent, _, child = name.rpartition('.')
+        if parent in sys.modules and getattr(sys.modules[parent], child, None) is module:
+            delattr(sys.modules[parent], child)
 
 def make_spare():
     global spare, spare_failed
@@ -122,7 +159,7 @@ def spare_ended(pid):
     # A spare that ended unused (killed, or broken by the pod) is not made again: no fork loop.
     global spare, spare_failed
     if spare is not None and spare.pid == pid:
-        spare.discard()
+        spare.discard(kill=False)
         spare = None
         spare_failed = True
 
@@ -130,11 +167,9 @@ def launch(h, real, cwd, code, command):
     # (pid, stdout reader, stderr reader, stdin writer or None) of the block's process.
     global spare
     ready, spare = spare, None
-    # Code of a megabyte or more goes by fork, which shares it, rather than through the pipe.
-    if ready is not None and len(code) < HANDOVER_LIMIT:
+    if ready is not None:
         if ready.give(h, real, cwd, code, command):
             return ready.pid, ready.out_r, ready.err_r, ready.in_w
-    if ready is not None:
         ready.discard()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
