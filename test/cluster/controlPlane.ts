@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { freePort, startProcess, waitUntil, type ManagedProcess } from './processes.ts';
 import { restrictedUserName, type ClusterPki } from './pki.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
+import { restrictedUserResources } from '../emulator/apiserver/authorization.ts';
 
 export const serviceCidr = '10.0.0.0/24';
 export const serviceIp = '10.0.0.1';
@@ -109,16 +110,7 @@ export async function grantRestrictedUser(server: string, pki: ClusterPki): Prom
     rules: [
       {
         apiGroups: [''],
-        resources: [
-          'pods',
-          'pods/log',
-          'pods/status',
-          'pods/portforward',
-          'services',
-          'configmaps',
-          'events',
-          'namespaces',
-        ],
+        resources: [...restrictedUserResources],
         verbs: ['*'],
       },
     ],

@@ -25,6 +25,18 @@ interface DenyRule {
 export const adminUserName = 'pod-runner-admin';
 export const restrictedUserName = 'pod-runner-restricted';
 
+/** What the restricted user may do anything with (core API group): no exec, no secrets. */
+export const restrictedUserResources = [
+  'pods',
+  'pods/log',
+  'pods/status',
+  'pods/portforward',
+  'services',
+  'configmaps',
+  'events',
+  'namespaces',
+] as const;
+
 /**
  * The emulator's two users: an admin (system:masters) and a restricted user who may not exec
  * into pods or touch secrets. Both authenticate with bearer tokens.
@@ -78,16 +90,7 @@ export class Authorizer {
       {
         verbs: ['*'],
         apiGroups: [''],
-        resources: [
-          'pods',
-          'pods/log',
-          'pods/status',
-          'pods/portforward',
-          'services',
-          'configmaps',
-          'events',
-          'namespaces',
-        ],
+        resources: [...restrictedUserResources],
       },
       {
         verbs: ['create'],
