@@ -12,6 +12,18 @@ const fatalWaitingReasons = new Set([
   'RunContainerError',
 ]);
 
+/**
+ * What a real kubelet and scheduler report for a moment and then get past on their own: the
+ * kubelet's secret or config map cache not synced yet (it retries the container), and a node not
+ * ready yet (its taint is lifted once it is). Seen on a real node under load; the start waits.
+ */
+const passingConditions = [
+  /failed to sync (secret|configmap) cache/,
+  /untolerated taint \{node\.kubernetes\.io\/(not-ready|unreachable)/,
+];
+const passing = (message: string | undefined) =>
+  passingConditions.some((pattern) => pattern.test(message ?? ''));
+
 /** Why a pod cannot become ready, if its status already says so. */
 export function fatalPodCondition(pod: V1Pod): { reason: string; message: string } | undefined {
   const status = pod.status;
@@ -29,7 +41,7 @@ export function fatalPodCondition(pod: V1Pod): { reason: string; message: string
   const unschedulable = status?.conditions?.find(
     (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
   );
-  if (unschedulable) {
+  if (unschedulable && !passing(unschedulable.message)) {
     return {
       reason: 'Unschedulable',
       message: `the pod cannot be scheduled: ${unschedulable.message ?? ''}`,
@@ -40,7 +52,7 @@ export function fatalPodCondition(pod: V1Pod): { reason: string; message: string
     ...(status?.containerStatuses ?? []),
   ]) {
     const waiting = container.state?.waiting;
-    if (waiting?.reason && fatalWaitingReasons.has(waiting.reason)) {
+    if (waiting?.reason && fatalWaitingReasons.has(waiting.reason) && !passing(waiting.message)) {
       return {
         reason: waiting.reason,
         message: `container ${container.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`,

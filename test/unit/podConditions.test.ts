@@ -73,6 +73,56 @@ test('a container still being set up is not fatal: the start keeps waiting', () 
   );
 });
 
+test('what a real node gets past by itself is not fatal: a secret cache not synced, a node not ready yet', () => {
+  assert.equal(
+    fatalPodCondition(
+      pod({
+        phase: 'Pending',
+        containerStatuses: [
+          waiting(
+            'autogen-executor',
+            'CreateContainerConfigError',
+            'failed to sync secret cache: timed out waiting for the condition',
+          ),
+        ],
+      }),
+    ),
+    undefined,
+  );
+  assert.equal(
+    fatalPodCondition(
+      pod({
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message:
+              '0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.',
+          },
+        ],
+      }),
+    ),
+    undefined,
+  );
+  assert.deepEqual(
+    fatalPodCondition(
+      pod({
+        phase: 'Pending',
+        containerStatuses: [
+          waiting('main', 'CreateContainerConfigError', 'secret "missing" not found'),
+        ],
+      }),
+    ),
+    {
+      reason: 'CreateContainerConfigError',
+      message: 'container main: CreateContainerConfigError: secret "missing" not found',
+    },
+    'a missing secret still ends the start',
+  );
+});
+
 test('an unschedulable pod ends the start with the scheduler message', () => {
   assert.deepEqual(
     fatalPodCondition(
