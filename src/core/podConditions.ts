@@ -14,12 +14,14 @@ const fatalWaitingReasons = new Set([
 
 /**
  * What a real kubelet and scheduler report for a moment and then get past on their own: the
- * kubelet's secret or config map cache not synced yet (it retries the container), and a node not
- * ready yet (its taint is lifted once it is). Seen on a real node under load; the start waits.
+ * kubelet's secret or config map cache not synced yet (it retries the container), a node not
+ * ready yet (its taint is lifted once it is), and a claim the volume controller has not bound yet
+ * (a claim that does not exist stays fatal). Seen on a real node under load; the start waits.
  */
 const passingConditions = [
   /failed to sync (secret|configmap) cache/,
   /untolerated taint \{node\.kubernetes\.io\/(not-ready|unreachable)/,
+  /pod has unbound immediate PersistentVolumeClaims/,
 ];
 const passing = (message: string | undefined) =>
   passingConditions.some((pattern) => pattern.test(message ?? ''));

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureKubernetesBinaries } from './binaries.ts';
 import {
+  createDefaultStorageClass,
   grantRestrictedUser,
   labelControlPlaneNode,
   serviceIp,
@@ -19,6 +20,7 @@ import type { ManagedProcess } from './processes.ts';
 import { ensureLocalImages } from './images.ts';
 import { startLocalRegistry } from './registry.ts';
 import { startNode } from './node.ts';
+import { listHostPathVolumes, removeNewHostPathVolumes } from './hostState.ts';
 
 export const nodeName = 'pod-runner-node';
 export const adminContext = 'pod-runner-admin';
@@ -74,8 +76,11 @@ export async function startCluster(
     };
     const etcdUrl = await startEtcd(options);
     const server = await startApiserver(options, etcdUrl);
+    const volumesBefore = listHostPathVolumes();
+    undoOnStop.push(() => removeNewHostPathVolumes(volumesBefore));
     await startControllerManager(options, server);
     await grantRestrictedUser(server, pki);
+    await createDefaultStorageClass(server, pki);
     await writeKubeconfig(kubeconfigPath, server, pki.caCert, [
       { context: adminContext, user: 'pod-runner-admin', token: pki.tokens.admin },
       { context: restrictedContext, user: restrictedUserName, token: pki.tokens.restricted },

@@ -7,6 +7,7 @@ import { freePort, startProcess, waitUntil, type ManagedProcess } from './proces
 import { restrictedUserName, type ClusterPki } from './pki.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { restrictedUserResources } from '../emulator/apiserver/authorization.ts';
+import { standardStorageClass } from '../emulator/controllers/persistentVolumes.ts';
 
 export const serviceCidr = '10.0.0.0/24';
 export const serviceIp = '10.0.0.1';
@@ -149,6 +150,18 @@ export async function grantRestrictedUser(server: string, pki: ClusterPki): Prom
   );
 }
 
+/** The default StorageClass, the same as the emulator's (kind's and minikube's are also `standard`). */
+export async function createDefaultStorageClass(server: string, pki: ClusterPki): Promise<void> {
+  const status = await postJson(
+    `${server}/apis/storage.k8s.io/v1/storageclasses`,
+    { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', ...standardStorageClass() },
+    pki,
+  );
+  if (status !== 201 && status !== 409) {
+    throw new Error(`creating the default StorageClass failed: HTTP ${status}`);
+  }
+}
+
 /**
  * Starts a control-plane component that talks to the apiserver with its own token and serves
  * its health on a secure port of 127.0.0.1; resolves once /healthz answers.
@@ -205,6 +218,8 @@ export function startControllerManager(
       `--service-cluster-ip-range=${serviceCidr}`,
       `--cluster-cidr=${clusterCidr}`,
       '--allocate-node-cidrs=false',
+      // Claims of the default class get a directory under /tmp/hostpath_pv on the node.
+      '--enable-hostpath-provisioner',
     ],
   });
 }

@@ -147,3 +147,32 @@ export function killProcessesMentioning(marker: string): void {
 export async function deleteLink(name: string): Promise<void> {
   await execFileAsync('ip', ['link', 'delete', name]).catch(() => undefined);
 }
+
+/** Where kube-controller-manager's host-path provisioner makes volumes (its fixed base path). */
+export const hostPathVolumesDir = '/tmp/hostpath_pv';
+
+/**
+ * Removes the provisioned volume directories that appeared since `before` (a claim deleted with
+ * Delete removes its own; a Retain volume's or a crashed run's would stay), and the base directory
+ * if the run created it.
+ */
+export async function removeNewHostPathVolumes(before: Set<string> | undefined): Promise<void> {
+  if (!existsSync(hostPathVolumesDir)) {
+    return;
+  }
+  if (before === undefined) {
+    await rm(hostPathVolumesDir, { recursive: true, force: true });
+    return;
+  }
+  for (const name of readdirSync(hostPathVolumesDir)) {
+    if (!before.has(name)) {
+      await rm(join(hostPathVolumesDir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** The volume directories there now; undefined when the base directory does not exist. */
+export function listHostPathVolumes(): Set<string> | undefined {
+  return existsSync(hostPathVolumesDir) ? new Set(readdirSync(hostPathVolumesDir)) : undefined;
+}
+

@@ -246,6 +246,109 @@ describe(`kubectl against ${backendName}`, () => {
     assert.ok(Date.now() - forcedAt < 10_000);
   });
 
+  test('storage: a pod waits Unschedulable for its claim; the default class provisions it; data outlives the pod; the volume goes with the claim', async (t) => {
+    if (!requireTool(t, usable, 'kubectl >= 1.30')) {
+      return;
+    }
+    const columns = (output: string) =>
+      output
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/\s{2,}/));
+    const classes = columns((await kubectl(['get', 'storageclass'])).stdout);
+    assert.deepEqual(classes[0], [
+      'NAME',
+      'PROVISIONER',
+      'RECLAIMPOLICY',
+      'VOLUMEBINDINGMODE',
+      'ALLOWVOLUMEEXPANSION',
+      'AGE',
+    ]);
+    assert.deepEqual(classes[1]!.slice(0, 5), [
+      'standard (default)',
+      'kubernetes.io/host-path',
+      'Delete',
+      'Immediate',
+      'false',
+    ]);
+    const invalid = await kubectl(['apply', '-f', '-'], {
+      input:
+        'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: invalid}\nspec: {resources: {requests: {storage: 1Mi}}}\n',
+    });
+    assert.notEqual(invalid.code, 0);
+    assert.match(invalid.stderr, /spec\.accessModes: Required value/);
+
+    const pod = (name: string, script: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec:\n  restartPolicy: Never\n  volumes: [{name: data, persistentVolumeClaim: {claimName: late-claim}}]\n  containers:\n  - {name: main, image: busybox, command: [sh, -c, "${script}"], volumeMounts: [{name: data, mountPath: /data}]}\n`;
+    const phase = (name: string, value: string) =>
+      kubectl(['wait', `--for=jsonpath={.status.phase}=${value}`, name, '--timeout=60s']);
+    assert.equal(
+      (await kubectl(['apply', '-f', '-'], { input: pod('writer', 'echo kept > /data/note') }))
+        .code,
+      0,
+    );
+    const waiting = await kubectl([
+      'wait',
+      '--for=condition=PodScheduled=false',
+      'pod/writer',
+      '--timeout=30s',
+    ]);
+    assert.equal(waiting.code, 0, waiting.stderr);
+    const scheduling = await kubectl([
+      'get',
+      'pod/writer',
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="PodScheduled")].reason}: {.status.conditions[?(@.type=="PodScheduled")].message}',
+    ]);
+    assert.match(
+      scheduling.stdout,
+      /^Unschedulable: 0\/1 nodes are available: persistentvolumeclaim "late-claim" not found\./,
+    );
+
+    const claim =
+      'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: late-claim}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n';
+    assert.equal((await kubectl(['apply', '-f', '-'], { input: claim })).code, 0);
+    assert.equal((await phase('pvc/late-claim', 'Bound')).code, 0);
+    const volume = (await kubectl(['get', 'pvc/late-claim', '-o', 'jsonpath={.spec.volumeName}']))
+      .stdout;
+    const claimRows = columns((await kubectl(['get', 'pvc'])).stdout);
+    assert.deepEqual(claimRows[0], [
+      'NAME',
+      'STATUS',
+      'VOLUME',
+      'CAPACITY',
+      'ACCESS MODES',
+      'STORAGECLASS',
+      'VOLUMEATTRIBUTESCLASS',
+      'AGE',
+    ]);
+    assert.deepEqual(claimRows.find((row) => row[0] === 'late-claim')!.slice(0, 7), [
+      'late-claim',
+      'Bound',
+      volume,
+      '1Mi',
+      'RWO',
+      'standard',
+      '<unset>',
+    ]);
+    const bound = await kubectl([
+      'get',
+      `pv/${volume}`,
+      '-o',
+      'jsonpath={.status.phase} {.spec.claimRef.namespace}/{.spec.claimRef.name} {.spec.persistentVolumeReclaimPolicy} {.spec.storageClassName}',
+    ]);
+    assert.equal(bound.stdout, 'Bound default/late-claim Delete standard');
+    assert.equal((await phase('pod/writer', 'Succeeded')).code, 0, 'the pod ran once bound');
+
+    await kubectl(['apply', '-f', '-'], { input: pod('reader', 'cat /data/note') });
+    assert.equal((await phase('pod/reader', 'Succeeded')).code, 0);
+    assert.equal((await kubectl(['logs', 'reader'])).stdout, 'kept\n');
+
+    assert.equal((await kubectl(['delete', 'pod/writer', 'pod/reader', 'pvc/late-claim'])).code, 0);
+    const gone = await kubectl(['wait', '--for=delete', `pv/${volume}`, '--timeout=30s']);
+    assert.equal(gone.code, 0, gone.stderr);
+  });
+
   test('auth can-i answers from the same rules for both users', async (t) => {
     if (!requireTool(t, usable, 'kubectl >= 1.30')) {
       return;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Exec, Log } from '@kubernetes/client-node';
@@ -46,16 +47,35 @@ describe('emulator pods are sandboxed processes', () => {
     assert.equal(other.stdout, 'end\n');
   });
 
-  test('each pod has its own hostname, PID namespace (command is PID 1) and read-only system directories', async () => {
+  test("each pod has its own hostname, PID namespace (command is PID 1) and writable root, as an image's", async () => {
     const result = await pods.exec('left', [
       'sh',
       '-c',
-      'hostname; cat /proc/1/cmdline | tr "\\0" " "; echo; touch /usr/x 2>&1 || true',
+      'hostname; cat /proc/1/cmdline | tr "\\0" " "; echo; for f in /usr/lib/pod-mark /etc/pod-mark /opt/pod-mark; do echo left > $f && cat $f; done; echo local >> /etc/hosts && tail -n 1 /etc/hosts',
     ]);
-    const [hostname, pid1, touch] = result.stdout.split('\n');
-    assert.equal(hostname, 'left');
-    assert.match(pid1!, /^sh -c trap "exit 0" TERM/);
-    assert.match(touch!, /Read-only file system/);
+    assert.deepEqual(result.stdout.split('\n'), [
+      'left',
+      result.stdout.split('\n')[1],
+      'left',
+      'left',
+      'left',
+      'local',
+      '',
+    ]);
+    assert.match(result.stdout.split('\n')[1]!, /^sh -c trap "exit 0" TERM/);
+    // The writes are the container's own: the other pod and the host do not see them.
+    const other = await pods.exec('right', [
+      'sh',
+      '-c',
+      'ls /usr/lib/pod-mark /etc/pod-mark /opt/pod-mark 2>&1 | wc -l; grep -c "^local$" /etc/hosts || true',
+    ]);
+    assert.equal(other.stdout, '3\n0\n');
+    for (const path of ['/usr/lib/pod-mark', '/etc/pod-mark', '/opt/pod-mark']) {
+      assert.equal(existsSync(path), false, `${path} stays in the container`);
+    }
+    // The host's own files still read through (a real image has them too).
+    const resolver = await pods.exec('left', ['sh', '-c', 'test -s /usr/bin/python3 && echo ok']);
+    assert.equal(resolver.stdout, 'ok\n');
   });
 
   test('two pods listen on the same port in their own network namespaces', async () => {

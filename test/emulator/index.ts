@@ -7,6 +7,10 @@ import { Authorizer } from './apiserver/authorization.ts';
 import { systemNamespaces } from './apiserver/gracefulDeletion.ts';
 import { createServingCertificates } from './apiserver/certificates.ts';
 import { EventRecorder } from './kubelet/eventRecorder.ts';
+import {
+  PersistentVolumeController,
+  standardStorageClass,
+} from './controllers/persistentVolumes.ts';
 import { RequestFailures, type FailureRule } from './apiserver/faults.ts';
 import { ImageCatalog, type ImageCatalogOptions } from './kubelet/imageCatalog.ts';
 import { Kubelet } from './kubelet/kubelet.ts';
@@ -102,9 +106,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     store.create(resourceTypeOfKind('Namespace'), namespaceObject(name));
   }
   store.create(resourceTypeOfKind('Node'), nodeObject());
+  store.create(resourceTypeOfKind('StorageClass'), standardStorageClass());
+  const events = new EventRecorder(store);
+  const volumeController = new PersistentVolumeController(
+    store,
+    events,
+    join(workDir, 'hostpath_pv'),
+  );
+  volumeController.start();
   const kubelet = new Kubelet({
     store,
-    events: new EventRecorder(store),
+    events,
     images: new ImageCatalog(options.images),
     stateDir: join(workDir, 'node'),
     helpersDir: join(__dirname, 'kubelet', 'helpers'),
@@ -175,6 +187,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         ...managedObjects(),
       });
       await server.close();
+      await volumeController.stop();
       await kubelet.stop();
       await rm(workDir, { recursive: true, force: true });
     },

@@ -132,6 +132,42 @@ export const resourceTypes: readonly ResourceType[] = [
     ],
   },
   {
+    group: '',
+    version: 'v1',
+    kind: 'PersistentVolumeClaim',
+    resource: 'persistentvolumeclaims',
+    singular: 'persistentvolumeclaim',
+    namespaced: true,
+    shortNames: ['pvc'],
+    verbs: objectVerbs,
+    subresources: ['status'],
+    fieldSelectors: [],
+  },
+  {
+    group: '',
+    version: 'v1',
+    kind: 'PersistentVolume',
+    resource: 'persistentvolumes',
+    singular: 'persistentvolume',
+    namespaced: false,
+    shortNames: ['pv'],
+    verbs: objectVerbs,
+    subresources: ['status'],
+    fieldSelectors: [],
+  },
+  {
+    group: 'storage.k8s.io',
+    version: 'v1',
+    kind: 'StorageClass',
+    resource: 'storageclasses',
+    singular: 'storageclass',
+    namespaced: false,
+    shortNames: ['sc'],
+    verbs: objectVerbs,
+    subresources: [],
+    fieldSelectors: [],
+  },
+  {
     group: 'authorization.k8s.io',
     version: 'v1',
     kind: 'SelfSubjectAccessReview',
@@ -181,5 +217,5 @@ export function apiVersionOf(type: ResourceType): string {
 
 /** Whether objects of this type are kept in the store (reviews are answered, not stored). */
 export function isStored(type: ResourceType): boolean {
-  return type.group === '';
+  return type.group !== 'authorization.k8s.io';
 }

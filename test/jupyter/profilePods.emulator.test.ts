@@ -1,48 +1,87 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   PodCommandLineCodeExecutor,
   PodJupyterCodeExecutor,
   PodJupyterServer,
+  PodStartError,
   parseProfiles,
   profilePodSpec,
   type PodProfile,
 } from '../../src/core/index.ts';
-import { managedNames, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { apiRequest, eventually, managedNames, requireTool } from '../support/emulatorFixture.ts';
+import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
 
 const available = jupyterServerAvailable();
 const tool = "Debian's python3-ipykernel (the gateway pod's kernel)";
+const claims = '/api/v1/namespaces/default/persistentvolumeclaims';
 
-describe("a profile's pods, as the extension builds them (emulator)", () => {
-  let emulator: Awaited<ReturnType<typeof withEmulator>>;
+interface Claim {
+  spec: { volumeName?: string; storageClassName?: string };
+  status: { phase: string };
+}
+
+function profileWithClaim(claimName: string): PodProfile {
   const [profile] = parseProfiles({
     analysis: {
       env: { PROFILE_MARK: 'analysis' },
       resources: { cpu: '1', memory: '512Mi' },
-      volumes: [{ claimName: 'analysis-data', mountPath: '/data' }],
+      volumes: [{ claimName, mountPath: '/data' }],
     },
-  }) as [PodProfile];
+  });
+  return profile!;
+}
+
+describe(`a profile's pods, as the extension builds them, on ${backendName}`, () => {
+  let backend: TestBackend;
+  // Unique per run: the real cluster outlives this file.
+  const claimName = `analysis-data-${randomBytes(3).toString('hex')}`;
   const base = { workspacePath: '/workspace' };
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200 });
+    backend = await withBackend({ backoffBaseMs: 200 });
+    // The cluster's default StorageClass provisions it: the claim names no class, as users' do.
+    const created = await apiRequest(backend, 'POST', claims, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: claimName },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Mi' } } },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
   });
 
   after(async () => {
-    for (const resource of ['pods', 'secrets']) {
-      assert.deepEqual(await managedNames(emulator, resource, 'default'), []);
+    const claim = (await apiRequest(backend, 'GET', `${claims}/${claimName}`)).body as Claim;
+    const deleted = await apiRequest(backend, 'DELETE', `${claims}/${claimName}`);
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    // The Delete reclaim policy removes the provisioned volume with the claim.
+    if (claim.spec.volumeName) {
+      await eventually(
+        async () =>
+          (await apiRequest(backend, 'GET', `/api/v1/persistentvolumes/${claim.spec.volumeName}`))
+            .status === 404,
+        30_000,
+        `volume ${claim.spec.volumeName} deleted with its claim`,
+      );
     }
-    await emulator.verifyNoLeaks();
+    for (const resource of ['pods', 'secrets']) {
+      assert.deepEqual(await managedNames(backend, resource, 'default'), []);
+    }
+    await backend.verifyNoLeaks();
   });
 
   test("the kernel pod starts its gateway; both pods get the profile's env and share its claim", async (t) => {
     if (!requireTool(t, available, tool)) {
       return;
     }
+    const profile = profileWithClaim(claimName);
     const server = new PodJupyterServer({
-      kubeconfig: emulator.kubeconfigPath,
-      podName: 'profile-gateway',
+      kubeconfig: backend.kubeconfigPath,
+      podName: `profile-gateway-${randomBytes(3).toString('hex')}`,
       startupTimeout: 60,
       podSpec: profilePodSpec(profile, 'kernel', {
         ...base,
@@ -50,7 +89,7 @@ describe("a profile's pods, as the extension builds them (emulator)", () => {
       }),
     });
     const executor = new PodCommandLineCodeExecutor({
-      kubeconfig: emulator.kubeconfigPath,
+      kubeconfig: backend.kubeconfigPath,
       startupTimeout: 60,
       podSpec: profilePodSpec(profile, 'executor', { ...base, image: 'python:3-slim' }),
     });
@@ -80,5 +119,33 @@ describe("a profile's pods, as the extension builds them (emulator)", () => {
       await executor.stop();
       await server.stop();
     }
+    const claim = (await apiRequest(backend, 'GET', `${claims}/${claimName}`)).body as Claim;
+    assert.equal(claim.status.phase, 'Bound');
+    assert.equal(claim.spec.storageClassName, 'standard', 'the default class was filled in');
+  });
+
+  test('a profile whose claim does not exist fails the start with the scheduler saying so, and leaves nothing', async () => {
+    const missing = `no-such-claim-${randomBytes(3).toString('hex')}`;
+    const executor = new PodCommandLineCodeExecutor({
+      kubeconfig: backend.kubeconfigPath,
+      startupTimeout: 120,
+      podSpec: profilePodSpec(profileWithClaim(missing), 'executor', {
+        ...base,
+        image: 'python:3-slim',
+      }),
+    });
+    const failure = await executor.start().then(
+      () => assert.fail('the start succeeded without its claim'),
+      (error: unknown) => error,
+    );
+    assert.ok(failure instanceof PodStartError, String(failure));
+    assert.equal(failure.reason, 'Unschedulable');
+    assert.match(failure.message, new RegExp(`persistentvolumeclaim "${missing}" not found`));
+    await executor.stop();
+    await eventually(
+      async () => (await managedNames(backend, 'pods', 'default')).length === 0,
+      30_000,
+      'the unschedulable pod deleted',
+    );
   });
 });

@@ -73,7 +73,7 @@ test('a container still being set up is not fatal: the start keeps waiting', () 
   );
 });
 
-test('what a real node gets past by itself is not fatal: a secret cache not synced, a node not ready yet', () => {
+test('what a real node gets past by itself is not fatal: a secret cache not synced, a node not ready yet, a claim not bound yet', () => {
   assert.equal(
     fatalPodCondition(
       pod({
@@ -105,6 +105,29 @@ test('what a real node gets past by itself is not fatal: a secret cache not sync
       }),
     ),
     undefined,
+  );
+  const scheduling = (message: string) =>
+    pod({
+      phase: 'Pending',
+      conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }],
+    });
+  assert.equal(
+    fatalPodCondition(
+      scheduling(
+        '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.',
+      ),
+    ),
+    undefined,
+    'a claim the volume controller has not bound yet',
+  );
+  assert.equal(
+    fatalPodCondition(
+      scheduling(
+        '0/1 nodes are available: persistentvolumeclaim "analysis-data" not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.',
+      ),
+    )?.reason,
+    'Unschedulable',
+    'a claim that does not exist ends the start',
   );
   assert.deepEqual(
     fatalPodCondition(

@@ -1,12 +1,17 @@
-import type { KubeObject } from '../store/objectStore.ts';
+import type { KubeObject, ObjectStore } from '../store/objectStore.ts';
+import { resourceTypeOfKind } from '../resources.ts';
 
 type Json = Record<string, unknown>;
 
-/** Where defaulting gets the addresses the apiserver allocates. */
+export const defaultClassAnnotation = 'storageclass.kubernetes.io/is-default-class';
+
+/** Where defaulting gets what the apiserver allocates or its admission plugins look up. */
 export interface Allocators {
   serviceIp: () => string;
   /** A node port no service holds (NodePort and LoadBalancer services get one per port). */
   nodePort: () => number;
+  /** The StorageClass annotated as the default, if any (the DefaultStorageClass admission plugin). */
+  defaultStorageClass: () => string | undefined;
 }
 
 /** Fills the fields kube-apiserver defaults on create, so clients read back what a cluster returns. */
@@ -20,6 +25,18 @@ export function applyDefaults(object: KubeObject, allocate: Allocators): void {
       break;
     case 'Secret':
       object.type ??= 'Opaque';
+      break;
+    case 'PersistentVolumeClaim':
+      defaultClaim(object, allocate);
+      break;
+    case 'PersistentVolume':
+      (object.spec as Json).persistentVolumeReclaimPolicy ??= 'Retain';
+      (object.spec as Json).volumeMode ??= 'Filesystem';
+      object.status = { phase: 'Pending' };
+      break;
+    case 'StorageClass':
+      object.reclaimPolicy ??= 'Delete';
+      object.volumeBindingMode ??= 'Immediate';
       break;
     case 'Namespace':
       object.spec = { finalizers: ['kubernetes'] };
@@ -145,4 +162,28 @@ function defaultService(service: KubeObject, allocate: Allocators): void {
       port.nodePort ??= allocate.nodePort();
     }
   }
+}
+
+function defaultClaim(claim: KubeObject, allocate: Allocators): void {
+  const spec = claim.spec as Json;
+  spec.volumeMode ??= 'Filesystem';
+  // Only a class left out gets the default; "" asks for a pre-provisioned volume.
+  if (spec.storageClassName === undefined || spec.storageClassName === null) {
+    const className = allocate.defaultStorageClass();
+    if (className) {
+      spec.storageClassName = className;
+    }
+  }
+  claim.status = { phase: 'Pending' };
+}
+
+/** The class the DefaultStorageClass admission plugin gives a claim that names none. */
+export function defaultStorageClassName(store: ObjectStore): string | undefined {
+  const defaults = store
+    .list(resourceTypeOfKind('StorageClass'))
+    .filter((item) => item.metadata.annotations?.[defaultClassAnnotation] === 'true')
+    .sort((a, b) =>
+      String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)),
+    );
+  return defaults[0]?.metadata.name;
 }

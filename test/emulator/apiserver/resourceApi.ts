@@ -10,7 +10,7 @@ import {
 } from '../apiErrors.ts';
 import type { Authorizer, EmulatorUser } from './authorization.ts';
 import { answerAccessReview } from './accessReviews.ts';
-import { applyDefaults } from './defaults.ts';
+import { applyDefaults, defaultStorageClassName } from './defaults.ts';
 import { deleteNamespace, deletePod, gracePeriod } from './gracefulDeletion.ts';
 import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 import { jsonPatch, mergePatch, PatchTestFailed } from './patches.ts';
@@ -151,6 +151,7 @@ export class ResourceApi {
     applyDefaults(object, {
       serviceIp: () => `10.96.0.${this.nextServiceIp++ % 250}`,
       nodePort: this.nodePortAllocator(object),
+      defaultStorageClass: () => defaultStorageClassName(this.store),
     });
     if (query.get('dryRun') === 'All') {
       if (this.store.find(type, object.metadata.namespace ?? '', object.metadata.name ?? '')) {

@@ -35,6 +35,17 @@ const ageColumn: Column = {
   cell: (object, now) => age(object, now),
 };
 const none = '<none>';
+const volumeAttributesClassColumn: Column = {
+  name: 'VolumeAttributesClass',
+  type: 'string',
+  cell: (object) => text(spec(object).volumeAttributesClassName) || '<unset>',
+};
+const volumeModeColumn: Column = {
+  name: 'VolumeMode',
+  type: 'string',
+  priority: 1,
+  cell: (object) => text(spec(object).volumeMode),
+};
 
 const columnsByKind: Record<string, Column[]> = {
   Pod: [
@@ -104,6 +115,69 @@ const columnsByKind: Record<string, Column[]> = {
       },
     },
     { name: 'Message', type: 'string', cell: (event) => text(event.message) },
+  ],
+  PersistentVolumeClaim: [
+    nameColumn,
+    { name: 'Status', type: 'string', cell: (claim) => text(status(claim).phase) },
+    { name: 'Volume', type: 'string', cell: (claim) => text(spec(claim).volumeName) },
+    { name: 'Capacity', type: 'string', cell: (claim) => storage(status(claim).capacity) },
+    { name: 'Access Modes', type: 'string', cell: (claim) => accessModes(status(claim)) },
+    { name: 'StorageClass', type: 'string', cell: (claim) => text(spec(claim).storageClassName) },
+    volumeAttributesClassColumn,
+    ageColumn,
+    volumeModeColumn,
+  ],
+  PersistentVolume: [
+    nameColumn,
+    { name: 'Capacity', type: 'string', cell: (volume) => storage(spec(volume).capacity) },
+    { name: 'Access Modes', type: 'string', cell: (volume) => accessModes(spec(volume)) },
+    {
+      name: 'Reclaim Policy',
+      type: 'string',
+      cell: (volume) => text(spec(volume).persistentVolumeReclaimPolicy),
+    },
+    { name: 'Status', type: 'string', cell: (volume) => text(status(volume).phase) },
+    { name: 'Claim', type: 'string', cell: (volume) => claimOf(volume) },
+    {
+      name: 'StorageClass',
+      type: 'string',
+      cell: (volume) => text(spec(volume).storageClassName),
+    },
+    volumeAttributesClassColumn,
+    { name: 'Reason', type: 'string', cell: (volume) => text(status(volume).reason) },
+    ageColumn,
+    volumeModeColumn,
+  ],
+  StorageClass: [
+    {
+      ...nameColumn,
+      // The apiserver marks the default class in the name cell itself.
+      cell: (storageClass) =>
+        `${text((storageClass.metadata as Json).name)}${
+          ((storageClass.metadata as Json).annotations as Json | undefined)?.[
+            'storageclass.kubernetes.io/is-default-class'
+          ] === 'true'
+            ? ' (default)'
+            : ''
+        }`,
+    },
+    { name: 'Provisioner', type: 'string', cell: (storageClass) => text(storageClass.provisioner) },
+    {
+      name: 'ReclaimPolicy',
+      type: 'string',
+      cell: (storageClass) => text(storageClass.reclaimPolicy),
+    },
+    {
+      name: 'VolumeBindingMode',
+      type: 'string',
+      cell: (storageClass) => text(storageClass.volumeBindingMode),
+    },
+    {
+      name: 'AllowVolumeExpansion',
+      type: 'string',
+      cell: (storageClass) => String(storageClass.allowVolumeExpansion === true),
+    },
+    ageColumn,
   ],
   Namespace: [
     nameColumn,
@@ -292,4 +366,25 @@ export function humanDuration(totalSeconds: number): string {
   }
   const years = Math.floor(days / 365);
   return days % 365 === 0 ? `${years}y` : `${years}y${days % 365}d`;
+}
+
+const accessModeAbbreviations: Record<string, string> = {
+  ReadWriteOnce: 'RWO',
+  ReadOnlyMany: 'ROX',
+  ReadWriteMany: 'RWX',
+  ReadWriteOncePod: 'RWOP',
+};
+
+function accessModes(holder: Json): string {
+  const modes = Array.isArray(holder.accessModes) ? (holder.accessModes as unknown[]) : [];
+  return modes.map((mode) => accessModeAbbreviations[text(mode)] ?? text(mode)).join(',');
+}
+
+function storage(capacity: unknown): string {
+  return text((capacity as Json | undefined)?.storage);
+}
+
+function claimOf(volume: Json): string {
+  const claim = spec(volume).claimRef as Json | undefined;
+  return claim ? `${text(claim.namespace)}/${text(claim.name)}` : '';
 }

@@ -84,6 +84,9 @@ export function validateObject(type: ResourceType, object: KubeObject): void {
   if (type.kind === 'Service') {
     validateServiceSpec(object.spec, errors);
   }
+  if (type.kind === 'PersistentVolumeClaim') {
+    validateClaimSpec(object.spec, errors);
+  }
   if (errors.length > 0) {
     throw invalid(type.kind, name, errors, type.group);
   }
@@ -340,6 +343,26 @@ function validateServiceSpec(spec: unknown, errors: FieldError[]): void {
       });
     }
   });
+}
+
+function validateClaimSpec(spec: unknown, errors: FieldError[]): void {
+  const accessModes = isObject(spec) && Array.isArray(spec.accessModes) ? spec.accessModes : [];
+  if (accessModes.length === 0) {
+    errors.push({
+      field: 'spec.accessModes',
+      type: 'FieldValueRequired',
+      detail: 'Required value: at least 1 access mode is required',
+    });
+  }
+  const resources = isObject(spec) && isObject(spec.resources) ? spec.resources : {};
+  const requests = isObject(resources.requests) ? resources.requests : {};
+  if (requests.storage === undefined) {
+    errors.push({
+      field: 'spec.resources[storage]',
+      type: 'FieldValueRequired',
+      detail: 'Required value',
+    });
+  }
 }
 
 /** Pod updates may only change images, activeDeadlineSeconds and tolerations, as in kube-apiserver. */

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { KubeObject, ObjectStore } from '../store/objectStore.ts';
 import { resourceTypeOfKind } from '../resources.ts';
 import type { VolumeBind } from './sandbox.ts';
+import { claimHostPath } from '../controllers/persistentVolumes.ts';
 
 type Json = Record<string, unknown>;
 
@@ -11,14 +12,13 @@ export class MountError extends Error {}
 
 /**
  * Materialises a pod's volumes as host directories: emptyDir (any medium or sizeLimit) per pod,
- * secret and configMap contents as files, hostPath as is, and a persistentVolumeClaim as a
- * directory per claim that outlives the pod.
+ * secret and configMap contents as files, hostPath as is, and a persistentVolumeClaim as the host
+ * path of the volume it is bound to.
  */
 export async function prepareVolumes(
   store: ObjectStore,
   pod: KubeObject,
   podDir: string,
-  claimsDir: string,
 ): Promise<Map<string, string>> {
   const namespace = pod.metadata.namespace ?? 'default';
   const paths = new Map<string, string>();
@@ -37,7 +37,11 @@ export async function prepareVolumes(
       paths.set(name, path);
     } else if (volume.persistentVolumeClaim) {
       const claim = String((volume.persistentVolumeClaim as Json).claimName);
-      paths.set(name, await ensureDir(join(claimsDir, namespace, claim)));
+      const found = claimHostPath(store, namespace, claim);
+      if ('problem' in found) {
+        throw failure(found.problem);
+      }
+      paths.set(name, found.path);
     } else if (volume.secret || volume.configMap) {
       const isSecret = Boolean(volume.secret);
       const source = (volume.secret ?? volume.configMap) as Json;

@@ -12,6 +12,7 @@ import { MountError, prepareVolumes, readOnlyRootFilesystem, volumeBinds } from 
 import { probeReadiness } from './prober.ts';
 import { createPodSandbox, startContainer, type PodSandbox } from './sandbox.ts';
 import { StatusManager } from './statusManager.ts';
+import { schedulePod } from '../scheduler/scheduler.ts';
 import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 import { resourceTypeOfKind } from '../resources.ts';
 import { text } from '../jsonValues.ts';
@@ -97,7 +98,7 @@ export class PodWorker implements PodReporter {
 
   private async runLifecycle(): Promise<void> {
     try {
-      this.schedule();
+      await this.schedule();
       await sleep(this.context.startDelayMs(), this.active);
       const sandbox = await createPodSandbox(join(this.podDir, 'sandbox'), this.name);
       if (this.lifetime.signal.aborted) {
@@ -111,12 +112,7 @@ export class PodWorker implements PodReporter {
       this.armDeadline();
       this.publish();
       this.volumePaths = await this.retrying('FailedMount', () =>
-        prepareVolumes(
-          this.context.store,
-          this.pod,
-          this.podDir,
-          join(this.context.stateDir, 'claims'),
-        ),
+        prepareVolumes(this.context.store, this.pod, this.podDir),
       );
       for (const slot of this.slots.filter((s) => s.init)) {
         await this.runContainer(slot);
@@ -204,21 +200,15 @@ export class PodWorker implements PodReporter {
     await sandbox?.stop();
   }
 
-  private schedule(): void {
-    const updated = this.context.store.mutate(pods, this.namespace, this.name, (pod) => {
-      (pod.spec as Json).nodeName = this.context.nodeName;
-    });
-    if (updated) {
-      this.pod = updated;
+  private async schedule(): Promise<void> {
+    const { store, events, nodeName } = this.context;
+    const bound = await schedulePod(store, events, this.pod, nodeName, this.active);
+    this.active.throwIfAborted();
+    if (!bound) {
+      throw new Error('the pod left the store before it was scheduled');
     }
+    this.pod = bound;
     this.status.transition('PodScheduled', 'True');
-    this.event(
-      'Normal',
-      'Scheduled',
-      `Successfully assigned ${this.namespace}/${this.name} to ${this.context.nodeName}`,
-      undefined,
-      'default-scheduler',
-    );
     this.publish();
   }
 
@@ -384,19 +374,13 @@ export class PodWorker implements PodReporter {
     }
   }
 
-  event(
-    type: 'Normal' | 'Warning',
-    reason: string,
-    message: string,
-    slot?: ContainerSlot,
-    component = 'kubelet',
-  ): void {
+  event(type: 'Normal' | 'Warning', reason: string, message: string, slot?: ContainerSlot): void {
     const current = this.context.store.find(pods, this.namespace, this.name) ?? this.pod;
     this.context.events.record(current, {
       type,
       reason,
       message,
-      source: component === 'kubelet' ? { component, host: this.context.nodeName } : { component },
+      source: { component: 'kubelet', host: this.context.nodeName },
       ...(slot ? { fieldPath: slot.fieldPath } : {}),
     });
   }

@@ -270,26 +270,30 @@ function containerSetupScript(
     `mount -t tmpfs -o mode=0755 rootfs ${r}`,
     `cd ${r}`,
   ];
+  // The image's directories: read-only binds under readOnlyRootFilesystem; otherwise each is an
+  // overlay with an upper directory in the container's writable layer, so the root is writable as
+  // a real image's is (pip, apt, /etc edits) and the writes go with the container. The layer is a
+  // tmpfs of the container's own mount namespace: overlayfs refuses an upper directory on overlayfs
+  // (the state directory inside a container).
+  const layer = quote(join(root, '..', 'layer'));
+  if (!launch.readOnlyRootFilesystem) {
+    lines.push(`mkdir -p ${layer} && mount -t tmpfs -o mode=0755 layer ${layer}`);
+  }
+  const imageDir = (dir: string) =>
+    launch.readOnlyRootFilesystem
+      ? `mkdir ${dir} && mount --rbind /${dir} ${dir} && mount -o remount,bind,ro ${dir}`
+      : `mkdir ${dir} ${layer}/${dir} ${layer}/${dir}.work && mount -t overlay overlay -o lowerdir=/${dir},upperdir=${layer}/${dir},workdir=${layer}/${dir}.work ${dir} && bindSubmounts ${dir}`;
+  // An overlay's lower layer is one filesystem; what the host mounts inside it (a bind-mounted
+  // /etc/resolv.conf) is bound back on top.
+  lines.push(
+    `bindSubmounts() { awk -v p="/$1/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | while read -r m; do [ -e "$m" ] && [ -e ".$m" ] && mount --bind "$m" ".$m" || true; done; }`,
+  );
   for (const dir of ['usr', 'etc', 'opt']) {
-    lines.push(
-      `if [ -d /${dir} ]; then mkdir ${dir} && mount --rbind /${dir} ${dir} && mount -o remount,bind,ro ${dir}; fi`,
-    );
+    lines.push(`if [ -d /${dir} ]; then ${imageDir(dir)}; fi`);
   }
   for (const dir of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
     lines.push(
-      `if [ -L /${dir} ]; then ln -s "$(readlink /${dir})" ${dir}; elif [ -d /${dir} ]; then mkdir ${dir} && mount --rbind /${dir} ${dir} && mount -o remount,bind,ro ${dir}; fi`,
-    );
-  }
-  if (!launch.readOnlyRootFilesystem) {
-    // The container's writable layer, where an image's own root lets `pip install` put packages.
-    // On a tmpfs of the container's own mount namespace: overlayfs refuses an upper directory on
-    // overlayfs (the state directory inside a container), and the layer goes with the container.
-    const layer = join(root, '..', 'layer');
-    const [upper, work] = [quote(join(layer, 'upper')), quote(join(layer, 'work'))];
-    lines.push(
-      `mkdir -p ${quote(layer)} && mount -t tmpfs -o mode=0755 layer ${quote(layer)}`,
-      `mkdir ${upper} ${work}`,
-      `mount -t overlay overlay -o lowerdir=/usr/local,upperdir=${upper},workdir=${work} usr/local`,
+      `if [ -L /${dir} ]; then ln -s "$(readlink /${dir})" ${dir}; elif [ -d /${dir} ]; then ${imageDir(dir)}; fi`,
     );
   }
   lines.push(

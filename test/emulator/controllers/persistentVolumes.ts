@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EventRecorder } from '../kubelet/eventRecorder.ts';
+import type { KubeObject, ObjectStore, StoredEvent } from '../store/objectStore.ts';
+import { resourceTypeOfKind } from '../resources.ts';
+import { defaultClassAnnotation } from '../apiserver/defaults.ts';
+
+type Json = Record<string, unknown>;
+
+const claims = resourceTypeOfKind('PersistentVolumeClaim');
+const volumes = resourceTypeOfKind('PersistentVolume');
+const storageClasses = resourceTypeOfKind('StorageClass');
+
+/** What kube-controller-manager's in-tree provisioner is called (with --enable-hostpath-provisioner). */
+export const hostPathProvisioner = 'kubernetes.io/host-path';
+const controllerSource = { component: 'persistentvolume-controller' };
+
+/** The StorageClass a single-node cluster comes with (kind and minikube call theirs `standard`). */
+export function standardStorageClass(): KubeObject {
+  return {
+    metadata: { name: 'standard', annotations: { [defaultClassAnnotation]: 'true' } },
+    provisioner: hostPathProvisioner,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'Immediate',
+  };
+}
+
+/**
+ * kube-controller-manager's persistent volume controller with the host-path provisioner: a claim of
+ * a class it provisions gets a new volume (a directory on the node) and is bound to it; a claim of
+ * an unknown class stays Pending with a ProvisioningFailed event; a claim's deletion releases its
+ * volume, which the Delete reclaim policy removes with its directory.
+ */
+export class PersistentVolumeController {
+  private unsubscribe: (() => void) | undefined;
+  private readonly pending = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly events: EventRecorder,
+    private readonly volumesDir: string,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.store.subscribe(0, (event) => this.onEvent(event));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    await Promise.all(this.pending);
+  }
+
+  private onEvent(event: StoredEvent): void {
+    if (this.stopped) {
+      return;
+    }
+    if (event.resource === 'persistentvolumeclaims' && event.type === 'ADDED') {
+      // Controllers act after the write that told them, never inside it.
+      this.later(() => this.provision(event.object));
+    } else if (event.resource === 'persistentvolumeclaims' && event.type === 'DELETED') {
+      this.later(() => this.release(event.object));
+    } else if (event.resource === 'storageclasses' && event.type === 'ADDED') {
+      // A claim that waited for its class is provisioned once the class exists.
+      for (const claim of this.store.list(claims)) {
+        if ((claim.status as Json | undefined)?.phase === 'Pending') {
+          this.later(() => this.provision(claim));
+        }
+      }
+    }
+  }
+
+  private later(work: () => Promise<void>): void {
+    const run = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(work)
+      .catch((error: unknown) => {
+        process.stderr.write(`emulator volume controller: ${String(error)}\n`);
+      });
+    this.pending.add(run);
+    void run.finally(() => this.pending.delete(run));
+  }
+
+  private async provision(added: KubeObject): Promise<void> {
+    const namespace = added.metadata.namespace ?? 'default';
+    const claim = this.store.find(claims, namespace, added.metadata.name ?? '');
+    if (!claim || claim.metadata.uid !== added.metadata.uid || claimSpec(claim).volumeName) {
+      return;
+    }
+    const className = claimSpec(claim).storageClassName;
+    if (typeof className !== 'string' || className === '') {
+      return;
+    }
+    const storageClass = this.store.find(storageClasses, '', className);
+    if (!storageClass) {
+      this.events.record(claim, {
+        type: 'Warning',
+        reason: 'ProvisioningFailed',
+        message: `storageclass.storage.k8s.io "${className}" not found`,
+        source: controllerSource,
+      });
+      return;
+    }
+    if (storageClass.provisioner !== hostPathProvisioner) {
+      this.events.record(claim, {
+        type: 'Normal',
+        reason: 'ExternalProvisioning',
+        message: `Waiting for a volume to be created either by the external provisioner '${String(storageClass.provisioner)}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.`,
+        source: controllerSource,
+      });
+      return;
+    }
+    const volumeName = `pvc-${claim.metadata.uid ?? randomUUID()}`;
+    const path = join(this.volumesDir, randomUUID());
+    // As the in-tree provisioner makes it: root's, 0750; a non-root container cannot write to it.
+    await mkdir(path, { recursive: true, mode: 0o750 });
+    const spec = claimSpec(claim);
+    const capacity = { storage: storageRequest(spec) };
+    this.store.create(volumes, {
+      metadata: {
+        name: volumeName,
+        annotations: {
+          'kubernetes.io/createdby': 'hostpath-dynamic-provisioner',
+          'pv.kubernetes.io/provisioned-by': hostPathProvisioner,
+        },
+      },
+      spec: {
+        capacity,
+        accessModes: spec.accessModes,
+        hostPath: { path, type: '' },
+        persistentVolumeReclaimPolicy: storageClass.reclaimPolicy ?? 'Delete',
+        storageClassName: className,
+        volumeMode: spec.volumeMode ?? 'Filesystem',
+        claimRef: {
+          kind: 'PersistentVolumeClaim',
+          namespace,
+          name: claim.metadata.name,
+          uid: claim.metadata.uid,
+          apiVersion: 'v1',
+          resourceVersion: claim.metadata.resourceVersion,
+        },
+      },
+      status: { phase: 'Bound' },
+    });
+    const bound = this.store.mutate(claims, namespace, claim.metadata.name ?? '', (stored) => {
+      if (stored.metadata.uid !== claim.metadata.uid) {
+        return;
+      }
+      stored.metadata.annotations = {
+        ...stored.metadata.annotations,
+        'pv.kubernetes.io/bind-completed': 'yes',
+        'pv.kubernetes.io/bound-by-controller': 'yes',
+        'volume.beta.kubernetes.io/storage-provisioner': hostPathProvisioner,
+        'volume.kubernetes.io/storage-provisioner': hostPathProvisioner,
+      };
+      claimSpec(stored).volumeName = volumeName;
+      stored.status = { phase: 'Bound', accessModes: spec.accessModes, capacity };
+    });
+    if (bound) {
+      this.events.record(bound, {
+        type: 'Normal',
+        reason: 'ProvisioningSucceeded',
+        message: `Successfully provisioned volume ${volumeName} using ${hostPathProvisioner}`,
+        source: controllerSource,
+      });
+    }
+  }
+
+  /** The claim is gone: its volume is deleted with its data (Delete) or kept as Released (Retain). */
+  private async release(claim: KubeObject): Promise<void> {
+    const volumeName = claimSpec(claim).volumeName;
+    const volume = typeof volumeName === 'string' && this.store.find(volumes, '', volumeName);
+    if (!volume || (volume.spec as Json).claimRef === undefined) {
+      return;
+    }
+    const claimRef = (volume.spec as Json).claimRef as Json;
+    if (claimRef.uid !== claim.metadata.uid) {
+      return;
+    }
+    const spec = volume.spec as Json;
+    if (spec.persistentVolumeReclaimPolicy === 'Delete') {
+      const path = (spec.hostPath as Json | undefined)?.path;
+      // Only directories this controller made are removed; a hand-made volume's path is the admin's.
+      if (typeof path === 'string' && path.startsWith(`${this.volumesDir}/`)) {
+        await rm(path, { recursive: true, force: true });
+      }
+      this.store.remove(volumes, '', volumeName as string);
+      return;
+    }
+    this.store.mutate(volumes, '', volumeName as string, (stored) => {
+      stored.status = { phase: 'Released' };
+    });
+  }
+}
+
+function claimSpec(claim: KubeObject): Json {
+  return (claim.spec ?? {}) as Json;
+}
+
+function storageRequest(spec: Json): string {
+  return String(((spec.resources as Json).requests as Json).storage);
+}
+
+/** Where a claim's data lives on the node: its bound volume's host path. */
+export function claimHostPath(
+  store: ObjectStore,
+  namespace: string,
+  claimName: string,
+): { path: string } | { problem: string } {
+  const claim = store.find(claims, namespace, claimName);
+  if (!claim) {
+    return { problem: `persistentvolumeclaim "${claimName}" not found` };
+  }
+  const volumeName = claimSpec(claim).volumeName;
+  const volume = typeof volumeName === 'string' ? store.find(volumes, '', volumeName) : undefined;
+  const path = (volume?.spec as Json | undefined)?.hostPath as Json | undefined;
+  if (!volume || typeof path?.path !== 'string') {
+    return { problem: `persistentvolumeclaim "${claimName}" is not bound to a host-path volume` };
+  }
+  return { path: path.path };
+}
