@@ -39,6 +39,19 @@ describe('the extension in a real VS Code extension host (runTests, on code-serv
       return;
     }
     emulator = await withEmulator();
+    // The claim the profiles feature mounts (suite/profiles.ts), as a user's cluster has it.
+    const claim = await apiRequest(
+      emulator,
+      'POST',
+      '/api/v1/namespaces/default/persistentvolumeclaims',
+      {
+        body: {
+          metadata: { name: 'profile-data' },
+          spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Mi' } } },
+        },
+      },
+    );
+    assert.equal(claim.status, 201, JSON.stringify(claim.body));
     // The in-host tests take the API server down through it (the emulator lives in this process).
     control = await serveEmulatorControl(emulator.faults);
     const scratch = await mkdtemp(join(tmpdir(), 'pod-runner-host-'));
