@@ -175,4 +175,3 @@ export async function removeNewHostPathVolumes(before: Set<string> | undefined):
 export function listHostPathVolumes(): Set<string> | undefined {
   return existsSync(hostPathVolumesDir) ? new Set(readdirSync(hostPathVolumesDir)) : undefined;
 }
-

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { cacheRoot } from './binaries.ts';
 import { execFileAsync } from './processes.ts';
 import type { TagTable } from './registry.ts';
+import { toolImages } from './toolImages.ts';
 import { pythonEnvironments } from '../support/pythonEnvironments.ts';
 
 const manifestMediaType = 'application/vnd.oci.image.manifest.v1+json';
@@ -23,7 +24,8 @@ export interface LocalImages {
 
 /**
  * Builds (once, cached) the images the cluster needs without a registry to pull from: the pod
- * sandbox image, a Python image that stands in for python:3-slim, and the kernel gateway's
+ * sandbox image, a Python image that stands in for python:3-slim, busybox, the tests' minimal
+ * images (./toolImages.ts), and the kernel gateway's
  * (docker-stacks-foundation's stand-in, the emulator's image test/emulator/kubelet/imageCatalog.ts
  * as a real one).
  */
@@ -40,11 +42,10 @@ export async function ensureLocalImages(log: (line: string) => void): Promise<Lo
   tags.set('library/python:3-slim', python);
   const busyboxLayer = await cachedLayer(imageDir, 'busybox-1', buildBusyboxRootfs, log);
   tags.set('library/busybox:latest', await writeImage(blobDir, busyboxLayer, { Cmd: ['sh'] }));
-  const shOnlyLayer = await cachedLayer(imageDir, 'busybox-sh-only-2', buildShOnlyRootfs, log);
-  tags.set(
-    'library/busybox-sh-only:latest',
-    await writeImage(blobDir, shOnlyLayer, { Env: ['PATH=/bin'], Cmd: ['sh'] }),
-  );
+  for (const image of toolImages()) {
+    const layer = await cachedLayer(imageDir, image.layerName, image.buildRootfs, log);
+    tags.set(image.tag, await writeImage(blobDir, layer, image.runConfig));
+  }
   const gatewayLayer = await cachedLayer(imageDir, 'gateway-1', buildGatewayRootfs, log);
   const gateway = await writeImage(blobDir, gatewayLayer, {
     Env: [
@@ -119,19 +120,6 @@ async function buildBusyboxRootfs(rootfs: string): Promise<void> {
   for (const applet of stdout.split('\n').filter((name) => name && name !== 'busybox')) {
     await symlink('busybox', join(bin, applet));
   }
-}
-
-/**
- * The tests' image with a shell and nothing else (test/support/syncHelpers.ts has the emulator's):
- * busybox as `/bin/sh` alone, its applets unreachable by name.
- */
-async function buildShOnlyRootfs(rootfs: string): Promise<void> {
-  const bin = join(rootfs, 'bin');
-  await mkdir(bin, { recursive: true });
-  await mkdir(join(rootfs, 'tmp'));
-  await chmod(join(rootfs, 'tmp'), 0o1777);
-  await copyFile('/bin/busybox', join(bin, 'sh'));
-  await chmod(join(bin, 'sh'), 0o755);
 }
 
 /**

@@ -7,7 +7,7 @@ import {
 } from '../../src/core/index.ts';
 import { apiRequest, eventually, managedPodNames } from '../support/emulatorFixture.ts';
 import { emulatorOnly, withBackend, type TestBackend } from '../support/backend.ts';
-import { syncImages } from '../support/syncHelpers.ts';
+import { minimalImages } from '../support/syncHelpers.ts';
 
 /** Three seconds: the setting is in minutes, fractions let a test wait seconds. */
 const idleTimeoutMinutes = 3 / 60;
@@ -41,7 +41,7 @@ describe('an idle executor pod stops by itself', () => {
     eventually(async () => (await podState(name)).phase === phase, 30_000, `pod ${name} ${phase}`);
 
   before(async () => {
-    backend = await withBackend({ backoffBaseMs: 200, images: { images: syncImages } });
+    backend = await withBackend({ backoffBaseMs: 200, images: { images: minimalImages } });
   });
 
   after(async () => {

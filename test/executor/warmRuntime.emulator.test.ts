@@ -15,28 +15,8 @@ import {
 import type { WebSocketFactory } from '../../src/core/podExec.ts';
 import { runtimeMarker } from '../../src/core/warmRuntime/runtimeProgram.ts';
 import { eventually, managedPodNames } from '../support/emulatorFixture.ts';
+import { minimalImages } from '../support/syncHelpers.ts';
 import { emulatorOf, emulatorOnly, withBackend, type TestBackend } from '../support/backend.ts';
-
-/** An image with the tools the exec path needs and no Python. */
-const coreutilsOnly = {
-  commands: Object.fromEntries(
-    [
-      'sh',
-      'env',
-      'head',
-      'wc',
-      'mv',
-      'grep',
-      'rm',
-      'mkdir',
-      'timeout',
-      'setsid',
-      'realpath',
-      'sleep',
-    ].map((tool) => [tool, `/usr/bin/${tool}`]),
-  ),
-  env: { PATH: '/usr/local/bin' },
-};
 
 /**
  * Every exec the executors open, the warm runtime's told apart by its marker; `cutAtNextStart`
@@ -98,7 +78,7 @@ describe('the warm runtime runs blocks over one exec stream', () => {
   before(async () => {
     backend = await withBackend({
       backoffBaseMs: 200,
-      images: { images: { 'coreutils-no-python': coreutilsOnly } },
+      images: { images: minimalImages },
     });
     executor = new PodCommandLineCodeExecutor({
       kubeconfig: backend.kubeconfigPath,
@@ -325,32 +305,26 @@ describe('the warm runtime runs blocks over one exec stream', () => {
     }
   });
 
-  test(
-    'an image without Python: every block takes an exec of its own, and the log says so once',
-    {
-      skip: emulatorOnly("the image is one of the emulator's catalog (coreutils, no Python)"),
-    },
-    async () => {
-      const lines: string[] = [];
-      const counted = countingExecs();
-      await using subject = new PodCommandLineCodeExecutor({
-        kubeconfig: backend.kubeconfigPath,
-        image: 'coreutils-no-python',
-        startupTimeout: 30,
-        logger: capturingLogger(lines),
-        webSocketFactory: counted.factory,
-      });
-      await subject.start();
-      for (let n = 0; n < 3; n++) {
-        const result = await subject.executeCodeBlocks([{ language: 'sh', code: 'echo hi' }]);
-        assert.deepEqual([result.exitCode, result.output], [0, 'hi\n']);
-      }
-      const said = lines.filter((line) => line.includes('warm runtime'));
-      assert.equal(said.length, 1, lines.join('\n'));
-      assert.match(said[0]!, /no python or python3 on the PATH/);
-      assert.deepEqual([counted.runtimes, counted.others], [1, 3]);
-    },
-  );
+  test('an image without Python: every block takes an exec of its own, and the log says so once', async () => {
+    const lines: string[] = [];
+    const counted = countingExecs();
+    await using subject = new PodCommandLineCodeExecutor({
+      kubeconfig: backend.kubeconfigPath,
+      image: 'coreutils-no-python',
+      startupTimeout: 30,
+      logger: capturingLogger(lines),
+      webSocketFactory: counted.factory,
+    });
+    await subject.start();
+    for (let n = 0; n < 3; n++) {
+      const result = await subject.executeCodeBlocks([{ language: 'sh', code: 'echo hi' }]);
+      assert.deepEqual([result.exitCode, result.output], [0, 'hi\n']);
+    }
+    const said = lines.filter((line) => line.includes('warm runtime'));
+    assert.equal(said.length, 1, lines.join('\n'));
+    assert.match(said[0]!, /no python or python3 on the PATH/);
+    assert.deepEqual([counted.runtimes, counted.others], [1, 3]);
+  });
 
   test("a shell block's world is an exec's: a writer that left the block is waited for, a file over the size limit is fatal", async () => {
     // Longer than any grace a runtime might give output after the block's main process ended.

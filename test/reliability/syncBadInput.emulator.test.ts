@@ -24,7 +24,7 @@ import {
   remoteSnapshot,
   snapshot,
   stdinGate,
-  syncImages,
+  minimalImages,
   writeTree,
 } from '../support/syncHelpers.ts';
 
@@ -78,7 +78,7 @@ describe('sync with bad input', () => {
     ).trim();
 
   before(async () => {
-    backend = await withBackend({ backoffBaseMs: 200, images: { images: syncImages } });
+    backend = await withBackend({ backoffBaseMs: 200, images: { images: minimalImages } });
     executor = new PodCommandLineCodeExecutor({
       kubeconfig: backend.kubeconfigPath,
       startupTimeout: 30,

@@ -7,7 +7,7 @@ import { nodeFileSystem } from '../../src/core/workspaceSync/localTree.ts';
 import { eventually, execFileAsync, withEmulator } from '../support/emulatorFixture.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { stallingProxyFor, type StallingProxy } from '../support/stallingProxy.ts';
-import { inPod, stdinGate, syncImages, writeTree } from '../support/syncHelpers.ts';
+import { inPod, stdinGate, minimalImages, writeTree } from '../support/syncHelpers.ts';
 
 /** What a pod (its user code, or whoever replaced it) does to the files a sync wrote. */
 
@@ -45,7 +45,7 @@ describe('sync against a pod that changed under it', () => {
     inPod(emulator.kubeconfigPath, executor.podName, script);
 
   before(async () => {
-    emulator = await withEmulator({ backoffBaseMs: 200, images: { images: syncImages } });
+    emulator = await withEmulator({ backoffBaseMs: 200, images: { images: minimalImages } });
   });
 
   after(async () => {

@@ -23,11 +23,13 @@ export const pythonKeepAlive = [
 ];
 
 /**
- * Images without tar, rsync or a shell's usual tools on PATH: busybox's sh alone (an Alpine
- * without Python: its head reads ahead from a pipe), dash with GNU head and the file tools (a
- * slim Debian without Python), and Python alone (no sh at all).
+ * The tests' images of a few tools, without tar, rsync or a shell's usual tools on PATH: busybox's
+ * sh alone (an Alpine without Python: its head reads ahead from a pipe), dash with GNU head and the
+ * file tools (a slim Debian without Python), Python alone (no sh at all), and the tools an exec
+ * needs without Python. The emulator serves them from its catalog; the cluster tier builds real
+ * images from the same definitions (test/cluster/toolImages.ts).
  */
-export const syncImages: NonNullable<ImageCatalogOptions['images']> = {
+export const minimalImages = {
   'busybox-sh-only': { commands: { sh: '/bin/busybox' }, env: { PATH: '/usr/local/bin' } },
   'dash-gnu-head': {
     commands: {
@@ -43,7 +45,26 @@ export const syncImages: NonNullable<ImageCatalogOptions['images']> = {
     env: { PATH: '/usr/local/bin' },
     cmd: pythonKeepAlive,
   },
-};
+  'coreutils-no-python': {
+    commands: Object.fromEntries(
+      [
+        'sh',
+        'env',
+        'head',
+        'wc',
+        'mv',
+        'grep',
+        'rm',
+        'mkdir',
+        'timeout',
+        'setsid',
+        'realpath',
+        'sleep',
+      ].map((tool) => [tool, `/usr/bin/${tool}`]),
+    ),
+    env: { PATH: '/usr/local/bin' },
+  },
+} satisfies NonNullable<ImageCatalogOptions['images']>;
 
 export type TreeSpec = Record<
   string,
