@@ -10,6 +10,13 @@ import { kubectlRunner } from './kubectlRunner.ts';
 const version = kubectlVersion();
 const usable = version !== undefined && (version[0] > 1 || version[1] >= 30);
 
+/** kubectl's printed table as rows of cells (cells are separated by two or more spaces). */
+const columns = (output: string) =>
+  output
+    .trim()
+    .split('\n')
+    .map((line) => line.split(/\s{2,}/));
+
 describe(`kubectl against ${backendName}`, () => {
   let backend: TestBackend;
   const home = scratchDir('kubectl-home-');
@@ -76,11 +83,6 @@ describe(`kubectl against ${backendName}`, () => {
     assert.equal((await kubectl(['apply', '-f', '-'], { input: manifest })).code, 0);
     const watching = kubectl(['get', 'pod', 'printed', '-w', '--request-timeout=4s']);
     assert.equal((await kubectl(['wait', '--for=condition=Ready', 'pod/printed'])).code, 0);
-    const columns = (output: string) =>
-      output
-        .trim()
-        .split('\n')
-        .map((line) => line.split(/\s{2,}/));
     const pods = columns((await kubectl(['get', 'pods'])).stdout);
     assert.deepEqual(pods[0], ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE']);
     assert.deepEqual(pods[1]!.slice(0, 4), ['printed', '1/1', 'Running', '0']);
@@ -250,11 +252,6 @@ describe(`kubectl against ${backendName}`, () => {
     if (!requireTool(t, usable, 'kubectl >= 1.30')) {
       return;
     }
-    const columns = (output: string) =>
-      output
-        .trim()
-        .split('\n')
-        .map((line) => line.split(/\s{2,}/));
     const classes = columns((await kubectl(['get', 'storageclass'])).stdout);
     assert.deepEqual(classes[0], [
       'NAME',

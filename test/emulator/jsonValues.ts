@@ -6,3 +6,8 @@ export function text(value: unknown, fallback = ''): string {
       ? String(value)
       : fallback;
 }
+
+/** Whether an untyped JSON value is an object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -9,7 +9,7 @@ import {
   type SyncProgress,
 } from '../../src/core/index.ts';
 import { managedPodNames } from '../support/emulatorFixture.ts';
-import { backendName, emulatorOnly, withBackend, type TestBackend } from '../support/backend.ts';
+import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
 import { scratchDir } from '../support/scratch.ts';
 import {
   inPod,
@@ -308,82 +308,96 @@ describe(`workspace sync on ${backendName}`, () => {
     assert.deepEqual([result.apiCalls, result.sent], [1, 1]);
   });
 
+  const inspector = 'inspector';
   for (const [image, receiver, command] of [
     ['busybox-sh-only', 'sh dd', undefined],
     ['dash-gnu-head', 'sh head', undefined],
     ['python-only', 'python', pythonKeepAlive],
   ] as const) {
-    test(
-      `an image with ${image.replace(/-/g, ' ')}: the ${receiver} receiver syncs, updates, deletes, verifies and downloads`,
-      {
-        // The test looks into the pod with /bin/sh and /bin/tar, which the emulator's catalog
-        // images expose from the host and the real minimal images have not.
-        skip: emulatorOnly(
-          "inspects the pod with the host's tar, absent from the real minimal image",
-        ),
-      },
-      async () => {
-        const subject = new PodCommandLineCodeExecutor({
-          kubeconfig: backend.kubeconfigPath,
-          image,
-          startupTimeout: 30,
-          ...(command ? { command: [...command] } : {}),
+    test(`an image with ${image.replace(/-/g, ' ')}: the ${receiver} receiver syncs, updates, deletes, verifies and downloads`, async () => {
+      // The image has no tar (python-only not even a shell): the test looks at the workspace
+      // through a busybox container that shares it.
+      const workspace = { name: 'workspace', mountPath: '/workspace' };
+      const subject = new PodCommandLineCodeExecutor({
+        kubeconfig: backend.kubeconfigPath,
+        startupTimeout: 30,
+        podSpec: {
+          spec: {
+            containers: [
+              {
+                name: 'autogen-executor',
+                image,
+                workingDir: '/workspace',
+                volumeMounts: [workspace],
+                ...(command ? { command: [...command] } : {}),
+              },
+              {
+                name: inspector,
+                image: 'busybox',
+                command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'],
+                volumeMounts: [workspace],
+              },
+            ],
+            volumes: [{ name: 'workspace', emptyDir: {} }],
+          },
+        },
+      });
+      const look = (script: string) =>
+        inPod(backend.kubeconfigPath, subject.podName, script, inspector);
+      await subject.start();
+      try {
+        const dir = freshDir();
+        writeTree(dir, {
+          ...projectTree,
+          'large.bin': 'L'.repeat(3 * 1024 * 1024 + 7),
+          '-starts-with-a-dash': 'dash',
+          'dash-link': { link: '-starts-with-a-dash' },
         });
-        await subject.start();
-        try {
-          const dir = freshDir();
-          writeTree(dir, {
-            ...projectTree,
-            'large.bin': 'L'.repeat(3 * 1024 * 1024 + 7),
-            '-starts-with-a-dash': 'dash',
-            'dash-link': { link: '-starts-with-a-dash' },
-          });
-          // The root already holds an extra file, a file where a folder goes, a symlink out.
-          await inPod(
+        // The root already holds an extra file, a file where a folder goes, a symlink out.
+        await look(
+          `mkdir -p /workspace/${basename(dir)} && cd /workspace/${basename(dir)} && echo x > extra && echo x > app && ln -s /tmp data`,
+        );
+        const first = await subject.syncWorkspace(dir);
+        assert.equal(first.receiver, receiver);
+        assert.deepEqual([first.sent, first.deleted], [16, 3]);
+        const snapshotOf = () =>
+          remoteSnapshot(
             backend.kubeconfigPath,
             subject.podName,
-            `mkdir -p /workspace/${basename(dir)} && cd /workspace/${basename(dir)} && echo x > extra && echo x > app && ln -s /tmp data`,
+            first.root,
+            join(scratch, `remote-${++folders}`),
+            false,
+            inspector,
           );
-          const first = await subject.syncWorkspace(dir);
-          assert.equal(first.receiver, receiver);
-          assert.deepEqual([first.sent, first.deleted], [16, 3]);
-          const snapshotOf = () =>
-            remoteSnapshot(
-              backend.kubeconfigPath,
-              subject.podName,
-              first.root,
-              join(scratch, `remote-${++folders}`),
-            );
-          assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
-          writeFileSync(join(dir, 'app/util.py'), 'changed\n');
-          rmSync(join(dir, 'with space'), { recursive: true });
-          const second = await subject.syncWorkspace(dir);
-          assert.deepEqual([second.apiCalls, second.sent, second.deleted], [1, 1, 1]);
-          assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
-          // Modes without an execute bit are created exact (no chmod); others are set after.
-          writeTree(dir, {
-            'private.txt': { content: 'p\n', mode: 0o600 },
-            'shared.txt': { content: 's\n', mode: 0o640 },
-            'readonly.txt': { content: 'r\n', mode: 0o444 },
-            'tool.sh': { content: '#!/bin/sh\n', mode: 0o750 },
-          });
-          const modes = await subject.syncWorkspace(dir);
-          assert.deepEqual([modes.apiCalls, modes.sent], [1, 4]);
-          assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
-          await inPod(backend.kubeconfigPath, subject.podName, `echo extra > ${first.root}/extra`);
-          const verified = await subject.syncWorkspace(dir, { verify: true });
-          assert.equal(verified.deleted, 1);
-          // Python compares hashes; sh cannot, so it sends everything again.
-          assert.equal(verified.sent, receiver === 'python' ? 0 : 19);
-          assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
-          const target = join(scratch, `download-${++folders}`);
-          const downloaded = await subject.downloadFromPod(`${first.root}/app`, target);
-          assert.deepEqual(snapshot(downloaded.localPath), snapshot(join(dir, 'app')));
-        } finally {
-          await subject.stop();
-        }
-      },
-    );
+        assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
+        writeFileSync(join(dir, 'app/util.py'), 'changed\n');
+        rmSync(join(dir, 'with space'), { recursive: true });
+        const second = await subject.syncWorkspace(dir);
+        assert.deepEqual([second.apiCalls, second.sent, second.deleted], [1, 1, 1]);
+        assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
+        // Modes without an execute bit are created exact (no chmod); others are set after.
+        writeTree(dir, {
+          'private.txt': { content: 'p\n', mode: 0o600 },
+          'shared.txt': { content: 's\n', mode: 0o640 },
+          'readonly.txt': { content: 'r\n', mode: 0o444 },
+          'tool.sh': { content: '#!/bin/sh\n', mode: 0o750 },
+        });
+        const modes = await subject.syncWorkspace(dir);
+        assert.deepEqual([modes.apiCalls, modes.sent], [1, 4]);
+        assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
+        await look(`echo extra > ${first.root}/extra`);
+        const verified = await subject.syncWorkspace(dir, { verify: true });
+        assert.equal(verified.deleted, 1);
+        // Python compares hashes; sh cannot, so it sends everything again.
+        assert.equal(verified.sent, receiver === 'python' ? 0 : 19);
+        assert.deepEqual(await snapshotOf(), expectedSnapshot(dir));
+        const target = join(scratch, `download-${++folders}`);
+        const downloaded = await subject.downloadFromPod(`${first.root}/app`, target);
+        assert.deepEqual(snapshot(downloaded.localPath), snapshot(join(dir, 'app')));
+      } finally {
+        await subject.stop();
+      }
+    });
   }
 
   test("PodJupyterServer: the gateway's pod is synced and downloaded from the same way", async () => {

@@ -118,8 +118,9 @@ export function snapshot(dir: string, withFolders = false): Record<string, strin
 }
 
 /**
- * What the pod holds under `root`, as a snapshot: the host's tar (by its absolute path, so the
- * images' PATH does not matter) packs it in the pod and it is unpacked into `scratch`.
+ * What the pod holds under `root`, as a snapshot: /bin/tar packs it in the pod (by its absolute
+ * path, so the image's PATH does not matter: the host's in the emulator's catalog images, else
+ * that of `container`, one with a tar sharing the volume) and it is unpacked into `scratch`.
  */
 export async function remoteSnapshot(
   kubeconfig: string,
@@ -127,27 +128,38 @@ export async function remoteSnapshot(
   root: string,
   scratch: string,
   withFolders = false,
+  container?: string,
 ): Promise<Record<string, string>> {
   mkdirSync(scratch, { recursive: true });
   await execFileAsync('sh', [
     '-c',
-    'kubectl --kubeconfig "$1" exec "$2" -- /bin/tar -C "$3" -cf - . | tar -x -C "$4"',
+    'kubectl --kubeconfig "$1" exec "$2" $5 -- /bin/tar -C "$3" -cf - . | tar -x -C "$4"',
     'sh',
     kubeconfig,
     pod,
     root,
     scratch,
+    container ? `--container=${container}` : '',
   ]);
   return snapshot(scratch, withFolders);
 }
 
-/** Runs a shell command in the pod with the host's sh (by its absolute path). */
-export async function inPod(kubeconfig: string, pod: string, script: string): Promise<string> {
+/**
+ * Runs a shell command in the pod with /bin/sh and the tools in /usr/bin and /bin: in an image of
+ * the emulator's catalog they are the host's; in a minimal image, name a container that has them.
+ */
+export async function inPod(
+  kubeconfig: string,
+  pod: string,
+  script: string,
+  container?: string,
+): Promise<string> {
   const { stdout } = await execFileAsync('kubectl', [
     '--kubeconfig',
     kubeconfig,
     'exec',
     pod,
+    ...(container ? ['--container', container] : []),
     '--',
     '/bin/sh',
     '-c',

@@ -1,4 +1,4 @@
-import { ExecStartError, SyncError } from '../errors.ts';
+import { ConnectionLostError, ExecStartError, SyncError } from '../errors.ts';
 import type { PodExecClient } from '../podExec.ts';
 
 /** The container a sync talks to. */
@@ -126,10 +126,7 @@ export class PodProgramRunner {
           return outcome;
         }
       } catch (error) {
-        if (
-          !(error instanceof ExecStartError && notFound.test(error.message)) ||
-          this.interpreter
-        ) {
+        if (this.interpreter || !(await this.wasNotFound(error, candidate, run))) {
           throw error;
         }
       }
@@ -137,6 +134,41 @@ export class PodProgramRunner {
     throw new SyncError(
       `pod ${this.target.pod} has neither python3, python nor sh in container ${this.target.container}: a sync needs one of them`,
     );
+  }
+
+  /**
+   * Whether a candidate's failure means it is not in the image, so the next may run. A real
+   * node's runtime reports that as a failed start, but when the exec's stdin is still streaming
+   * in, the kubelet's proxy may break the connection first (no status, code 1006): then a bare
+   * run of the candidate tells whether it exists, and a lost connection stays one.
+   */
+  private async wasNotFound(
+    error: unknown,
+    candidate: Interpreter,
+    run: ProgramRun,
+  ): Promise<boolean> {
+    const isNotFound = (failure: unknown) =>
+      failure instanceof ExecStartError && notFound.test(failure.message);
+    if (isNotFound(error)) {
+      return true;
+    }
+    if (!(error instanceof ConnectionLostError) || run.signal?.aborted) {
+      return false;
+    }
+    run.onExec();
+    try {
+      await this.target.exec.run({
+        namespace: this.target.namespace,
+        pod: this.target.pod,
+        container: this.target.container,
+        command:
+          candidate.kind === 'python' ? [candidate.command, '-S', '-c', ''] : ['sh', '-c', ':'],
+        ...(run.signal ? { signal: run.signal } : {}),
+      });
+      return false;
+    } catch (probeFailure) {
+      return isNotFound(probeFailure);
+    }
   }
 
   /** Undefined when the channel could not run it (nothing ran). */

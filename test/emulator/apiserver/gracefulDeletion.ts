@@ -74,7 +74,7 @@ export function deleteNamespace(store: ObjectStore, namespace: KubeObject): Kube
       setTimeout(finish, 100).unref();
       return;
     }
-    for (const kind of ['Secret', 'ConfigMap', 'Service', 'Event']) {
+    for (const kind of ['Secret', 'ConfigMap', 'Service', 'PersistentVolumeClaim', 'Event']) {
       const type = resourceTypeOfKind(kind);
       for (const object of store.list(type, name)) {
         store.remove(type, name, object.metadata.name ?? '');

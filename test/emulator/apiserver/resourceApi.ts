@@ -18,6 +18,7 @@ import type { ResourceRequest } from './requestRouting.ts';
 import { apiVersionOf, resourceTypeOfKind, type ResourceType } from '../resources.ts';
 import { fieldValue, parseFieldSelector, parseLabelSelector } from '../store/selectors.ts';
 import { checkPodUpdate, validateObject } from './validation.ts';
+import { checkClaimUpdate } from './storageValidation.ts';
 
 type Json = Record<string, unknown>;
 
@@ -262,6 +263,9 @@ export class ResourceApi {
       validateObject(type, result);
       if (type.kind === 'Pod') {
         checkPodUpdate(current, result);
+      }
+      if (type.kind === 'PersistentVolumeClaim') {
+        checkClaimUpdate(current, result);
       }
       if (type.kind === 'Secret') {
         foldStringData(result);

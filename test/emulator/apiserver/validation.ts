@@ -1,6 +1,8 @@
 import { invalid, type FieldError } from '../apiErrors.ts';
 import type { KubeObject } from '../store/objectStore.ts';
 import type { ResourceType } from '../resources.ts';
+import { isObject } from '../jsonValues.ts';
+import { validateClaimSpec, validateVolumeSpec } from './storageValidation.ts';
 
 const dns1123LabelPattern = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const dns1123SubdomainPattern = `${dns1123LabelPattern}(\\.${dns1123LabelPattern})*`;
@@ -87,6 +89,9 @@ export function validateObject(type: ResourceType, object: KubeObject): void {
   if (type.kind === 'PersistentVolumeClaim') {
     validateClaimSpec(object.spec, errors);
   }
+  if (type.kind === 'PersistentVolume') {
+    validateVolumeSpec(object.spec, errors);
+  }
   if (errors.length > 0) {
     throw invalid(type.kind, name, errors, type.group);
   }
@@ -145,10 +150,6 @@ function validateAnnotations(annotations: unknown, errors: FieldError[]): void {
       detail: `Too long: must have at most ${annotationsMaxBytes} bytes`,
     });
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function validatePodSpec(spec: unknown, errors: FieldError[]): void {
@@ -343,26 +344,6 @@ function validateServiceSpec(spec: unknown, errors: FieldError[]): void {
       });
     }
   });
-}
-
-function validateClaimSpec(spec: unknown, errors: FieldError[]): void {
-  const accessModes = isObject(spec) && Array.isArray(spec.accessModes) ? spec.accessModes : [];
-  if (accessModes.length === 0) {
-    errors.push({
-      field: 'spec.accessModes',
-      type: 'FieldValueRequired',
-      detail: 'Required value: at least 1 access mode is required',
-    });
-  }
-  const resources = isObject(spec) && isObject(spec.resources) ? spec.resources : {};
-  const requests = isObject(resources.requests) ? resources.requests : {};
-  if (requests.storage === undefined) {
-    errors.push({
-      field: 'spec.resources[storage]',
-      type: 'FieldValueRequired',
-      detail: 'Required value',
-    });
-  }
 }
 
 /** Pod updates may only change images, activeDeadlineSeconds and tolerations, as in kube-apiserver. */

@@ -35,6 +35,8 @@ export function standardStorageClass(): KubeObject {
 export class PersistentVolumeController {
   private unsubscribe: (() => void) | undefined;
   private readonly pending = new Set<Promise<void>>();
+  /** Claims (by uid) being provisioned: a second trigger for one of them waits for nothing. */
+  private readonly provisioning = new Set<string>();
   private stopped = false;
 
   constructor(
@@ -62,6 +64,16 @@ export class PersistentVolumeController {
       this.later(() => this.provision(event.object));
     } else if (event.resource === 'persistentvolumeclaims' && event.type === 'DELETED') {
       this.later(() => this.release(event.object));
+    } else if (
+      event.resource === 'persistentvolumes' &&
+      event.type === 'ADDED' &&
+      !(event.object.spec as Json).claimRef
+    ) {
+      // A volume made by hand waits for a claim; binding one to it is not modelled.
+      this.later(() => {
+        this.markAvailable(event.object);
+        return Promise.resolve();
+      });
     } else if (event.resource === 'storageclasses' && event.type === 'ADDED') {
       // A claim that waited for its class is provisioned once the class exists.
       for (const claim of this.store.list(claims)) {
@@ -70,6 +82,14 @@ export class PersistentVolumeController {
         }
       }
     }
+  }
+
+  private markAvailable(volume: KubeObject): void {
+    this.store.mutate(volumes, '', volume.metadata.name ?? '', (stored) => {
+      if (stored.metadata.uid === volume.metadata.uid && !(stored.spec as Json).claimRef) {
+        stored.status = { phase: 'Available' };
+      }
+    });
   }
 
   private later(work: () => Promise<void>): void {
@@ -83,9 +103,31 @@ export class PersistentVolumeController {
   }
 
   private async provision(added: KubeObject): Promise<void> {
+    const uid = added.metadata.uid ?? '';
+    if (this.provisioning.has(uid)) {
+      return;
+    }
+    this.provisioning.add(uid);
+    try {
+      await this.provisionClaim(added);
+    } finally {
+      this.provisioning.delete(uid);
+    }
+  }
+
+  /** The claim as stored now, if it is still that claim and still waits for a volume. */
+  private unboundClaim(added: KubeObject): KubeObject | undefined {
     const namespace = added.metadata.namespace ?? 'default';
     const claim = this.store.find(claims, namespace, added.metadata.name ?? '');
-    if (!claim || claim.metadata.uid !== added.metadata.uid || claimSpec(claim).volumeName) {
+    return claim && claim.metadata.uid === added.metadata.uid && !claimSpec(claim).volumeName
+      ? claim
+      : undefined;
+  }
+
+  private async provisionClaim(added: KubeObject): Promise<void> {
+    const namespace = added.metadata.namespace ?? 'default';
+    const claim = this.unboundClaim(added);
+    if (!claim) {
       return;
     }
     const className = claimSpec(claim).storageClassName;
@@ -115,6 +157,11 @@ export class PersistentVolumeController {
     const path = join(this.volumesDir, randomUUID());
     // As the in-tree provisioner makes it: root's, 0750; a non-root container cannot write to it.
     await mkdir(path, { recursive: true, mode: 0o750 });
+    // The claim may have gone (or been bound) while the directory was made.
+    if (!this.unboundClaim(claim) || this.store.find(volumes, '', volumeName)) {
+      await rm(path, { recursive: true, force: true });
+      return;
+    }
     const spec = claimSpec(claim);
     const capacity = { storage: storageRequest(spec) };
     this.store.create(volumes, {
@@ -169,15 +216,15 @@ export class PersistentVolumeController {
 
   /** The claim is gone: its volume is deleted with its data (Delete) or kept as Released (Retain). */
   private async release(claim: KubeObject): Promise<void> {
-    const volumeName = claimSpec(claim).volumeName;
-    const volume = typeof volumeName === 'string' && this.store.find(volumes, '', volumeName);
-    if (!volume || (volume.spec as Json).claimRef === undefined) {
+    const volume = this.store
+      .list(volumes)
+      .find(
+        (item) => ((item.spec as Json).claimRef as Json | undefined)?.uid === claim.metadata.uid,
+      );
+    if (!volume) {
       return;
     }
-    const claimRef = (volume.spec as Json).claimRef as Json;
-    if (claimRef.uid !== claim.metadata.uid) {
-      return;
-    }
+    const volumeName = volume.metadata.name ?? '';
     const spec = volume.spec as Json;
     if (spec.persistentVolumeReclaimPolicy === 'Delete') {
       const path = (spec.hostPath as Json | undefined)?.path;
@@ -185,10 +232,10 @@ export class PersistentVolumeController {
       if (typeof path === 'string' && path.startsWith(`${this.volumesDir}/`)) {
         await rm(path, { recursive: true, force: true });
       }
-      this.store.remove(volumes, '', volumeName as string);
+      this.store.remove(volumes, '', volumeName);
       return;
     }
-    this.store.mutate(volumes, '', volumeName as string, (stored) => {
+    this.store.mutate(volumes, '', volumeName, (stored) => {
       stored.status = { phase: 'Released' };
     });
   }

@@ -23,6 +23,10 @@ export async function schedulePod(
   nodeName: string,
   signal: AbortSignal,
 ): Promise<KubeObject | undefined> {
+  // A pod created with its node named is the kubelet's alone: the scheduler never sees it.
+  if ((pod.spec as Json).nodeName) {
+    return pod;
+  }
   let reported: string | undefined;
   for (;;) {
     const message = unschedulableMessage(store, pod);

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { apiRequest, eventually } from '../support/emulatorFixture.ts';
+import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
+
+interface Claim {
+  metadata: { name: string; uid: string };
+  spec: { volumeName?: string; accessModes: string[]; storageClassName?: string };
+  status: { phase: string };
+}
+interface Volume {
+  metadata: { name: string };
+  spec: { claimRef?: { uid: string } };
+  status: { phase: string };
+}
+
+const suffix = () => randomBytes(3).toString('hex');
+const claimsIn = (namespace: string) => `/api/v1/namespaces/${namespace}/persistentvolumeclaims`;
+const claimBody = (name: string, storageClassName?: string) => ({
+  apiVersion: 'v1',
+  kind: 'PersistentVolumeClaim',
+  metadata: { name },
+  spec: {
+    accessModes: ['ReadWriteOnce'],
+    resources: { requests: { storage: '1Mi' } },
+    ...(storageClassName ? { storageClassName } : {}),
+  },
+});
+
+describe(`claims, volumes and storage classes on ${backendName}`, () => {
+  let backend: TestBackend;
+  const volumesOf = async (uids: Set<string>) =>
+    (
+      (await apiRequest(backend, 'GET', '/api/v1/persistentvolumes')).body as { items: Volume[] }
+    ).items.filter((volume) => uids.has(volume.spec.claimRef?.uid ?? ''));
+  const bound = (namespace: string, name: string) =>
+    eventually(
+      async () => {
+        const claim = (await apiRequest(backend, 'GET', `${claimsIn(namespace)}/${name}`))
+          .body as Claim;
+        return claim.status?.phase === 'Bound' && claim;
+      },
+      60_000,
+      `claim ${name} bound`,
+    );
+
+  before(async () => {
+    backend = await withBackend();
+  });
+
+  after(async () => {
+    await backend.verifyNoLeaks();
+  });
+
+  test('claims deleted as soon as they are made leave no volume behind', async () => {
+    const names = Array.from({ length: 8 }, () => `short-lived-${suffix()}`);
+    const uids = new Set<string>();
+    await Promise.all(
+      names.map(async (name) => {
+        const created = await apiRequest(backend, 'POST', claimsIn('default'), {
+          body: claimBody(name),
+        });
+        assert.equal(created.status, 201, created.text);
+        uids.add((created.body as Claim).metadata.uid);
+        const deleted = await apiRequest(backend, 'DELETE', `${claimsIn('default')}/${name}`);
+        assert.equal(deleted.status, 200, deleted.text);
+      }),
+    );
+    await eventually(
+      async () => (await volumesOf(uids)).length === 0,
+      60_000,
+      'no volume for a deleted claim',
+    );
+  });
+
+  test('a claim of a class that does not exist yet waits, and is provisioned once when the class comes', async () => {
+    const className = `late-${suffix()}`;
+    const name = `waits-${suffix()}`;
+    const created = await apiRequest(backend, 'POST', claimsIn('default'), {
+      body: claimBody(name, className),
+    });
+    assert.equal(created.status, 201, created.text);
+    try {
+      const failed = await eventually(async () => {
+        const events = (
+          await apiRequest(
+            backend,
+            'GET',
+            `/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3D${name}`,
+          )
+        ).body as { items: { reason: string; message: string }[] };
+        return events.items.find((event) => event.reason === 'ProvisioningFailed');
+      }, 30_000);
+      assert.match(
+        failed.message,
+        new RegExp(`storageclass.storage.k8s.io "${className}" not found`),
+      );
+      const classCreated = await apiRequest(
+        backend,
+        'POST',
+        '/apis/storage.k8s.io/v1/storageclasses',
+        {
+          body: {
+            apiVersion: 'storage.k8s.io/v1',
+            kind: 'StorageClass',
+            metadata: { name: className },
+            provisioner: 'kubernetes.io/host-path',
+          },
+        },
+      );
+      assert.equal(classCreated.status, 201, classCreated.text);
+      const claim = await bound('default', name);
+      assert.equal((await volumesOf(new Set([claim.metadata.uid]))).length, 1, 'one volume');
+
+      // Bound, its spec is immutable but for the storage request.
+      const changed = structuredClone(claim);
+      changed.spec.accessModes = ['ReadWriteMany'];
+      const refused = await apiRequest(backend, 'PUT', `${claimsIn('default')}/${name}`, {
+        body: changed,
+      });
+      assert.equal(refused.status, 422, refused.text);
+      assert.match(
+        refused.text,
+        /spec: Forbidden: spec is immutable after creation except resources\.requests and volumeAttributesClassName for bound claims/,
+      );
+    } finally {
+      await apiRequest(backend, 'DELETE', `${claimsIn('default')}/${name}`);
+      await apiRequest(backend, 'DELETE', `/apis/storage.k8s.io/v1/storageclasses/${className}`);
+    }
+  });
+
+  test('a volume needs access modes, a capacity and a source; one made by hand is Available', async () => {
+    const name = `by-hand-${suffix()}`;
+    const invalid = await apiRequest(backend, 'POST', '/api/v1/persistentvolumes', {
+      body: { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name } },
+    });
+    assert.equal(invalid.status, 422, invalid.text);
+    for (const field of [
+      /spec\.accessModes: Required value/,
+      /spec\.capacity: Required value/,
+      /spec: Required value: must specify a volume type/,
+    ]) {
+      assert.match(invalid.text, field);
+    }
+    const made = await apiRequest(backend, 'POST', '/api/v1/persistentvolumes', {
+      body: {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          capacity: { storage: '1Mi' },
+          hostPath: { path: `/tmp/pod-runner-by-hand-${name}` },
+          storageClassName: 'manual',
+        },
+      },
+    });
+    assert.equal(made.status, 201, made.text);
+    try {
+      await eventually(
+        async () =>
+          ((await apiRequest(backend, 'GET', `/api/v1/persistentvolumes/${name}`)).body as Volume)
+            .status.phase === 'Available',
+        30_000,
+        'the volume Available',
+      );
+    } finally {
+      await apiRequest(backend, 'DELETE', `/api/v1/persistentvolumes/${name}`);
+    }
+  });
+
+  test("a namespace's deletion takes its claims and their volumes with it", async () => {
+    const namespace = `storage-${suffix()}`;
+    const made = await apiRequest(backend, 'POST', '/api/v1/namespaces', {
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    });
+    assert.equal(made.status, 201, made.text);
+    const created = await apiRequest(backend, 'POST', claimsIn(namespace), {
+      body: claimBody('data'),
+    });
+    assert.equal(created.status, 201, created.text);
+    const claim = await bound(namespace, 'data');
+    assert.equal(
+      (await apiRequest(backend, 'DELETE', `/api/v1/namespaces/${namespace}`)).status,
+      200,
+    );
+    await eventually(
+      async () =>
+        (await apiRequest(backend, 'GET', `/api/v1/namespaces/${namespace}`)).status === 404 &&
+        (await volumesOf(new Set([claim.metadata.uid]))).length === 0,
+      90_000,
+      'the namespace, its claim and its volume gone',
+    );
+  });
+});
