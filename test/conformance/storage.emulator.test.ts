@@ -170,6 +170,87 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
     }
   });
 
+  test('a claim in use outlives its deletion until its pod is gone, and no new pod is placed on it meanwhile', async () => {
+    const name = `in-use-${suffix()}`;
+    const pod = (podName: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: podName },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        volumes: [{ name: 'data', persistentVolumeClaim: { claimName: name } }],
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox',
+            command: [
+              'sh',
+              '-c',
+              'echo kept > /data/note; trap "exit 0" TERM; while true; do sleep 1; done',
+            ],
+            volumeMounts: [{ name: 'data', mountPath: '/data' }],
+          },
+        ],
+      },
+    });
+    const pods = '/api/v1/namespaces/default/pods';
+    assert.equal(
+      (await apiRequest(backend, 'POST', claimsIn('default'), { body: claimBody(name) })).status,
+      201,
+    );
+    const claim = await bound('default', name);
+    assert.deepEqual(
+      (claim as unknown as { metadata: { finalizers: string[] } }).metadata.finalizers,
+      ['kubernetes.io/pvc-protection'],
+    );
+    assert.equal(
+      (await apiRequest(backend, 'POST', pods, { body: pod(`user-${name}`) })).status,
+      201,
+    );
+    try {
+      await eventually(
+        async () =>
+          ((await apiRequest(backend, 'GET', `${pods}/user-${name}`)).body as Volume).status
+            ?.phase === 'Running',
+        60_000,
+        'the pod using the claim Running',
+      );
+      const deleted = await apiRequest(backend, 'DELETE', `${claimsIn('default')}/${name}`);
+      assert.equal(deleted.status, 200, deleted.text);
+      const terminating = (await apiRequest(backend, 'GET', `${claimsIn('default')}/${name}`))
+        .body as Claim & { metadata: { deletionTimestamp?: string } };
+      assert.ok(terminating.metadata.deletionTimestamp, 'marked for deletion');
+      assert.equal(terminating.status.phase, 'Bound', 'kept while in use');
+      assert.equal(
+        (await apiRequest(backend, 'POST', pods, { body: pod(`late-${name}`) })).status,
+        201,
+      );
+      const refused = await eventually(async () => {
+        const late = (await apiRequest(backend, 'GET', `${pods}/late-${name}`)).body as {
+          status?: { conditions?: { type: string; reason?: string; message?: string }[] };
+        };
+        return late.status?.conditions?.find(
+          (condition) => condition.type === 'PodScheduled' && condition.reason === 'Unschedulable',
+        );
+      }, 30_000);
+      assert.match(
+        refused.message ?? '',
+        new RegExp(`persistentvolumeclaim "${name}" is being deleted`),
+      );
+    } finally {
+      for (const podName of [`user-${name}`, `late-${name}`]) {
+        await apiRequest(backend, 'DELETE', `${pods}/${podName}`);
+      }
+    }
+    await eventually(
+      async () =>
+        (await apiRequest(backend, 'GET', `${claimsIn('default')}/${name}`)).status === 404 &&
+        (await volumesOf(new Set([claim.metadata.uid]))).length === 0,
+      60_000,
+      'the claim and its volume gone with the pods',
+    );
+  });
+
   test("a namespace's deletion takes its claims and their volumes with it", async () => {
     const namespace = `storage-${suffix()}`;
     const made = await apiRequest(backend, 'POST', '/api/v1/namespaces', {

@@ -4,6 +4,8 @@ import { resourceTypeOfKind } from '../resources.ts';
 type Json = Record<string, unknown>;
 
 export const defaultClassAnnotation = 'storageclass.kubernetes.io/is-default-class';
+/** The finalizer that keeps a claim while a pod uses it. */
+export const claimProtection = 'kubernetes.io/pvc-protection';
 
 /** Where defaulting gets what the apiserver allocates or its admission plugins look up. */
 export interface Allocators {
@@ -165,6 +167,11 @@ function defaultService(service: KubeObject, allocate: Allocators): void {
 }
 
 function defaultClaim(claim: KubeObject, allocate: Allocators): void {
+  // The StorageObjectInUseProtection admission plugin: a claim in use outlives its deletion.
+  const finalizers = claim.metadata.finalizers ?? [];
+  if (!finalizers.includes(claimProtection)) {
+    claim.metadata.finalizers = [...finalizers, claimProtection];
+  }
   const spec = claim.spec as Json;
   spec.volumeMode ??= 'Filesystem';
   // Only a class left out gets the default; "" asks for a pre-provisioned volume.

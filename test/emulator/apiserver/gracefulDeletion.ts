@@ -1,5 +1,5 @@
 import { ApiError } from '../apiErrors.ts';
-import { resourceTypeOfKind } from '../resources.ts';
+import { resourceTypeOfKind, type ResourceType } from '../resources.ts';
 import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 
 type Json = Record<string, unknown>;
@@ -86,4 +86,38 @@ export function deleteNamespace(store: ObjectStore, namespace: KubeObject): Kube
   };
   setTimeout(finish, 0).unref();
   return marked;
+}
+
+/**
+ * Deletion of an object with finalizers: the apiserver only marks it (deletionTimestamp) and
+ * returns it; it goes once its last finalizer is removed (finalized). Undefined: none to wait for.
+ */
+export function markForFinalizers(
+  store: ObjectStore,
+  type: ResourceType,
+  object: KubeObject,
+): KubeObject | undefined {
+  if (!object.metadata.finalizers?.length) {
+    return undefined;
+  }
+  if (object.metadata.deletionTimestamp) {
+    return object;
+  }
+  return store.mutate(
+    type,
+    object.metadata.namespace ?? '',
+    object.metadata.name ?? '',
+    (marked) => {
+      marked.metadata.deletionTimestamp = timestamp();
+      marked.metadata.deletionGracePeriodSeconds = 0;
+    },
+  );
+}
+
+/** A marked object whose finalizers are all gone is removed; any other is returned as it is. */
+export function finalized(store: ObjectStore, type: ResourceType, object: KubeObject): KubeObject {
+  if (object.metadata.deletionTimestamp && !object.metadata.finalizers?.length) {
+    return store.remove(type, object.metadata.namespace ?? '', object.metadata.name ?? '');
+  }
+  return object;
 }

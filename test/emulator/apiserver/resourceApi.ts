@@ -11,7 +11,13 @@ import {
 import type { Authorizer, EmulatorUser } from './authorization.ts';
 import { answerAccessReview } from './accessReviews.ts';
 import { applyDefaults, defaultStorageClassName } from './defaults.ts';
-import { deleteNamespace, deletePod, gracePeriod } from './gracefulDeletion.ts';
+import {
+  deleteNamespace,
+  deletePod,
+  finalized,
+  gracePeriod,
+  markForFinalizers,
+} from './gracefulDeletion.ts';
 import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 import { jsonPatch, mergePatch, PatchTestFailed } from './patches.ts';
 import type { ResourceRequest } from './requestRouting.ts';
@@ -277,7 +283,7 @@ export class ResourceApi {
     if (JSON.stringify(result) === JSON.stringify(current)) {
       return { code: 200, body: current };
     }
-    return { code: 200, body: this.store.replace(type, result) };
+    return { code: 200, body: finalized(this.store, type, this.store.replace(type, result)) };
   }
 
   delete(request: ResourceRequest, body: unknown, query: URLSearchParams): Reply {
@@ -305,6 +311,10 @@ export class ResourceApi {
     }
     if (type.kind === 'Namespace') {
       return { code: 200, body: deleteNamespace(this.store, current) };
+    }
+    const marked = markForFinalizers(this.store, type, current);
+    if (marked) {
+      return { code: 200, body: marked };
     }
     this.store.remove(type, request.namespace ?? '', request.name!);
     return {

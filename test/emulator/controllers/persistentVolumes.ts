@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import type { EventRecorder } from '../kubelet/eventRecorder.ts';
 import type { KubeObject, ObjectStore, StoredEvent } from '../store/objectStore.ts';
 import { resourceTypeOfKind } from '../resources.ts';
-import { defaultClassAnnotation } from '../apiserver/defaults.ts';
+import { claimProtection, defaultClassAnnotation } from '../apiserver/defaults.ts';
+import { finalized } from '../apiserver/gracefulDeletion.ts';
 
 type Json = Record<string, unknown>;
 
 const claims = resourceTypeOfKind('PersistentVolumeClaim');
 const volumes = resourceTypeOfKind('PersistentVolume');
 const storageClasses = resourceTypeOfKind('StorageClass');
+const pods = resourceTypeOfKind('Pod');
 
 /** What kube-controller-manager's in-tree provisioner is called (with --enable-hostpath-provisioner). */
 export const hostPathProvisioner = 'kubernetes.io/host-path';
@@ -65,6 +67,15 @@ export class PersistentVolumeController {
     } else if (event.resource === 'persistentvolumeclaims' && event.type === 'DELETED') {
       this.later(() => this.release(event.object));
     } else if (
+      (event.resource === 'persistentvolumeclaims' && event.object.metadata.deletionTimestamp) ||
+      (event.resource === 'pods' && (event.type === 'DELETED' || podEnded(event.object)))
+    ) {
+      const namespace = event.namespace;
+      this.later(() => {
+        this.releaseUnusedClaims(namespace);
+        return Promise.resolve();
+      });
+    } else if (
       event.resource === 'persistentvolumes' &&
       event.type === 'ADDED' &&
       !(event.object.spec as Json).claimRef
@@ -80,6 +91,39 @@ export class PersistentVolumeController {
         if ((claim.status as Json | undefined)?.phase === 'Pending') {
           this.later(() => this.provision(claim));
         }
+      }
+    }
+  }
+
+  /**
+   * The pvc-protection controller: a claim marked for deletion loses its finalizer (and so goes)
+   * once no pod that has not ended mounts it.
+   */
+  private releaseUnusedClaims(namespace: string): void {
+    const inUse = new Set(
+      this.store
+        .list(pods, namespace)
+        .filter((pod) => !podEnded(pod))
+        .flatMap((pod) => ((pod.spec as Json).volumes as Json[] | undefined) ?? [])
+        .map((volume) => (volume.persistentVolumeClaim as Json | undefined)?.claimName)
+        .filter((name): name is string => typeof name === 'string'),
+    );
+    for (const claim of this.store.list(claims, namespace)) {
+      const name = claim.metadata.name ?? '';
+      if (
+        !claim.metadata.deletionTimestamp ||
+        !claim.metadata.finalizers?.includes(claimProtection) ||
+        inUse.has(name)
+      ) {
+        continue;
+      }
+      const released = this.store.mutate(claims, namespace, name, (stored) => {
+        stored.metadata.finalizers = (stored.metadata.finalizers ?? []).filter(
+          (finalizer) => finalizer !== claimProtection,
+        );
+      });
+      if (released) {
+        finalized(this.store, claims, released);
       }
     }
   }
@@ -239,6 +283,11 @@ export class PersistentVolumeController {
       stored.status = { phase: 'Released' };
     });
   }
+}
+
+function podEnded(pod: KubeObject): boolean {
+  const phase = (pod.status as Json | undefined)?.phase;
+  return phase === 'Succeeded' || phase === 'Failed';
 }
 
 function claimSpec(claim: KubeObject): Json {

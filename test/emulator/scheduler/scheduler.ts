@@ -84,6 +84,9 @@ function unschedulableMessage(store: ObjectStore, pod: KubeObject): string | und
     if (!claim) {
       return nodesUnavailable(`persistentvolumeclaim "${claimName}" not found`);
     }
+    if (claim.metadata.deletionTimestamp) {
+      return nodesUnavailable(`persistentvolumeclaim "${claimName}" is being deleted`);
+    }
     unbound ||= (claim.status as Json | undefined)?.phase !== 'Bound';
   }
   return unbound ? nodesUnavailable('pod has unbound immediate PersistentVolumeClaims') : undefined;
