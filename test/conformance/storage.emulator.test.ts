@@ -130,6 +130,38 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
     }
   });
 
+  test('a claim made while there is no default class gets the one that comes later', async () => {
+    const classes = '/apis/storage.k8s.io/v1/storageclasses';
+    const standard = (await apiRequest(backend, 'GET', `${classes}/standard`)).body as {
+      metadata: { name: string; annotations: Record<string, string> };
+      provisioner: string;
+    };
+    const again = {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: standard.metadata.name, annotations: standard.metadata.annotations },
+      provisioner: standard.provisioner,
+    };
+    const name = `classless-${suffix()}`;
+    assert.equal((await apiRequest(backend, 'DELETE', `${classes}/standard`)).status, 200);
+    try {
+      const created = await apiRequest(backend, 'POST', claimsIn('default'), {
+        body: claimBody(name),
+      });
+      assert.equal(created.status, 201, created.text);
+      assert.equal((created.body as Claim).spec.storageClassName, undefined, 'no default to give');
+    } finally {
+      const restored = await apiRequest(backend, 'POST', classes, { body: again });
+      assert.equal(restored.status, 201, restored.text);
+    }
+    try {
+      const claim = await bound('default', name);
+      assert.equal(claim.spec.storageClassName, 'standard');
+    } finally {
+      await apiRequest(backend, 'DELETE', `${claimsIn('default')}/${name}`);
+    }
+  });
+
   test('a volume needs access modes, a capacity and a source; one made by hand is Available', async () => {
     const name = `by-hand-${suffix()}`;
     const invalid = await apiRequest(backend, 'POST', '/api/v1/persistentvolumes', {

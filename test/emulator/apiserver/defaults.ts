@@ -188,9 +188,18 @@ function defaultClaim(claim: KubeObject, allocate: Allocators): void {
 export function defaultStorageClassName(store: ObjectStore): string | undefined {
   const defaults = store
     .list(resourceTypeOfKind('StorageClass'))
-    .filter((item) => item.metadata.annotations?.[defaultClassAnnotation] === 'true')
+    .filter(isDefaultClass)
     .sort((a, b) =>
       String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)),
     );
   return defaults[0]?.metadata.name;
+}
+
+/** Whether a StorageClass is marked the default (the beta annotation still counts, as in Kubernetes). */
+export function isDefaultClass(storageClass: KubeObject): boolean {
+  const annotations = storageClass.metadata.annotations ?? {};
+  return (
+    annotations[defaultClassAnnotation] === 'true' ||
+    annotations['storageclass.beta.kubernetes.io/is-default-class'] === 'true'
+  );
 }

@@ -1,5 +1,6 @@
 import { text } from '../jsonValues.ts';
 import type { KubeObject } from '../store/objectStore.ts';
+import { isDefaultClass } from './defaults.ts';
 import type { ResourceType } from '../resources.ts';
 
 type Json = Record<string, unknown>;
@@ -154,11 +155,7 @@ const columnsByKind: Record<string, Column[]> = {
       // The apiserver marks the default class in the name cell itself.
       cell: (storageClass) =>
         `${text((storageClass.metadata as Json).name)}${
-          ((storageClass.metadata as Json).annotations as Json | undefined)?.[
-            'storageclass.kubernetes.io/is-default-class'
-          ] === 'true'
-            ? ' (default)'
-            : ''
+          isDefaultClass(storageClass as unknown as KubeObject) ? ' (default)' : ''
         }`,
     },
     { name: 'Provisioner', type: 'string', cell: (storageClass) => text(storageClass.provisioner) },

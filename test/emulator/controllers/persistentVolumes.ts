@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { EventRecorder } from '../kubelet/eventRecorder.ts';
 import type { KubeObject, ObjectStore, StoredEvent } from '../store/objectStore.ts';
 import { resourceTypeOfKind } from '../resources.ts';
-import { claimProtection, defaultClassAnnotation } from '../apiserver/defaults.ts';
+import { claimProtection, defaultClassAnnotation, isDefaultClass } from '../apiserver/defaults.ts';
 import { finalized } from '../apiserver/gracefulDeletion.ts';
 
 type Json = Record<string, unknown>;
@@ -86,6 +86,14 @@ export class PersistentVolumeController {
         return Promise.resolve();
       });
     } else if (event.resource === 'storageclasses' && event.type === 'ADDED') {
+      // A new default class is given to the claims that were made naming none (Kubernetes 1.28+).
+      if (isDefaultClass(event.object)) {
+        const className = event.object.metadata.name ?? '';
+        this.later(() => {
+          this.assignDefaultClass(className);
+          return Promise.resolve();
+        });
+      }
       // A claim that waited for its class is provisioned once the class exists.
       for (const claim of this.store.list(claims)) {
         if ((claim.status as Json | undefined)?.phase === 'Pending') {
@@ -124,6 +132,25 @@ export class PersistentVolumeController {
       });
       if (released) {
         finalized(this.store, claims, released);
+      }
+    }
+  }
+
+  private assignDefaultClass(className: string): void {
+    for (const claim of this.store.list(claims)) {
+      const spec = claimSpec(claim);
+      if (
+        (spec.storageClassName === undefined || spec.storageClassName === null) &&
+        !spec.volumeName
+      ) {
+        this.store.mutate(
+          claims,
+          claim.metadata.namespace ?? '',
+          claim.metadata.name ?? '',
+          (stored) => {
+            claimSpec(stored).storageClassName = className;
+          },
+        );
       }
     }
   }
