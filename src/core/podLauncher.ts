@@ -122,6 +122,7 @@ export class PodLauncher {
           name,
           'Timeout',
           `pod ${name} was not ready after ${Math.round(timeoutMs / 1000)} s (phase ${phase})`,
+          last,
         );
       }
       throw error;
@@ -168,6 +169,7 @@ export class PodLauncher {
         pod.metadata?.name ?? '',
         fatal.reason,
         `pod ${pod.metadata?.name ?? ''} failed to start: ${fatal.message}`,
+        pod,
       );
     }
     return undefined;
@@ -192,8 +194,14 @@ export class PodLauncher {
     return watchUntil(this.options.kubeConfig, request, predicate, signal);
   }
 
-  private async startError(name: string, reason: string, message: string): Promise<PodStartError> {
-    const events = await this.events(name);
+  private async startError(
+    name: string,
+    reason: string,
+    message: string,
+    pod?: V1Pod,
+  ): Promise<PodStartError> {
+    // A pod waiting for its claim says only that; why the claim waits is on the claim.
+    const events = [...(await this.events(name)), ...(await this.claimWarnings(pod))];
     const logTail = await this.logTail(name);
     const details = [
       message,
@@ -222,6 +230,32 @@ export class PodLauncher {
     } catch {
       return [];
     }
+  }
+
+  /** The Warning events of the claims the pod mounts, each line naming its claim. */
+  private async claimWarnings(pod: V1Pod | undefined): Promise<string[]> {
+    const claims = (pod?.spec?.volumes ?? []).flatMap((volume) =>
+      volume.persistentVolumeClaim ? [volume.persistentVolumeClaim.claimName] : [],
+    );
+    const warnings = await Promise.all(
+      claims.map(async (claim) => {
+        try {
+          const list = await this.options.core.listNamespacedEvent({
+            namespace: this.options.namespace,
+            fieldSelector: `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${claim}`,
+          });
+          return list.items
+            .filter((e) => e.type === 'Warning')
+            .map(
+              (e) =>
+                `persistentvolumeclaim/${claim}: Warning ${e.reason ?? ''}: ${e.message ?? ''}`,
+            );
+        } catch {
+          return [];
+        }
+      }),
+    );
+    return warnings.flat();
   }
 
   private async logTail(name: string): Promise<string> {

@@ -148,4 +148,48 @@ describe(`a profile's pods, as the extension builds them, on ${backendName}`, ()
       'the unschedulable pod deleted',
     );
   });
+
+  test("a claim of a class that does not exist: the start's timeout shows why the claim waits", async () => {
+    const waiting = `waiting-${randomBytes(3).toString('hex')}`;
+    const className = `no-such-class-${randomBytes(3).toString('hex')}`;
+    const created = await apiRequest(backend, 'POST', claims, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: waiting },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: '1Mi' } },
+          storageClassName: className,
+        },
+      },
+    });
+    assert.equal(created.status, 201, created.text);
+    const executor = new PodCommandLineCodeExecutor({
+      kubeconfig: backend.kubeconfigPath,
+      startupTimeout: 8,
+      podSpec: profilePodSpec(profileWithClaim(waiting), 'executor', {
+        ...base,
+        image: 'python:3-slim',
+      }),
+    });
+    try {
+      const failure = await executor.start().then(
+        () => assert.fail('the start succeeded with an unbound claim'),
+        (error: unknown) => error,
+      );
+      assert.ok(failure instanceof PodStartError, String(failure));
+      assert.equal(failure.reason, 'Timeout');
+      assert.match(failure.message, /pod has unbound immediate PersistentVolumeClaims/);
+      assert.match(
+        failure.message,
+        new RegExp(
+          `persistentvolumeclaim/${waiting}: Warning ProvisioningFailed: storageclass.storage.k8s.io "${className}" not found`,
+        ),
+      );
+    } finally {
+      await executor.stop();
+      await apiRequest(backend, 'DELETE', `${claims}/${waiting}`);
+    }
+  });
 });
