@@ -232,7 +232,7 @@ export class PodLauncher {
     }
   }
 
-  /** The Warning events of the claims the pod mounts, each line naming its claim. */
+  /** The Warning events of the claims the pod mounts that are not bound, each naming its claim. */
   private async claimWarnings(pod: V1Pod | undefined): Promise<string[]> {
     const claims = (pod?.spec?.volumes ?? []).flatMap((volume) =>
       volume.persistentVolumeClaim ? [volume.persistentVolumeClaim.claimName] : [],
@@ -240,6 +240,14 @@ export class PodLauncher {
     const warnings = await Promise.all(
       claims.map(async (claim) => {
         try {
+          const { status } = await this.options.core.readNamespacedPersistentVolumeClaim({
+            namespace: this.options.namespace,
+            name: claim,
+          });
+          // A bound claim's old warnings (a class that came late) say nothing about this start.
+          if (status?.phase === 'Bound') {
+            return [];
+          }
           const list = await this.options.core.listNamespacedEvent({
             namespace: this.options.namespace,
             fieldSelector: `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${claim}`,

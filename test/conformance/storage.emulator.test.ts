@@ -283,6 +283,84 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
     );
   });
 
+  test('a claim can be replaced unchanged (any key order) and relabelled, not resized without an expandable class; a pod never scheduled does not hold it', async () => {
+    const name = `kept-${suffix()}`;
+    assert.equal(
+      (await apiRequest(backend, 'POST', claimsIn('default'), { body: claimBody(name) })).status,
+      201,
+    );
+    const claim = await bound('default', name);
+    const sortedKeys = (value: unknown): unknown =>
+      Array.isArray(value)
+        ? value.map(sortedKeys)
+        : value && typeof value === 'object'
+          ? Object.fromEntries(
+              Object.entries(value)
+                .sort(([a], [b]) => (a < b ? 1 : -1))
+                .map(([key, item]) => [key, sortedKeys(item)]),
+            )
+          : value;
+    const relabelled = sortedKeys({
+      ...claim,
+      metadata: { ...claim.metadata, labels: { team: 'data' } },
+    });
+    const replaced = await apiRequest(backend, 'PUT', `${claimsIn('default')}/${name}`, {
+      body: relabelled,
+    });
+    assert.equal(replaced.status, 200, replaced.text);
+    const resized = await apiRequest(backend, 'PATCH', `${claimsIn('default')}/${name}`, {
+      body: { spec: { resources: { requests: { storage: '2Mi' } } } },
+      contentType: 'application/merge-patch+json',
+    });
+    assert.equal(resized.status, 403, resized.text);
+    assert.match(
+      resized.text,
+      /only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize/,
+    );
+    // Its other claim is missing: the pod is never placed on a node, so it holds nothing.
+    const pods = '/api/v1/namespaces/default/pods';
+    const waiting = `never-placed-${suffix()}`;
+    const pod = await apiRequest(backend, 'POST', pods, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: waiting },
+        spec: {
+          volumes: [
+            { name: 'data', persistentVolumeClaim: { claimName: name } },
+            { name: 'other', persistentVolumeClaim: { claimName: `missing-${suffix()}` } },
+          ],
+          containers: [
+            {
+              name: 'main',
+              image: 'busybox',
+              command: ['sleep', '60'],
+              volumeMounts: [
+                { name: 'data', mountPath: '/data' },
+                { name: 'other', mountPath: '/other' },
+              ],
+            },
+          ],
+        },
+      },
+    });
+    assert.equal(pod.status, 201, pod.text);
+    try {
+      assert.equal(
+        (await apiRequest(backend, 'DELETE', `${claimsIn('default')}/${name}`)).status,
+        200,
+      );
+      await eventually(
+        async () =>
+          (await apiRequest(backend, 'GET', `${claimsIn('default')}/${name}`)).status === 404,
+        30_000,
+        'the claim gone though an unscheduled pod names it',
+      );
+    } finally {
+      await apiRequest(backend, 'DELETE', `${pods}/${waiting}`);
+    }
+  });
+
   test("a namespace's deletion takes its claims and their volumes with it", async () => {
     const namespace = `storage-${suffix()}`;
     const made = await apiRequest(backend, 'POST', '/api/v1/namespaces', {

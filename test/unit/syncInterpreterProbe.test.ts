@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { ConnectionLostError, ExecStartError } from '../../src/core/errors.ts';
 import type { PodExecClient, PodExecRequest, PodExecResult } from '../../src/core/podExec.ts';
 import { stdinFrameOffset } from '../../src/core/podExec.ts';
@@ -113,5 +113,50 @@ describe('a sync finds its interpreter on a real node that cuts a failed exec', 
       ['python3'],
       'neither python nor sh ran after it',
     );
+  });
+
+  test('a bare run that never answers ends with the idle deadline; a cancel during it is the cancel', async () => {
+    const cut = realNodeWithout(new Set(['python3']));
+    const silent = {
+      // The streamed run is cut; the bare run waits for its signal, as a pod that does not answer.
+      run: (request: PodExecRequest) =>
+        request.stdin
+          ? cut.exec.run(request)
+          : new Promise((_, reject) =>
+              request.signal?.addEventListener(
+                'abort',
+                () => reject(request.signal?.reason as Error),
+                { once: true },
+              ),
+            ),
+    } as unknown as PodExecClient;
+    const target = { exec: silent, namespace: 'default', pod: 'p', container: 'c' };
+    // A real exec's socket keeps the process alive while it waits; this stand-in has none.
+    const alive = setInterval(() => undefined, 1000);
+    after(() => clearInterval(alive));
+    await assert.rejects(
+      new PodProgramRunner(target).run(
+        { python: 'pass', sh: ':' },
+        { args: [], stdin: frames(), onExec: () => undefined, idleTimeoutMs: 50 },
+      ),
+      ConnectionLostError,
+    );
+    const cancel = new AbortController();
+    let runs = 0;
+    const cancelled = new PodProgramRunner(target).run(
+      { python: 'pass', sh: ':' },
+      {
+        args: [],
+        stdin: frames(),
+        // The second run is the bare one: cancel while it waits.
+        onExec: () => {
+          if (++runs === 2) {
+            setImmediate(() => cancel.abort(new Error('cancelled by the user')));
+          }
+        },
+        signal: cancel.signal,
+      },
+    );
+    await assert.rejects(cancelled, /cancelled by the user/);
   });
 });

@@ -152,10 +152,15 @@ export class PodProgramRunner {
     if (isNotFound(error)) {
       return true;
     }
-    if (!(error instanceof ConnectionLostError) || run.signal?.aborted) {
+    if (run.signal?.aborted) {
+      throw run.signal.reason;
+    }
+    if (!(error instanceof ConnectionLostError)) {
       return false;
     }
     run.onExec();
+    // As any run: a pod that does not answer does not hold the sync.
+    const idle = AbortSignal.timeout(run.idleTimeoutMs ?? defaultIdleTimeoutMs);
     try {
       await this.target.exec.run({
         namespace: this.target.namespace,
@@ -163,10 +168,13 @@ export class PodProgramRunner {
         container: this.target.container,
         command:
           candidate.kind === 'python' ? [candidate.command, '-S', '-c', ''] : ['sh', '-c', ':'],
-        ...(run.signal ? { signal: run.signal } : {}),
+        signal: run.signal ? AbortSignal.any([run.signal, idle]) : idle,
       });
       return false;
     } catch (probeFailure) {
+      if (run.signal?.aborted) {
+        throw run.signal.reason;
+      }
       return isNotFound(probeFailure);
     }
   }

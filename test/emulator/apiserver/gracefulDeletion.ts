@@ -1,4 +1,4 @@
-import { ApiError } from '../apiErrors.ts';
+import { ApiError, invalid } from '../apiErrors.ts';
 import { resourceTypeOfKind, type ResourceType } from '../resources.ts';
 import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 
@@ -114,10 +114,30 @@ export function markForFinalizers(
   );
 }
 
-/** A marked object whose finalizers are all gone is removed; any other is returned as it is. */
-export function finalized(store: ObjectStore, type: ResourceType, object: KubeObject): KubeObject {
-  if (object.metadata.deletionTimestamp && !object.metadata.finalizers?.length) {
-    return store.remove(type, object.metadata.namespace ?? '', object.metadata.name ?? '');
+/** Removes an object from the store: a plain delete, or one whose last finalizer went. */
+export function removeObject(
+  store: ObjectStore,
+  type: ResourceType,
+  object: KubeObject,
+): KubeObject {
+  return store.remove(type, object.metadata.namespace ?? '', object.metadata.name ?? '');
+}
+
+/** No finalizer may be added to an object being deleted, as kube-apiserver refuses it. */
+export function checkFinalizers(current: KubeObject, next: KubeObject): void {
+  if (!current.metadata.deletionTimestamp) {
+    return;
   }
-  return object;
+  const added = (next.metadata.finalizers ?? []).filter(
+    (finalizer) => !(current.metadata.finalizers ?? []).includes(finalizer),
+  );
+  if (added.length > 0) {
+    throw invalid(current.kind ?? '', current.metadata.name ?? '', [
+      {
+        field: 'metadata.finalizers',
+        type: 'FieldValueForbidden',
+        detail: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}`,
+      },
+    ]);
+  }
 }

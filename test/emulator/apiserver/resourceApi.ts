@@ -14,9 +14,10 @@ import { applyDefaults, defaultStorageClassName } from './defaults.ts';
 import {
   deleteNamespace,
   deletePod,
-  finalized,
+  checkFinalizers,
   gracePeriod,
   markForFinalizers,
+  removeObject,
 } from './gracefulDeletion.ts';
 import { timestamp, type KubeObject, type ObjectStore } from '../store/objectStore.ts';
 import { jsonPatch, mergePatch, PatchTestFailed } from './patches.ts';
@@ -271,7 +272,14 @@ export class ResourceApi {
         checkPodUpdate(current, result);
       }
       if (type.kind === 'PersistentVolumeClaim') {
-        checkClaimUpdate(current, result);
+        checkClaimUpdate(
+          current,
+          result,
+          (className) =>
+            typeof className === 'string' &&
+            this.store.find(resourceTypeOfKind('StorageClass'), '', className)
+              ?.allowVolumeExpansion === true,
+        );
       }
       if (type.kind === 'Secret') {
         foldStringData(result);
@@ -283,7 +291,12 @@ export class ResourceApi {
     if (JSON.stringify(result) === JSON.stringify(current)) {
       return { code: 200, body: current };
     }
-    return { code: 200, body: finalized(this.store, type, this.store.replace(type, result)) };
+    checkFinalizers(current, result);
+    // An update that removes the last finalizer of a marked object deletes it (one DELETED event).
+    if (result.metadata.deletionTimestamp && !result.metadata.finalizers?.length) {
+      return { code: 200, body: removeObject(this.store, type, result) };
+    }
+    return { code: 200, body: this.store.replace(type, result) };
   }
 
   delete(request: ResourceRequest, body: unknown, query: URLSearchParams): Reply {

@@ -1,5 +1,5 @@
-import { invalid, type FieldError } from '../apiErrors.ts';
-import { isObject } from '../jsonValues.ts';
+import { ApiError, invalid, type FieldError } from '../apiErrors.ts';
+import { canonicalJson, isObject } from '../jsonValues.ts';
 import type { KubeObject } from '../store/objectStore.ts';
 
 /** kube-apiserver's rules for claims and volumes: required fields, an immutable claim spec. */
@@ -46,25 +46,34 @@ export function validateVolumeSpec(spec: unknown, errors: FieldError[]): void {
   }
 }
 
-/** A claim's spec is immutable, as in kube-apiserver (a bound claim may change its requests). */
-export function checkClaimUpdate(current: KubeObject, next: KubeObject): void {
+/**
+ * A claim's spec is immutable, as in kube-apiserver: the binding may set its volume once, and a
+ * bound claim may only grow its request where its class allows expansion (none here does unless
+ * it says `allowVolumeExpansion: true`).
+ */
+export function checkClaimUpdate(
+  current: KubeObject,
+  next: KubeObject,
+  allowsExpansion: (className: unknown) => boolean,
+): void {
+  const currentSpec = (current.spec ?? {}) as Record<string, unknown>;
   const bound = (current.status as Record<string, unknown> | undefined)?.phase === 'Bound';
-  const comparable = (spec: unknown, binding: boolean) => {
+  const binding = !currentSpec.volumeName;
+  const comparable = (spec: unknown) => {
     const copy = structuredClone((spec ?? {}) as Record<string, unknown>);
     copy.volumeMode ??= 'Filesystem';
     if (bound) {
       delete copy.volumeAttributesClassName;
       delete (copy.resources as Record<string, unknown> | undefined)?.requests;
     }
-    // The volume a claim is bound to may be set once (that is the binding).
     if (binding) {
       delete copy.volumeName;
     }
-    return JSON.stringify(copy);
+    return canonicalJson(copy);
   };
-  const binding = !(current.spec as Record<string, unknown> | undefined)?.volumeName;
-  if (comparable(current.spec, binding) !== comparable(next.spec, binding)) {
-    throw invalid('PersistentVolumeClaim', current.metadata.name ?? '', [
+  const name = current.metadata.name ?? '';
+  if (comparable(current.spec) !== comparable(next.spec)) {
+    throw invalid('PersistentVolumeClaim', name, [
       {
         field: 'spec',
         type: 'FieldValueForbidden',
@@ -72,5 +81,24 @@ export function checkClaimUpdate(current: KubeObject, next: KubeObject): void {
           'Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims',
       },
     ]);
+  }
+  const requests = (spec: unknown) =>
+    canonicalJson(
+      (
+        (spec as Record<string, unknown> | undefined)?.resources as
+          Record<string, unknown> | undefined
+      )?.requests,
+    );
+  if (
+    bound &&
+    requests(current.spec) !== requests(next.spec) &&
+    !allowsExpansion(currentSpec.storageClassName)
+  ) {
+    throw new ApiError(
+      403,
+      'Forbidden',
+      `persistentvolumeclaims "${name}" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize`,
+      { name, kind: 'persistentvolumeclaims' },
+    );
   }
 }

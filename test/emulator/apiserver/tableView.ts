@@ -119,7 +119,7 @@ const columnsByKind: Record<string, Column[]> = {
   ],
   PersistentVolumeClaim: [
     nameColumn,
-    { name: 'Status', type: 'string', cell: (claim) => text(status(claim).phase) },
+    { name: 'Status', type: 'string', cell: (claim) => storageStatus(claim) },
     { name: 'Volume', type: 'string', cell: (claim) => text(spec(claim).volumeName) },
     { name: 'Capacity', type: 'string', cell: (claim) => storage(status(claim).capacity) },
     { name: 'Access Modes', type: 'string', cell: (claim) => accessModes(status(claim)) },
@@ -137,7 +137,7 @@ const columnsByKind: Record<string, Column[]> = {
       type: 'string',
       cell: (volume) => text(spec(volume).persistentVolumeReclaimPolicy),
     },
-    { name: 'Status', type: 'string', cell: (volume) => text(status(volume).phase) },
+    { name: 'Status', type: 'string', cell: (volume) => storageStatus(volume) },
     { name: 'Claim', type: 'string', cell: (volume) => claimOf(volume) },
     {
       name: 'StorageClass',
@@ -384,4 +384,9 @@ function storage(capacity: unknown): string {
 function claimOf(volume: Json): string {
   const claim = spec(volume).claimRef as Json | undefined;
   return claim ? `${text(claim.namespace)}/${text(claim.name)}` : '';
+}
+
+/** A claim or volume being deleted shows as Terminating, as kubectl prints it. */
+function storageStatus(object: Json): string {
+  return (object.metadata as Json).deletionTimestamp ? 'Terminating' : text(status(object).phase);
 }

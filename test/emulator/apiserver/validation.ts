@@ -1,7 +1,7 @@
 import { invalid, type FieldError } from '../apiErrors.ts';
 import type { KubeObject } from '../store/objectStore.ts';
 import type { ResourceType } from '../resources.ts';
-import { isObject } from '../jsonValues.ts';
+import { canonicalJson, isObject } from '../jsonValues.ts';
 import { validateClaimSpec, validateVolumeSpec } from './storageValidation.ts';
 
 const dns1123LabelPattern = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
@@ -358,7 +358,7 @@ export function checkPodUpdate(current: KubeObject, next: KubeObject): void {
     ]) {
       delete container.image;
     }
-    return JSON.stringify(copy);
+    return canonicalJson(copy);
   };
   if (
     strip(current.spec as Record<string, unknown>) !== strip(next.spec as Record<string, unknown>)

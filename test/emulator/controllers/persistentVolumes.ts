@@ -5,7 +5,7 @@ import type { EventRecorder } from '../kubelet/eventRecorder.ts';
 import type { KubeObject, ObjectStore, StoredEvent } from '../store/objectStore.ts';
 import { resourceTypeOfKind } from '../resources.ts';
 import { claimProtection, defaultClassAnnotation, isDefaultClass } from '../apiserver/defaults.ts';
-import { finalized } from '../apiserver/gracefulDeletion.ts';
+import { removeObject } from '../apiserver/gracefulDeletion.ts';
 
 type Json = Record<string, unknown>;
 
@@ -68,7 +68,7 @@ export class PersistentVolumeController {
       this.later(() => this.release(event.object));
     } else if (
       (event.resource === 'persistentvolumeclaims' && event.object.metadata.deletionTimestamp) ||
-      (event.resource === 'pods' && (event.type === 'DELETED' || podEnded(event.object)))
+      (event.resource === 'pods' && event.type === 'DELETED')
     ) {
       const namespace = event.namespace;
       this.later(() => {
@@ -105,13 +105,14 @@ export class PersistentVolumeController {
 
   /**
    * The pvc-protection controller: a claim marked for deletion loses its finalizer (and so goes)
-   * once no pod that has not ended mounts it.
+   * once no pod placed on a node mounts it (one never scheduled does not hold it; one that ended
+   * does until it is deleted).
    */
   private releaseUnusedClaims(namespace: string): void {
     const inUse = new Set(
       this.store
         .list(pods, namespace)
-        .filter((pod) => !podEnded(pod))
+        .filter((pod) => Boolean((pod.spec as Json).nodeName))
         .flatMap((pod) => ((pod.spec as Json).volumes as Json[] | undefined) ?? [])
         .map((volume) => (volume.persistentVolumeClaim as Json | undefined)?.claimName)
         .filter((name): name is string => typeof name === 'string'),
@@ -125,13 +126,16 @@ export class PersistentVolumeController {
       ) {
         continue;
       }
-      const released = this.store.mutate(claims, namespace, name, (stored) => {
-        stored.metadata.finalizers = (stored.metadata.finalizers ?? []).filter(
-          (finalizer) => finalizer !== claimProtection,
-        );
-      });
-      if (released) {
-        finalized(this.store, claims, released);
+      const remaining = (claim.metadata.finalizers ?? []).filter(
+        (finalizer) => finalizer !== claimProtection,
+      );
+      // Removing the last finalizer deletes the claim, as the apiserver does on that update.
+      if (remaining.length === 0) {
+        removeObject(this.store, claims, claim);
+      } else {
+        this.store.mutate(claims, namespace, name, (stored) => {
+          stored.metadata.finalizers = remaining;
+        });
       }
     }
   }
@@ -310,11 +314,6 @@ export class PersistentVolumeController {
       stored.status = { phase: 'Released' };
     });
   }
-}
-
-function podEnded(pod: KubeObject): boolean {
-  const phase = (pod.status as Json | undefined)?.phase;
-  return phase === 'Succeeded' || phase === 'Failed';
 }
 
 function claimSpec(claim: KubeObject): Json {

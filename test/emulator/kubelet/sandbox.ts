@@ -281,13 +281,15 @@ function containerSetupScript(
   }
   const imageDir = (dir: string) =>
     launch.readOnlyRootFilesystem
-      ? `mkdir ${dir} && mount --rbind /${dir} ${dir} && mount -o remount,bind,ro ${dir}`
+      ? `mkdir ${dir} && mount --rbind /${dir} ${dir} && mount -o remount,bind,ro ${dir} && readOnlySubmounts ${dir}`
       : `mkdir ${dir} ${layer}/${dir} ${layer}/${dir}.work && mount -t overlay overlay -o lowerdir=/${dir},upperdir=${layer}/${dir},workdir=${layer}/${dir}.work ${dir} && overlaySubmounts ${dir}`;
   // An overlay's lower layer is one filesystem: what the host mounts inside it (its own
   // /usr/local, a bind-mounted /etc/resolv.conf) is laid over it the same way, a directory as an
   // overlay with an upper directory of its own, a file copied into the container's layer, so no
   // write in the container reaches the host.
   lines.push(
+    // A recursive bind is read-only at its top alone: each mount nested in it is made so too.
+    `readOnlySubmounts() { awk -v p="/$1/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | while read -r m; do [ -e ".$m" ] && mount -o remount,bind,ro ".$m"; done; }`,
     `overlaySubmounts() { n=0; awk -v p="/$1/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | while read -r m; do n=$((n + 1)); if [ -d "$m" ] && [ -d ".$m" ]; then mkdir ${layer}/sub$1$n ${layer}/sub$1$n.work && mount -t overlay overlay -o lowerdir="$m",upperdir=${layer}/sub$1$n,workdir=${layer}/sub$1$n.work ".$m"; elif [ -f "$m" ] && [ -e ".$m" ]; then cat "$m" > ".$m"; fi; done; }`,
   );
   for (const dir of ['usr', 'etc', 'opt']) {

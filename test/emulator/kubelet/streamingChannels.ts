@@ -188,6 +188,14 @@ export function serveExec(
     if (ws.readyState !== ws.OPEN) {
       return;
     }
+    // A real node's runtime fails such a start while the kubelet's proxy may still be copying
+    // the client's stdin to it: the proxy's write breaks and it drops the connection before the
+    // status gets through (code 1006). Seen on the cluster tier's node under load, whenever the
+    // client still streamed stdin; here whenever stdin is still open, so it is never missed.
+    if (notFound && stdinOpen) {
+      ws.terminate();
+      return;
+    }
     ws.send(execStatusFrame(version, exitCode, notFound ? argv[0] : undefined), () =>
       ws.close(1000),
     );
