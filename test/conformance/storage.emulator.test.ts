@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { apiRequest, eventually } from '../support/emulatorFixture.ts';
 import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
+import { claimManifest } from '../support/storageObjects.ts';
 
 interface Claim {
   metadata: { name: string; uid: string };
@@ -17,16 +18,6 @@ interface Volume {
 
 const suffix = () => randomBytes(3).toString('hex');
 const claimsIn = (namespace: string) => `/api/v1/namespaces/${namespace}/persistentvolumeclaims`;
-const claimBody = (name: string, storageClassName?: string) => ({
-  apiVersion: 'v1',
-  kind: 'PersistentVolumeClaim',
-  metadata: { name },
-  spec: {
-    accessModes: ['ReadWriteOnce'],
-    resources: { requests: { storage: '1Mi' } },
-    ...(storageClassName ? { storageClassName } : {}),
-  },
-});
 
 describe(`claims, volumes and storage classes on ${backendName}`, () => {
   let backend: TestBackend;
@@ -59,7 +50,7 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
     await Promise.all(
       names.map(async (name) => {
         const created = await apiRequest(backend, 'POST', claimsIn('default'), {
-          body: claimBody(name),
+          body: claimManifest(name),
         });
         assert.equal(created.status, 201, created.text);
         uids.add((created.body as Claim).metadata.uid);
@@ -78,7 +69,7 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
     const className = `late-${suffix()}`;
     const name = `waits-${suffix()}`;
     const created = await apiRequest(backend, 'POST', claimsIn('default'), {
-      body: claimBody(name, className),
+      body: claimManifest(name, className),
     });
     assert.equal(created.status, 201, created.text);
     try {
@@ -146,7 +137,7 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
     assert.equal((await apiRequest(backend, 'DELETE', `${classes}/standard`)).status, 200);
     try {
       const created = await apiRequest(backend, 'POST', claimsIn('default'), {
-        body: claimBody(name),
+        body: claimManifest(name),
       });
       assert.equal(created.status, 201, created.text);
       assert.equal((created.body as Claim).spec.storageClassName, undefined, 'no default to give');
@@ -227,7 +218,8 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
     });
     const pods = '/api/v1/namespaces/default/pods';
     assert.equal(
-      (await apiRequest(backend, 'POST', claimsIn('default'), { body: claimBody(name) })).status,
+      (await apiRequest(backend, 'POST', claimsIn('default'), { body: claimManifest(name) }))
+        .status,
       201,
     );
     const claim = await bound('default', name);
@@ -286,7 +278,8 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
   test('a claim can be replaced unchanged (any key order) and relabelled, not resized without an expandable class; a pod never scheduled does not hold it', async () => {
     const name = `kept-${suffix()}`;
     assert.equal(
-      (await apiRequest(backend, 'POST', claimsIn('default'), { body: claimBody(name) })).status,
+      (await apiRequest(backend, 'POST', claimsIn('default'), { body: claimManifest(name) }))
+        .status,
       201,
     );
     const claim = await bound('default', name);
@@ -368,7 +361,7 @@ describe(`claims, volumes and storage classes on ${backendName}`, () => {
     });
     assert.equal(made.status, 201, made.text);
     const created = await apiRequest(backend, 'POST', claimsIn(namespace), {
-      body: claimBody('data'),
+      body: claimManifest('data'),
     });
     assert.equal(created.status, 201, created.text);
     const claim = await bound(namespace, 'data');

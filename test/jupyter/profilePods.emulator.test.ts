@@ -13,6 +13,7 @@ import {
 import { apiRequest, eventually, managedNames, requireTool } from '../support/emulatorFixture.ts';
 import { backendName, withBackend, type TestBackend } from '../support/backend.ts';
 import { jupyterServerAvailable } from '../support/jupyterServer.ts';
+import { claimManifest } from '../support/storageObjects.ts';
 
 const available = jupyterServerAvailable();
 const tool = "Debian's python3-ipykernel (the gateway pod's kernel)";
@@ -44,12 +45,7 @@ describe(`a profile's pods, as the extension builds them, on ${backendName}`, ()
     backend = await withBackend({ backoffBaseMs: 200 });
     // The cluster's default StorageClass provisions it: the claim names no class, as users' do.
     const created = await apiRequest(backend, 'POST', claims, {
-      body: {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        metadata: { name: claimName },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Mi' } } },
-      },
+      body: claimManifest(claimName),
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
   });
@@ -153,16 +149,7 @@ describe(`a profile's pods, as the extension builds them, on ${backendName}`, ()
     const waiting = `waiting-${randomBytes(3).toString('hex')}`;
     const className = `no-such-class-${randomBytes(3).toString('hex')}`;
     const created = await apiRequest(backend, 'POST', claims, {
-      body: {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        metadata: { name: waiting },
-        spec: {
-          accessModes: ['ReadWriteOnce'],
-          resources: { requests: { storage: '1Mi' } },
-          storageClassName: className,
-        },
-      },
+      body: claimManifest(waiting, className),
     });
     assert.equal(created.status, 201, created.text);
     const executor = new PodCommandLineCodeExecutor({

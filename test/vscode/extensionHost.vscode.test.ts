@@ -13,6 +13,7 @@ import {
   type EmulatorControlServer,
 } from '../support/emulatorControl.ts';
 import { apiRequest, requireTool, withEmulator } from '../support/emulatorFixture.ts';
+import { claimManifest } from '../support/storageObjects.ts';
 import { ensureCodeServer, repoRoot } from './codeServer.ts';
 import { bundleHostTests, chromiumPath } from './hostRunner.ts';
 
@@ -45,10 +46,7 @@ describe('the extension in a real VS Code extension host (runTests, on code-serv
       'POST',
       '/api/v1/namespaces/default/persistentvolumeclaims',
       {
-        body: {
-          metadata: { name: 'profile-data' },
-          spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Mi' } } },
-        },
+        body: claimManifest('profile-data'),
       },
     );
     assert.equal(claim.status, 201, JSON.stringify(claim.body));
