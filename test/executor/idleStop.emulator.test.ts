@@ -150,7 +150,9 @@ describe('an idle executor pod stops by itself', () => {
   test(
     'an image without sleep never stops when idle (no time can be told to have passed)',
     {
-      // A real busybox sh runs `sleep` as a built-in applet: no real image is this one.
+      // Here the keep-alive's /bin/sh is the host's dash on a PATH without sleep. The real node's
+      // busybox-sh-only has busybox at /bin/sh, whose sleep is built in (checked there: the pod
+      // stops when idle), so no real image is this one.
       skip: emulatorOnly("the image is one of the emulator's catalog (a shell without sleep)"),
     },
     async () => {
