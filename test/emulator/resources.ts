@@ -214,8 +214,3 @@ export function resourceTypeOfKind(kind: string): ResourceType {
 export function apiVersionOf(type: ResourceType): string {
   return type.group ? `${type.group}/${type.version}` : type.version;
 }
-
-/** Whether objects of this type are kept in the store (reviews are answered, not stored). */
-export function isStored(type: ResourceType): boolean {
-  return type.group !== 'authorization.k8s.io';
-}

@@ -15,7 +15,7 @@ const storageClasses = resourceTypeOfKind('StorageClass');
 const pods = resourceTypeOfKind('Pod');
 
 /** What kube-controller-manager's in-tree provisioner is called (with --enable-hostpath-provisioner). */
-export const hostPathProvisioner = 'kubernetes.io/host-path';
+const hostPathProvisioner = 'kubernetes.io/host-path';
 const controllerSource = { component: 'persistentvolume-controller' };
 
 /** The StorageClass a single-node cluster comes with (kind and minikube call theirs `standard`). */
